@@ -1,0 +1,58 @@
+/* strata-tokenizer.h: text <-> token ids, exactly as the reference implementations do it.
+ *
+ * Token ids are int32_t everywhere. encode() never adds BOS: the BOS policy belongs to the
+ * model (StrataModel.add_bos) and is applied by the caller, visibly. */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef struct _StrataTokenizer StrataTokenizer;
+
+typedef enum {
+  STRATA_TOKENIZER_BYTE_BPE,    /* GPT-2 byte-level BPE (vocab.json + merges.txt, or tokenizer.json) */
+  STRATA_TOKENIZER_SPM_BPE,     /* SentencePiece-style BPE with byte fallback (llama2.c, GGUF llama,
+                                   tokenizer.json with byte_fallback) */
+  STRATA_TOKENIZER_WORD_LEVEL,  /* whole-word vocabulary lookup (tokenizer.json WordLevel) */
+} StrataTokenizerKind;
+
+/* GPT-2: encoder.json/vocab.json (token -> id) and vocab.bpe/merges.txt. */
+StrataTokenizer *strata_tokenizer_new_gpt2 (const char *vocab_json_path, const char *merges_path,
+                                            GError **error);
+/* Hugging Face tokenizer.json (BPE byte-level, BPE with byte fallback, WordLevel). */
+StrataTokenizer *strata_tokenizer_new_hf_json (const char *path, GError **error);
+/* llama2.c tokenizer.bin: int32 max_len, then vocab_size × (float score, int32 len, bytes). */
+StrataTokenizer *strata_tokenizer_new_llama2c (const char *path, int vocab_size, GError **error);
+/* SentencePiece vocabulary as GGUF stores it (tokenizer.ggml.tokens/scores/token_type).
+ * `types` may be NULL. `source` names the file for error messages. */
+StrataTokenizer *strata_tokenizer_new_spm (const char *source, char **pieces, const float *scores,
+                                           const int32_t *types, int n, GError **error);
+
+void strata_tokenizer_free (StrataTokenizer *tok);
+
+StrataTokenizerKind strata_tokenizer_get_kind (const StrataTokenizer *tok);
+int strata_tokenizer_get_vocab_size (const StrataTokenizer *tok);
+/* Where it was read from and its SHA-256 (hex) of the file(s). */
+const char *strata_tokenizer_get_source (const StrataTokenizer *tok);
+const char *strata_tokenizer_get_sha256 (const StrataTokenizer *tok);
+
+/* Text -> ids (a GArray of int32_t). Fails with STRATA_DATA_ERROR_TOKEN on text it
+ * cannot represent (e.g. a WordLevel tokenizer without an unk token). */
+GArray *strata_tokenizer_encode (StrataTokenizer *tok, const char *text, GError **error);
+/* Ids -> text (UTF-8; invalid byte sequences replaced by U+FFFD). */
+char *strata_tokenizer_decode (StrataTokenizer *tok, const int32_t *ids, gsize n_ids);
+/* The piece of one id as a person should read it (GPT-2 bytes mapped back to text,
+ * SentencePiece '▁' shown as a space); NULL when out of range. Borrowed. */
+const char *strata_tokenizer_get_piece (StrataTokenizer *tok, int32_t id);
+/* The id whose vocabulary entry is exactly `piece` (as it appears in the vocabulary
+ * file, e.g. "Ġthe" or "<e_17>"), or -1. */
+int32_t strata_tokenizer_lookup (StrataTokenizer *tok, const char *piece);
+/* Special ids, -1 when the tokenizer has none. */
+int32_t strata_tokenizer_get_bos (const StrataTokenizer *tok);
+int32_t strata_tokenizer_get_eos (const StrataTokenizer *tok);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataTokenizer, strata_tokenizer_free)
+
+G_END_DECLS

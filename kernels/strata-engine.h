@@ -1,0 +1,59 @@
+/* strata-engine.h: run a model on a backend, with hooks that cache or patch activations.
+ *
+ * The engine owns the weights copied to its backend and the scratch it needs. Nothing above
+ * kernels/ knows which backend runs: callers pass host arrays in and get host arrays out. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata-backend.h"
+#include "strata-sites.h"
+#include "strata-status.h"
+#include "strata-weights.h"
+
+typedef struct StrataEngine StrataEngine;
+
+/* Read an activation: the whole site, copied into `dst` (host, layout of strata-sites.h). */
+typedef struct {
+  StrataSite site;
+  int layer; /* -1 for sites outside the blocks */
+  float *dst;
+} StrataCache;
+
+/* Overwrite an activation at one (sequence, position), all heads or one head, with `src`
+ * (host): strata_site_row_floats() floats, or D floats when head >= 0 (per-head sites:
+ * hook_q/k/v/z; a patched hook_z head is how a head's output is patched). */
+typedef struct {
+  StrataSite site;
+  int layer;
+  int batch;    /* sequence index in [0, B) */
+  int pos;      /* position in [0, T) */
+  int head;     /* -1: the whole row */
+  const float *src;
+} StrataPatch;
+
+typedef struct {
+  const StrataCache *caches;
+  int n_caches;
+  const StrataPatch *patches;
+  int n_patches;
+} StrataHooks;
+
+StrataEngine *strata_engine_new (const StrataBackend *backend, const StrataWeights *weights,
+                                 StrataStatus *status);
+void strata_engine_free (StrataEngine *e);
+
+const StrataConfig *strata_engine_get_config (const StrataEngine *e);
+const StrataBackend *strata_engine_get_backend (const StrataEngine *e);
+/* Message of the last failure, "" when none. */
+const char *strata_engine_get_error (const StrataEngine *e);
+
+/* tokens (B, T) -> logits (B, T, V) on the host (NULL: not copied out). Patches apply
+ * where their site is computed, caches read after patches (a cache sees patched values). */
+StrataStatus strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T,
+                                    const StrataHooks *hooks, float *logits);
+
+/* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
+ * the host. raw != 0 skips the final norm. */
+StrataStatus strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits);
