@@ -18,6 +18,7 @@ typedef struct StrataBackend StrataBackend;
 struct StrataBackend {
   const char *name; /* "cpu", "cuda" */
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
+  int host_memory;  /* its memory is host memory: weights are used in place, not copied */
 
   float *(*alloc) (const StrataBackend *be, size_t n_floats); /* zeroed; NULL on failure */
   void (*free) (const StrataBackend *be, void *p);

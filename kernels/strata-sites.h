@@ -32,7 +32,6 @@ typedef enum {
   STRATA_SITE_COUNT
 } StrataSite;
 
-struct StrataConfig_;
 #include "strata-weights.h"
 
 /* "blocks.3.hook_resid_pre" -> (STRATA_SITE_RESID_PRE, 3); "hook_embed" -> (.., -1).

@@ -1,0 +1,71 @@
+/* strata-cli.c: subcommand dispatch and the helpers every subcommand shares. */
+#include "strata-cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "strata-config.h"
+
+static const StrataCommand commands[] = {
+  { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
+  { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
+  { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: strata COMMAND [OPTION…]\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nMODEL is a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin.\n"
+                "Run 'strata COMMAND --help' for the options of a command.\n");
+}
+
+int
+strata_cli_main (int argc, char **argv)
+{
+  if (argc < 2) {
+    usage (stderr);
+    return 2;
+  }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0) {
+    usage (stdout);
+    return 0;
+  }
+  if (strcmp (argv[1], "--version") == 0) {
+    printf ("strata %s\n", STRATA_VERSION);
+    return 0;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "strata: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return 2;
+}
+
+int
+strata_cli_fail (GError *error)
+{
+  fprintf (stderr, "strata: %s\n", error ? error->message : "failed");
+  g_clear_error (&error);
+  return 1;
+}
+
+gboolean
+strata_cli_write_json (JsonNode *root, const char *path, GError **error)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  gsize len = 0;
+  g_autofree char *text = json_generator_to_data (gen, &len);
+  if (strcmp (path, "-") == 0) {
+    fwrite (text, 1, len, stdout);
+    fputc ('\n', stdout);
+    return fflush (stdout) == 0;
+  }
+  /* g_file_set_contents writes a temporary file beside the target and renames it. */
+  return g_file_set_contents (path, text, (gssize) len, error);
+}

@@ -1,0 +1,25 @@
+/* strata-cli.h: the `strata` command line. Every subcommand runs headless, prints errors
+ * on stderr and returns the process exit status. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "strata-model.h"
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} StrataCommand;
+
+int strata_cli_main (int argc, char **argv);
+
+/* Shared by subcommands. */
+int strata_cli_fail (GError *error);
+/* Write a JSON node to `path` ("-" for stdout); atomic when a file. */
+gboolean strata_cli_write_json (JsonNode *root, const char *path, GError **error);
+
+int strata_cmd_info (int argc, char **argv);
+int strata_cmd_tokenize (int argc, char **argv);
+int strata_cmd_generate (int argc, char **argv);

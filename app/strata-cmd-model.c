@@ -1,0 +1,299 @@
+/* strata-cmd-model.c: `strata info`, `strata tokenize`, `strata generate`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "strata-cli.h"
+#include "strata-engine.h"
+
+/* Parse options shared by the model commands; leaves positional arguments in argv. */
+typedef struct {
+  char *tokenizer;
+  gboolean json;
+  char *bos; /* "on" / "off" / NULL: the model's own policy */
+} ModelOptions;
+
+static gboolean
+parse (int *argc, char ***argv, const char *params, const char *summary, ModelOptions *mo,
+       GOptionEntry *extra, GError **error)
+{
+  GOptionEntry common[] = {
+    { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &mo->tokenizer,
+      "Tokenizer file, for formats that have none inside", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &mo->json, "Machine-readable output on stdout", NULL },
+    { "bos", 0, 0, G_OPTION_ARG_STRING, &mo->bos, "Prepend BOS: on or off (default: the model's policy)",
+      "on|off" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, common, NULL);
+  if (extra)
+    g_option_context_add_main_entries (ctx, extra, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (mo->bos && strcmp (mo->bos, "on") != 0 && strcmp (mo->bos, "off") != 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--bos takes on or off, not '%s'", mo->bos);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static StrataModel *
+open_model (const char *path, ModelOptions *mo, gboolean need_tokenizer, GError **error)
+{
+  StrataModel *model = strata_model_open (path, mo->tokenizer, error);
+  if (!model)
+    return NULL;
+  if (mo->bos)
+    model->add_bos = strcmp (mo->bos, "on") == 0;
+  if (need_tokenizer && !model->tokenizer) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "%s: the checkpoint has no tokenizer; pass one with --tokenizer FILE", path);
+    strata_model_free (model);
+    return NULL;
+  }
+  if (model->add_bos && model->bos_id < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "%s: BOS is requested but the model defines no BOS token", path);
+    strata_model_free (model);
+    return NULL;
+  }
+  return model;
+}
+
+static const char *
+family_name (StrataFamily f)
+{
+  return f == STRATA_FAMILY_GPT2 ? "gpt2" : "llama";
+}
+
+static const char *
+rope_name (StrataRope r)
+{
+  switch (r) {
+  case STRATA_ROPE_NONE: return "learned";
+  case STRATA_ROPE_ADJACENT: return "rope-adjacent-pairs";
+  case STRATA_ROPE_HALF: return "rope-rotate-half";
+  }
+  return "?";
+}
+
+int
+strata_cmd_info (int argc, char **argv)
+{
+  ModelOptions mo = { 0 };
+  GError *error = NULL;
+  if (!parse (&argc, &argv, "MODEL", "Open and validate a checkpoint.", &mo, NULL, &error))
+    return strata_cli_fail (error);
+  if (argc != 2)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "info takes one MODEL"));
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, FALSE, &error);
+  if (!m)
+    return strata_cli_fail (error);
+  const StrataConfig *c = &m->weights->cfg;
+  size_t params = strata_weights_param_count (m->weights);
+  const char *tok_kind[] = { "byte-level BPE", "SentencePiece BPE", "word level" };
+  if (mo.json) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "path"), json_builder_add_string_value (b, m->path);
+    json_builder_set_member_name (b, "name"), json_builder_add_string_value (b, m->name);
+    json_builder_set_member_name (b, "format"), json_builder_add_string_value (b, strata_format_to_string (m->format));
+    json_builder_set_member_name (b, "architecture"), json_builder_add_string_value (b, m->arch);
+    json_builder_set_member_name (b, "family"), json_builder_add_string_value (b, family_name (c->family));
+    json_builder_set_member_name (b, "layers"), json_builder_add_int_value (b, c->n_layers);
+    json_builder_set_member_name (b, "d_model"), json_builder_add_int_value (b, c->d_model);
+    json_builder_set_member_name (b, "heads"), json_builder_add_int_value (b, c->n_heads);
+    json_builder_set_member_name (b, "kv_heads"), json_builder_add_int_value (b, c->n_kv_heads);
+    json_builder_set_member_name (b, "d_head"), json_builder_add_int_value (b, c->d_head);
+    json_builder_set_member_name (b, "d_mlp"), json_builder_add_int_value (b, c->d_mlp);
+    json_builder_set_member_name (b, "vocab"), json_builder_add_int_value (b, c->vocab);
+    json_builder_set_member_name (b, "context"), json_builder_add_int_value (b, c->n_ctx);
+    json_builder_set_member_name (b, "positions"), json_builder_add_string_value (b, rope_name (c->rope));
+    json_builder_set_member_name (b, "rope_theta"), json_builder_add_double_value (b, c->rope_theta);
+    json_builder_set_member_name (b, "norm_eps"), json_builder_add_double_value (b, c->norm_eps);
+    json_builder_set_member_name (b, "tied_embeddings"), json_builder_add_boolean_value (b, m->weights->tied);
+    json_builder_set_member_name (b, "parameters"), json_builder_add_int_value (b, (gint64) params);
+    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, strata_dtype_to_string (m->dtype));
+    json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, m->weights_sha256);
+    json_builder_set_member_name (b, "tokenizer");
+    if (m->tokenizer) {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, tok_kind[strata_tokenizer_get_kind (m->tokenizer)]);
+      json_builder_set_member_name (b, "source");
+      json_builder_add_string_value (b, strata_tokenizer_get_source (m->tokenizer));
+      json_builder_set_member_name (b, "vocab"), json_builder_add_int_value (b, strata_tokenizer_get_vocab_size (m->tokenizer));
+      json_builder_end_object (b);
+    } else {
+      json_builder_add_null_value (b);
+    }
+    json_builder_set_member_name (b, "add_bos"), json_builder_add_boolean_value (b, m->add_bos);
+    json_builder_set_member_name (b, "bos_id"), json_builder_add_int_value (b, m->bos_id);
+    json_builder_set_member_name (b, "eos_id"), json_builder_add_int_value (b, m->eos_id);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);
+  }
+  printf ("%s (%s, %s)\n", m->name, strata_format_to_string (m->format), m->path);
+  printf ("  architecture   %s (family %s)\n", m->arch, family_name (c->family));
+  printf ("  layers         %d\n  width          %d\n", c->n_layers, c->d_model);
+  printf ("  heads          %d query, %d key/value, head size %d\n", c->n_heads, c->n_kv_heads, c->d_head);
+  printf ("  MLP width      %d\n  vocabulary     %d\n  context        %d\n", c->d_mlp, c->vocab, c->n_ctx);
+  printf ("  positions      %s", rope_name (c->rope));
+  if (c->rope != STRATA_ROPE_NONE)
+    printf (" (theta %g)", c->rope_theta);
+  printf ("\n  norm epsilon   %g\n  embeddings     %s\n", c->norm_eps, m->weights->tied ? "tied" : "untied");
+  printf ("  parameters     %zu (%.2f M)\n  dtype          %s (computed in f32)\n", params, params / 1e6,
+          strata_dtype_to_string (m->dtype));
+  printf ("  weights sha256 %s\n", m->weights_sha256);
+  if (m->tokenizer)
+    printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],
+            strata_tokenizer_get_vocab_size (m->tokenizer), strata_tokenizer_get_source (m->tokenizer));
+  else
+    printf ("  tokenizer      none (pass --tokenizer FILE)\n");
+  printf ("  BOS            %s (bos %d, eos %d)\n", m->add_bos ? "prepended" : "not prepended", m->bos_id, m->eos_id);
+  return 0;
+}
+
+static void
+add_ids_and_pieces (JsonBuilder *b, StrataModel *m, const int32_t *ids, guint n)
+{
+  json_builder_set_member_name (b, "ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    json_builder_add_int_value (b, ids[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "pieces");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    json_builder_add_string_value (b, strata_tokenizer_get_piece (m->tokenizer, ids[i]));
+  json_builder_end_array (b);
+}
+
+int
+strata_cmd_tokenize (int argc, char **argv)
+{
+  ModelOptions mo = { 0 };
+  GError *error = NULL;
+  if (!parse (&argc, &argv, "MODEL TEXT", "Print the token ids and pieces of TEXT (BOS policy applied).",
+              &mo, NULL, &error))
+    return strata_cli_fail (error);
+  if (argc != 3)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "tokenize takes MODEL and TEXT"));
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, TRUE, &error);
+  if (!m)
+    return strata_cli_fail (error);
+  g_autoptr (GArray) ids = strata_model_encode (m, argv[2], &error);
+  if (!ids)
+    return strata_cli_fail (error);
+  const int32_t *v = (const int32_t *) ids->data;
+  if (mo.json) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "text"), json_builder_add_string_value (b, argv[2]);
+    add_ids_and_pieces (b, m, v, ids->len);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);
+  }
+  for (guint i = 0; i < ids->len; i++) {
+    g_autofree char *shown = g_strescape (strata_tokenizer_get_piece (m->tokenizer, v[i]), NULL);
+    printf ("%6d  \"%s\"\n", v[i], shown);
+  }
+  return 0;
+}
+
+/* Greedy decoding: the argmax of the last position's logits, appended until n tokens, EOS
+ * or the context is full. Each step reruns the whole prefix: exact, and fast enough for the
+ * small models a researcher generates from while probing. */
+static gboolean
+generate_greedy (StrataModel *m, GArray *ids, int n, gboolean echo, GError **error)
+{
+  const StrataConfig *c = &m->weights->cfg;
+  StrataStatus st;
+  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  if (!e) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "cannot start the engine: %s",
+                 strata_status_to_string (st));
+    return FALSE;
+  }
+  float *logits = g_new (float, (gsize) c->n_ctx * c->vocab);
+  gboolean ok = TRUE;
+  for (int step = 0; step < n && (int) ids->len < c->n_ctx; step++) {
+    int T = (int) ids->len;
+    if (strata_engine_forward (e, (const int32_t *) ids->data, 1, T, NULL, logits) != STRATA_OK) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "forward pass failed: %s",
+                   strata_engine_get_error (e));
+      ok = FALSE;
+      break;
+    }
+    const float *last = logits + (size_t) (T - 1) * c->vocab;
+    int32_t best = 0;
+    for (int v = 1; v < c->vocab; v++)
+      if (last[v] > last[best])
+        best = v;
+    if (best == m->eos_id)
+      break;
+    g_array_append_val (ids, best);
+    if (echo && m->tokenizer) {
+      fputs (strata_tokenizer_get_piece (m->tokenizer, best), stdout);
+      fflush (stdout);
+    }
+  }
+  g_free (logits);
+  strata_engine_free (e);
+  return ok;
+}
+
+int
+strata_cmd_generate (int argc, char **argv)
+{
+  ModelOptions mo = { 0 };
+  g_autofree char *prompt = NULL;
+  int n = 32;
+  GOptionEntry extra[] = {
+    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text to continue (default: empty, BOS only)", "TEXT" },
+    { "tokens", 'n', 0, G_OPTION_ARG_INT, &n, "Number of tokens to generate (default 32)", "N" },
+    { NULL }
+  };
+  GError *error = NULL;
+  if (!parse (&argc, &argv, "MODEL", "Greedy continuation of a prompt.", &mo, extra, &error))
+    return strata_cli_fail (error);
+  if (argc != 2)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "generate takes one MODEL"));
+  if (n < 0)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "-n must not be negative"));
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, TRUE, &error);
+  if (!m)
+    return strata_cli_fail (error);
+  g_autoptr (GArray) ids = strata_model_encode (m, prompt ? prompt : "", &error);
+  if (!ids)
+    return strata_cli_fail (error);
+  if (ids->len == 0)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                                         "the prompt is empty and the model prepends no BOS: give --prompt"));
+  guint prompt_len = ids->len;
+  if (!mo.json)
+    fputs (prompt ? prompt : "", stdout);
+  if (!generate_greedy (m, ids, n, !mo.json, &error))
+    return strata_cli_fail (error);
+  if (mo.json) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "prompt_ids");
+    json_builder_begin_array (b);
+    for (guint i = 0; i < prompt_len; i++)
+      json_builder_add_int_value (b, g_array_index (ids, int32_t, i));
+    json_builder_end_array (b);
+    add_ids_and_pieces (b, m, (const int32_t *) ids->data + prompt_len, ids->len - prompt_len);
+    g_autofree char *text = strata_tokenizer_decode (m->tokenizer, (const int32_t *) ids->data + prompt_len,
+                                                     ids->len - prompt_len);
+    json_builder_set_member_name (b, "text"), json_builder_add_string_value (b, text);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);
+  }
+  putchar ('\n');
+  return 0;
+}

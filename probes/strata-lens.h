@@ -1,0 +1,79 @@
+/* strata-lens.h: the logit lens over every residual point and position.
+ *
+ * Residual point k = 0..L is the state after k blocks (k = 0: the embedding; k = L: the
+ * final resid_post). logits_k = W_U · N_final(x_k) + b_U, N_final being the model's own final
+ * norm with statistics recomputed on x_k; the "raw" lens skips N_final. The lens at k = L
+ * equals the model's logits. Ranks are 0-based (0 = top-1) over the full vocabulary. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-engine.h"
+#include "strata-model.h"
+#include "strata-prompt-set.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  int topk;                     /* tokens kept per (layer, position), >= 1 */
+  gboolean raw;                 /* no final norm */
+  double threshold;             /* probability for the threshold resolution variant */
+  const int32_t *candidates;    /* optional candidate set (e.g. every entity token) */
+  int n_candidates;
+} StrataLensOptions;
+
+/* Per target, arrays of (L+1, T) in row-major [layer][position]. */
+typedef struct {
+  char *name;
+  int32_t id;
+  float *prob, *logprob, *logit;
+  int32_t *rank;                /* over the full vocabulary */
+  int32_t *cand_rank;           /* over the candidate set; NULL without one */
+  /* (T): first layer k where the target is top-1 and stays top-1 through L; -1 never. */
+  int32_t *resolution;
+  /* (T): first layer k where prob >= threshold and stays so through L; -1 never. */
+  int32_t *resolution_threshold;
+} StrataLensTarget;
+
+typedef struct {
+  int n_layers;                 /* L; rows are 0..L */
+  int T, topk, vocab;
+  gboolean raw;
+  double threshold;
+  GArray *ids;                  /* int32_t (T) */
+  GPtrArray *pieces;            /* char * (T) */
+  int32_t *topk_ids;            /* (L+1, T, topk) */
+  float *topk_prob, *topk_logit;/* (L+1, T, topk) */
+  GPtrArray *targets;           /* StrataLensTarget * */
+} StrataLensResult;
+
+/* Run the model once on `prompt` (caching resid_pre 0..L-1 and the final resid_post) and
+ * unembed all L+1 points in one batched product. */
+StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
+                                   const StrataPrompt *prompt, const StrataLensOptions *opts,
+                                   GError **error);
+void strata_lens_result_free (StrataLensResult *r);
+const StrataLensTarget *strata_lens_result_get_target (const StrataLensResult *r, const char *name);
+
+/* Aggregates over a prompt set, per tag ("all" always), target and read position. */
+typedef struct {
+  char *tag;
+  char *target;
+  char *position;               /* position name, or its index as text */
+  int n_prompts;
+  int n_layers;                 /* L; arrays below have L+1 entries */
+  double *mrr;                  /* mean of 1/(rank+1) */
+  double *mean_prob;
+  double *top1;                 /* fraction of prompts where the target is top-1 */
+  int resolution_layer;         /* first layer whose MRR >= 0.9; -1 never */
+  int *resolution_counts;       /* (L+2): prompts resolving at layer k; [L+1] = never */
+} StrataLensAggregate;
+
+/* aggregates: GPtrArray of StrataLensAggregate *, ordered by tag ("all" first), target,
+ * position. Positions read: the prompt's named positions, else every position index. */
+GPtrArray *strata_lens_aggregate (const StrataPromptSet *set, GPtrArray *results);
+void strata_lens_aggregate_free (StrataLensAggregate *a);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataLensResult, strata_lens_result_free)
+
+G_END_DECLS

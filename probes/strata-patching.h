@@ -1,0 +1,103 @@
+/* strata-patching.h: activation patching between a clean and a corrupted input.
+ *
+ * Denoising: run the corrupted input and overwrite one site with the clean activation;
+ *   score = (M_patched - M_corrupt) / (M_clean - M_corrupt): 0 no recovery, 1 fully clean.
+ * Noising: run the clean input with the corrupted activation;
+ *   score = (M_patched - M_clean) / (M_clean - M_corrupt).
+ * M is the metric at the last position: logit difference logit(target) - logit(contrast),
+ * or the target's probability. "top1-change" (the paper's causal strength) scores 1 when the
+ * patched run's top-1 token differs from the unpatched run's, else 0; averaged over a set
+ * it is the fraction of prompts whose prediction changes.
+ *
+ * A patch at (layer l, position p) leaves everything below l and before p unchanged; the
+ * sweep reuses the unpatched run for those and batches many patches into one pass. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-engine.h"
+#include "strata-model.h"
+#include "strata-prompt-set.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  STRATA_PATCH_RESID_PRE,  /* (layer, position): blocks.L.hook_resid_pre */
+  STRATA_PATCH_ATTN_OUT,   /* (layer, position): blocks.L.hook_attn_out */
+  STRATA_PATCH_MLP_OUT,    /* (layer, position): blocks.L.hook_mlp_out */
+  STRATA_PATCH_HEAD,       /* (layer, head): blocks.L.attn.hook_z of one head, every position */
+  STRATA_PATCH_HEAD_AT,    /* (layer, head): the same at one chosen position only */
+  STRATA_PATCH_N_SITES
+} StrataPatchSite;
+
+typedef enum {
+  STRATA_PATCH_DENOISE,
+  STRATA_PATCH_NOISE,
+} StrataPatchDirection;
+
+typedef enum {
+  STRATA_METRIC_LOGIT_DIFF,
+  STRATA_METRIC_PROB,
+  STRATA_METRIC_TOP1_CHANGE,
+} StrataPatchMetric;
+
+typedef struct {
+  StrataPatchSite site;
+  int rows, cols;      /* L x T, or L x H for head sites */
+  int head_pos;        /* STRATA_PATCH_HEAD_AT: the position patched; else -1 */
+  double *metric;      /* (rows, cols): the raw metric after the patch */
+  double *score;       /* (rows, cols): normalised as above */
+} StrataPatchMap;
+
+typedef struct {
+  StrataPatchDirection direction;
+  StrataPatchMetric metric;
+  char *target_name;
+  int32_t target, contrast; /* contrast -1 for the probability metric */
+  GArray *clean_ids, *corrupt_ids; /* int32_t (T) */
+  int answer_pos;           /* position whose prediction is scored (T-1) */
+  double baseline_clean, baseline_corrupt; /* the metric unpatched */
+  gboolean small_gap;       /* |M_clean - M_corrupt| < 1e-3: scores are not meaningful */
+  GPtrArray *maps;          /* StrataPatchMap *, in the order the sites were asked */
+} StrataPatchResult;
+
+typedef struct {
+  const StrataPatchSite *sites;
+  int n_sites;
+  StrataPatchDirection direction;
+  StrataPatchMetric metric;
+  int head_pos;             /* for STRATA_PATCH_HEAD_AT; -1: the answer position */
+} StrataPatchOptions;
+
+/* The fast sweep (prefix reuse, batched patches). */
+StrataPatchResult *strata_patch_run (StrataEngine *engine, const StrataPrompt *prompt,
+                                     const StrataTarget *target, const StrataPatchOptions *opts,
+                                     GError **error);
+/* The obvious alternative: one full forward pass per patch. Same numbers; for the
+ * benchmark and as the test oracle. */
+StrataPatchResult *strata_patch_run_naive (StrataEngine *engine, const StrataPrompt *prompt,
+                                           const StrataTarget *target,
+                                           const StrataPatchOptions *opts, GError **error);
+void strata_patch_result_free (StrataPatchResult *r);
+
+/* Mean score and metric over prompts sharing a tag ("all" always first). */
+typedef struct {
+  char *tag;
+  int n_prompts;
+  StrataPatchSite site;
+  int rows, cols;
+  double *mean_score;   /* (rows, cols) */
+  double *mean_metric;  /* (rows, cols) */
+} StrataPatchAggregate;
+
+GPtrArray *strata_patch_aggregate (const StrataPromptSet *set, GPtrArray *results);
+void strata_patch_aggregate_free (StrataPatchAggregate *a);
+
+const char *strata_patch_site_to_string (StrataPatchSite site);   /* "resid_pre", ..., "head" */
+gboolean strata_patch_site_from_string (const char *s, StrataPatchSite *site);
+const char *strata_patch_metric_to_string (StrataPatchMetric m);  /* "logit-diff", "prob", "top1-change" */
+const char *strata_patch_direction_to_string (StrataPatchDirection d); /* "denoise", "noise" */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataPatchResult, strata_patch_result_free)
+
+G_END_DECLS
