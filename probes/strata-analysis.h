@@ -1,0 +1,96 @@
+/* strata-analysis.h: everything one analysis of one checkpoint holds, and the view state.
+ *
+ * A session (saved to HDF5) is a list of analyses (two for a side-by-side comparison) plus
+ * the view state. Every member is plain data: an analysis reopens and redraws without the
+ * checkpoint. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-circuit.h"
+#include "strata-lens.h"
+#include "strata-model.h"
+#include "strata-patching.h"
+#include "strata-prompt-set.h"
+
+G_BEGIN_DECLS
+
+/* The identity of the checkpoint an analysis ran on. */
+typedef struct {
+  char *path;            /* as given */
+  char *name;
+  char *arch;            /* "gpt2", "llama", ... */
+  char *format;          /* strata_format_to_string() */
+  char *dtype;           /* strata_dtype_to_string() */
+  char *weights_sha256;
+  char *tokenizer_sha256;/* "" when the model has no tokenizer */
+  StrataConfig config;
+  gboolean add_bos;
+} StrataModelRef;
+
+/* Attention pattern of one prompt: (L, H, T, T) [layer][head][query][key]. */
+typedef struct {
+  int n_layers, n_heads, T;
+  float *pattern;
+} StrataAttention;
+
+typedef struct {
+  StrataModelRef model;
+  StrataPromptSet *prompts;     /* NULL when nothing was run */
+  /* Lens: settings, one result per prompt (same order), aggregates over the set. */
+  gboolean has_lens;
+  StrataLensOptions lens_options; /* candidates owned here: lens_candidates */
+  GArray *lens_candidates;      /* int32_t, or NULL */
+  GPtrArray *lens_results;      /* StrataLensResult * */
+  GPtrArray *lens_aggregates;   /* StrataLensAggregate * */
+  /* Patching: one result per prompt that has a corrupted input, aggregates per tag. */
+  GPtrArray *patch_results;     /* StrataPatchResult * */
+  GPtrArray *patch_aggregates;  /* StrataPatchAggregate * */
+  StrataCircuit *circuit;       /* of the first patched prompt, or NULL */
+  StrataAttention *attention;   /* of the first prompt, or NULL */
+} StrataAnalysis;
+
+typedef enum {
+  STRATA_FIGURE_LENS_HEATMAP,
+  STRATA_FIGURE_TOKEN_CURVES,
+  STRATA_FIGURE_PATCH_HEATMAP,
+  STRATA_FIGURE_CIRCUIT,
+  STRATA_FIGURE_ATTENTION,
+  STRATA_FIGURE_N
+} StrataFigureKind;
+
+typedef enum {
+  STRATA_CURVE_PROB,
+  STRATA_CURVE_LOGPROB,
+  STRATA_CURVE_RANK,
+  STRATA_CURVE_MRR,
+} StrataCurveQuantity;
+
+/* What the person is looking at; shared by every view (clicking a layer moves them all). */
+typedef struct {
+  StrataFigureKind figure;
+  int analysis;          /* which analysis is primary */
+  int prompt;            /* index into the prompt set */
+  int layer;             /* residual point 0..L */
+  int position;
+  int head;
+  char *target;          /* target name shown (NULL: the top-1 token) */
+  StrataPatchSite patch_site;
+  StrataCurveQuantity curve;
+  gboolean log_color;    /* logarithmic color scale for probabilities */
+  gboolean compare;      /* show analyses 0 and 1 side by side */
+} StrataViewState;
+
+StrataAnalysis *strata_analysis_new (StrataModel *model);
+void strata_analysis_free (StrataAnalysis *a);
+void strata_model_ref_clear (StrataModelRef *ref);
+void strata_model_ref_copy (StrataModelRef *dst, const StrataModelRef *src);
+void strata_attention_free (StrataAttention *att);
+void strata_view_state_clear (StrataViewState *v);
+
+const char *strata_figure_kind_to_string (StrataFigureKind kind); /* "lens", "curves", "patch", "circuit", "attention" */
+gboolean strata_figure_kind_from_string (const char *s, StrataFigureKind *kind);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAnalysis, strata_analysis_free)
+
+G_END_DECLS
