@@ -1,0 +1,312 @@
+/* test-tokenizers.c: every tokenizer against ids from code Strata did not write.
+ *
+ * Goldens come from tools/reference/: the OpenAI GPT-2 encoder algorithm and tiktoken,
+ * llama2.c run.c's encode() (a port, checked against the C original), and HF `tokenizers`. */
+#include "strata-data-error.h"
+#include "strata-tokenizer.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+static char *
+data_path (const char *rel)
+{
+  const char *root = g_getenv ("STRATA_TEST_DATA");
+  g_assert_nonnull (root);
+  return g_build_filename (root, rel, NULL);
+}
+
+static JsonNode *
+load_json (const char *rel)
+{
+  g_autofree char *path = data_path (rel);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+static GArray *
+ids_of (JsonArray *arr)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    int32_t id = (int32_t) json_array_get_int_element (arr, i);
+    g_array_append_val (ids, id);
+  }
+  return ids;
+}
+
+static char *
+ids_str (const GArray *ids)
+{
+  GString *s = g_string_new ("[");
+  for (guint i = 0; i < ids->len; i++)
+    g_string_append_printf (s, i ? ", %d" : "%d", g_array_index (ids, int32_t, i));
+  g_string_append (s, "]");
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_ids (const char *text, const GArray *got, const GArray *want)
+{
+  g_autofree char *g = ids_str (got);
+  g_autofree char *w = ids_str (want);
+  if (strcmp (g, w) != 0)
+    g_error ("text '%s': got %s, want %s", text, g, w);
+}
+
+/* Encode `text`, compare with `want`, and check that decode gives `expect_decoded`. */
+static void
+check_case (StrataTokenizer *tok, const char *text, const GArray *want,
+            const char *expect_decoded)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) got = strata_tokenizer_encode (tok, text, &error);
+  g_assert_no_error (error);
+  assert_ids (text, got, want);
+  if (expect_decoded != NULL) {
+    g_autofree char *back =
+      strata_tokenizer_decode (tok, (const int32_t *) got->data, got->len);
+    g_assert_cmpstr (back, ==, expect_decoded);
+  }
+}
+
+/* Writes `len` bytes to a temporary file for the malformed-input tests. */
+static char *
+write_temp (const char *name, const void *data, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("strata-tok-XXXXXX", &error);
+  g_assert_no_error (error);
+  char *path = g_build_filename (dir, name, NULL);
+  g_file_set_contents (path, data, len, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+remove_temp (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* ---- llama2.c tokenizer.bin ------------------------------------------------------------ */
+
+static void
+run_llama2c_goldens (const char *name)
+{
+  g_autoptr (JsonNode) root = load_json ("llama2c-tokenizer-goldens.json");
+  JsonObject *entry = json_object_get_object_member (
+    json_object_get_object_member (json_node_get_object (root), "tokenizers"), name);
+  g_autofree char *path = data_path (name);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_llama2c (
+    path, json_object_get_int_member (entry, "vocab_size"), &error);
+  g_assert_no_error (error);
+  JsonArray *cases = json_object_get_array_member (entry, "cases");
+  g_assert_cmpuint (json_array_get_length (cases), >=, 10);
+  for (guint i = 0; i < json_array_get_length (cases); i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    const char *text = json_object_get_string_member (c, "text");
+    g_autoptr (GArray) want = ids_of (json_object_get_array_member (c, "ids"));
+    /* The dummy prefix decodes to a leading space; decode never strips it. */
+    g_autofree char *decoded = text[0] != '\0' ? g_strconcat (" ", text, NULL) : g_strdup ("");
+    check_case (tok, text, want, decoded);
+  }
+}
+
+static void
+test_llama2c_stories (void)
+{
+  run_llama2c_goldens ("stories260K/tok512.bin");
+}
+
+static void
+test_llama2c_aidreams (void)
+{
+  run_llama2c_goldens ("aidreams260K/tok512.bin");
+}
+
+static void
+test_llama2c_meta (void)
+{
+  g_autofree char *path = data_path ("stories260K/tok512.bin");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_llama2c (path, 512, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (strata_tokenizer_get_kind (tok), ==, STRATA_TOKENIZER_SPM_BPE);
+  g_assert_cmpint (strata_tokenizer_get_vocab_size (tok), ==, 512);
+  g_assert_cmpstr (strata_tokenizer_get_sha256 (tok), ==,
+                   "037cb335abb25d1fa9e8ecae30ed2a3a8ace9302862ebcdc05d51a6bbb10c312");
+  g_assert_cmpstr (strata_tokenizer_get_source (tok), ==, path);
+  g_assert_cmpint (strata_tokenizer_get_bos (tok), ==, 1);
+  g_assert_cmpint (strata_tokenizer_get_eos (tok), ==, 2);
+  /* pieces as people read them: <0x0A> is a newline, <0x41> is 'A', high bytes stay bytes */
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, 3 + 0x0A), ==, "\n");
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, 3 + 0x41), ==, "A");
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, 3 + 0xE4), ==, "<0xE4>");
+  g_assert_cmpint (strata_tokenizer_lookup (tok, "<0x0A>"), ==, 3 + 0x0A);
+  g_assert_null (strata_tokenizer_get_piece (tok, 512));
+  g_assert_null (strata_tokenizer_get_piece (tok, -1));
+  g_assert_cmpint (strata_tokenizer_lookup (tok, "no such piece"), ==, -1);
+  /* byte-fallback tokens decode to the bytes they stand for */
+  int32_t ids[] = { 3 + 0xE6, 3 + 0x97, 3 + 0xA5 }; /* U+65E5 '日' */
+  g_autofree char *s = strata_tokenizer_decode (tok, ids, 3);
+  g_assert_cmpstr (s, ==, "日");
+  /* a lone continuation byte is not text: U+FFFD */
+  g_autofree char *bad = strata_tokenizer_decode (tok, ids + 1, 1);
+  g_assert_cmpstr (bad, ==, "\xef\xbf\xbd");
+}
+
+static void
+expect_llama2c_error (const void *data, gsize len, int vocab_size, const char *needle)
+{
+  g_autofree char *path = write_temp ("tok.bin", data, len);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_llama2c (path, vocab_size, &error);
+  g_assert_null (tok);
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, path));
+  if (strstr (error->message, needle) == NULL)
+    g_error ("message '%s' lacks '%s'", error->message, needle);
+  remove_temp (path);
+}
+
+static void
+test_llama2c_malformed (void)
+{
+  g_autofree char *path = data_path ("stories260K/tok512.bin");
+  g_autofree char *contents = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+
+  /* truncated anywhere: a clear error, never a crash */
+  for (gsize cut = 0; cut < len; cut += cut < 64 ? 1 : 97)
+    expect_llama2c_error (contents, cut, 512, cut < 4 ? "too short" : "");
+  expect_llama2c_error (contents, len - 1, 512, "remain");
+
+  /* negative and huge lengths */
+  g_autofree char *bad = g_memdup2 (contents, len);
+  gint32 neg = -5, huge = G_MAXINT32;
+  memcpy (bad + 4 + 4, &neg, 4); /* record 0: score, len */
+  expect_llama2c_error (bad, len, 512, "length -5");
+  memcpy (bad + 4 + 4, &huge, 4);
+  expect_llama2c_error (bad, len, 512, "length 2147483647");
+
+  /* more tokens than the file holds */
+  expect_llama2c_error (contents, len, 100000, "cannot hold");
+
+  g_autoptr (GError) error = NULL;
+  g_assert_null (strata_tokenizer_new_llama2c ("/nonexistent/tok.bin", 512, &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO);
+  g_clear_error (&error);
+  g_assert_null (strata_tokenizer_new_llama2c (path, 0, &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT);
+
+  /* a vocabulary without the byte tokens cannot encode an unknown character */
+  g_autoptr (StrataTokenizer) small = strata_tokenizer_new_llama2c (path, 10, NULL);
+  g_assert_nonnull (small);
+  g_clear_error (&error);
+  g_autoptr (GArray) ids = strata_tokenizer_encode (small, "日", &error);
+  g_assert_null (ids);
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN);
+  /* invalid UTF-8 is refused, not guessed at */
+  g_clear_error (&error);
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_llama2c (path, 512, NULL);
+  g_assert_null (strata_tokenizer_encode (tok, "a\xff", &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN);
+}
+
+/* ---- GGUF llama (SentencePiece) vocabulary --------------------------------------------- */
+
+static StrataTokenizer *
+load_gguf_vocab (void)
+{
+  g_autoptr (JsonNode) root = load_json ("stories260K-gguf-vocab.json");
+  JsonObject *o = json_node_get_object (root);
+  JsonArray *tokens = json_object_get_array_member (o, "tokens");
+  JsonArray *scores = json_object_get_array_member (o, "scores");
+  JsonArray *types = json_object_get_array_member (o, "token_type");
+  int n = json_array_get_length (tokens);
+  g_auto (GStrv) pieces = g_new0 (char *, n + 1);
+  g_autofree float *sc = g_new (float, n);
+  g_autofree int32_t *ty = g_new (int32_t, n);
+  for (int i = 0; i < n; i++) {
+    pieces[i] = g_strdup (json_array_get_string_element (tokens, i));
+    sc[i] = (float) json_array_get_double_element (scores, i);
+    ty[i] = (int32_t) json_array_get_int_element (types, i);
+  }
+  g_autoptr (GError) error = NULL;
+  StrataTokenizer *tok = strata_tokenizer_new_spm ("stories260K.gguf", pieces, sc, ty, n, &error);
+  g_assert_no_error (error);
+  return tok;
+}
+
+static void
+test_spm_gguf_equals_llama2c (void)
+{
+  g_autoptr (StrataTokenizer) tok = load_gguf_vocab ();
+  g_assert_cmpint (strata_tokenizer_get_vocab_size (tok), ==, 512);
+  g_assert_cmpint (strata_tokenizer_get_bos (tok), ==, 1);
+  g_assert_cmpint (strata_tokenizer_get_eos (tok), ==, 2);
+  g_assert_cmpuint (strlen (strata_tokenizer_get_sha256 (tok)), ==, 64);
+  /* '▁' shows as a space; the vocabulary entry keeps it */
+  int32_t id = strata_tokenizer_lookup (tok, "\xe2\x96\x81the");
+  g_assert_cmpint (id, >=, 0);
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, id), ==, " the");
+
+  g_autoptr (JsonNode) root = load_json ("llama2c-tokenizer-goldens.json");
+  JsonObject *entry = json_object_get_object_member (
+    json_object_get_object_member (json_node_get_object (root), "tokenizers"),
+    "stories260K/tok512.bin");
+  JsonArray *cases = json_object_get_array_member (entry, "cases");
+  for (guint i = 0; i < json_array_get_length (cases); i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    const char *text = json_object_get_string_member (c, "text");
+    g_autoptr (GArray) want = ids_of (json_object_get_array_member (c, "ids"));
+    g_autofree char *decoded = text[0] != '\0' ? g_strconcat (" ", text, NULL) : g_strdup ("");
+    check_case (tok, text, want, decoded);
+  }
+  strata_tokenizer_set_special (tok, 5, 100000);
+  g_assert_cmpint (strata_tokenizer_get_bos (tok), ==, 5);
+  g_assert_cmpint (strata_tokenizer_get_eos (tok), ==, -1);
+}
+
+static void
+test_spm_malformed (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *pieces[] = { "a", NULL };
+  float scores[] = { 0, 0 };
+  g_assert_null (strata_tokenizer_new_spm ("x.gguf", pieces, scores, NULL, 0, &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT);
+  g_clear_error (&error);
+  g_assert_null (strata_tokenizer_new_spm ("x.gguf", pieces, scores, NULL, 2, &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "x.gguf"));
+  g_clear_error (&error);
+  /* no byte pieces and no <unk>: a character outside the vocabulary is an error */
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_spm ("x.gguf", pieces, scores, NULL, 1,
+                                                              &error);
+  g_assert_no_error (error);
+  g_assert_null (strata_tokenizer_encode (tok, "b", &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/data/tokenizer/llama2c/stories260K", test_llama2c_stories);
+  g_test_add_func ("/data/tokenizer/llama2c/aidreams260K", test_llama2c_aidreams);
+  g_test_add_func ("/data/tokenizer/llama2c/meta", test_llama2c_meta);
+  g_test_add_func ("/data/tokenizer/llama2c/malformed", test_llama2c_malformed);
+  g_test_add_func ("/data/tokenizer/spm/gguf-equals-llama2c", test_spm_gguf_equals_llama2c);
+  g_test_add_func ("/data/tokenizer/spm/malformed", test_spm_malformed);
+  return g_test_run ();
+}
