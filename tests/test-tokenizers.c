@@ -95,6 +95,144 @@ remove_temp (const char *path)
   g_rmdir (dir);
 }
 
+/* ---- GPT-2 byte-level BPE ---------------------------------------------------------------- */
+
+static StrataTokenizer *
+load_gpt2 (void)
+{
+  g_autofree char *vocab = data_path ("gpt2-tokenizer/encoder.json");
+  g_autofree char *merges = data_path ("gpt2-tokenizer/vocab.bpe");
+  g_autoptr (GError) error = NULL;
+  StrataTokenizer *tok = strata_tokenizer_new_gpt2 (vocab, merges, &error);
+  g_assert_no_error (error);
+  return tok;
+}
+
+/* Every golden whose text satisfies `pick` (NULL: all) round-trips and matches. */
+static void
+run_gpt2_goldens (gboolean (*pick) (const char *text))
+{
+  g_autoptr (StrataTokenizer) tok = load_gpt2 ();
+  g_autoptr (JsonNode) root = load_json ("gpt2-tokenizer-goldens.json");
+  JsonArray *cases = json_object_get_array_member (json_node_get_object (root), "cases");
+  guint n = 0;
+  for (guint i = 0; i < json_array_get_length (cases); i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    const char *text = json_object_get_string_member (c, "text");
+    if (pick != NULL && !pick (text))
+      continue;
+    g_autoptr (GArray) want = ids_of (json_object_get_array_member (c, "ids"));
+    check_case (tok, text, want, text);
+    n++;
+  }
+  g_assert_cmpuint (n, >, 0);
+}
+
+static gboolean
+has_contraction (const char *t)
+{
+  return strchr (t, '\'') != NULL;
+}
+
+static gboolean
+is_non_ascii (const char *t)
+{
+  for (; *t; t++)
+    if ((guint8) *t >= 0x80)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_space_run (const char *t)
+{
+  return strstr (t, "  ") != NULL || strchr (t, '\n') != NULL || strchr (t, '\t') != NULL ||
+         t[0] == ' ' || (t[0] != '\0' && t[strlen (t) - 1] == ' ');
+}
+
+static void
+test_gpt2_all (void)
+{
+  run_gpt2_goldens (NULL);
+}
+
+static void
+test_gpt2_contractions (void)
+{
+  run_gpt2_goldens (has_contraction);
+}
+
+static void
+test_gpt2_unicode (void)
+{
+  run_gpt2_goldens (is_non_ascii);
+}
+
+static void
+test_gpt2_whitespace (void)
+{
+  run_gpt2_goldens (has_space_run);
+}
+
+static void
+test_gpt2_meta (void)
+{
+  g_autoptr (StrataTokenizer) tok = load_gpt2 ();
+  g_assert_cmpint (strata_tokenizer_get_kind (tok), ==, STRATA_TOKENIZER_BYTE_BPE);
+  g_assert_cmpint (strata_tokenizer_get_vocab_size (tok), ==, 50257);
+  g_assert_cmpint (strata_tokenizer_get_bos (tok), ==, 50256);
+  g_assert_cmpint (strata_tokenizer_get_eos (tok), ==, 50256);
+  g_assert_cmpuint (strlen (strata_tokenizer_get_sha256 (tok)), ==, 64);
+  int32_t the = strata_tokenizer_lookup (tok, "\xc4\xa0the"); /* "Ġthe" */
+  g_assert_cmpint (the, ==, 262);
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, the), ==, " the");
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, strata_tokenizer_lookup (tok, "\xc4\x8a")),
+                   ==, "\n"); /* "Ċ" */
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, 50256), ==, "<|endoftext|>");
+  /* a piece that is half of a UTF-8 character shows its bytes */
+  int32_t half = strata_tokenizer_lookup (tok, "\xc3\xa6"); /* "æ" = byte 0xE6 */
+  g_assert_cmpstr (strata_tokenizer_get_piece (tok, half), ==, "<0xE6>");
+  /* ids outside the vocabulary decode to U+FFFD instead of failing */
+  int32_t ids[] = { 15496, 99999 };
+  g_autofree char *s = strata_tokenizer_decode (tok, ids, 2);
+  g_assert_cmpstr (s, ==, "Hello\xef\xbf\xbd");
+}
+
+static void
+expect_gpt2_error (const char *vocab_text, const char *merges_text, int code,
+                   const char *needle)
+{
+  g_autofree char *vocab = write_temp ("vocab.json", vocab_text, strlen (vocab_text));
+  g_autofree char *merges = write_temp ("merges.txt", merges_text, strlen (merges_text));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTokenizer) tok = strata_tokenizer_new_gpt2 (vocab, merges, &error);
+  g_assert_null (tok);
+  g_assert_error (error, STRATA_DATA_ERROR, code);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("message '%s' lacks '%s'", error->message, needle);
+  remove_temp (vocab);
+  remove_temp (merges);
+}
+
+static void
+test_gpt2_malformed (void)
+{
+  expect_gpt2_error ("{\"a\": 0, \"b\": 1", "", STRATA_DATA_ERROR_FORMAT, "vocab.json");
+  expect_gpt2_error ("[1, 2]", "", STRATA_DATA_ERROR_FORMAT, "JSON object");
+  expect_gpt2_error ("{\"a\": 0, \"b\": 5}", "", STRATA_DATA_ERROR_FORMAT, "'b' has id 5");
+  expect_gpt2_error ("{\"a\": 0, \"b\": 0}", "", STRATA_DATA_ERROR_FORMAT, "not a free id");
+  expect_gpt2_error ("{\"a\": 0, \"b\": \"x\"}", "", STRATA_DATA_ERROR_FORMAT, "'b'");
+  expect_gpt2_error ("{\"a\": 0, \"b\": 1}", "#version: 0.2\na b\n", STRATA_DATA_ERROR_FORMAT,
+                     "merges.txt: merge 1 'a b' refers to a token that is not in the vocabulary");
+  expect_gpt2_error ("{\"a\": 0, \"b\": 1, \"ab\": 2}", "a b c\n", STRATA_DATA_ERROR_FORMAT,
+                     "line 1 is not a merge");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *merges = data_path ("gpt2-tokenizer/vocab.bpe");
+  g_assert_null (strata_tokenizer_new_gpt2 ("/nonexistent/encoder.json", merges, &error));
+  g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/encoder.json"));
+}
+
 /* ---- llama2.c tokenizer.bin ------------------------------------------------------------ */
 
 static void
@@ -302,6 +440,12 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/data/tokenizer/gpt2/goldens", test_gpt2_all);
+  g_test_add_func ("/data/tokenizer/gpt2/contractions", test_gpt2_contractions);
+  g_test_add_func ("/data/tokenizer/gpt2/unicode", test_gpt2_unicode);
+  g_test_add_func ("/data/tokenizer/gpt2/whitespace", test_gpt2_whitespace);
+  g_test_add_func ("/data/tokenizer/gpt2/meta", test_gpt2_meta);
+  g_test_add_func ("/data/tokenizer/gpt2/malformed", test_gpt2_malformed);
   g_test_add_func ("/data/tokenizer/llama2c/stories260K", test_llama2c_stories);
   g_test_add_func ("/data/tokenizer/llama2c/aidreams260K", test_llama2c_aidreams);
   g_test_add_func ("/data/tokenizer/llama2c/meta", test_llama2c_meta);
