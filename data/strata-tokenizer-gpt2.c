@@ -150,7 +150,7 @@ read_vocab_json (const char *path, int *n_out, GError **error)
       g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                    "%s: token '%s' has id %" G_GINT64_FORMAT
                    ", not a free id in 0..%d", path, key, id, n - 1);
-      g_strfreev (pieces);
+      _strata_pieces_free (pieces, n);
       return NULL;
     }
     pieces[id] = g_strdup (key);

@@ -66,6 +66,13 @@ struct _StrataTokenizer {
   int32_t unk_id;
   int32_t bos_id, eos_id;
 
+  /* tokenizer.json only */
+  gboolean ignore_merges;     /* a word that is itself in the vocabulary is not split */
+  gboolean fuse_unk;          /* consecutive unknown characters give one unk */
+  gboolean metaspace;         /* Metaspace pre-tokenizer: ' ' -> '▁' ... */
+  gboolean metaspace_split;   /* ... and words start at each '▁' */
+  int metaspace_prepend;      /* 0 always, 1 first segment only, 2 never */
+
   StrataAddedToken *added;    /* sorted longest first */
   int n_added;
 };
@@ -81,6 +88,8 @@ gboolean _strata_tokenizer_hash_files (StrataTokenizer *tok, const char *const *
                                        GError **error);
 void _strata_tokenizer_set_added (StrataTokenizer *tok, GArray *added /* StrataAddedToken */);
 int32_t _strata_tokenizer_lookup_len (StrataTokenizer *tok, const char *s, gsize len);
+/* Frees n pieces that may hold NULL holes (g_strfreev would stop at the first). */
+void _strata_pieces_free (char **pieces, gsize n);
 /* The <0xXX> token for a byte, or -1. */
 int32_t _strata_tokenizer_byte_id (StrataTokenizer *tok, guint8 byte);
 /* "<0xXX>" -> byte value; -1 when the piece is not of that form. */

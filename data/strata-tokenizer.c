@@ -201,6 +201,14 @@ _strata_tokenizer_lookup_len (StrataTokenizer *tok, const char *s, gsize len)
   return strata_tokenizer_lookup (tok, key);
 }
 
+void
+_strata_pieces_free (char **pieces, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    g_free (pieces[i]);
+  g_free (pieces);
+}
+
 int32_t
 _strata_tokenizer_byte_id (StrataTokenizer *tok, guint8 byte)
 {
