@@ -76,7 +76,7 @@ read_string (Cursor *c, gboolean is_name, char **out, const char *what, GError *
   if (!read_u64 (c, &n, what, error))
     return FALSE;
   if (n > c->len - c->pos)
-    FAIL (FORMAT, "%s: %s at byte %" G_GSIZE_FORMAT " claims %" G_GUINT64_FORMAT
+    FAIL (FORMAT, "%s: truncated: %s at byte %" G_GSIZE_FORMAT " claims %" G_GUINT64_FORMAT
           " bytes, %" G_GSIZE_FORMAT " left", c->source, what, c->pos, n, c->len - c->pos);
   take (c, (gsize) n, &b, what, NULL);
   if (is_name && (memchr (b, 0, n) || !g_utf8_validate ((const char *) b, (gssize) n, NULL)))

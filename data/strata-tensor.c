@@ -97,7 +97,10 @@ compare_offset (gconstpointer a, gconstpointer b)
 gboolean
 strata_tensors_check_overlap (GPtrArray *tensors, const char *source, GError **error)
 {
-  g_autoptr (GPtrArray) sorted = g_ptr_array_copy (tensors, NULL, NULL);
+  /* Not g_ptr_array_copy: that would carry the free function over to the copy. */
+  g_autoptr (GPtrArray) sorted = g_ptr_array_sized_new (tensors->len);
+  for (guint i = 0; i < tensors->len; i++)
+    g_ptr_array_add (sorted, tensors->pdata[i]);
   g_ptr_array_sort (sorted, compare_offset);
   for (guint i = 1; i < sorted->len; i++) {
     const StrataTensorInfo *a = sorted->pdata[i - 1], *b = sorted->pdata[i];
