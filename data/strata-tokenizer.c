@@ -314,6 +314,7 @@ find_added (StrataTokenizer *tok, const char *text, gsize len, gsize from, gsize
 GArray *
 strata_tokenizer_encode (StrataTokenizer *tok, const char *text, GError **error)
 {
+  g_return_val_if_fail (tok != NULL && text != NULL, NULL);
   gsize len = strlen (text);
   if (!g_utf8_validate_len (text, len, NULL)) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,

@@ -8,7 +8,7 @@ test_st_truncated (Tmp *t, gconstpointer data)
 {
   gsize len;
   g_autofree guint8 *b = read_fixture ("stories260K-hf/model.safetensors", &len);
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   struct { gsize cut; const char *phrase; } cuts[] = {
     { 0, "too short" }, { 5, "too short" }, { 8, "larger than the file" }, { 100, "larger than the file" },
     { 8 + 4944, "past the end of the data section" }, { len / 2, "past the end of the data section" },
@@ -25,7 +25,7 @@ test_st_header_len (Tmp *t, gconstpointer data)
 {
   gsize len;
   g_autofree guint8 *b = read_fixture ("stories260K-hf/model.safetensors", &len);
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   guint64 huge = GUINT64_TO_LE ((guint64) len);
   memcpy (b, &huge, 8);
   g_autofree char *p = tmp_write (t, "model.safetensors", b, len);
@@ -43,7 +43,7 @@ test_st_header_len (Tmp *t, gconstpointer data)
 static void
 test_st_garbage (Tmp *t, gconstpointer data)
 {
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   g_autoptr (GRand) r = g_rand_new_with_seed (7);
   guint8 junk[4096];
   for (gsize i = 0; i < sizeof junk; i++)
@@ -70,7 +70,7 @@ test_st_invalid_json (Tmp *t, gconstpointer data)
 {
   gsize len;
   g_autofree guint8 *b = read_fixture ("stories260K-hf/model.safetensors", &len);
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   b[9] = '!'; /* the quote opening the first key */
   g_autofree char *p = tmp_write (t, "model.safetensors", b, len);
   assert_open_fails (p, NULL, "model.safetensors", "not valid JSON");
@@ -175,7 +175,7 @@ test_st_edit (Tmp *t, gconstpointer data)
   HfFixture f;
   hf_fixture_load (&f);
   st_edits[i].edit (&f);
-  g_autofree char *p = tmp_hf_folder (t, &f);
+  g_free (tmp_hf_folder (t, &f));
   assert_open_fails (t->dir, NULL, "model.safetensors", st_edits[i].phrase);
   hf_fixture_clear (&f);
 }
@@ -200,14 +200,14 @@ test_config_bad (Tmp *t, gconstpointer data)
   };
   HfFixture f;
   hf_fixture_load (&f);
-  g_autofree char *st = write_safetensors (t, "model.safetensors", f.header, f.data, f.data_len);
+  g_free (write_safetensors (t, "model.safetensors", f.header, f.data, f.data_len));
   hf_fixture_clear (&f);
   gsize len;
   g_autofree char *cfg = (char *) read_fixture ("stories260K-hf/config.json", &len);
   for (gsize i = 0; i < G_N_ELEMENTS (edits); i++) {
     g_autoptr (GString) s = g_string_new (cfg);
     g_assert_cmpuint (g_string_replace (s, edits[i].from, edits[i].to, 1), ==, 1);
-    g_autofree char *p = tmp_write (t, "config.json", s->str, s->len);
+    g_free (tmp_write (t, "config.json", s->str, s->len));
     assert_open_fails (t->dir, NULL, "config.json", edits[i].phrase);
   }
 }

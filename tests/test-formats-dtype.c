@@ -86,8 +86,8 @@ write_hf_converted (Tmp *t, StrataDType dtype, float *expect)
     json_object_set_array_member (ne, "data_offsets", no);
     json_object_set_object_member (hdr, l->data, ne);
   }
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
-  g_autofree char *p = write_safetensors (t, "model.safetensors", hdr, data->data, data->len);
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
+  g_free (write_safetensors (t, "model.safetensors", hdr, data->data, data->len));
   hf_fixture_clear (&f);
 }
 
@@ -128,14 +128,14 @@ test_hf_sharded (Tmp *t, gconstpointer data)
     json_object_set_string_member (map, l->data, i % 2 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
   }
   /* Both shards carry the whole data section; each header names only its own tensors. */
-  g_autofree char *pa = write_safetensors (t, "model-00001-of-00002.safetensors", a, f.data, f.data_len);
-  g_autofree char *pb = write_safetensors (t, "model-00002-of-00002.safetensors", b, f.data, f.data_len);
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (write_safetensors (t, "model-00001-of-00002.safetensors", a, f.data, f.data_len));
+  g_free (write_safetensors (t, "model-00002-of-00002.safetensors", b, f.data, f.data_len));
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   g_autoptr (JsonObject) index = json_object_new ();
   json_object_set_object_member (index, "weight_map", json_object_ref (map));
   g_autoptr (JsonNode) root = json_node_init_object (json_node_alloc (), index);
   g_autofree char *json = json_to_string (root, FALSE);
-  g_autofree char *pi = tmp_write (t, "model.safetensors.index.json", json, strlen (json));
+  g_free (tmp_write (t, "model.safetensors.index.json", json, strlen (json)));
   hf_fixture_clear (&f);
 
   g_autoptr (GError) error = NULL;
@@ -147,14 +147,14 @@ test_hf_sharded (Tmp *t, gconstpointer data)
   /* An index that points outside the folder, or at the wrong shard, is refused. */
   json_object_set_string_member (map, "model.norm.weight", "../model.safetensors");
   g_autofree char *json2 = json_to_string (root, FALSE);
-  g_autofree char *pi2 = tmp_write (t, "model.safetensors.index.json", json2, strlen (json2));
+  g_free (tmp_write (t, "model.safetensors.index.json", json2, strlen (json2)));
   assert_open_fails (t->dir, NULL, "model.safetensors.index.json", "is not a shard file name");
   const char *other = strcmp (json_object_get_string_member (map, "lm_head.weight"), "model-00001-of-00002.safetensors") == 0
                         ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
   json_object_set_string_member (map, "model.norm.weight", "model-00001-of-00002.safetensors");
   json_object_set_string_member (map, "lm_head.weight", other);
   g_autofree char *json3 = json_to_string (root, FALSE);
-  g_autofree char *pi3 = tmp_write (t, "model.safetensors.index.json", json3, strlen (json3));
+  g_free (tmp_write (t, "model.safetensors.index.json", json3, strlen (json3)));
   assert_open_fails (t->dir, NULL, "model.safetensors.index.json", "where the weight_map puts it");
 }
 
@@ -205,8 +205,8 @@ test_gpt2_mapping (Tmp *t, gconstpointer data)
       add_f32 (hdr, d, name, ts[i].d0, ts[i].d1, (float) (10 + 20 * l + i));
     }
   }
-  g_autofree char *pc = tmp_write (t, "config.json", cfg, strlen (cfg));
-  g_autofree char *ps = write_safetensors (t, "model.safetensors", hdr, d->data, d->len);
+  g_free (tmp_write (t, "config.json", cfg, strlen (cfg)));
+  g_free (write_safetensors (t, "model.safetensors", hdr, d->data, d->len));
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = strata_model_open (t->dir, NULL, &error);
   g_assert_no_error (error);

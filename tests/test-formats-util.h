@@ -136,7 +136,7 @@ hf_fixture_clear (HfFixture *f)
 static char *
 tmp_hf_folder (Tmp *t, HfFixture *f)
 {
-  g_autofree char *cfg = tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json");
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   return write_safetensors (t, "model.safetensors", f->header, f->data, f->data_len);
 }
 

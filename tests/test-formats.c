@@ -14,16 +14,6 @@
 #define BIN "stories260K/stories260K.bin"
 #define GGUF "stories260K-gguf/stories260K.gguf"
 
-/* TRUE while data/strata-tokenizer-stub.c stands in for the tokenizer (see its header). */
-static gboolean
-tokenizer_is_stub (void)
-{
-  g_autofree char *tok = data_path ("stories260K/tok512.bin");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (StrataTokenizer) t = strata_tokenizer_new_llama2c (tok, 512, &error);
-  return !t && error && strstr (error->message, "not built");
-}
-
 /* .bin alone in a temp folder, so that no tokenizer is found beside it. */
 static StrataModel *
 open_bin_alone (Tmp *t)
@@ -35,21 +25,10 @@ open_bin_alone (Tmp *t)
   return m;
 }
 
-/* The GGUF; with the tokenizer stub, a copy whose tokenizer.ggml.model "llama" is
- * renamed in place so the embedded vocabulary is skipped. */
 static StrataModel *
 open_gguf (Tmp *t)
 {
   g_autofree char *p = data_path (GGUF);
-  if (tokenizer_is_stub ()) {
-    gsize len;
-    g_autofree guint8 *b = read_fixture (GGUF, &len);
-    guint8 *key = memmem (b, len, "tokenizer.ggml.model", 20);
-    g_assert_nonnull (key);
-    memcpy (key + 20 + 4 + 8, "none_", 5); /* key, u32 type, u64 length, "llama" */
-    g_free (p);
-    p = tmp_write (t, "stories260K.gguf", b, len);
-  }
   g_autoptr (GError) error = NULL;
   StrataModel *m = strata_model_open (p, NULL, &error);
   g_assert_no_error (error);
@@ -114,10 +93,6 @@ test_llama2c_open (Tmp *t, gconstpointer data)
 static void
 test_llama2c_tokenizer (void)
 {
-  if (tokenizer_is_stub ()) {
-    g_test_skip ("tokenizer not built in this tree");
-    return;
-  }
   g_autofree char *p = data_path (BIN);
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = strata_model_open (p, NULL, &error); /* finds tok512.bin beside it */
@@ -139,11 +114,9 @@ test_gguf_open (Tmp *t, gconstpointer data)
   /* output.weight is stored, so the model is untied; it equals the embedding bit for bit. */
   g_assert_false (m->weights->tied);
   g_assert_cmpmem (m->weights->unembed, 512 * 64 * 4, m->weights->tok_embed, 512 * 64 * 4);
-  if (!tokenizer_is_stub ()) {
-    g_assert_nonnull (m->tokenizer);
-    g_assert_cmpint (strata_tokenizer_get_vocab_size (m->tokenizer), ==, 512);
-    g_assert_cmpstr (m->weights_sha256, ==, "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
-  }
+  g_assert_nonnull (m->tokenizer); /* the embedded SentencePiece vocabulary */
+  g_assert_cmpint (strata_tokenizer_get_vocab_size (m->tokenizer), ==, 512);
+  g_assert_cmpstr (m->weights_sha256, ==, "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
 }
 
 static void

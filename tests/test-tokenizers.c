@@ -309,6 +309,13 @@ test_hf_spm_byte_fallback (void)
   g_assert_cmpstr (strata_tokenizer_get_piece (tok, 3 + '\n'), ==, "\n");
 }
 
+/* Metaspace pre-tokenizer (split at '▁'), "a b" string merges and ignore_merges. */
+static void
+test_hf_metaspace (void)
+{
+  run_hf_goldens ("hf-metaspace-bpe/tokenizer.json", STRATA_TOKENIZER_SPM_BPE, ROUNDTRIP_NONE);
+}
+
 static void
 expect_hf_error (const char *json, int code, const char *needle)
 {
@@ -589,6 +596,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/tokenizer/hf/wordlevel-twohop", test_hf_wordlevel_twohop);
   g_test_add_func ("/data/tokenizer/hf/bytelevel-bpe", test_hf_bytelevel);
   g_test_add_func ("/data/tokenizer/hf/spm-byte-fallback", test_hf_spm_byte_fallback);
+  g_test_add_func ("/data/tokenizer/hf/metaspace", test_hf_metaspace);
   g_test_add_func ("/data/tokenizer/hf/malformed", test_hf_malformed);
   g_test_add_func ("/data/tokenizer/llama2c/stories260K", test_llama2c_stories);
   g_test_add_func ("/data/tokenizer/llama2c/aidreams260K", test_llama2c_aidreams);

@@ -43,6 +43,7 @@ TEXTS = [
     "mixed: Hello, World! (x+y)*z = 42; email@example.com #tag $5.00",
     "nbsp\u00a0here, ideographic\u3000space, nel\u0085end",
     "line\r\nwindows\r\n",
+    "word \u0085word a\u0085\u0085 b \u2028x",  # NEL and LS are \s to `regex`
     "<|endoftext|> is plain text to encoder.py",
     "Supercalifragilisticexpialidocious antidisestablishmentarianism",
     "   \t\n mixed whitespace \t ",

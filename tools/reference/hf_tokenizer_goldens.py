@@ -5,6 +5,9 @@ Writes, under tests/data/:
   hf-bytelevel-bpe/tokenizer.json  a small GPT-2-style byte-level BPE trained here
   hf-spm-bpe/tokenizer.json        a small Llama-2-style BPE (Prepend/Replace '▁' normalizer,
                                    byte_fallback, <0xXX> byte pieces) trained here
+  hf-metaspace-bpe/tokenizer.json  the same model behind a Metaspace pre-tokenizer (split on
+                                   '▁', prepend "always") with merges in the older "a b" string
+                                   form and ignore_merges on
   hf-tokenizer-goldens.json        {file: [{text, ids}]} for those two and the two-hop
                                    WordLevel tokenizer (twohop/tokenizer.json)
 Both trained tokenizers learn from TRAIN_TEXT below (a few KB, written for this file), so
@@ -110,6 +113,17 @@ def train_spm():
     return Tokenizer.from_str(json.dumps(spec))
 
 
+def metaspace_variant(spm):
+    spec = json.loads(spm.to_str())
+    spec["normalizer"] = None
+    spec["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always",
+                             "split": True}
+    spec["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m
+                               for m in spec["model"]["merges"]]
+    spec["model"]["ignore_merges"] = True
+    return spec
+
+
 def save(tok, rel):
     path = os.path.join(DATA, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -131,6 +145,12 @@ def main():
     out["files"]["hf-bytelevel-bpe/tokenizer.json"] = cases(bl, BYTELEVEL_TEXTS)
     spm = save(train_spm(), "hf-spm-bpe/tokenizer.json")
     out["files"]["hf-spm-bpe/tokenizer.json"] = cases(spm, SPM_TEXTS)
+    path = os.path.join(DATA, "hf-metaspace-bpe/tokenizer.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:  # written by hand to keep "a b" merges
+        json.dump(metaspace_variant(spm), f, ensure_ascii=False, indent=1)
+    meta = Tokenizer.from_file(path)
+    out["files"]["hf-metaspace-bpe/tokenizer.json"] = cases(meta, SPM_TEXTS)
     with open(os.path.join(DATA, "hf-tokenizer-goldens.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=0)
     for name, cs in out["files"].items():

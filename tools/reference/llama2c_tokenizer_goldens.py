@@ -42,6 +42,11 @@ TEXTS = [
     "日本語のテキスト",
     "emoji 🙂 and 👨‍👩‍👧",
     "tab\tseparated\tvalues",
+    # repeats give equal-score candidates: run.c merges the leftmost
+    "aaaaaaa hmmmmm looooong eeeeeeee",
+    "!!!!!!! ........ ------",
+    "the the the  the   the",
+    "xlll oooo pppp llllll",
     "The quick brown fox jumps over the lazy dog.",
 ]
 
