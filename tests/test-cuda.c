@@ -270,24 +270,6 @@ test_bad_shape (void)
     g_assert_cmpstr (dev->last_error (dev), !=, "");
 }
 
-/* The chooser: "cpu" always, "cuda" exactly when a device answers, "auto" falls back. */
-static void
-test_select (void)
-{
-  char why[256] = "";
-  g_assert_true (strata_backend_select ("cpu", why, sizeof why) == strata_backend_cpu ());
-  g_assert_null (strata_backend_select ("tpu", why, sizeof why));
-  g_assert_nonnull (strstr (why, "tpu"));
-  char cuda_why[256] = "";
-  const StrataBackend *cuda = strata_backend_cuda (cuda_why, sizeof cuda_why);
-  g_assert_cmpstr (cuda_why, !=, "");
-  g_assert_true (strata_backend_select ("cuda", why, sizeof why) == cuda);
-  const StrataBackend *any = strata_backend_select ("auto", why, sizeof why);
-  g_test_message ("auto: %s", why);
-  g_assert_true (any == (cuda ? cuda : strata_backend_cpu ()));
-  g_assert_cmpstr (why, !=, "");
-}
-
 /* ---- whole forward passes ---------------------------------------------------------- */
 
 typedef struct {
@@ -471,7 +453,6 @@ main (int argc, char **argv)
   }
   g_test_message ("device: %s", dev_reason);
 
-  g_test_add_func ("/cuda/select", test_select);
   g_test_add_func ("/cuda/op/linear", test_linear);
   g_test_add_func ("/cuda/op/norms", test_norms);
   g_test_add_func ("/cuda/op/embed", test_embed);

@@ -229,7 +229,7 @@ cuda_open (void)
   cudaDeviceProp prop;
   if (cudaGetDeviceProperties (&prop, 0) == cudaSuccess)
     snprintf (cuda_reason, sizeof cuda_reason, "CUDA device 0: %.120s (sm_%d%d, %.1f GiB)",
-              prop.name, prop.major, prop.minor, prop.totalGlobalMem / 1073741824.0);
+              prop.name, prop.major, prop.minor, (double) prop.totalGlobalMem / 1073741824.0);
   else
     snprintf (cuda_reason, sizeof cuda_reason, "CUDA device 0");
   cudaGetLastError ();

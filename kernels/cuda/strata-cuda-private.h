@@ -55,7 +55,12 @@ StrataStatus strata_cuda_fail_arg (StrataCudaContext *ctx, const char *what);
   } while (0)
 
 /* After a <<<>>> launch: configuration errors show here, faults only at the next sync. */
-#define STRATA_CUDA_LAUNCHED(ctx, name) STRATA_CUDA_TRY ((ctx), cudaGetLastError ())
+#define STRATA_CUDA_LAUNCHED(ctx, name)                                                            \
+  do {                                                                                             \
+    cudaError_t err_ = cudaGetLastError ();                                                        \
+    if (err_ != cudaSuccess)                                                                       \
+      return strata_cuda_fail ((ctx), "launch of " name, err_);                                    \
+  } while (0)
 
 /* Blocks for a grid-stride loop over n items, capped so the count always fits a launch. */
 static inline unsigned
