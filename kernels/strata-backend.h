@@ -51,7 +51,16 @@ struct StrataBackend {
   StrataStatus (*swiglu) (const StrataBackend *be, float *gate, const float *up, size_t n);
   /* y += x, n floats. */
   StrataStatus (*add) (const StrataBackend *be, float *y, const float *x, size_t n);
+
+  /* Optional: message of the backend's last failure ("" when none). The engine appends it
+   * to its own message. */
+  const char *(*last_error) (const StrataBackend *be);
 };
 
 /* The CPU backend: OpenBLAS for products. Always available. */
 const StrataBackend *strata_backend_cpu (void);
+
+/* A backend by name: "cpu", "cuda" or "auto" (CUDA when it was built and a device answers,
+ * else the CPU). NULL for an unknown name or an unavailable "cuda". `why` (size n) receives
+ * the reason for the choice, or for the failure. */
+const StrataBackend *strata_backend_select (const char *name, char *why, size_t n);

@@ -230,11 +230,20 @@ check_hooks (StrataEngine *e, const StrataHooks *hooks, int B, int T)
   return STRATA_OK;
 }
 
-#define TRY(expr)                                                                                   \
-  do {                                                                                              \
-    StrataStatus st_ = (expr);                                                                      \
-    if (st_ != STRATA_OK)                                                                           \
-      return e->error[0] ? st_ : fail (e, st_, "%s failed in the %s backend", #expr, e->be->name); \
+/* A failed step keeps the first message; a backend's own message (CUDA, cuBLAS) is
+ * appended when it has one. */
+static StrataStatus
+backend_fail (StrataEngine *e, StrataStatus st, const char *expr)
+{
+  const char *why = e->be->last_error ? e->be->last_error (e->be) : "";
+  return fail (e, st, "%s failed in the %s backend%s%s", expr, e->be->name, why[0] ? ": " : "", why);
+}
+
+#define TRY(expr)                                                    \
+  do {                                                               \
+    StrataStatus st_ = (expr);                                       \
+    if (st_ != STRATA_OK)                                            \
+      return e->error[0] ? st_ : backend_fail (e, st_, #expr);       \
   } while (0)
 
 static StrataStatus
