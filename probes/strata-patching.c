@@ -258,6 +258,7 @@ _strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const Str
                           GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (e);
+  memset (runs, 0, sizeof *runs); /* the caller clears it on every path */
   if (!check_inputs (g, prompt, target, o, error))
     return NULL;
   g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
