@@ -1,0 +1,116 @@
+/* bench-util.c: seeded GPT-2-shaped checkpoints for the benchmarks, written as a Hugging
+ * Face folder (config.json + model.safetensors, F32) so they load like real ones. */
+#include "bench-util.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+
+/* Seeded normal values (Box-Muller over a xorshift generator): reproducible weights. */
+guint64 bench_rng = 0x9E3779B97F4A7C15ull;
+float
+bench_normal (float std)
+{
+  bench_rng ^= bench_rng << 13, bench_rng ^= bench_rng >> 7, bench_rng ^= bench_rng << 17;
+  double u1 = ((bench_rng >> 11) + 1.0) / 9007199254740993.0;
+  bench_rng ^= bench_rng << 13, bench_rng ^= bench_rng >> 7, bench_rng ^= bench_rng << 17;
+  double u2 = (bench_rng >> 11) / 9007199254740992.0;
+  return (float) (std * sqrt (-2 * log (u1)) * cos (2 * G_PI * u2));
+}
+
+typedef struct {
+  const char *name;
+  gint64 rows, cols; /* cols 0: a vector */
+  float std, mean;
+} Tensor;
+
+gboolean
+bench_write_gpt2 (const char *dir, int L, int C, int H, int V, int N_CTX, GError **error)
+{
+  GPtrArray *ts = g_ptr_array_new_with_free_func (g_free);
+  Tensor base[] = { { "wte.weight", V, C, 0.02f, 0 }, { "wpe.weight", N_CTX, C, 0.01f, 0 },
+                    { "ln_f.weight", C, 0, 0.02f, 1 }, { "ln_f.bias", C, 0, 0.02f, 0 } };
+  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
+    g_ptr_array_add (ts, g_memdup2 (&base[i], sizeof base[i]));
+  for (int l = 0; l < L; l++) {
+    struct { const char *n; gint64 r, c; float std, mean; } per[] = {
+      { "ln_1.weight", C, 0, 0.02f, 1 }, { "ln_1.bias", C, 0, 0.02f, 0 },
+      { "attn.c_attn.weight", C, 3 * C, 0.02f, 0 }, { "attn.c_attn.bias", 3 * C, 0, 0.02f, 0 },
+      { "attn.c_proj.weight", C, C, 0.02f, 0 }, { "attn.c_proj.bias", C, 0, 0.02f, 0 },
+      { "ln_2.weight", C, 0, 0.02f, 1 }, { "ln_2.bias", C, 0, 0.02f, 0 },
+      { "mlp.c_fc.weight", C, 4 * C, 0.02f, 0 }, { "mlp.c_fc.bias", 4 * C, 0, 0.02f, 0 },
+      { "mlp.c_proj.weight", 4 * C, C, 0.02f, 0 }, { "mlp.c_proj.bias", C, 0, 0.02f, 0 },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (per); i++) {
+      Tensor *t = g_new (Tensor, 1);
+      *t = (Tensor) { g_strdup_printf ("h.%d.%s", l, per[i].n), per[i].r, per[i].c, per[i].std, per[i].mean };
+      g_ptr_array_add (ts, t);
+    }
+  }
+  /* Header: every tensor F32, laid out in order. */
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  gint64 offset = 0;
+  for (guint i = 0; i < ts->len; i++) {
+    Tensor *t = ts->pdata[i];
+    gint64 n = t->rows * (t->cols ? t->cols : 1);
+    json_builder_set_member_name (b, t->name);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, "F32");
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, t->rows);
+    if (t->cols)
+      json_builder_add_int_value (b, t->cols);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "data_offsets");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, offset);
+    json_builder_add_int_value (b, offset + n * 4);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+    offset += n * 4;
+  }
+  json_builder_end_object (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  gsize hlen;
+  g_autofree char *header = json_generator_to_data (gen, &hlen);
+  gsize padded = (hlen + 7) / 8 * 8;
+
+  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
+  FILE *f = fopen (st_path, "wb");
+  if (!f) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write %s", st_path);
+    g_ptr_array_unref (ts);
+    return FALSE;
+  }
+  guint64 le = GUINT64_TO_LE ((guint64) padded);
+  fwrite (&le, 8, 1, f);
+  fwrite (header, 1, hlen, f);
+  for (gsize i = hlen; i < padded; i++)
+    fputc (' ', f);
+  float *buf = g_new (float, 4 * C * C > V * C / 8 ? 4 * C * C : V * C / 8);
+  for (guint i = 0; i < ts->len; i++) {
+    Tensor *t = ts->pdata[i];
+    gint64 n = t->rows * (t->cols ? t->cols : 1), done = 0;
+    while (done < n) {
+      gint64 chunk = MIN (n - done, (gint64) 4 * C * C);
+      for (gint64 j = 0; j < chunk; j++)
+        buf[j] = t->mean + bench_normal (t->std);
+      fwrite (buf, 4, (size_t) chunk, f);
+      done += chunk;
+    }
+  }
+  g_free (buf);
+  gboolean ok = fclose (f) == 0;
+  g_ptr_array_unref (ts);
+  g_autofree char *config = g_strdup_printf (
+      "{\"model_type\": \"gpt2\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_positions\": %d,"
+      " \"n_ctx\": %d, \"vocab_size\": %d, \"layer_norm_epsilon\": 1e-05, \"activation_function\": \"gelu_new\"}\n",
+      L, C, H, N_CTX, N_CTX, V);
+  g_autofree char *cfg_path = g_build_filename (dir, "config.json", NULL);
+  return ok && g_file_set_contents (cfg_path, config, -1, error);
+}
+
