@@ -157,7 +157,10 @@ strata_h5_file_create (const char *path, GError **error)
 {
   strata_h5_init ();
   g_auto (StrataH5Plist) fapl = H5Pcreate (H5P_FILE_ACCESS);
-  if (fapl < 0 || H5Pset_fclose_degree (fapl, H5F_CLOSE_SEMI) < 0) {
+  /* 1.8 object headers and superblock carry checksums, so damaged metadata is detected
+   * instead of trusted; every HDF5 since 1.8 (h5py included) reads them. */
+  if (fapl < 0 || H5Pset_fclose_degree (fapl, H5F_CLOSE_SEMI) < 0
+      || H5Pset_libver_bounds (fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
     strata_h5_fail (error, "cannot set up file access");
     return H5I_INVALID_HID;
   }

@@ -77,8 +77,9 @@ gsize strata_h5_kind_size (StrataH5Kind kind);
 
 #define STRATA_H5_MAX_RANK 4
 
-/* Files. Creating truncates. A created file has a "semi" close degree: closing fails
- * while an object in it is still open, instead of silently leaving data unwritten. */
+/* Files. Creating truncates. A created file uses the HDF5 1.8 format (checksummed
+ * metadata) and a "semi" close degree: closing fails while an object in it is still open,
+ * instead of silently leaving data unwritten. */
 StrataH5File strata_h5_file_create (const char *path, GError **error);
 StrataH5File strata_h5_file_open_read (const char *path, GError **error);
 /* H5Fflush then H5Fclose; sets *file to H5I_INVALID_HID whatever happens. */
