@@ -69,10 +69,11 @@ sample_prompts (const SampleOptions *o, guint salt)
     p->corrupt_ids = i == 2 ? NULL : i32_array (o, T, salt + 10 * i + 1);
     p->targets = g_array_new (FALSE, TRUE, sizeof (StrataTarget));
     StrataTarget t1 = { g_strdup ("bridge"), 17 + (int32_t) i };
-    StrataTarget t2 = { g_strdup ("answer"), 50256 };
     g_array_append_val (p->targets, t1);
-    if (i != 1)
+    if (i != 1) {
+      StrataTarget t2 = { g_strdup ("answer"), 50256 };
       g_array_append_val (p->targets, t2);
+    }
     p->contrast = i == 0 ? -1 : 4;
     p->positions = g_array_new (FALSE, TRUE, sizeof (StrataPosition));
     if (i == 0) {
