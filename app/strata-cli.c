@@ -10,6 +10,7 @@ static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
   { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+  { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 };
 
 static void

@@ -181,3 +181,30 @@ strata_analysis_free (StrataAnalysis *a)
   g_clear_pointer (&a->attention, strata_attention_free);
   g_free (a);
 }
+
+WEAK const char *
+strata_figure_kind_to_string (StrataFigureKind kind)
+{
+  static const char *const names[] = { "lens", "curves", "patch", "circuit", "attention" };
+  return (int) kind >= 0 && kind < STRATA_FIGURE_N ? names[kind] : "?";
+}
+
+WEAK const char *
+strata_patch_site_to_string (StrataPatchSite site)
+{
+  static const char *const names[] = { "resid_pre", "attn_out", "mlp_out", "head", "head_at" };
+  return (int) site >= 0 && site < STRATA_PATCH_N_SITES ? names[site] : "?";
+}
+
+WEAK const char *
+strata_patch_metric_to_string (StrataPatchMetric m)
+{
+  static const char *const names[] = { "logit-diff", "prob", "top1-change" };
+  return (int) m >= 0 && (int) m < 3 ? names[m] : "?";
+}
+
+WEAK const char *
+strata_patch_direction_to_string (StrataPatchDirection d)
+{
+  return d == STRATA_PATCH_NOISE ? "noise" : "denoise";
+}
