@@ -10,6 +10,8 @@ static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
   { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+  { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
+  { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 };
 

@@ -23,4 +23,6 @@ gboolean strata_cli_write_json (JsonNode *root, const char *path, GError **error
 int strata_cmd_info (int argc, char **argv);
 int strata_cmd_tokenize (int argc, char **argv);
 int strata_cmd_generate (int argc, char **argv);
+int strata_cmd_lens (int argc, char **argv);
+int strata_cmd_patch (int argc, char **argv);
 int strata_cmd_session_info (int argc, char **argv);

@@ -121,11 +121,39 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   return TRUE;
 }
 
-/* ---- prompts ---- */
+/* ---- element free functions ----
+ *
+ * The probes layer frees these elements through the free functions of their arrays and
+ * keeps those functions private; the reader builds the same arrays, so it has its own. */
 
 static void
-prompt_free (StrataPrompt *p)
+lens_target_free (gpointer data)
 {
+  StrataLensTarget *t = data;
+  g_free (t->name);
+  g_free (t->prob);
+  g_free (t->logprob);
+  g_free (t->logit);
+  g_free (t->rank);
+  g_free (t->cand_rank);
+  g_free (t->resolution);
+  g_free (t->resolution_threshold);
+  g_free (t);
+}
+
+static void
+patch_map_free (gpointer data)
+{
+  StrataPatchMap *m = data;
+  g_free (m->metric);
+  g_free (m->score);
+  g_free (m);
+}
+
+static void
+prompt_free (gpointer data)
+{
+  StrataPrompt *p = data;
   g_free (p->text);
   g_clear_pointer (&p->ids, g_array_unref);
   g_clear_pointer (&p->corrupt_ids, g_array_unref);
@@ -182,7 +210,7 @@ read_prompts (hid_t parent, GError **error)
   if (g < 0)
     return NULL;
   g_autoptr (StrataPromptSet) set = g_new0 (StrataPromptSet, 1);
-  set->prompts = g_ptr_array_new ();
+  set->prompts = g_ptr_array_new_with_free_func (prompt_free);
   if (!(set->source = strata_h5_get_string_attr (g, "source", error)))
     return NULL;
   guint count;
@@ -303,8 +331,8 @@ read_lens (hid_t parent, StrataAnalysis *a, GError **error)
     g_auto (StrataH5Group) mg = open_member (rg, i, error);
     TRY (mg >= 0);
     g_autoptr (StrataLensResult) r = g_new0 (StrataLensResult, 1);
-    r->pieces = g_ptr_array_new ();
-    r->targets = g_ptr_array_new ();
+    r->pieces = g_ptr_array_new_with_free_func (g_free);
+    r->targets = g_ptr_array_new_with_free_func (lens_target_free);
     TRY (read_lens_result (mg, r, error));
     g_ptr_array_add (a->lens_results, g_steal_pointer (&r));
   }
@@ -406,7 +434,7 @@ read_patching (hid_t parent, StrataAnalysis *a, GError **error)
     g_auto (StrataH5Group) mg = open_member (rg, i, error);
     TRY (mg >= 0);
     g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
-    r->maps = g_ptr_array_new ();
+    r->maps = g_ptr_array_new_with_free_func (patch_map_free);
     TRY (read_patch_result (mg, r, error));
     g_ptr_array_add (a->patch_results, g_steal_pointer (&r));
   }
@@ -594,10 +622,10 @@ _strata_session_read_body (hid_t file, StrataSession *s, GError **error)
     g_auto (StrataH5Group) ag = open_member (g, i, error);
     TRY (ag >= 0);
     g_autoptr (StrataAnalysis) a = g_new0 (StrataAnalysis, 1);
-    a->lens_results = g_ptr_array_new ();
-    a->lens_aggregates = g_ptr_array_new ();
-    a->patch_results = g_ptr_array_new ();
-    a->patch_aggregates = g_ptr_array_new ();
+    a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+    a->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
+    a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+    a->patch_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_aggregate_free);
     TRY (read_analysis (ag, a, error));
     g_ptr_array_add (s->analyses, g_steal_pointer (&a));
   }

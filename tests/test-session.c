@@ -581,6 +581,38 @@ test_unwritable (Fixture *f, gconstpointer data)
   g_clear_error (&error);
 }
 
+/* `strata session-info` reads a session without a model and says what it holds; a bad file
+ * gives exit status 1 and the reader's message. */
+static void
+test_cli_info (Fixture *f, gconstpointer data)
+{
+  const char *bin = g_getenv ("STRATA_BIN");
+  if (bin == NULL) {
+    g_test_skip ("STRATA_BIN is not set");
+    return;
+  }
+  save_sample (f->path, &plain);
+  const char *argv[] = { bin, "session-info", f->path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int wait = 0;
+  GError *error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &wait, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait) && WEXITSTATUS (wait) == 0);
+  g_assert_nonnull (strstr (out, "analysis 0: twohop-cot (gpt2"));
+  g_assert_nonnull (strstr (out, "lens       3 results, 2 aggregates"));
+  g_assert_nonnull (strstr (out, "view: patch figure, analysis 1, prompt 2, layer 3"));
+
+  g_assert_true (g_file_set_contents (f->path, "not hdf5", -1, NULL));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &wait, &error));
+  g_assert_true (WIFEXITED (wait) && WEXITSTATUS (wait) == 1);
+  g_assert_nonnull (strstr (err, "not an HDF5 file"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -603,5 +635,6 @@ main (int argc, char **argv)
   ADD ("atomic/killed-mid-write", test_killed_mid_write);
   ADD ("atomic/full-disk", test_full_disk);
   ADD ("atomic/unwritable", test_unwritable);
+  ADD ("cli/session-info", test_cli_info);
   return g_test_run ();
 }
