@@ -12,6 +12,7 @@ static const StrataCommand commands[] = {
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
+  { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 };
 
 static void

@@ -25,3 +25,4 @@ int strata_cmd_tokenize (int argc, char **argv);
 int strata_cmd_generate (int argc, char **argv);
 int strata_cmd_lens (int argc, char **argv);
 int strata_cmd_patch (int argc, char **argv);
+int strata_cmd_session_info (int argc, char **argv);
