@@ -82,9 +82,6 @@ StrataCircuitFigure *strata_figure_data_circuit (const StrataFigureInput *in);
 /* The lens result the view selects in `a` (prompt clamped), or NULL. */
 const StrataLensResult *strata_figure_data_lens_result (const StrataAnalysis *a, const StrataViewState *v);
 const StrataPatchResult *strata_figure_data_patch_result (const StrataAnalysis *a, const StrataViewState *v);
-/* Readable text of a token: the tokenizer, the prompt pieces, target names, else "#id".
- * Returns a newly allocated string with control characters made visible. */
-char *strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, int32_t id);
 /* Position the view reads at: v->position when valid, else the last position. */
 int strata_figure_data_position (const StrataViewState *v, int T);
 

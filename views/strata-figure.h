@@ -60,6 +60,10 @@ gboolean strata_figure_export (const char *path, double width, double height, do
 /* FALSE when the input holds nothing for its kind (the figure would only say so). */
 gboolean strata_figure_has_data (const StrataFigureInput *in);
 
+/* Readable text of a token: the tokenizer, the prompt pieces, target names, else "#id";
+ * spaces and control characters made visible. Newly allocated. */
+char *strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, int32_t id);
+
 /* The figure's title, and a plain-text description (caption, axes, row and column labels),
  * for SVG <title>/<desc> and for accessibility. Either may be NULL. */
 void strata_figure_describe (const StrataFigureInput *in, char **title, char **description);
