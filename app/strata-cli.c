@@ -5,17 +5,24 @@
 #include <string.h>
 
 #include "strata-config.h"
+#ifdef STRATA_HAVE_GUI
+#include "strata-application.h"
+#endif
 
 static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
   { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+#ifdef STRATA_HAVE_GUI
+  { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
+  { "open", "open a session or a model in the window", strata_cmd_open },
+#endif
 };
 
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: strata COMMAND [OPTION…]\n\nCommands:\n");
+  fprintf (out, "Usage: strata COMMAND [OPTION…]\n       strata [MODEL|FILE.h5]   (the window)\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nMODEL is a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin.\n"
@@ -25,6 +32,14 @@ usage (FILE *out)
 int
 strata_cli_main (int argc, char **argv)
 {
+#ifdef STRATA_HAVE_GUI
+  /* No command, or a path that is not one: the window (on that model or session). */
+  gboolean known = argc >= 2 && argv[1][0] == '-';
+  for (gsize i = 0; argc >= 2 && i < G_N_ELEMENTS (commands); i++)
+    known = known || strcmp (argv[1], commands[i].name) == 0;
+  if (argc < 2 || (!known && strcmp (argv[1], "help") != 0))
+    return strata_application_run (argc, argv);
+#endif
   if (argc < 2) {
     usage (stderr);
     return 2;
