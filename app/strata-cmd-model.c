@@ -237,7 +237,13 @@ generate_greedy (StrataModel *m, GArray *ids, int n, gboolean echo, GError **err
       break;
     g_array_append_val (ids, best);
     if (echo && m->tokenizer) {
-      fputs (strata_tokenizer_get_piece (m->tokenizer, best), stdout);
+      const char *piece = strata_tokenizer_get_piece (m->tokenizer, best);
+      /* SentencePiece's dummy prefix puts a space before the first word; like llama2.c's
+       * run.c, do not print it right after BOS. */
+      if (T == 1 && g_array_index (ids, int32_t, 0) == m->bos_id && piece[0] == ' ' &&
+          strata_tokenizer_get_kind (m->tokenizer) == STRATA_TOKENIZER_SPM_BPE)
+        piece++;
+      fputs (piece, stdout);
       fflush (stdout);
     }
   }

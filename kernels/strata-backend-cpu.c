@@ -1,5 +1,7 @@
-/* strata-backend-cpu.c: the reference backend. OpenBLAS for matrix products, OpenMP loops
- * for the rest. Every other backend is checked against this one. */
+/* strata-backend-cpu.c: the reference backend. OpenBLAS (with its own threads) for every
+ * matrix product, attention included; plain loops for the rest, which are memory-bound and
+ * small. (An OpenMP pool beside OpenBLAS's threads made both spin against each other on two
+ * cores and halved throughput.) Every other backend is checked against this one. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -38,7 +40,6 @@ cpu_linear (const StrataBackend *be, float *y, const float *x, const float *w, c
 {
   float beta = 0.0f;
   if (b) {
-#pragma omp parallel for schedule(static)
     for (int r = 0; r < R; r++)
       memcpy (y + (size_t) r * N, b, (size_t) N * sizeof (float));
     beta = 1.0f;
@@ -51,7 +52,6 @@ static StrataStatus
 cpu_layernorm (const StrataBackend *be, float *y, const float *x, const float *w, const float *b,
                int R, int C, float eps)
 {
-#pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C;
     float *yr = y + (size_t) r * C;
@@ -73,7 +73,6 @@ static StrataStatus
 cpu_rmsnorm (const StrataBackend *be, float *y, const float *x, const float *w, int R, int C,
              float eps)
 {
-#pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C;
     float *yr = y + (size_t) r * C;
@@ -101,7 +100,6 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, Strata
           float theta)
 {
   int half = D / 2;
-#pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++)
       for (int h = 0; h < nh; h++) {
@@ -127,39 +125,36 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
 {
   int group = H / K;
   float scale = 1.0f / sqrtf ((float) D);
-#pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
-      int kh = h / group;
+      /* Strided views of one head: rows of q, k, v and z are H*D or K*D apart. */
+      const float *qh = q + (size_t) b * T * H * D + (size_t) h * D;
+      const float *kh = k + (size_t) b * T * K * D + (size_t) (h / group) * D;
+      const float *vh = v + (size_t) b * T * K * D + (size_t) (h / group) * D;
+      float *zh = z + (size_t) b * T * H * D + (size_t) h * D;
+      float *p = pattern + ((size_t) b * H + h) * T * T;
+      /* p (T, T) = scale · q_h · k_hᵀ, then a causal softmax per row. */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh, K * D,
+                   0.0f, p, T);
       for (int i = 0; i < T; i++) {
-        const float *qi = q + (((size_t) b * T + i) * H + h) * D;
-        float *p = pattern + (((size_t) b * H + h) * T + i) * T;
+        float *row = p + (size_t) i * T;
         float mx = -INFINITY;
-        for (int j = 0; j <= i; j++) {
-          const float *kj = k + (((size_t) b * T + j) * K + kh) * D;
-          float s = 0;
-          for (int d = 0; d < D; d++)
-            s += qi[d] * kj[d];
-          p[j] = s * scale;
-          mx = fmaxf (mx, p[j]);
-        }
+        for (int j = 0; j <= i; j++)
+          mx = fmaxf (mx, row[j]);
         double sum = 0;
         for (int j = 0; j <= i; j++) {
-          p[j] = expf (p[j] - mx);
-          sum += p[j];
+          row[j] = expf (row[j] - mx);
+          sum += row[j];
         }
+        float inv = (float) (1.0 / sum);
         for (int j = 0; j <= i; j++)
-          p[j] = (float) (p[j] / sum);
+          row[j] *= inv;
         for (int j = i + 1; j < T; j++)
-          p[j] = 0.0f;
-        float *zi = z + (((size_t) b * T + i) * H + h) * D;
-        memset (zi, 0, (size_t) D * sizeof (float));
-        for (int j = 0; j <= i; j++) {
-          const float *vj = v + (((size_t) b * T + j) * K + kh) * D;
-          for (int d = 0; d < D; d++)
-            zi[d] += p[j] * vj[d];
-        }
+          row[j] = 0.0f;
       }
+      /* z_h (T, D) = p · v_h */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, p, T, vh, K * D, 0.0f,
+                   zh, H * D);
     }
   return STRATA_OK;
 }
@@ -168,7 +163,6 @@ static StrataStatus
 cpu_gelu (const StrataBackend *be, float *x, size_t n)
 {
   const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-#pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) {
     float u = x[i];
     x[i] = 0.5f * u * (1.0f + tanhf (k * (u + 0.044715f * u * u * u)));
@@ -179,7 +173,6 @@ cpu_gelu (const StrataBackend *be, float *x, size_t n)
 static StrataStatus
 cpu_swiglu (const StrataBackend *be, float *gate, const float *up, size_t n)
 {
-#pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++)
     gate[i] = gate[i] / (1.0f + expf (-gate[i])) * up[i];
   return STRATA_OK;
@@ -188,7 +181,6 @@ cpu_swiglu (const StrataBackend *be, float *gate, const float *up, size_t n)
 static StrataStatus
 cpu_add (const StrataBackend *be, float *y, const float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++)
     y[i] += x[i];
   return STRATA_OK;

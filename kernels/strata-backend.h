@@ -53,5 +53,5 @@ struct StrataBackend {
   StrataStatus (*add) (const StrataBackend *be, float *y, const float *x, size_t n);
 };
 
-/* The CPU backend: OpenBLAS for products, OpenMP for the rest. Always available. */
+/* The CPU backend: OpenBLAS for products. Always available. */
 const StrataBackend *strata_backend_cpu (void);

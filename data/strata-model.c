@@ -1,0 +1,160 @@
+/* strata-model.c: format detection and the parts every loader shares. */
+#include "strata-model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strata-data-error.h"
+#include "strata-model-private.h"
+
+void
+strata_model_free (StrataModel *m)
+{
+  if (!m)
+    return;
+  g_free (m->path);
+  g_free (m->name);
+  g_free (m->arch);
+  g_free (m->weights_sha256);
+  strata_weights_free (m->weights);
+  g_clear_pointer (&m->tokenizer, strata_tokenizer_free);
+  g_free (m);
+}
+
+const char *
+strata_format_to_string (StrataFormat format)
+{
+  switch (format) {
+  case STRATA_FORMAT_HF_SAFETENSORS: return "safetensors";
+  case STRATA_FORMAT_GGUF: return "gguf";
+  case STRATA_FORMAT_LLAMA2C: return "llama2c";
+  }
+  return "unknown";
+}
+
+const char *
+strata_dtype_to_string (StrataDType dtype)
+{
+  switch (dtype) {
+  case STRATA_DTYPE_F32: return "F32";
+  case STRATA_DTYPE_F16: return "F16";
+  case STRATA_DTYPE_BF16: return "BF16";
+  }
+  return "unknown";
+}
+
+StrataWeights *
+strata_weights_new_checked (const StrataConfig *cfg, const StrataWeightsLayout *layout, const char *source,
+                            GError **error)
+{
+  const char *why = strata_config_check (cfg);
+  StrataWeights *w = why ? NULL : strata_weights_new (cfg, layout);
+  if (!w)
+    g_set_error (error, STRATA_DATA_ERROR, why ? STRATA_DATA_ERROR_FORMAT : STRATA_DATA_ERROR_IO, "%s: %s", source,
+                 why ? why : "cannot allocate the weights");
+  return w;
+}
+
+StrataTokenizer *
+strata_tokenizer_open_path (const char *path, int vocab, GError **error)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *json = g_build_filename (path, "tokenizer.json", NULL);
+    g_autofree char *vj = g_build_filename (path, "vocab.json", NULL);
+    g_autofree char *merges = g_build_filename (path, "merges.txt", NULL);
+    if (g_file_test (json, G_FILE_TEST_IS_REGULAR))
+      return strata_tokenizer_new_hf_json (json, error);
+    if (g_file_test (vj, G_FILE_TEST_IS_REGULAR))
+      return strata_tokenizer_new_gpt2 (vj, merges, error);
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO,
+                 "%s: no tokenizer.json or vocab.json + merges.txt in this folder", path);
+    return NULL;
+  }
+  if (g_str_has_suffix (path, ".json"))
+    return strata_tokenizer_new_hf_json (path, error);
+  return strata_tokenizer_new_llama2c (path, vocab, error);
+}
+
+/* The display name: the folder of an HF checkpoint, else the file name without suffix. */
+static char *
+display_name (const char *path, StrataFormat format)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  if (format == STRATA_FORMAT_HF_SAFETENSORS && !g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *dir = g_path_get_dirname (path);
+    return g_path_get_basename (dir);
+  }
+  char *dot = strrchr (base, '.');
+  if (dot && dot != base && format != STRATA_FORMAT_HF_SAFETENSORS)
+    *dot = '\0';
+  return g_steal_pointer (&base);
+}
+
+/* Decide by the first bytes where they are distinctive (GGUF), else by the name. */
+static gboolean
+detect_format (const char *path, StrataFormat *format, GError **error)
+{
+  g_autofree char *src = g_path_get_basename (path);
+  guint8 magic[4] = { 0 };
+  gsize got = 0;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    *format = STRATA_FORMAT_HF_SAFETENSORS;
+    return TRUE;
+  }
+  FILE *f = fopen (path, "rb");
+  if (!f) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot open: %s", src, g_strerror (errno));
+    return FALSE;
+  }
+  got = fread (magic, 1, sizeof magic, f);
+  fclose (f);
+  gboolean gguf_magic = got == 4 && memcmp (magic, "GGUF", 4) == 0;
+  if (gguf_magic || g_str_has_suffix (path, ".gguf"))
+    *format = STRATA_FORMAT_GGUF; /* a .gguf without the magic is reported by the reader */
+  else if (g_str_has_suffix (path, ".safetensors") || g_str_has_suffix (path, ".safetensors.index.json"))
+    *format = STRATA_FORMAT_HF_SAFETENSORS;
+  else if (g_str_has_suffix (path, ".bin"))
+    *format = STRATA_FORMAT_LLAMA2C;
+  else {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "%s: not a recognized checkpoint (an HF folder, .safetensors, .gguf or llama2.c .bin)", src);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+StrataModel *
+strata_model_open (const char *path, const char *tokenizer_path, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_autoptr (StrataModel) m = g_new0 (StrataModel, 1);
+  gboolean ok = FALSE;
+
+  if (!detect_format (path, &m->format, error))
+    return NULL;
+  m->path = g_strdup (path);
+  m->name = display_name (path, m->format);
+  m->bos_id = m->eos_id = -1;
+  switch (m->format) {
+  case STRATA_FORMAT_HF_SAFETENSORS: ok = strata_hf_load (m, path, tokenizer_path, error); break;
+  case STRATA_FORMAT_GGUF: ok = strata_gguf_load_model (m, path, tokenizer_path, error); break;
+  case STRATA_FORMAT_LLAMA2C: ok = strata_llama2c_load (m, path, tokenizer_path, error); break;
+  }
+  return ok ? g_steal_pointer (&m) : NULL;
+}
+
+GArray *
+strata_model_encode (StrataModel *m, const char *text, GError **error)
+{
+  if (!m->tokenizer) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,
+                 "%s: the model has no tokenizer; give one with its path", m->name);
+    return NULL;
+  }
+  GArray *ids = strata_tokenizer_encode (m->tokenizer, text, error);
+  if (ids && m->add_bos && m->bos_id >= 0)
+    g_array_prepend_val (ids, m->bos_id);
+  return ids;
+}

@@ -1,0 +1,70 @@
+/* strata-tensor-private.h: what the checkpoint readers share (not public API).
+ *
+ * A reader (safetensors, GGUF, llama2.c) validates its file and describes every tensor as
+ * a StrataTensorInfo pointing into the mapped bytes. The model loaders then look tensors
+ * up by name, check the exact expected shape and copy-convert them to fp32 into the
+ * StrataWeights arena. Shapes are always outermost first (PyTorch order): a GGUF reader
+ * reverses its innermost-first dims before it fills this struct. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-model.h"
+
+G_BEGIN_DECLS
+
+#define STRATA_TENSOR_MAX_DIMS 8
+
+typedef struct {
+  char *name;
+  StrataDType dtype;
+  int n_dims;
+  guint64 shape[STRATA_TENSOR_MAX_DIMS]; /* outermost first */
+  guint64 n_elements;
+  guint64 offset;      /* absolute byte offset of the data in the file */
+  guint64 n_bytes;     /* n_elements × dtype size, checked */
+  const guint8 *data;  /* first byte, inside the bytes the reader was given (borrowed) */
+  const char *source;  /* file name for messages (borrowed from the reader) */
+} StrataTensorInfo;
+
+void strata_tensor_info_free (StrataTensorInfo *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataTensorInfo, strata_tensor_info_free)
+
+/* Bytes per element. */
+gsize strata_dtype_size (StrataDType dtype);
+
+/* Exact conversions: every F16 and BF16 value is representable in fp32. */
+float strata_f16_to_f32 (guint16 h);
+float strata_bf16_to_f32 (guint16 b);
+/* Convert n little-endian elements at `src` (any alignment) into `dst`. */
+void strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n);
+
+/* Overflow-safe element count and byte size; FALSE on overflow. */
+gboolean strata_tensor_info_compute_size (StrataTensorInfo *t);
+
+/* Sort by offset and reject any two tensors whose byte ranges overlap. */
+gboolean strata_tensors_check_overlap (GPtrArray *tensors, const char *source, GError **error);
+
+/* "[512, 64]" */
+char *strata_shape_to_string (int n_dims, const guint64 *shape);
+
+/* A name -> StrataTensorInfo table over one or more files (values borrowed). */
+typedef struct {
+  GHashTable *by_name;
+  const char *source; /* named in "missing tensor" messages */
+} StrataTensorSet;
+
+void strata_tensor_set_init (StrataTensorSet *set, const char *source);
+void strata_tensor_set_clear (StrataTensorSet *set);
+void strata_tensor_set_add (StrataTensorSet *set, const StrataTensorInfo *t);
+const StrataTensorInfo *strata_tensor_set_lookup (const StrataTensorSet *set, const char *name);
+
+/* Look `name` up, check it has exactly the shape [d0] (d1 == 0) or [d0, d1], convert it to
+ * fp32 into dst (room for the product). Errors name the file, the tensor and both shapes. */
+gboolean strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0,
+                                 guint64 d1, float *dst, GError **error);
+
+/* SHA-256 (hex) of the concatenated bytes of the given mapped files. */
+char *strata_sha256_mapped_files (GMappedFile **files, guint n);
+
+G_END_DECLS

@@ -1,0 +1,194 @@
+/* strata-tensor.c: dtype conversion, size checks and the name table shared by the readers. */
+#include "strata-tensor-private.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "strata-data-error.h"
+
+void
+strata_tensor_info_free (StrataTensorInfo *t)
+{
+  if (!t)
+    return;
+  g_free (t->name);
+  g_free (t);
+}
+
+gsize
+strata_dtype_size (StrataDType dtype)
+{
+  return dtype == STRATA_DTYPE_F32 ? 4 : 2;
+}
+
+static float
+bits_to_f32 (guint32 bits)
+{
+  float f;
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+float
+strata_f16_to_f32 (guint16 h)
+{
+  guint32 sign = (guint32) (h >> 15) << 31;
+  guint32 exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+
+  if (exp == 0) {
+    /* Zero or subnormal: mant × 2^-24, exact in fp32 (mant < 2^10). */
+    float v = ldexpf ((float) mant, -24);
+    return sign ? -v : v;
+  }
+  if (exp == 31) /* infinity or NaN, payload kept */
+    return bits_to_f32 (sign | 0x7f800000u | (mant << 13));
+  return bits_to_f32 (sign | ((exp + 112) << 23) | (mant << 13)); /* rebias 15 -> 127 */
+}
+
+float
+strata_bf16_to_f32 (guint16 b)
+{
+  return bits_to_f32 ((guint32) b << 16); /* bf16 is the top half of an fp32 */
+}
+
+void
+strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n)
+{
+  /* The files are little-endian; src has no alignment guarantee (safetensors does not
+   * pad), hence the byte-wise reads. */
+  switch (dtype) {
+  case STRATA_DTYPE_F32:
+    for (gsize i = 0; i < n; i++) {
+      guint32 v;
+      memcpy (&v, src + 4 * i, 4);
+      dst[i] = bits_to_f32 (GUINT32_FROM_LE (v));
+    }
+    break;
+  case STRATA_DTYPE_F16:
+  case STRATA_DTYPE_BF16:
+    for (gsize i = 0; i < n; i++) {
+      guint16 v;
+      memcpy (&v, src + 2 * i, 2);
+      v = GUINT16_FROM_LE (v);
+      dst[i] = dtype == STRATA_DTYPE_F16 ? strata_f16_to_f32 (v) : strata_bf16_to_f32 (v);
+    }
+    break;
+  }
+}
+
+gboolean
+strata_tensor_info_compute_size (StrataTensorInfo *t)
+{
+  guint64 n = 1;
+  for (int i = 0; i < t->n_dims; i++)
+    if (!g_uint64_checked_mul (&n, n, t->shape[i]))
+      return FALSE;
+  t->n_elements = n;
+  return g_uint64_checked_mul (&t->n_bytes, n, strata_dtype_size (t->dtype));
+}
+
+static gint
+compare_offset (gconstpointer a, gconstpointer b)
+{
+  const StrataTensorInfo *x = *(StrataTensorInfo *const *) a, *y = *(StrataTensorInfo *const *) b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+gboolean
+strata_tensors_check_overlap (GPtrArray *tensors, const char *source, GError **error)
+{
+  /* Not g_ptr_array_copy: that would carry the free function over to the copy. */
+  g_autoptr (GPtrArray) sorted = g_ptr_array_sized_new (tensors->len);
+  for (guint i = 0; i < tensors->len; i++)
+    g_ptr_array_add (sorted, tensors->pdata[i]);
+  g_ptr_array_sort (sorted, compare_offset);
+  for (guint i = 1; i < sorted->len; i++) {
+    const StrataTensorInfo *a = sorted->pdata[i - 1], *b = sorted->pdata[i];
+    /* Empty tensors occupy no bytes and cannot overlap anything. */
+    if (a->n_bytes > 0 && b->n_bytes > 0 && a->offset + a->n_bytes > b->offset) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "%s: tensors '%s' and '%s' overlap (bytes %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+                   " and %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ")",
+                   source, a->name, b->name, a->offset, a->offset + a->n_bytes, b->offset,
+                   b->offset + b->n_bytes);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+char *
+strata_shape_to_string (int n_dims, const guint64 *shape)
+{
+  GString *s = g_string_new ("[");
+  for (int i = 0; i < n_dims; i++)
+    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, i ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+void
+strata_tensor_set_init (StrataTensorSet *set, const char *source)
+{
+  set->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  set->source = source;
+}
+
+void
+strata_tensor_set_clear (StrataTensorSet *set)
+{
+  g_clear_pointer (&set->by_name, g_hash_table_unref);
+}
+
+void
+strata_tensor_set_add (StrataTensorSet *set, const StrataTensorInfo *t)
+{
+  g_hash_table_insert (set->by_name, t->name, (gpointer) t);
+}
+
+const StrataTensorInfo *
+strata_tensor_set_lookup (const StrataTensorSet *set, const char *name)
+{
+  return g_hash_table_lookup (set->by_name, name);
+}
+
+gboolean
+strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1,
+                        float *dst, GError **error)
+{
+  const StrataTensorInfo *t = strata_tensor_set_lookup (set, name);
+  guint64 want[2] = { d0, d1 };
+  int want_dims = d1 ? 2 : 1;
+
+  if (!t) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: missing tensor '%s'", set->source, name);
+    return FALSE;
+  }
+  if (t->n_dims != want_dims || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
+    g_autofree char *found = strata_shape_to_string (t->n_dims, t->shape);
+    g_autofree char *expected = strata_shape_to_string (want_dims, want);
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: tensor '%s' has shape %s, expected %s", t->source, name, found, expected);
+    return FALSE;
+  }
+  strata_dtype_convert (t->dtype, t->data, dst, t->n_elements);
+  return TRUE;
+}
+
+char *
+strata_sha256_mapped_files (GMappedFile **files, guint n)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  for (guint i = 0; i < n; i++) {
+    const guint8 *p = (const guint8 *) g_mapped_file_get_contents (files[i]);
+    gsize left = g_mapped_file_get_length (files[i]);
+    while (left > 0) { /* g_checksum_update takes a gssize */
+      gsize chunk = MIN (left, (gsize) 1 << 30);
+      g_checksum_update (sum, p, (gssize) chunk);
+      p += chunk;
+      left -= chunk;
+    }
+  }
+  return g_strdup (g_checksum_get_string (sum));
+}

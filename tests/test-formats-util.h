@@ -1,0 +1,147 @@
+/* test-formats-util.h: temp folders, fixture bytes and a safetensors writer for
+ * test-formats.c. Malformed files are always derived from the real fixtures here. */
+#pragma once
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "strata-data-error.h"
+#include "strata-model.h"
+
+typedef struct {
+  char *dir;
+} Tmp;
+
+static void
+tmp_setup (Tmp *t, gconstpointer data)
+{
+  t->dir = g_dir_make_tmp ("strata-formats-XXXXXX", NULL);
+  g_assert_nonnull (t->dir);
+}
+
+static void
+tmp_teardown (Tmp *t, gconstpointer data)
+{
+  g_autoptr (GDir) d = g_dir_open (t->dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name (d))) {
+    g_autofree char *p = g_build_filename (t->dir, name, NULL);
+    g_remove (p);
+  }
+  g_rmdir (t->dir);
+  g_free (t->dir);
+}
+
+static char *
+data_path (const char *rel)
+{
+  const char *root = g_getenv ("STRATA_TEST_DATA");
+  g_assert_nonnull (root);
+  return g_build_filename (root, rel, NULL);
+}
+
+static guint8 *
+read_fixture (const char *rel, gsize *len)
+{
+  g_autofree char *p = data_path (rel);
+  char *bytes = NULL;
+  g_assert_true (g_file_get_contents (p, &bytes, len, NULL));
+  return (guint8 *) bytes;
+}
+
+static char *
+tmp_write (Tmp *t, const char *name, const void *bytes, gsize len)
+{
+  char *p = g_build_filename (t->dir, name, NULL);
+  g_assert_true (g_file_set_contents (p, bytes, (gssize) len, NULL));
+  return p;
+}
+
+static char *
+tmp_copy_fixture (Tmp *t, const char *rel, const char *name)
+{
+  gsize len;
+  g_autofree guint8 *b = read_fixture (rel, &len);
+  return tmp_write (t, name, b, len);
+}
+
+/* Open must fail with a STRATA_DATA_ERROR naming `file` and containing `phrase`. */
+static void
+assert_open_fails (const char *path, const char *tokenizer, const char *file, const char *phrase)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) m = strata_model_open (path, tokenizer, &error);
+  g_assert_null (m);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == STRATA_DATA_ERROR);
+  g_test_message ("error: %s", error->message);
+  if (!strstr (error->message, file) || !strstr (error->message, phrase))
+    g_test_fail_printf ("message '%s' should name '%s' and say '%s'", error->message, file, phrase);
+}
+
+/* A safetensors file: header JSON padded with spaces to a multiple of 8, then data. */
+static char *
+write_safetensors (Tmp *t, const char *name, JsonObject *header, const guint8 *data, gsize len)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (root, header);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize hlen;
+  g_autofree char *json = json_generator_to_data (gen, &hlen);
+  gsize padded = (hlen + 7) / 8 * 8;
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint64 le = GUINT64_TO_LE ((guint64) padded);
+  g_byte_array_append (out, (const guint8 *) &le, 8);
+  g_byte_array_append (out, (const guint8 *) json, (guint) hlen);
+  for (gsize i = hlen; i < padded; i++)
+    g_byte_array_append (out, (const guint8 *) " ", 1);
+  g_byte_array_append (out, data, (guint) len);
+  return tmp_write (t, name, out->data, out->len);
+}
+
+/* The HF fixture's header (as a JSON object, owned) and its data section. */
+typedef struct {
+  guint8 *file;
+  gsize len;
+  JsonObject *header;
+  const guint8 *data;
+  gsize data_len;
+} HfFixture;
+
+static void
+hf_fixture_load (HfFixture *f)
+{
+  guint64 hlen;
+  f->file = read_fixture ("stories260K-hf/model.safetensors", &f->len);
+  memcpy (&hlen, f->file, 8);
+  hlen = GUINT64_FROM_LE (hlen);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, (char *) f->file + 8, (gssize) hlen, NULL));
+  f->header = json_object_ref (json_node_get_object (json_parser_get_root (p)));
+  f->data = f->file + 8 + hlen;
+  f->data_len = f->len - 8 - hlen;
+}
+
+static void
+hf_fixture_clear (HfFixture *f)
+{
+  json_object_unref (f->header);
+  g_free (f->file);
+}
+
+/* Put config.json beside a (possibly edited) copy of the HF weights. */
+static char *
+tmp_hf_folder (Tmp *t, HfFixture *f)
+{
+  g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
+  return write_safetensors (t, "model.safetensors", f->header, f->data, f->data_len);
+}
+
+static JsonArray *
+tensor_array (HfFixture *f, const char *tensor, const char *member)
+{
+  return json_object_get_array_member (json_object_get_object_member (f->header, tensor), member);
+}

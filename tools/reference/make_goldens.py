@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""Golden reference outputs for Strata's forward pass, independent of the C code.
+
+For each small model below this script
+  1. draws seeded random weights and writes them as a Hugging Face checkpoint
+     (config.json + model.safetensors, HF tensor names, stored in F32, F16 or BF16);
+  2. runs a plain-torch float64 forward pass that follows the Hugging Face modeling code
+     (GPT2Model / LlamaModel / Qwen2Model / MistralModel) on the weights as stored (BF16/F16
+     values rounded first), recording every TransformerLens site;
+  3. writes golden.safetensors: `tokens` (B, T) I32 and one F32 tensor per site, named
+     and laid out as kernels/strata-sites.h says.
+
+Run with Debian's interpreter (torch + numpy, no transformers):
+    /usr/bin/python3 tools/reference/make_goldens.py [OUT_DIR]
+OUT_DIR defaults to tests/data/golden. The output is byte-identical on every run.
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+import st_write
+
+B, T = 2, 7  # two sequences of seven tokens per model
+
+# Weight scales are chosen so activations are O(1) and attention is far from uniform: a
+# wrong head mapping, RoPE pairing or norm statistic moves the outputs by much more than
+# the 1e-4 the C test allows, while fp32 rounding stays near 1e-6.
+MODELS = {
+    "gpt2": dict(family="gpt2", seed=1001, dtype="F32", L=2, C=32, H=4, N=16, V=61),
+    "gpt2-f16": dict(family="gpt2", seed=1005, dtype="F16", L=2, C=32, H=4, N=16, V=61),
+    "llama-gqa": dict(family="llama", model_type="llama", seed=1002, dtype="F32", L=2, C=32,
+                      F=48, H=4, K=2, V=67, theta=10000.0, tied=False, qkv_bias=False),
+    # K = 1: every query head reads the same key/value head (multi-query attention).
+    "qwen2-bias": dict(family="llama", model_type="qwen2", seed=1003, dtype="F32", L=2, C=32,
+                       F=48, H=4, K=1, V=71, theta=1000000.0, tied=True, qkv_bias=True),
+    # K = H: plain multi-head attention in the Llama family.
+    "mistral-bf16": dict(family="llama", model_type="mistral", seed=1004, dtype="BF16", L=2,
+                         C=32, F=40, H=4, K=4, V=53, theta=500000.0, tied=False, qkv_bias=False),
+}
+
+EPS = 1e-5
+
+
+# ---------------------------------------------------------------- random checkpoints
+
+def linear_w(out_f, in_f, gain=1.0):
+    return torch.randn(out_f, in_f) * (gain / math.sqrt(in_f))
+
+
+def norm_gain(n):
+    return torch.rand(n) + 0.5  # in [0.5, 1.5): a wrong or missing gain shows
+
+
+def bias(n, scale=0.2):
+    return torch.randn(n) * scale
+
+
+def gpt2_params(m):
+    """HF GPT-2 names without the `transformer.` prefix; Conv1D weights are [in, out]."""
+    C, N, V = m["C"], m["N"], m["V"]
+    F = 4 * C
+    p = {"wte.weight": torch.randn(V, C), "wpe.weight": torch.randn(N, C) * 0.5}
+    for l in range(m["L"]):
+        h = f"h.{l}."
+        p[h + "ln_1.weight"] = norm_gain(C)
+        p[h + "ln_1.bias"] = bias(C)
+        # c_attn packs [W_Q | W_K | W_V] along the output axis; Q gets a larger gain for
+        # sharper patterns.
+        wq, wk, wv = linear_w(C, C, 2.0), linear_w(C, C), linear_w(C, C)
+        p[h + "attn.c_attn.weight"] = torch.cat([wq, wk, wv], 0).t().contiguous()  # (C, 3C)
+        p[h + "attn.c_attn.bias"] = bias(3 * C)
+        p[h + "attn.c_proj.weight"] = linear_w(C, C).t().contiguous()  # (C, C)
+        p[h + "attn.c_proj.bias"] = bias(C)
+        p[h + "ln_2.weight"] = norm_gain(C)
+        p[h + "ln_2.bias"] = bias(C)
+        p[h + "mlp.c_fc.weight"] = linear_w(F, C).t().contiguous()  # (C, F)
+        p[h + "mlp.c_fc.bias"] = bias(F)
+        p[h + "mlp.c_proj.weight"] = linear_w(C, F).t().contiguous()  # (F, C)
+        p[h + "mlp.c_proj.bias"] = bias(C)
+    p["ln_f.weight"] = norm_gain(C)
+    p["ln_f.bias"] = bias(C)
+    return p
+
+
+def gpt2_config(m):
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "activation_function": "gelu_new",
+        "n_layer": m["L"],
+        "n_embd": m["C"],
+        "n_head": m["H"],
+        "n_positions": m["N"],
+        "n_ctx": m["N"],
+        "vocab_size": m["V"],
+        "layer_norm_epsilon": EPS,
+        "bos_token_id": m["V"] - 1,
+        "eos_token_id": m["V"] - 1,
+        "tie_word_embeddings": True,
+        "torch_dtype": {"F32": "float32", "F16": "float16"}[m["dtype"]],
+    }
+
+
+def llama_params(m):
+    """HF Llama/Qwen2/Mistral names; nn.Linear weights are [out, in]."""
+    C, F, H, K, V = m["C"], m["F"], m["H"], m["K"], m["V"]
+    D = C // H
+    p = {"model.embed_tokens.weight": torch.randn(V, C)}
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        p[a + "input_layernorm.weight"] = norm_gain(C)
+        p[a + "self_attn.q_proj.weight"] = linear_w(H * D, C, 2.0)
+        p[a + "self_attn.k_proj.weight"] = linear_w(K * D, C)
+        p[a + "self_attn.v_proj.weight"] = linear_w(K * D, C)
+        if m["qkv_bias"]:
+            p[a + "self_attn.q_proj.bias"] = bias(H * D, 0.5)
+            p[a + "self_attn.k_proj.bias"] = bias(K * D, 0.5)
+            p[a + "self_attn.v_proj.bias"] = bias(K * D, 0.5)
+        p[a + "self_attn.o_proj.weight"] = linear_w(C, H * D)
+        p[a + "post_attention_layernorm.weight"] = norm_gain(C)
+        p[a + "mlp.gate_proj.weight"] = linear_w(F, C)
+        p[a + "mlp.up_proj.weight"] = linear_w(F, C)
+        p[a + "mlp.down_proj.weight"] = linear_w(C, F)
+    p["model.norm.weight"] = norm_gain(C)
+    if not m["tied"]:
+        p["lm_head.weight"] = linear_w(V, C, 4.0)
+    return p
+
+
+def llama_config(m):
+    arch = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
+            "mistral": "MistralForCausalLM"}[m["model_type"]]
+    cfg = {
+        "architectures": [arch],
+        "model_type": m["model_type"],
+        "hidden_size": m["C"],
+        "intermediate_size": m["F"],
+        "num_hidden_layers": m["L"],
+        "num_attention_heads": m["H"],
+        "num_key_value_heads": m["K"],
+        "head_dim": m["C"] // m["H"],
+        "vocab_size": m["V"],
+        "max_position_embeddings": 16,
+        "rms_norm_eps": EPS,
+        "rope_theta": m["theta"],
+        "hidden_act": "silu",
+        "tie_word_embeddings": m["tied"],
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[m["dtype"]],
+    }
+    if m["model_type"] == "llama":
+        cfg.update(attention_bias=False, mlp_bias=False, rope_scaling=None)
+    if m["model_type"] == "qwen2":
+        cfg.update(use_sliding_window=False)
+    if m["model_type"] == "mistral":
+        cfg.update(sliding_window=4096)  # longer than any sequence here: no effect
+    return cfg
+
+
+def stored(p, dtype):
+    """Weights as the file stores them: (name, dtype, array) rows for st_write, and the
+    float64 values the reference computes with (BF16/F16 rounding applied once)."""
+    rows, ref = [], {}
+    for name, w in p.items():
+        if dtype == "F32":
+            raw, back = w.numpy(), w
+        elif dtype == "F16":
+            h = w.to(torch.float16)
+            raw, back = h.numpy(), h.float()
+        else:  # BF16: torch rounds to nearest even; keep the bit patterns
+            h = w.to(torch.bfloat16)
+            raw, back = h.view(torch.int16).numpy().view(np.uint16), h.float()
+        rows.append((name, dtype, raw))
+        ref[name] = back.double()
+    return rows, ref
+
+
+# ---------------------------------------------------------------- reference forwards
+
+def record_attention(rec, l, q, k, v, pattern, z, w_o_in_out):
+    """q (B,T,H,D) k v (B,T,K,D) pattern (B,H,T,T) z (B,T,H,D); w_o_in_out (H*D, C) maps z
+    to the residual. hook_result[b,t,h] = z[b,t,h] · W_O[:, hD:(h+1)D]ᵀ, no bias."""
+    Bq, Tq, H, D = z.shape
+    w = w_o_in_out.view(H, D, -1)
+    rec[f"blocks.{l}.attn.hook_q"] = q
+    rec[f"blocks.{l}.attn.hook_k"] = k
+    rec[f"blocks.{l}.attn.hook_v"] = v
+    rec[f"blocks.{l}.attn.hook_pattern"] = pattern
+    rec[f"blocks.{l}.attn.hook_z"] = z
+    rec[f"blocks.{l}.attn.hook_result"] = torch.einsum("bthd,hdc->bthc", z, w)
+
+
+def causal_softmax(scores):
+    """scores (B,H,T,T) -> pattern with exact zeros above the diagonal."""
+    Tq = scores.shape[-1]
+    mask = torch.ones(Tq, Tq, dtype=torch.bool).tril()
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def gelu_new(x):
+    # HF NewGELUActivation (the tanh approximation GPT-2 was trained with)
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+def gpt2_forward(p, m, ids):
+    """HF GPT2LMHeadModel.forward, eval mode, float64. ids (B,T) -> dict of sites."""
+    C, H = m["C"], m["H"]
+    D = C // H
+    Bq, Tq = ids.shape
+    rec = {}
+    tok = p["wte.weight"][ids]
+    pos = p["wpe.weight"][torch.arange(Tq)].expand(Bq, Tq, C)
+    rec["hook_embed"], rec["hook_pos_embed"] = tok, pos
+    x = tok + pos
+    for l in range(m["L"]):
+        h = f"h.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        a = torch.nn.functional.layer_norm(x, (C,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], EPS)
+        qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]  # Conv1D
+        q, k, v = (t.reshape(Bq, Tq, H, D) for t in qkv.split(C, dim=-1))
+        scores = q.transpose(1, 2) @ k.transpose(1, 2).transpose(-1, -2) / math.sqrt(D)
+        pattern = causal_softmax(scores)
+        z = (pattern @ v.transpose(1, 2)).transpose(1, 2)  # (B,T,H,D)
+        record_attention(rec, l, q, k, v, pattern, z, p[h + "attn.c_proj.weight"])
+        attn_out = z.reshape(Bq, Tq, C) @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"]
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        a = torch.nn.functional.layer_norm(x, (C,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], EPS)
+        post = gelu_new(a @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = post @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"]
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = torch.nn.functional.layer_norm(x, (C,), p["ln_f.weight"], p["ln_f.bias"], EPS)
+    rec["ln_final.hook_normalized"] = x
+    rec["logits"] = x @ p["wte.weight"].t()  # tied lm_head
+    return rec
+
+
+def rms_norm(x, w):
+    # HF LlamaRMSNorm: x * rsqrt(mean(x²) + eps), then the gain
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rope_half(x, theta):
+    """x (B,T,n,D) rotated as HF apply_rotary_pos_emb: pairs (i, i + D/2), angle t·θ^(-2i/D).
+    HF computes cos/sin in fp32; float64 here differs from it by ~1e-7 at most."""
+    Tq, D = x.shape[1], x.shape[-1]
+    inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    freqs = torch.arange(Tq, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)  # (T, D)
+    cos, sin = (f(emb).to(x.dtype)[None, :, None, :] for f in (torch.cos, torch.sin))
+    return x * cos + rotate_half(x) * sin
+
+
+def llama_forward(p, m, ids):
+    """HF LlamaForCausalLM.forward (Qwen2, Mistral: same graph; Qwen2 adds q/k/v biases),
+    eval mode, float64, no sliding window. ids (B,T) -> dict of sites."""
+    C, H, K = m["C"], m["H"], m["K"]
+    D = C // H
+    Bq, Tq = ids.shape
+    rec = {}
+
+    def lin(x, name):
+        y = x @ p[name + ".weight"].t()
+        return y + p[name + ".bias"] if name + ".bias" in p else y
+
+    x = p["model.embed_tokens.weight"][ids]
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        n = rms_norm(x, p[a + "input_layernorm.weight"])
+        q = lin(n, a + "self_attn.q_proj").view(Bq, Tq, H, D)
+        k = lin(n, a + "self_attn.k_proj").view(Bq, Tq, K, D)
+        v = lin(n, a + "self_attn.v_proj").view(Bq, Tq, K, D)
+        qr, kr = rope_half(q, m["theta"]), rope_half(k, m["theta"])
+        # repeat_kv: key/value head j serves query heads j*H/K .. (j+1)*H/K - 1
+        kr = kr.repeat_interleave(H // K, dim=2)
+        vr = v.repeat_interleave(H // K, dim=2)
+        scores = qr.transpose(1, 2) @ kr.transpose(1, 2).transpose(-1, -2) / math.sqrt(D)
+        pattern = causal_softmax(scores)
+        z = (pattern @ vr.transpose(1, 2)).transpose(1, 2)  # (B,T,H,D)
+        w_o = p[a + "self_attn.o_proj.weight"]  # (C, H*D)
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = lin(z.reshape(Bq, Tq, H * D), a + "self_attn.o_proj")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        n = rms_norm(x, p[a + "post_attention_layernorm.weight"])
+        post = torch.nn.functional.silu(lin(n, a + "mlp.gate_proj")) * lin(n, a + "mlp.up_proj")
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = lin(post, a + "mlp.down_proj")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = rms_norm(x, p["model.norm.weight"])
+    rec["ln_final.hook_normalized"] = x
+    w_u = p["model.embed_tokens.weight"] if m["tied"] else p["lm_head.weight"]
+    rec["logits"] = x @ w_u.t()
+    return rec
+
+
+# ---------------------------------------------------------------- checks and output
+
+def self_check(rec, m, p):
+    """Invariants of the recorded sites, so a slip in this script shows here first."""
+    for l in range(m["L"]):
+        res = rec[f"blocks.{l}.attn.hook_result"].sum(dim=2)
+        if m["family"] == "gpt2":
+            b_o = p[f"h.{l}.attn.c_proj.bias"]
+        else:
+            b_o = p.get(f"model.layers.{l}.self_attn.o_proj.bias", torch.zeros(m["C"], dtype=torch.float64))
+        assert torch.allclose(res + b_o, rec[f"blocks.{l}.hook_attn_out"], atol=1e-10)
+        pat = rec[f"blocks.{l}.attn.hook_pattern"]
+        assert torch.allclose(pat.sum(-1), torch.ones_like(pat.sum(-1)), atol=1e-12)
+        assert (pat.triu(1) == 0).all()
+        nxt = rec.get(f"blocks.{l + 1}.hook_resid_pre")
+        if nxt is not None:
+            assert torch.equal(nxt, rec[f"blocks.{l}.hook_resid_post"])
+    # Patterns must not be near-uniform, or head-mapping bugs could hide.
+    top = max(rec[f"blocks.{l}.attn.hook_pattern"][..., -1, :].max().item() for l in range(m["L"]))
+    assert top > 0.5, f"attention too flat (max weight at last query {top:.3f})"
+
+
+def make_model(name, m, out_root):
+    torch.manual_seed(m["seed"])
+    gpt2 = m["family"] == "gpt2"
+    params = gpt2_params(m) if gpt2 else llama_params(m)
+    config = gpt2_config(m) if gpt2 else llama_config(m)
+    ids = torch.randint(0, m["V"], (B, T))
+    rows, ref = stored(params, m["dtype"])
+    rec = (gpt2_forward if gpt2 else llama_forward)(ref, m, ids)
+    self_check(rec, m, ref)
+
+    d = os.path.join(out_root, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    st_write.write(os.path.join(d, "model.safetensors"), rows)
+    golden = [("tokens", "I32", ids.numpy().astype(np.int32))]
+    golden += [(k, "F32", v.numpy().astype(np.float32)) for k, v in rec.items()]
+    st_write.write(os.path.join(d, "golden.safetensors"), golden,
+                   {"format": "pt", "source": "tools/reference/make_goldens.py",
+                    "reference": "float64 torch, Hugging Face semantics"})
+    for f in ("config.json", "model.safetensors", "golden.safetensors"):
+        size = os.path.getsize(os.path.join(d, f))
+        assert size < 200 * 1024, f"{name}/{f} is {size} bytes"
+    # The same forward in float32 shows how far an honest fp32 engine lands from these
+    # goldens; it must stay well inside the C test's 1e-4.
+    rec32 = (gpt2_forward if gpt2 else llama_forward)({k: v.float() for k, v in ref.items()}, m, ids)
+    fp32_err = max((rec32[k].double() - rec[k]).abs().max().item() for k in rec)
+    assert fp32_err < 2e-5, f"{name}: float32 rerun differs by {fp32_err:.2e}"
+    print(f"{name}: {len(rec)} sites, logits |max| {rec['logits'].abs().max():.3f}, "
+          f"fp32 rerun max error {fp32_err:.1e}, tokens {ids.tolist()}")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "data", "golden")
+    torch.set_num_threads(1)  # one summation order, so every run gives the same bytes
+    for name, m in MODELS.items():
+        make_model(name, m, out_root)
+
+
+if __name__ == "__main__":
+    main()
