@@ -13,6 +13,8 @@ static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
   { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+  { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
+  { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
 #ifdef STRATA_HAVE_GUI
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
   { "open", "open a session or a model in the window", strata_cmd_open },

@@ -23,6 +23,8 @@ gboolean strata_cli_write_json (JsonNode *root, const char *path, GError **error
 int strata_cmd_info (int argc, char **argv);
 int strata_cmd_tokenize (int argc, char **argv);
 int strata_cmd_generate (int argc, char **argv);
+int strata_cmd_lens (int argc, char **argv);
+int strata_cmd_patch (int argc, char **argv);
 /* strata-cmd-view.c (builds with GTK only) */
 int strata_cmd_export (int argc, char **argv);
 int strata_cmd_open (int argc, char **argv);

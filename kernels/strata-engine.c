@@ -1,52 +1,12 @@
 /* strata-engine.c: the transformer forward pass, written once per family over the backend
  * table, with hook points at every TransformerLens site. */
 #include "strata-engine.h"
+#include "strata-engine-private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Activations of one block. A forward pass reuses one set for every layer; a backward
- * pass will allocate one set per layer (these are exactly the tensors it needs). */
-typedef struct {
-  float *normed;   /* (R, C) norm1(x), then norm2(x) */
-  float *q, *k, *v;/* (R, H*D), (R, K*D), (R, K*D) */
-  float *pattern;  /* (B, H, T, T) */
-  float *z;        /* (R, H*D) */
-  float *zh;       /* (R, H*D) one head of z, the rest zero: per-head results */
-  float *result;   /* (R, C) */
-  float *attn_out; /* (R, C) */
-  float *mlp_h;    /* (R, F) */
-  float *mlp_up;   /* (R, F) SwiGLU only */
-  float *mlp_out;  /* (R, C) */
-} LayerActs;
-
-struct StrataEngine {
-  const StrataBackend *be;
-  StrataWeights w;            /* tensor table in backend memory */
-  StrataLayerWeights *layers; /* storage for w.layers when copied */
-  float *arena;               /* backend copy of the weights, NULL when used in place */
-  int cap_B, cap_T;           /* scratch sized for this batch */
-  float *scratch;
-  float *resid;               /* (R, C) */
-  float *pos;                 /* (R, C) */
-  float *logits;              /* (R, V) */
-  float *rows;                /* (rows_cap, C) unembed input */
-  int rows_cap;
-  LayerActs acts;
-  char error[512];
-};
-
-static StrataStatus
-fail (StrataEngine *e, StrataStatus st, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (e->error, sizeof e->error, fmt, ap);
-  va_end (ap);
-  return st;
-}
 
 StrataEngine *
 strata_engine_new (const StrataBackend *be, const StrataWeights *weights, StrataStatus *status)
@@ -87,6 +47,8 @@ strata_engine_free (StrataEngine *e)
     e->be->free (e->be, e->scratch);
   if (e->rows)
     e->be->free (e->be, e->rows);
+  if (e->sfx)
+    e->be->free (e->be, e->sfx);
   free (e->layers);
   free (e);
 }
@@ -228,22 +190,6 @@ check_hooks (StrataEngine *e, const StrataHooks *hooks, int B, int T)
       return fail (e, STRATA_ERR_ARGUMENT, "%s is not split by head", name);
   }
   return STRATA_OK;
-}
-
-#define TRY(expr)                                                                                   \
-  do {                                                                                              \
-    StrataStatus st_ = (expr);                                                                      \
-    if (st_ != STRATA_OK)                                                                           \
-      return e->error[0] ? st_ : fail (e, st_, "%s failed in the %s backend", #expr, e->be->name); \
-  } while (0)
-
-static StrataStatus
-norm (StrataEngine *e, float *y, const float *x, const float *w, const float *b, int R)
-{
-  const StrataConfig *g = &e->w.cfg;
-  if (g->family == STRATA_FAMILY_GPT2)
-    return e->be->layernorm (e->be, y, x, w, b, R, g->d_model, g->norm_eps);
-  return e->be->rmsnorm (e->be, y, x, w, R, g->d_model, g->norm_eps);
 }
 
 /* Per-head outputs z_h · W_O[:, h]ᵀ, only when a cache asks: each head is one product of

@@ -57,3 +57,26 @@ StrataStatus strata_engine_forward (StrataEngine *e, const int32_t *tokens, int 
 /* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
  * the host. raw != 0 skips the final norm. */
 StrataStatus strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits);
+
+/* The unpatched run that strata_engine_forward_suffix() continues: host arrays of one
+ * sequence of T tokens, as cached by strata_engine_forward() (B = 1). */
+typedef struct {
+  int T;
+  const float *const *resid_pre; /* L entries, each (T, C): blocks.l.hook_resid_pre */
+  const float *const *k;         /* L entries, each (T, K*D): blocks.l.attn.hook_k (pre-RoPE) */
+  const float *const *v;         /* L entries, each (T, K*D): blocks.l.attn.hook_v */
+} StrataPrefix;
+
+/* The activation-patching fast path (DESIGN.md section 5). Runs B copies of the base
+ * sequence from block `layer` on, recomputing only positions pos..T-1: the residual rows
+ * start from base->resid_pre[layer], and the keys/values of positions < pos at every layer
+ * come from the base run (causal masking leaves them unchanged by any patch at position
+ * >= pos and layer >= `layer`). Copy b receives the patches whose `batch` is b; every patch
+ * must have layer >= `layer` and pos >= `pos`, and site resid_pre, hook_z (one head or
+ * all), attn_out, resid_mid, mlp_out or resid_post (hook_resid_pre at `layer` itself is
+ * applied before the block runs). out_logits (B, V): the logits at position `out_pos`
+ * (pos <= out_pos < T) of each copy. Equal to strata_engine_forward() with the same
+ * patches, up to the rounding of matrix products over a different number of rows. */
+StrataStatus strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int layer,
+                                           int pos, int B, const StrataPatch *patches,
+                                           int n_patches, int out_pos, float *out_logits);

@@ -1,0 +1,393 @@
+/* strata-cmd-probe.c: `strata lens` and `strata patch`.
+ *
+ * Both build a StrataAnalysis (model identity, prompts, results) and write it as JSON
+ * (docs/probe-json.md). The figure and session options (--figure, --session) belong to the
+ * views and sessions work: they take the same StrataAnalysis, see finish(). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strata-cli.h"
+#include "strata-analysis.h"
+#include "strata-probe-json.h"
+
+typedef struct {
+  char *tokenizer;
+  char *bos;
+  char *json;
+} Common;
+
+static GOptionEntry *
+common_entries (Common *c)
+{
+  GOptionEntry entries[] = {
+    { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &c->tokenizer, "Tokenizer file, for formats that have none inside", "FILE" },
+    { "bos", 0, 0, G_OPTION_ARG_STRING, &c->bos, "Prepend BOS to text prompts: on or off (default: the model's policy)", "on|off" },
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &c->json, "Write the results as JSON to OUT ('-': stdout)", "OUT" },
+    { NULL }
+  };
+  return g_memdup2 (entries, sizeof entries);
+}
+
+static void
+common_clear (Common *c)
+{
+  g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
+}
+
+static gboolean
+fail_with (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean
+fail_with (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, msg);
+  return FALSE;
+}
+
+static gboolean
+parse (int *argc, char ***argv, const char *params, const char *summary, Common *c, GOptionEntry *extra,
+       GError **error)
+{
+  g_autofree GOptionEntry *common = common_entries (c);
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, common, NULL);
+  g_option_context_add_main_entries (ctx, extra, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (*argc != 2)
+    return fail_with (error, "give exactly one MODEL (see --help)");
+  if (c->bos && strcmp (c->bos, "on") != 0 && strcmp (c->bos, "off") != 0)
+    return fail_with (error, "--bos takes on or off, not '%s'", c->bos);
+  if (!c->json)
+    return fail_with (error, "--json OUT is required ('-' writes to stdout)");
+  return TRUE;
+}
+
+static StrataModel *
+open_model (const char *path, Common *c, GError **error)
+{
+  g_autoptr (StrataModel) m = strata_model_open (path, c->tokenizer, error);
+  if (!m)
+    return NULL;
+  if (c->bos)
+    m->add_bos = strcmp (c->bos, "on") == 0;
+  if (m->add_bos && m->bos_id < 0) {
+    fail_with (error, "%s: BOS is requested but the model defines no BOS token", path);
+    return NULL;
+  }
+  return g_steal_pointer (&m);
+}
+
+static StrataEngine *
+engine_new (StrataModel *m, GError **error)
+{
+  StrataStatus st;
+  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  if (!e)
+    fail_with (error, "cannot start the engine: %s", strata_status_to_string (st));
+  return e;
+}
+
+static GArray *
+parse_id_list (const char *list, GError **error)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_auto (GStrv) parts = g_strsplit_set (list, ", ", -1);
+  for (int i = 0; parts[i]; i++) {
+    if (!*parts[i])
+      continue;
+    const char *s = parts[i][0] == '#' ? parts[i] + 1 : parts[i];
+    char *end = NULL;
+    gint64 v = g_ascii_strtoll (s, &end, 10);
+    if (!*s || *end || v < 0 || v > G_MAXINT32) {
+      fail_with (error, "--ids: '%s' is not a token id", parts[i]);
+      return NULL;
+    }
+    int32_t id = (int32_t) v;
+    g_array_append_val (ids, id);
+  }
+  return g_steal_pointer (&ids);
+}
+
+/* --candidates FILE (tokens as text or #ID, one per line) or --candidates-prefix STR (every
+ * vocabulary piece starting with STR). */
+static GArray *
+load_candidates (StrataModel *m, const char *file, const char *prefix, GError **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (file) {
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents (file, &text, NULL, error))
+      return NULL;
+    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+      char *line = g_strchomp (lines[i]);
+      if (!*line)
+        continue;
+      g_autofree char *what = g_strdup_printf ("%s:%d", file, i + 1);
+      int32_t id;
+      if (!strata_resolve_token (m, line, what, &id, error))
+        return NULL;
+      g_array_append_val (out, id);
+    }
+  } else {
+    if (!m->tokenizer)
+      return fail_with (error, "--candidates-prefix needs a tokenizer"), NULL;
+    for (int32_t id = 0; id < m->weights->cfg.vocab; id++) {
+      const char *piece = strata_tokenizer_get_piece (m->tokenizer, id);
+      if (piece && g_str_has_prefix (piece, prefix))
+        g_array_append_val (out, id);
+    }
+  }
+  if (out->len == 0)
+    return fail_with (error, "the candidate set is empty"), NULL;
+  return g_steal_pointer (&out);
+}
+
+/* Extra targets from the command line, added to every prompt of a set under the token as
+ * written. */
+static gboolean
+add_targets (StrataModel *m, StrataPromptSet *set, char **targets, GError **error)
+{
+  for (int i = 0; targets && targets[i]; i++) {
+    g_autofree char *what = g_strdup_printf ("target '%s'", targets[i]);
+    int32_t id;
+    if (!strata_resolve_token (m, targets[i], what, &id, error))
+      return FALSE;
+    for (guint j = 0; j < set->prompts->len; j++) {
+      StrataPrompt *p = set->prompts->pdata[j];
+      StrataTarget t = { g_strdup (targets[i]), id };
+      g_array_append_val (p->targets, t);
+    }
+  }
+  return TRUE;
+}
+
+/* Where --figure and --session will hook in: they receive the finished analysis. */
+static int
+finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po,
+        double seconds, gboolean grid, const char *json_path)
+{
+  GError *error = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  strata_probe_json_header (b, command, a);
+  if (po)
+    strata_probe_json_patch (b, m, a, po, seconds);
+  else
+    strata_probe_json_lens (b, m, a, grid);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  if (!strata_cli_write_json (root, json_path, &error))
+    return strata_cli_fail (error);
+  return 0;
+}
+
+int
+strata_cmd_lens (int argc, char **argv)
+{
+  Common c = { 0 };
+  g_autofree char *prompt = NULL, *ids_list = NULL, *prompts = NULL, *cand_file = NULL, *cand_prefix = NULL;
+  g_auto (GStrv) targets = NULL;
+  int topk = 5;
+  double threshold = 0.5;
+  gboolean raw = FALSE, summary = FALSE;
+  GOptionEntry extra[] = {
+    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text prompt (BOS policy applied)", "TEXT" },
+    { "ids", 0, 0, G_OPTION_ARG_STRING, &ids_list, "Token ids, e.g. 2,325,325 (used exactly, no BOS)", "LIST" },
+    { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts, "Prompt set (JSON Lines)", "FILE.jsonl" },
+    { "target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets, "Target token (text, one token, or #ID); repeats", "TOK" },
+    { "candidates", 0, 0, G_OPTION_ARG_FILENAME, &cand_file, "Candidate set: tokens one per line", "FILE" },
+    { "candidates-prefix", 0, 0, G_OPTION_ARG_STRING, &cand_prefix, "Candidate set: pieces starting with STR", "STR" },
+    { "topk", 'k', 0, G_OPTION_ARG_INT, &topk, "Top tokens kept per layer and position (default 5)", "K" },
+    { "raw", 0, 0, G_OPTION_ARG_NONE, &raw, "Raw lens: no final norm", NULL },
+    { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Probability of the threshold resolution layer (default 0.5)", "P" },
+    { "summary", 0, 0, G_OPTION_ARG_NONE, &summary, "Omit the per-prompt lens grid (keep resolution and aggregates)", NULL },
+    { NULL }
+  };
+  GError *error = NULL;
+  if (!parse (&argc, &argv, "MODEL", "Logit lens over every layer and position.", &c, extra, &error)) {
+    common_clear (&c);
+    return strata_cli_fail (error);
+  }
+  int status = 1;
+  g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataAnalysis) a = NULL;
+  StrataEngine *e = NULL;
+  if ((prompt != NULL) + (ids_list != NULL) + (prompts != NULL) != 1) {
+    fail_with (&error, "give exactly one of --prompt, --ids and --prompts");
+    goto out;
+  }
+  if (cand_file && cand_prefix) {
+    fail_with (&error, "give at most one of --candidates and --candidates-prefix");
+    goto out;
+  }
+  if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
+    goto out;
+  a = strata_analysis_new (m);
+  if (prompts) {
+    if (!(a->prompts = strata_prompt_set_load (prompts, m, &error)) || !add_targets (m, a->prompts, targets, &error))
+      goto out;
+  } else {
+    g_autoptr (GArray) ids = ids_list ? parse_id_list (ids_list, &error) : NULL;
+    if (ids_list && !ids)
+      goto out;
+    a->prompts = strata_prompt_set_new_single (m, prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0,
+                                               NULL, (const char *const *) targets, NULL, &error);
+    if (!a->prompts)
+      goto out;
+  }
+  if ((cand_file || cand_prefix) && !(a->lens_candidates = load_candidates (m, cand_file, cand_prefix, &error)))
+    goto out;
+  a->has_lens = TRUE;
+  a->lens_options = (StrataLensOptions) { topk, raw, threshold,
+                                          a->lens_candidates ? (int32_t *) a->lens_candidates->data : NULL,
+                                          a->lens_candidates ? (int) a->lens_candidates->len : 0 };
+  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  for (guint i = 0; i < a->prompts->prompts->len; i++) {
+    StrataLensResult *r = strata_lens_run (e, m, a->prompts->prompts->pdata[i], &a->lens_options, &error);
+    if (!r) {
+      g_prefix_error (&error, "prompt %u: ", i + 1);
+      goto out;
+    }
+    g_ptr_array_add (a->lens_results, r);
+  }
+  a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
+  strata_engine_free (e);
+  e = NULL;
+  status = finish ("lens", m, a, NULL, 0, !summary, c.json);
+out:
+  strata_engine_free (e);
+  common_clear (&c);
+  return error ? strata_cli_fail (error) : status;
+}
+
+static gboolean
+parse_enum (const char *opt, const char *value, const char *const *names, int n, int *out, GError **error)
+{
+  for (int i = 0; i < n; i++)
+    if (strcmp (value, names[i]) == 0) {
+      *out = i;
+      return TRUE;
+    }
+  g_autofree char *all = g_strjoinv ("|", (char **) names);
+  return fail_with (error, "%s takes %s, not '%s'", opt, all, value);
+}
+
+int
+strata_cmd_patch (int argc, char **argv)
+{
+  Common c = { 0 };
+  g_autofree char *clean = NULL, *corrupt = NULL, *prompts = NULL, *target = NULL, *contrast = NULL;
+  g_autofree char *direction = NULL, *metric = NULL;
+  g_auto (GStrv) sites = NULL;
+  int head_pos = -1;
+  gboolean naive = FALSE;
+  GOptionEntry extra[] = {
+    { "clean", 0, 0, G_OPTION_ARG_STRING, &clean, "Clean prompt text", "TEXT" },
+    { "corrupt", 0, 0, G_OPTION_ARG_STRING, &corrupt, "Corrupted prompt text (same token length)", "TEXT" },
+    { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts, "Prompt set with corrupted inputs (JSON Lines)", "FILE.jsonl" },
+    { "target", 0, 0, G_OPTION_ARG_STRING, &target, "Target token (text or #ID), or a target name of the set", "TOK" },
+    { "contrast", 0, 0, G_OPTION_ARG_STRING, &contrast, "Contrast token for the logit difference", "TOK" },
+    { "site", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sites, "resid_pre, attn_out, mlp_out, head or head_at; repeats", "SITE" },
+    { "direction", 0, 0, G_OPTION_ARG_STRING, &direction, "denoise (default) or noise", "DIR" },
+    { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, "logit-diff (default), prob or top1-change", "METRIC" },
+    { "head-pos", 0, 0, G_OPTION_ARG_INT, &head_pos, "Position of the head_at site (default: the last)", "P" },
+    { "naive", 0, 0, G_OPTION_ARG_NONE, &naive, "One full forward pass per patch (the reference loop)", NULL },
+    { NULL }
+  };
+  GError *error = NULL;
+  if (!parse (&argc, &argv, "MODEL", "Activation patching between a clean and a corrupted input.", &c, extra,
+              &error)) {
+    common_clear (&c);
+    return strata_cli_fail (error);
+  }
+  int status = 1;
+  g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataAnalysis) a = NULL;
+  StrataEngine *e = NULL;
+  static const char *const dir_names[] = { "denoise", "noise", NULL };
+  static const char *const metric_names[] = { "logit-diff", "prob", "top1-change", NULL };
+  StrataPatchSite site_list[16];
+  StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
+  int dir = 0, met = 0;
+  if ((prompts != NULL) == (clean != NULL || corrupt != NULL) || (!prompts && (!clean || !corrupt))) {
+    fail_with (&error, "give --clean and --corrupt, or --prompts");
+    goto out;
+  }
+  if (!target) {
+    fail_with (&error, "--target is required");
+    goto out;
+  }
+  if ((direction && !parse_enum ("--direction", direction, dir_names, 2, &dir, &error)) ||
+      (metric && !parse_enum ("--metric", metric, metric_names, 3, &met, &error)))
+    goto out;
+  po.direction = (StrataPatchDirection) dir;
+  po.metric = (StrataPatchMetric) met;
+  for (int i = 0; sites && sites[i]; i++) {
+    if (po.n_sites == G_N_ELEMENTS (site_list) || !strata_patch_site_from_string (sites[i], &site_list[po.n_sites])) {
+      fail_with (&error, "--site takes resid_pre, attn_out, mlp_out, head or head_at, not '%s'", sites[i]);
+      goto out;
+    }
+    po.n_sites++;
+  }
+  if (po.n_sites == 0) {
+    site_list[0] = STRATA_PATCH_RESID_PRE, site_list[1] = STRATA_PATCH_ATTN_OUT, site_list[2] = STRATA_PATCH_MLP_OUT;
+    po.n_sites = 3;
+  }
+  if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
+    goto out;
+  a = strata_analysis_new (m);
+  const char *const one_target[] = { target, NULL };
+  a->prompts = prompts ? strata_prompt_set_load (prompts, m, &error)
+                       : strata_prompt_set_new_single (m, clean, NULL, 0, corrupt, one_target, contrast, &error);
+  if (!a->prompts)
+    goto out;
+  int32_t contrast_id = -1;
+  if (prompts && contrast && !strata_resolve_token (m, contrast, "contrast", &contrast_id, &error))
+    goto out;
+  a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < a->prompts->prompts->len; i++) {
+    StrataPrompt *p = a->prompts->prompts->pdata[i];
+    const StrataTarget *t = NULL;
+    for (guint j = 0; j < p->targets->len && !t; j++)
+      if (strcmp (g_array_index (p->targets, StrataTarget, j).name, target) == 0)
+        t = &g_array_index (p->targets, StrataTarget, j);
+    StrataTarget written = { target, -1 };
+    if (!t && prompts) {
+      /* Not a name of the set: the token as written, for every prompt. */
+      g_autofree char *what = g_strdup_printf ("target '%s' (no prompt target of that name)", target);
+      if (!strata_resolve_token (m, target, what, &written.id, &error))
+        goto out;
+      t = &written;
+    }
+    if (contrast_id >= 0)
+      p->contrast = contrast_id;
+    StrataPatchResult *r = naive ? strata_patch_run_naive (e, p, t, &po, &error) : strata_patch_run (e, p, t, &po, &error);
+    if (!r) {
+      g_prefix_error (&error, "prompt %u: ", i + 1);
+      goto out;
+    }
+    if (r->small_gap)
+      fprintf (stderr, "strata: warning: prompt %u: |M_clean - M_corrupt| = %.3g is tiny; scores are not meaningful\n",
+               i + 1, r->baseline_clean - r->baseline_corrupt);
+    g_ptr_array_add (a->patch_results, r);
+  }
+  double seconds = (g_get_monotonic_time () - t0) / 1e6;
+  a->patch_aggregates = strata_patch_aggregate (a->prompts, a->patch_results);
+  if (a->patch_results->len > 0) /* the circuit view's data: the first prompt, |effect| >= 0.1 */
+    a->circuit = strata_circuit_extract (a->patch_results->pdata[0], NULL, 0.1);
+  strata_engine_free (e);
+  e = NULL;
+  status = finish ("patch", m, a, &po, seconds, FALSE, c.json);
+out:
+  strata_engine_free (e);
+  common_clear (&c);
+  return error ? strata_cli_fail (error) : status;
+}

@@ -1,0 +1,394 @@
+/* strata-probe-json.c: the JSON that `strata lens` and `strata patch` write. The schema is
+ * documented field by field in docs/probe-json.md; change both together. */
+#include "strata-probe-json.h"
+
+#include <math.h>
+
+#include "strata-config.h"
+
+#define MEMBER(b, name) json_builder_set_member_name ((b), (name))
+
+static void
+add_num (JsonBuilder *b, double v)
+{
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b); /* JSON has no NaN or infinity */
+}
+
+static void
+add_ids (JsonBuilder *b, const char *name, const GArray *ids)
+{
+  if (name)
+    MEMBER (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; ids && i < ids->len; i++)
+    json_builder_add_int_value (b, g_array_index (ids, int32_t, i));
+  json_builder_end_array (b);
+}
+
+static void
+add_pieces (JsonBuilder *b, const char *name, StrataModel *m, const GArray *ids)
+{
+  MEMBER (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; ids && i < ids->len; i++) {
+    int32_t id = g_array_index (ids, int32_t, i);
+    const char *piece = m->tokenizer ? strata_tokenizer_get_piece (m->tokenizer, id) : NULL;
+    g_autofree char *fallback = g_strdup_printf ("#%d", id);
+    json_builder_add_string_value (b, piece ? piece : fallback);
+  }
+  json_builder_end_array (b);
+}
+
+static const char *
+piece_of (StrataModel *m, int32_t id, char *buf, gsize n)
+{
+  const char *piece = m->tokenizer ? strata_tokenizer_get_piece (m->tokenizer, id) : NULL;
+  if (piece)
+    return piece;
+  g_snprintf (buf, n, "#%d", id);
+  return buf;
+}
+
+void
+strata_probe_json_header (JsonBuilder *b, const char *command, const StrataAnalysis *a)
+{
+  const StrataModelRef *r = &a->model;
+  MEMBER (b, "strata_version"), json_builder_add_string_value (b, STRATA_VERSION);
+  MEMBER (b, "command"), json_builder_add_string_value (b, command);
+  MEMBER (b, "model");
+  json_builder_begin_object (b);
+  MEMBER (b, "path"), json_builder_add_string_value (b, r->path);
+  MEMBER (b, "name"), json_builder_add_string_value (b, r->name);
+  MEMBER (b, "architecture"), json_builder_add_string_value (b, r->arch);
+  MEMBER (b, "format"), json_builder_add_string_value (b, r->format);
+  MEMBER (b, "dtype"), json_builder_add_string_value (b, r->dtype);
+  MEMBER (b, "weights_sha256"), json_builder_add_string_value (b, r->weights_sha256);
+  MEMBER (b, "tokenizer_sha256"), json_builder_add_string_value (b, r->tokenizer_sha256);
+  MEMBER (b, "layers"), json_builder_add_int_value (b, r->config.n_layers);
+  MEMBER (b, "heads"), json_builder_add_int_value (b, r->config.n_heads);
+  MEMBER (b, "vocab"), json_builder_add_int_value (b, r->config.vocab);
+  MEMBER (b, "add_bos"), json_builder_add_boolean_value (b, r->add_bos);
+  json_builder_end_object (b);
+  MEMBER (b, "prompt_source"), json_builder_add_string_value (b, a->prompts ? a->prompts->source : "");
+}
+
+static void
+add_prompt_common (JsonBuilder *b, StrataModel *m, const StrataPrompt *p)
+{
+  MEMBER (b, "text");
+  if (p->text)
+    json_builder_add_string_value (b, p->text);
+  else
+    json_builder_add_null_value (b);
+  add_ids (b, "ids", p->ids);
+  add_pieces (b, "pieces", m, p->ids);
+  MEMBER (b, "tags");
+  json_builder_begin_array (b);
+  json_builder_add_string_value (b, "all");
+  for (int i = 0; p->tags[i]; i++)
+    json_builder_add_string_value (b, p->tags[i]);
+  json_builder_end_array (b);
+  MEMBER (b, "positions");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < p->positions->len; i++) {
+    const StrataPosition *pos = &g_array_index (p->positions, StrataPosition, i);
+    MEMBER (b, pos->name), json_builder_add_int_value (b, pos->index);
+  }
+  json_builder_end_object (b);
+  MEMBER (b, "targets");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < p->targets->len; i++) {
+    const StrataTarget *t = &g_array_index (p->targets, StrataTarget, i);
+    MEMBER (b, t->name), json_builder_add_int_value (b, t->id);
+  }
+  json_builder_end_object (b);
+  MEMBER (b, "contrast");
+  if (p->contrast >= 0)
+    json_builder_add_int_value (b, p->contrast);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_layer_or_null (JsonBuilder *b, int32_t layer)
+{
+  if (layer >= 0)
+    json_builder_add_int_value (b, layer);
+  else
+    json_builder_add_null_value (b);
+}
+
+/* resolution[NAME][POS] for the prompt's read positions (named) or every index. */
+static void
+add_resolution (JsonBuilder *b, const char *name, const StrataPrompt *p, const StrataLensResult *r,
+                gboolean threshold)
+{
+  MEMBER (b, name);
+  json_builder_begin_object (b);
+  for (guint i = 0; i < r->targets->len; i++) {
+    const StrataLensTarget *t = r->targets->pdata[i];
+    const int32_t *res = threshold ? t->resolution_threshold : t->resolution;
+    MEMBER (b, t->name);
+    json_builder_begin_object (b);
+    if (p->positions->len > 0) {
+      for (guint q = 0; q < p->positions->len; q++) {
+        const StrataPosition *pos = &g_array_index (p->positions, StrataPosition, q);
+        MEMBER (b, pos->name), add_layer_or_null (b, res[pos->index]);
+      }
+    } else {
+      for (int q = 0; q < r->T; q++) {
+        char key[16];
+        g_snprintf (key, sizeof key, "%d", q);
+        MEMBER (b, key), add_layer_or_null (b, res[q]);
+      }
+    }
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+}
+
+static void
+add_lens_grid (JsonBuilder *b, StrataModel *m, const StrataLensResult *r)
+{
+  char buf[32];
+  MEMBER (b, "lens");
+  json_builder_begin_array (b);
+  for (int k = 0; k <= r->n_layers; k++) {
+    json_builder_begin_array (b);
+    for (int p = 0; p < r->T; p++) {
+      size_t row = (size_t) k * r->T + p;
+      json_builder_begin_object (b);
+      MEMBER (b, "topk");
+      json_builder_begin_array (b);
+      for (int j = 0; j < r->topk; j++) {
+        size_t at = row * r->topk + j;
+        json_builder_begin_object (b);
+        MEMBER (b, "id"), json_builder_add_int_value (b, r->topk_ids[at]);
+        MEMBER (b, "piece"), json_builder_add_string_value (b, piece_of (m, r->topk_ids[at], buf, sizeof buf));
+        MEMBER (b, "prob"), add_num (b, r->topk_prob[at]);
+        MEMBER (b, "logit"), add_num (b, r->topk_logit[at]);
+        json_builder_end_object (b);
+      }
+      json_builder_end_array (b);
+      MEMBER (b, "targets");
+      json_builder_begin_object (b);
+      for (guint i = 0; i < r->targets->len; i++) {
+        const StrataLensTarget *t = r->targets->pdata[i];
+        MEMBER (b, t->name);
+        json_builder_begin_object (b);
+        MEMBER (b, "id"), json_builder_add_int_value (b, t->id);
+        MEMBER (b, "prob"), add_num (b, t->prob[row]);
+        MEMBER (b, "logprob"), add_num (b, t->logprob[row]);
+        MEMBER (b, "logit"), add_num (b, t->logit[row]);
+        MEMBER (b, "rank"), json_builder_add_int_value (b, t->rank[row]);
+        if (t->cand_rank)
+          MEMBER (b, "candidate_rank"), json_builder_add_int_value (b, t->cand_rank[row]);
+        json_builder_end_object (b);
+      }
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+  }
+  json_builder_end_array (b);
+}
+
+static void
+add_doubles (JsonBuilder *b, const char *name, const double *v, int n)
+{
+  MEMBER (b, name);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    add_num (b, v[i]);
+  json_builder_end_array (b);
+}
+
+void
+strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a, gboolean per_prompt_grid)
+{
+  const StrataLensOptions *o = &a->lens_options;
+  MEMBER (b, "settings");
+  json_builder_begin_object (b);
+  MEMBER (b, "lens"), json_builder_add_string_value (b, o->raw ? "raw" : "logit");
+  MEMBER (b, "topk"), json_builder_add_int_value (b, o->topk);
+  MEMBER (b, "threshold"), add_num (b, o->threshold);
+  MEMBER (b, "candidates");
+  if (a->lens_candidates)
+    add_ids (b, NULL, a->lens_candidates);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+
+  MEMBER (b, "prompts");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < a->prompts->prompts->len; i++) {
+    const StrataPrompt *p = a->prompts->prompts->pdata[i];
+    const StrataLensResult *r = a->lens_results->pdata[i];
+    json_builder_begin_object (b);
+    add_prompt_common (b, m, p);
+    if (per_prompt_grid)
+      add_lens_grid (b, m, r);
+    add_resolution (b, "resolution", p, r, FALSE);
+    add_resolution (b, "resolution_threshold", p, r, TRUE);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+
+  /* aggregate[TAG][NAME][POS]; the list is ordered tag, target, position. */
+  MEMBER (b, "aggregate");
+  json_builder_begin_object (b);
+  const char *tag = NULL, *target = NULL;
+  for (guint i = 0; a->lens_aggregates && i < a->lens_aggregates->len; i++) {
+    const StrataLensAggregate *ag = a->lens_aggregates->pdata[i];
+    if (!tag || g_strcmp0 (tag, ag->tag) != 0) {
+      if (tag)
+        json_builder_end_object (b), json_builder_end_object (b);
+      MEMBER (b, ag->tag);
+      json_builder_begin_object (b);
+      tag = ag->tag, target = NULL;
+    }
+    if (!target || g_strcmp0 (target, ag->target) != 0) {
+      if (target)
+        json_builder_end_object (b);
+      MEMBER (b, ag->target);
+      json_builder_begin_object (b);
+      target = ag->target;
+    }
+    MEMBER (b, ag->position);
+    json_builder_begin_object (b);
+    MEMBER (b, "n"), json_builder_add_int_value (b, ag->n_prompts);
+    add_doubles (b, "mrr", ag->mrr, ag->n_layers + 1);
+    add_doubles (b, "mean_prob", ag->mean_prob, ag->n_layers + 1);
+    add_doubles (b, "top1", ag->top1, ag->n_layers + 1);
+    MEMBER (b, "resolution_layer"), add_layer_or_null (b, ag->resolution_layer);
+    MEMBER (b, "resolution_counts");
+    json_builder_begin_array (b);
+    for (int k = 0; k <= ag->n_layers + 1; k++)
+      json_builder_add_int_value (b, ag->resolution_counts[k]);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  if (tag)
+    json_builder_end_object (b), json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+static void
+add_grid (JsonBuilder *b, const char *name, const double *v, int rows, int cols)
+{
+  MEMBER (b, name);
+  json_builder_begin_array (b);
+  for (int r = 0; r < rows; r++) {
+    json_builder_begin_array (b);
+    for (int c = 0; c < cols; c++)
+      add_num (b, v[r * cols + c]);
+    json_builder_end_array (b);
+  }
+  json_builder_end_array (b);
+}
+
+static void
+add_patch_fields (JsonBuilder *b, StrataModel *m, const StrataPatchResult *r)
+{
+  MEMBER (b, "target");
+  json_builder_begin_object (b);
+  MEMBER (b, "name"), json_builder_add_string_value (b, r->target_name);
+  MEMBER (b, "id"), json_builder_add_int_value (b, r->target);
+  json_builder_end_object (b);
+  MEMBER (b, "contrast");
+  if (r->contrast >= 0)
+    json_builder_add_int_value (b, r->contrast);
+  else
+    json_builder_add_null_value (b);
+  add_ids (b, "clean_ids", r->clean_ids);
+  add_pieces (b, "clean_pieces", m, r->clean_ids);
+  add_ids (b, "corrupt_ids", r->corrupt_ids);
+  add_pieces (b, "corrupt_pieces", m, r->corrupt_ids);
+  MEMBER (b, "answer_pos"), json_builder_add_int_value (b, r->answer_pos);
+  MEMBER (b, "baseline");
+  json_builder_begin_object (b);
+  MEMBER (b, "clean"), add_num (b, r->baseline_clean);
+  MEMBER (b, "corrupt"), add_num (b, r->baseline_corrupt);
+  json_builder_end_object (b);
+  MEMBER (b, "small_gap"), json_builder_add_boolean_value (b, r->small_gap);
+  MEMBER (b, "sites");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < r->maps->len; i++) {
+    const StrataPatchMap *mp = r->maps->pdata[i];
+    MEMBER (b, strata_patch_site_to_string (mp->site));
+    json_builder_begin_object (b);
+    gboolean heads = mp->site == STRATA_PATCH_HEAD || mp->site == STRATA_PATCH_HEAD_AT;
+    MEMBER (b, "axes");
+    json_builder_begin_array (b);
+    json_builder_add_string_value (b, "layer");
+    json_builder_add_string_value (b, heads ? "head" : "position");
+    json_builder_end_array (b);
+    MEMBER (b, "head_pos");
+    if (mp->head_pos >= 0)
+      json_builder_add_int_value (b, mp->head_pos);
+    else
+      json_builder_add_null_value (b);
+    add_grid (b, "metric", mp->metric, mp->rows, mp->cols);
+    add_grid (b, "score", mp->score, mp->rows, mp->cols);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+}
+
+void
+strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
+                         const StrataPatchOptions *o, double elapsed_s)
+{
+  MEMBER (b, "settings");
+  json_builder_begin_object (b);
+  MEMBER (b, "direction"), json_builder_add_string_value (b, strata_patch_direction_to_string (o->direction));
+  MEMBER (b, "metric"), json_builder_add_string_value (b, strata_patch_metric_to_string (o->metric));
+  MEMBER (b, "sites");
+  json_builder_begin_array (b);
+  for (int i = 0; i < o->n_sites; i++)
+    json_builder_add_string_value (b, strata_patch_site_to_string (o->sites[i]));
+  json_builder_end_array (b);
+  MEMBER (b, "seconds"), add_num (b, elapsed_s);
+  json_builder_end_object (b);
+
+  GPtrArray *results = a->patch_results;
+  /* One prompt: its fields at the top level too, as scripts for single runs expect. */
+  if (results->len == 1)
+    add_patch_fields (b, m, results->pdata[0]);
+  MEMBER (b, "prompts");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < results->len; i++) {
+    json_builder_begin_object (b);
+    add_patch_fields (b, m, results->pdata[i]);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+
+  MEMBER (b, "aggregate");
+  json_builder_begin_object (b);
+  const char *tag = NULL;
+  for (guint i = 0; a->patch_aggregates && i < a->patch_aggregates->len; i++) {
+    const StrataPatchAggregate *ag = a->patch_aggregates->pdata[i];
+    if (!tag || g_strcmp0 (tag, ag->tag) != 0) {
+      if (tag)
+        json_builder_end_object (b), json_builder_end_object (b);
+      MEMBER (b, ag->tag);
+      json_builder_begin_object (b);
+      MEMBER (b, "n"), json_builder_add_int_value (b, ag->n_prompts);
+      MEMBER (b, "sites");
+      json_builder_begin_object (b);
+      tag = ag->tag;
+    }
+    MEMBER (b, strata_patch_site_to_string (ag->site));
+    json_builder_begin_object (b);
+    add_grid (b, "mean_score", ag->mean_score, ag->rows, ag->cols);
+    add_grid (b, "mean_metric", ag->mean_metric, ag->rows, ag->cols);
+    json_builder_end_object (b);
+  }
+  if (tag)
+    json_builder_end_object (b), json_builder_end_object (b);
+  json_builder_end_object (b);
+}

@@ -1,0 +1,99 @@
+/* strata-analysis.c: an analysis of one checkpoint, its identity and the view state. */
+#include "strata-analysis.h"
+
+#include <string.h>
+
+void
+strata_model_ref_clear (StrataModelRef *ref)
+{
+  g_clear_pointer (&ref->path, g_free);
+  g_clear_pointer (&ref->name, g_free);
+  g_clear_pointer (&ref->arch, g_free);
+  g_clear_pointer (&ref->format, g_free);
+  g_clear_pointer (&ref->dtype, g_free);
+  g_clear_pointer (&ref->weights_sha256, g_free);
+  g_clear_pointer (&ref->tokenizer_sha256, g_free);
+}
+
+void
+strata_model_ref_copy (StrataModelRef *dst, const StrataModelRef *src)
+{
+  dst->path = g_strdup (src->path);
+  dst->name = g_strdup (src->name);
+  dst->arch = g_strdup (src->arch);
+  dst->format = g_strdup (src->format);
+  dst->dtype = g_strdup (src->dtype);
+  dst->weights_sha256 = g_strdup (src->weights_sha256);
+  dst->tokenizer_sha256 = g_strdup (src->tokenizer_sha256);
+  dst->config = src->config;
+  dst->add_bos = src->add_bos;
+}
+
+void
+strata_attention_free (StrataAttention *att)
+{
+  if (!att)
+    return;
+  g_free (att->pattern);
+  g_free (att);
+}
+
+void
+strata_view_state_clear (StrataViewState *v)
+{
+  g_clear_pointer (&v->target, g_free);
+}
+
+StrataAnalysis *
+strata_analysis_new (StrataModel *model)
+{
+  StrataAnalysis *a = g_new0 (StrataAnalysis, 1);
+  StrataModelRef *r = &a->model;
+  r->path = g_strdup (model->path ? model->path : "");
+  r->name = g_strdup (model->name ? model->name : "");
+  r->arch = g_strdup (model->arch ? model->arch : "");
+  r->format = g_strdup (strata_format_to_string (model->format));
+  r->dtype = g_strdup (strata_dtype_to_string (model->dtype));
+  r->weights_sha256 = g_strdup (model->weights_sha256 ? model->weights_sha256 : "");
+  const char *tok_sha = model->tokenizer ? strata_tokenizer_get_sha256 (model->tokenizer) : NULL;
+  r->tokenizer_sha256 = g_strdup (tok_sha ? tok_sha : "");
+  r->config = model->weights->cfg;
+  r->add_bos = model->add_bos;
+  return a;
+}
+
+void
+strata_analysis_free (StrataAnalysis *a)
+{
+  if (!a)
+    return;
+  strata_model_ref_clear (&a->model);
+  g_clear_pointer (&a->prompts, strata_prompt_set_free);
+  g_clear_pointer (&a->lens_candidates, g_array_unref);
+  g_clear_pointer (&a->lens_results, g_ptr_array_unref);
+  g_clear_pointer (&a->lens_aggregates, g_ptr_array_unref);
+  g_clear_pointer (&a->patch_results, g_ptr_array_unref);
+  g_clear_pointer (&a->patch_aggregates, g_ptr_array_unref);
+  g_clear_pointer (&a->circuit, strata_circuit_free);
+  g_clear_pointer (&a->attention, strata_attention_free);
+  g_free (a);
+}
+
+static const char *figure_names[] = { "lens", "curves", "patch", "circuit", "attention" };
+
+const char *
+strata_figure_kind_to_string (StrataFigureKind kind)
+{
+  return kind >= 0 && kind < STRATA_FIGURE_N ? figure_names[kind] : "?";
+}
+
+gboolean
+strata_figure_kind_from_string (const char *s, StrataFigureKind *kind)
+{
+  for (int i = 0; i < STRATA_FIGURE_N; i++)
+    if (s && strcmp (s, figure_names[i]) == 0) {
+      *kind = (StrataFigureKind) i;
+      return TRUE;
+    }
+  return FALSE;
+}

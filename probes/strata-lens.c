@@ -1,0 +1,242 @@
+/* strata-lens.c: the logit lens. One forward pass caches the L+1 residual points, one
+ * batched unembedding turns all (L+1)*T rows into logits, and one pass over each row of
+ * logits gives its log-sum-exp, its top-k and every requested rank. */
+#include "strata-lens.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "strata-data-error.h"
+
+static void
+target_free (gpointer data)
+{
+  StrataLensTarget *t = data;
+  g_free (t->name);
+  g_free (t->prob), g_free (t->logprob), g_free (t->logit);
+  g_free (t->rank), g_free (t->cand_rank);
+  g_free (t->resolution), g_free (t->resolution_threshold);
+  g_free (t);
+}
+
+void
+strata_lens_result_free (StrataLensResult *r)
+{
+  if (!r)
+    return;
+  g_clear_pointer (&r->ids, g_array_unref);
+  g_clear_pointer (&r->pieces, g_ptr_array_unref);
+  g_free (r->topk_ids), g_free (r->topk_prob), g_free (r->topk_logit);
+  g_clear_pointer (&r->targets, g_ptr_array_unref);
+  g_free (r);
+}
+
+const StrataLensTarget *
+strata_lens_result_get_target (const StrataLensResult *r, const char *name)
+{
+  for (guint i = 0; i < r->targets->len; i++) {
+    const StrataLensTarget *t = r->targets->pdata[i];
+    if (strcmp (t->name, name) == 0)
+      return t;
+  }
+  return NULL;
+}
+
+/* One row of logits (V): log-sum-exp (double), top-k (sorted by logit, ties to the lower
+ * id), and for each target its rank = number of tokens (or candidates) with a strictly
+ * greater logit. */
+static void
+scan_row (const float *row, int V, int k, int32_t *top_ids, float *top_logit, const int32_t *tids,
+          int n_t, int32_t *rank, const int32_t *cand, int n_cand, int32_t *cand_rank, double *lse)
+{
+  float mx = row[0];
+  for (int v = 1; v < V; v++)
+    mx = row[v] > mx ? row[v] : mx;
+  int filled = 0;
+  double sum = 0;
+  for (int i = 0; i < n_t; i++)
+    rank[i] = 0;
+  for (int v = 0; v < V; v++) {
+    float x = row[v];
+    sum += exp ((double) x - mx);
+    for (int i = 0; i < n_t; i++)
+      rank[i] += x > row[tids[i]];
+    if (filled < k || x > top_logit[k - 1]) {
+      int j = filled < k ? filled++ : k - 1;
+      while (j > 0 && top_logit[j - 1] < x) {
+        top_logit[j] = top_logit[j - 1];
+        top_ids[j] = top_ids[j - 1];
+        j--;
+      }
+      top_logit[j] = x;
+      top_ids[j] = v;
+    }
+  }
+  for (int i = 0; i < n_t && cand_rank; i++) {
+    cand_rank[i] = 0;
+    for (int c = 0; c < n_cand; c++)
+      cand_rank[i] += row[cand[c]] > row[tids[i]];
+  }
+  *lse = mx + log (sum);
+}
+
+/* First layer k from which `ok` holds at every later layer through L; -1 when not at L. */
+static int32_t
+first_stable (const gboolean *ok, int L1)
+{
+  int32_t first = -1;
+  for (int k = L1 - 1; k >= 0 && ok[k]; k--)
+    first = k;
+  return first;
+}
+
+static gboolean
+check_options (const StrataConfig *g, const StrataPrompt *prompt, const StrataLensOptions *o,
+               GError **error)
+{
+  if (o->topk < 1 || o->topk > g->vocab) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "top-k must lie in 1..%d, not %d",
+                 g->vocab, o->topk);
+    return FALSE;
+  }
+  for (int c = 0; c < o->n_candidates; c++)
+    if (o->candidates[c] < 0 || o->candidates[c] >= g->vocab) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,
+                   "candidate id %d is outside the vocabulary", o->candidates[c]);
+      return FALSE;
+    }
+  for (guint i = 0; i < prompt->targets->len; i++) {
+    int32_t id = g_array_index (prompt->targets, StrataTarget, i).id;
+    if (id < 0 || id >= g->vocab) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN, "target id %d is outside the vocabulary", id);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* resid (L+1, T, C): resid_pre of blocks 0..L-1 and the final resid_post. */
+static gboolean
+cache_residuals (StrataEngine *engine, const GArray *ids, float *resid, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  int L = g->n_layers, T = (int) ids->len;
+  size_t plane = (size_t) T * g->d_model;
+  g_autofree StrataCache *caches = g_new (StrataCache, L + 1);
+  for (int l = 0; l < L; l++)
+    caches[l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, resid + l * plane };
+  caches[L] = (StrataCache) { STRATA_SITE_RESID_POST, L - 1, resid + L * plane };
+  StrataHooks hooks = { caches, L + 1, NULL, 0 };
+  if (strata_engine_forward (engine, (const int32_t *) ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "forward pass failed: %s",
+                 strata_engine_get_error (engine));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static StrataLensResult *
+result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *prompt,
+            const StrataLensOptions *o)
+{
+  int L1 = g->n_layers + 1, T = (int) prompt->ids->len;
+  StrataLensResult *r = g_new0 (StrataLensResult, 1);
+  r->n_layers = g->n_layers;
+  r->T = T, r->topk = o->topk, r->vocab = g->vocab;
+  r->raw = o->raw;
+  r->threshold = o->threshold;
+  r->ids = g_array_copy (prompt->ids);
+  r->pieces = g_ptr_array_new_with_free_func (g_free);
+  for (int t = 0; t < T; t++) {
+    int32_t id = g_array_index (prompt->ids, int32_t, t);
+    const char *piece = model && model->tokenizer ? strata_tokenizer_get_piece (model->tokenizer, id) : NULL;
+    g_ptr_array_add (r->pieces, piece ? g_strdup (piece) : g_strdup_printf ("#%d", id));
+  }
+  size_t n = (size_t) L1 * T * o->topk;
+  r->topk_ids = g_new (int32_t, n);
+  r->topk_prob = g_new (float, n);
+  r->topk_logit = g_new (float, n);
+  r->targets = g_ptr_array_new_with_free_func (target_free);
+  for (guint i = 0; i < prompt->targets->len; i++) {
+    const StrataTarget *pt = &g_array_index (prompt->targets, StrataTarget, i);
+    StrataLensTarget *t = g_new0 (StrataLensTarget, 1);
+    t->name = g_strdup (pt->name);
+    t->id = pt->id;
+    t->prob = g_new (float, (size_t) L1 * T);
+    t->logprob = g_new (float, (size_t) L1 * T);
+    t->logit = g_new (float, (size_t) L1 * T);
+    t->rank = g_new (int32_t, (size_t) L1 * T);
+    t->cand_rank = o->n_candidates > 0 ? g_new (int32_t, (size_t) L1 * T) : NULL;
+    t->resolution = g_new (int32_t, T);
+    t->resolution_threshold = g_new (int32_t, T);
+    g_ptr_array_add (r->targets, t);
+  }
+  return r;
+}
+
+StrataLensResult *
+strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *prompt,
+                 const StrataLensOptions *opts, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  if (!check_options (g, prompt, opts, error))
+    return NULL;
+  int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab, K = opts->topk;
+  int R = L1 * T, n_t = (int) prompt->targets->len;
+  g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
+  if (!cache_residuals (engine, prompt->ids, resid, error))
+    return NULL;
+  g_autofree float *logits = g_try_new (float, (size_t) R * V);
+  if (!logits) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "cannot allocate %d x %d lens logits", R, V);
+    return NULL;
+  }
+  if (strata_engine_unembed (engine, resid, R, opts->raw, logits) != STRATA_OK) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "unembedding failed: %s",
+                 strata_engine_get_error (engine));
+    return NULL;
+  }
+  StrataLensResult *r = result_new (g, model, prompt, opts);
+  g_autofree int32_t *tids = g_new (int32_t, n_t + 1);
+  for (int i = 0; i < n_t; i++)
+    tids[i] = ((StrataLensTarget *) r->targets->pdata[i])->id;
+
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int row = 0; row < R; row++) {
+    const float *x = logits + (size_t) row * V;
+    int32_t rank[64], crank[64]; /* targets per prompt are few; more are scanned in chunks */
+    for (int t0 = 0; t0 < (n_t ? n_t : 1); t0 += 64) {
+      int nt = MIN (64, n_t - t0);
+      double lse;
+      scan_row (x, V, K, r->topk_ids + (size_t) row * K, r->topk_logit + (size_t) row * K, tids + t0,
+                nt > 0 ? nt : 0, rank, opts->candidates, opts->n_candidates,
+                opts->n_candidates > 0 ? crank : NULL, &lse);
+      for (int j = 0; j < K; j++)
+        r->topk_prob[(size_t) row * K + j] = (float) exp (r->topk_logit[(size_t) row * K + j] - lse);
+      for (int i = 0; i < nt; i++) {
+        StrataLensTarget *t = r->targets->pdata[t0 + i];
+        double lp = x[t->id] - lse;
+        t->logit[row] = x[t->id];
+        t->logprob[row] = (float) lp;
+        t->prob[row] = (float) exp (lp);
+        t->rank[row] = rank[i];
+        if (t->cand_rank)
+          t->cand_rank[row] = crank[i];
+      }
+    }
+  }
+  g_autofree gboolean *top = g_new (gboolean, L1), *above = g_new (gboolean, L1);
+  for (int i = 0; i < n_t; i++) {
+    StrataLensTarget *t = r->targets->pdata[i];
+    for (int p = 0; p < T; p++) {
+      for (int k = 0; k < L1; k++) {
+        top[k] = t->rank[k * T + p] == 0;
+        above[k] = t->prob[k * T + p] >= opts->threshold;
+      }
+      t->resolution[p] = first_stable (top, L1);
+      t->resolution_threshold[p] = first_stable (above, L1);
+    }
+  }
+  return r;
+}

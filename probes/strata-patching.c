@@ -1,0 +1,337 @@
+/* strata-patching.c: activation patching sweeps, naive (one forward pass per patch) and
+ * fast (strata_engine_forward_suffix: prefix reuse, patches batched), sharing everything
+ * but the loop that runs the patched passes. */
+#include "strata-patching-private.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "strata-data-error.h"
+
+static const char *site_names[] = { "resid_pre", "attn_out", "mlp_out", "head", "head_at" };
+
+const char *
+strata_patch_site_to_string (StrataPatchSite site)
+{
+  return site >= 0 && site < STRATA_PATCH_N_SITES ? site_names[site] : "?";
+}
+
+gboolean
+strata_patch_site_from_string (const char *s, StrataPatchSite *site)
+{
+  for (int i = 0; i < STRATA_PATCH_N_SITES; i++)
+    if (s && strcmp (s, site_names[i]) == 0) {
+      *site = (StrataPatchSite) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+const char *
+strata_patch_metric_to_string (StrataPatchMetric m)
+{
+  switch (m) {
+  case STRATA_METRIC_LOGIT_DIFF: return "logit-diff";
+  case STRATA_METRIC_PROB: return "prob";
+  case STRATA_METRIC_TOP1_CHANGE: return "top1-change";
+  }
+  return "?";
+}
+
+const char *
+strata_patch_direction_to_string (StrataPatchDirection d)
+{
+  return d == STRATA_PATCH_NOISE ? "noise" : "denoise";
+}
+
+static void
+map_free (gpointer data)
+{
+  StrataPatchMap *m = data;
+  g_free (m->metric), g_free (m->score);
+  g_free (m);
+}
+
+void
+strata_patch_result_free (StrataPatchResult *r)
+{
+  if (!r)
+    return;
+  g_free (r->target_name);
+  g_clear_pointer (&r->clean_ids, g_array_unref);
+  g_clear_pointer (&r->corrupt_ids, g_array_unref);
+  g_clear_pointer (&r->maps, g_ptr_array_unref);
+  g_free (r);
+}
+
+static int32_t
+argmax (const float *row, int V)
+{
+  int32_t best = 0;
+  for (int v = 1; v < V; v++)
+    if (row[v] > row[best])
+      best = v;
+  return best;
+}
+
+/* The raw metric of one row of logits (V) at the answer position. */
+double
+_strata_patch_metric (const StrataPatchResult *r, const float *row, int V, int32_t base_top1)
+{
+  switch (r->metric) {
+  case STRATA_METRIC_LOGIT_DIFF:
+    return (double) row[r->target] - row[r->contrast];
+  case STRATA_METRIC_PROB: {
+    float mx = row[0];
+    for (int v = 1; v < V; v++)
+      mx = row[v] > mx ? row[v] : mx;
+    double sum = 0;
+    for (int v = 0; v < V; v++)
+      sum += exp ((double) row[v] - mx);
+    return exp ((double) row[r->target] - mx) / sum;
+  }
+  case STRATA_METRIC_TOP1_CHANGE:
+    return argmax (row, V) != base_top1;
+  }
+  return 0;
+}
+
+double
+_strata_patch_score (const StrataPatchResult *r, double m)
+{
+  if (r->metric == STRATA_METRIC_TOP1_CHANGE)
+    return m;
+  double gap = r->baseline_clean - r->baseline_corrupt;
+  if (gap == 0)
+    return 0; /* small_gap is set: no recovery can be measured */
+  if (r->direction == STRATA_PATCH_DENOISE)
+    return (m - r->baseline_corrupt) / gap;
+  return (m - r->baseline_clean) / gap;
+}
+
+static gboolean
+check_inputs (const StrataConfig *g, const StrataPrompt *prompt, const StrataTarget *target,
+              const StrataPatchOptions *o, GError **error)
+{
+  if (!prompt->corrupt_ids) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "the prompt has no corrupted input: patching needs 'corrupt' or 'corrupt_ids'");
+    return FALSE;
+  }
+  if (prompt->corrupt_ids->len != prompt->ids->len) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "clean and corrupted inputs differ in length (%u and %u tokens)", prompt->ids->len,
+                 prompt->corrupt_ids->len);
+    return FALSE;
+  }
+  if (target->id < 0 || target->id >= g->vocab) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN, "target '%s' (id %d) is outside the vocabulary",
+                 target->name, target->id);
+    return FALSE;
+  }
+  if (o->metric == STRATA_METRIC_LOGIT_DIFF && (prompt->contrast < 0 || prompt->contrast >= g->vocab)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,
+                 "the logit-difference metric needs a contrast token");
+    return FALSE;
+  }
+  int T = (int) prompt->ids->len;
+  for (int i = 0; i < o->n_sites; i++) {
+    if (o->sites[i] < 0 || o->sites[i] >= STRATA_PATCH_N_SITES) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "unknown patching site %d", o->sites[i]);
+      return FALSE;
+    }
+    if (o->sites[i] == STRATA_PATCH_HEAD_AT && (o->head_pos >= T || o->head_pos < -1)) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "head position %d is out of range for %d tokens", o->head_pos, T);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+void
+_strata_patch_runs_clear (StrataPatchRuns *runs)
+{
+  g_free (runs->src_resid), g_free (runs->src_attn), g_free (runs->src_mlp), g_free (runs->src_z);
+  g_free (runs->base_resid), g_free (runs->base_k), g_free (runs->base_v);
+  g_free (runs->base_logits), g_free (runs->src_logits);
+  g_free (runs->rp), g_free (runs->kp), g_free (runs->vp);
+}
+
+static gboolean
+forward (StrataEngine *e, const GArray *ids, StrataCache *caches, int n, float *logits, GError **error)
+{
+  StrataHooks hooks = { caches, n, NULL, 0 };
+  if (strata_engine_forward (e, (const int32_t *) ids->data, 1, (int) ids->len, &hooks, logits) != STRATA_OK) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "forward pass failed: %s",
+                 strata_engine_get_error (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The two unpatched runs: the source (activations to patch in) and the base (the run that is
+ * patched; its residuals and keys/values are what the fast path reuses). */
+gboolean
+_strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *base_ids,
+                         const GArray *src_ids, gboolean need_prefix, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (e);
+  int L = g->n_layers, T = (int) base_ids->len, C = g->d_model;
+  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  memset (runs, 0, sizeof *runs);
+  runs->T = T;
+  runs->src_resid = g_new (float, (size_t) L * T * C);
+  runs->src_attn = g_new (float, (size_t) L * T * C);
+  runs->src_mlp = g_new (float, (size_t) L * T * C);
+  runs->src_z = g_new (float, (size_t) L * T * HD);
+  runs->src_logits = g_new (float, (size_t) T * g->vocab);
+  runs->base_logits = g_new (float, (size_t) T * g->vocab);
+  g_autofree StrataCache *caches = g_new (StrataCache, 4 * L);
+  for (int l = 0; l < L; l++) {
+    caches[4 * l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, runs->src_resid + (size_t) l * T * C };
+    caches[4 * l + 1] = (StrataCache) { STRATA_SITE_ATTN_OUT, l, runs->src_attn + (size_t) l * T * C };
+    caches[4 * l + 2] = (StrataCache) { STRATA_SITE_MLP_OUT, l, runs->src_mlp + (size_t) l * T * C };
+    caches[4 * l + 3] = (StrataCache) { STRATA_SITE_ATTN_Z, l, runs->src_z + (size_t) l * T * HD };
+  }
+  if (!forward (e, src_ids, caches, 4 * L, runs->src_logits, error))
+    return FALSE;
+  if (!need_prefix)
+    return forward (e, base_ids, NULL, 0, runs->base_logits, error);
+  runs->base_resid = g_new (float, (size_t) L * T * C);
+  runs->base_k = g_new (float, (size_t) L * T * KD);
+  runs->base_v = g_new (float, (size_t) L * T * KD);
+  runs->rp = g_new (const float *, L);
+  runs->kp = g_new (const float *, L);
+  runs->vp = g_new (const float *, L);
+  for (int l = 0; l < L; l++) {
+    runs->rp[l] = runs->base_resid + (size_t) l * T * C;
+    runs->kp[l] = runs->base_k + (size_t) l * T * KD;
+    runs->vp[l] = runs->base_v + (size_t) l * T * KD;
+    caches[3 * l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, (float *) runs->rp[l] };
+    caches[3 * l + 1] = (StrataCache) { STRATA_SITE_ATTN_K, l, (float *) runs->kp[l] };
+    caches[3 * l + 2] = (StrataCache) { STRATA_SITE_ATTN_V, l, (float *) runs->vp[l] };
+  }
+  runs->prefix = (StrataPrefix) { T, runs->rp, runs->kp, runs->vp };
+  return forward (e, base_ids, caches, 3 * L, runs->base_logits, error);
+}
+
+/* The patches of cell (row, col) of a map, written into `out` for copy `batch`; returns how
+ * many (T for a head over every position, else 1) and the first position they touch. */
+int
+_strata_patch_cell (const StrataPatchRuns *runs, const StrataConfig *g, StrataPatchSite site,
+                    int head_pos, int row, int col, int batch, StrataPatch *out, int *first_pos)
+{
+  int T = runs->T, C = g->d_model, D = g->d_head;
+  size_t HD = (size_t) g->n_heads * D;
+  size_t plane = (size_t) row * T * C + (size_t) col * C;
+  switch (site) {
+  case STRATA_PATCH_RESID_PRE:
+    out[0] = (StrataPatch) { STRATA_SITE_RESID_PRE, row, batch, col, -1, runs->src_resid + plane };
+    break;
+  case STRATA_PATCH_ATTN_OUT:
+    out[0] = (StrataPatch) { STRATA_SITE_ATTN_OUT, row, batch, col, -1, runs->src_attn + plane };
+    break;
+  case STRATA_PATCH_MLP_OUT:
+    out[0] = (StrataPatch) { STRATA_SITE_MLP_OUT, row, batch, col, -1, runs->src_mlp + plane };
+    break;
+  case STRATA_PATCH_HEAD:
+    for (int t = 0; t < T; t++)
+      out[t] = (StrataPatch) { STRATA_SITE_ATTN_Z, row, batch, t, col,
+                               runs->src_z + ((size_t) row * T + t) * HD + (size_t) col * D };
+    *first_pos = 0;
+    return T;
+  case STRATA_PATCH_HEAD_AT:
+  default:
+    out[0] = (StrataPatch) { STRATA_SITE_ATTN_Z, row, batch, head_pos, col,
+                             runs->src_z + ((size_t) row * T + head_pos) * HD + (size_t) col * D };
+    *first_pos = head_pos;
+    return 1;
+  }
+  *first_pos = col;
+  return 1;
+}
+
+StrataPatchResult *
+_strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
+                          const StrataPatchOptions *o, StrataPatchRuns *runs, gboolean need_prefix,
+                          GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (e);
+  memset (runs, 0, sizeof *runs); /* the caller clears it on every path */
+  if (!check_inputs (g, prompt, target, o, error))
+    return NULL;
+  g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
+  int T = (int) prompt->ids->len, V = g->vocab;
+  r->direction = o->direction;
+  r->metric = o->metric;
+  r->target_name = g_strdup (target->name);
+  r->target = target->id;
+  r->contrast = o->metric == STRATA_METRIC_LOGIT_DIFF ? prompt->contrast : -1;
+  r->clean_ids = g_array_copy (prompt->ids);
+  r->corrupt_ids = g_array_copy (prompt->corrupt_ids);
+  r->answer_pos = T - 1;
+  gboolean denoise = o->direction == STRATA_PATCH_DENOISE;
+  if (!_strata_patch_runs_init (runs, e, denoise ? r->corrupt_ids : r->clean_ids,
+                                denoise ? r->clean_ids : r->corrupt_ids, need_prefix, error))
+    return NULL;
+  const float *base_row = runs->base_logits + (size_t) r->answer_pos * V;
+  const float *src_row = runs->src_logits + (size_t) r->answer_pos * V;
+  runs->base_top1 = argmax (base_row, V);
+  double m_base = _strata_patch_metric (r, base_row, V, runs->base_top1);
+  double m_src = _strata_patch_metric (r, src_row, V, runs->base_top1);
+  r->baseline_clean = denoise ? m_src : m_base;
+  r->baseline_corrupt = denoise ? m_base : m_src;
+  r->small_gap = r->metric != STRATA_METRIC_TOP1_CHANGE && fabs (r->baseline_clean - r->baseline_corrupt) < 1e-3;
+  r->maps = g_ptr_array_new_with_free_func (map_free);
+  for (int i = 0; i < o->n_sites; i++) {
+    StrataPatchMap *m = g_new0 (StrataPatchMap, 1);
+    gboolean heads = o->sites[i] == STRATA_PATCH_HEAD || o->sites[i] == STRATA_PATCH_HEAD_AT;
+    m->site = o->sites[i];
+    m->rows = g->n_layers;
+    m->cols = heads ? g->n_heads : T;
+    m->head_pos = o->sites[i] == STRATA_PATCH_HEAD_AT ? (o->head_pos >= 0 ? o->head_pos : r->answer_pos) : -1;
+    m->metric = g_new0 (double, (size_t) m->rows * m->cols);
+    m->score = g_new0 (double, (size_t) m->rows * m->cols);
+    g_ptr_array_add (r->maps, m);
+  }
+  return g_steal_pointer (&r);
+}
+
+StrataPatchResult *
+strata_patch_run_naive (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
+                        const StrataPatchOptions *opts, GError **error)
+{
+  StrataPatchRuns runs;
+  g_autoptr (StrataPatchResult) r = _strata_patch_result_new (e, prompt, target, opts, &runs, FALSE, error);
+  if (!r) {
+    _strata_patch_runs_clear (&runs);
+    return NULL;
+  }
+  const StrataConfig *g = strata_engine_get_config (e);
+  int T = runs.T, V = g->vocab;
+  const GArray *base_ids = r->direction == STRATA_PATCH_DENOISE ? r->corrupt_ids : r->clean_ids;
+  g_autofree StrataPatch *patches = g_new (StrataPatch, T);
+  g_autofree float *logits = g_new (float, (size_t) T * V);
+  gboolean ok = TRUE;
+  for (guint i = 0; i < r->maps->len && ok; i++) {
+    StrataPatchMap *m = r->maps->pdata[i];
+    for (int row = 0; row < m->rows && ok; row++)
+      for (int col = 0; col < m->cols && ok; col++) {
+        int first;
+        int n = _strata_patch_cell (&runs, g, m->site, m->head_pos, row, col, 0, patches, &first);
+        StrataHooks hooks = { NULL, 0, patches, n };
+        if (strata_engine_forward (e, (const int32_t *) base_ids->data, 1, T, &hooks, logits) != STRATA_OK) {
+          g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "patched forward pass failed: %s",
+                       strata_engine_get_error (e));
+          ok = FALSE;
+          break;
+        }
+        double v = _strata_patch_metric (r, logits + (size_t) r->answer_pos * V, V, runs.base_top1);
+        m->metric[row * m->cols + col] = v;
+        m->score[row * m->cols + col] = _strata_patch_score (r, v);
+      }
+  }
+  _strata_patch_runs_clear (&runs);
+  return ok ? g_steal_pointer (&r) : NULL;
+}

@@ -1,0 +1,166 @@
+/* test-lens: the logit lens against float64 torch goldens (tools/reference/
+ * make_probe_goldens.py) on seeded GPT-2 and Llama checkpoints, the invariant lens(L) =
+ * logits on stories260K, resolution layers and aggregates over a tagged set. */
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "strata-lens.h"
+#include "test-probe-util.h"
+
+static void
+check_golden (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *dir = g_strdup_printf ("probe-golden/%s", name);
+  g_autofree char *gold = g_strdup_printf ("probe-golden/%s/probe-golden.json", name);
+  g_autoptr (StrataModel) m = probe_open (dir);
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *g = probe_golden (gold, &parser);
+  g_autoptr (GArray) ids = probe_json_ids (g, "clean_ids");
+  g_autofree char *target = g_strdup_printf ("#%" G_GINT64_FORMAT, json_object_get_int_member (g, "target"));
+  const char *const targets[] = { target, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, NULL, (int32_t *) ids->data, (int) ids->len,
+                                                                  NULL, targets, NULL, &error);
+  g_assert_no_error (error);
+  StrataLensOptions o = { .topk = 5, .threshold = 0.5 };
+  g_autoptr (StrataLensResult) r = strata_lens_run (e, m, set->prompts->pdata[0], &o, &error);
+  g_assert_no_error (error);
+  JsonObject *lens = json_object_get_object_member (g, "lens");
+  JsonArray *prob = json_object_get_array_member (lens, "prob");
+  JsonArray *logprob = json_object_get_array_member (lens, "logprob");
+  JsonArray *rank = json_object_get_array_member (lens, "rank");
+  JsonArray *top5 = json_object_get_array_member (lens, "top5");
+  const StrataLensTarget *t = r->targets->pdata[0];
+  double worst = 0;
+  g_assert_cmpint (json_array_get_length (prob), ==, r->n_layers + 1);
+  for (int k = 0; k <= r->n_layers; k++)
+    for (int p = 0; p < r->T; p++) {
+      int row = k * r->T + p;
+      worst = MAX (worst, fabs (t->prob[row] - probe_json_at (prob, k, p)));
+      g_assert_cmpfloat_with_epsilon (t->prob[row], probe_json_at (prob, k, p), 1e-4);
+      g_assert_cmpfloat_with_epsilon (t->logprob[row], probe_json_at (logprob, k, p), 1e-4);
+      g_assert_cmpint (t->rank[row], ==, (int) probe_json_at (rank, k, p));
+      JsonArray *want = json_array_get_array_element (json_array_get_array_element (top5, k), p);
+      for (int j = 0; j < 5; j++)
+        g_assert_cmpint (r->topk_ids[row * 5 + j], ==, json_array_get_int_element (want, j));
+    }
+  g_test_message ("%s: largest probability difference %.3g", name, worst);
+  strata_engine_free (e);
+}
+
+/* Lens at k = L equals the model's logits; the raw lens is a different thing. */
+static void
+test_last_equals_logits (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (GError) error = NULL;
+  const char *const targets[] = { "She", "He", NULL };
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, "Lily went to the park.", NULL, 0, NULL,
+                                                                  targets, NULL, &error);
+  g_assert_no_error (error);
+  StrataPrompt *p = set->prompts->pdata[0];
+  int T = (int) p->ids->len, V = m->weights->cfg.vocab, L = m->weights->cfg.n_layers;
+  g_autofree float *logits = g_new (float, (gsize) T * V);
+  g_assert_cmpint (strata_engine_forward (e, (int32_t *) p->ids->data, 1, T, NULL, logits), ==, STRATA_OK);
+  StrataLensOptions o = { .topk = 3, .threshold = 0.5 };
+  g_autoptr (StrataLensResult) r = strata_lens_run (e, m, p, &o, &error);
+  g_assert_no_error (error);
+  for (int q = 0; q < T; q++) {
+    const float *row = logits + (gsize) q * V;
+    /* Top-3 at the last residual point = the three largest logits. */
+    for (int j = 0; j < 3; j++)
+      g_assert_cmpfloat (r->topk_logit[((gsize) L * T + q) * 3 + j], ==, row[r->topk_ids[((gsize) L * T + q) * 3 + j]]);
+    for (guint i = 0; i < r->targets->len; i++) {
+      const StrataLensTarget *t = r->targets->pdata[i];
+      g_assert_cmpfloat (t->logit[L * T + q], ==, row[t->id]);
+      int greater = 0;
+      for (int v = 0; v < V; v++)
+        greater += row[v] > row[t->id];
+      g_assert_cmpint (t->rank[L * T + q], ==, greater);
+    }
+  }
+  /* After "Lily went to the park." the model says " She" rather than " He". */
+  const StrataLensTarget *she = strata_lens_result_get_target (r, "She");
+  const StrataLensTarget *he = strata_lens_result_get_target (r, "He");
+  g_assert_cmpfloat (she->prob[L * T + T - 1], >, he->prob[L * T + T - 1]);
+  g_assert_cmpint (she->rank[L * T + T - 1], <, he->rank[L * T + T - 1]);
+  /* Resolution: -1 or a layer from which the target stays top-1. */
+  for (int q = 0; q < T; q++) {
+    int res = she->resolution[q];
+    if (res >= 0)
+      for (int k = res; k <= L; k++)
+        g_assert_cmpint (she->rank[k * T + q], ==, 0);
+    else
+      g_assert_cmpint (she->rank[L * T + q], !=, 0);
+  }
+  /* The raw lens skips the final norm: at k = L it differs from the logits. */
+  StrataLensOptions raw = { .topk = 3, .raw = TRUE, .threshold = 0.5 };
+  g_autoptr (StrataLensResult) rr = strata_lens_run (e, m, p, &raw, &error);
+  g_assert_cmpfloat (fabs (((StrataLensTarget *) rr->targets->pdata[0])->logit[L * T] - she->logit[L * T]), >, 1e-3);
+  /* Bad options. */
+  StrataLensOptions bad = { .topk = 0 };
+  g_assert_null (strata_lens_run (e, m, p, &bad, &error));
+  g_assert_nonnull (error);
+  strata_engine_free (e);
+}
+
+static void
+test_aggregate (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
+  StrataEngine *e = probe_engine (m);
+  g_autofree char *path = probe_temp_file (
+      "{\"prompt\": \"Lily went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": \"a\"}\n"
+      "{\"prompt\": \"Tim went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"b\"]}\n"
+      "{\"prompt\": \"Lily and Tim\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"a\"]}\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, m, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  StrataLensOptions o = { .topk = 2, .threshold = 0.5 };
+  for (guint i = 0; i < set->prompts->len; i++)
+    g_ptr_array_add (results, strata_lens_run (e, m, set->prompts->pdata[i], &o, &error));
+  g_autoptr (GPtrArray) agg = strata_lens_aggregate (set, results);
+  g_assert_cmpuint (agg->len, ==, 3);
+  const char *tags[] = { "all", "a", "b" };
+  int counts[] = { 3, 2, 1 };
+  for (int i = 0; i < 3; i++) {
+    StrataLensAggregate *a = agg->pdata[i];
+    g_assert_cmpstr (a->tag, ==, tags[i]);
+    g_assert_cmpstr (a->position, ==, "end");
+    g_assert_cmpint (a->n_prompts, ==, counts[i]);
+  }
+  /* MRR of "all" by hand. */
+  StrataLensAggregate *all = agg->pdata[0];
+  for (int k = 0; k <= all->n_layers; k++) {
+    double mrr = 0;
+    for (guint i = 0; i < results->len; i++) {
+      StrataLensResult *r = results->pdata[i];
+      mrr += 1.0 / (((StrataLensTarget *) r->targets->pdata[0])->rank[k * r->T + r->T - 1] + 1.0) / 3.0;
+    }
+    g_assert_cmpfloat_with_epsilon (all->mrr[k], mrr, 1e-12);
+    if (all->resolution_layer < 0 || k < all->resolution_layer)
+      g_assert_cmpfloat (all->mrr[k], <, 0.9);
+  }
+  int total = 0;
+  for (int k = 0; k <= all->n_layers + 1; k++)
+    total += all->resolution_counts[k];
+  g_assert_cmpint (total, ==, 3);
+  g_unlink (path);
+  strata_engine_free (e);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/probes/lens/golden/gpt2", "gpt2", check_golden);
+  g_test_add_data_func ("/probes/lens/golden/llama", "llama", check_golden);
+  g_test_add_func ("/probes/lens/last-equals-logits", test_last_equals_logits);
+  g_test_add_func ("/probes/lens/aggregate", test_aggregate);
+  return g_test_run ();
+}

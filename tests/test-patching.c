@@ -1,0 +1,225 @@
+/* test-patching: activation patching against float64 torch goldens, the fast sweep against
+ * the naive loop, the invariants of DESIGN.md section 6, and a sweep on stories260K. */
+#include <math.h>
+#include <string.h>
+
+#include "strata-circuit.h"
+#include "strata-patching.h"
+#include "test-probe-util.h"
+
+static const StrataPatchSite all_sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
+                                             STRATA_PATCH_HEAD, STRATA_PATCH_HEAD_AT };
+
+/* Largest difference of metric and score, relative to max(1, |value|): the fast path sums
+ * the same products over a different number of rows, so float32 rounding may differ. */
+static double
+compare (const StrataPatchResult *a, const StrataPatchResult *b)
+{
+  double worst = 0;
+  g_assert_cmpuint (a->maps->len, ==, b->maps->len);
+  for (guint i = 0; i < a->maps->len; i++) {
+    const StrataPatchMap *x = a->maps->pdata[i], *y = b->maps->pdata[i];
+    for (int c = 0; c < x->rows * x->cols; c++)
+      worst = MAX (worst, MAX (fabs (x->metric[c] - y->metric[c]) / MAX (1.0, fabs (x->metric[c])),
+                               fabs (x->score[c] - y->score[c]) / MAX (1.0, fabs (x->score[c]))));
+  }
+  return worst;
+}
+
+static void
+check_golden (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *dir = g_strdup_printf ("probe-golden/%s", name);
+  g_autofree char *gold = g_strdup_printf ("probe-golden/%s/probe-golden.json", name);
+  g_autoptr (StrataModel) m = probe_open (dir);
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *g = probe_golden (gold, &parser);
+  StrataPrompt p = { 0 };
+  p.ids = probe_json_ids (g, "clean_ids");
+  p.corrupt_ids = probe_json_ids (g, "corrupt_ids");
+  p.contrast = (int32_t) json_object_get_int_member (g, "contrast");
+  StrataTarget t = { (char *) "t", (int32_t) json_object_get_int_member (g, "target") };
+  StrataPatchOptions o = { all_sites, G_N_ELEMENTS (all_sites), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPatchResult) fast = strata_patch_run (e, &p, &t, &o, &error);
+  g_assert_no_error (error);
+  g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, &p, &t, &o, &error);
+  g_assert_no_error (error);
+  double fn = compare (fast, naive);
+  g_test_message ("%s: fast vs naive, largest difference %.3g", name, fn);
+  g_assert_cmpfloat (fn, <=, 1e-5);
+
+  JsonObject *gp = json_object_get_object_member (g, "patch");
+  g_assert_cmpfloat_with_epsilon (fast->baseline_clean, json_object_get_double_member (gp, "baseline_clean"), 1e-4);
+  g_assert_cmpfloat_with_epsilon (fast->baseline_corrupt, json_object_get_double_member (gp, "baseline_corrupt"), 1e-4);
+  JsonObject *sites = json_object_get_object_member (gp, "sites");
+  double worst = 0;
+  for (guint i = 0; i < fast->maps->len; i++) {
+    const StrataPatchMap *mp = fast->maps->pdata[i];
+    JsonObject *s = json_object_get_object_member (sites, strata_patch_site_to_string (mp->site));
+    JsonArray *metric = json_object_get_array_member (s, "metric"), *score = json_object_get_array_member (s, "score");
+    for (int r = 0; r < mp->rows; r++)
+      for (int c = 0; c < mp->cols; c++) {
+        worst = MAX (worst, fabs (mp->score[r * mp->cols + c] - probe_json_at (score, r, c)));
+        g_assert_cmpfloat_with_epsilon (mp->metric[r * mp->cols + c], probe_json_at (metric, r, c), 1e-4);
+        g_assert_cmpfloat_with_epsilon (mp->score[r * mp->cols + c], probe_json_at (score, r, c), 1e-4);
+      }
+  }
+  g_test_message ("%s: largest score difference to torch %.3g", name, worst);
+  g_array_unref (p.ids), g_array_unref (p.corrupt_ids);
+  strata_engine_free (e);
+}
+
+/* Patching every position of resid_pre 0 with the clean run gives the clean logits;
+ * patching nothing gives the corrupted logits. */
+static void
+test_invariants (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("probe-golden/llama");
+  StrataEngine *e = probe_engine (m);
+  const StrataConfig *c = &m->weights->cfg;
+  int32_t clean[] = { 5, 17, 9, 30, 2, 11 }, corrupt[] = { 5, 23, 9, 41, 2, 11 };
+  enum { T = 6 };
+  int V = c->vocab, C = c->d_model;
+  g_autofree float *resid = g_new (float, T * C), *lc = g_new (float, T * V), *lx = g_new (float, T * V);
+  g_autofree float *lp = g_new (float, T * V);
+  StrataCache cache = { STRATA_SITE_RESID_PRE, 0, resid };
+  StrataHooks h = { &cache, 1, NULL, 0 };
+  g_assert_cmpint (strata_engine_forward (e, clean, 1, T, &h, lc), ==, STRATA_OK);
+  g_assert_cmpint (strata_engine_forward (e, corrupt, 1, T, NULL, lx), ==, STRATA_OK);
+  StrataPatch patches[T];
+  for (int t = 0; t < T; t++)
+    patches[t] = (StrataPatch) { STRATA_SITE_RESID_PRE, 0, 0, t, -1, resid + t * C };
+  StrataHooks hp = { NULL, 0, patches, T };
+  g_assert_cmpint (strata_engine_forward (e, corrupt, 1, T, &hp, lp), ==, STRATA_OK);
+  for (int i = 0; i < T * V; i++)
+    g_assert_cmpfloat (lp[i], ==, lc[i]);
+  StrataHooks none = { NULL, 0, NULL, 0 };
+  g_assert_cmpint (strata_engine_forward (e, corrupt, 1, T, &none, lp), ==, STRATA_OK);
+  for (int i = 0; i < T * V; i++)
+    g_assert_cmpfloat (lp[i], ==, lx[i]);
+  strata_engine_free (e);
+}
+
+/* Real text: "Lily went to the park." against "Tim went to the park.", target " She",
+ * contrast " He". Only position 1 differs. */
+static void
+test_stories (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (GError) error = NULL;
+  const char *const targets[] = { "She", NULL };
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, "Lily went to the park.", NULL, 0,
+                                                                  "Tim went to the park.", targets, "He", &error);
+  g_assert_no_error (error);
+  StrataPrompt *p = set->prompts->pdata[0];
+  StrataTarget *t = &g_array_index (p->targets, StrataTarget, 0);
+  StrataPatchOptions o = { all_sites, G_N_ELEMENTS (all_sites), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_autoptr (StrataPatchResult) r = strata_patch_run (e, p, t, &o, &error);
+  g_assert_no_error (error);
+  g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, p, t, &o, &error);
+  double rel = compare (r, naive);
+  g_test_message ("stories260K: fast vs naive, largest relative difference %.3g", rel);
+  g_assert_cmpfloat (rel, <=, 1e-5);
+  int L = m->weights->cfg.n_layers, T = (int) p->ids->len;
+  g_assert_cmpfloat (r->baseline_clean, >, 1.0);   /* the model prefers " She" after Lily */
+  g_assert_cmpfloat (r->baseline_corrupt, <, -1.0); /* and " He" after Tim */
+  g_assert_false (r->small_gap);
+  const StrataPatchMap *resid = r->maps->pdata[0], *attn = r->maps->pdata[1];
+  /* resid_pre 0 at the name is the whole difference: the score is exactly 1. */
+  g_assert_cmpfloat_with_epsilon (resid->score[1], 1.0, 1e-4);
+  /* Positions that are the same in both runs carry nothing at layer 0. */
+  for (int q = 0; q < T; q++)
+    if (q != 1)
+      g_assert_cmpfloat (fabs (resid->score[q]), <, 1e-4);
+  /* The information moves from the name to the last position: the last layer's attention
+   * output there restores most of it, and resid_pre at the last position gains with depth. */
+  g_assert_cmpfloat (attn->score[(L - 1) * T + T - 1], >, 0.5);
+  g_assert_cmpfloat (resid->score[(L - 1) * T + T - 1], >, resid->score[T - 1] + 0.1);
+
+  /* Noising is the mirror image at the name; top1-change marks exactly that cell. */
+  StrataPatchSite only[] = { STRATA_PATCH_RESID_PRE };
+  StrataPatchOptions on = { only, 1, STRATA_PATCH_NOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_autoptr (StrataPatchResult) noise = strata_patch_run (e, p, t, &on, &error);
+  g_assert_cmpfloat_with_epsilon (((StrataPatchMap *) noise->maps->pdata[0])->score[1], -1.0, 1e-4);
+  StrataPatchOptions ot = { only, 1, STRATA_PATCH_NOISE, STRATA_METRIC_TOP1_CHANGE, -1 };
+  g_autoptr (StrataPatchResult) top1 = strata_patch_run (e, p, t, &ot, &error);
+  g_autoptr (StrataPatchResult) top1n = strata_patch_run_naive (e, p, t, &ot, &error);
+  g_assert_cmpfloat (compare (top1, top1n), ==, 0);
+  const StrataPatchMap *tm = top1->maps->pdata[0];
+  g_assert_cmpfloat (tm->score[2], ==, 0);
+  /* The probability metric scores between the two baselines too. */
+  StrataPatchOptions op = { only, 1, STRATA_PATCH_DENOISE, STRATA_METRIC_PROB, -1 };
+  g_autoptr (StrataPatchResult) prob = strata_patch_run (e, p, t, &op, &error);
+  g_assert_cmpfloat (prob->baseline_clean, >, prob->baseline_corrupt);
+  g_assert_cmpfloat_with_epsilon (((StrataPatchMap *) prob->maps->pdata[0])->score[1], 1.0, 1e-4);
+
+  /* The circuit keeps the name at layer 0 and the final state, with edges between kept nodes. */
+  g_autoptr (StrataCircuit) circ = strata_circuit_extract (r, NULL, 0.5);
+  gboolean name = FALSE;
+  for (guint i = 0; i < circ->nodes->len; i++) {
+    StrataCircuitNode *n = &g_array_index (circ->nodes, StrataCircuitNode, i);
+    g_assert_cmpfloat (fabs (n->effect), >=, 0.5);
+    name |= n->kind == STRATA_NODE_RESID && n->layer == 0 && n->pos == 1;
+  }
+  g_assert_true (name);
+  g_assert_cmpuint (circ->edges->len, >, 0);
+  strata_engine_free (e);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("probe-golden/gpt2");
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (GError) error = NULL;
+  StrataPrompt p = { 0 };
+  int32_t a[] = { 1, 2, 3 }, b[] = { 1, 2 };
+  p.ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_array_append_vals (p.ids, a, 3);
+  p.contrast = 4;
+  StrataTarget t = { (char *) "t", 5 };
+  StrataPatchOptions o = { all_sites, 3, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_assert_null (strata_patch_run (e, &p, &t, &o, &error));
+  g_assert_nonnull (strstr (error->message, "no corrupted input"));
+  g_clear_error (&error);
+  p.corrupt_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_array_append_vals (p.corrupt_ids, b, 2);
+  g_assert_null (strata_patch_run (e, &p, &t, &o, &error));
+  g_assert_nonnull (strstr (error->message, "differ in length"));
+  g_clear_error (&error);
+  g_array_append_val (p.corrupt_ids, a[0]);
+  p.contrast = -1;
+  g_assert_null (strata_patch_run_naive (e, &p, &t, &o, &error));
+  g_assert_nonnull (strstr (error->message, "contrast"));
+  g_clear_error (&error);
+  p.contrast = 4;
+  StrataPatchSite head_at[] = { STRATA_PATCH_HEAD_AT };
+  StrataPatchOptions oh = { head_at, 1, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, 7 };
+  g_assert_null (strata_patch_run (e, &p, &t, &oh, &error));
+  g_assert_nonnull (strstr (error->message, "out of range"));
+  g_clear_error (&error);
+  /* Identical inputs: the gap is zero and is flagged. */
+  g_autoptr (StrataPatchResult) same = NULL;
+  g_array_index (p.corrupt_ids, int32_t, 2) = 3;
+  same = strata_patch_run (e, &p, &t, &o, &error);
+  g_assert_no_error (error);
+  g_assert_true (same->small_gap);
+  g_array_unref (p.ids), g_array_unref (p.corrupt_ids);
+  strata_engine_free (e);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/probes/patching/golden/gpt2", "gpt2", check_golden);
+  g_test_add_data_func ("/probes/patching/golden/llama", "llama", check_golden);
+  g_test_add_func ("/probes/patching/invariants", test_invariants);
+  g_test_add_func ("/probes/patching/stories260K", test_stories);
+  g_test_add_func ("/probes/patching/errors", test_errors);
+  return g_test_run ();
+}

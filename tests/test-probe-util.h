@@ -1,0 +1,80 @@
+/* test-probe-util.h: shared by the probe tests: test data paths, models, golden JSON. */
+#pragma once
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "strata-engine.h"
+#include "strata-model.h"
+
+static inline char *
+probe_data_path (const char *rel)
+{
+  const char *root = g_getenv ("STRATA_TEST_DATA");
+  return g_build_filename (root ? root : "tests/data", rel, NULL);
+}
+
+static inline StrataModel *
+probe_open (const char *rel)
+{
+  g_autofree char *path = probe_data_path (rel);
+  g_autoptr (GError) error = NULL;
+  StrataModel *m = strata_model_open (path, NULL, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static inline StrataEngine *
+probe_engine (StrataModel *m)
+{
+  StrataStatus st;
+  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  g_assert_nonnull (e);
+  return e;
+}
+
+/* Root object of a JSON file (the parser is returned for ownership). */
+static inline JsonObject *
+probe_golden (const char *rel, JsonParser **parser)
+{
+  g_autofree char *path = probe_data_path (rel);
+  g_autoptr (GError) error = NULL;
+  *parser = json_parser_new ();
+  json_parser_load_from_file (*parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (*parser));
+}
+
+static inline GArray *
+probe_json_ids (JsonObject *o, const char *member)
+{
+  JsonArray *a = json_object_get_array_member (o, member);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    int32_t v = (int32_t) json_array_get_int_element (a, i);
+    g_array_append_val (ids, v);
+  }
+  return ids;
+}
+
+/* Element [i][j] of a JSON array of arrays of numbers. */
+static inline double
+probe_json_at (JsonArray *a, guint i, guint j)
+{
+  return json_array_get_double_element (json_array_get_array_element (a, i), j);
+}
+
+/* Write `text` to a fresh temporary file; returns its path. */
+static inline char *
+probe_temp_file (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp ("strata-probe-XXXXXX.jsonl", &path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
