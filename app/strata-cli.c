@@ -15,6 +15,7 @@ static const StrataCommand commands[] = {
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
+  { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 #ifdef STRATA_HAVE_GUI
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
   { "open", "open a session or a model in the window", strata_cmd_open },

@@ -1,0 +1,42 @@
+/* strata-session-private.h: shared by strata-session*.c; not for other layers.
+ *
+ * Enumerations are stored as strings (names listed in docs/session-format.md), so a file
+ * stays readable when an enum is reordered and is self-describing from Python. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-h5.h"
+#include "strata-session.h"
+
+G_BEGIN_DECLS
+
+/* Collections are groups whose members are named by their index, zero-padded to six digits
+ * ("000012"), with a `count` attribute. */
+#define STRATA_SESSION_INDEX_FORMAT "%06u"
+
+typedef struct {
+  const char *what;         /* for messages: "patch site" */
+  const char *const *names; /* indexed by enum value */
+  int n;
+} StrataSessionEnum;
+
+extern const StrataSessionEnum _strata_session_figures;
+extern const StrataSessionEnum _strata_session_curves;
+extern const StrataSessionEnum _strata_session_sites;
+extern const StrataSessionEnum _strata_session_directions;
+extern const StrataSessionEnum _strata_session_metrics;
+extern const StrataSessionEnum _strata_session_nodes;
+extern const StrataSessionEnum _strata_session_families;
+extern const StrataSessionEnum _strata_session_ropes;
+
+gboolean _strata_session_set_enum (hid_t loc, const char *attr, const StrataSessionEnum *e,
+                                   int value, GError **error);
+gboolean _strata_session_get_enum (hid_t loc, const char *attr, const StrataSessionEnum *e,
+                                   int *value, GError **error);
+
+/* Everything below `file`'s root except the header attributes. */
+gboolean _strata_session_write_body (hid_t file, const StrataSession *s, GError **error);
+gboolean _strata_session_read_body (hid_t file, StrataSession *s, GError **error);
+
+G_END_DECLS

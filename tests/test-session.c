@@ -1,0 +1,607 @@
+/* test-session.c: sessions saved to HDF5 and opened again.
+ *
+ * Round trips compare every array byte for byte; damaged, foreign and hostile files must end
+ * in a GError naming the file and the problem; a save killed half-way must leave the
+ * previous file intact. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "session-sample.h"
+#include "strata-config.h"
+#include "strata-h5.h"
+#include "strata-session.h"
+
+/* ---- helpers ---- */
+
+typedef struct {
+  char *dir;
+  char *path; /* dir/session.h5 */
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  GError *error = NULL;
+  f->dir = g_dir_make_tmp ("strata-session-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "session.h5", NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  GDir *d = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL) {
+    g_autofree char *p = g_build_filename (f->dir, name, NULL);
+    g_unlink (p);
+  }
+  if (d != NULL)
+    g_dir_close (d);
+  g_rmdir (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+static const SampleOptions plain = { FALSE, 6, 2, 3 };
+static const SampleOptions edges = { TRUE, 6, 2, 3 };
+
+static void
+save_sample (const char *path, const SampleOptions *o)
+{
+  g_autoptr (StrataSession) s = sample_session_new (o);
+  GError *error = NULL;
+  g_assert_true (strata_session_save (s, path, &error));
+  g_assert_no_error (error);
+}
+
+/* Load must fail with a message that names the file and contains `problem`. */
+static void
+assert_load_fails (const char *path, const char *problem)
+{
+  GError *error = NULL;
+  g_autoptr (StrataSession) s = strata_session_load (path, &error);
+  g_assert_null (s);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_true (error->domain == STRATA_DATA_ERROR);
+  g_assert_true (g_str_has_prefix (error->message, path));
+  if (strstr (error->message, problem) == NULL)
+    g_error ("expected '%s' in: %s", problem, error->message);
+  g_clear_error (&error);
+}
+
+static hid_t
+open_rw (const char *path)
+{
+  strata_h5_init ();
+  hid_t file = H5Fopen (path, H5F_ACC_RDWR, H5P_DEFAULT);
+  g_assert_cmpint (file, >=, 0);
+  return file;
+}
+
+static void
+close_rw (hid_t file)
+{
+  g_assert_cmpint (H5Fclose (file), >=, 0);
+}
+
+/* ---- round trips ---- */
+
+static void
+roundtrip (Fixture *f, const SampleOptions *o)
+{
+  g_autoptr (StrataSession) s = sample_session_new (o);
+  GError *error = NULL;
+  g_assert_true (strata_session_save (s, f->path, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (s->created);
+  g_assert_nonnull (s->modified);
+
+  g_autoptr (StrataSession) t = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (t);
+  sample_session_assert_equal (s, t);
+  g_assert_cmpstr (t->created, ==, s->created);
+  g_assert_cmpstr (t->modified, ==, s->modified);
+  g_assert_cmpstr (t->program_version, ==, STRATA_VERSION);
+
+  /* Saving what was loaded writes the same session again: the reader misses nothing the
+   * writer needs. */
+  g_autofree char *again = g_build_filename (f->dir, "again.h5", NULL);
+  g_assert_true (strata_session_save (t, again, &error));
+  g_assert_no_error (error);
+  g_autoptr (StrataSession) u = strata_session_load (again, &error);
+  g_assert_no_error (error);
+  sample_session_assert_equal (s, u);
+  g_assert_cmpstr (u->created, ==, s->created); /* created survives a re-save */
+}
+
+static void
+test_roundtrip_plain (Fixture *f, gconstpointer data)
+{
+  roundtrip (f, &plain);
+}
+
+static void
+test_roundtrip_edges (Fixture *f, gconstpointer data)
+{
+  roundtrip (f, &edges);
+}
+
+/* Empty collections and zero-sized arrays (no chunking possible) round-trip too. */
+static void
+test_roundtrip_empty (Fixture *f, gconstpointer data)
+{
+  g_autoptr (StrataSession) s = strata_session_new ();
+  GError *error = NULL;
+  g_assert_true (strata_session_save (s, f->path, &error));
+  g_assert_no_error (error);
+  g_autoptr (StrataSession) t = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (t->analyses->len, ==, 0);
+  g_assert_null (t->view.target);
+
+  SampleOptions zero = { FALSE, 0, 2, 3 };
+  g_autoptr (StrataSession) z = sample_session_new (&zero);
+  StrataAnalysis *a = g_ptr_array_index (z->analyses, 1);
+  StrataPrompt *p = g_ptr_array_index (a->prompts->prompts, 0);
+  g_array_set_size (p->ids, 0);
+  g_array_set_size (p->corrupt_ids, 0);
+  g_assert_true (strata_session_save (z, f->path, &error));
+  g_assert_no_error (error);
+  g_autoptr (StrataSession) y = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  sample_session_assert_equal (z, y);
+  StrataAnalysis *b = g_ptr_array_index (y->analyses, 0);
+  g_assert_cmpint (b->attention->T, ==, 0);
+}
+
+/* ---- damaged and foreign files ---- */
+
+static void
+test_missing_file (Fixture *f, gconstpointer data)
+{
+  assert_load_fails (f->path, "no such file");
+}
+
+static void
+test_truncated (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (f->path, &bytes, &len, NULL));
+  g_assert_cmpuint (len, >, 4096);
+  const gsize cuts[] = { 0, 7, 96, 511, len / 5, len / 3, len / 2, len - len / 4, len - 100, len - 1 };
+  for (gsize i = 0; i < G_N_ELEMENTS (cuts); i++) {
+    g_autofree char *cut = g_strdup_printf ("%s/cut-%" G_GSIZE_FORMAT ".h5", f->dir, cuts[i]);
+    g_assert_true (g_file_set_contents (cut, bytes, (gssize) cuts[i], NULL));
+    g_test_message ("cut at %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT, cuts[i], len);
+    /* Below the superblock there is no signature; above it HDF5 sees the end of file short
+     * of the end it recorded. */
+    assert_load_fails (cut, cuts[i] < 96 ? "not an HDF5 file" : "truncated");
+  }
+}
+
+static void
+test_garbage (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  gsize n = 64 * 1024;
+  g_autofree guint8 *bytes = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    bytes[i] = (guint8) g_rand_int (rand);
+  g_assert_true (g_file_set_contents (f->path, (char *) bytes, (gssize) n, NULL));
+  assert_load_fails (f->path, "not an HDF5 file");
+
+  /* A valid signature followed by noise. */
+  static const guint8 sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+  memcpy (bytes, sig, sizeof sig);
+  g_assert_true (g_file_set_contents (f->path, (char *) bytes, (gssize) n, NULL));
+  assert_load_fails (f->path, "cannot open the HDF5 file");
+
+  /* A real session with noise written over parts of it: an error or (when only string
+   * bytes were hit, which HDF5 does not checksum) a session, never a crash. */
+  save_sample (f->path, &plain);
+  g_autofree char *good = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (f->path, &good, &len, NULL));
+  int failed = 0;
+  for (int k = 1; k < 16; k++) {
+    g_autofree char *bad = g_memdup2 (good, len);
+    gsize at = len * k / 16;
+    for (gsize i = at; i < at + 512 && i < len; i++)
+      bad[i] = (char) g_rand_int (rand);
+    g_assert_true (g_file_set_contents (f->path, bad, (gssize) len, NULL));
+    GError *error = NULL;
+    g_autoptr (StrataSession) s = strata_session_load (f->path, &error);
+    if (s == NULL) {
+      g_test_message ("noise at %" G_GSIZE_FORMAT ": %s", at, error->message);
+      g_assert_true (g_str_has_prefix (error->message, f->path));
+      failed++;
+    }
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (failed, >=, 4);
+}
+
+static void
+test_foreign (Fixture *f, gconstpointer data)
+{
+  strata_h5_init ();
+  hid_t file = H5Fcreate (f->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  g_assert_cmpint (file, >=, 0);
+  hsize_t dims[1] = { 3 };
+  float v[3] = { 1, 2, 3 };
+  GError *error = NULL;
+  g_assert_true (strata_h5_write_array (file, "weights", STRATA_H5_F32, 1, dims, v, &error));
+  close_rw (file);
+  assert_load_fails (f->path, "not a Strata session");
+
+  file = open_rw (f->path);
+  g_assert_true (strata_h5_set_string_attr (file, "format", "keras", &error));
+  close_rw (file);
+  assert_load_fails (f->path, "format is 'keras'");
+}
+
+static void
+test_missing_group (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  g_assert_cmpint (H5Ldelete (file, "/analyses/000000/lens", H5P_DEFAULT), >=, 0);
+  close_rw (file);
+  assert_load_fails (f->path, "missing group '/analyses/000000/lens'");
+
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g_assert_cmpint (H5Ldelete (file, "/analyses/000001/patching/results/000001", H5P_DEFAULT), >=, 0);
+  close_rw (file);
+  assert_load_fails (f->path, "missing group '/analyses/000001/patching/results/000001'");
+
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g_assert_cmpint (H5Ldelete (file, "/analyses/000000/lens/results/000002/targets/000001/rank",
+                              H5P_DEFAULT), >=, 0);
+  close_rw (file);
+  assert_load_fails (f->path, "missing dataset '/analyses/000000/lens/results/000002/targets/000001/rank'");
+
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g_assert_cmpint (H5Ldelete (file, "/view", H5P_DEFAULT), >=, 0);
+  close_rw (file);
+  assert_load_fails (f->path, "missing group '/view'");
+}
+
+/* Replace dataset `name` in `group` of the saved sample by one of another dtype or shape. */
+static void
+replace_dataset (const char *path, const char *group, const char *name, StrataH5Kind kind,
+                 int rank, const hsize_t *dims)
+{
+  hid_t file = open_rw (path);
+  hid_t g = H5Gopen2 (file, group, H5P_DEFAULT);
+  g_assert_cmpint (g, >=, 0);
+  g_assert_cmpint (H5Ldelete (g, name, H5P_DEFAULT), >=, 0);
+  gsize n = 1;
+  for (int i = 0; i < rank; i++)
+    n *= dims[i];
+  g_autofree double *zeros = g_new0 (double, n);
+  GError *error = NULL;
+  g_assert_true (strata_h5_write_array (g, name, kind, rank, dims, zeros, &error));
+  g_assert_no_error (error);
+  H5Gclose (g);
+  close_rw (file);
+}
+
+static void
+test_wrong_dtype (Fixture *f, gconstpointer data)
+{
+  /* topk_ids of prompt 0 in analysis 0: (L+1, T, topk) = (5, 5, 3). */
+  const char *res = "/analyses/000000/lens/results/000000";
+  hsize_t ltk[3] = { 5, 5, 3 };
+  save_sample (f->path, &plain);
+  replace_dataset (f->path, res, "topk_ids", STRATA_H5_F32, 3, ltk);
+  assert_load_fails (f->path, "'/analyses/000000/lens/results/000000/topk_ids' has type float32, expected int32");
+
+  save_sample (f->path, &plain);
+  replace_dataset (f->path, res, "topk_prob", STRATA_H5_F64, 3, ltk);
+  assert_load_fails (f->path, "topk_prob' has type float64, expected float32");
+
+  save_sample (f->path, &plain);
+  hsize_t wrong[3] = { 5, 4, 3 };
+  replace_dataset (f->path, res, "topk_prob", STRATA_H5_F32, 3, wrong);
+  assert_load_fails (f->path, "topk_prob' has shape (5, 4, 3), expected (5, 5, 3)");
+
+  save_sample (f->path, &plain);
+  hsize_t flat[1] = { 75 };
+  replace_dataset (f->path, res, "topk_prob", STRATA_H5_F32, 1, flat);
+  assert_load_fails (f->path, "topk_prob' has 1 dimensions, expected 3");
+
+  /* Attributes are typed too. */
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  hid_t g = H5Gopen2 (file, res, H5P_DEFAULT);
+  GError *error = NULL;
+  g_assert_true (strata_h5_set_string_attr (g, "T", "five", &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "attribute '/analyses/000000/lens/results/000000/T' has type string, expected an integer");
+
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g = H5Gopen2 (file, "/view", H5P_DEFAULT);
+  g_assert_true (strata_h5_set_string_attr (g, "figure", "sankey", &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "'/view/figure' is 'sankey', not a known figure");
+
+  /* A float32 where float64 is kept would round: refused. */
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g = H5Gopen2 (file, "/analyses/000000/lens", H5P_DEFAULT);
+  g_assert_true (strata_h5_set_float_attr (g, "threshold", 0.5f, &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "threshold' has type float32, expected float64");
+}
+
+static void
+test_versions (Fixture *f, gconstpointer data)
+{
+  GError *error = NULL;
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  g_assert_true (strata_h5_set_int_attr (file, "format_major", STRATA_SESSION_MAJOR + 1, &error));
+  close_rw (file);
+  assert_load_fails (f->path, "session format version 2.0 is newer");
+
+  /* A newer minor version adds things an older reader ignores. */
+  save_sample (f->path, &plain);
+  file = open_rw (f->path);
+  g_assert_true (strata_h5_set_int_attr (file, "format_minor", STRATA_SESSION_MINOR + 3, &error));
+  hid_t g = H5Gcreate2 (file, "/analyses/000000/sae", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  g_assert_cmpint (g, >=, 0);
+  g_assert_true (strata_h5_set_string_attr (g, "dictionary", "future", &error));
+  H5Gclose (g);
+  g = H5Gopen2 (file, "/view", H5P_DEFAULT);
+  g_assert_true (strata_h5_set_int_attr (g, "zoom", 3, &error));
+  H5Gclose (g);
+  close_rw (file);
+  g_autoptr (StrataSession) s = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_autoptr (StrataSession) expect = sample_session_new (&plain);
+  sample_session_assert_equal (expect, s);
+}
+
+static void
+test_external (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  g_autofree char *ext = g_build_filename (f->dir, "outside.bin", NULL);
+  g_autofree char *raw = g_malloc0 (5 * 4);
+  g_assert_true (g_file_set_contents (ext, raw, 5 * 4, NULL));
+
+  hid_t file = open_rw (f->path);
+  const char *group = "/analyses/000000/prompts/000000";
+  hid_t g = H5Gopen2 (file, group, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "ids", H5P_DEFAULT), >=, 0);
+  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  g_assert_cmpint (H5Pset_external (dcpl, ext, 0, 5 * 4), >=, 0);
+  hsize_t dims[1] = { 5 };
+  hid_t space = H5Screate_simple (1, dims, NULL);
+  hid_t d = H5Dcreate2 (g, "ids", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  g_assert_cmpint (d, >=, 0);
+  H5Dclose (d);
+  H5Sclose (space);
+  H5Pclose (dcpl);
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "'/analyses/000000/prompts/000000/ids' has its data in external files");
+}
+
+static void
+test_virtual (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  const char *group = "/analyses/000000/prompts/000000";
+  hid_t g = H5Gopen2 (file, group, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "ids", H5P_DEFAULT), >=, 0);
+  hsize_t dims[1] = { 5 };
+  hid_t space = H5Screate_simple (1, dims, NULL);
+  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  /* Mapped onto another dataset of the same file: still refused, a session is plain data. */
+  g_assert_cmpint (H5Pset_virtual (dcpl, space, ".", "/analyses/000001/prompts/000000/ids", space), >=, 0);
+  hid_t d = H5Dcreate2 (g, "ids", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  g_assert_cmpint (d, >=, 0);
+  H5Dclose (d);
+  H5Pclose (dcpl);
+  H5Sclose (space);
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "'/analyses/000000/prompts/000000/ids' is a virtual dataset");
+}
+
+static void
+test_bad_edges (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  hid_t d = H5Dopen2 (file, "/analyses/000000/circuit/edge_to", H5P_DEFAULT);
+  int32_t to[7] = { 1, 2, 3, 4, 5, 6, 99 };
+  g_assert_cmpint (H5Dwrite (d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, to), >=, 0);
+  H5Dclose (d);
+  close_rw (file);
+  assert_load_fails (f->path, "joins nodes 6 and 99, but there are 8 nodes");
+}
+
+/* ---- atomic saving ---- */
+
+static GPtrArray *
+list_dir (const char *dir)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  if (d != NULL)
+    g_dir_close (d);
+  return names;
+}
+
+static gboolean
+has_temporary (const char *dir)
+{
+  g_autoptr (GPtrArray) names = list_dir (dir);
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_has_prefix (names->pdata[i], ".session.h5.") && g_str_has_suffix (names->pdata[i], ".tmp"))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+remove_temporaries (const char *dir)
+{
+  g_autoptr (GPtrArray) names = list_dir (dir);
+  for (guint i = 0; i < names->len; i++) {
+    const char *n = names->pdata[i];
+    /* Anything but the session and its temporaries would be a stray file. */
+    g_assert_true (strcmp (n, "session.h5") == 0
+                   || (g_str_has_prefix (n, ".session.h5.") && g_str_has_suffix (n, ".tmp")));
+    if (n[0] == '.') {
+      g_autofree char *p = g_build_filename (dir, n, NULL);
+      g_unlink (p);
+    }
+  }
+}
+
+static void
+test_killed_mid_write (Fixture *f, gconstpointer data)
+{
+  /* Big enough that deflating the attention pattern takes a while (16 MiB of float32). */
+  const SampleOptions big = { FALSE, 256, 8, 8 };
+  g_autoptr (StrataSession) original = sample_session_new (&plain);
+  GError *error = NULL;
+  g_assert_true (strata_session_save (original, f->path, &error));
+  g_assert_no_error (error);
+
+  const int delays_ms[] = { 0, 1, 3, 10, 30, 60, 120, 250 };
+  int killed = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (delays_ms); i++) {
+    pid_t pid = fork ();
+    g_assert_cmpint (pid, >=, 0);
+    if (pid == 0) {
+      g_autoptr (StrataSession) s = sample_session_new (&big);
+      _exit (strata_session_save (s, f->path, NULL) ? 0 : 1);
+    }
+    /* Wait for the temporary to appear, so the kill lands while the file is written. */
+    gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    int status = 0;
+    pid_t done = 0;
+    while (!has_temporary (f->dir) && (done = waitpid (pid, &status, WNOHANG)) == 0
+           && g_get_monotonic_time () < deadline)
+      g_usleep (200);
+    if (done == 0) {
+      g_usleep (delays_ms[i] * 1000);
+      kill (pid, SIGKILL);
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+    }
+    g_autoptr (StrataSession) now = strata_session_load (f->path, &error);
+    g_assert_no_error (error);
+    if (WIFSIGNALED (status)) {
+      g_test_message ("killed after %d ms", delays_ms[i]);
+      killed++;
+      sample_session_assert_equal (original, now);
+    } else {
+      /* The save finished first: the new session replaced the old one whole. */
+      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+      g_test_message ("save finished before a kill after %d ms", delays_ms[i]);
+      g_autoptr (StrataSession) expect = sample_session_new (&big);
+      sample_session_assert_equal (expect, now);
+      g_assert_true (strata_session_save (original, f->path, &error));
+      g_assert_no_error (error);
+    }
+    remove_temporaries (f->dir);
+  }
+  g_assert_cmpint (killed, >=, 3);
+}
+
+/* A write that fails half-way (the file size limit stands in for a full disk) removes its
+ * temporary and leaves the old file as it was. */
+static void
+test_full_disk (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &plain);
+  g_autofree char *before = NULL;
+  gsize before_len;
+  g_assert_true (g_file_get_contents (f->path, &before, &before_len, NULL));
+
+  pid_t pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0) {
+    signal (SIGXFSZ, SIG_IGN);
+    struct rlimit lim = { 256 * 1024, 256 * 1024 };
+    setrlimit (RLIMIT_FSIZE, &lim);
+    const SampleOptions big = { FALSE, 128, 8, 8 };
+    g_autoptr (StrataSession) s = sample_session_new (&big);
+    GError *error = NULL;
+    gboolean ok = strata_session_save (s, f->path, &error);
+    /* 3: saved anyway; 4: failed without naming the file; 0: failed properly. */
+    _exit (ok ? 3 : g_str_has_prefix (error->message, f->path) ? 0 : 4);
+  }
+  int status;
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_false (has_temporary (f->dir));
+  g_autofree char *after = NULL;
+  gsize after_len;
+  g_assert_true (g_file_get_contents (f->path, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+}
+
+static void
+test_unwritable (Fixture *f, gconstpointer data)
+{
+  g_autoptr (StrataSession) s = sample_session_new (&plain);
+  g_autofree char *path = g_build_filename (f->dir, "no-such-folder", "s.h5", NULL);
+  GError *error = NULL;
+  g_assert_false (strata_session_save (s, path, &error));
+  g_assert_nonnull (error);
+  g_assert_true (g_str_has_prefix (error->message, path));
+  g_assert_nonnull (strstr (error->message, "cannot create a temporary file"));
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  strata_h5_init ();
+#define ADD(path, fn) g_test_add ("/session/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("roundtrip/plain", test_roundtrip_plain);
+  ADD ("roundtrip/edges", test_roundtrip_edges);
+  ADD ("roundtrip/empty", test_roundtrip_empty);
+  ADD ("error/missing-file", test_missing_file);
+  ADD ("error/truncated", test_truncated);
+  ADD ("error/garbage", test_garbage);
+  ADD ("error/foreign", test_foreign);
+  ADD ("error/missing-group", test_missing_group);
+  ADD ("error/wrong-dtype", test_wrong_dtype);
+  ADD ("error/versions", test_versions);
+  ADD ("error/external", test_external);
+  ADD ("error/virtual", test_virtual);
+  ADD ("error/circuit-edges", test_bad_edges);
+  ADD ("atomic/killed-mid-write", test_killed_mid_write);
+  ADD ("atomic/full-disk", test_full_disk);
+  ADD ("atomic/unwritable", test_unwritable);
+  return g_test_run ();
+}
