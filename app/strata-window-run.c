@@ -233,6 +233,23 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
     return NULL;
   if (slot == 0) /* now the number of prompts is known */
     j->steps = (j->model[1] ? 2 : 1) * (int) set->prompts->len * (j->patching ? 2 : 1);
+  /* No target given: follow the model's own final prediction at the last position through
+   * the layers, so the curves and the lens colouring have something to show. */
+  if (!j->prompt_set && (!j->targets || !j->targets[0])) {
+    const StrataPrompt *p0 = g_ptr_array_index (set->prompts, 0);
+    StrataLensOptions probe = { .topk = 1, .threshold = 0.5 };
+    g_autoptr (StrataLensResult) r0 = strata_lens_run (e, m, p0, &probe, error);
+    if (!r0)
+      return NULL;
+    g_autofree char *id = g_strdup_printf ("#%d", r0->topk_ids[((gsize) r0->n_layers * r0->T + r0->T - 1) * r0->topk]);
+    const char *auto_targets[] = { id, NULL };
+    g_autoptr (StrataPromptSet) again = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, auto_targets,
+                                                                      j->contrast, error);
+    if (!again)
+      return NULL;
+    strata_prompt_set_free (g_steal_pointer (&set));
+    set = g_steal_pointer (&again);
+  }
   g_autoptr (StrataAnalysis) a = strata_analysis_new (m);
   a->has_lens = TRUE;
   a->lens_options.topk = LENS_TOPK;

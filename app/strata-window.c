@@ -196,7 +196,13 @@ _strata_window_sync_controls (StrataWindow *self)
   guint site = v->patch_site == STRATA_PATCH_HEAD_AT ? STRATA_PATCH_HEAD : v->patch_site;
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->site_dropdown), site);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->log_check), v->log_color);
-  gtk_check_button_set_active (GTK_CHECK_BUTTON (self->compare_check), v->compare);
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->compare_check), v->compare);
+  /* Only the options of the figure on show. */
+  StrataFigureKind shown = _strata_window_get_visible_figure (self);
+  gtk_widget_set_visible (self->target_dropdown, shown == STRATA_FIGURE_LENS_HEATMAP);
+  gtk_widget_set_visible (self->curve_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES);
+  gtk_widget_set_visible (self->site_dropdown, shown == STRATA_FIGURE_PATCH_HEATMAP);
+  gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION);
   gtk_widget_set_sensitive (self->compare_check, strata_view_model_get_analysis (self->view, 1) != NULL);
   self->syncing = FALSE;
 }
@@ -260,16 +266,17 @@ log_toggled_cb (GtkCheckButton *b, StrataWindow *self)
 }
 
 static void
-compare_toggled_cb (GtkCheckButton *b, StrataWindow *self)
+compare_toggled_cb (GtkToggleButton *b, StrataWindow *self)
 {
   if (!self->syncing)
-    strata_view_model_set_compare (self->view, gtk_check_button_get_active (b));
+    strata_view_model_set_compare (self->view, gtk_toggle_button_get_active (b));
 }
 
 static void
 stack_child_cb (GtkStack *stack, GParamSpec *pspec, StrataWindow *self)
 {
   strata_view_model_set_figure (self->view, _strata_window_get_visible_figure (self));
+  _strata_window_sync_controls (self);
 }
 
 /* Up/Down and Page Up/Page Down move through layers from anywhere except text fields. */
@@ -304,6 +311,17 @@ close_request_cb (GtkWindow *window, StrataWindow *self)
   _strata_window_cancel (self);
   _strata_window_state_save (self);
   return FALSE;
+}
+
+/* Figures name tokens through the primary model's tokenizer while it is open. */
+static const char *
+token_text_cb (gpointer data, int32_t id)
+{
+  StrataWindow *self = data;
+  StrataModel *m = self->model[0];
+  if (!m || !m->tokenizer || id < 0 || id >= strata_tokenizer_get_vocab_size (m->tokenizer))
+    return NULL;
+  return strata_tokenizer_get_piece (m->tokenizer, id);
 }
 
 /* ---- construction ---- */
@@ -406,13 +424,10 @@ build_options_bar (StrataWindow *self)
   const char *sites[] = { "resid_pre", "attn_out", "mlp_out", "heads", NULL };
   self->site_dropdown = dropdown (sites, "Patching site");
   self->log_check = gtk_check_button_new_with_mnemonic ("_Log colour");
-  self->compare_check = gtk_check_button_new_with_mnemonic ("Co_mpare");
-  gtk_widget_set_tooltip_text (self->compare_check, "Show the second checkpoint beside the first (Ctrl+D)");
   gtk_box_append (GTK_BOX (bar), self->target_dropdown);
   gtk_box_append (GTK_BOX (bar), self->curve_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
-  gtk_box_append (GTK_BOX (bar), self->compare_check);
   gtk_widget_set_margin_start (bar, 12);
   gtk_widget_set_margin_end (bar, 12);
   gtk_widget_set_margin_top (bar, 6);
@@ -421,7 +436,6 @@ build_options_bar (StrataWindow *self)
   g_signal_connect (self->curve_dropdown, "notify::selected", G_CALLBACK (curve_selected_cb), self);
   g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
   g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
-  g_signal_connect (self->compare_check, "toggled", G_CALLBACK (compare_toggled_cb), self);
   return bar;
 }
 
@@ -445,7 +459,7 @@ build_layer_bar (StrataWindow *self)
   gtk_widget_set_hexpand (self->layer_scale, TRUE);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->layer_scale), GTK_ACCESSIBLE_PROPERTY_LABEL, "Layer", -1);
   self->layer_label = gtk_label_new ("Layer \xe2\x80\x94");
-  gtk_label_set_width_chars (GTK_LABEL (self->layer_label), 24);
+  gtk_label_set_width_chars (GTK_LABEL (self->layer_label), 22);
   gtk_label_set_xalign (GTK_LABEL (self->layer_label), 0);
   gtk_widget_add_css_class (self->layer_label, "numeric");
   self->position_adj = gtk_adjustment_new (0, 0, 0, 1, 4, 0);
@@ -544,12 +558,18 @@ static void
 strata_window_init (StrataWindow *self)
 {
   self->view = strata_view_model_new ();
+  strata_view_model_set_token_text (self->view, token_text_cb, self);
 
   GtkWidget *header = gtk_header_bar_new ();
   GtkWidget *open = gtk_button_new_with_mnemonic ("_Open");
   gtk_widget_set_tooltip_text (open, "Open a checkpoint: HF folder, .safetensors, .gguf or llama2.c .bin (Ctrl+O)");
   gtk_actionable_set_action_name (GTK_ACTIONABLE (open), "win.open-model");
   gtk_header_bar_pack_start (GTK_HEADER_BAR (header), open);
+  self->compare_check = gtk_toggle_button_new_with_mnemonic ("Co_mpare");
+  gtk_widget_set_tooltip_text (self->compare_check,
+                               "Show the second checkpoint beside the first (Ctrl+D); open it with Ctrl+Shift+O");
+  g_signal_connect (self->compare_check, "toggled", G_CALLBACK (compare_toggled_cb), self);
+  gtk_header_bar_pack_start (GTK_HEADER_BAR (header), self->compare_check);
   GtkWidget *menu = gtk_menu_button_new ();
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu), "open-menu-symbolic");
   gtk_accessible_update_property (GTK_ACCESSIBLE (menu), GTK_ACCESSIBLE_PROPERTY_LABEL, "Main menu", -1);

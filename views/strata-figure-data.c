@@ -514,7 +514,12 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
     s->color = (int) i;
     s->dashed = dashed;
     s->mark = t->resolution ? t->resolution[pos] : -1;
-    s->label = with_model ? g_strdup_printf ("%s (%s)", t->name, model_name (a)) : g_strdup (t->name);
+    /* A target written as #id reads better with its text. */
+    g_autofree char *text = strata_figure_token_text (in, a, t->id);
+    g_autofree char *name = t->name && t->name[0] == '#' && g_strcmp0 (text, t->name) != 0
+                              ? g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d %s", text, t->name)
+                              : g_strdup (t->name);
+    s->label = with_model ? g_strdup_printf ("%s (%s)", name, model_name (a)) : g_strdup (name);
     const StrataLensAggregate *ag = v->curve == STRATA_CURVE_MRR ? find_aggregate (a, t->name, pos) : NULL;
     if (v->curve == STRATA_CURVE_MRR && ag)
       s->mark = ag->resolution_layer;

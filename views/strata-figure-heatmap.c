@@ -7,7 +7,7 @@
 
 #define GAP_PANELS 28.0
 #define BAR_W 14.0
-#define MAX_CELL_H 44.0
+#define MAX_CELL_H 60.0
 #define MAX_CELL_W 96.0
 #define MAX_COL_LABEL 90.0
 

@@ -90,7 +90,7 @@ font_name (StrataFont font)
   case STRATA_FONT_LABEL: return "DejaVu Sans 9.5";
   case STRATA_FONT_TICK: return "DejaVu Sans 8.5";
   case STRATA_FONT_BOLD_TICK: return "DejaVu Sans Bold 8.5";
-  case STRATA_FONT_CELL: return "DejaVu Sans Condensed 7.5";
+  case STRATA_FONT_CELL: return "DejaVu Sans Condensed 8";
   case STRATA_FONT_CAPTION: return "DejaVu Sans 8.5";
   default: return "DejaVu Sans 9";
   }

@@ -79,7 +79,7 @@ strata_figure_view_measure (GtkWidget *widget, GtkOrientation orientation, int f
                             int *natural, int *minimum_baseline, int *natural_baseline)
 {
   *minimum = orientation == GTK_ORIENTATION_HORIZONTAL ? 320 : 240;
-  *natural = orientation == GTK_ORIENTATION_HORIZONTAL ? 760 : 480;
+  *natural = orientation == GTK_ORIENTATION_HORIZONTAL ? 640 : 420;
 }
 
 static void

@@ -6,8 +6,9 @@ empty_message (StrataFigureKind kind)
 {
   switch (kind) {
   case STRATA_FIGURE_LENS_HEATMAP:
-  case STRATA_FIGURE_TOKEN_CURVES:
     return "No logit-lens result yet: type a prompt and run the lens.";
+  case STRATA_FIGURE_TOKEN_CURVES:
+    return "No target curves yet: run the lens with one or more targets.";
   case STRATA_FIGURE_PATCH_HEATMAP:
     return "No patching result yet: give a corrupted prompt and a target, then run patching.";
   case STRATA_FIGURE_CIRCUIT:

@@ -72,7 +72,9 @@ rebuild (StrataTopkPanel *self)
   int pos = v->position >= 0 && v->position < r->T ? v->position : r->T - 1;
   StrataFigureInput in;
   strata_view_model_fill_input (self->model, STRATA_FIGURE_LENS_HEATMAP, &in);
-  const char *piece = r->pieces && (guint) pos < r->pieces->len ? g_ptr_array_index (r->pieces, pos) : "";
+  g_autofree char *piece = r->ids && (guint) pos < r->ids->len
+                             ? strata_figure_token_text (&in, in.a, g_array_index (r->ids, int32_t, pos))
+                             : g_strdup ("");
   g_autofree char *heading = g_strdup_printf ("Layer %d%s, position %d \xe2\x80\x9c%s\xe2\x80\x9d", k,
                                               k == 0 ? " (embedding)" : "", pos, piece);
   gtk_label_set_text (GTK_LABEL (self->heading), heading);
