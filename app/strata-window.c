@@ -339,6 +339,12 @@ labelled (const char *text, GtkWidget *child)
   return box;
 }
 
+static void
+entry_activate_cb (GtkEntry *entry, StrataWindow *self)
+{
+  _strata_window_run_lens (self, FALSE);
+}
+
 static GtkWidget *
 build_sidebar (StrataWindow *self)
 {
@@ -360,6 +366,9 @@ build_sidebar (StrataWindow *self)
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->targets_entry), "Tokens or #ids, e.g. \" girl\" #34");
   self->contrast_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->contrast_entry), "Token for the logit difference");
+  /* Return in any input field runs the lens. */
+  g_signal_connect (self->prompt_entry, "activate", G_CALLBACK (entry_activate_cb), self);
+  g_signal_connect (self->targets_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   gtk_box_append (GTK_BOX (box), labelled ("_Prompt", self->prompt_entry));
   gtk_box_append (GTK_BOX (box), labelled ("C_orrupted prompt", self->corrupt_entry));
   gtk_box_append (GTK_BOX (box), labelled ("_Targets", self->targets_entry));

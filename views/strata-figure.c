@@ -218,6 +218,9 @@ strata_figure_describe (const StrataFigureInput *in, char **title, char **descri
   }
   if (!t) {
     t = g_strdup (empty_message (in->kind));
+  } else {
+    g_string_append_printf (s, " Selected layer %d, position %d, head %d.", in->view->layer, in->view->position,
+                            in->view->head);
   }
   if (title)
     *title = t;
