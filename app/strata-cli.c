@@ -36,11 +36,12 @@ int
 strata_cli_main (int argc, char **argv)
 {
 #ifdef STRATA_HAVE_GUI
-  /* No command, or a path that is not one: the window (on that model or session). */
+  /* No command, or an existing file or folder that is not a command: the window (on that
+   * model or session). A mistyped command stays an error. */
   gboolean known = argc >= 2 && argv[1][0] == '-';
   for (gsize i = 0; argc >= 2 && i < G_N_ELEMENTS (commands); i++)
     known = known || strcmp (argv[1], commands[i].name) == 0;
-  if (argc < 2 || (!known && strcmp (argv[1], "help") != 0))
+  if (argc < 2 || (!known && g_file_test (argv[1], G_FILE_TEST_EXISTS)))
     return strata_application_run (argc, argv);
 #endif
   if (argc < 2) {
