@@ -12,6 +12,14 @@ typedef struct {
   char *bos; /* "on" / "off" / NULL: the model's own policy */
 } ModelOptions;
 
+static void
+model_options_clear (ModelOptions *mo)
+{
+  g_free (mo->tokenizer);
+  g_free (mo->bos);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ModelOptions, model_options_clear)
+
 static gboolean
 parse (int *argc, char ***argv, const char *params, const char *summary, ModelOptions *mo,
        GOptionEntry *extra, GError **error)
@@ -81,7 +89,7 @@ rope_name (StrataRope r)
 int
 strata_cmd_info (int argc, char **argv)
 {
-  ModelOptions mo = { 0 };
+  g_auto (ModelOptions) mo = { 0 };
   GError *error = NULL;
   if (!parse (&argc, &argv, "MODEL", "Open and validate a checkpoint.", &mo, NULL, &error))
     return strata_cli_fail (error);
@@ -174,7 +182,7 @@ add_ids_and_pieces (JsonBuilder *b, StrataModel *m, const int32_t *ids, guint n)
 int
 strata_cmd_tokenize (int argc, char **argv)
 {
-  ModelOptions mo = { 0 };
+  g_auto (ModelOptions) mo = { 0 };
   GError *error = NULL;
   if (!parse (&argc, &argv, "MODEL TEXT", "Print the token ids and pieces of TEXT (BOS policy applied).",
               &mo, NULL, &error))
@@ -255,7 +263,7 @@ generate_greedy (StrataModel *m, GArray *ids, int n, gboolean echo, GError **err
 int
 strata_cmd_generate (int argc, char **argv)
 {
-  ModelOptions mo = { 0 };
+  g_auto (ModelOptions) mo = { 0 };
   g_autofree char *prompt = NULL;
   int n = 32;
   GOptionEntry extra[] = {
