@@ -53,6 +53,15 @@ strata_application_activate (GApplication *app)
 static void
 strata_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
 {
+  /* Two checkpoints: one window comparing them on the same prompt. */
+  if (n_files == 2 && !is_session (files[0]) && !is_session (files[1])) {
+    StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    g_autofree char *a = g_file_get_path (files[0]);
+    g_autofree char *b = g_file_get_path (files[1]);
+    strata_window_open_pair (w, a, b);
+    gtk_window_present (GTK_WINDOW (w));
+    return;
+  }
   for (int i = 0; i < n_files; i++) {
     StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
     g_autofree char *path = g_file_get_path (files[i]);

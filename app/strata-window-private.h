@@ -26,6 +26,7 @@ struct _StrataWindow {
   StrataModel *model[2];       /* NULL when not loaded (a session opened without it) */
   StrataEngine *engine[2];
   char *prompt_set_path;       /* loaded set (resolved against each model when run) */
+  char *pending_compare;       /* second checkpoint to open once the first is open */
 
   GCancellable *cancellable;   /* of the running job; NULL when idle */
   gint progress_permille;      /* written by the job's thread, read by a timeout */

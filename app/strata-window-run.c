@@ -120,6 +120,12 @@ open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     strata_window_show_error (self, error->message);
+    g_clear_pointer (&self->pending_compare, g_free);
+    /* The first checkpoint still gets its analysis when the second would not open. */
+    if (j->slot == 1 && j->run_lens && self->model[0]) {
+      strata_view_model_set_compare (self->view, FALSE);
+      _strata_window_run_lens (self, FALSE);
+    }
     return;
   }
   _strata_window_hide_error (self);
@@ -134,11 +140,25 @@ open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   _strata_window_update_cards (self);
   _strata_window_update_title (self);
   _strata_window_update_actions (self);
-  if (j->slot == 1)
+  if (j->slot == 0 && self->pending_compare) {
+    g_autofree char *second = g_steal_pointer (&self->pending_compare);
+    strata_window_open_model (self, second, 1, TRUE);
+    strata_view_model_set_compare (self->view, TRUE);
+    return;
+  }
+  if (j->slot == 1 && !j->run_lens)
     _strata_window_show_info (self, "Second checkpoint open: run the lens to analyse both on the same prompt, then "
-                                    "tick Compare (Ctrl+D).");
+                                    "press Compare (Ctrl+D).");
   if (j->run_lens)
     _strata_window_run_lens (self, FALSE);
+}
+
+void
+strata_window_open_pair (StrataWindow *self, const char *a, const char *b)
+{
+  g_free (self->pending_compare);
+  self->pending_compare = g_strdup (b);
+  strata_window_open_model (self, a, 0, FALSE);
 }
 
 void

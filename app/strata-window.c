@@ -313,12 +313,15 @@ close_request_cb (GtkWindow *window, StrataWindow *self)
   return FALSE;
 }
 
-/* Figures name tokens through the primary model's tokenizer while it is open. */
+/* Figures name tokens through the tokenizer of the analysis' own model while it is open. */
 static const char *
-token_text_cb (gpointer data, int32_t id)
+token_text_cb (gpointer data, const StrataAnalysis *a, int32_t id)
 {
   StrataWindow *self = data;
-  StrataModel *m = self->model[0];
+  StrataModel *m = NULL;
+  for (int i = 0; i < 2; i++)
+    if (a && a == strata_view_model_get_analysis (self->view, i))
+      m = self->model[i];
   if (!m || !m->tokenizer || id < 0 || id >= strata_tokenizer_get_vocab_size (m->tokenizer))
     return NULL;
   return strata_tokenizer_get_piece (m->tokenizer, id);
@@ -551,6 +554,7 @@ strata_window_finalize (GObject *object)
     g_clear_pointer (&self->model[i], strata_model_free);
   }
   g_free (self->prompt_set_path);
+  g_free (self->pending_compare);
   g_free (self->session_path);
   g_free (self->job_name);
   G_OBJECT_CLASS (strata_window_parent_class)->finalize (object);

@@ -161,7 +161,7 @@ char *
 strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, int32_t id)
 {
   if (in->token_text) {
-    const char *s = in->token_text (in->token_data, id);
+    const char *s = in->token_text (in->token_data, a, id);
     if (s)
       return visible (s);
   }
@@ -523,6 +523,8 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
     const StrataLensAggregate *ag = v->curve == STRATA_CURVE_MRR ? find_aggregate (a, t->name, pos) : NULL;
     if (v->curve == STRATA_CURVE_MRR && ag)
       s->mark = ag->resolution_layer;
+    if (s->mark < 0 || s->mark > r->n_layers) /* -1 "never", and nothing outside the axis */
+      s->mark = -1;
     for (int k = 0; k < R; k++) {
       gsize c = (gsize) k * r->T + pos;
       switch (v->curve) {

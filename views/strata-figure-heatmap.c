@@ -49,32 +49,41 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   w -= bar_block;
 
   double panel_title_h = f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0;
-  const StrataGrid *g0 = f->panels[0];
   double row_w = 0, col_w = 0;
   for (int p = 0; p < f->n_panels; p++) {
     row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
     col_w = MAX (col_w, max_label_width (cr, f->panels[p]->col_labels, STRATA_FONT_BOLD_TICK));
   }
   double left = label_h + 6 + row_w + 6;
-  double per_panel = (w - (f->n_panels - 1) * GAP_PANELS) / f->n_panels;
-  double cell_w = floor (MIN ((per_panel - left) / MAX (g0->cols, 1), MAX_CELL_W));
+  /* Panels share the width in proportion to their columns (two checkpoints may tokenize
+   * the same prompt differently) and share one cell height, so rows line up. */
+  int total_cols = 0, max_rows = 1;
+  for (int p = 0; p < f->n_panels; p++) {
+    total_cols += MAX (f->panels[p]->cols, 1);
+    max_rows = MAX (max_rows, f->panels[p]->rows);
+  }
+  double avail = w - (f->n_panels - 1) * GAP_PANELS - f->n_panels * left;
+  double cell_w = floor (MIN (avail / total_cols, MAX_CELL_W));
   cell_w = MAX (cell_w, 2);
   /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
   gboolean vertical = col_w + 4 > cell_w;
   double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
-  double cell_h = floor (MIN ((h - panel_title_h - col_block) / MAX (g0->rows, 1), MAX_CELL_H));
+  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX_CELL_H));
   cell_h = MAX (cell_h, 2);
 
   lay->n_panels = f->n_panels;
   lay->col_label_rot = vertical ? G_PI / 2 : 0;
+  double px = x;
   for (int p = 0; p < f->n_panels; p++) {
     StrataPanelRect *r = &lay->panel[p];
     r->cell_w = cell_w;
     r->cell_h = cell_h;
     r->w = cell_w * f->panels[p]->cols;
     r->h = cell_h * f->panels[p]->rows;
-    r->x = round (x + p * (per_panel + GAP_PANELS) + left);
-    r->y = round (y + panel_title_h);
+    r->x = round (px + left);
+    /* a panel with fewer rows sits on the same baseline: layer 0 rows align */
+    r->y = round (y + panel_title_h + (f->row0_bottom ? (max_rows - f->panels[p]->rows) * cell_h : 0));
+    px = r->x + r->w + GAP_PANELS;
   }
   const StrataPanelRect *last = &lay->panel[f->n_panels - 1];
   lay->bar_x = round (last->x + last->w + 16);

@@ -21,9 +21,10 @@ typedef struct {
   const StrataAnalysis *a;       /* primary checkpoint; may be NULL (an empty figure) */
   const StrataAnalysis *b;       /* second checkpoint when comparing, else NULL */
   const StrataViewState *view;   /* selection and options; never NULL */
-  /* Optional: the text of a vocabulary token (the model's tokenizer, when loaded). Without
-   * it, tokens are named from the prompt pieces and target names, else written "#id". */
-  const char *(*token_text) (gpointer data, int32_t id);
+  /* Optional: the text of a vocabulary token of analysis `a` (its model's tokenizer, when
+   * loaded; NULL when unknown). Without it, tokens are named from the prompt pieces and
+   * target names, else written "#id". */
+  const char *(*token_text) (gpointer data, const StrataAnalysis *a, int32_t id);
   gpointer token_data;
 } StrataFigureInput;
 

@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 #define STRATA_TYPE_VIEW_MODEL (strata_view_model_get_type ())
 G_DECLARE_FINAL_TYPE (StrataViewModel, strata_view_model, STRATA, VIEW_MODEL, GObject)
 
-typedef const char *(*StrataTokenTextFunc) (gpointer data, int32_t id);
+typedef const char *(*StrataTokenTextFunc) (gpointer data, const StrataAnalysis *a, int32_t id);
 
 StrataViewModel *strata_view_model_new (void);
 
