@@ -378,6 +378,35 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   _strata_window_set_dirty (self, TRUE);
 }
 
+/* Words separated by spaces; "..." keeps spaces (a token such as " girl"); #12 is an id.
+ * NULL when a quote is left open. (Shell rules would read #12 as a comment.) */
+static char **
+split_targets (const char *text)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr (GString) word = g_string_new (NULL);
+  gboolean quoted = FALSE, have = FALSE;
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') {
+      quoted = !quoted;
+      have = TRUE;
+    } else if (*p == ' ' && !quoted) {
+      if (have)
+        g_strv_builder_add (b, word->str);
+      g_string_truncate (word, 0);
+      have = FALSE;
+    } else {
+      g_string_append_c (word, *p);
+      have = TRUE;
+    }
+  }
+  if (quoted)
+    return NULL;
+  if (have)
+    g_strv_builder_add (b, word->str);
+  return g_strv_builder_end (b);
+}
+
 void
 _strata_window_run_lens (StrataWindow *self, gboolean patching)
 {
@@ -406,15 +435,19 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   j->prompt_set = g_strdup (self->prompt_set_path);
   j->patching = patching;
   j->progress = &self->progress_permille;
-  /* Targets are shell words so a token with a leading space can be written " girl". */
-  g_autoptr (GError) error = NULL;
-  if (*targets && !g_shell_parse_argv (targets, NULL, &j->targets, &error)) {
-    strata_window_show_error (self, "Targets: write tokens separated by spaces; quote a token with spaces, e.g. \" girl\".");
+  j->targets = split_targets (targets);
+  if (!j->targets) {
+    strata_window_show_error (self, "Targets: write tokens or #ids separated by spaces; quote a token that holds "
+                                    "spaces, e.g. \" girl\" (a quote is missing).");
     run_job_free (j);
     return;
   }
-  if (!j->targets)
-    j->targets = g_new0 (char *, 1);
+  if (patching && (!j->corrupt || !j->targets[0]) && !j->prompt_set) {
+    strata_window_show_error (self, "Patching needs a corrupted prompt (the same number of tokens as the prompt) and "
+                                    "a target token.");
+    run_job_free (j);
+    return;
+  }
   int n_prompts = 1;
   j->steps = (self->model[1] ? 2 : 1) * n_prompts * (patching ? 2 : 1);
   GCancellable *c = begin_job (self, patching ? "Patching…" : "Running the lens…");

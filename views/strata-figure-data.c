@@ -384,7 +384,7 @@ strata_figure_data_patch (const StrataFigureInput *in)
   for (int i = 0; i < m->rows * m->cols; i++) {
     g->value[i] = isfinite (m->score[i]) ? m->score[i] / range : NAN;
     if (isfinite (m->score[i]))
-      g->cell_text[i] = g_strdup_printf ("%.2f", m->score[i]);
+      g->cell_text[i] = g_strdup_printf ("%.2f", fabs (m->score[i]) < 0.005 ? 0.0 : m->score[i]); /* no "-0.00" */
   }
   for (int k = 0; k < m->rows; k++)
     g_ptr_array_add (g->row_labels, g_strdup_printf ("%d", k));
