@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "strata-config.h"
+#ifdef STRATA_HAVE_GUI
+#include "strata-application.h"
+#endif
 
 static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
@@ -13,12 +16,16 @@ static const StrataCommand commands[] = {
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
+#ifdef STRATA_HAVE_GUI
+  { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
+  { "open", "open a session or a model in the window", strata_cmd_open },
+#endif
 };
 
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: strata COMMAND [OPTION…]\n\nCommands:\n");
+  fprintf (out, "Usage: strata COMMAND [OPTION…]\n       strata [MODEL|FILE.h5]   (the window)\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nMODEL is a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin.\n"
@@ -28,6 +35,15 @@ usage (FILE *out)
 int
 strata_cli_main (int argc, char **argv)
 {
+#ifdef STRATA_HAVE_GUI
+  /* No command, or an existing file or folder that is not a command: the window (on that
+   * model or session). A mistyped command stays an error. */
+  gboolean known = argc >= 2 && argv[1][0] == '-';
+  for (gsize i = 0; argc >= 2 && i < G_N_ELEMENTS (commands); i++)
+    known = known || strcmp (argv[1], commands[i].name) == 0;
+  if (argc < 2 || (!known && g_file_test (argv[1], G_FILE_TEST_EXISTS)))
+    return strata_application_run (argc, argv);
+#endif
   if (argc < 2) {
     usage (stderr);
     return 2;

@@ -1,0 +1,152 @@
+/* strata-application.c: application-wide actions, accelerators and the way files open. */
+#include "strata-application.h"
+
+#include "strata-config.h"
+#include "strata-window.h"
+
+struct _StrataApplication {
+  GtkApplication parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (StrataApplication, strata_application, GTK_TYPE_APPLICATION)
+
+char *
+strata_application_default_model (void)
+{
+  const char *env = g_getenv ("STRATA_DEFAULT_MODEL");
+  if (env && *env)
+    return g_strdup (env);
+  /* Installed copy first, then the source tree the program was built from. */
+  g_autofree char *installed = g_build_filename (STRATA_DEFAULT_MODEL_DIR, "stories260K", "stories260K.bin", NULL);
+  if (g_file_test (installed, G_FILE_TEST_IS_REGULAR))
+    return g_steal_pointer (&installed);
+#ifdef STRATA_SOURCE_DEFAULT_MODEL
+  if (g_file_test (STRATA_SOURCE_DEFAULT_MODEL, G_FILE_TEST_IS_REGULAR))
+    return g_strdup (STRATA_SOURCE_DEFAULT_MODEL);
+#endif
+  return NULL;
+}
+
+static gboolean
+is_session (GFile *file)
+{
+  g_autofree char *name = g_file_get_basename (file);
+  return name && (g_str_has_suffix (name, ".h5") || g_str_has_suffix (name, ".hdf5"));
+}
+
+static void
+strata_application_activate (GApplication *app)
+{
+  GtkWindow *win = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (!win) {
+    StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    g_autofree char *model = strata_application_default_model ();
+    if (model)
+      strata_window_open_model (w, model, 0, TRUE);
+    else
+      strata_window_show_error (w, "The built-in model (stories260K) is not installed: open a checkpoint with Ctrl+O.");
+    win = GTK_WINDOW (w);
+  }
+  gtk_window_present (win);
+}
+
+static void
+strata_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
+{
+  /* Two checkpoints: one window comparing them on the same prompt. */
+  if (n_files == 2 && !is_session (files[0]) && !is_session (files[1])) {
+    StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    g_autofree char *a = g_file_get_path (files[0]);
+    g_autofree char *b = g_file_get_path (files[1]);
+    strata_window_open_pair (w, a, b);
+    gtk_window_present (GTK_WINDOW (w));
+    return;
+  }
+  for (int i = 0; i < n_files; i++) {
+    StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    g_autofree char *path = g_file_get_path (files[i]);
+    if (!path)
+      path = g_file_get_uri (files[i]);
+    if (is_session (files[i]))
+      strata_window_open_session (w, path);
+    else
+      strata_window_open_model (w, path, 0, TRUE);
+    gtk_window_present (GTK_WINDOW (w));
+  }
+}
+
+static void
+quit_activated (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  /* Close windows one by one so each can ask about unsaved work. */
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+}
+
+static void
+strata_application_startup (GApplication *app)
+{
+  G_APPLICATION_CLASS (strata_application_parent_class)->startup (app);
+  static const GActionEntry entries[] = { { "quit", quit_activated, NULL, NULL, NULL, { 0 } } };
+  g_action_map_add_action_entries (G_ACTION_MAP (app), entries, G_N_ELEMENTS (entries), app);
+  static const struct { const char *action; const char *accels[3]; } accels[] = {
+    { "app.quit", { "<Control>q", NULL } },
+    { "win.open-model", { "<Control>o", NULL } },
+    { "win.open-compare", { "<Control><Shift>o", NULL } },
+    { "win.open-session", { "<Control><Alt>o", NULL } },
+    { "win.save", { "<Control>s", NULL } },
+    { "win.save-as", { "<Control><Shift>s", NULL } },
+    { "win.run-lens", { "<Control>Return", NULL } },
+    { "win.run-patching", { "<Control><Shift>Return", NULL } },
+    { "win.cancel", { "Escape", NULL } },
+    { "win.export", { "<Control>e", NULL } },
+    { "win.focus-prompt", { "<Control>l", NULL } },
+    { "win.load-prompts", { "<Control>p", NULL } },
+    { "win.toggle-compare", { "<Control>d", NULL } },
+    { "win.show-figure(0)", { "<Alt>1", NULL } },
+    { "win.show-figure(1)", { "<Alt>2", NULL } },
+    { "win.show-figure(2)", { "<Alt>3", NULL } },
+    { "win.show-figure(3)", { "<Alt>4", NULL } },
+    { "win.show-figure(4)", { "<Alt>5", NULL } },
+    { "window.close", { "<Control>w", NULL } },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action, accels[i].accels);
+
+  /* Figures and panels: a little spacing and a white canvas like the exported figure. */
+  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
+  gtk_css_provider_load_from_data (css,
+    "strata-figure { background: white; }\n"
+    ".strata-sidebar { padding: 12px; }\n"
+    ".strata-card-key { color: alpha(currentColor, 0.6); }\n"
+    ".strata-layerbar { padding: 6px 12px; border-top: 1px solid alpha(currentColor, 0.15); }\n",
+    -1);
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+}
+
+static void
+strata_application_class_init (StrataApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  app_class->activate = strata_application_activate;
+  app_class->open = strata_application_open;
+  app_class->startup = strata_application_startup;
+}
+
+static void
+strata_application_init (StrataApplication *self)
+{
+}
+
+int
+strata_application_run (int argc, char **argv)
+{
+  g_set_prgname ("strata");
+  g_set_application_name ("Strata");
+  /* NON_UNIQUE: every `strata` run is its own process (tests, two checkpoints in two
+   * windows); nothing depends on a session bus. */
+  g_autoptr (StrataApplication) app = g_object_new (STRATA_TYPE_APPLICATION, "application-id", STRATA_APPLICATION_ID,
+                                                    "flags", G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE, NULL);
+  return g_application_run (G_APPLICATION (app), argc, argv);
+}

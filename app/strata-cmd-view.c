@@ -1,0 +1,80 @@
+/* strata-cmd-view.c: `strata export` (redraw a saved figure, no model, no display) and
+ * `strata open` (a session in the window). */
+#include <stdio.h>
+#include <string.h>
+
+#include "strata-cli.h"
+#include "strata-figure.h"
+#include "strata-session.h"
+#ifdef STRATA_HAVE_GUI
+#include "strata-application.h"
+#endif
+
+int
+strata_cmd_export (int argc, char **argv)
+{
+  g_autofree char *figure = NULL, *view = NULL;
+  double scale = 2.0, width = STRATA_FIGURE_DEFAULT_WIDTH, height = STRATA_FIGURE_DEFAULT_HEIGHT;
+  int layer = -2, position = -2;
+  GOptionEntry entries[] = {
+    { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &figure, "Write the figure here (.png, .svg or .pdf)", "OUT" },
+    { "view", 0, 0, G_OPTION_ARG_STRING, &view, "Figure: lens, curves, patch, circuit, attention (default: as saved)", "NAME" },
+    { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &scale, "PNG pixels per point (default 2)", "S" },
+    { "width", 0, 0, G_OPTION_ARG_DOUBLE, &width, "Figure width in points (default 880)", "W" },
+    { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default 560)", "H" },
+    { "layer", 0, 0, G_OPTION_ARG_INT, &layer, "Selected layer (default: as saved)", "K" },
+    { "position", 0, 0, G_OPTION_ARG_INT, &position, "Selected position (default: as saved)", "P" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.h5");
+  g_option_context_set_summary (ctx, "Redraw a figure of a saved session; no model or display needed.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  GError *error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    return strata_cli_fail (error);
+  if (argc != 2 || !figure)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                                         "usage: strata export FILE.h5 --figure OUT.png|svg|pdf [--view NAME]"));
+  g_autoptr (StrataSession) s = strata_session_load (argv[1], &error);
+  if (!s)
+    return strata_cli_fail (error);
+  if (!s->analyses || s->analyses->len == 0)
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: the session holds no analysis", argv[1]));
+  StrataViewState v = s->view;
+  if (view) {
+    gboolean found = FALSE;
+    for (int k = 0; k < STRATA_FIGURE_N; k++)
+      if (strcmp (view, strata_figure_kind_name (k)) == 0) {
+        v.figure = k;
+        found = TRUE;
+      }
+    if (!found)
+      return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                                           "--view takes lens, curves, patch, circuit or attention, not '%s'", view));
+  }
+  if (layer != -2)
+    v.layer = layer;
+  if (position != -2)
+    v.position = position;
+  StrataFigureInput in = { .kind = v.figure, .a = g_ptr_array_index (s->analyses, 0),
+                           .b = s->analyses->len > 1 ? g_ptr_array_index (s->analyses, 1) : NULL, .view = &v };
+  if (!strata_figure_export (figure, width, height, scale, &in, &error))
+    return strata_cli_fail (error);
+  return 0;
+}
+
+int
+strata_cmd_open (int argc, char **argv)
+{
+  if (argc != 2 || argv[1][0] == '-') {
+    fprintf (stderr, "usage: strata open FILE.h5|MODEL\n");
+    return 2;
+  }
+#ifdef STRATA_HAVE_GUI
+  char *app_argv[] = { argv[0], argv[1], NULL };
+  return strata_application_run (2, app_argv);
+#else
+  fprintf (stderr, "strata: this build has no window (GTK 4 was not found)\n");
+  return 1;
+#endif
+}

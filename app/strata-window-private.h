@@ -1,0 +1,88 @@
+/* strata-window-private.h: what the window's files share (GNOME Text Editor style split:
+ * strata-window.c builds the widgets, -actions.c the actions and keys, -run.c the
+ * background jobs, -session.c saving and opening, -state.c size and recent files). */
+#pragma once
+
+#include "strata-analysis.h"
+#include "strata-engine.h"
+#include "strata-figure-view.h"
+#include "strata-model.h"
+#include "strata-topk-panel.h"
+#include "strata-view-model.h"
+#include "strata-window.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  GtkWidget *frame;
+  GtkWidget *title;
+  GtkWidget *values[9];  /* family, layers, width, heads, vocab, params, dtype, device, BOS */
+} StrataModelCard;
+
+struct _StrataWindow {
+  GtkApplicationWindow parent_instance;
+
+  StrataViewModel *view;
+  StrataModel *model[2];       /* NULL when not loaded (a session opened without it) */
+  StrataEngine *engine[2];
+  char *prompt_set_path;       /* loaded set (resolved against each model when run) */
+  char *pending_compare;       /* second checkpoint to open once the first is open */
+
+  GCancellable *cancellable;   /* of the running job; NULL when idle */
+  gint progress_permille;      /* written by the job's thread, read by a timeout */
+  guint progress_source;
+  char *job_name;
+
+  char *session_path;
+  gboolean dirty;
+  gboolean close_confirmed;
+  gboolean syncing;            /* guards widget <-> model feedback */
+
+  GtkWidget *banner, *banner_label;
+  GtkWidget *progress_revealer, *progress, *progress_label;
+  StrataModelCard card[2];
+  GtkWidget *prompt_entry, *corrupt_entry, *targets_entry, *contrast_entry;
+  GtkWidget *prompt_set_label;
+  GtkWidget *stack;
+  GtkWidget *figures[STRATA_FIGURE_N];
+  GtkWidget *layer_scale, *layer_label, *position_spin, *head_spin;
+  GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
+  GtkWidget *run_button, *patch_button, *export_button;
+  GtkAdjustment *layer_adj, *position_adj, *head_adj;
+};
+
+/* strata-window.c */
+void _strata_window_update_cards (StrataWindow *self);
+void _strata_window_sync_controls (StrataWindow *self);
+void _strata_window_update_title (StrataWindow *self);
+void _strata_window_set_dirty (StrataWindow *self, gboolean dirty);
+void _strata_window_hide_error (StrataWindow *self);
+void _strata_window_show_info (StrataWindow *self, const char *message);
+StrataFigureKind _strata_window_get_visible_figure (StrataWindow *self);
+/* The "Colour by" list after a new analysis arrives. */
+void _strata_window_refresh_targets (StrataWindow *self);
+
+/* strata-window-actions.c */
+void _strata_window_install_actions (StrataWindow *self);
+void _strata_window_update_actions (StrataWindow *self);
+void _strata_window_export_to (StrataWindow *self, const char *path);
+
+/* strata-window-run.c */
+gboolean _strata_window_is_busy (StrataWindow *self);
+void _strata_window_run_lens (StrataWindow *self, gboolean patching);
+void _strata_window_cancel (StrataWindow *self);
+void _strata_window_set_model (StrataWindow *self, int slot, StrataModel *model);
+
+/* strata-window-session.c */
+void _strata_window_save (StrataWindow *self, gboolean save_as);
+void _strata_window_choose_session (StrataWindow *self);
+gboolean _strata_window_confirm_close (StrataWindow *self);
+
+/* strata-window-state.c: window size and recent sessions in $XDG_CONFIG_HOME/strata/state.ini */
+void _strata_window_state_restore (StrataWindow *self);
+void _strata_window_state_save (StrataWindow *self);
+void _strata_window_recent_add (const char *path);
+char **_strata_window_recent_list (void);
+void _strata_window_rebuild_recent_menu (StrataWindow *self, GMenu *menu);
+
+G_END_DECLS

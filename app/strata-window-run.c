@@ -1,0 +1,457 @@
+/* strata-window-run.c: long work off the main thread (GTask): opening a checkpoint, running
+ * the lens and patching. The window shows a progress bar with Cancel and never blocks; the
+ * job reads only what it was given and hands back new analyses. */
+#include <string.h>
+
+#include "strata-prompt-set.h"
+#include "strata-window-private.h"
+
+#define LENS_TOPK 10
+#define CIRCUIT_THRESHOLD 0.1
+
+gboolean
+_strata_window_is_busy (StrataWindow *self)
+{
+  return self->cancellable != NULL;
+}
+
+static gboolean
+progress_tick_cb (gpointer data)
+{
+  StrataWindow *self = data;
+  int p = g_atomic_int_get (&self->progress_permille);
+  if (p < 0)
+    gtk_progress_bar_pulse (GTK_PROGRESS_BAR (self->progress));
+  else
+    gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (self->progress), p / 1000.0);
+  return G_SOURCE_CONTINUE;
+}
+
+static GCancellable *
+begin_job (StrataWindow *self, const char *what)
+{
+  self->cancellable = g_cancellable_new ();
+  g_atomic_int_set (&self->progress_permille, -1);
+  g_free (self->job_name);
+  self->job_name = g_strdup (what);
+  gtk_label_set_text (GTK_LABEL (self->progress_label), what);
+  gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (self->progress), 0);
+  gtk_revealer_set_reveal_child (GTK_REVEALER (self->progress_revealer), TRUE);
+  if (!self->progress_source)
+    self->progress_source = g_timeout_add (100, progress_tick_cb, self);
+  _strata_window_update_actions (self);
+  return self->cancellable;
+}
+
+static void
+end_job (StrataWindow *self)
+{
+  g_clear_object (&self->cancellable);
+  if (self->progress_source) {
+    g_source_remove (self->progress_source);
+    self->progress_source = 0;
+  }
+  gtk_revealer_set_reveal_child (GTK_REVEALER (self->progress_revealer), FALSE);
+  _strata_window_update_actions (self);
+}
+
+void
+_strata_window_cancel (StrataWindow *self)
+{
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+}
+
+/* ---- opening a checkpoint ---- */
+
+typedef struct {
+  char *path;
+  int slot;
+  gboolean run_lens;
+  StrataModel *model;
+  StrataEngine *engine;
+} OpenJob;
+
+static void
+open_job_free (OpenJob *j)
+{
+  g_free (j->path);
+  if (j->engine)
+    strata_engine_free (j->engine);
+  if (j->model)
+    strata_model_free (j->model);
+  g_free (j);
+}
+
+static void
+open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  OpenJob *j = data;
+  GError *error = NULL;
+  j->model = strata_model_open (j->path, NULL, &error);
+  if (!j->model) {
+    g_task_return_error (task, error);
+    return;
+  }
+  StrataStatus st = STRATA_OK;
+  j->engine = strata_engine_new (strata_backend_cpu (), j->model->weights, &st);
+  if (!j->engine) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine: %s", j->path,
+                             strata_status_to_string (st));
+    return;
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+_strata_window_set_model (StrataWindow *self, int slot, StrataModel *model)
+{
+  g_clear_pointer (&self->engine[slot], strata_engine_free);
+  g_clear_pointer (&self->model[slot], strata_model_free);
+  self->model[slot] = model;
+}
+
+static void
+open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  StrataWindow *self = STRATA_WINDOW (source);
+  OpenJob *j = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  end_job (self);
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    strata_window_show_error (self, error->message);
+    g_clear_pointer (&self->pending_compare, g_free);
+    /* The first checkpoint still gets its analysis when the second would not open. */
+    if (j->slot == 1 && j->run_lens && self->model[0]) {
+      strata_view_model_set_compare (self->view, FALSE);
+      _strata_window_run_lens (self, FALSE);
+    }
+    return;
+  }
+  _strata_window_hide_error (self);
+  _strata_window_set_model (self, j->slot, g_steal_pointer (&j->model));
+  self->engine[j->slot] = g_steal_pointer (&j->engine);
+  /* An analysis of another checkpoint no longer matches the card: drop it. */
+  StrataAnalysis *a = strata_view_model_get_analysis (self->view, j->slot);
+  if (a && g_strcmp0 (a->model.weights_sha256, self->model[j->slot]->weights_sha256) != 0)
+    strata_view_model_set_analysis (self->view, j->slot, NULL, NULL);
+  if (j->slot == 0 && !*gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)))
+    gtk_editable_set_text (GTK_EDITABLE (self->prompt_entry), "Once upon a time, there was a little");
+  _strata_window_update_cards (self);
+  _strata_window_update_title (self);
+  _strata_window_update_actions (self);
+  if (j->slot == 0 && self->pending_compare) {
+    g_autofree char *second = g_steal_pointer (&self->pending_compare);
+    strata_window_open_model (self, second, 1, TRUE);
+    strata_view_model_set_compare (self->view, TRUE);
+    return;
+  }
+  if (j->slot == 1 && !j->run_lens)
+    _strata_window_show_info (self, "Second checkpoint open: run the lens to analyse both on the same prompt, then "
+                                    "press Compare (Ctrl+D).");
+  if (j->run_lens)
+    _strata_window_run_lens (self, FALSE);
+}
+
+void
+strata_window_open_pair (StrataWindow *self, const char *a, const char *b)
+{
+  g_free (self->pending_compare);
+  self->pending_compare = g_strdup (b);
+  strata_window_open_model (self, a, 0, FALSE);
+}
+
+void
+strata_window_open_model (StrataWindow *self, const char *path, int slot, gboolean run_lens)
+{
+  if (_strata_window_is_busy (self)) {
+    strata_window_show_error (self, "Wait for the running job to finish or cancel it first.");
+    return;
+  }
+  OpenJob *j = g_new0 (OpenJob, 1);
+  j->path = g_strdup (path);
+  j->slot = slot;
+  j->run_lens = run_lens;
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *what = g_strdup_printf ("Opening %s…", base);
+  GCancellable *c = begin_job (self, what);
+  g_autoptr (GTask) task = g_task_new (self, c, open_done_cb, NULL);
+  g_task_set_task_data (task, j, (GDestroyNotify) open_job_free);
+  g_task_run_in_thread (task, open_thread);
+}
+
+/* ---- lens and patching ---- */
+
+typedef struct {
+  StrataModel *model[2];     /* borrowed: the window keeps them while it is busy */
+  StrataEngine *engine[2];
+  char *text, *corrupt, *contrast, *prompt_set;
+  char **targets;
+  gboolean patching;
+  gint *progress;
+  int steps, done;
+  StrataAnalysis *result[2];
+} RunJob;
+
+static void
+run_job_free (RunJob *j)
+{
+  g_free (j->text);
+  g_free (j->corrupt);
+  g_free (j->contrast);
+  g_free (j->prompt_set);
+  g_strfreev (j->targets);
+  for (int i = 0; i < 2; i++)
+    if (j->result[i])
+      strata_analysis_free (j->result[i]);
+  g_free (j);
+}
+
+static void
+step (RunJob *j)
+{
+  j->done++;
+  g_atomic_int_set (j->progress, (int) (1000.0 * MIN (j->done, j->steps) / MAX (j->steps, 1)));
+}
+
+static StrataAttention *
+attention_of (StrataEngine *e, const StrataConfig *c, const StrataPrompt *p, GError **error)
+{
+  int T = (int) p->ids->len, L = c->n_layers, H = c->n_heads;
+  StrataAttention *att = g_new0 (StrataAttention, 1);
+  att->n_layers = L;
+  att->n_heads = H;
+  att->T = T;
+  att->pattern = g_new0 (float, (gsize) L * H * T * T);
+  g_autofree StrataCache *caches = g_new0 (StrataCache, L);
+  for (int l = 0; l < L; l++) {
+    caches[l].site = STRATA_SITE_ATTN_PATTERN;
+    caches[l].layer = l;
+    caches[l].dst = att->pattern + (gsize) l * H * T * T;  /* (1, H, T, T) */
+  }
+  StrataHooks hooks = { caches, L, NULL, 0 };
+  if (strata_engine_forward (e, (const int32_t *) p->ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "attention pattern: %s", strata_engine_get_error (e));
+    strata_attention_free (att);
+    return NULL;
+  }
+  return att;
+}
+
+static StrataAnalysis *
+analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
+{
+  StrataModel *m = j->model[slot];
+  StrataEngine *e = j->engine[slot];
+  g_autoptr (StrataPromptSet) set = NULL;
+  if (j->prompt_set)
+    set = strata_prompt_set_load (j->prompt_set, m, error);
+  else
+    set = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, (const char *const *) j->targets, j->contrast,
+                                        error);
+  if (!set)
+    return NULL;
+  if (slot == 0) /* now the number of prompts is known */
+    j->steps = (j->model[1] ? 2 : 1) * (int) set->prompts->len * (j->patching ? 2 : 1);
+  /* No target given: follow the model's own final prediction at the last position through
+   * the layers, so the curves and the lens colouring have something to show. */
+  if (!j->prompt_set && (!j->targets || !j->targets[0])) {
+    const StrataPrompt *p0 = g_ptr_array_index (set->prompts, 0);
+    StrataLensOptions probe = { .topk = 1, .threshold = 0.5 };
+    g_autoptr (StrataLensResult) r0 = strata_lens_run (e, m, p0, &probe, error);
+    if (!r0)
+      return NULL;
+    g_autofree char *id = g_strdup_printf ("#%d", r0->topk_ids[((gsize) r0->n_layers * r0->T + r0->T - 1) * r0->topk]);
+    const char *auto_targets[] = { id, NULL };
+    g_autoptr (StrataPromptSet) again = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, auto_targets,
+                                                                      j->contrast, error);
+    if (!again)
+      return NULL;
+    strata_prompt_set_free (g_steal_pointer (&set));
+    set = g_steal_pointer (&again);
+  }
+  g_autoptr (StrataAnalysis) a = strata_analysis_new (m);
+  a->has_lens = TRUE;
+  a->lens_options.topk = LENS_TOPK;
+  a->lens_options.threshold = 0.5;
+  if (!a->lens_results)
+    a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  for (guint i = 0; i < set->prompts->len; i++) {
+    if (g_cancellable_set_error_if_cancelled (cancellable, error))
+      return NULL;
+    const StrataPrompt *p = g_ptr_array_index (set->prompts, i);
+    StrataLensResult *r = strata_lens_run (e, m, p, &a->lens_options, error);
+    if (!r)
+      return NULL;
+    g_ptr_array_add (a->lens_results, r);
+    step (j);
+  }
+  a->lens_aggregates = strata_lens_aggregate (set, a->lens_results);
+  const StrataPrompt *first = g_ptr_array_index (set->prompts, 0);
+  a->attention = attention_of (e, &m->weights->cfg, first, error);
+  if (!a->attention)
+    return NULL;
+
+  if (j->patching) {
+    static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
+                                             STRATA_PATCH_HEAD };
+    if (!a->patch_results)
+      a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+    for (guint i = 0; i < set->prompts->len; i++) {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+      const StrataPrompt *p = g_ptr_array_index (set->prompts, i);
+      step (j);
+      if (!p->corrupt_ids || !p->targets || p->targets->len == 0)
+        continue;
+      StrataPatchOptions opts = { sites, G_N_ELEMENTS (sites), STRATA_PATCH_DENOISE,
+                                  p->contrast >= 0 ? STRATA_METRIC_LOGIT_DIFF : STRATA_METRIC_PROB, -1 };
+      StrataPatchResult *r = strata_patch_run (e, p, &g_array_index (p->targets, StrataTarget, 0), &opts, error);
+      if (!r)
+        return NULL;
+      g_ptr_array_add (a->patch_results, r);
+    }
+    if (a->patch_results->len == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Patching needs a corrupted prompt (same number of tokens) and at least one target.");
+      return NULL;
+    }
+    a->patch_aggregates = strata_patch_aggregate (set, a->patch_results);
+    a->circuit = strata_circuit_extract (g_ptr_array_index (a->patch_results, 0),
+                                         g_ptr_array_index (a->lens_results, 0), CIRCUIT_THRESHOLD);
+  }
+  a->prompts = g_steal_pointer (&set);
+  return g_steal_pointer (&a);
+}
+
+static void
+run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  RunJob *j = data;
+  for (int s = 0; s < 2; s++) {
+    if (!j->model[s])
+      continue;
+    GError *error = NULL;
+    j->result[s] = analyse (j, s, cancellable, &error);
+    if (!j->result[s]) {
+      if (s == 1 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_prefix_error (&error, "second checkpoint: ");
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  StrataWindow *self = STRATA_WINDOW (source);
+  RunJob *j = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  end_job (self);
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      _strata_window_show_info (self, "Cancelled; the previous results are unchanged.");
+    else
+      strata_window_show_error (self, error->message);
+    return;
+  }
+  _strata_window_hide_error (self);
+  for (int s = 0; s < 2; s++)
+    if (j->result[s])
+      strata_view_model_set_analysis (self->view, s, g_steal_pointer (&j->result[s]),
+                                      (GDestroyNotify) strata_analysis_free);
+  /* Colour by the first target when there is one: that is what the person asked about. */
+  StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
+  const StrataLensResult *r = a->lens_results->len > 0 ? g_ptr_array_index (a->lens_results, 0) : NULL;
+  const StrataViewState *v = strata_view_model_get_state (self->view);
+  if (r && r->targets && r->targets->len > 0 && !v->target)
+    strata_view_model_set_target (self->view, ((StrataLensTarget *) g_ptr_array_index (r->targets, 0))->name);
+  if (r && (v->position < 0 || v->position >= r->T))
+    strata_view_model_set_position (self->view, r->T - 1);
+  _strata_window_refresh_targets (self);
+  _strata_window_sync_controls (self);
+  _strata_window_update_cards (self);
+  if (j->patching)
+    gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_PATCH_HEATMAP]);
+  _strata_window_set_dirty (self, TRUE);
+}
+
+/* Words separated by spaces; "..." keeps spaces (a token such as " girl"); #12 is an id.
+ * NULL when a quote is left open. (Shell rules would read #12 as a comment.) */
+static char **
+split_targets (const char *text)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr (GString) word = g_string_new (NULL);
+  gboolean quoted = FALSE, have = FALSE;
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') {
+      quoted = !quoted;
+      have = TRUE;
+    } else if (*p == ' ' && !quoted) {
+      if (have)
+        g_strv_builder_add (b, word->str);
+      g_string_truncate (word, 0);
+      have = FALSE;
+    } else {
+      g_string_append_c (word, *p);
+      have = TRUE;
+    }
+  }
+  if (quoted)
+    return NULL;
+  if (have)
+    g_strv_builder_add (b, word->str);
+  return g_strv_builder_end (b);
+}
+
+void
+_strata_window_run_lens (StrataWindow *self, gboolean patching)
+{
+  if (_strata_window_is_busy (self))
+    return;
+  if (!self->model[0]) {
+    strata_window_show_error (self, "Open a model first (Ctrl+O).");
+    return;
+  }
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry));
+  if (!self->prompt_set_path && !*text) {
+    strata_window_show_error (self, "Type a prompt, or load a prompt set.");
+    return;
+  }
+  RunJob *j = g_new0 (RunJob, 1);
+  for (int s = 0; s < 2; s++) {
+    j->model[s] = self->model[s];
+    j->engine[s] = self->engine[s];
+  }
+  j->text = g_strdup (text);
+  const char *corrupt = gtk_editable_get_text (GTK_EDITABLE (self->corrupt_entry));
+  const char *contrast = gtk_editable_get_text (GTK_EDITABLE (self->contrast_entry));
+  const char *targets = gtk_editable_get_text (GTK_EDITABLE (self->targets_entry));
+  j->corrupt = *corrupt ? g_strdup (corrupt) : NULL;
+  j->contrast = *contrast ? g_strdup (contrast) : NULL;
+  j->prompt_set = g_strdup (self->prompt_set_path);
+  j->patching = patching;
+  j->progress = &self->progress_permille;
+  j->targets = split_targets (targets);
+  if (!j->targets) {
+    strata_window_show_error (self, "Targets: write tokens or #ids separated by spaces; quote a token that holds "
+                                    "spaces, e.g. \" girl\" (a quote is missing).");
+    run_job_free (j);
+    return;
+  }
+  if (patching && (!j->corrupt || !j->targets[0]) && !j->prompt_set) {
+    strata_window_show_error (self, "Patching needs a corrupted prompt (the same number of tokens as the prompt) and "
+                                    "a target token.");
+    run_job_free (j);
+    return;
+  }
+  int n_prompts = 1;
+  j->steps = (self->model[1] ? 2 : 1) * n_prompts * (patching ? 2 : 1);
+  GCancellable *c = begin_job (self, patching ? "Patching…" : "Running the lens…");
+  g_autoptr (GTask) task = g_task_new (self, c, run_done_cb, NULL);
+  g_task_set_task_data (task, j, (GDestroyNotify) run_job_free);
+  g_task_run_in_thread (task, run_thread);
+}

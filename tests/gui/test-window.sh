@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# test-window.sh STRATA MODEL: the real window under Xvfb, used as a person would.
+#
+# Opens MODEL, types a prompt and runs the lens (Return), clicks the heatmap, moves through
+# layers with Home/Up/Page Up, exports the figure (Ctrl+E; STRATA_EXPORT_PATH names the
+# file so no file chooser is needed) and checks the exported SVG: well-formed, the prompt's
+# pieces as column labels, the selected layer. With python3-pyatspi it also finds the
+# controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider.
+#
+# Starts its own Xvfb (a free display chosen by the server) and a private session bus;
+# stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
+set -u -o pipefail
+
+STRATA=${1:?usage: test-window.sh STRATA MODEL}
+MODEL=${2:?usage: test-window.sh STRATA MODEL}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+
+for t in Xvfb xdotool dbus-daemon; do
+  command -v "$t" >/dev/null || { echo "1..0 # SKIP $t not installed (tools/install-deps)"; exit 77; }
+done
+[ -x "$PY" ] || PY=python3
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/strata-gui.XXXXXX")
+XVFB_PID=""; BUS_PID=""; APP_PID=""
+cleanup () {
+  # The app first, then the bus (and what it activated), then the X server: only ours.
+  for pid in $APP_PID $BUS_PID; do
+    [ -n "$pid" ] || continue
+    for child in $(pgrep -P "$pid" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in $APP_PID $BUS_PID; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
+  [ -n "$XVFB_PID" ] && kill -TERM "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail () {
+  echo "not ok - $*"
+  echo "# ---- app log ----"; sed 's/^/# /' "$TMP/app.log" 2>/dev/null | tail -30
+  exit 1
+}
+
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -noreset 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 &
+XVFB_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/display" ] && break; sleep 0.1; done
+DNUM=$(tr -dc '0-9' <"$TMP/display")
+[ -n "$DNUM" ] || { echo "1..0 # SKIP Xvfb did not start"; exit 77; }
+export DISPLAY=":$DNUM"
+
+mkdir -p "$TMP/run" "$TMP/config" && chmod 700 "$TMP/run"
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$TMP/bus" >"$TMP/dbus.log" 2>&1 &
+BUS_PID=$!
+for _ in $(seq 50); do [ -S "$TMP/bus" ] && break; sleep 0.1; done
+[ -S "$TMP/bus" ] || fail "private session bus did not start"
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$TMP/bus"
+
+A11Y=0
+if "$PY" -c 'import pyatspi' 2>/dev/null; then A11Y=1; fi
+FIG="$TMP/figure.svg"
+env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 \
+    XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config" STRATA_NO_UNSAVED_PROMPT=1 \
+    STRATA_EXPORT_PATH="$FIG" $([ $A11Y = 1 ] || echo GTK_A11Y=none) \
+    "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+APP_PID=$!
+
+WID=""
+for _ in $(seq 150); do
+  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+  [ -n "$WID" ] && break
+  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window"
+  sleep 0.2
+done
+[ -n "$WID" ] || fail "no window after 30 s"
+echo "ok 1 - window shown"
+xdotool windowfocus "$WID" 2>/dev/null; sleep 1
+
+key () { xdotool windowfocus "$WID" 2>/dev/null; xdotool key --delay 80 "$@"; sleep 0.4; }
+
+# export until the figure holds what we expect (the lens runs in the background)
+export_until () { # WORD TIMEOUT_S
+  local i
+  for i in $(seq $((${2} * 2))); do
+    rm -f "$FIG"
+    key ctrl+e
+    if [ -s "$FIG" ] && grep -q -- "$1" "$FIG"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+key ctrl+l
+key ctrl+a
+xdotool type --delay 30 "One day, Lily met a"
+key Return
+export_until "Lily" 60 || fail "the lens on the typed prompt never showed up in an export"
+echo "ok 2 - lens ran on the typed prompt"
+
+# Click a heatmap cell: selects a layer and position, and moves focus to the figure.
+eval "$(xdotool getwindowgeometry --shell "$WID")"
+xdotool mousemove --window "$WID" $((WIDTH * 60 / 100)) $((HEIGHT * 35 / 100)) click 1; sleep 0.5
+export_until "Selected layer" 10 || fail "export after the click failed"
+grep -q "Selected layer [1-5]," "$FIG" || fail "clicking the upper heatmap did not select an upper layer: $(grep -o 'Selected layer[^.]*' "$FIG")"
+echo "ok 3 - clicking the heatmap selects a layer ($(grep -o 'Selected layer [0-9]*' "$FIG"))"
+
+key Home Up Up
+export_until "Selected layer 2," 10 || fail "Home Up Up did not select layer 2: $(grep -o 'Selected layer[^.]*' "$FIG")"
+echo "ok 4 - Home, Up, Up: layer 2"
+key Page_Up
+export_until "Selected layer 4," 10 || fail "Page Up did not reach layer 4: $(grep -o 'Selected layer[^.]*' "$FIG")"
+key Down
+export_until "Selected layer 3," 10 || fail "Down did not reach layer 3"
+echo "ok 5 - Page Up, Down: layers 4, 3"
+
+"$PY" - "$FIG" <<'PYEOF' || fail "exported SVG check"
+import sys, xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag.endswith("svg"), root.tag
+title = root.find("s:title", ns).text
+desc = root.find("s:desc", ns).text
+assert title.startswith("Logit lens"), title
+for word in ("stories260K", "Lily", "0 emb", "Selected layer 3"):
+    assert word in desc, (word, desc[:300])
+w = float(root.get("width").rstrip("pt"))
+assert w > 100, w
+glyphs = len(root.findall(".//s:path", ns)) + len(root.findall(".//s:use", ns))
+assert glyphs > 50, glyphs
+PYEOF
+echo "ok 6 - exported SVG is well-formed, titled, labelled with the prompt and the layer"
+
+if [ $A11Y = 1 ]; then
+  "$PY" "$HERE/atspi-check.py" strata 3 >"$TMP/atspi.log" 2>&1 || { cat "$TMP/atspi.log" | sed 's/^/# /'; fail "AT-SPI check"; }
+  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3"
+else
+  echo "ok 7 # SKIP python3-pyatspi not installed"
+fi
+kill -0 "$APP_PID" 2>/dev/null || fail "strata died during the test"
+echo "1..7"
+exit 0

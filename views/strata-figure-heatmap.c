@@ -1,0 +1,323 @@
+/* strata-figure-heatmap.c: a grid of coloured cells with labelled rows and columns, a colour
+ * bar, and one or two panels side by side. The lens, patching and attention figures are all
+ * drawn here from a StrataHeatFigure. */
+#include <math.h>
+
+#include "strata-figure-private.h"
+
+#define GAP_PANELS 28.0
+#define BAR_W 14.0
+#define MAX_CELL_H 60.0
+#define MAX_CELL_W 96.0
+#define MAX_COL_LABEL 90.0
+
+static double
+max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
+{
+  double m = 0;
+  for (guint i = 0; i < labels->len; i++) {
+    double w;
+    strata_text_size (cr, font, g_ptr_array_index (labels, i), &w, NULL);
+    m = MAX (m, w);
+  }
+  return m;
+}
+
+static char *
+scale_tick (const StrataHeatFigure *f, double v)
+{
+  if (f->scale_log)
+    return fabs (v) < 1e-9 ? g_strdup ("1") : g_strdup_printf ("1e%d", (int) lround (v));
+  return g_strdup_printf ("%.2g", fabs (v) < 1e-12 ? 0.0 : v);
+}
+
+void
+strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,
+                    StrataHeatLayout *lay)
+{
+  double x, y, w, h;
+  strata_frame_draw (cr, width, height, f->title, f->caption, &x, &y, &w, &h, FALSE);
+  double tick_h = strata_text_height (cr, STRATA_FONT_TICK);
+  double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
+
+  /* Colour bar on the right: bar, tick labels, then the vertical bar label. */
+  g_autofree char *t0 = scale_tick (f, f->scale_min), *t1 = scale_tick (f, f->scale_max);
+  double tw0, tw1;
+  strata_text_size (cr, STRATA_FONT_TICK, t0, &tw0, NULL);
+  strata_text_size (cr, STRATA_FONT_TICK, t1, &tw1, NULL);
+  double bar_block = 12 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
+  w -= bar_block;
+
+  double panel_title_h = f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0;
+  double row_w = 0, col_w = 0;
+  for (int p = 0; p < f->n_panels; p++) {
+    row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
+    col_w = MAX (col_w, max_label_width (cr, f->panels[p]->col_labels, STRATA_FONT_BOLD_TICK));
+  }
+  double left = label_h + 6 + row_w + 6;
+  /* Panels share the width in proportion to their columns (two checkpoints may tokenize
+   * the same prompt differently) and share one cell height, so rows line up. */
+  int total_cols = 0, max_rows = 1;
+  for (int p = 0; p < f->n_panels; p++) {
+    total_cols += MAX (f->panels[p]->cols, 1);
+    max_rows = MAX (max_rows, f->panels[p]->rows);
+  }
+  double avail = w - (f->n_panels - 1) * GAP_PANELS - f->n_panels * left;
+  double cell_w = floor (MIN (avail / total_cols, MAX_CELL_W));
+  cell_w = MAX (cell_w, 2);
+  /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
+  gboolean vertical = col_w + 4 > cell_w;
+  double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
+  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX_CELL_H));
+  cell_h = MAX (cell_h, 2);
+
+  lay->n_panels = f->n_panels;
+  lay->col_label_rot = vertical ? G_PI / 2 : 0;
+  double px = x;
+  for (int p = 0; p < f->n_panels; p++) {
+    StrataPanelRect *r = &lay->panel[p];
+    r->cell_w = cell_w;
+    r->cell_h = cell_h;
+    r->w = cell_w * f->panels[p]->cols;
+    r->h = cell_h * f->panels[p]->rows;
+    r->x = round (px + left);
+    /* a panel with fewer rows sits on the same baseline: layer 0 rows align */
+    r->y = round (y + panel_title_h + (f->row0_bottom ? (max_rows - f->panels[p]->rows) * cell_h : 0));
+    px = r->x + r->w + GAP_PANELS;
+  }
+  const StrataPanelRect *last = &lay->panel[f->n_panels - 1];
+  lay->bar_x = round (last->x + last->w + 16);
+  lay->bar_y = lay->panel[0].y;
+  lay->bar_w = BAR_W;
+  lay->bar_h = MIN (lay->panel[0].h, 260);
+}
+
+static void
+cell_color (const StrataHeatFigure *f, double v, StrataRgb *c)
+{
+  if (isnan (v)) {
+    *c = strata_style_nodata;
+    return;
+  }
+  if (f->diverging)
+    strata_colormap_diverging (v, &c->r, &c->g, &c->b);
+  else
+    strata_colormap_sequential (v, &c->r, &c->g, &c->b);
+}
+
+static double
+cell_y (const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r, int row)
+{
+  int visual = f->row0_bottom ? g->rows - 1 - row : row;
+  return r->y + visual * r->cell_h;
+}
+
+static void
+draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
+            const StrataHeatLayout *lay)
+{
+  double gap = r->cell_w >= 8 && r->cell_h >= 8 ? 1.0 : 0.0;
+  double tick_h = strata_text_height (cr, STRATA_FONT_CELL);
+
+  /* Cells: exact fills, no antialiasing, so a cell is one flat colour (tests read it). */
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int i = 0; i < g->rows; i++) {
+    double cy = cell_y (f, g, r, i);
+    for (int j = 0; j < g->cols; j++) {
+      StrataRgb c;
+      cell_color (f, g->value[i * g->cols + j], &c);
+      strata_style_set (cr, c, 1.0);
+      cairo_rectangle (cr, r->x + j * r->cell_w, cy, r->cell_w - gap, r->cell_h - gap);
+      cairo_fill (cr);
+    }
+  }
+  cairo_restore (cr);
+
+  /* Cell text where it fits, light on dark cells. */
+  if (g->cell_text && r->cell_h >= tick_h && r->cell_w >= 18) {
+    for (int i = 0; i < g->rows; i++) {
+      double cy = cell_y (f, g, r, i);
+      for (int j = 0; j < g->cols; j++) {
+        const char *t = g->cell_text[i * g->cols + j];
+        if (!t)
+          continue;
+        StrataRgb c;
+        cell_color (f, g->value[i * g->cols + j], &c);
+        double lum = 0.299 * c.r + 0.587 * c.g + 0.114 * c.b;
+        if (lum < 0.55)
+          cairo_set_source_rgb (cr, 1, 1, 1);
+        else
+          strata_style_set (cr, strata_style_text, 1.0);
+        strata_text_draw (cr, STRATA_FONT_CELL, t, r->x + j * r->cell_w + (r->cell_w - gap) / 2,
+                          cy + (r->cell_h - gap) / 2, 0.5, 0.5, r->cell_w - gap - 4);
+      }
+    }
+  }
+
+  /* Row labels (bold and marked when selected). */
+  for (int i = 0; i < g->rows; i++) {
+    gboolean sel = i == g->sel_row;
+    strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
+    double cy = cell_y (f, g, r, i) + (r->cell_h - gap) / 2;
+    if (r->cell_h >= tick_h * 0.9 || sel || i % (int) ceil (tick_h / r->cell_h) == 0)
+      strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
+                        r->x - 6, cy, 1.0, 0.5, 0);
+  }
+  /* Column labels. */
+  double ly = r->y + r->h + 3;
+  int every = 1;
+  if (lay->col_label_rot == 0 && r->cell_w < 1) every = 1;
+  if (lay->col_label_rot != 0 && r->cell_w < tick_h)
+    every = (int) ceil (tick_h / r->cell_w);
+  for (int j = 0; j < g->cols; j++) {
+    gboolean sel = j == g->sel_col;
+    if (j % every != 0 && !sel)
+      continue;
+    strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
+    StrataFont font = sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK;
+    const char *t = g_ptr_array_index (g->col_labels, j);
+    double cx = r->x + j * r->cell_w + (r->cell_w - gap) / 2;
+    if (lay->col_label_rot == 0) {
+      strata_text_draw (cr, font, t, cx, ly, 0.5, 0, r->cell_w);
+    } else {
+      cairo_save (cr);
+      cairo_translate (cr, cx, ly);
+      cairo_rotate (cr, G_PI / 2);
+      strata_text_draw (cr, font, t, 0, 0, 0, 0.5, MAX_COL_LABEL);
+      cairo_restore (cr);
+    }
+  }
+
+  /* Selection: the selected cell framed; its row and column edged. */
+  if (g->sel_row >= 0 || g->sel_col >= 0) {
+    cairo_save (cr);
+    strata_style_set (cr, strata_style_highlight, 1.0);
+    if (g->sel_row >= 0) {
+      double cy = cell_y (f, g, r, g->sel_row);
+      cairo_set_line_width (cr, 1.5);
+      cairo_rectangle (cr, r->x - 0.75, cy - 0.75, r->w - gap + 1.5, r->cell_h - gap + 1.5);
+      cairo_stroke (cr);
+      /* a marker beside the row, visible even in a dense grid */
+      cairo_move_to (cr, r->x - 2, cy + (r->cell_h - gap) / 2);
+      cairo_rel_line_to (cr, -4, -3.5);
+      cairo_rel_line_to (cr, 0, 7);
+      cairo_close_path (cr);
+      cairo_fill (cr);
+    }
+    if (g->sel_row >= 0 && g->sel_col >= 0) {
+      double cy = cell_y (f, g, r, g->sel_row);
+      cairo_set_line_width (cr, 3.0);
+      cairo_rectangle (cr, r->x + g->sel_col * r->cell_w - 1.5, cy - 1.5, r->cell_w - gap + 3, r->cell_h - gap + 3);
+      cairo_stroke (cr);
+    } else if (g->sel_col >= 0) {
+      cairo_set_line_width (cr, 1.5);
+      cairo_rectangle (cr, r->x + g->sel_col * r->cell_w - 0.75, r->y - 0.75, r->cell_w - gap + 1.5, r->h - gap + 1.5);
+      cairo_stroke (cr);
+    }
+    cairo_restore (cr);
+  }
+
+  if (g->title) {
+    strata_style_set (cr, strata_style_text, 1.0);
+    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4, 0, 1, r->w);
+  }
+}
+
+static void
+draw_colorbar (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *lay)
+{
+  const int steps = 128;
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int i = 0; i < steps; i++) {
+    double t = (double) i / (steps - 1);     /* 0 at the bottom */
+    StrataRgb c;
+    cell_color (f, f->diverging ? 2 * t - 1 : t, &c);
+    strata_style_set (cr, c, 1.0);
+    double y0 = lay->bar_y + lay->bar_h * (1 - (double) (i + 1) / steps);
+    cairo_rectangle (cr, lay->bar_x, floor (y0), lay->bar_w, ceil (lay->bar_h / steps) + 1);
+    cairo_fill (cr);
+  }
+  cairo_restore (cr);
+  strata_style_set (cr, strata_style_axis, 1.0);
+  cairo_set_line_width (cr, 1);
+  cairo_rectangle (cr, lay->bar_x + 0.5, lay->bar_y + 0.5, lay->bar_w - 1, lay->bar_h - 1);
+  cairo_stroke (cr);
+
+  int n_ticks = f->scale_log ? (int) lround (f->scale_max - f->scale_min) + 1 : 5;
+  double tick_w = 0;
+  for (int i = 0; i < n_ticks; i++) {
+    double frac = (double) i / (n_ticks - 1);
+    double v = f->scale_min + frac * (f->scale_max - f->scale_min);
+    double ty = lay->bar_y + lay->bar_h * (1 - frac);
+    g_autofree char *t = scale_tick (f, v);
+    strata_style_set (cr, strata_style_axis, 1.0);
+    cairo_move_to (cr, lay->bar_x + lay->bar_w, round (ty) + 0.5);
+    cairo_rel_line_to (cr, 3, 0);
+    cairo_stroke (cr);
+    strata_style_set (cr, strata_style_muted, 1.0);
+    tick_w = MAX (tick_w, strata_text_draw (cr, STRATA_FONT_TICK, t, lay->bar_x + lay->bar_w + 5, ty, 0, 0.5, 0));
+  }
+  strata_style_set (cr, strata_style_text, 1.0);
+  strata_text_draw_vertical (cr, STRATA_FONT_LABEL, f->scale_label,
+                             lay->bar_x + lay->bar_w + 5 + tick_w + 6 + strata_text_height (cr, STRATA_FONT_LABEL) / 2,
+                             lay->bar_y + lay->bar_h / 2);
+}
+
+void
+strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double height)
+{
+  StrataHeatLayout lay;
+  double x, y, w, h;
+  strata_style_set (cr, strata_style_background, 1.0);
+  cairo_paint (cr);
+  strata_frame_draw (cr, width, height, f->title, f->caption, &x, &y, &w, &h, TRUE);
+  strata_heat_layout (cr, f, width, height, &lay);
+  for (int p = 0; p < f->n_panels; p++)
+    draw_panel (cr, f, f->panels[p], &lay.panel[p], &lay);
+  draw_colorbar (cr, f, &lay);
+
+  /* Axis titles: rows on the left of the first panel, columns under every panel. */
+  double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
+  double tick_h = strata_text_height (cr, STRATA_FONT_TICK);
+  const StrataPanelRect *r0 = &lay.panel[0];
+  strata_style_set (cr, strata_style_text, 1.0);
+  double row_w = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
+  strata_text_draw_vertical (cr, STRATA_FONT_LABEL, f->row_axis, r0->x - 6 - row_w - 6 - label_h / 2,
+                             r0->y + r0->h / 2);
+  double col_block = 0;
+  if (lay.col_label_rot != 0) {
+    for (int p = 0; p < f->n_panels; p++)
+      col_block = MAX (col_block, MIN (max_label_width (cr, f->panels[p]->col_labels, STRATA_FONT_BOLD_TICK), MAX_COL_LABEL));
+  } else {
+    col_block = tick_h;
+  }
+  for (int p = 0; p < f->n_panels; p++) {
+    const StrataPanelRect *r = &lay.panel[p];
+    strata_text_draw (cr, STRATA_FONT_LABEL, f->col_axis, r->x + r->w / 2, r->y + r->h + 3 + col_block + 4,
+                      0.5, 0, 0);
+  }
+}
+
+gboolean
+strata_heat_hit (const StrataHeatLayout *lay, const StrataHeatFigure *f, double x, double y,
+                 int *panel, int *row, int *col)
+{
+  for (int p = 0; p < lay->n_panels; p++) {
+    const StrataPanelRect *r = &lay->panel[p];
+    if (x < r->x || y < r->y || x >= r->x + r->w || y >= r->y + r->h)
+      continue;
+    const StrataGrid *g = f->panels[p];
+    int visual = (int) floor ((y - r->y) / r->cell_h);
+    int c = (int) floor ((x - r->x) / r->cell_w);
+    visual = CLAMP (visual, 0, g->rows - 1);
+    *panel = p;
+    *row = f->row0_bottom ? g->rows - 1 - visual : visual;
+    *col = CLAMP (c, 0, g->cols - 1);
+    return TRUE;
+  }
+  return FALSE;
+}

@@ -1,0 +1,93 @@
+/* strata-figure.h: every figure Strata shows, drawn by one pure cairo function.
+ *
+ * The window, the CLI (`strata lens --figure`, `strata export`) and the tests all call
+ * strata_figure_draw(); nothing here needs GTK or a display, only cairo and Pango. Drawing
+ * is split Sysprof-style: strata-figure-data.c turns analyses into normalised grids and
+ * series (values in [0, 1] or [-1, 1], labels); the draw files lay them out and paint them.
+ *
+ * Coordinates are cairo user units: pixels on screen and in PNG (times the scale), points
+ * in SVG and PDF. */
+#pragma once
+
+#include <cairo.h>
+#include <glib.h>
+
+#include "strata-analysis.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  StrataFigureKind kind;
+  const StrataAnalysis *a;       /* primary checkpoint; may be NULL (an empty figure) */
+  const StrataAnalysis *b;       /* second checkpoint when comparing, else NULL */
+  const StrataViewState *view;   /* selection and options; never NULL */
+  /* Optional: the text of a vocabulary token of analysis `a` (its model's tokenizer, when
+   * loaded; NULL when unknown). Without it, tokens are named from the prompt pieces and
+   * target names, else written "#id". */
+  const char *(*token_text) (gpointer data, const StrataAnalysis *a, int32_t id);
+  gpointer token_data;
+} StrataFigureInput;
+
+/* What lies under a point of the figure. Fields not applicable are -1. */
+typedef struct {
+  int panel;      /* 0: analysis a, 1: analysis b */
+  int layer;      /* residual point (lens, curves, circuit) or block (patching, attention row) */
+  int position;
+  int head;
+} StrataFigureHit;
+
+/* Default size of an exported figure, in points (PDF/SVG) or pixels at scale 1 (PNG). */
+#define STRATA_FIGURE_DEFAULT_WIDTH 880.0
+#define STRATA_FIGURE_DEFAULT_HEIGHT 560.0
+
+void strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigureInput *in);
+
+/* Map a point (same units as the draw) to the cell, layer or node under it. FALSE when the
+ * point is outside every data area. */
+gboolean strata_figure_hit_test (const StrataFigureInput *in, double width, double height,
+                                 double x, double y, StrataFigureHit *hit);
+
+/* The plot rectangle of panel `panel` (the area holding the cells or the curves), for tests
+ * and for widgets that draw on top. FALSE when the figure has no such panel. */
+gboolean strata_figure_get_plot_area (const StrataFigureInput *in, double width, double height,
+                                      int panel, double *x, double *y, double *w, double *h);
+
+/* Write the figure to `path`: PNG (an image `scale` times the size), SVG or PDF by the
+ * extension. Written to a temporary file beside `path` and renamed over it, so a failure
+ * never leaves a partial file. */
+gboolean strata_figure_export (const char *path, double width, double height, double scale,
+                               const StrataFigureInput *in, GError **error);
+
+/* FALSE when the input holds nothing for its kind (the figure would only say so). */
+gboolean strata_figure_has_data (const StrataFigureInput *in);
+
+/* Readable text of a token: the tokenizer, the prompt pieces, target names, else "#id";
+ * spaces and control characters made visible. Newly allocated. */
+char *strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, int32_t id);
+
+/* The figure's title, and a plain-text description (caption, axes, row and column labels),
+ * for SVG <title>/<desc> and for accessibility. Either may be NULL. */
+void strata_figure_describe (const StrataFigureInput *in, char **title, char **description);
+
+/* For the CLI: one analysis, default size. */
+gboolean strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind,
+                                        const StrataViewState *v, const char *path,
+                                        double scale, GError **error);
+
+/* "lens", "curves", "patch", "circuit", "attention": the same words as
+ * strata_figure_kind_to_string() in probes/, kept here so views/ draws without probes code. */
+const char *strata_figure_kind_name (StrataFigureKind kind);
+
+/* Colour maps, exposed so tests can check pixels against them. Components in [0, 1]. */
+void strata_colormap_sequential (double t, double *r, double *g, double *b);  /* t in [0, 1] */
+void strata_colormap_diverging (double t, double *r, double *g, double *b);   /* t in [-1, 1] */
+
+#define STRATA_FIGURE_ERROR (strata_figure_error_quark ())
+GQuark strata_figure_error_quark (void);
+typedef enum {
+  STRATA_FIGURE_ERROR_FORMAT,  /* unknown extension */
+  STRATA_FIGURE_ERROR_WRITE,
+  STRATA_FIGURE_ERROR_EMPTY,   /* nothing to draw for this figure */
+} StrataFigureError;
+
+G_END_DECLS

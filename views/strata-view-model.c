@@ -1,0 +1,302 @@
+/* strata-view-model.c: shared view state (Sysprof's "one selection object" pattern). */
+#include "strata-view-model.h"
+
+struct _StrataViewModel {
+  GObject parent_instance;
+  StrataAnalysis *analysis[2];
+  GDestroyNotify free_func[2];
+  StrataViewState state;
+  StrataTokenTextFunc token_text;
+  gpointer token_data;
+};
+
+G_DEFINE_FINAL_TYPE (StrataViewModel, strata_view_model, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_LAYER, PROP_POSITION, PROP_HEAD, PROP_COMPARE, PROP_LOG_COLOR, N_PROPS };
+enum { CHANGED, N_SIGNALS };
+static GParamSpec *props[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void
+emit (StrataViewModel *self, int prop)
+{
+  if (prop > 0)
+    g_object_notify_by_pspec (G_OBJECT (self), props[prop]);
+  g_signal_emit (self, signals[CHANGED], 0);
+}
+
+static void
+strata_view_model_finalize (GObject *object)
+{
+  StrataViewModel *self = STRATA_VIEW_MODEL (object);
+  for (int i = 0; i < 2; i++)
+    if (self->analysis[i] && self->free_func[i])
+      self->free_func[i] (self->analysis[i]);
+  g_free (self->state.target);
+  G_OBJECT_CLASS (strata_view_model_parent_class)->finalize (object);
+}
+
+static void
+strata_view_model_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  StrataViewModel *self = STRATA_VIEW_MODEL (object);
+  switch (id) {
+  case PROP_LAYER: g_value_set_int (value, self->state.layer); break;
+  case PROP_POSITION: g_value_set_int (value, self->state.position); break;
+  case PROP_HEAD: g_value_set_int (value, self->state.head); break;
+  case PROP_COMPARE: g_value_set_boolean (value, self->state.compare); break;
+  case PROP_LOG_COLOR: g_value_set_boolean (value, self->state.log_color); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+  }
+}
+
+static void
+strata_view_model_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  StrataViewModel *self = STRATA_VIEW_MODEL (object);
+  switch (id) {
+  case PROP_LAYER: strata_view_model_set_layer (self, g_value_get_int (value)); break;
+  case PROP_POSITION: strata_view_model_set_position (self, g_value_get_int (value)); break;
+  case PROP_HEAD: strata_view_model_set_head (self, g_value_get_int (value)); break;
+  case PROP_COMPARE: strata_view_model_set_compare (self, g_value_get_boolean (value)); break;
+  case PROP_LOG_COLOR: strata_view_model_set_log_color (self, g_value_get_boolean (value)); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+  }
+}
+
+static void
+strata_view_model_class_init (StrataViewModelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  object_class->finalize = strata_view_model_finalize;
+  object_class->get_property = strata_view_model_get_property;
+  object_class->set_property = strata_view_model_set_property;
+  props[PROP_LAYER] = g_param_spec_int ("layer", NULL, NULL, -1, G_MAXINT, 0,
+                                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_POSITION] = g_param_spec_int ("position", NULL, NULL, -1, G_MAXINT, -1,
+                                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_HEAD] = g_param_spec_int ("head", NULL, NULL, -1, G_MAXINT, 0,
+                                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_COMPARE] = g_param_spec_boolean ("compare", NULL, NULL, FALSE,
+                                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_LOG_COLOR] = g_param_spec_boolean ("log-color", NULL, NULL, FALSE,
+                                                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+  signals[CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                   G_TYPE_NONE, 0);
+}
+
+static void
+strata_view_model_init (StrataViewModel *self)
+{
+  self->state.figure = STRATA_FIGURE_LENS_HEATMAP;
+  self->state.layer = 0;
+  self->state.position = -1;
+  self->state.head = 0;
+}
+
+StrataViewModel *
+strata_view_model_new (void)
+{
+  return g_object_new (STRATA_TYPE_VIEW_MODEL, NULL);
+}
+
+void
+strata_view_model_set_analysis (StrataViewModel *self, int index, StrataAnalysis *analysis,
+                                GDestroyNotify free_func)
+{
+  g_return_if_fail (STRATA_IS_VIEW_MODEL (self) && (index == 0 || index == 1));
+  if (self->analysis[index] == analysis)
+    return;
+  if (self->analysis[index] && self->free_func[index])
+    self->free_func[index] (self->analysis[index]);
+  self->analysis[index] = analysis;
+  self->free_func[index] = free_func;
+  /* keep the selection inside the new result */
+  int max = strata_view_model_get_max_layer (self);
+  if (max >= 0 && self->state.layer > max)
+    self->state.layer = max;
+  int T = strata_view_model_get_n_positions (self);
+  if (self->state.position >= T)
+    self->state.position = T - 1;
+  emit (self, 0);
+}
+
+StrataAnalysis *
+strata_view_model_get_analysis (StrataViewModel *self, int index)
+{
+  g_return_val_if_fail (STRATA_IS_VIEW_MODEL (self) && (index == 0 || index == 1), NULL);
+  return self->analysis[index];
+}
+
+StrataAnalysis *
+strata_view_model_steal_analysis (StrataViewModel *self, int index)
+{
+  g_return_val_if_fail (STRATA_IS_VIEW_MODEL (self) && (index == 0 || index == 1), NULL);
+  StrataAnalysis *a = self->analysis[index];
+  self->analysis[index] = NULL;
+  self->free_func[index] = NULL;
+  if (a)
+    emit (self, 0);
+  return a;
+}
+
+void
+strata_view_model_set_token_text (StrataViewModel *self, StrataTokenTextFunc func, gpointer data)
+{
+  self->token_text = func;
+  self->token_data = data;
+  emit (self, 0);
+}
+
+const StrataViewState *
+strata_view_model_get_state (StrataViewModel *self)
+{
+  return &self->state;
+}
+
+void
+strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state)
+{
+  char *target = g_strdup (state->target);
+  g_free (self->state.target);
+  self->state = *state;
+  self->state.target = target;
+  emit (self, PROP_LAYER);
+}
+
+int
+strata_view_model_get_max_layer (StrataViewModel *self)
+{
+  StrataAnalysis *a = self->analysis[0];
+  if (!a)
+    return -1;
+  if (a->lens_results && a->lens_results->len > 0)
+    return ((StrataLensResult *) g_ptr_array_index (a->lens_results, 0))->n_layers;
+  if (a->patch_results && a->patch_results->len > 0)
+    return a->model.config.n_layers;
+  return a->model.config.n_layers > 0 ? a->model.config.n_layers : -1;
+}
+
+int
+strata_view_model_get_n_positions (StrataViewModel *self)
+{
+  StrataAnalysis *a = self->analysis[0];
+  if (!a || !a->lens_results || a->lens_results->len == 0)
+    return 0;
+  guint p = (guint) CLAMP (self->state.prompt, 0, (int) a->lens_results->len - 1);
+  return ((StrataLensResult *) g_ptr_array_index (a->lens_results, p))->T;
+}
+
+void
+strata_view_model_set_layer (StrataViewModel *self, int layer)
+{
+  int max = strata_view_model_get_max_layer (self);
+  layer = max >= 0 ? CLAMP (layer, 0, max) : MAX (layer, 0);
+  if (layer == self->state.layer)
+    return;
+  self->state.layer = layer;
+  emit (self, PROP_LAYER);
+}
+
+int
+strata_view_model_get_layer (StrataViewModel *self)
+{
+  return self->state.layer;
+}
+
+void
+strata_view_model_set_position (StrataViewModel *self, int position)
+{
+  int T = strata_view_model_get_n_positions (self);
+  position = T > 0 ? CLAMP (position, -1, T - 1) : -1;
+  if (position == self->state.position)
+    return;
+  self->state.position = position;
+  emit (self, PROP_POSITION);
+}
+
+void
+strata_view_model_set_head (StrataViewModel *self, int head)
+{
+  head = MAX (head, 0);
+  if (head == self->state.head)
+    return;
+  self->state.head = head;
+  emit (self, PROP_HEAD);
+}
+
+void
+strata_view_model_set_figure (StrataViewModel *self, StrataFigureKind figure)
+{
+  if (figure == self->state.figure)
+    return;
+  self->state.figure = figure;
+  emit (self, 0);
+}
+
+void
+strata_view_model_set_target (StrataViewModel *self, const char *target)
+{
+  if (g_strcmp0 (target, self->state.target) == 0)
+    return;
+  g_free (self->state.target);
+  self->state.target = target && *target ? g_strdup (target) : NULL;
+  emit (self, 0);
+}
+
+void
+strata_view_model_set_patch_site (StrataViewModel *self, StrataPatchSite site)
+{
+  if (site == self->state.patch_site)
+    return;
+  self->state.patch_site = site;
+  emit (self, 0);
+}
+
+void
+strata_view_model_set_curve (StrataViewModel *self, StrataCurveQuantity curve)
+{
+  if (curve == self->state.curve)
+    return;
+  self->state.curve = curve;
+  emit (self, 0);
+}
+
+void
+strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color)
+{
+  if (!log_color == !self->state.log_color)
+    return;
+  self->state.log_color = log_color;
+  emit (self, PROP_LOG_COLOR);
+}
+
+void
+strata_view_model_set_compare (StrataViewModel *self, gboolean compare)
+{
+  if (!compare == !self->state.compare)
+    return;
+  self->state.compare = compare;
+  emit (self, PROP_COMPARE);
+}
+
+void
+strata_view_model_set_prompt (StrataViewModel *self, int prompt)
+{
+  if (prompt == self->state.prompt)
+    return;
+  self->state.prompt = MAX (prompt, 0);
+  emit (self, 0);
+}
+
+void
+strata_view_model_fill_input (StrataViewModel *self, StrataFigureKind kind, StrataFigureInput *in)
+{
+  in->kind = kind;
+  in->a = self->analysis[0];
+  in->b = self->state.compare ? self->analysis[1] : NULL;
+  in->view = &self->state;
+  in->token_text = self->token_text;
+  in->token_data = self->token_data;
+}

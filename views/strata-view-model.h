@@ -1,0 +1,52 @@
+/* strata-view-model.h: the one view state every widget binds to.
+ *
+ * Holds the analyses being shown (one, or two when comparing checkpoints) and a
+ * StrataViewState. Any change emits "changed"; selecting a layer in one view moves them all. */
+#pragma once
+
+#include <glib-object.h>
+
+#include "strata-figure.h"
+
+G_BEGIN_DECLS
+
+#define STRATA_TYPE_VIEW_MODEL (strata_view_model_get_type ())
+G_DECLARE_FINAL_TYPE (StrataViewModel, strata_view_model, STRATA, VIEW_MODEL, GObject)
+
+typedef const char *(*StrataTokenTextFunc) (gpointer data, const StrataAnalysis *a, int32_t id);
+
+StrataViewModel *strata_view_model_new (void);
+
+/* Takes `analysis` (freed with `free_func`); NULL clears slot `index` (0 or 1). */
+void strata_view_model_set_analysis (StrataViewModel *self, int index, StrataAnalysis *analysis,
+                                     GDestroyNotify free_func);
+StrataAnalysis *strata_view_model_get_analysis (StrataViewModel *self, int index);
+/* Removes the analysis from the model without freeing it. */
+StrataAnalysis *strata_view_model_steal_analysis (StrataViewModel *self, int index);
+void strata_view_model_set_token_text (StrataViewModel *self, StrataTokenTextFunc func, gpointer data);
+
+const StrataViewState *strata_view_model_get_state (StrataViewModel *self);
+/* Copies `state` (target string included). */
+void strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state);
+
+/* Residual points of the primary analysis' lens: layers run 0..max. -1 without a result. */
+int strata_view_model_get_max_layer (StrataViewModel *self);
+/* Positions of the selected prompt (0 when none). */
+int strata_view_model_get_n_positions (StrataViewModel *self);
+
+void strata_view_model_set_layer (StrataViewModel *self, int layer);   /* clamped */
+int strata_view_model_get_layer (StrataViewModel *self);
+void strata_view_model_set_position (StrataViewModel *self, int position);
+void strata_view_model_set_head (StrataViewModel *self, int head);
+void strata_view_model_set_figure (StrataViewModel *self, StrataFigureKind figure);
+void strata_view_model_set_target (StrataViewModel *self, const char *target);
+void strata_view_model_set_patch_site (StrataViewModel *self, StrataPatchSite site);
+void strata_view_model_set_curve (StrataViewModel *self, StrataCurveQuantity curve);
+void strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color);
+void strata_view_model_set_compare (StrataViewModel *self, gboolean compare);
+void strata_view_model_set_prompt (StrataViewModel *self, int prompt);
+
+/* The drawing input for a figure of `kind` as the model stands (borrowed pointers). */
+void strata_view_model_fill_input (StrataViewModel *self, StrataFigureKind kind, StrataFigureInput *in);
+
+G_END_DECLS
