@@ -202,7 +202,6 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
   for (int i = 0; i < n_t; i++)
     tids[i] = ((StrataLensTarget *) r->targets->pdata[i])->id;
 
-#pragma omp parallel for schedule(dynamic, 4)
   for (int row = 0; row < R; row++) {
     const float *x = logits + (size_t) row * V;
     int32_t rank[64], crank[64]; /* targets per prompt are few; more are scanned in chunks */
