@@ -166,6 +166,12 @@ strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, 
       return visible (s);
   }
   if (a && a->lens_results) {
+    /* The token tables the lens recorded (sessions 1.1) name every top-k token. */
+    for (guint r = 0; r < a->lens_results->len; r++) {
+      const char *piece = strata_lens_result_get_piece (g_ptr_array_index (a->lens_results, r), id);
+      if (piece)
+        return visible (piece);
+    }
     for (guint r = 0; r < a->lens_results->len; r++) {
       const StrataLensResult *lr = g_ptr_array_index (a->lens_results, r);
       for (guint j = 0; lr->ids && j < lr->ids->len && lr->pieces && j < lr->pieces->len; j++)
