@@ -1,4 +1,6 @@
 /* strata-figure.c: the one entry point that draws, hit-tests and measures any figure. */
+#include <math.h>
+
 #include "strata-figure-private.h"
 
 static const char *
@@ -66,6 +68,21 @@ strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigure
   }
   strata_figure_draw_empty (cr, width, height, empty_message (in->kind));
   cairo_restore (cr);
+}
+
+double
+strata_figure_fit_height (const StrataFigureInput *in, double width, double height)
+{
+  if (!in->a || !is_heat (in->kind))
+    return height;
+  g_autoptr (StrataHeatFigure) f = heat_data (in);
+  if (!f)
+    return height;
+  cairo_t *cr = strata_figure_scratch_cr ();
+  StrataHeatLayout lay;
+  strata_heat_layout (cr, f, width, height, &lay);
+  cairo_destroy (cr);
+  return MAX (height - floor (lay.spare_h), 16);
 }
 
 gboolean
