@@ -71,7 +71,7 @@ strata_lens_result_get_piece (const StrataLensResult *r, int32_t id)
 }
 
 void
-strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model)
+strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model, const int32_t *extra, int n_extra)
 {
   g_clear_pointer (&r->token_ids, g_array_unref);
   g_clear_pointer (&r->token_pieces, g_ptr_array_unref);
@@ -82,6 +82,8 @@ strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model)
   g_array_append_vals (all, r->topk_ids, (guint) n);
   for (guint i = 0; i < r->targets->len; i++)
     g_array_append_val (all, ((StrataLensTarget *) r->targets->pdata[i])->id);
+  if (extra && n_extra > 0)
+    g_array_append_vals (all, extra, (guint) n_extra);
   g_array_sort (all, cmp_i32);
   r->token_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   r->token_pieces = g_ptr_array_new_with_free_func (g_free);
@@ -292,6 +294,6 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
       t->resolution_threshold[p] = first_stable (above, L1);
     }
   }
-  strata_lens_result_set_pieces (r, model);
+  strata_lens_result_set_pieces (r, model, &prompt->contrast, prompt->contrast >= 0 ? 1 : 0);
   return r;
 }

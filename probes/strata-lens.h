@@ -62,8 +62,9 @@ void strata_lens_result_free (StrataLensResult *r);
 const StrataLensTarget *strata_lens_result_get_target (const StrataLensResult *r, const char *name);
 /* The piece of `id` from the result's token table (borrowed), or NULL when not recorded. */
 const char *strata_lens_result_get_piece (const StrataLensResult *r, int32_t id);
-/* Fill token_ids/token_pieces from `model`'s tokenizer (nothing without one). */
-void strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model);
+/* Fill token_ids/token_pieces from `model`'s tokenizer (nothing without one): the top-k ids,
+ * the targets and `extra` (n_extra ids, e.g. the prompt's contrast token). */
+void strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model, const int32_t *extra, int n_extra);
 
 /* Aggregates over a prompt set, per tag ("all" always), target and read position. */
 typedef struct {
