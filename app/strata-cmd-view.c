@@ -40,6 +40,11 @@ strata_cmd_export (int argc, char **argv)
     return strata_cli_fail (error);
   if (!s->analyses || s->analyses->len == 0)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: the session holds no analysis", argv[1]));
+  for (guint i = 0; i < s->analyses->len; i++) {
+    g_autofree char *changed = strata_analysis_check_model (g_ptr_array_index (s->analyses, i));
+    if (changed)
+      fprintf (stderr, "strata: warning: %s\n", changed);
+  }
   StrataViewState v = s->view;
   if (view) {
     gboolean found = FALSE;

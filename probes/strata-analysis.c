@@ -121,3 +121,21 @@ strata_figure_kind_from_string (const char *s, StrataFigureKind *kind)
     }
   return FALSE;
 }
+
+char *
+strata_analysis_check_model (const StrataAnalysis *a)
+{
+  const StrataModelRef *m = &a->model;
+  if (!m->path || !*m->path || !g_file_test (m->path, G_FILE_TEST_EXISTS))
+    return NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) model = strata_model_open (m->path, NULL, &error);
+  if (!model)
+    return g_strdup_printf ("the checkpoint at %s cannot be opened to check that it is the one this session was "
+                            "made with (%s); the figures show the saved results", m->path, error->message);
+  if (g_strcmp0 (model->weights_sha256, m->weights_sha256) != 0)
+    return g_strdup_printf ("the checkpoint at %s has changed since this session was saved: its weights have "
+                            "sha256 %s, the session was made with %s; the figures show the saved results",
+                            m->path, model->weights_sha256, m->weights_sha256);
+  return NULL;
+}

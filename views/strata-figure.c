@@ -195,6 +195,25 @@ append_labels (GString *s, const char *what, GPtrArray *labels)
   g_string_append_c (s, '.');
 }
 
+/* The words in the cells (the lens' top-1 tokens), row by row, while the grid is of a size
+ * a reader can take in. */
+static void
+append_cell_text (GString *s, const StrataGrid *g)
+{
+  if (!g->cell_text || (gsize) g->rows * g->cols > 4096)
+    return;
+  g_string_append (s, " Cell text by row:");
+  for (int i = 0; i < g->rows; i++) {
+    g_string_append_printf (s, "%s %s:", i ? ";" : "",
+                            i < (int) g->row_labels->len ? (const char *) g_ptr_array_index (g->row_labels, i) : "");
+    for (int j = 0; j < g->cols; j++) {
+      const char *t = g->cell_text[(gsize) i * g->cols + j];
+      g_string_append_printf (s, "%s %s", j ? "," : "", t ? t : "");
+    }
+  }
+  g_string_append_c (s, '.');
+}
+
 void
 strata_figure_describe (const StrataFigureInput *in, char **title, char **description)
 {
@@ -211,6 +230,7 @@ strata_figure_describe (const StrataFigureInput *in, char **title, char **descri
           g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
         append_labels (s, "Row labels", f->panels[p]->row_labels);
         append_labels (s, "Column labels", f->panels[p]->col_labels);
+        append_cell_text (s, f->panels[p]);
       }
     }
   } else if (in->a && in->kind == STRATA_FIGURE_TOKEN_CURVES) {
