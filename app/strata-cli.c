@@ -16,8 +16,10 @@ static const StrataCommand commands[] = {
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
-#ifdef STRATA_HAVE_GUI
+#ifdef STRATA_HAVE_FIGURES
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
+#endif
+#ifdef STRATA_HAVE_GUI
   { "open", "open a session or a model in the window", strata_cmd_open },
 #endif
 };

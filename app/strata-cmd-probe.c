@@ -1,21 +1,40 @@
 /* strata-cmd-probe.c: `strata lens` and `strata patch`.
  *
- * Both build a StrataAnalysis (model identity, prompts, results) and write it as JSON
- * (docs/probe-json.md). The figure and session options (--figure, --session) belong to the
- * views and sessions work: they take the same StrataAnalysis, see finish(). */
+ * Both build a StrataAnalysis (model identity, prompts, results) and hand it to finish(),
+ * which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
+ * docs/session-format.md) and a figure (--figure, PNG/SVG/PDF). Output paths and names are
+ * checked before the model runs, so a typo costs no computation. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "strata-cli.h"
 #include "strata-analysis.h"
 #include "strata-probe-json.h"
+#include "strata-session.h"
+#ifdef STRATA_HAVE_FIGURES
+#include "strata-figure.h"
+#endif
 
 typedef struct {
   char *tokenizer;
   char *bos;
   char *json;
+  char *session;
+  char *figure;
+  char *view;
+  double scale;
+  int layer, head;
+  StrataFigureKind kind;  /* from --view, else the command's default */
 } Common;
+
+/* Attention patterns are kept for a session or a figure only below this many floats
+ * (L * H * T * T; 256 MB), so a long prompt on a large model does not exhaust memory. */
+#define MAX_ATTENTION_FLOATS ((gsize) 64 << 20)
 
 static GOptionEntry *
 common_entries (Common *c)
@@ -24,6 +43,12 @@ common_entries (Common *c)
     { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &c->tokenizer, "Tokenizer file, for formats that have none inside", "FILE" },
     { "bos", 0, 0, G_OPTION_ARG_STRING, &c->bos, "Prepend BOS to text prompts: on or off (default: the model's policy)", "on|off" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &c->json, "Write the results as JSON to OUT ('-': stdout)", "OUT" },
+    { "session", 0, 0, G_OPTION_ARG_FILENAME, &c->session, "Save the whole analysis as a session (HDF5)", "OUT.h5" },
+    { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &c->figure, "Draw a figure to OUT (.png, .svg or .pdf)", "OUT" },
+    { "view", 0, 0, G_OPTION_ARG_STRING, &c->view, "Figure: lens, curves, patch, circuit or attention (default: lens for `lens`, patch for `patch`)", "NAME" },
+    { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
+    { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
+    { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
     { NULL }
   };
   return g_memdup2 (entries, sizeof entries);
@@ -33,6 +58,7 @@ static void
 common_clear (Common *c)
 {
   g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
+  g_free (c->session), g_free (c->figure), g_free (c->view);
 }
 
 static gboolean
@@ -46,6 +72,23 @@ fail_with (GError **error, const char *fmt, ...)
   va_end (ap);
   g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, msg);
   return FALSE;
+}
+
+/* Outputs are written to a temporary file beside the target and renamed, so the folder
+ * must exist and be writable; checked before the (possibly long) run. */
+static gboolean
+check_writable (const char *option, const char *path, GError **error)
+{
+  if (!path)
+    return TRUE;
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return fail_with (error, "%s %s: is a folder, not a file name", option, path);
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return fail_with (error, "%s %s: the folder %s does not exist", option, path, dir);
+  if (g_access (dir, W_OK) != 0)
+    return fail_with (error, "%s %s: cannot write in the folder %s: %s", option, path, dir, g_strerror (errno));
+  return TRUE;
 }
 
 static gboolean
@@ -63,9 +106,26 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "give exactly one MODEL (see --help)");
   if (c->bos && strcmp (c->bos, "on") != 0 && strcmp (c->bos, "off") != 0)
     return fail_with (error, "--bos takes on or off, not '%s'", c->bos);
-  if (!c->json)
-    return fail_with (error, "--json OUT is required ('-' writes to stdout)");
-  return TRUE;
+  if (!c->json && !c->session && !c->figure)
+    return fail_with (error, "give at least one of --json OUT ('-': stdout), --session OUT.h5 and --figure OUT");
+  if (c->view && !c->figure)
+    return fail_with (error, "--view chooses the figure of --figure; give --figure OUT too");
+  if (c->view && !strata_figure_kind_from_string (c->view, &c->kind))
+    return fail_with (error, "--view takes lens, curves, patch, circuit or attention, not '%s'", c->view);
+  if (!(c->scale > 0 && c->scale <= 16))
+    return fail_with (error, "--scale must lie in (0, 16], not %g", c->scale);
+  if (c->figure) {
+#ifndef STRATA_HAVE_FIGURES
+    return fail_with (error, "--figure: this strata was built without figures (cairo and pangocairo were not "
+                             "found); save a --session and run `strata export` where they are");
+#else
+    g_autofree char *lower = g_ascii_strdown (c->figure, -1);
+    if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg") && !g_str_has_suffix (lower, ".pdf"))
+      return fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", c->figure);
+#endif
+  }
+  return check_writable ("--figure", c->figure, error) && check_writable ("--session", c->session, error)
+         && check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error);
 }
 
 static StrataModel *
@@ -168,30 +228,93 @@ add_targets (StrataModel *m, StrataPromptSet *set, char **targets, GError **erro
   return TRUE;
 }
 
-/* Where --figure and --session will hook in: they receive the finished analysis. */
+/* What the saved view and the figure show: the figure asked for (or the command's own),
+ * the first target, the first patched site. */
+static void
+view_for (const Common *c, StrataAnalysis *a, const StrataPatchOptions *po, StrataViewState *v)
+{
+  *v = (StrataViewState) { 0 };
+  v->figure = c->view ? c->kind : po ? STRATA_FIGURE_PATCH_HEATMAP : STRATA_FIGURE_LENS_HEATMAP;
+  v->layer = c->layer;
+  v->position = -1;
+  v->head = c->head;
+  v->patch_site = po && po->n_sites > 0 ? po->sites[0] : STRATA_PATCH_RESID_PRE;
+  v->curve = STRATA_CURVE_PROB;
+  if (po && a->patch_results && a->patch_results->len > 0)
+    v->target = g_strdup (((StrataPatchResult *) a->patch_results->pdata[0])->target_name);
+  else if (a->lens_results && a->lens_results->len > 0) {
+    const StrataLensResult *r = a->lens_results->pdata[0];
+    if (r->targets->len > 0)
+      v->target = g_strdup (((StrataLensTarget *) r->targets->pdata[0])->name);
+  }
+}
+
+static gboolean
+save_session (const char *path, StrataAnalysis *a, const StrataViewState *v, GError **error)
+{
+  g_autoptr (StrataSession) s = strata_session_new ();
+  s->view = *v;
+  s->view.target = g_strdup (v->target);
+  g_ptr_array_add (s->analyses, a);
+  gboolean ok = strata_session_save (s, path, error);
+  g_ptr_array_steal_index (s->analyses, 0); /* `a` stays the caller's */
+  return ok;
+}
+
+/* Attention of the first prompt, for the attention figure of a session or --figure. */
+static gboolean
+add_attention (const Common *c, StrataEngine *e, StrataAnalysis *a, GError **error)
+{
+  if ((!c->session && !c->figure) || !a->prompts || a->prompts->prompts->len == 0)
+    return TRUE;
+  const StrataPrompt *p = a->prompts->prompts->pdata[0];
+  const StrataConfig *g = strata_engine_get_config (e);
+  gsize T = p->ids->len;
+  if ((gsize) g->n_layers * g->n_heads * T * T > MAX_ATTENTION_FLOATS) {
+    fprintf (stderr, "strata: note: the prompt is too long to keep its attention pattern (%zu tokens)\n", T);
+    return TRUE;
+  }
+  return (a->attention = strata_attention_run (e, p, error)) != NULL;
+}
+
 static int
 finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po,
-        double seconds, gboolean grid, const char *json_path)
+        double seconds, gboolean grid, const Common *c)
 {
   GError *error = NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  strata_probe_json_header (b, command, a);
-  if (po)
-    strata_probe_json_patch (b, m, a, po, seconds);
-  else
-    strata_probe_json_lens (b, m, a, grid);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  if (!strata_cli_write_json (root, json_path, &error))
+  if (c->json) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    strata_probe_json_header (b, command, a);
+    if (po)
+      strata_probe_json_patch (b, m, a, po, seconds);
+    else
+      strata_probe_json_lens (b, m, a, grid);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    if (!strata_cli_write_json (root, c->json, &error))
+      return strata_cli_fail (error);
+  }
+  StrataViewState v;
+  view_for (c, a, po, &v);
+  if (c->session && !save_session (c->session, a, &v, &error)) {
+    strata_view_state_clear (&v);
     return strata_cli_fail (error);
+  }
+#ifdef STRATA_HAVE_FIGURES
+  if (c->figure && !strata_figure_export_analysis (a, v.figure, &v, c->figure, c->scale, &error)) {
+    strata_view_state_clear (&v);
+    return strata_cli_fail (error);
+  }
+#endif
+  strata_view_state_clear (&v);
   return 0;
 }
 
 int
 strata_cmd_lens (int argc, char **argv)
 {
-  Common c = { 0 };
+  Common c = { .scale = 2.0, .layer = -1, .head = 0 };
   g_autofree char *prompt = NULL, *ids_list = NULL, *prompts = NULL, *cand_file = NULL, *cand_prefix = NULL;
   g_auto (GStrv) targets = NULL;
   int topk = 5;
@@ -258,13 +381,34 @@ strata_cmd_lens (int argc, char **argv)
     g_ptr_array_add (a->lens_results, r);
   }
   a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
+  if (!add_attention (&c, e, a, &error))
+    goto out;
   strata_engine_free (e);
   e = NULL;
-  status = finish ("lens", m, a, NULL, 0, !summary, c.json);
+  status = finish ("lens", m, a, NULL, 0, !summary, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);
   return error ? strata_cli_fail (error) : status;
+}
+
+static gboolean
+run_lens_too (StrataEngine *e, StrataModel *m, StrataAnalysis *a, GError **error)
+{
+  a->has_lens = TRUE;
+  a->lens_options = (StrataLensOptions) { 5, FALSE, 0.5, NULL, 0 };
+  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  for (guint i = 0; i < a->prompts->prompts->len; i++) {
+    StrataLensResult *r = strata_lens_run (e, m, a->prompts->prompts->pdata[i], &a->lens_options, error);
+    if (!r) {
+      g_prefix_error (error, "prompt %u (lens): ", i + 1);
+      return FALSE;
+    }
+    g_ptr_array_add (a->lens_results, r);
+  }
+  g_clear_pointer (&a->lens_aggregates, g_ptr_array_unref);
+  a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
+  return TRUE;
 }
 
 static gboolean
@@ -282,7 +426,7 @@ parse_enum (const char *opt, const char *value, const char *const *names, int n,
 int
 strata_cmd_patch (int argc, char **argv)
 {
-  Common c = { 0 };
+  Common c = { .scale = 2.0, .layer = -1, .head = 0 };
   g_autofree char *clean = NULL, *corrupt = NULL, *prompts = NULL, *target = NULL, *contrast = NULL;
   g_autofree char *direction = NULL, *metric = NULL;
   g_auto (GStrv) sites = NULL;
@@ -381,11 +525,18 @@ strata_cmd_patch (int argc, char **argv)
   }
   double seconds = (g_get_monotonic_time () - t0) / 1e6;
   a->patch_aggregates = strata_patch_aggregate (a->prompts, a->patch_results);
+  /* A session or a figure gets the whole picture, as in the window: the lens of every clean
+   * prompt (so the circuit marks where the lens decodes the target) and the attention. */
+  if ((c.session || c.figure) && !run_lens_too (e, m, a, &error))
+    goto out;
   if (a->patch_results->len > 0) /* the circuit view's data: the first prompt, |effect| >= 0.1 */
-    a->circuit = strata_circuit_extract (a->patch_results->pdata[0], NULL, 0.1);
+    a->circuit = strata_circuit_extract (a->patch_results->pdata[0],
+                                         a->has_lens ? a->lens_results->pdata[0] : NULL, 0.1);
+  if (!add_attention (&c, e, a, &error))
+    goto out;
   strata_engine_free (e);
   e = NULL;
-  status = finish ("patch", m, a, &po, seconds, FALSE, c.json);
+  status = finish ("patch", m, a, &po, seconds, FALSE, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);

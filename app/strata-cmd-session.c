@@ -13,6 +13,11 @@ print_analysis (guint index, const StrataAnalysis *a)
           m->format, m->dtype, m->config.n_layers, m->config.vocab, m->add_bos ? "on" : "off");
   printf ("  path       %s\n", m->path);
   printf ("  weights    sha256 %s\n", m->weights_sha256);
+  g_autofree char *changed = strata_analysis_check_model (a);
+  if (changed)
+    fprintf (stderr, "strata: warning: %s\n", changed);
+  else if (!g_file_test (m->path, G_FILE_TEST_EXISTS))
+    printf ("  checkpoint not found at that path (the session opens without it)\n");
   if (m->tokenizer_sha256 != NULL && m->tokenizer_sha256[0] != '\0')
     printf ("  tokenizer  sha256 %s\n", m->tokenizer_sha256);
   if (a->prompts != NULL)

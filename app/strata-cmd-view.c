@@ -14,14 +14,14 @@ int
 strata_cmd_export (int argc, char **argv)
 {
   g_autofree char *figure = NULL, *view = NULL;
-  double scale = 2.0, width = STRATA_FIGURE_DEFAULT_WIDTH, height = STRATA_FIGURE_DEFAULT_HEIGHT;
+  double scale = 2.0, width = STRATA_FIGURE_DEFAULT_WIDTH, height = -1;
   int layer = -2, position = -2;
   GOptionEntry entries[] = {
     { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &figure, "Write the figure here (.png, .svg or .pdf)", "OUT" },
     { "view", 0, 0, G_OPTION_ARG_STRING, &view, "Figure: lens, curves, patch, circuit, attention (default: as saved)", "NAME" },
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &scale, "PNG pixels per point (default 2)", "S" },
     { "width", 0, 0, G_OPTION_ARG_DOUBLE, &width, "Figure width in points (default 880)", "W" },
-    { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default 560)", "H" },
+    { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default: up to 560, fitted to the content)", "H" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &layer, "Selected layer (default: as saved)", "K" },
     { "position", 0, 0, G_OPTION_ARG_INT, &position, "Selected position (default: as saved)", "P" },
     { NULL }
@@ -40,6 +40,11 @@ strata_cmd_export (int argc, char **argv)
     return strata_cli_fail (error);
   if (!s->analyses || s->analyses->len == 0)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: the session holds no analysis", argv[1]));
+  for (guint i = 0; i < s->analyses->len; i++) {
+    g_autofree char *changed = strata_analysis_check_model (g_ptr_array_index (s->analyses, i));
+    if (changed)
+      fprintf (stderr, "strata: warning: %s\n", changed);
+  }
   StrataViewState v = s->view;
   if (view) {
     gboolean found = FALSE;
@@ -58,6 +63,8 @@ strata_cmd_export (int argc, char **argv)
     v.position = position;
   StrataFigureInput in = { .kind = v.figure, .a = g_ptr_array_index (s->analyses, 0),
                            .b = s->analyses->len > 1 ? g_ptr_array_index (s->analyses, 1) : NULL, .view = &v };
+  if (height < 0)
+    height = strata_figure_fit_height (&in, width, STRATA_FIGURE_DEFAULT_HEIGHT);
   if (!strata_figure_export (figure, width, height, scale, &in, &error))
     return strata_cli_fail (error);
   return 0;

@@ -214,30 +214,6 @@ step (RunJob *j)
   g_atomic_int_set (j->progress, (int) (1000.0 * MIN (j->done, j->steps) / MAX (j->steps, 1)));
 }
 
-static StrataAttention *
-attention_of (StrataEngine *e, const StrataConfig *c, const StrataPrompt *p, GError **error)
-{
-  int T = (int) p->ids->len, L = c->n_layers, H = c->n_heads;
-  StrataAttention *att = g_new0 (StrataAttention, 1);
-  att->n_layers = L;
-  att->n_heads = H;
-  att->T = T;
-  att->pattern = g_new0 (float, (gsize) L * H * T * T);
-  g_autofree StrataCache *caches = g_new0 (StrataCache, L);
-  for (int l = 0; l < L; l++) {
-    caches[l].site = STRATA_SITE_ATTN_PATTERN;
-    caches[l].layer = l;
-    caches[l].dst = att->pattern + (gsize) l * H * T * T;  /* (1, H, T, T) */
-  }
-  StrataHooks hooks = { caches, L, NULL, 0 };
-  if (strata_engine_forward (e, (const int32_t *) p->ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "attention pattern: %s", strata_engine_get_error (e));
-    strata_attention_free (att);
-    return NULL;
-  }
-  return att;
-}
-
 static StrataAnalysis *
 analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
 {
@@ -288,7 +264,7 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
   }
   a->lens_aggregates = strata_lens_aggregate (set, a->lens_results);
   const StrataPrompt *first = g_ptr_array_index (set->prompts, 0);
-  a->attention = attention_of (e, &m->weights->cfg, first, error);
+  a->attention = strata_attention_run (e, first, error);
   if (!a->attention)
     return NULL;
 

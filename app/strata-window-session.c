@@ -181,13 +181,10 @@ strata_window_open_session (StrataWindow *self, const char *path)
 
   /* Say plainly when the checkpoint on disk is not the one the session was made with. */
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
-  if (a->model.path && g_file_test (a->model.path, G_FILE_TEST_EXISTS) && !self->model[0]) {
-    g_autoptr (StrataModel) m = strata_model_open (a->model.path, NULL, NULL);
-    if (m && g_strcmp0 (m->weights_sha256, a->model.weights_sha256) != 0) {
-      g_autofree char *msg = g_strdup_printf ("The checkpoint at %s has changed since this session was saved (weights hash "
-                                              "differs); the figures show the saved results.", a->model.path);
-      _strata_window_show_info (self, msg);
-    }
+  g_autofree char *changed = self->model[0] ? NULL : strata_analysis_check_model (a);
+  if (changed) {
+    g_autofree char *msg = g_strdup_printf ("%c%s.", g_ascii_toupper (changed[0]), changed + 1);
+    _strata_window_show_info (self, msg);
   } else {
     _strata_window_hide_error (self);
   }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "strata-data-error.h"
+
 void
 strata_model_ref_clear (StrataModelRef *ref)
 {
@@ -27,6 +29,28 @@ strata_model_ref_copy (StrataModelRef *dst, const StrataModelRef *src)
   dst->tokenizer_sha256 = g_strdup (src->tokenizer_sha256);
   dst->config = src->config;
   dst->add_bos = src->add_bos;
+}
+
+StrataAttention *
+strata_attention_run (StrataEngine *e, const StrataPrompt *p, GError **error)
+{
+  const StrataConfig *c = strata_engine_get_config (e);
+  int T = (int) p->ids->len, L = c->n_layers, H = c->n_heads;
+  g_autoptr (StrataAttention) att = g_new0 (StrataAttention, 1);
+  att->n_layers = L;
+  att->n_heads = H;
+  att->T = T;
+  att->pattern = g_new0 (float, (gsize) L * H * T * T);
+  g_autofree StrataCache *caches = g_new0 (StrataCache, L);
+  for (int l = 0; l < L; l++)
+    caches[l] = (StrataCache) { STRATA_SITE_ATTN_PATTERN, l, att->pattern + (gsize) l * H * T * T }; /* (1, H, T, T) */
+  StrataHooks hooks = { caches, L, NULL, 0 };
+  if (strata_engine_forward (e, (const int32_t *) p->ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "attention pattern: %s",
+                 strata_engine_get_error (e));
+    return NULL;
+  }
+  return g_steal_pointer (&att);
 }
 
 void
@@ -96,4 +120,22 @@ strata_figure_kind_from_string (const char *s, StrataFigureKind *kind)
       return TRUE;
     }
   return FALSE;
+}
+
+char *
+strata_analysis_check_model (const StrataAnalysis *a)
+{
+  const StrataModelRef *m = &a->model;
+  if (!m->path || !*m->path || !g_file_test (m->path, G_FILE_TEST_EXISTS))
+    return NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) model = strata_model_open (m->path, NULL, &error);
+  if (!model)
+    return g_strdup_printf ("the checkpoint at %s cannot be opened to check that it is the one this session was "
+                            "made with (%s); the figures show the saved results", m->path, error->message);
+  if (g_strcmp0 (model->weights_sha256, m->weights_sha256) != 0)
+    return g_strdup_printf ("the checkpoint at %s has changed since this session was saved: its weights have "
+                            "sha256 %s, the session was made with %s; the figures show the saved results",
+                            m->path, model->weights_sha256, m->weights_sha256);
+  return NULL;
 }

@@ -86,11 +86,20 @@ void strata_analysis_free (StrataAnalysis *a);
 void strata_model_ref_clear (StrataModelRef *ref);
 void strata_model_ref_copy (StrataModelRef *dst, const StrataModelRef *src);
 void strata_attention_free (StrataAttention *att);
+/* The attention pattern of every layer and head for one prompt (one forward pass). */
+StrataAttention *strata_attention_run (StrataEngine *engine, const StrataPrompt *prompt, GError **error);
 void strata_view_state_clear (StrataViewState *v);
+
+/* When the checkpoint at the analysis' path exists but is not the one it was made with
+ * (weights sha256 differ, or it no longer opens): a plain sentence saying so, newly
+ * allocated. NULL when it matches or is absent (a session opens without its model). Reads
+ * and hashes the whole weight file. */
+char *strata_analysis_check_model (const StrataAnalysis *a);
 
 const char *strata_figure_kind_to_string (StrataFigureKind kind); /* "lens", "curves", "patch", "circuit", "attention" */
 gboolean strata_figure_kind_from_string (const char *s, StrataFigureKind *kind);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAnalysis, strata_analysis_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAttention, strata_attention_free)
 
 G_END_DECLS

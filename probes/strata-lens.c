@@ -28,6 +28,8 @@ strata_lens_result_free (StrataLensResult *r)
   g_clear_pointer (&r->pieces, g_ptr_array_unref);
   g_free (r->topk_ids), g_free (r->topk_prob), g_free (r->topk_logit);
   g_clear_pointer (&r->targets, g_ptr_array_unref);
+  g_clear_pointer (&r->token_ids, g_array_unref);
+  g_clear_pointer (&r->token_pieces, g_ptr_array_unref);
   g_free (r);
 }
 
@@ -40,6 +42,61 @@ strata_lens_result_get_target (const StrataLensResult *r, const char *name)
       return t;
   }
   return NULL;
+}
+
+static int
+cmp_i32 (gconstpointer a, gconstpointer b)
+{
+  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
+  return (x > y) - (x < y);
+}
+
+const char *
+strata_lens_result_get_piece (const StrataLensResult *r, int32_t id)
+{
+  if (!r->token_ids || !r->token_pieces || r->token_ids->len != r->token_pieces->len)
+    return NULL;
+  guint lo = 0, hi = r->token_ids->len;
+  while (lo < hi) { /* ids ascending: binary search */
+    guint mid = lo + (hi - lo) / 2;
+    int32_t x = g_array_index (r->token_ids, int32_t, mid);
+    if (x == id)
+      return g_ptr_array_index (r->token_pieces, mid);
+    if (x < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+void
+strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model, const int32_t *extra, int n_extra)
+{
+  g_clear_pointer (&r->token_ids, g_array_unref);
+  g_clear_pointer (&r->token_pieces, g_ptr_array_unref);
+  if (!model || !model->tokenizer)
+    return;
+  size_t n = (size_t) (r->n_layers + 1) * r->T * r->topk;
+  g_autoptr (GArray) all = g_array_sized_new (FALSE, FALSE, sizeof (int32_t), (guint) n + r->targets->len);
+  g_array_append_vals (all, r->topk_ids, (guint) n);
+  for (guint i = 0; i < r->targets->len; i++)
+    g_array_append_val (all, ((StrataLensTarget *) r->targets->pdata[i])->id);
+  if (extra && n_extra > 0)
+    g_array_append_vals (all, extra, (guint) n_extra);
+  g_array_sort (all, cmp_i32);
+  r->token_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  r->token_pieces = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < all->len; i++) {
+    int32_t id = g_array_index (all, int32_t, i);
+    if (i > 0 && id == g_array_index (all, int32_t, i - 1))
+      continue;
+    const char *piece = strata_tokenizer_get_piece (model->tokenizer, id);
+    if (!piece)
+      continue;
+    g_array_append_val (r->token_ids, id);
+    g_ptr_array_add (r->token_pieces, g_strdup (piece));
+  }
 }
 
 /* One row of logits (V): log-sum-exp (double), top-k (sorted by logit, ties to the lower
@@ -237,5 +294,6 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
       t->resolution_threshold[p] = first_stable (above, L1);
     }
   }
+  strata_lens_result_set_pieces (r, model, &prompt->contrast, prompt->contrast >= 0 ? 1 : 0);
   return r;
 }

@@ -45,6 +45,12 @@ typedef struct {
   int32_t *topk_ids;            /* (L+1, T, topk) */
   float *topk_prob, *topk_logit;/* (L+1, T, topk) */
   GPtrArray *targets;           /* StrataLensTarget * */
+  /* The vocabulary pieces of every token the result names (top-k ids and target ids), so
+   * a result reopened without its model still shows tokens, not "#id": distinct ids in
+   * ascending order (N) and their pieces (N), raw bytes as the tokenizer has them. Both
+   * NULL when unknown (a model without a tokenizer, a session of format 1.0). */
+  GArray *token_ids;            /* int32_t (N) */
+  GPtrArray *token_pieces;      /* char * (N) */
 } StrataLensResult;
 
 /* Run the model once on `prompt` (caching resid_pre 0..L-1 and the final resid_post) and
@@ -54,6 +60,11 @@ StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
                                    GError **error);
 void strata_lens_result_free (StrataLensResult *r);
 const StrataLensTarget *strata_lens_result_get_target (const StrataLensResult *r, const char *name);
+/* The piece of `id` from the result's token table (borrowed), or NULL when not recorded. */
+const char *strata_lens_result_get_piece (const StrataLensResult *r, int32_t id);
+/* Fill token_ids/token_pieces from `model`'s tokenizer (nothing without one): the top-k ids,
+ * the targets and `extra` (n_extra ids, e.g. the prompt's contrast token). */
+void strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model, const int32_t *extra, int n_extra);
 
 /* Aggregates over a prompt set, per tag ("all" always), target and read position. */
 typedef struct {

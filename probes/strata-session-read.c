@@ -254,6 +254,28 @@ read_lens_target (hid_t g, const StrataLensResult *r, StrataLensTarget *t, GErro
   return TRUE;
 }
 
+/* The token table: ids strictly ascending (the lookup is a binary search), one piece each. */
+static gboolean
+read_token_table (hid_t g, StrataLensResult *r, GError **error)
+{
+  g_autoptr (GArray) ids = read_garray_i32 (g, "token_ids", -1, error);
+  TRY (ids != NULL);
+  for (guint i = 1; i < ids->len; i++)
+    if (g_array_index (ids, int32_t, i) <= g_array_index (ids, int32_t, i - 1)) {
+      g_autofree char *what = strata_h5_describe (g, "token_ids");
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "dataset '%s' is not in strictly ascending order", what);
+      return FALSE;
+    }
+  g_auto (GStrv) pieces = strata_h5_read_strings (g, "token_pieces", ids->len, NULL, error);
+  TRY (pieces != NULL);
+  r->token_pieces = g_ptr_array_new_full (ids->len, g_free);
+  for (guint i = 0; i < ids->len; i++)
+    g_ptr_array_add (r->token_pieces, g_steal_pointer (&pieces[i]));
+  r->token_ids = g_steal_pointer (&ids);
+  return TRUE;
+}
+
 static gboolean
 read_lens_result (hid_t g, StrataLensResult *r, GError **error)
 {
@@ -273,6 +295,8 @@ read_lens_result (hid_t g, StrataLensResult *r, GError **error)
   TRY ((r->topk_ids = strata_h5_read_array (g, "topk_ids", STRATA_H5_I32, 3, ltk, error)));
   TRY ((r->topk_prob = strata_h5_read_array (g, "topk_prob", STRATA_H5_F32, 3, ltk, error)));
   TRY ((r->topk_logit = strata_h5_read_array (g, "topk_logit", STRATA_H5_F32, 3, ltk, error)));
+  if (strata_h5_exists (g, "token_ids")) /* format 1.1; absent in 1.0 files */
+    TRY (read_token_table (g, r, error));
 
   g_auto (StrataH5Group) tg = strata_h5_group_open (g, "targets", error);
   TRY (tg >= 0);

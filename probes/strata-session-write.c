@@ -180,6 +180,12 @@ write_lens_result (hid_t g, const StrataLensResult *r, GError **error)
   TRY (strata_h5_write_array (g, "topk_ids", STRATA_H5_I32, 3, ltk, r->topk_ids, error));
   TRY (strata_h5_write_array (g, "topk_prob", STRATA_H5_F32, 3, ltk, r->topk_prob, error));
   TRY (strata_h5_write_array (g, "topk_logit", STRATA_H5_F32, 3, ltk, r->topk_logit, error));
+  if (r->token_ids && r->token_pieces) { /* format 1.1 */
+    g_return_val_if_fail (r->token_ids->len == r->token_pieces->len, FALSE);
+    TRY (write_garray_i32 (g, "token_ids", r->token_ids, error));
+    TRY (strata_h5_write_strings (g, "token_pieces", (const char *const *) r->token_pieces->pdata,
+                                  r->token_pieces->len, error));
+  }
 
   guint nt = r->targets ? r->targets->len : 0;
   g_auto (StrataH5Group) tg = collection_create (g, "targets", nt, error);

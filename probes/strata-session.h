@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 
 #define STRATA_SESSION_FORMAT "strata-session"
 #define STRATA_SESSION_MAJOR 1
-#define STRATA_SESSION_MINOR 0
+#define STRATA_SESSION_MINOR 1 /* 1.1: lens results carry token_ids/token_pieces */
 
 typedef struct {
   GPtrArray *analyses;   /* StrataAnalysis * (1, or 2 when comparing) */

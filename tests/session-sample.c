@@ -132,6 +132,13 @@ sample_prompts (const SampleOptions *o, guint salt)
   return set;
 }
 
+static int
+cmp_i32 (gconstpointer a, gconstpointer b)
+{
+  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
+  return (x > y) - (x < y);
+}
+
 static StrataLensResult *
 sample_lens_result (const SampleOptions *o, int L, int T, int topk, gboolean cand, guint salt)
 {
@@ -166,6 +173,23 @@ sample_lens_result (const SampleOptions *o, int L, int T, int topk, gboolean can
     t->resolution = i32 (o, T, ts + 5);
     t->resolution_threshold = i32 (o, T, ts + 6);
     g_ptr_array_add (r->targets, t);
+  }
+  /* The token table (format 1.1): the distinct top-k ids, ascending, each with a piece; the
+   * first piece is raw bytes that are not UTF-8 alone. The 4-token prompt has no table, as
+   * in a 1.0 file. */
+  if (T != 4) {
+    g_autoptr (GArray) sorted = g_array_new (FALSE, FALSE, sizeof (int32_t));
+    g_array_append_vals (sorted, r->topk_ids, (guint) ltk);
+    g_array_sort (sorted, cmp_i32);
+    r->token_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+    r->token_pieces = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i < sorted->len; i++) {
+      int32_t id = g_array_index (sorted, int32_t, i);
+      if (i > 0 && id == g_array_index (sorted, int32_t, i - 1))
+        continue;
+      g_array_append_val (r->token_ids, id);
+      g_ptr_array_add (r->token_pieces, r->token_ids->len == 1 ? g_strdup ("\xe2\x96") : g_strdup_printf ("tok%d", id));
+    }
   }
   return r;
 }
@@ -399,6 +423,14 @@ assert_lens_equal (const StrataLensResult *a, const StrataLensResult *b)
   CMP_MEM (a->topk_ids, b->topk_ids, ltk * 4);
   CMP_MEM (a->topk_prob, b->topk_prob, ltk * 4);
   CMP_MEM (a->topk_logit, b->topk_logit, ltk * 4);
+  g_assert_true ((a->token_ids == NULL) == (b->token_ids == NULL));
+  g_assert_true ((a->token_pieces == NULL) == (b->token_pieces == NULL));
+  if (a->token_ids != NULL) {
+    assert_garray_equal (a->token_ids, b->token_ids);
+    g_assert_cmpuint (a->token_pieces->len, ==, b->token_pieces->len);
+    for (guint i = 0; i < a->token_pieces->len; i++)
+      g_assert_cmpstr (g_ptr_array_index (a->token_pieces, i), ==, g_ptr_array_index (b->token_pieces, i));
+  }
   g_assert_cmpuint (a->targets->len, ==, b->targets->len);
   for (guint i = 0; i < a->targets->len; i++) {
     const StrataLensTarget *s = g_ptr_array_index (a->targets, i), *t = g_ptr_array_index (b->targets, i);

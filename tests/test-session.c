@@ -352,6 +352,64 @@ test_wrong_dtype (Fixture *f, gconstpointer data)
   assert_load_fails (f->path, "threshold' has type float32, expected float64");
 }
 
+/* A 1.0 file (no token tables) still opens; its results name tokens without pieces. */
+static void
+test_format_1_0 (Fixture *f, gconstpointer data)
+{
+  GError *error = NULL;
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  g_assert_true (strata_h5_set_int_attr (file, "format_minor", 0, &error));
+  for (int a = 0; a < 2; a++)
+    for (int i = 0; i < 3; i++) {
+      g_autofree char *res = g_strdup_printf ("/analyses/%06d/lens/results/%06d", a, i);
+      hid_t g = H5Gopen2 (file, res, H5P_DEFAULT);
+      if (g < 0)
+        continue;
+      if (H5Lexists (g, "token_ids", H5P_DEFAULT) > 0) {
+        g_assert_cmpint (H5Ldelete (g, "token_ids", H5P_DEFAULT), >=, 0);
+        g_assert_cmpint (H5Ldelete (g, "token_pieces", H5P_DEFAULT), >=, 0);
+      }
+      H5Gclose (g);
+    }
+  close_rw (file);
+  g_autoptr (StrataSession) s = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_autoptr (StrataSession) expect = sample_session_new (&plain);
+  for (guint a = 0; a < expect->analyses->len; a++) {
+    StrataAnalysis *an = g_ptr_array_index (expect->analyses, a);
+    for (guint i = 0; i < an->lens_results->len; i++) {
+      StrataLensResult *r = g_ptr_array_index (an->lens_results, i);
+      g_clear_pointer (&r->token_ids, g_array_unref);
+      g_clear_pointer (&r->token_pieces, g_ptr_array_unref);
+    }
+  }
+  sample_session_assert_equal (expect, s);
+}
+
+/* The token table is looked up by binary search: its ids must ascend, one piece each. */
+static void
+test_bad_token_table (Fixture *f, gconstpointer data)
+{
+  const char *res = "/analyses/000000/lens/results/000000";
+  hsize_t three[1] = { 3 };
+  save_sample (f->path, &plain);
+  replace_dataset (f->path, res, "token_ids", STRATA_H5_I32, 1, three);
+  assert_load_fails (f->path, "token_ids' is not in strictly ascending order");
+
+  /* Pieces of another length than the ids: refused by shape. */
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  hid_t g = H5Gopen2 (file, res, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "token_pieces", H5P_DEFAULT), >=, 0);
+  const char *one[] = { "x" };
+  GError *error = NULL;
+  g_assert_true (strata_h5_write_strings (g, "token_pieces", one, 1, &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "token_pieces");
+}
+
 static void
 test_versions (Fixture *f, gconstpointer data)
 {
@@ -360,7 +418,7 @@ test_versions (Fixture *f, gconstpointer data)
   hid_t file = open_rw (f->path);
   g_assert_true (strata_h5_set_int_attr (file, "format_major", STRATA_SESSION_MAJOR + 1, &error));
   close_rw (file);
-  assert_load_fails (f->path, "session format version 2.0 is newer");
+  assert_load_fails (f->path, "session format version 2.1 is newer");
 
   /* A newer minor version adds things an older reader ignores. */
   save_sample (f->path, &plain);
@@ -629,6 +687,8 @@ main (int argc, char **argv)
   ADD ("error/missing-group", test_missing_group);
   ADD ("error/wrong-dtype", test_wrong_dtype);
   ADD ("error/versions", test_versions);
+  ADD ("compat/format-1.0", test_format_1_0);
+  ADD ("error/token-table", test_bad_token_table);
   ADD ("error/external", test_external);
   ADD ("error/virtual", test_virtual);
   ADD ("error/circuit-edges", test_bad_edges);

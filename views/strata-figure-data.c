@@ -166,6 +166,12 @@ strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, 
       return visible (s);
   }
   if (a && a->lens_results) {
+    /* The token tables the lens recorded (sessions 1.1) name every top-k token. */
+    for (guint r = 0; r < a->lens_results->len; r++) {
+      const char *piece = strata_lens_result_get_piece (g_ptr_array_index (a->lens_results, r), id);
+      if (piece)
+        return visible (piece);
+    }
     for (guint r = 0; r < a->lens_results->len; r++) {
       const StrataLensResult *lr = g_ptr_array_index (a->lens_results, r);
       for (guint j = 0; lr->ids && j < lr->ids->len && lr->pieces && j < lr->pieces->len; j++)
@@ -179,6 +185,23 @@ strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, 
     }
   }
   return g_strdup_printf ("#%d", id);
+}
+
+/* How a target reads in titles and legends: a name of the prompt set with its token
+ * ("bridge “·Paris”"), a token written as text shown once and quoted ("“·She”", not
+ * " She “·She”"), an id with its text ("“·She” #338"). id < 0: the name alone. */
+static char *
+target_label (const StrataFigureInput *in, const StrataAnalysis *a, const char *name, int32_t id)
+{
+  g_autofree char *shown = visible (name ? name : "?");
+  if (id < 0)
+    return g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d", shown);
+  g_autofree char *tok = strata_figure_token_text (in, a, id);
+  if (g_strcmp0 (tok, shown) == 0)
+    return g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d", tok);
+  if (name && name[0] == '#')
+    return g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d %s", tok, name);
+  return g_strdup_printf ("%s \xe2\x80\x9c%s\xe2\x80\x9d", shown, tok);
 }
 
 static char *
@@ -282,16 +305,18 @@ strata_figure_data_lens (const StrataFigureInput *in)
   if (!t) {
     f->title = g_strdup ("Logit lens: top-1 token and its probability");
   } else {
-    g_autofree char *tok = strata_figure_token_text (in, in->a, t->id);
-    f->title = g_strcmp0 (tok, t->name) == 0
-                 ? g_strdup_printf ("Logit lens: probability of %s by layer and position", t->name)
-                 : g_strdup_printf ("Logit lens: probability of %s \xe2\x80\x9c%s\xe2\x80\x9d by layer and position",
-                                    t->name, tok);
+    g_autofree char *label = target_label (in, in->a, t->name, t->id);
+    f->title = g_strdup_printf ("Logit lens: probability of %s by layer and position", label);
   }
   f->row_axis = g_strdup ("residual point (layer)");
   f->col_axis = g_strdup ("input position");
   f->row0_bottom = TRUE;
-  f->scale_label = t ? g_strdup_printf ("P(%s)", t->name) : g_strdup ("P(top-1)");
+  if (t) {
+    g_autofree char *shown = visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
+    f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
+  } else {
+    f->scale_label = g_strdup ("P(top-1)");
+  }
   set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
   f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s lens, %d layers \xc2\xb7 %s \xc2\xb7 cell text: top-1 token",
@@ -408,9 +433,9 @@ strata_figure_data_patch (const StrataFigureInput *in)
 
   StrataHeatFigure *f = g_new0 (StrataHeatFigure, 1);
   f->panels[f->n_panels++] = g;
+  g_autofree char *target = target_label (in, in->a, pr->target_name, pr->target);
   f->title = g_strdup_printf ("Activation patching: %s %s, target %s", site_name (m->site),
-                              pr->direction == STRATA_PATCH_NOISE ? "(noising)" : "(denoising)",
-                              pr->target_name ? pr->target_name : "?");
+                              pr->direction == STRATA_PATCH_NOISE ? "(noising)" : "(denoising)", target);
   f->row_axis = g_strdup ("layer (block)");
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
@@ -421,8 +446,17 @@ strata_figure_data_patch (const StrataFigureInput *in)
   f->scale_max = range;
   g_autofree char *def = score_definition (pr);
   g_autofree char *prompt = prompt_text (in->a, v);
+  /* Name the two tokens of a logit difference: the contrast is half the definition. */
+  g_autofree char *metric = NULL;
+  if (pr->metric == STRATA_METRIC_LOGIT_DIFF && pr->contrast >= 0) {
+    g_autofree char *tt = strata_figure_token_text (in, in->a, pr->target);
+    g_autofree char *ct = strata_figure_token_text (in, in->a, pr->contrast);
+    metric = g_strdup_printf ("logit(\xe2\x80\x9c%s\xe2\x80\x9d) \xe2\x88\x92 logit(\xe2\x80\x9c%s\xe2\x80\x9d)", tt, ct);
+  } else {
+    metric = g_strdup (metric_long_name (pr->metric));
+  }
   f->caption = g_strdup_printf ("%s \xc2\xb7 %s \xc2\xb7 metric %s, clean %.3g, corrupt %.3g%s \xc2\xb7 %s",
-                                model_name (in->a), def, metric_long_name (pr->metric),
+                                model_name (in->a), def, metric,
                                 pr->baseline_clean, pr->baseline_corrupt,
                                 pr->small_gap ? " (WARNING: clean and corrupt barely differ; scores are not meaningful)" : "",
                                 prompt);
@@ -515,10 +549,7 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
     s->dashed = dashed;
     s->mark = t->resolution ? t->resolution[pos] : -1;
     /* A target written as #id reads better with its text. */
-    g_autofree char *text = strata_figure_token_text (in, a, t->id);
-    g_autofree char *name = t->name && t->name[0] == '#' && g_strcmp0 (text, t->name) != 0
-                              ? g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d %s", text, t->name)
-                              : g_strdup (t->name);
+    g_autofree char *name = target_label (in, a, t->name, t->id);
     s->label = with_model ? g_strdup_printf ("%s (%s)", name, model_name (a)) : g_strdup (name);
     const StrataLensAggregate *ag = v->curve == STRATA_CURVE_MRR ? find_aggregate (a, t->name, pos) : NULL;
     if (v->curve == STRATA_CURVE_MRR && ag)
@@ -635,7 +666,10 @@ strata_figure_data_circuit (const StrataFigureInput *in)
   }
   f->sel_layer = v->layer;
   f->sel_pos = v->position;
-  f->title = g_strdup_printf ("Circuit for target %s", c->target_name ? c->target_name : "?");
+  const StrataPatchResult *cpr = strata_figure_data_patch_result (in->a, v);
+  g_autofree char *target = target_label (in, in->a, c->target_name,
+                                          cpr && g_strcmp0 (cpr->target_name, c->target_name) == 0 ? cpr->target : -1);
+  f->title = g_strdup_printf ("Circuit for target %s", target);
   g_autofree char *prompt = prompt_text (in->a, v);
   f->caption = g_strdup_printf ("%s \xc2\xb7 nodes and edges with |effect| \xe2\x89\xa5 %.2g; size and colour = patching "
                                 "effect, ring = the lens decodes the target there (top-1); edge width = strength \xc2\xb7 %s",

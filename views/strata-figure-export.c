@@ -171,7 +171,8 @@ strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind, c
     view.layer = view.position = view.head = -1;
   view.figure = kind;
   StrataFigureInput in = { .kind = kind, .a = a, .view = &view };
-  return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT, scale, &in, error);
+  double height = strata_figure_fit_height (&in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT);
+  return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, height, scale, &in, error);
 }
 
 const char *

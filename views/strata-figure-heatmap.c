@@ -68,8 +68,11 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
   gboolean vertical = col_w + 4 > cell_w;
   double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
-  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX_CELL_H));
+  /* Cells fill the height, up to square (or MAX_CELL_H when narrow): a few layers of a small
+   * model get tall readable rows instead of a band of empty space. */
+  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w)));
   cell_h = MAX (cell_h, 2);
+  lay->spare_h = MAX (0, h - panel_title_h - col_block - max_rows * cell_h);
 
   lay->n_panels = f->n_panels;
   lay->col_label_rot = vertical ? G_PI / 2 : 0;

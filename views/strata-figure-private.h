@@ -129,6 +129,7 @@ typedef struct {
   StrataPanelRect panel[2];
   double bar_x, bar_y, bar_w, bar_h;  /* colour bar */
   double col_label_rot;               /* 0 or the angle column labels are drawn at */
+  double spare_h;                     /* height left unused below the cells (cells at their cap) */
 } StrataHeatLayout;
 
 void strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,

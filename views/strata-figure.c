@@ -1,4 +1,6 @@
 /* strata-figure.c: the one entry point that draws, hit-tests and measures any figure. */
+#include <math.h>
+
 #include "strata-figure-private.h"
 
 static const char *
@@ -66,6 +68,21 @@ strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigure
   }
   strata_figure_draw_empty (cr, width, height, empty_message (in->kind));
   cairo_restore (cr);
+}
+
+double
+strata_figure_fit_height (const StrataFigureInput *in, double width, double height)
+{
+  if (!in->a || !is_heat (in->kind))
+    return height;
+  g_autoptr (StrataHeatFigure) f = heat_data (in);
+  if (!f)
+    return height;
+  cairo_t *cr = strata_figure_scratch_cr ();
+  StrataHeatLayout lay;
+  strata_heat_layout (cr, f, width, height, &lay);
+  cairo_destroy (cr);
+  return MAX (height - floor (lay.spare_h), 16);
 }
 
 gboolean
@@ -178,6 +195,25 @@ append_labels (GString *s, const char *what, GPtrArray *labels)
   g_string_append_c (s, '.');
 }
 
+/* The words in the cells (the lens' top-1 tokens), row by row, while the grid is of a size
+ * a reader can take in. */
+static void
+append_cell_text (GString *s, const StrataGrid *g)
+{
+  if (!g->cell_text || (gsize) g->rows * g->cols > 4096)
+    return;
+  g_string_append (s, " Cell text by row:");
+  for (int i = 0; i < g->rows; i++) {
+    g_string_append_printf (s, "%s %s:", i ? ";" : "",
+                            i < (int) g->row_labels->len ? (const char *) g_ptr_array_index (g->row_labels, i) : "");
+    for (int j = 0; j < g->cols; j++) {
+      const char *t = g->cell_text[(gsize) i * g->cols + j];
+      g_string_append_printf (s, "%s %s", j ? "," : "", t ? t : "");
+    }
+  }
+  g_string_append_c (s, '.');
+}
+
 void
 strata_figure_describe (const StrataFigureInput *in, char **title, char **description)
 {
@@ -194,6 +230,7 @@ strata_figure_describe (const StrataFigureInput *in, char **title, char **descri
           g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
         append_labels (s, "Row labels", f->panels[p]->row_labels);
         append_labels (s, "Column labels", f->panels[p]->col_labels);
+        append_cell_text (s, f->panels[p]);
       }
     }
   } else if (in->a && in->kind == STRATA_FIGURE_TOKEN_CURVES) {

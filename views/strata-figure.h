@@ -58,6 +58,11 @@ gboolean strata_figure_get_plot_area (const StrataFigureInput *in, double width,
 gboolean strata_figure_export (const char *path, double width, double height, double scale,
                                const StrataFigureInput *in, GError **error);
 
+/* The height (<= `height`) at which the figure's content fills it with no empty band: a
+ * heatmap whose cells reach their largest size leaves space at `height`. Exports use it
+ * unless the person asks for a height. */
+double strata_figure_fit_height (const StrataFigureInput *in, double width, double height);
+
 /* FALSE when the input holds nothing for its kind (the figure would only say so). */
 gboolean strata_figure_has_data (const StrataFigureInput *in);
 

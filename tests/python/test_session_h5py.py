@@ -68,7 +68,7 @@ class SessionFromPython(unittest.TestCase):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
         self.assertEqual(int(f.attrs["format_major"]), 1)
-        self.assertEqual(int(f.attrs["format_minor"]), 0)
+        self.assertEqual(int(f.attrs["format_minor"]), 1)
         self.assertRegex(attr_str(f, "program_version"), r"^\d+\.\d+\.\d+")
         self.assertRegex(attr_str(f, "created"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         self.assertRegex(attr_str(f, "modified"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -148,6 +148,16 @@ class SessionFromPython(unittest.TestCase):
                     self.assertNotIn("cand_rank", t)
                 self.check(t["resolution"], "i32", (T,), ts + 5)
                 self.check(t["resolution_threshold"], "i32", (T,), ts + 6)
+        # The token table (format 1.1): distinct top-k ids ascending, one piece each; the
+        # 4-token prompt has none (as a 1.0 file).
+        r0 = res["000000"]
+        ids = r0["token_ids"][()]
+        self.assertEqual(list(ids), sorted(set(r0["topk_ids"][()].ravel().tolist())))
+        pieces = r0["token_pieces"][()]
+        self.assertEqual(pieces.shape, ids.shape)
+        self.assertEqual(pieces[0], b"\xe2\x96")
+        self.assertEqual(pieces[1], ("tok%d" % ids[1]).encode())
+        self.assertNotIn("token_ids", res["000002"])
         # Byte-level pieces are raw bytes, not necessarily UTF-8 on their own.
         pieces = res["000001/pieces"][()]
         self.assertEqual(list(pieces[:4]), [b"<|endoftext|>", "Ġthe".encode(), b"", b"\xe2\x96"])
