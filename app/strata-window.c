@@ -197,7 +197,7 @@ fill_targets (StrataWindow *self)
     const StrataPrompt *p = g_ptr_array_index (a->prompts->prompts, 0);
     for (guint j = 0; p->positions && j < p->positions->len; j++) {
       const StrataPosition *sp = &g_array_index (p->positions, StrataPosition, j);
-      g_autofree char *item = g_strdup_printf ("position %s", sp->name);
+      g_autofree char *item = g_strdup_printf ("at %s", sp->name);
       gtk_string_list_append (names, item);
       g_array_append_val (self->posname_index, sp->index);
     }
