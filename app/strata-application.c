@@ -6,6 +6,7 @@
 
 struct _StrataApplication {
   GtkApplication parent_instance;
+  char *prompts;   /* --prompts FILE: the prompt set new windows run instead of a typed prompt */
 };
 
 G_DEFINE_FINAL_TYPE (StrataApplication, strata_application, GTK_TYPE_APPLICATION)
@@ -40,6 +41,8 @@ strata_application_activate (GApplication *app)
   GtkWindow *win = gtk_application_get_active_window (GTK_APPLICATION (app));
   if (!win) {
     StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    if (STRATA_APPLICATION (app)->prompts)
+      strata_window_set_prompt_set (w, STRATA_APPLICATION (app)->prompts);
     g_autofree char *model = strata_application_default_model ();
     if (model)
       strata_window_open_model (w, model, 0, TRUE);
@@ -56,6 +59,8 @@ strata_application_open (GApplication *app, GFile **files, int n_files, const ch
   /* Two checkpoints: one window comparing them on the same prompt. */
   if (n_files == 2 && !is_session (files[0]) && !is_session (files[1])) {
     StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+    if (STRATA_APPLICATION (app)->prompts)
+      strata_window_set_prompt_set (w, STRATA_APPLICATION (app)->prompts);
     g_autofree char *a = g_file_get_path (files[0]);
     g_autofree char *b = g_file_get_path (files[1]);
     strata_window_open_pair (w, a, b);
@@ -67,10 +72,13 @@ strata_application_open (GApplication *app, GFile **files, int n_files, const ch
     g_autofree char *path = g_file_get_path (files[i]);
     if (!path)
       path = g_file_get_uri (files[i]);
-    if (is_session (files[i]))
+    if (is_session (files[i])) {
       strata_window_open_session (w, path);
-    else
+    } else {
+      if (STRATA_APPLICATION (app)->prompts)
+        strata_window_set_prompt_set (w, STRATA_APPLICATION (app)->prompts);
       strata_window_open_model (w, path, 0, TRUE);
+    }
     gtk_window_present (GTK_WINDOW (w));
   }
 }
@@ -125,10 +133,36 @@ strata_application_startup (GApplication *app)
                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
 }
 
+/* --prompts is read here, in the process that was started (NON_UNIQUE: always this one). */
+static int
+strata_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  StrataApplication *self = STRATA_APPLICATION (app);
+  g_autofree char *prompts = NULL;
+  if (g_variant_dict_lookup (options, "prompts", "^ay", &prompts) && prompts && *prompts) {
+    if (!g_file_test (prompts, G_FILE_TEST_IS_REGULAR)) {
+      g_printerr ("strata: --prompts %s: no such file\n", prompts);
+      return 1;
+    }
+    g_free (self->prompts);
+    self->prompts = g_canonicalize_filename (prompts, NULL);
+  }
+  return -1;
+}
+
+static void
+strata_application_finalize (GObject *object)
+{
+  g_free (STRATA_APPLICATION (object)->prompts);
+  G_OBJECT_CLASS (strata_application_parent_class)->finalize (object);
+}
+
 static void
 strata_application_class_init (StrataApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  G_OBJECT_CLASS (klass)->finalize = strata_application_finalize;
+  app_class->handle_local_options = strata_application_handle_local_options;
   app_class->activate = strata_application_activate;
   app_class->open = strata_application_open;
   app_class->startup = strata_application_startup;
@@ -137,6 +171,8 @@ strata_application_class_init (StrataApplicationClass *klass)
 static void
 strata_application_init (StrataApplication *self)
 {
+  g_application_add_main_option (G_APPLICATION (self), "prompts", 0, 0, G_OPTION_ARG_FILENAME,
+                                 "Run the lens over this prompt set (JSON Lines) instead of a typed prompt", "FILE.jsonl");
 }
 
 int

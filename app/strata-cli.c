@@ -27,7 +27,7 @@ static const StrataCommand commands[] = {
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: strata COMMAND [OPTION…]\n       strata [MODEL|FILE.h5]   (the window)\n\nCommands:\n");
+  fprintf (out, "Usage: strata COMMAND [OPTION…]\n       strata [--prompts FILE.jsonl] [MODEL [MODEL_B]|FILE.h5]   (the window)\n\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nMODEL is a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin.\n"
@@ -40,10 +40,11 @@ strata_cli_main (int argc, char **argv)
 #ifdef STRATA_HAVE_GUI
   /* No command, or an existing file or folder that is not a command: the window (on that
    * model or session). A mistyped command stays an error. */
-  gboolean known = argc >= 2 && argv[1][0] == '-';
+  gboolean window_option = argc >= 2 && g_str_has_prefix (argv[1], "--prompts"); /* strata --prompts F MODEL… */
+  gboolean known = argc >= 2 && argv[1][0] == '-' && !window_option;
   for (gsize i = 0; argc >= 2 && i < G_N_ELEMENTS (commands); i++)
     known = known || strcmp (argv[1], commands[i].name) == 0;
-  if (argc < 2 || (!known && g_file_test (argv[1], G_FILE_TEST_EXISTS)))
+  if (argc < 2 || window_option || (!known && g_file_test (argv[1], G_FILE_TEST_EXISTS)))
     return strata_application_run (argc, argv);
 #endif
   if (argc < 2) {

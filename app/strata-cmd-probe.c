@@ -255,6 +255,7 @@ save_session (const char *path, StrataAnalysis *a, const StrataViewState *v, GEr
   g_autoptr (StrataSession) s = strata_session_new ();
   s->view = *v;
   s->view.target = g_strdup (v->target);
+  s->view.tag = g_strdup (v->tag);
   g_ptr_array_add (s->analyses, a);
   gboolean ok = strata_session_save (s, path, error);
   g_ptr_array_steal_index (s->analyses, 0); /* `a` stays the caller's */

@@ -58,13 +58,29 @@ prompts_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
 {
   if (response == GTK_RESPONSE_ACCEPT) {
     g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-    g_free (self->prompt_set_path);
-    self->prompt_set_path = g_file_get_path (file);
-    g_autofree char *base = g_file_get_basename (file);
-    gtk_label_set_text (GTK_LABEL (self->prompt_set_label), base);
-    gtk_widget_set_tooltip_text (self->prompt_set_label, self->prompt_set_path);
+    g_autofree char *path = g_file_get_path (file);
+    if (path)
+      strata_window_set_prompt_set (self, path);
   }
   g_object_unref (dialog);
+}
+
+void
+strata_window_set_prompt_set (StrataWindow *self, const char *path)
+{
+  g_free (self->prompt_set_path);
+  self->prompt_set_path = path && *path ? g_canonicalize_filename (path, NULL) : NULL;
+  g_autofree char *base = self->prompt_set_path ? g_path_get_basename (self->prompt_set_path) : NULL;
+  gtk_label_set_text (GTK_LABEL (self->prompt_set_label), base ? base : "");
+  gtk_widget_set_tooltip_text (self->prompt_set_label, self->prompt_set_path);
+  gtk_widget_set_visible (self->prompt_set_clear, self->prompt_set_path != NULL);
+  _strata_window_apply_default_prompt (self);
+}
+
+static void
+unload_prompts_activated (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  strata_window_set_prompt_set (STRATA_WINDOW (data), NULL);
 }
 
 static void
@@ -257,6 +273,7 @@ static const GActionEntry entries[] = {
   { "open-folder", open_folder_activated, NULL, NULL, NULL, { 0 } },
   { "open-compare", open_compare_activated, NULL, NULL, NULL, { 0 } },
   { "load-prompts", load_prompts_activated, NULL, NULL, NULL, { 0 } },
+  { "unload-prompts", unload_prompts_activated, NULL, NULL, NULL, { 0 } },
   { "run-lens", run_lens_activated, NULL, NULL, NULL, { 0 } },
   { "run-patching", run_patching_activated, NULL, NULL, NULL, { 0 } },
   { "cancel", cancel_activated, NULL, NULL, NULL, { 0 } },

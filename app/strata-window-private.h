@@ -27,6 +27,7 @@ struct _StrataWindow {
   StrataEngine *engine[2];
   char *prompt_set_path;       /* loaded set (resolved against each model when run) */
   char *pending_compare;       /* second checkpoint to open once the first is open */
+  char *auto_prompt;           /* the text the window put in the prompt entry itself */
 
   GCancellable *cancellable;   /* of the running job; NULL when idle */
   gint progress_permille;      /* written by the job's thread, read by a timeout */
@@ -42,11 +43,13 @@ struct _StrataWindow {
   GtkWidget *progress_revealer, *progress, *progress_label;
   StrataModelCard card[2];
   GtkWidget *prompt_entry, *corrupt_entry, *targets_entry, *contrast_entry;
-  GtkWidget *prompt_set_label;
+  GtkWidget *prompt_set_label, *prompt_set_clear;
   GtkWidget *stack;
   GtkWidget *figures[STRATA_FIGURE_N];
   GtkWidget *layer_scale, *layer_label, *position_spin, *head_spin;
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
+  GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
+  GArray *posname_index;       /* int: the position index of each posname_dropdown item */
   GtkWidget *run_button, *patch_button, *export_button;
   GtkAdjustment *layer_adj, *position_adj, *head_adj;
 };
@@ -72,6 +75,14 @@ gboolean _strata_window_is_busy (StrataWindow *self);
 void _strata_window_run_lens (StrataWindow *self, gboolean patching);
 void _strata_window_cancel (StrataWindow *self);
 void _strata_window_set_model (StrataWindow *self, int slot, StrataModel *model);
+
+/* strata-window-prompt.c: the entry's default prompt for a model (the rule is at the top of
+ * that file), and a banner sentence naming the words the model's tokenizer maps to its
+ * unknown token (NULL when there are none). */
+char *_strata_window_default_prompt (StrataModel *m);
+char *_strata_window_unknown_words (StrataModel *m, const char *text);
+/* Fill the prompt entry by that rule, unless it holds text the person typed. */
+void _strata_window_apply_default_prompt (StrataWindow *self);
 
 /* strata-window-session.c */
 void _strata_window_save (StrataWindow *self, gboolean save_as);

@@ -135,8 +135,8 @@ open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, j->slot);
   if (a && g_strcmp0 (a->model.weights_sha256, self->model[j->slot]->weights_sha256) != 0)
     strata_view_model_set_analysis (self->view, j->slot, NULL, NULL);
-  if (j->slot == 0 && !*gtk_editable_get_text (GTK_EDITABLE (self->prompt_entry)))
-    gtk_editable_set_text (GTK_EDITABLE (self->prompt_entry), "Once upon a time, there was a little");
+  if (j->slot == 0)
+    _strata_window_apply_default_prompt (self);
   _strata_window_update_cards (self);
   _strata_window_update_title (self);
   _strata_window_update_actions (self);
@@ -187,6 +187,8 @@ typedef struct {
   StrataEngine *engine[2];
   char *text, *corrupt, *contrast, *prompt_set;
   char **targets;
+  char *shared_target;       /* no target typed: the primary's prediction, read by both */
+  char *warning;             /* words the tokenizers map to their unknown token, or NULL */
   gboolean patching;
   gint *progress;
   int steps, done;
@@ -201,6 +203,8 @@ run_job_free (RunJob *j)
   g_free (j->contrast);
   g_free (j->prompt_set);
   g_strfreev (j->targets);
+  g_free (j->shared_target);
+  g_free (j->warning);
   for (int i = 0; i < 2; i++)
     if (j->result[i])
       strata_analysis_free (j->result[i]);
@@ -212,6 +216,25 @@ step (RunJob *j)
 {
   j->done++;
   g_atomic_int_set (j->progress, (int) (1000.0 * MIN (j->done, j->steps) / MAX (j->steps, 1)));
+}
+
+/* How both checkpoints name the primary's prediction `id`: "#id" when they share a
+ * tokenizer (or either has none), else its text, which must be one token of the second. */
+static char *
+shared_target_name (RunJob *j, int32_t id, GError **error)
+{
+  StrataTokenizer *ta = j->model[0]->tokenizer, *tb = j->model[1] ? j->model[1]->tokenizer : NULL;
+  if (!tb || !ta || g_strcmp0 (strata_tokenizer_get_sha256 (ta), strata_tokenizer_get_sha256 (tb)) == 0)
+    return g_strdup_printf ("#%d", id);
+  const char *piece = strata_tokenizer_get_piece (ta, id);
+  int32_t other;
+  if (!piece || !strata_resolve_token (j->model[1], piece, "target", &other, NULL)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The two checkpoints have different tokenizers and the second has no single token for "
+                 "\xe2\x80\x9c%s\xe2\x80\x9d, the first one's prediction: type a target both can read.", piece ? piece : "?");
+    return NULL;
+  }
+  return g_strdup (piece);
 }
 
 static StrataAnalysis *
@@ -229,16 +252,23 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
     return NULL;
   if (slot == 0) /* now the number of prompts is known */
     j->steps = (j->model[1] ? 2 : 1) * (int) set->prompts->len * (j->patching ? 2 : 1);
-  /* No target given: follow the model's own final prediction at the last position through
-   * the layers, so the curves and the lens colouring have something to show. */
+  /* No target given: follow the primary model's final prediction at the last position
+   * through the layers, so the curves and the lens colouring have something to show. A
+   * second checkpoint reads the same token: two curves of different tokens, or two panels
+   * coloured by different tokens, would not be a comparison. */
   if (!j->prompt_set && (!j->targets || !j->targets[0])) {
-    const StrataPrompt *p0 = g_ptr_array_index (set->prompts, 0);
-    StrataLensOptions probe = { .topk = 1, .threshold = 0.5 };
-    g_autoptr (StrataLensResult) r0 = strata_lens_run (e, m, p0, &probe, error);
-    if (!r0)
-      return NULL;
-    g_autofree char *id = g_strdup_printf ("#%d", r0->topk_ids[((gsize) r0->n_layers * r0->T + r0->T - 1) * r0->topk]);
-    const char *auto_targets[] = { id, NULL };
+    if (slot == 0) {
+      const StrataPrompt *p0 = g_ptr_array_index (set->prompts, 0);
+      StrataLensOptions probe = { .topk = 1, .threshold = 0.5 };
+      g_autoptr (StrataLensResult) r0 = strata_lens_run (e, m, p0, &probe, error);
+      if (!r0)
+        return NULL;
+      j->shared_target = shared_target_name (j, r0->topk_ids[((gsize) r0->n_layers * r0->T + r0->T - 1) * r0->topk],
+                                             error);
+      if (!j->shared_target)
+        return NULL;
+    }
+    const char *auto_targets[] = { j->shared_target, NULL };
     g_autoptr (StrataPromptSet) again = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, auto_targets,
                                                                       j->contrast, error);
     if (!again)
@@ -333,17 +363,29 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
       strata_window_show_error (self, error->message);
     return;
   }
-  _strata_window_hide_error (self);
+  if (j->warning)
+    _strata_window_show_info (self, j->warning);
+  else
+    _strata_window_hide_error (self);
   for (int s = 0; s < 2; s++)
     if (j->result[s])
       strata_view_model_set_analysis (self->view, s, g_steal_pointer (&j->result[s]),
                                       (GDestroyNotify) strata_analysis_free);
-  /* Colour by the first target when there is one: that is what the person asked about. */
+  /* Colour by the first target when there is one: that is what the person asked about. A
+   * target of the previous run that this one did not read is dropped, not kept blank. */
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
   const StrataLensResult *r = a->lens_results->len > 0 ? g_ptr_array_index (a->lens_results, 0) : NULL;
   const StrataViewState *v = strata_view_model_get_state (self->view);
+  if (v->target && !(r && strata_lens_result_get_target (r, v->target)))
+    strata_view_model_set_target (self->view, NULL);
   if (r && r->targets && r->targets->len > 0 && !v->target)
     strata_view_model_set_target (self->view, ((StrataLensTarget *) g_ptr_array_index (r->targets, 0))->name);
+  /* Over a prompt set the question is the MRR by layer, per tag and named position: show
+   * that figure (the lens heatmap of each prompt is one click away). */
+  if (j->prompt_set && !j->patching && a->prompts && a->prompts->prompts->len > 1) {
+    strata_view_model_set_curve (self->view, STRATA_CURVE_MRR);
+    gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_TOKEN_CURVES]);
+  }
   if (r && (v->position < 0 || v->position >= r->T))
     strata_view_model_set_position (self->view, r->T - 1);
   _strata_window_refresh_targets (self);
@@ -423,6 +465,19 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
                                     "a target token.");
     run_job_free (j);
     return;
+  }
+  if (!j->prompt_set) {
+    g_autoptr (GString) warn = g_string_new (NULL);
+    for (int s = 0; s < 2; s++) {
+      if (s == 1 && self->model[1] && self->model[0]->tokenizer && self->model[1]->tokenizer
+          && g_strcmp0 (strata_tokenizer_get_sha256 (self->model[0]->tokenizer),
+                        strata_tokenizer_get_sha256 (self->model[1]->tokenizer)) == 0)
+        break; /* the same tokenizer: the same words, said once */
+      g_autofree char *w = _strata_window_unknown_words (self->model[s], text);
+      if (w)
+        g_string_append_printf (warn, "%s%s", warn->len ? "\n" : "", w);
+    }
+    j->warning = warn->len ? g_strdup (warn->str) : NULL;
   }
   int n_prompts = 1;
   j->steps = (self->model[1] ? 2 : 1) * n_prompts * (patching ? 2 : 1);

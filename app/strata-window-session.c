@@ -26,6 +26,7 @@ save_to (StrataWindow *self, const char *path, GError **error)
   strata_view_state_clear (&s->view);
   s->view = *strata_view_model_get_state (self->view);
   s->view.target = g_strdup (s->view.target);
+  s->view.tag = g_strdup (s->view.tag);
   s->view.figure = _strata_window_get_visible_figure (self);
   gboolean ok = strata_session_save (s, path, error);
   while (s->analyses->len > 0)               /* hand the borrowed analyses back */

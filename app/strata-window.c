@@ -1,10 +1,15 @@
 /* strata-window.c: the window's widgets and how they follow the view model. */
+#include <string.h>
+
 #include "strata-window-private.h"
 
 G_DEFINE_FINAL_TYPE (StrataWindow, strata_window, GTK_TYPE_APPLICATION_WINDOW)
 
 static const char *const card_keys[] = { "Family", "Layers", "Width", "Heads", "Vocabulary", "Parameters",
                                          "Dtype", "Device", "BOS" };
+/* Items of the tag list read "tag id"; the view state holds "id". */
+#define TAG_ITEM "tag "
+
 static const char *const figure_titles[STRATA_FIGURE_N] = { "Lens", "Curves", "Patching", "Circuit", "Attention" };
 
 /* ---- banner ---- */
@@ -172,6 +177,39 @@ fill_targets (StrataWindow *self)
   }
   gtk_drop_down_set_model (GTK_DROP_DOWN (self->target_dropdown), G_LIST_MODEL (list));
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->target_dropdown), selected);
+
+  /* MRR over a prompt set: the tags its aggregates were computed for ("all" first, as
+   * strata_lens_aggregate() orders them), and the positions the set names. */
+  g_autoptr (GtkStringList) tags = gtk_string_list_new (NULL);
+  for (guint i = 0; a && a->lens_aggregates && i < a->lens_aggregates->len; i++) {
+    const StrataLensAggregate *ag = g_ptr_array_index (a->lens_aggregates, i);
+    g_autofree char *item = g_strdup_printf (TAG_ITEM "%s", ag->tag);
+    gboolean seen = FALSE;
+    for (guint k = 0; k < g_list_model_get_n_items (G_LIST_MODEL (tags)) && !seen; k++)
+      seen = g_strcmp0 (gtk_string_list_get_string (tags, k), item) == 0;
+    if (!seen)
+      gtk_string_list_append (tags, item);
+  }
+  gtk_drop_down_set_model (GTK_DROP_DOWN (self->tag_dropdown), G_LIST_MODEL (tags));
+  g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
+  g_array_set_size (self->posname_index, 0);
+  if (a && a->prompts && a->prompts->prompts->len > 0) {
+    const StrataPrompt *p = g_ptr_array_index (a->prompts->prompts, 0);
+    for (guint j = 0; p->positions && j < p->positions->len; j++) {
+      const StrataPosition *sp = &g_array_index (p->positions, StrataPosition, j);
+      g_autofree char *item = g_strdup_printf ("at %s", sp->name);
+      gtk_string_list_append (names, item);
+      g_array_append_val (self->posname_index, sp->index);
+    }
+  }
+  gtk_drop_down_set_model (GTK_DROP_DOWN (self->posname_dropdown), G_LIST_MODEL (names));
+}
+
+static gboolean
+has_prompt_set (StrataWindow *self)
+{
+  StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
+  return a && a->prompts && a->prompts->prompts->len > 1;
 }
 
 void
@@ -203,6 +241,22 @@ _strata_window_sync_controls (StrataWindow *self)
   gtk_widget_set_visible (self->curve_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES);
   gtk_widget_set_visible (self->site_dropdown, shown == STRATA_FIGURE_PATCH_HEATMAP);
   gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION);
+  GListModel *tags = gtk_drop_down_get_model (GTK_DROP_DOWN (self->tag_dropdown));
+  guint tag_sel = 0;
+  g_autofree char *tag_item = g_strdup_printf (TAG_ITEM "%s", v->tag ? v->tag : "all");
+  for (guint k = 0; tags && k < g_list_model_get_n_items (tags); k++)
+    if (g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (tags), k), tag_item) == 0)
+      tag_sel = k;
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->tag_dropdown), tag_sel);
+  gtk_widget_set_visible (self->tag_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES && v->curve == STRATA_CURVE_MRR
+                                                && has_prompt_set (self) && tags && g_list_model_get_n_items (tags) > 1);
+  guint pos_sel = GTK_INVALID_LIST_POSITION;
+  int pos_now = v->position >= 0 ? v->position : T - 1;
+  for (guint k = 0; k < self->posname_index->len; k++)
+    if (g_array_index (self->posname_index, int, k) == pos_now)
+      pos_sel = k;
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->posname_dropdown), pos_sel);
+  gtk_widget_set_visible (self->posname_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES && self->posname_index->len > 0);
   gtk_widget_set_sensitive (self->compare_check, strata_view_model_get_analysis (self->view, 1) != NULL);
   self->syncing = FALSE;
 }
@@ -242,6 +296,22 @@ target_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
   guint i = gtk_drop_down_get_selected (dd);
   GtkStringObject *s = gtk_drop_down_get_selected_item (dd);
   strata_view_model_set_target (self->view, i == 0 || !s ? NULL : gtk_string_object_get_string (s));
+}
+
+static void
+tag_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
+{
+  GtkStringObject *s = gtk_drop_down_get_selected_item (dd);
+  if (!self->syncing && s)
+    strata_view_model_set_tag (self->view, gtk_string_object_get_string (s) + strlen (TAG_ITEM));
+}
+
+static void
+posname_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
+{
+  guint i = gtk_drop_down_get_selected (dd);
+  if (!self->syncing && i < self->posname_index->len)
+    strata_view_model_set_position (self->view, g_array_index (self->posname_index, int, i));
 }
 
 static void
@@ -381,10 +451,20 @@ build_sidebar (StrataWindow *self)
   GtkWidget *load = gtk_button_new_with_mnemonic ("Load prompt _set…");
   gtk_actionable_set_action_name (GTK_ACTIONABLE (load), "win.load-prompts");
   self->prompt_set_label = gtk_label_new ("");
-  gtk_label_set_ellipsize (GTK_LABEL (self->prompt_set_label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_ellipsize (GTK_LABEL (self->prompt_set_label), PANGO_ELLIPSIZE_START);
   gtk_widget_add_css_class (self->prompt_set_label, "dim-label");
+  self->prompt_set_clear = gtk_button_new_from_icon_name ("edit-clear-symbolic");
+  gtk_widget_set_tooltip_text (self->prompt_set_clear, "Unload the prompt set: Run reads the typed prompt again");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->prompt_set_clear), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  "Unload prompt set", -1);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->prompt_set_clear), "win.unload-prompts");
+  gtk_widget_add_css_class (self->prompt_set_clear, "flat");
+  gtk_widget_set_visible (self->prompt_set_clear, FALSE);
+  gtk_widget_set_hexpand (self->prompt_set_label, TRUE);
+  gtk_label_set_xalign (GTK_LABEL (self->prompt_set_label), 0);
   gtk_box_append (GTK_BOX (set_row), load);
   gtk_box_append (GTK_BOX (set_row), self->prompt_set_label);
+  gtk_box_append (GTK_BOX (set_row), self->prompt_set_clear);
   gtk_box_append (GTK_BOX (box), set_row);
 
   GtkWidget *buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
@@ -436,7 +516,15 @@ build_options_bar (StrataWindow *self)
   const char *sites[] = { "resid_pre", "attn_out", "mlp_out", "heads", NULL };
   self->site_dropdown = dropdown (sites, "Patching site");
   self->log_check = gtk_check_button_new_with_mnemonic ("_Log colour");
+  const char *none[] = { NULL };
+  self->tag_dropdown = dropdown (none, "Tag");
+  gtk_widget_set_tooltip_text (self->tag_dropdown, "Which prompts of the set the MRR averages over: all, or one tag");
+  self->posname_dropdown = dropdown (none, "Named position");
+  gtk_widget_set_tooltip_text (self->posname_dropdown, "The position the curves read, by the name the prompt set gives it");
+  self->posname_index = g_array_new (FALSE, FALSE, sizeof (int));
   gtk_box_append (GTK_BOX (bar), self->target_dropdown);
+  gtk_box_append (GTK_BOX (bar), self->posname_dropdown);
+  gtk_box_append (GTK_BOX (bar), self->tag_dropdown);
   gtk_box_append (GTK_BOX (bar), self->curve_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
@@ -446,6 +534,8 @@ build_options_bar (StrataWindow *self)
   gtk_widget_set_margin_bottom (bar, 6);
   g_signal_connect (self->target_dropdown, "notify::selected", G_CALLBACK (target_selected_cb), self);
   g_signal_connect (self->curve_dropdown, "notify::selected", G_CALLBACK (curve_selected_cb), self);
+  g_signal_connect (self->tag_dropdown, "notify::selected", G_CALLBACK (tag_selected_cb), self);
+  g_signal_connect (self->posname_dropdown, "notify::selected", G_CALLBACK (posname_selected_cb), self);
   g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
   g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
   return bar;
@@ -555,6 +645,9 @@ strata_window_finalize (GObject *object)
   }
   g_free (self->prompt_set_path);
   g_free (self->pending_compare);
+  g_free (self->auto_prompt);
+  if (self->posname_index)
+    g_array_unref (self->posname_index);
   g_free (self->session_path);
   g_free (self->job_name);
   G_OBJECT_CLASS (strata_window_parent_class)->finalize (object);

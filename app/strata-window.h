@@ -18,6 +18,9 @@ void strata_window_open_model (StrataWindow *self, const char *path, int slot, g
  * show them side by side. */
 void strata_window_open_pair (StrataWindow *self, const char *a, const char *b);
 void strata_window_open_session (StrataWindow *self, const char *path);
+/* The prompt set Run analyses instead of the typed prompt (JSON Lines, resolved against
+ * each model when run); NULL unloads it. */
+void strata_window_set_prompt_set (StrataWindow *self, const char *path);
 /* The error banner. */
 void strata_window_show_error (StrataWindow *self, const char *message);
 

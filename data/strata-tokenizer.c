@@ -253,6 +253,12 @@ strata_tokenizer_get_eos (const StrataTokenizer *tok)
   return tok->eos_id;
 }
 
+int32_t
+strata_tokenizer_get_unk (const StrataTokenizer *tok)
+{
+  return tok->unk_id;
+}
+
 void
 strata_tokenizer_set_special (StrataTokenizer *tok, int32_t bos, int32_t eos)
 {

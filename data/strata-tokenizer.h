@@ -52,6 +52,9 @@ int32_t strata_tokenizer_lookup (StrataTokenizer *tok, const char *piece);
 /* Special ids, -1 when the tokenizer has none. */
 int32_t strata_tokenizer_get_bos (const StrataTokenizer *tok);
 int32_t strata_tokenizer_get_eos (const StrataTokenizer *tok);
+/* The id text outside the vocabulary becomes (WordLevel, SentencePiece without byte
+ * fallback), -1 when the tokenizer has none (it then fails on such text instead). */
+int32_t strata_tokenizer_get_unk (const StrataTokenizer *tok);
 /* Overrides the special ids when the container names them (GGUF tokenizer.ggml.bos_token_id,
  * config.json); an id outside the vocabulary becomes -1. */
 void strata_tokenizer_set_special (StrataTokenizer *tok, int32_t bos, int32_t eos);

@@ -66,6 +66,7 @@ void
 strata_view_state_clear (StrataViewState *v)
 {
   g_clear_pointer (&v->target, g_free);
+  g_clear_pointer (&v->tag, g_free);
 }
 
 StrataAnalysis *

@@ -75,6 +75,7 @@ typedef struct {
   int position;
   int head;
   char *target;          /* target name shown (NULL: the top-1 token) */
+  char *tag;             /* prompt-set tag the aggregate curves read (NULL: "all") */
   StrataPatchSite patch_site;
   StrataCurveQuantity curve;
   gboolean log_color;    /* logarithmic color scale for probabilities */

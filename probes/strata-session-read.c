@@ -626,6 +626,8 @@ read_view (hid_t file, StrataViewState *v, GError **error)
   TRY (get_int (g, "head", G_MININT32, G_MAXINT32, &v->head, error));
   if (strata_h5_has_attr (g, "target"))
     TRY ((v->target = strata_h5_get_string_attr (g, "target", error)));
+  if (strata_h5_has_attr (g, "tag"))
+    TRY ((v->tag = strata_h5_get_string_attr (g, "tag", error)));
   TRY (_strata_session_get_enum (g, "patch_site", &_strata_session_sites, &e, error));
   v->patch_site = (StrataPatchSite) e;
   TRY (_strata_session_get_enum (g, "curve", &_strata_session_curves, &e, error));

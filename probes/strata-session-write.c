@@ -433,6 +433,8 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
   TRY (strata_h5_set_int_attr (g, "head", v->head, error));
   if (v->target != NULL)
     TRY (strata_h5_set_string_attr (g, "target", v->target, error));
+  if (v->tag != NULL)
+    TRY (strata_h5_set_string_attr (g, "tag", v->tag, error));
   TRY (_strata_session_set_enum (g, "patch_site", &_strata_session_sites, v->patch_site, error));
   TRY (_strata_session_set_enum (g, "curve", &_strata_session_curves, v->curve, error));
   TRY (set_bool (g, "log_color", v->log_color, error));

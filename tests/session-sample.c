@@ -353,7 +353,7 @@ sample_session_new (const SampleOptions *opts)
   g_ptr_array_add (s->analyses, sample_analysis (opts, 1));
   s->view = (StrataViewState) {
     .figure = STRATA_FIGURE_PATCH_HEATMAP, .analysis = 1, .prompt = 2, .layer = 3,
-    .position = -1, .head = 2, .target = g_strdup ("bridge"),
+    .position = -1, .head = 2, .target = g_strdup ("bridge"), .tag = g_strdup ("ood"),
     .patch_site = STRATA_PATCH_HEAD_AT, .curve = STRATA_CURVE_MRR, .log_color = TRUE,
     .compare = TRUE,
   };
@@ -587,6 +587,7 @@ sample_session_assert_equal (const StrataSession *a, const StrataSession *b)
   g_assert_cmpint (v->position, ==, w->position);
   g_assert_cmpint (v->head, ==, w->head);
   g_assert_cmpstr (v->target, ==, w->target);
+  g_assert_cmpstr (v->tag, ==, w->tag);
   g_assert_cmpint (v->patch_site, ==, w->patch_site);
   g_assert_cmpint (v->curve, ==, w->curve);
   g_assert_cmpint (v->log_color, ==, w->log_color);

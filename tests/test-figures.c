@@ -564,6 +564,198 @@ test_empty (void)
   g_rmdir (dir);
 }
 
+/* Patching cells carry text only where the score is informative: |score| >= 0.005. */
+static void
+test_patch_blank_zero (void)
+{
+  Fixture f;
+  fixture_init (&f, 4, 5, prob_by_layer);
+  f.in.kind = STRATA_FIGURE_PATCH_HEATMAP;
+  f.v.patch_site = STRATA_PATCH_RESID_PRE;
+  StrataPatchMap *m = g_ptr_array_index (((StrataPatchResult *) g_ptr_array_index (f.a.patch_results, 0))->maps, 0);
+  m->score[3 * 5 + 2] = 0.004;  /* rounds to 0.00: blank */
+  m->score[3 * 5 + 3] = -0.03;  /* informative */
+  g_autofree char *desc = NULL;
+  strata_figure_describe (&f.in, NULL, &desc);
+  g_assert_nonnull (strstr (desc, "1.00"));
+  g_assert_nonnull (strstr (desc, "-1.00"));
+  g_assert_nonnull (strstr (desc, "-0.03"));
+  g_assert_null (strstr (desc, "0.00"));
+  /* The layer x head map: only head 1 (0.50) is written. */
+  f.v.patch_site = STRATA_PATCH_HEAD;
+  g_autofree char *heads = NULL;
+  strata_figure_describe (&f.in, NULL, &heads);
+  g_assert_nonnull (strstr (heads, "0.50"));
+  g_assert_null (strstr (heads, "0.00"));
+  fixture_clear (&f);
+}
+
+/* Comparing two checkpoints: a target one of them did not read is left empty (no data),
+ * never silently replaced by that model's own top-1 token under the other's colour bar. */
+static void
+test_lens_compare_target (void)
+{
+  Fixture f, g;
+  fixture_init (&f, 4, 5, prob_by_layer);
+  fixture_init (&g, 4, 5, prob_by_layer);
+  StrataLensResult *rb = g_ptr_array_index (g.a.lens_results, 0);
+  g_ptr_array_remove_index (rb->targets, 0); /* b has "answer" only */
+  g_free (g.a.model.name);
+  g.a.model.name = g_strdup ("other-model");
+  f.in.kind = STRATA_FIGURE_LENS_HEATMAP;
+  f.in.b = &g.a;
+  f.v.compare = TRUE;
+  f.v.target = g_strdup ("bridge");
+  cairo_surface_t *s = render (&f.in);
+  double x, y, w, h;
+  g_assert_true (strata_figure_get_plot_area (&f.in, W, H, 1, &x, &y, &w, &h));
+  assert_color_near (pixel (s, (int) x + 2, (int) y + 2), rgb_u32 (0.94, 0.93, 0.92));
+  cairo_surface_destroy (s);
+  g_autofree char *desc = NULL;
+  strata_figure_describe (&f.in, NULL, &desc);
+  g_assert_nonnull (strstr (desc, "other-model (no target bridge)"));
+  g_assert_nonnull (strstr (desc, "colour: P(bridge"));
+  g_free (f.v.target);
+  f.v.target = NULL;
+  g_autofree char *top1 = NULL;
+  strata_figure_describe (&f.in, NULL, &top1);
+  g_assert_nonnull (strstr (top1, "P(each model's top-1)"));
+  fixture_clear (&f);
+  fixture_clear (&g);
+}
+
+static void
+prompt_free (gpointer p)
+{
+  StrataPrompt *pr = p;
+  g_array_unref (pr->ids);
+  g_array_unref (pr->positions);
+  g_strfreev (pr->tags);
+  g_free (pr);
+}
+
+static void
+aggregate_free (gpointer p)
+{
+  StrataLensAggregate *ag = p;
+  g_free (ag->tag);
+  g_free (ag->target);
+  g_free (ag->position);
+  g_free (ag->mrr);
+  g_free (ag);
+}
+
+/* MRR of `target` at `pos` for `tag`: constant `level` from layer `from` on, else 0.1. */
+static StrataLensAggregate *
+make_aggregate (const char *tag, const char *target, const char *pos, int L, int n, int from, double level)
+{
+  StrataLensAggregate *ag = g_new0 (StrataLensAggregate, 1);
+  ag->tag = g_strdup (tag);
+  ag->target = g_strdup (target);
+  ag->position = g_strdup (pos);
+  ag->n_prompts = n;
+  ag->n_layers = L;
+  ag->mrr = g_new (double, L + 1);
+  for (int k = 0; k <= L; k++)
+    ag->mrr[k] = k >= from ? level : 0.1;
+  ag->resolution_layer = level >= 0.9 ? from : -1;
+  return ag;
+}
+
+/* A two-prompt set with named positions h 0, r1 1, r2 2 and tags id / ood, and the MRR
+ * aggregates the lens would compute over it. */
+static void
+add_prompt_set (StrataAnalysis *a, StrataPromptSet *set, int L, int id_from)
+{
+  set->source = (char *) "prompts-stage1.jsonl";
+  set->prompts = g_ptr_array_new_with_free_func (prompt_free);
+  static const char *const tags[2] = { "id", "ood" };
+  for (int i = 0; i < 2; i++) {
+    StrataPrompt *pr = g_new0 (StrataPrompt, 1);
+    pr->ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+    pr->positions = g_array_new (FALSE, FALSE, sizeof (StrataPosition));
+    static const char *const names[3] = { "h", "r1", "r2" };
+    for (int j = 0; j < 3; j++) {
+      int32_t id = 10 + j;
+      g_array_append_val (pr->ids, id);
+      StrataPosition sp = { (char *) names[j], j };
+      g_array_append_val (pr->positions, sp);
+    }
+    const char *tv[] = { tags[i], NULL };
+    pr->tags = g_strdupv ((char **) tv);
+    g_ptr_array_add (set->prompts, pr);
+  }
+  a->prompts = set;
+  a->lens_aggregates = g_ptr_array_new_with_free_func (aggregate_free);
+  g_ptr_array_add (a->lens_aggregates, make_aggregate ("all", "bridge", "r2", L, 2, id_from, 0.6));
+  g_ptr_array_add (a->lens_aggregates, make_aggregate ("id", "bridge", "r2", L, 1, id_from, 0.95));
+  g_ptr_array_add (a->lens_aggregates, make_aggregate ("id", "answer", "r2", L, 1, L, 0.5));
+  g_ptr_array_add (a->lens_aggregates, make_aggregate ("id", "bridge", "r1", L, 1, 1, 0.97));
+}
+
+/* MRR over a prompt set, two checkpoints: the curves read the aggregate of the chosen tag
+ * at the chosen named position, the same target names for both, resolution layers from
+ * the aggregates; a position nothing was aggregated at says so instead of plotting
+ * something else. */
+static void
+test_curves_mrr_set (void)
+{
+  Fixture f, g;
+  StrataPromptSet sa = { 0 }, sb = { 0 };
+  fixture_init (&f, 6, 3, prob_by_layer);
+  fixture_init (&g, 6, 3, prob_by_layer);
+  g_free (g.a.model.name);
+  g.a.model.name = g_strdup ("nocot");
+  add_prompt_set (&f.a, &sa, 6, 4);
+  add_prompt_set (&g.a, &sb, 6, 6);
+  f.in.kind = STRATA_FIGURE_TOKEN_CURVES;
+  f.in.b = &g.a;
+  f.v.compare = TRUE;
+  f.v.curve = STRATA_CURVE_MRR;
+  f.v.position = 2;
+  f.v.tag = g_strdup ("id");
+  g_autofree char *title = NULL, *desc = NULL;
+  strata_figure_describe (&f.in, &title, &desc);
+  g_assert_nonnull (strstr (title, "MRR of \xe2\x80\x9c" "bridge\xe2\x80\x9d, \xe2\x80\x9c" "answer\xe2\x80\x9d"));
+  g_assert_nonnull (strstr (title, "at position r2, tag id (1 prompts)"));
+  /* resolution layers: bridge id at 4 (primary), 6 (second); answer never reaches 0.9 */
+  g_assert_nonnull (strstr (desc, "bridge (toy-model) (resolution layer 4)"));
+  g_assert_nonnull (strstr (desc, "bridge (nocot) (resolution layer 6)"));
+  g_assert_nonnull (strstr (desc, "answer (nocot) (resolution layer -1)"));
+  g_assert_nonnull (strstr (desc, "both checkpoints read the same targets"));
+
+  /* The bridge point of layer 4 sits at MRR 0.95 in the first series colour. */
+  cairo_surface_t *s = render (&f.in);
+  double x, y, w, h;
+  g_assert_true (strata_figure_get_plot_area (&f.in, W, H, 0, &x, &y, &w, &h));
+  assert_color_near (pixel (s, (int) lround (x + w * 4 / 6), (int) lround (y + h * (1 - 0.95))),
+                     rgb_u32 (0.11, 0.44, 0.85));
+  cairo_surface_destroy (s);
+
+  /* Tag "all" (NULL) reads the "all" aggregate: resolution never (0.6). */
+  g_clear_pointer (&f.v.tag, g_free);
+  g_autofree char *all = NULL;
+  strata_figure_describe (&f.in, NULL, &all);
+  g_assert_nonnull (strstr (all, "bridge (toy-model) (resolution layer -1)"));
+  /* Position h has no aggregate: no curve, not the curve of another position. */
+  f.v.position = 0;
+  f.v.tag = g_strdup ("id");
+  g_autofree char *none_title = NULL, *none = NULL;
+  strata_figure_describe (&f.in, &none_title, &none);
+  g_assert_nonnull (strstr (none_title, "at position h, tag id (0 prompts)"));
+  g_assert_nonnull (strstr (none, "bridge (toy-model) (no data at this position)"));
+  s = render (&f.in);
+  cairo_surface_destroy (s);
+
+  g_ptr_array_unref (sa.prompts);
+  g_ptr_array_unref (sb.prompts);
+  g_ptr_array_unref (f.a.lens_aggregates);
+  g_ptr_array_unref (g.a.lens_aggregates);
+  fixture_clear (&f);
+  fixture_clear (&g);
+  g_free (f.v.tag);
+}
+
 /* ---- files ---- */
 
 typedef struct {
@@ -719,7 +911,7 @@ test_export_pdf (void)
     g_autofree char *out = NULL;
     int status;
     g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status, &error));
-    g_assert_nonnull (strstr (out, "Target probability by layer"));
+    g_assert_nonnull (strstr (out, "by layer at position"));
     g_assert_nonnull (strstr (out, "bridge"));
     g_assert_nonnull (strstr (out, "toy-model"));
   }
@@ -774,6 +966,9 @@ main (int argc, char **argv)
   g_test_add_func ("/figures/lens/selection", test_lens_selection);
   g_test_add_func ("/figures/lens/compare", test_lens_compare);
   g_test_add_func ("/figures/patch/diverging", test_patch_diverging);
+  g_test_add_func ("/figures/patch/blank-zero", test_patch_blank_zero);
+  g_test_add_func ("/figures/lens/compare-target", test_lens_compare_target);
+  g_test_add_func ("/figures/curves/mrr-set", test_curves_mrr_set);
   g_test_add_func ("/figures/attention", test_attention);
   g_test_add_func ("/figures/curves", test_curves);
   g_test_add_func ("/figures/circuit", test_circuit);

@@ -147,6 +147,7 @@ test_roundtrip_empty (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (t->analyses->len, ==, 0);
   g_assert_null (t->view.target);
+  g_assert_null (t->view.tag);
 
   SampleOptions zero = { FALSE, 0, 2, 3 };
   g_autoptr (StrataSession) z = sample_session_new (&zero);

@@ -211,8 +211,12 @@ strata_curve_draw (cairo_t *cr, const StrataCurveFigure *f, double width, double
     cairo_stroke (cr);
     set_dash (cr, FALSE);
     strata_style_set (cr, strata_style_text, 1.0);
-    g_autofree char *label = s->mark >= 0 ? g_strdup_printf ("%s \xc2\xb7 resolves at %d", s->label, s->mark)
-                                          : g_strdup_printf ("%s \xc2\xb7 unresolved", s->label);
+    gboolean any = FALSE;
+    for (int k = 0; k < s->n && !any; k++)
+      any = isfinite (s->y[k]);
+    g_autofree char *label = !any ? g_strdup_printf ("%s \xc2\xb7 no data at this position", s->label)
+                             : s->mark >= 0 ? g_strdup_printf ("%s \xc2\xb7 resolves at %d", s->label, s->mark)
+                                            : g_strdup_printf ("%s \xc2\xb7 unresolved", s->label);
     strata_text_draw (cr, STRATA_FONT_TICK, label, lay.legend_x + SWATCH, ly + lh / 2, 0, 0.5,
                       width - lay.legend_x - SWATCH - 8);
     ly += lh;

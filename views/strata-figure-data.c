@@ -258,11 +258,14 @@ lens_grid (const StrataFigureInput *in, const StrataAnalysis *a)
     return NULL;
   int R = r->n_layers + 1, T = r->T;
   const StrataLensTarget *t = find_target (r, v->target);
+  /* A target this analysis did not read leaves its cells empty: colouring them by the
+   * top-1 token instead would put two different quantities under one colour bar. */
+  gboolean missing = v->target && !t;
   StrataGrid *g = strata_grid_new (R, T, TRUE);
   for (int k = 0; k < R; k++) {
     for (int j = 0; j < T; j++) {
       gsize c = (gsize) k * T + j;
-      double p = t ? t->prob[c] : (r->topk > 0 ? r->topk_prob[c * r->topk] : NAN);
+      double p = t ? t->prob[c] : (!missing && r->topk > 0 ? r->topk_prob[c * r->topk] : NAN);
       g->value[c] = prob_to_unit (p, v->log_color);
       if (r->topk > 0)
         g->cell_text[c] = strata_figure_token_text (in, a, r->topk_ids[c * r->topk]);
@@ -272,7 +275,7 @@ lens_grid (const StrataFigureInput *in, const StrataAnalysis *a)
   add_pieces (g->col_labels, r, T);
   g->sel_row = v->layer >= 0 && v->layer < R ? v->layer : -1;
   g->sel_col = v->position >= 0 && v->position < T ? v->position : -1;
-  g->title = g_strdup (model_name (a));
+  g->title = missing ? g_strdup_printf ("%s (no target %s)", model_name (a), v->target) : g_strdup (model_name (a));
   return g;
 }
 
@@ -303,7 +306,8 @@ strata_figure_data_lens (const StrataFigureInput *in)
   const StrataLensResult *r = strata_figure_data_lens_result (in->a, v);
   const StrataLensTarget *t = find_target (r, v->target);
   if (!t) {
-    f->title = g_strdup ("Logit lens: top-1 token and its probability");
+    f->title = g_strdup (f->n_panels > 1 ? "Logit lens: each model's top-1 token and its probability"
+                                         : "Logit lens: top-1 token and its probability");
   } else {
     g_autofree char *label = target_label (in, in->a, t->name, t->id);
     f->title = g_strdup_printf ("Logit lens: probability of %s by layer and position", label);
@@ -315,7 +319,7 @@ strata_figure_data_lens (const StrataFigureInput *in)
     g_autofree char *shown = visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
     f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
   } else {
-    f->scale_label = g_strdup ("P(top-1)");
+    f->scale_label = g_strdup (f->n_panels > 1 ? "P(each model's top-1)" : "P(top-1)");
   }
   set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
@@ -408,8 +412,10 @@ strata_figure_data_patch (const StrataFigureInput *in)
   StrataGrid *g = strata_grid_new (m->rows, m->cols, TRUE);
   for (int i = 0; i < m->rows * m->cols; i++) {
     g->value[i] = isfinite (m->score[i]) ? m->score[i] / range : NAN;
-    if (isfinite (m->score[i]))
-      g->cell_text[i] = g_strdup_printf ("%.2f", fabs (m->score[i]) < 0.005 ? 0.0 : m->score[i]); /* no "-0.00" */
+    /* Text only where it says something: a score that rounds to 0.00 stays a blank cell, so
+     * the few sites that matter stand out instead of a grid of "0.00". */
+    if (isfinite (m->score[i]) && fabs (m->score[i]) >= 0.005)
+      g->cell_text[i] = g_strdup_printf ("%.2f", m->score[i]);
   }
   for (int k = 0; k < m->rows; k++)
     g_ptr_array_add (g->row_labels, g_strdup_printf ("%d", k));
@@ -502,37 +508,48 @@ strata_figure_data_attention (const StrataFigureInput *in)
 
 /* ---- token curves ---- */
 
-static const StrataLensAggregate *
-find_aggregate (const StrataAnalysis *a, const char *target, int pos)
+/* The name the prompt set gives position `pos` (its first prompt's table: "r2"), else
+ * the index as text, the way strata_lens_aggregate() names positions. */
+static char *
+position_name (const StrataAnalysis *a, int pos)
 {
-  if (!a->lens_aggregates)
-    return NULL;
-  g_autofree char *pos_text = g_strdup_printf ("%d", pos);
-  const StrataLensAggregate *any = NULL;
-  for (guint i = 0; i < a->lens_aggregates->len; i++) {
-    const StrataLensAggregate *ag = g_ptr_array_index (a->lens_aggregates, i);
-    if (g_strcmp0 (ag->tag, "all") != 0 || g_strcmp0 (ag->target, target) != 0)
-      continue;
-    if (g_strcmp0 (ag->position, pos_text) == 0)
-      return ag;
-    /* Named positions: match through the first prompt's position table. */
-    if (a->prompts && a->prompts->prompts->len > 0) {
-      const StrataPrompt *pr = g_ptr_array_index (a->prompts->prompts, 0);
-      for (guint j = 0; pr->positions && j < pr->positions->len; j++) {
-        const StrataPosition *sp = &g_array_index (pr->positions, StrataPosition, j);
-        if (sp->index == pos && g_strcmp0 (sp->name, ag->position) == 0)
-          return ag;
-      }
+  if (a->prompts && a->prompts->prompts->len > 0) {
+    const StrataPrompt *pr = g_ptr_array_index (a->prompts->prompts, 0);
+    for (guint j = 0; pr->positions && j < pr->positions->len; j++) {
+      const StrataPosition *sp = &g_array_index (pr->positions, StrataPosition, j);
+      if (sp->index == pos)
+        return g_strdup (sp->name);
     }
-    if (!any)
-      any = ag;
   }
-  return any;
+  return g_strdup_printf ("%d", pos);
+}
+
+/* MRR curves read the aggregate over the prompt set (more than one prompt); a single
+ * prompt has no aggregate worth the name and shows its own 1/(rank+1). */
+static gboolean
+uses_aggregates (const StrataAnalysis *a, const StrataViewState *v)
+{
+  return v->curve == STRATA_CURVE_MRR && a->lens_aggregates && a->lens_aggregates->len > 0 && a->prompts
+         && a->prompts->prompts->len > 1;
+}
+
+/* The aggregate of exactly (tag, target, position), or NULL: never one of another position
+ * or tag, which would plot numbers the title does not describe. */
+static const StrataLensAggregate *
+find_aggregate (const StrataAnalysis *a, const char *tag, const char *target, const char *pos_name)
+{
+  for (guint i = 0; a->lens_aggregates && i < a->lens_aggregates->len; i++) {
+    const StrataLensAggregate *ag = g_ptr_array_index (a->lens_aggregates, i);
+    if (g_strcmp0 (ag->tag, tag ? tag : "all") == 0 && g_strcmp0 (ag->target, target) == 0
+        && g_strcmp0 (ag->position, pos_name) == 0)
+      return ag;
+  }
+  return NULL;
 }
 
 static void
 add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataAnalysis *a,
-                gboolean dashed, gboolean with_model)
+                gboolean dashed, gboolean with_model, int *n_prompts)
 {
   const StrataViewState *v = in->view;
   const StrataLensResult *r = strata_figure_data_lens_result (a, v);
@@ -540,6 +557,8 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
     return;
   int R = r->n_layers + 1;
   int pos = strata_figure_data_position (v, r->T);
+  gboolean agg = uses_aggregates (a, v);
+  g_autofree char *pos_name = position_name (a, pos);
   for (guint i = 0; i < r->targets->len; i++) {
     const StrataLensTarget *t = g_ptr_array_index (r->targets, i);
     StrataSeries *s = g_new0 (StrataSeries, 1);
@@ -548,12 +567,16 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
     s->color = (int) i;
     s->dashed = dashed;
     s->mark = t->resolution ? t->resolution[pos] : -1;
-    /* A target written as #id reads better with its text. */
-    g_autofree char *name = target_label (in, a, t->name, t->id);
+    /* Over a set a target name stands for a different token in every prompt: name it
+     * alone. One prompt: the token too ("#id" reads better with its text). */
+    g_autofree char *name = agg ? g_strdup (t->name) : target_label (in, a, t->name, t->id);
     s->label = with_model ? g_strdup_printf ("%s (%s)", name, model_name (a)) : g_strdup (name);
-    const StrataLensAggregate *ag = v->curve == STRATA_CURVE_MRR ? find_aggregate (a, t->name, pos) : NULL;
-    if (v->curve == STRATA_CURVE_MRR && ag)
-      s->mark = ag->resolution_layer;
+    const StrataLensAggregate *ag = agg ? find_aggregate (a, v->tag, t->name, pos_name) : NULL;
+    if (agg) {
+      s->mark = ag ? ag->resolution_layer : -1;
+      if (ag && n_prompts)
+        *n_prompts = MAX (*n_prompts, ag->n_prompts);
+    }
     if (s->mark < 0 || s->mark > r->n_layers) /* -1 "never", and nothing outside the axis */
       s->mark = -1;
     for (int k = 0; k < R; k++) {
@@ -563,13 +586,32 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
       case STRATA_CURVE_LOGPROB: s->y[k] = MAX (t->logprob[c], -30.0); break;
       case STRATA_CURVE_RANK: s->y[k] = log10 ((double) t->rank[c] + 1.0); break;
       case STRATA_CURVE_MRR:
-        s->y[k] = ag && k <= ag->n_layers ? ag->mrr[k] : 1.0 / ((double) t->rank[c] + 1.0);
+        if (agg)
+          s->y[k] = ag && k <= ag->n_layers ? ag->mrr[k] : NAN;
+        else
+          s->y[k] = 1.0 / ((double) t->rank[c] + 1.0);
         break;
       default: s->y[k] = NAN;
       }
     }
     g_ptr_array_add (f->series, s);
   }
+}
+
+/* "“bridge”, “answer”" or the one target with its token: what the curves are of. */
+static char *
+targets_phrase (const StrataFigureInput *in, const StrataLensResult *r, gboolean agg)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < r->targets->len && i < 4; i++) {
+    const StrataLensTarget *t = g_ptr_array_index (r->targets, i);
+    g_autofree char *label = agg ? g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d", t->name)
+                                 : target_label (in, in->a, t->name, t->id);
+    g_string_append_printf (s, "%s%s", i ? ", " : "", label);
+  }
+  if (r->targets->len > 4)
+    g_string_append (s, ", \xe2\x80\xa6");
+  return g_string_free (s, FALSE);
 }
 
 StrataCurveFigure *
@@ -582,9 +624,11 @@ strata_figure_data_curves (const StrataFigureInput *in)
   StrataCurveFigure *f = g_new0 (StrataCurveFigure, 1);
   f->series = g_ptr_array_new_with_free_func (series_free);
   gboolean two = in->b && v->compare && strata_figure_data_lens_result (in->b, v);
-  add_series_for (f, in, in->a, FALSE, two);
+  gboolean agg = uses_aggregates (in->a, v);
+  int n_prompts = 0;
+  add_series_for (f, in, in->a, FALSE, two, &n_prompts);
   if (two)
-    add_series_for (f, in, in->b, TRUE, TRUE);
+    add_series_for (f, in, in->b, TRUE, TRUE, NULL);
   f->n_layers = r->n_layers;
   if (two) {
     const StrataLensResult *rb = strata_figure_data_lens_result (in->b, v);
@@ -594,10 +638,10 @@ strata_figure_data_curves (const StrataFigureInput *in)
   int pos = strata_figure_data_position (v, r->T);
   g_autofree char *piece = r->pieces && (guint) pos < r->pieces->len ? visible (g_ptr_array_index (r->pieces, pos))
                                                                      : g_strdup_printf ("%d", pos);
-  const char *what = "probability";
+  const char *what = "Probability";
   switch (v->curve) {
   case STRATA_CURVE_PROB:
-    f->y_min = 0; f->y_max = 1; what = "probability";
+    f->y_min = 0; f->y_max = 1; what = "Probability";
     f->y_axis = g_strdup ("probability");
     break;
   case STRATA_CURVE_LOGPROB: {
@@ -608,7 +652,7 @@ strata_figure_data_curves (const StrataFigureInput *in)
         if (isfinite (s->y[k]))
           lo = MIN (lo, s->y[k]);
     }
-    f->y_min = floor (lo); f->y_max = 0; what = "log-probability";
+    f->y_min = floor (lo); f->y_max = 0; what = "Log-probability";
     f->y_axis = g_strdup ("log-probability (nats)");
     break;
   }
@@ -620,26 +664,33 @@ strata_figure_data_curves (const StrataFigureInput *in)
         if (isfinite (s->y[k]))
           hi = MAX (hi, s->y[k]);
     }
-    f->y_min = ceil (hi); f->y_max = 0; f->y_log10 = TRUE; what = "rank";
+    f->y_min = ceil (hi); f->y_max = 0; f->y_log10 = TRUE; what = "Rank";
     f->y_axis = g_strdup ("rank + 1 (log scale; 1 = top-1)");
     break;
   }
   case STRATA_CURVE_MRR:
-    f->y_min = 0; f->y_max = 1; what = "mean reciprocal rank";
-    f->y_axis = g_strdup ("MRR = mean 1/(rank+1)");
+    f->y_min = 0; f->y_max = 1; what = agg ? "MRR" : "Reciprocal rank";
+    f->y_axis = g_strdup (agg ? "MRR = mean 1/(rank+1) over the prompts" : "1/(rank+1)");
     break;
   }
   f->x_axis = g_strdup ("residual point (layer; 0 = embedding)");
-  f->title = g_strdup_printf ("Target %s by layer at position %d \xe2\x80\x9c%s\xe2\x80\x9d", what, pos, piece);
-  g_autofree char *prompt = v->curve == STRATA_CURVE_MRR && in->a->prompts
-                              ? g_strdup_printf ("prompt set %s (%u prompts)", in->a->prompts->source,
-                                                 in->a->prompts->prompts->len)
-                              : prompt_text (in->a, v);
-  f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s \xc2\xb7 markers: resolution layer (first layer where the "
-                                "target is top-1 through the last%s)%s",
+  g_autofree char *targets = targets_phrase (in, r, agg);
+  if (agg) {
+    g_autofree char *pos_name = position_name (in->a, pos);
+    f->title = g_strdup_printf ("%s of %s by layer at position %s, tag %s (%d prompts)", what, targets, pos_name,
+                                v->tag ? v->tag : "all", n_prompts);
+  } else {
+    f->title = g_strdup_printf ("%s of %s by layer at position %d \xe2\x80\x9c%s\xe2\x80\x9d", what, targets, pos, piece);
+  }
+  g_autofree char *prompt = agg ? g_strdup_printf ("prompt set %s (%u prompts)", in->a->prompts->source,
+                                                   in->a->prompts->prompts->len)
+                                : prompt_text (in->a, v);
+  f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s \xc2\xb7 markers: resolution layer (%s)%s",
                                 model_name (in->a), two ? " (solid) vs " : "", two ? model_name (in->b) : "",
-                                prompt, v->curve == STRATA_CURVE_MRR ? "; for MRR: first layer with MRR \xe2\x89\xa5 0.9" : "",
-                                two ? ", dashed: second checkpoint" : "");
+                                prompt,
+                                agg ? "first layer with MRR \xe2\x89\xa5 0.9"
+                                    : "first layer where the target is top-1 through the last",
+                                two ? "; both checkpoints read the same targets" : "");
   return f;
 }
 

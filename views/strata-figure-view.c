@@ -127,5 +127,7 @@ strata_figure_view_export (StrataFigureView *self, const char *path, double scal
 {
   StrataFigureInput in;
   strata_view_model_fill_input (self->model, self->kind, &in);
-  return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT, scale, &in, error);
+  /* The same page as `strata export`: no empty band under a heatmap whose cells are capped. */
+  double height = strata_figure_fit_height (&in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT);
+  return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, height, scale, &in, error);
 }

@@ -240,7 +240,13 @@ strata_figure_describe (const StrataFigureInput *in, char **title, char **descri
       g_string_append_printf (s, "%s. x: %s; y: %s. Series:", f->caption, f->x_axis, f->y_axis);
       for (guint i = 0; i < f->series->len; i++) {
         const StrataSeries *se = g_ptr_array_index (f->series, i);
-        g_string_append_printf (s, "%s %s (resolution layer %d)", i ? "," : "", se->label, se->mark);
+        gboolean any = FALSE;
+        for (int k = 0; k < se->n && !any; k++)
+          any = isfinite (se->y[k]);
+        if (any)
+          g_string_append_printf (s, "%s %s (resolution layer %d)", i ? "," : "", se->label, se->mark);
+        else
+          g_string_append_printf (s, "%s %s (no data at this position)", i ? "," : "", se->label);
       }
       g_string_append_c (s, '.');
     }

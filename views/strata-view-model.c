@@ -1,6 +1,8 @@
 /* strata-view-model.c: shared view state (Sysprof's "one selection object" pattern). */
 #include "strata-view-model.h"
 
+#include <string.h>
+
 struct _StrataViewModel {
   GObject parent_instance;
   StrataAnalysis *analysis[2];
@@ -33,6 +35,7 @@ strata_view_model_finalize (GObject *object)
     if (self->analysis[i] && self->free_func[i])
       self->free_func[i] (self->analysis[i]);
   g_free (self->state.target);
+  g_free (self->state.tag);
   G_OBJECT_CLASS (strata_view_model_parent_class)->finalize (object);
 }
 
@@ -158,10 +161,12 @@ strata_view_model_get_state (StrataViewModel *self)
 void
 strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state)
 {
-  char *target = g_strdup (state->target);
+  char *target = g_strdup (state->target), *tag = g_strdup (state->tag);
   g_free (self->state.target);
+  g_free (self->state.tag);
   self->state = *state;
   self->state.target = target;
+  self->state.tag = tag;
   emit (self, PROP_LAYER);
 }
 
@@ -242,6 +247,19 @@ strata_view_model_set_target (StrataViewModel *self, const char *target)
     return;
   g_free (self->state.target);
   self->state.target = target && *target ? g_strdup (target) : NULL;
+  emit (self, 0);
+}
+
+void
+strata_view_model_set_tag (StrataViewModel *self, const char *tag)
+{
+  /* "all" is the implicit tag of every prompt: stored as NULL so both spellings agree. */
+  if (tag && (!*tag || strcmp (tag, "all") == 0))
+    tag = NULL;
+  if (g_strcmp0 (tag, self->state.tag) == 0)
+    return;
+  g_free (self->state.tag);
+  self->state.tag = g_strdup (tag);
   emit (self, 0);
 }
 

@@ -40,6 +40,8 @@ void strata_view_model_set_position (StrataViewModel *self, int position);
 void strata_view_model_set_head (StrataViewModel *self, int head);
 void strata_view_model_set_figure (StrataViewModel *self, StrataFigureKind figure);
 void strata_view_model_set_target (StrataViewModel *self, const char *target);
+/* Prompt-set tag of the aggregate (MRR) curves; NULL or "all": every prompt. */
+void strata_view_model_set_tag (StrataViewModel *self, const char *tag);
 void strata_view_model_set_patch_site (StrataViewModel *self, StrataPatchSite site);
 void strata_view_model_set_curve (StrataViewModel *self, StrataCurveQuantity curve);
 void strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color);

@@ -7,12 +7,17 @@
 # pieces as column labels, the selected layer. With python3-pyatspi it also finds the
 # controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider.
 #
+# With TWOHOP_FIXTURES (../shared/fixtures/twohop) it also opens the two two-hop
+# checkpoints with `--prompts prompts-stage1.jsonl` and checks the MRR curves and the tag
+# selector.
+#
 # Starts its own Xvfb (a free display chosen by the server) and a private session bus;
 # stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
 set -u -o pipefail
 
 STRATA=${1:?usage: test-window.sh STRATA MODEL}
-MODEL=${2:?usage: test-window.sh STRATA MODEL}
+MODEL=${2:?usage: test-window.sh STRATA MODEL [TWOHOP_FIXTURES]}
+TWOHOP=${3:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 
@@ -165,5 +170,45 @@ grep -q "Logit lens" "$FIG" || fail "the session did not restore the lens figure
 grep -q "·saw" "$FIG" || fail "the reopened session does not name the top-k token ·saw"
 grep -q "#[0-9]" "$FIG" && fail "the reopened session shows tokens as #id: $(grep -o '#[0-9]*' "$FIG" | head -3)"
 echo "ok 8 - a session without its model reopens at layer 3 with the lens figure and real tokens"
-echo "1..8"
+
+# The two-hop workflow: two checkpoints and a prompt set from the command line; the run over
+# the set shows the MRR curves of both models at r2 with their resolution layers, and the
+# tag selector switches them to the in-distribution prompts. Numbers: docs/twohop.md.
+if [ -n "$TWOHOP" ] && [ -f "$TWOHOP/prompts-stage1.jsonl" ] && [ -d "$TWOHOP/cot/checkpoint-3000" ] \
+   && [ -d "$TWOHOP/nocot/checkpoint-9000" ]; then
+  for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+  mkdir -p "$TMP/config2"
+  env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
+      XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config2" STRATA_NO_UNSAVED_PROMPT=1 \
+      STRATA_EXPORT_PATH="$FIG" "$STRATA" --prompts "$TWOHOP/prompts-stage1.jsonl" \
+      "$TWOHOP/cot/checkpoint-3000" "$TWOHOP/nocot/checkpoint-9000" >"$TMP/app.log" 2>&1 &
+  APP_PID=$!
+  WID=""
+  for _ in $(seq 150); do
+    WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+    [ -n "$WID" ] && break
+    kill -0 "$APP_PID" 2>/dev/null || fail "strata --prompts exited before showing a window"
+    sleep 0.2
+  done
+  [ -n "$WID" ] || fail "no window for the two checkpoints"
+  export_until "MRR of" 120 || fail "the prompt-set run never showed the MRR curves"
+  title=$(grep -o '<title>[^<]*' "$FIG")
+  echo "$title" | grep -q "at position r2, tag all (855 prompts)" || fail "MRR title: $title"
+  grep -q "bridge (checkpoint-3000) (resolution layer 5)" "$FIG" || fail "cot bridge at r2 (all) should resolve at 5"
+  grep -q "bridge (checkpoint-9000) (resolution layer -1)" "$FIG" || fail "nocot bridge at r2 should never resolve"
+  echo "ok 9 - strata --prompts SET A B: MRR curves of both checkpoints at r2 over 855 prompts"
+  # The tag list sits second from the right of the options bar: open it, take the next tag.
+  eval "$(xdotool getwindowgeometry --shell "$WID")"
+  xdotool mousemove --window "$WID" $((WIDTH - 140)) 73 click 1; sleep 0.8
+  key Down Return
+  export_until "tag id (554 prompts)" 10 || fail "the tag selector did not switch to id: $(grep -o '<title>[^<]*' "$FIG")"
+  grep -q "bridge (checkpoint-3000) (resolution layer 4)" "$FIG" || fail "cot bridge at r2 (id) should resolve at 4"
+  grep -q "answer (checkpoint-9000) (resolution layer 6)" "$FIG" || fail "nocot answer at r2 (id) should resolve at 6"
+  echo "ok 10 - tag id: cot resolves the bridge at 4, nocot the answer at 6"
+else
+  echo "ok 9 # SKIP two-hop fixtures not found (${TWOHOP:-none given})"
+  echo "ok 10 # SKIP two-hop fixtures not found"
+fi
+echo "1..10"
 exit 0

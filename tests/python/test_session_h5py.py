@@ -213,6 +213,7 @@ class SessionFromPython(unittest.TestCase):
         self.assertEqual(attr_str(v, "patch_site"), "head_at")
         self.assertEqual(attr_str(v, "curve"), "mrr")
         self.assertEqual(attr_str(v, "target"), "bridge")
+        self.assertEqual(attr_str(v, "tag"), "ood")
         self.assertEqual([int(v.attrs[k]) for k in ("analysis", "prompt", "layer", "position", "head")],
                          [1, 2, 3, -1, 2])
         self.assertEqual(int(v.attrs["compare"]), 1)
