@@ -340,17 +340,29 @@ run_jobs (SfxRun *run, const int32_t *ids, int n_ids, float *out)
     TRY (e->be->download (e->be, out, s->logits, (size_t) n * V * sizeof (float)));
     return STRATA_OK;
   }
-  /* Only the asked logits: one column of the unembedding each, (n_ids, n), transposed here. */
-  for (int k = 0; k < n_ids; k++)
-    TRY (e->be->linear (e->be, s->logits + (size_t) k * n, s->last_n, e->w.unembed + (size_t) ids[k] * C,
-                        e->w.b_unembed ? e->w.b_unembed + ids[k] : NULL, n, 1, C));
-  float *host = malloc ((size_t) n * n_ids * sizeof (float));
+  /* Only the asked logits: dot products of the normed rows with those rows of the
+   * unembedding, on the host in double (n_ids * C * n multiply-adds; no product kernel
+   * for one column rounds like the full product's, so take the exact sum instead). */
+  size_t rows_f = (size_t) n * C, w_f = (size_t) n_ids * C;
+  float *host = malloc ((rows_f + w_f + (size_t) n_ids) * sizeof (float));
   if (!host)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d logits", n * n_ids);
-  StrataStatus st = e->be->download (e->be, host, s->logits, (size_t) n * n_ids * sizeof (float));
+  float *w = host + rows_f, *bias = w + w_f;
+  StrataStatus st = e->be->download (e->be, host, s->last_n, rows_f * sizeof (float));
+  for (int k = 0; k < n_ids && st == STRATA_OK; k++) {
+    st = e->be->download (e->be, w + (size_t) k * C, e->w.unembed + (size_t) ids[k] * C, (size_t) C * sizeof (float));
+    bias[k] = 0.0f;
+    if (st == STRATA_OK && e->w.b_unembed)
+      st = e->be->download (e->be, bias + k, e->w.b_unembed + ids[k], sizeof (float));
+  }
   for (int j = 0; j < n && st == STRATA_OK; j++)
-    for (int k = 0; k < n_ids; k++)
-      out[(size_t) j * n_ids + k] = host[(size_t) k * n + j];
+    for (int k = 0; k < n_ids; k++) {
+      double acc = bias[k];
+      const float *x = host + (size_t) j * C, *wk = w + (size_t) k * C;
+      for (int c = 0; c < C; c++)
+        acc += (double) x[c] * wk[c];
+      out[(size_t) j * n_ids + k] = (float) acc;
+    }
   free (host);
   return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "logits download");
 }

@@ -85,7 +85,8 @@ typedef struct {
  * each job's rows join the batch at its own layer, so one product per weight matrix serves
  * every job running that block. hook_resid_pre at `layer` itself is applied before the block
  * runs. Output, for the read position out_pos of each job: with ids == NULL the logits
- * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids). Equal to
+ * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids), each a
+ * dot product summed in double on the host. Equal to
  * strata_engine_forward() with the same patches, up to the rounding of matrix products over
  * a different number of rows. Host memory is read once per call (the base run and every
  * patch row are uploaded together). */

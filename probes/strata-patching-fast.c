@@ -6,6 +6,9 @@
  * answer position. Jobs sorted by (layer, pos) go to strata_engine_forward_jobs() in chunks
  * of bounded size; in one chunk every job running a block shares one product per weight
  * matrix, whatever its start. Two kinds of cell need less than their own pass:
+ *  - a cell whose every patch writes the bits already there (the source and base runs agree
+ *    there, as at every position before the first token where the inputs differ) leaves
+ *    the run as it is: its metric is the base run's;
  *  - a patch after the keys and values of the last block (hook_z, attn_out, mlp_out) at a
  *    position other than the answer's cannot reach the answer: its metric is the base
  *    run's, which the full pass reproduces bit for bit (the answer row meets the same
@@ -41,6 +44,34 @@ job_cmp (const void *a, const void *b)
 #define MAX_FULL_FLOATS (32u << 20)
 #define MAX_LOGIT_FLOATS (16u << 20)
 
+/* The base run's floats that patch `p` overwrites. */
+static const float *
+base_floats (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *p)
+{
+  size_t T = (size_t) runs->T, C = g->d_model, HD = (size_t) g->n_heads * g->d_head;
+  size_t row = (size_t) p->layer * T + (size_t) p->pos;
+  switch (p->site) {
+  case STRATA_SITE_RESID_PRE: return runs->base_resid + row * C;
+  case STRATA_SITE_ATTN_OUT: return runs->base_attn + row * C;
+  case STRATA_SITE_MLP_OUT: return runs->base_mlp + row * C;
+  case STRATA_SITE_ATTN_Z: return runs->base_z + row * HD + (p->head >= 0 ? (size_t) p->head * g->d_head : 0);
+  default: return NULL;
+  }
+}
+
+static gboolean
+changes_nothing (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *patches, int n)
+{
+  for (int i = 0; i < n; i++) {
+    const float *base = base_floats (runs, g, &patches[i]);
+    size_t floats = patches[i].site == STRATA_SITE_ATTN_Z ? (size_t) (patches[i].head >= 0 ? 1 : g->n_heads) * g->d_head
+                                                          : (size_t) g->d_model;
+    if (!base || memcmp (base, patches[i].src, floats * sizeof (float)) != 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Fill in where cell (row, col) of `m` starts and which patches it applies; mlp_rows
  * receives the patched residual rows of the mlp_out shortcut. */
 static void
@@ -52,6 +83,10 @@ plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch
   j->patches = patches;
   j->n_patches = _strata_patch_cell (runs, g, m->site, m->head_pos, j->row, j->col, 0, patches, &first);
   j->layer = j->row, j->pos = first;
+  if (changes_nothing (runs, g, patches, j->n_patches)) {
+    j->layer = -1;
+    return;
+  }
   gboolean after_kv = m->site == STRATA_PATCH_ATTN_OUT || m->site == STRATA_PATCH_MLP_OUT ||
                       m->site == STRATA_PATCH_HEAD_AT;
   if (after_kv && j->row == L - 1 && first != answer_pos) {
