@@ -6,9 +6,10 @@
  * answer position. Jobs sorted by (layer, pos) go to strata_engine_forward_jobs() in chunks
  * of bounded size; in one chunk every job running a block shares one product per weight
  * matrix, whatever its start. Two kinds of cell need less than their own pass:
- *  - a cell whose every patch writes the bits already there (the source and base runs agree
- *    there, as at every position before the first token where the inputs differ) leaves
- *    the run as it is: its metric is the base run's;
+ *  - a patch that writes the bits already there (the source and base runs agree there, as
+ *    at every position before the first token where the inputs differ) is dropped; a cell
+ *    left with none takes the base run's metric, and a head patched at every position
+ *    starts at the first position where it changes something;
  *  - a patch after the keys and values of the last block (hook_z, attn_out, mlp_out) at a
  *    position other than the answer's cannot reach the answer: its metric is the base
  *    run's, which the full pass reproduces bit for bit (the answer row meets the same
@@ -59,17 +60,14 @@ base_floats (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPat
   }
 }
 
+/* A patch that writes the bits already there changes nothing. */
 static gboolean
-changes_nothing (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *patches, int n)
+changes_nothing (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *p)
 {
-  for (int i = 0; i < n; i++) {
-    const float *base = base_floats (runs, g, &patches[i]);
-    size_t floats = patches[i].site == STRATA_SITE_ATTN_Z ? (size_t) (patches[i].head >= 0 ? 1 : g->n_heads) * g->d_head
-                                                          : (size_t) g->d_model;
-    if (!base || memcmp (base, patches[i].src, floats * sizeof (float)) != 0)
-      return FALSE;
-  }
-  return TRUE;
+  const float *base = base_floats (runs, g, p);
+  size_t floats = p->site == STRATA_SITE_ATTN_Z ? (size_t) (p->head >= 0 ? 1 : g->n_heads) * g->d_head
+                                                : (size_t) g->d_model;
+  return base && memcmp (base, p->src, floats * sizeof (float)) == 0;
 }
 
 /* Fill in where cell (row, col) of `m` starts and which patches it applies; mlp_rows
@@ -82,14 +80,25 @@ plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch
   int first = 0;
   j->patches = patches;
   j->n_patches = _strata_patch_cell (runs, g, m->site, m->head_pos, j->row, j->col, 0, patches, &first);
+  /* Keep the patches that change something; the pass starts at the first of them. */
+  int kept = 0;
+  first = runs->T;
+  for (int i = 0; i < j->n_patches; i++)
+    if (!changes_nothing (runs, g, &patches[i])) {
+      first = MIN (first, patches[i].pos);
+      patches[kept++] = patches[i];
+    }
+  j->n_patches = kept;
   j->layer = j->row, j->pos = first;
-  if (changes_nothing (runs, g, patches, j->n_patches)) {
+  if (kept == 0) {
     j->layer = -1;
     return;
   }
-  gboolean after_kv = m->site == STRATA_PATCH_ATTN_OUT || m->site == STRATA_PATCH_MLP_OUT ||
-                      m->site == STRATA_PATCH_HEAD_AT;
-  if (after_kv && j->row == L - 1 && first != answer_pos) {
+  /* In the last block every site but resid_pre comes after the keys and values. */
+  gboolean at_answer = FALSE;
+  for (int i = 0; i < kept; i++)
+    at_answer |= patches[i].pos == answer_pos;
+  if (m->site != STRATA_PATCH_RESID_PRE && j->row == L - 1 && !at_answer) {
     j->layer = -1;
     return;
   }
