@@ -338,6 +338,66 @@ add_patch_fields (JsonBuilder *b, StrataModel *m, const StrataPatchResult *r)
   json_builder_end_object (b);
 }
 
+static const char *
+node_kind_name (StrataNodeKind k)
+{
+  switch (k) {
+  case STRATA_NODE_RESID: return "resid_pre";
+  case STRATA_NODE_ATTN: return "attn_out";
+  case STRATA_NODE_MLP: return "mlp_out";
+  case STRATA_NODE_HEAD: return "head";
+  }
+  return "?";
+}
+
+/* circuit: the graph the circuit view draws (probes/strata-circuit.h), or null. */
+static void
+add_circuit (JsonBuilder *b, const StrataCircuit *c)
+{
+  MEMBER (b, "circuit");
+  if (!c) {
+    json_builder_add_null_value (b);
+    return;
+  }
+  json_builder_begin_object (b);
+  MEMBER (b, "prompt"), json_builder_add_int_value (b, 0);
+  MEMBER (b, "target"), json_builder_add_string_value (b, c->target_name);
+  MEMBER (b, "threshold"), add_num (b, c->threshold);
+  MEMBER (b, "layers"), json_builder_add_int_value (b, c->n_layers);
+  MEMBER (b, "positions"), json_builder_add_int_value (b, c->T);
+  MEMBER (b, "nodes");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < c->nodes->len; i++) {
+    const StrataCircuitNode *n = &g_array_index (c->nodes, StrataCircuitNode, i);
+    json_builder_begin_object (b);
+    MEMBER (b, "kind"), json_builder_add_string_value (b, node_kind_name (n->kind));
+    MEMBER (b, "layer"), json_builder_add_int_value (b, n->layer);
+    MEMBER (b, "pos"), add_layer_or_null (b, n->pos);
+    MEMBER (b, "head"), add_layer_or_null (b, n->head);
+    MEMBER (b, "effect"), add_num (b, n->effect);
+    MEMBER (b, "lens_prob");
+    if (n->lens_prob >= 0)
+      add_num (b, n->lens_prob);
+    else
+      json_builder_add_null_value (b);
+    MEMBER (b, "decodes"), json_builder_add_boolean_value (b, n->decodes);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  MEMBER (b, "edges");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < c->edges->len; i++) {
+    const StrataCircuitEdge *e = &g_array_index (c->edges, StrataCircuitEdge, i);
+    json_builder_begin_object (b);
+    MEMBER (b, "from"), json_builder_add_int_value (b, e->from);
+    MEMBER (b, "to"), json_builder_add_int_value (b, e->to);
+    MEMBER (b, "weight"), add_num (b, e->weight);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
 void
 strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
                          const StrataPatchOptions *o, double elapsed_s)
@@ -391,4 +451,6 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   if (tag)
     json_builder_end_object (b), json_builder_end_object (b);
   json_builder_end_object (b);
+
+  add_circuit (b, a->circuit);
 }

@@ -11,6 +11,6 @@ void strata_probe_json_header (JsonBuilder *b, const char *command, const Strata
 /* settings, prompts[i] (lens grid when per_prompt_grid), aggregate. */
 void strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
                              gboolean per_prompt_grid);
-/* settings, the single prompt's fields at the top level, prompts[i], aggregate. */
+/* settings, the single prompt's fields at the top level, prompts[i], aggregate, circuit. */
 void strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
                               const StrataPatchOptions *o, double elapsed_s);

@@ -162,10 +162,12 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
 static StrataStatus
 cpu_gelu (const StrataBackend *be, float *x, size_t n)
 {
+  /* 0.5 u (1 + tanh t) = u · sigmoid(2t): the same function, written with expf, which
+   * costs a third of tanhf (the GELU was a fifth of a patching sweep). */
   const float k = 0.7978845608028654f; /* sqrt(2/pi) */
   for (size_t i = 0; i < n; i++) {
     float u = x[i];
-    x[i] = 0.5f * u * (1.0f + tanhf (k * (u + 0.044715f * u * u * u)));
+    x[i] = u / (1.0f + expf (-2.0f * k * (u + 0.044715f * u * u * u)));
   }
   return STRATA_OK;
 }

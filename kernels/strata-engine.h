@@ -67,16 +67,35 @@ typedef struct {
   const float *const *v;         /* L entries, each (T, K*D): blocks.l.attn.hook_v */
 } StrataPrefix;
 
-/* The activation-patching fast path (DESIGN.md section 5). Runs B copies of the base
- * sequence from block `layer` on, recomputing only positions pos..T-1: the residual rows
- * start from base->resid_pre[layer], and the keys/values of positions < pos at every layer
- * come from the base run (causal masking leaves them unchanged by any patch at position
- * >= pos and layer >= `layer`). Copy b receives the patches whose `batch` is b; every patch
- * must have layer >= `layer` and pos >= `pos`, and site resid_pre, hook_z (one head or
- * all), attn_out, resid_mid, mlp_out or resid_post (hook_resid_pre at `layer` itself is
- * applied before the block runs). out_logits (B, V): the logits at position `out_pos`
- * (pos <= out_pos < T) of each copy. Equal to strata_engine_forward() with the same
- * patches, up to the rounding of matrix products over a different number of rows. */
+/* One patched copy of the base run in strata_engine_forward_jobs(). */
+typedef struct {
+  int layer;                  /* first block it runs, 0..L-1 */
+  int pos;                    /* first position it recomputes, <= the read position */
+  const StrataPatch *patches; /* its patches (`batch` is ignored): layer >= `layer`, pos >= `pos`;
+                               * site resid_pre, hook_z (one head or all), attn_out, resid_mid,
+                               * mlp_out or resid_post */
+  int n_patches;
+} StrataSuffixJob;
+
+/* The activation-patching fast path (DESIGN.md section 5), one batched pass for many
+ * patched copies of the base sequence. Job j runs blocks layer_j..L-1 over positions
+ * pos_j..T-1 only: its residual rows start from base->resid_pre[layer_j], and the
+ * keys/values of positions < pos_j at every layer come from the base run (causal masking
+ * leaves them unchanged by any patch at a position >= pos_j). Jobs must be sorted by layer;
+ * each job's rows join the batch at its own layer, so one product per weight matrix serves
+ * every job running that block. hook_resid_pre at `layer` itself is applied before the block
+ * runs. Output, for the read position out_pos of each job: with ids == NULL the logits
+ * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids), each a
+ * dot product summed in double on the host. Equal to
+ * strata_engine_forward() with the same patches, up to the rounding of matrix products over
+ * a different number of rows. Host memory is read once per call (the base run and every
+ * patch row are uploaded together). */
+StrataStatus strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base,
+                                         const StrataSuffixJob *jobs, int n_jobs, int out_pos,
+                                         const int32_t *ids, int n_ids, float *out);
+
+/* The same for B copies that all start at (layer, pos); copy b receives the patches whose
+ * `batch` is b. out_logits (B, V). */
 StrataStatus strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int layer,
                                            int pos, int B, const StrataPatch *patches,
                                            int n_patches, int out_pos, float *out_logits);

@@ -1,10 +1,22 @@
 /* strata-patching-fast.c: the patching sweep as batched suffix passes, and aggregation
  * over a prompt set.
  *
- * Every cell of every map is one job that starts at block `layer` and position `first`
- * (the earliest position it patches). Jobs are sorted by (layer, first); each run of equal
- * (layer, first) is one strata_engine_forward_suffix() call with one batch copy per job,
- * so a cell costs (L - layer) blocks over T - first positions instead of a full pass. */
+ * Every cell of every map is one job: a patched copy of the base run that starts at block
+ * `layer` and position `pos` (the earliest position it patches) and is scored at the
+ * answer position. Jobs sorted by (layer, pos) go to strata_engine_forward_jobs() in chunks
+ * of bounded size; in one chunk every job running a block shares one product per weight
+ * matrix, whatever its start. Two kinds of cell need less than their own pass:
+ *  - a patch that writes the bits already there (the source and base runs agree there, as
+ *    at every position before the first token where the inputs differ) is dropped; a cell
+ *    left with none takes the base run's metric, and a head patched at every position
+ *    starts at the first position where it changes something;
+ *  - a patch after the keys and values of the last block (hook_z, attn_out, mlp_out) at a
+ *    position other than the answer's cannot reach the answer: its metric is the base
+ *    run's, which the full pass reproduces bit for bit (the answer row meets the same
+ *    numbers in the same products);
+ *  - mlp_out at (l, p), l < L-1, changes nothing at layer l but the residual at p, which
+ *    becomes resid_mid(l, p) + the patched value, the same float sum the full pass forms:
+ *    the job starts at block l+1 with that row patched into resid_pre. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +24,10 @@
 #include "strata-patching-private.h"
 
 typedef struct {
-  int layer, first; /* where its pass starts */
+  int layer, pos;   /* where its pass starts; layer -1: no pass, the base run's metric */
   int map, row, col;
+  int n_patches;
+  StrataPatch *patches; /* into the sweep's patch list */
 } Job;
 
 static int
@@ -22,11 +36,81 @@ job_cmp (const void *a, const void *b)
   const Job *x = a, *y = b;
   if (x->layer != y->layer)
     return x->layer - y->layer;
-  return x->first - y->first;
+  return x->pos - y->pos;
 }
 
-/* Largest batch of one suffix pass: bounds the scratch (B copies of T rows). */
-#define MAX_BATCH 64
+/* Chunk bounds: compact rows (every job's positions from its start), floats of the full
+ * (jobs, T) attention tensors, and logits when every logit is asked for. */
+#define MAX_ROWS 4096
+#define MAX_FULL_FLOATS (32u << 20)
+#define MAX_LOGIT_FLOATS (16u << 20)
+
+/* The base run's floats that patch `p` overwrites. */
+static const float *
+base_floats (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *p)
+{
+  size_t T = (size_t) runs->T, C = g->d_model, HD = (size_t) g->n_heads * g->d_head;
+  size_t row = (size_t) p->layer * T + (size_t) p->pos;
+  switch (p->site) {
+  case STRATA_SITE_RESID_PRE: return runs->base_resid + row * C;
+  case STRATA_SITE_ATTN_OUT: return runs->base_attn + row * C;
+  case STRATA_SITE_MLP_OUT: return runs->base_mlp + row * C;
+  case STRATA_SITE_ATTN_Z: return runs->base_z + row * HD + (p->head >= 0 ? (size_t) p->head * g->d_head : 0);
+  default: return NULL;
+  }
+}
+
+/* A patch that writes the bits already there changes nothing. */
+static gboolean
+changes_nothing (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch *p)
+{
+  const float *base = base_floats (runs, g, p);
+  size_t floats = p->site == STRATA_SITE_ATTN_Z ? (size_t) (p->head >= 0 ? 1 : g->n_heads) * g->d_head
+                                                : (size_t) g->d_model;
+  return base && memcmp (base, p->src, floats * sizeof (float)) == 0;
+}
+
+/* Fill in where cell (row, col) of `m` starts and which patches it applies; mlp_rows
+ * receives the patched residual rows of the mlp_out shortcut. */
+static void
+plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatchMap *m, int answer_pos,
+           Job *j, StrataPatch *patches, float *mlp_rows)
+{
+  int L = g->n_layers, T = runs->T, C = g->d_model;
+  int first = 0;
+  j->patches = patches;
+  j->n_patches = _strata_patch_cell (runs, g, m->site, m->head_pos, j->row, j->col, 0, patches, &first);
+  /* Keep the patches that change something; the pass starts at the first of them. */
+  int kept = 0;
+  first = runs->T;
+  for (int i = 0; i < j->n_patches; i++)
+    if (!changes_nothing (runs, g, &patches[i])) {
+      first = MIN (first, patches[i].pos);
+      patches[kept++] = patches[i];
+    }
+  j->n_patches = kept;
+  j->layer = j->row, j->pos = first;
+  if (kept == 0) {
+    j->layer = -1;
+    return;
+  }
+  /* In the last block every site but resid_pre comes after the keys and values. */
+  gboolean at_answer = FALSE;
+  for (int i = 0; i < kept; i++)
+    at_answer |= patches[i].pos == answer_pos;
+  if (m->site != STRATA_PATCH_RESID_PRE && j->row == L - 1 && !at_answer) {
+    j->layer = -1;
+    return;
+  }
+  if (m->site == STRATA_PATCH_MLP_OUT && j->row < L - 1) {
+    size_t at = ((size_t) j->row * T + j->col) * C;
+    float *dst = mlp_rows + at;
+    for (int c = 0; c < C; c++)
+      dst[c] = runs->base_mid[at + c] + runs->src_mlp[at + c];
+    patches[0] = (StrataPatch) { STRATA_SITE_RESID_PRE, j->row + 1, 0, j->col, -1, dst };
+    j->layer = j->row + 1;
+  }
+}
 
 StrataPatchResult *
 strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
@@ -39,48 +123,72 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
     return NULL;
   }
   const StrataConfig *g = strata_engine_get_config (e);
-  int T = runs.T, V = g->vocab;
-  g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (Job));
-  g_autofree StrataPatch *scratch = g_new (StrataPatch, T);
+  int T = runs.T, V = g->vocab, L = g->n_layers, C = g->d_model;
+  size_t full_per_job = (size_t) T * ((size_t) g->n_heads * T + 2 * (size_t) g->n_heads * g->d_head +
+                                      2 * (size_t) g->n_kv_heads * g->d_head);
+  guint n_cells = 0;
+  for (guint i = 0; i < r->maps->len; i++)
+    n_cells += ((StrataPatchMap *) r->maps->pdata[i])->rows * ((StrataPatchMap *) r->maps->pdata[i])->cols;
+  g_autofree Job *jobs = g_new0 (Job, n_cells);
+  g_autofree StrataPatch *patches = g_new (StrataPatch, (size_t) n_cells * T);
+  g_autofree float *mlp_rows = g_new (float, (size_t) L * T * C);
+  guint n = 0;
   for (guint i = 0; i < r->maps->len; i++) {
     StrataPatchMap *m = r->maps->pdata[i];
     for (int row = 0; row < m->rows; row++)
-      for (int col = 0; col < m->cols; col++) {
-        Job j = { row, 0, (int) i, row, col };
-        _strata_patch_cell (&runs, g, m->site, m->head_pos, row, col, 0, scratch, &j.first);
-        g_array_append_val (jobs, j);
+      for (int col = 0; col < m->cols; col++, n++) {
+        jobs[n] = (Job) { 0, 0, (int) i, row, col, 0, NULL };
+        plan_cell (&runs, g, m, r->answer_pos, &jobs[n], patches + (size_t) n * T, mlp_rows);
       }
   }
-  qsort (jobs->data, jobs->len, sizeof (Job), job_cmp);
+  qsort (jobs, n_cells, sizeof (Job), job_cmp);
 
-  g_autofree StrataPatch *patches = g_new (StrataPatch, (size_t) MAX_BATCH * T);
-  g_autofree float *logits = g_new (float, (size_t) MAX_BATCH * V);
+  /* Logit difference needs two logits per job; the other metrics all of them. */
+  gboolean two = r->metric == STRATA_METRIC_LOGIT_DIFF;
+  int32_t ids[2] = { r->target, r->contrast };
+  int per_job = two ? 2 : V;
+  g_autofree StrataSuffixJob *chunk = g_new (StrataSuffixJob, n_cells);
+  g_autofree float *out = NULL;
+  size_t out_cap = 0;
+  const float *base_row = runs.base_logits + (size_t) r->answer_pos * V;
   gboolean ok = TRUE;
-  for (guint start = 0; start < jobs->len && ok;) {
-    const Job *j0 = &g_array_index (jobs, Job, start);
+  for (guint start = 0; start < n_cells && ok;) {
+    if (jobs[start].layer < 0) {
+      StrataPatchMap *m = r->maps->pdata[jobs[start].map];
+      double v = _strata_patch_metric (r, base_row, V, runs.base_top1);
+      m->metric[jobs[start].row * m->cols + jobs[start].col] = v;
+      m->score[jobs[start].row * m->cols + jobs[start].col] = _strata_patch_score (r, v);
+      start++;
+      continue;
+    }
     guint end = start;
-    int n = 0;
-    while (end < jobs->len && end - start < MAX_BATCH && g_array_index (jobs, Job, end).layer == j0->layer &&
-           g_array_index (jobs, Job, end).first == j0->first) {
-      const Job *j = &g_array_index (jobs, Job, end);
-      StrataPatchMap *m = r->maps->pdata[j->map];
-      int first;
-      n += _strata_patch_cell (&runs, g, m->site, m->head_pos, j->row, j->col, (int) (end - start), patches + n,
-                               &first);
+    size_t rows = 0;
+    while (end < n_cells && (end == start || (rows + (size_t) (T - jobs[end].pos) <= MAX_ROWS &&
+                                             (end - start + 1) * full_per_job <= MAX_FULL_FLOATS &&
+                                             (end - start + 1) * (size_t) per_job <= MAX_LOGIT_FLOATS))) {
+      const Job *j = &jobs[end];
+      chunk[end - start] = (StrataSuffixJob) { j->layer, j->pos, j->patches, j->n_patches };
+      rows += (size_t) (T - j->pos);
       end++;
     }
     int B = (int) (end - start);
-    if (strata_engine_forward_suffix (e, &runs.prefix, j0->layer, j0->first, B, patches, n, r->answer_pos,
-                                      logits) != STRATA_OK) {
+    if ((size_t) B * per_job > out_cap) {
+      out_cap = (size_t) B * per_job;
+      g_free (out);
+      out = g_new (float, out_cap);
+    }
+    if (strata_engine_forward_jobs (e, &runs.prefix, chunk, B, r->answer_pos, two ? ids : NULL, two ? 2 : 0,
+                                    out) != STRATA_OK) {
       g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "patched pass failed: %s",
                    strata_engine_get_error (e));
       ok = FALSE;
       break;
     }
     for (int b = 0; b < B; b++) {
-      const Job *j = &g_array_index (jobs, Job, start + b);
+      const Job *j = &jobs[start + b];
       StrataPatchMap *m = r->maps->pdata[j->map];
-      double v = _strata_patch_metric (r, logits + (size_t) b * V, V, runs.base_top1);
+      const float *row = out + (size_t) b * per_job;
+      double v = two ? (double) row[0] - row[1] : _strata_patch_metric (r, row, V, runs.base_top1);
       m->metric[j->row * m->cols + j->col] = v;
       m->score[j->row * m->cols + j->col] = _strata_patch_score (r, v);
     }

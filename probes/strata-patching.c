@@ -153,7 +153,8 @@ void
 _strata_patch_runs_clear (StrataPatchRuns *runs)
 {
   g_free (runs->src_resid), g_free (runs->src_attn), g_free (runs->src_mlp), g_free (runs->src_z);
-  g_free (runs->base_resid), g_free (runs->base_k), g_free (runs->base_v);
+  g_free (runs->base_resid), g_free (runs->base_k), g_free (runs->base_v), g_free (runs->base_mid);
+  g_free (runs->base_attn), g_free (runs->base_mlp), g_free (runs->base_z);
   g_free (runs->base_logits), g_free (runs->src_logits);
   g_free (runs->rp), g_free (runs->kp), g_free (runs->vp);
 }
@@ -201,6 +202,11 @@ _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *b
   runs->base_resid = g_new (float, (size_t) L * T * C);
   runs->base_k = g_new (float, (size_t) L * T * KD);
   runs->base_v = g_new (float, (size_t) L * T * KD);
+  runs->base_mid = g_new (float, (size_t) L * T * C);
+  runs->base_attn = g_new (float, (size_t) L * T * C);
+  runs->base_mlp = g_new (float, (size_t) L * T * C);
+  runs->base_z = g_new (float, (size_t) L * T * HD);
+  g_autofree StrataCache *base_caches = g_new (StrataCache, 7 * L);
   runs->rp = g_new (const float *, L);
   runs->kp = g_new (const float *, L);
   runs->vp = g_new (const float *, L);
@@ -208,12 +214,17 @@ _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *b
     runs->rp[l] = runs->base_resid + (size_t) l * T * C;
     runs->kp[l] = runs->base_k + (size_t) l * T * KD;
     runs->vp[l] = runs->base_v + (size_t) l * T * KD;
-    caches[3 * l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, (float *) runs->rp[l] };
-    caches[3 * l + 1] = (StrataCache) { STRATA_SITE_ATTN_K, l, (float *) runs->kp[l] };
-    caches[3 * l + 2] = (StrataCache) { STRATA_SITE_ATTN_V, l, (float *) runs->vp[l] };
+    StrataCache *c = base_caches + 7 * l;
+    c[0] = (StrataCache) { STRATA_SITE_RESID_PRE, l, (float *) runs->rp[l] };
+    c[1] = (StrataCache) { STRATA_SITE_ATTN_K, l, (float *) runs->kp[l] };
+    c[2] = (StrataCache) { STRATA_SITE_ATTN_V, l, (float *) runs->vp[l] };
+    c[3] = (StrataCache) { STRATA_SITE_RESID_MID, l, runs->base_mid + (size_t) l * T * C };
+    c[4] = (StrataCache) { STRATA_SITE_ATTN_OUT, l, runs->base_attn + (size_t) l * T * C };
+    c[5] = (StrataCache) { STRATA_SITE_MLP_OUT, l, runs->base_mlp + (size_t) l * T * C };
+    c[6] = (StrataCache) { STRATA_SITE_ATTN_Z, l, runs->base_z + (size_t) l * T * HD };
   }
   runs->prefix = (StrataPrefix) { T, runs->rp, runs->kp, runs->vp };
-  return forward (e, base_ids, caches, 3 * L, runs->base_logits, error);
+  return forward (e, base_ids, base_caches, 7 * L, runs->base_logits, error);
 }
 
 /* The patches of cell (row, col) of a map, written into `out` for copy `batch`; returns how

@@ -1,5 +1,6 @@
 /* The `strata` command line as a person runs it: exit codes, stdout, stderr. */
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -117,6 +118,211 @@ test_errors (void)
   g_rmdir (dir);
 }
 
+static JsonObject *
+parse_object (const char *text, JsonParser **parser)
+{
+  g_autoptr (GError) error = NULL;
+  *parser = json_parser_new ();
+  json_parser_load_from_data (*parser, text, -1, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (*parser));
+}
+
+/* Every entry of an array is an array of `n` entries. */
+static void
+assert_rows (JsonArray *a, guint rows, guint cols)
+{
+  g_assert_cmpuint (json_array_get_length (a), ==, rows);
+  for (guint i = 0; i < rows; i++)
+    g_assert_cmpuint (json_array_get_length (json_array_get_array_element (a, i)), ==, cols);
+}
+
+/* `strata lens` on one prompt: lens[k][p] for k = 0..L and every position, top-k sorted,
+ * the targets' fields, resolution per position, the "all" aggregate. */
+static void
+test_lens_json (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *[]) { "lens", model, "--prompt", "Lily went to the park.", "--target", "She", "--target",
+                                 "He", "--topk", "3", "--json", "-", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_object (r.out, &parser);
+  g_assert_cmpstr (json_object_get_string_member (o, "command"), ==, "lens");
+  JsonObject *model_o = json_object_get_object_member (o, "model");
+  guint L = (guint) json_object_get_int_member (model_o, "layers");
+  g_assert_cmpuint (L, ==, 5);
+  g_assert_cmpuint (strlen (json_object_get_string_member (model_o, "weights_sha256")), ==, 64);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "settings"), "topk"), ==, 3);
+  JsonArray *prompts = json_object_get_array_member (o, "prompts");
+  g_assert_cmpuint (json_array_get_length (prompts), ==, 1);
+  JsonObject *p = json_array_get_object_element (prompts, 0);
+  guint T = json_array_get_length (json_object_get_array_member (p, "ids"));
+  g_assert_cmpuint (T, >=, 5);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (p, "ids"), 0), ==, 1); /* BOS */
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (p, "pieces")), ==, T);
+  JsonArray *lens = json_object_get_array_member (p, "lens");
+  assert_rows (lens, L + 1, T);
+  for (guint k = 0; k <= L; k++)
+    for (guint q = 0; q < T; q++) {
+      JsonObject *cell = json_array_get_object_element (json_array_get_array_element (lens, k), q);
+      JsonArray *topk = json_object_get_array_member (cell, "topk");
+      g_assert_cmpuint (json_array_get_length (topk), ==, 3);
+      double prev = 2;
+      for (guint j = 0; j < 3; j++) {
+        JsonObject *t = json_array_get_object_element (topk, j);
+        double prob = json_object_get_double_member (t, "prob");
+        g_assert_true (json_object_has_member (t, "id") && json_object_has_member (t, "piece") &&
+                       json_object_has_member (t, "logit"));
+        g_assert_cmpfloat (prob, <=, prev);
+        prev = prob;
+      }
+      JsonObject *she = json_object_get_object_member (json_object_get_object_member (cell, "targets"), "She");
+      double prob = json_object_get_double_member (she, "prob");
+      g_assert_cmpfloat_with_epsilon (log (prob), json_object_get_double_member (she, "logprob"), 1e-4);
+      g_assert_true (json_object_has_member (she, "logit") && json_object_has_member (she, "id"));
+      /* rank 0 exactly when it is the top-1 entry */
+      gint64 rank = json_object_get_int_member (she, "rank");
+      gint64 top_id = json_object_get_int_member (json_array_get_object_element (topk, 0), "id");
+      g_assert_cmpint (rank == 0, ==, top_id == json_object_get_int_member (she, "id"));
+    }
+  JsonObject *res = json_object_get_object_member (json_object_get_object_member (p, "resolution"), "She");
+  g_assert_cmpuint (json_object_get_size (res), ==, T);
+  JsonObject *agg = json_object_get_object_member (json_object_get_object_member (o, "aggregate"), "all");
+  JsonObject *last = json_object_get_object_member (json_object_get_object_member (agg, "She"), "0");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (last, "mrr")), ==, L + 1);
+}
+
+/* A prompt set written to a file: tags and named positions become the aggregate's keys. */
+static void
+test_lens_prompt_set (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *set = g_build_filename (dir, "set.jsonl", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.json", NULL);
+  const char *lines = "{\"prompt\": \"Lily went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"a\"]}\n"
+                      "{\"prompt\": \"Tim went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"b\"]}\n";
+  g_assert_true (g_file_set_contents (set, lines, -1, NULL));
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *[]) { "lens", model, "--prompts", set, "--summary", "--json", out, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "");
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (out, &text, NULL, NULL));
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_object (text, &parser);
+  JsonObject *agg = json_object_get_object_member (o, "aggregate");
+  const char *tags[] = { "all", "a", "b" };
+  int n[] = { 2, 1, 1 };
+  for (int i = 0; i < 3; i++) {
+    JsonObject *end = json_object_get_object_member (
+        json_object_get_object_member (json_object_get_object_member (agg, tags[i]), "she"), "end");
+    g_assert_cmpint (json_object_get_int_member (end, "n"), ==, n[i]);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (end, "top1")), ==, 6);
+  }
+  /* --summary leaves out the grid. */
+  JsonObject *p = json_array_get_object_element (json_object_get_array_member (o, "prompts"), 0);
+  g_assert_false (json_object_has_member (p, "lens"));
+  g_unlink (set), g_unlink (out);
+  g_rmdir (dir);
+}
+
+/* `strata patch`: sites[SITE].metric and .score as [layer][position], baselines, ids, the
+ * circuit; the naive loop gives the same scores. */
+static void
+test_patch_json (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  JsonObject *o[2];
+  JsonParser *parsers[2];
+  for (int naive = 0; naive < 2; naive++) {
+    g_auto (Run) r = { 0 };
+    strata (&r, (const char *[]) { "patch", model, "--clean", "Lily went to the park.", "--corrupt",
+                                   "Tim went to the park.", "--target", "She", "--contrast", "He", "--json", "-",
+                                   naive ? "--naive" : NULL, NULL });
+    g_assert_cmpint (r.status, ==, 0);
+    o[naive] = parse_object (r.out, &parsers[naive]);
+  }
+  guint L = (guint) json_object_get_int_member (json_object_get_object_member (o[0], "model"), "layers");
+  guint T = json_array_get_length (json_object_get_array_member (o[0], "clean_ids"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o[0], "corrupt_ids")), ==, T);
+  JsonObject *base = json_object_get_object_member (o[0], "baseline");
+  g_assert_cmpfloat (json_object_get_double_member (base, "clean"), >, json_object_get_double_member (base, "corrupt"));
+  const char *sites[] = { "resid_pre", "attn_out", "mlp_out" };
+  for (int i = 0; i < 3; i++) {
+    JsonObject *s = json_object_get_object_member (json_object_get_object_member (o[0], "sites"), sites[i]);
+    JsonObject *sn = json_object_get_object_member (json_object_get_object_member (o[1], "sites"), sites[i]);
+    JsonArray *score = json_object_get_array_member (s, "score"), *naive = json_object_get_array_member (sn, "score");
+    assert_rows (score, L, T);
+    assert_rows (json_object_get_array_member (s, "metric"), L, T);
+    for (guint l = 0; l < L; l++)
+      for (guint q = 0; q < T; q++)
+        g_assert_cmpfloat_with_epsilon (
+            json_array_get_double_element (json_array_get_array_element (score, l), q),
+            json_array_get_double_element (json_array_get_array_element (naive, l), q), 1e-4);
+  }
+  /* resid_pre 0 at the name (position 1 after BOS) restores everything. */
+  JsonArray *resid = json_object_get_array_member (
+      json_object_get_object_member (json_object_get_object_member (o[0], "sites"), "resid_pre"), "score");
+  g_assert_cmpfloat_with_epsilon (json_array_get_double_element (json_array_get_array_element (resid, 0), 1), 1.0, 1e-4);
+  JsonObject *circuit = json_object_get_object_member (o[0], "circuit");
+  g_assert_cmpfloat (json_object_get_double_member (circuit, "threshold"), ==, 0.1);
+  JsonArray *nodes = json_object_get_array_member (circuit, "nodes"), *edges = json_object_get_array_member (circuit, "edges");
+  g_assert_cmpuint (json_array_get_length (nodes), >, 1);
+  g_assert_cmpuint (json_array_get_length (edges), >, 0);
+  for (guint i = 0; i < json_array_get_length (edges); i++) {
+    JsonObject *e = json_array_get_object_element (edges, i);
+    g_assert_cmpint (json_object_get_int_member (e, "to"), <, json_array_get_length (nodes));
+  }
+  g_object_unref (parsers[0]), g_object_unref (parsers[1]);
+}
+
+/* Every bad input of issue 3: non-zero exit (not a crash), a message on stderr, nothing on
+ * stdout. */
+static void
+test_probe_errors (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.jsonl", NULL);
+  g_autofree char *badpos = g_build_filename (dir, "pos.jsonl", NULL);
+  g_autofree char *badtok = g_build_filename (dir, "tok.jsonl", NULL);
+  g_assert_true (g_file_set_contents (bad, "{\"prompt\": \"Lily\", \"targets\": {\"s\": \"She\"}}\n{\"prompt\": \"Tim\", \"targets\": \n", -1, NULL));
+  g_assert_true (g_file_set_contents (badpos, "{\"prompt\": \"Lily went\", \"targets\": {\"s\": \"She\"}, \"positions\": {\"x\": 99}}\n", -1, NULL));
+  g_assert_true (g_file_set_contents (badtok, "\n{\"prompt\": \"Lily\", \"targets\": {\"s\": \"elephant\"}}\n", -1, NULL));
+  g_autofree char *bad_line = g_strdup_printf ("%s:2", bad);
+  g_autofree char *badpos_line = g_strdup_printf ("%s:1", badpos);
+  g_autofree char *badtok_line = g_strdup_printf ("%s:2", badtok);
+  struct { const char *args[20]; const char *needle; } cases[] = {
+    { { "lens", model, "--prompts", bad, "--json", "-" }, bad_line },
+    { { "lens", model, "--prompt", "Lily", "--target", "#99999", "--json", "-" }, "outside the vocabulary" },
+    { { "lens", model, "--prompt", "Lily", "--target", "elephant", "--json", "-" }, "not a single token" },
+    { { "lens", model, "--prompts", badtok, "--json", "-" }, badtok_line },
+    { { "patch", model, "--clean", "Lily went to the park.", "--corrupt", "Tim went", "--target", "She", "--contrast",
+        "He", "--json", "-" }, "differ in length" },
+    { { "lens", model, "--prompts", badpos, "--json", "-" }, "out of range" },
+    { { "patch", model, "--clean", "Lily", "--corrupt", "Tim", "--target", "She", "--contrast", "He", "--site",
+        "head_at", "--head-pos", "99", "--json", "-" }, "out of range" },
+    { { "patch", model, "--clean", "Lily", "--corrupt", "Tim", "--target", "elephant", "--contrast", "He", "--json",
+        "-" }, "not a single token" },
+    { { "patch", model, "--clean", "Lily", "--corrupt", "Tim", "--target", "She", "--json", "-" }, "contrast" },
+    { { "lens", model, "--prompt", "Lily", NULL }, "--json" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_auto (Run) r = { 0 };
+    strata (&r, cases[i].args);
+    g_test_message ("%s -> %d: %s", cases[i].args[0], r.status, r.err);
+    g_assert_cmpint (r.status, !=, 0);
+    g_assert_true (r.status < 128); /* an exit, not a crash */
+    g_assert_nonnull (strstr (r.err, cases[i].needle));
+    g_assert_cmpstr (r.out, ==, "");
+  }
+  g_unlink (bad), g_unlink (badpos), g_unlink (badtok);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -125,5 +331,9 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/info-json", test_info_json);
   g_test_add_func ("/app/cli/tokenize-json", test_tokenize_json);
   g_test_add_func ("/app/cli/errors", test_errors);
+  g_test_add_func ("/app/cli/lens-json", test_lens_json);
+  g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
+  g_test_add_func ("/app/cli/patch-json", test_patch_json);
+  g_test_add_func ("/app/cli/probe-errors", test_probe_errors);
   return g_test_run ();
 }

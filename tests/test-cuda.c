@@ -440,6 +440,72 @@ test_forward (gconstpointer data)
   strata_engine_free (ec);
 }
 
+/* The patching fast path (strata_engine_forward_jobs: ragged batch, jobs joining at their own
+ * layer, the last block computed for the read-out row only) on the device against the CPU,
+ * with every logit and with two chosen ids, on one model of each family. */
+static void
+test_suffix_jobs (gconstpointer data)
+{
+  if (!need_device ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *mpath = g_test_build_filename (G_TEST_DIST, "data", (const char *) data, NULL);
+  g_autoptr (StrataModel) model = strata_model_open (mpath, NULL, &error);
+  g_assert_no_error (error);
+  const StrataConfig *cfg = &model->weights->cfg;
+  StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model), *ed = engine_or_fail (dev, model);
+  enum { T = 7, NJ = 5 };
+  int L = cfg->n_layers, C = cfg->d_model, V = cfg->vocab, KD = cfg->n_kv_heads * cfg->d_head;
+  int32_t tokens[T];
+  for (int t = 0; t < T; t++)
+    tokens[t] = (int32_t) ((t * 13 + 5) % V);
+  g_autofree float *resid = g_new (float, (gsize) L * T * C), *k = g_new (float, (gsize) L * T * KD);
+  g_autofree float *v = g_new (float, (gsize) L * T * KD), *base_logits = g_new (float, (gsize) T * V);
+  g_autofree const float **rp = g_new (const float *, L), **kp = g_new (const float *, L);
+  g_autofree const float **vp = g_new (const float *, L);
+  g_autofree StrataCache *caches = g_new (StrataCache, 3 * L);
+  for (int l = 0; l < L; l++) {
+    rp[l] = resid + (gsize) l * T * C, kp[l] = k + (gsize) l * T * KD, vp[l] = v + (gsize) l * T * KD;
+    caches[3 * l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, (float *) rp[l] };
+    caches[3 * l + 1] = (StrataCache) { STRATA_SITE_ATTN_K, l, (float *) kp[l] };
+    caches[3 * l + 2] = (StrataCache) { STRATA_SITE_ATTN_V, l, (float *) vp[l] };
+  }
+  StrataHooks h = { caches, 3 * L, NULL, 0 };
+  forward_or_fail (ec, tokens, 1, T, &h, base_logits);
+  StrataPrefix base = { T, rp, kp, vp };
+  g_autofree float *src = g_new (float, C);
+  for (int c = 0; c < C; c++)
+    src[c] = (float) g_test_rand_double_range (-1, 1);
+  StrataPatch patches[NJ] = {
+    { STRATA_SITE_RESID_PRE, 0, 0, 2, -1, src },
+    { STRATA_SITE_ATTN_OUT, 0, 0, 4, -1, src },
+    { STRATA_SITE_MLP_OUT, L - 1, 0, T - 1, -1, src },
+    { STRATA_SITE_ATTN_Z, L - 1, 0, T - 1, 1, src },
+    { STRATA_SITE_RESID_PRE, L - 1, 0, 3, -1, src },
+  };
+  StrataSuffixJob jobs[NJ] = {
+    { 0, 2, &patches[0], 1 }, { 0, 4, &patches[1], 1 }, { L - 1, 1, &patches[2], 1 },
+    { L - 1, T - 1, &patches[3], 1 }, { L - 1, 3, &patches[4], 1 },
+  };
+  g_autofree float *oc = g_new (float, (gsize) NJ * V), *od = g_new (float, (gsize) NJ * V);
+  g_assert_cmpint (strata_engine_forward_jobs (ec, &base, jobs, NJ, T - 1, NULL, 0, oc), ==, STRATA_OK);
+  StrataStatus st = strata_engine_forward_jobs (ed, &base, jobs, NJ, T - 1, NULL, 0, od);
+  if (st != STRATA_OK)
+    g_test_message ("jobs on %s: %s", dev->name, strata_engine_get_error (ed));
+  g_assert_cmpint (st, ==, STRATA_OK);
+  expect_close ("suffix jobs, every logit", max_abs_diff (oc, od, (gsize) NJ * V));
+  int32_t ids[2] = { 1, V - 1 };
+  float tc[NJ * 2], td[NJ * 2];
+  g_assert_cmpint (strata_engine_forward_jobs (ec, &base, jobs, NJ, T - 1, ids, 2, tc), ==, STRATA_OK);
+  g_assert_cmpint (strata_engine_forward_jobs (ed, &base, jobs, NJ, T - 1, ids, 2, td), ==, STRATA_OK);
+  expect_close ("suffix jobs, two logits", max_abs_diff (tc, td, NJ * 2));
+  for (int j = 0; j < NJ; j++)
+    for (int i = 0; i < 2; i++)
+      g_assert_cmpfloat_with_epsilon (td[j * 2 + i], od[(gsize) j * V + ids[i]], 1e-4);
+  strata_engine_free (ec);
+  strata_engine_free (ed);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -464,5 +530,7 @@ main (int argc, char **argv)
     g_autofree char *path = g_strdup_printf ("/cuda/forward/%s", forward_cases[i].name);
     g_test_add_data_func (path, &forward_cases[i], test_forward);
   }
+  g_test_add_data_func ("/cuda/suffix-jobs/gpt2", "golden/gpt2", test_suffix_jobs);
+  g_test_add_data_func ("/cuda/suffix-jobs/llama-gqa", "golden/llama-gqa", test_suffix_jobs);
   return g_test_run ();
 }

@@ -128,6 +128,32 @@ check_family (StrataFamily family)
   }
   (void) D;
 
+  /* Jobs with their own starts in one ragged pass, read as two chosen logits: each equals a
+   * full forward with its patch (the last block computes only the read-out row). */
+  StrataSuffixJob jobs[5] = {
+    { 0, 2, &patches[0], 0 },      /* no patch from (0, 2): the base logits */
+    { 1, 3, &patches[0], 1 },      /* resid_pre (1, 3) */
+    { 1, 4, &patches[1], 1 },      /* attn_out (1, 4) */
+    { 2, 6, &patches[2], 1 },      /* mlp_out (2, 6): the read-out row of the last block */
+    { 2, 5, &patches[3], 1 },      /* not sorted by position: allowed */
+  };
+  StrataPatch late = { STRATA_SITE_ATTN_Z, 2, 0, 5, 2, src };
+  jobs[4].patches = &late;
+  int32_t ids[2] = { 7, 31 };
+  float two[5 * 2];
+  g_assert_cmpint (strata_engine_forward_jobs (e, &pre, jobs, 5, T - 1, ids, 2, two), ==, STRATA_OK);
+  for (int j = 0; j < 5; j++) {
+    StrataPatch one = jobs[j].n_patches ? jobs[j].patches[0] : patches[0];
+    one.batch = 0;
+    StrataHooks hooks = { NULL, 0, &one, jobs[j].n_patches };
+    g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, &hooks, full), ==, STRATA_OK);
+    for (int k = 0; k < 2; k++)
+      g_assert_cmpfloat_with_epsilon (two[j * 2 + k], full[(T - 1) * V + ids[k]], 1e-5);
+  }
+  /* Jobs out of layer order are refused. */
+  StrataSuffixJob unsorted[2] = { { 2, 0, NULL, 0 }, { 1, 0, NULL, 0 } };
+  g_assert_cmpint (strata_engine_forward_jobs (e, &pre, unsorted, 2, T - 1, ids, 2, two), ==, STRATA_ERR_ARGUMENT);
+
   /* A patch inside the reused prefix is refused with a message. */
   StrataPatch early = { STRATA_SITE_RESID_PRE, 1, 0, 1, -1, src };
   g_assert_cmpint (strata_engine_forward_suffix (e, &pre, 1, 2, 1, &early, 1, T - 1, out),
