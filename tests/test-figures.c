@@ -74,9 +74,9 @@ make_lens (int L, int T, double (*prob) (int k, int j, int L))
     g_array_append_val (r->ids, id);
     g_ptr_array_add (r->pieces, g_strdup_printf ("tok%d", j));
   }
-  r->topk_ids = g_new (int32_t, R * T * 2);
-  r->topk_prob = g_new (float, R * T * 2);
-  r->topk_logit = g_new0 (float, R * T * 2);
+  r->topk_ids = g_new (int32_t, (gsize) R * T * 2);
+  r->topk_prob = g_new (float, (gsize) R * T * 2);
+  r->topk_logit = g_new0 (float, (gsize) R * T * 2);
   r->targets = g_ptr_array_new_with_free_func (target_free);
   StrataLensTarget *t = make_target ("bridge", 10, R, T);
   StrataLensTarget *u = make_target ("answer", 11, R, T);
