@@ -8,8 +8,8 @@
 
 #include "strata-data-error.h"
 
-static void
-target_free (gpointer data)
+void
+strata_lens_target_free (gpointer data)
 {
   StrataLensTarget *t = data;
   g_free (t->name);
@@ -213,7 +213,7 @@ result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *promp
   r->topk_ids = g_new (int32_t, n);
   r->topk_prob = g_new (float, n);
   r->topk_logit = g_new (float, n);
-  r->targets = g_ptr_array_new_with_free_func (target_free);
+  r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
   for (guint i = 0; i < prompt->targets->len; i++) {
     const StrataTarget *pt = &g_array_index (prompt->targets, StrataTarget, i);
     StrataLensTarget *t = g_new0 (StrataLensTarget, 1);

@@ -59,6 +59,8 @@ StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
                                    const StrataPrompt *prompt, const StrataLensOptions *opts,
                                    GError **error);
 void strata_lens_result_free (StrataLensResult *r);
+/* Element free function of StrataLensResult.targets (for code that builds results). */
+void strata_lens_target_free (gpointer target);
 const StrataLensTarget *strata_lens_result_get_target (const StrataLensResult *r, const char *name);
 /* The piece of `id` from the result's token table (borrowed), or NULL when not recorded. */
 const char *strata_lens_result_get_piece (const StrataLensResult *r, int32_t id);

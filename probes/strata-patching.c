@@ -44,8 +44,8 @@ strata_patch_direction_to_string (StrataPatchDirection d)
   return d == STRATA_PATCH_NOISE ? "noise" : "denoise";
 }
 
-static void
-map_free (gpointer data)
+void
+strata_patch_map_free (gpointer data)
 {
   StrataPatchMap *m = data;
   g_free (m->metric), g_free (m->score);
@@ -294,7 +294,7 @@ _strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const Str
   r->baseline_clean = denoise ? m_src : m_base;
   r->baseline_corrupt = denoise ? m_base : m_src;
   r->small_gap = r->metric != STRATA_METRIC_TOP1_CHANGE && fabs (r->baseline_clean - r->baseline_corrupt) < 1e-3;
-  r->maps = g_ptr_array_new_with_free_func (map_free);
+  r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
   for (int i = 0; i < o->n_sites; i++) {
     StrataPatchMap *m = g_new0 (StrataPatchMap, 1);
     gboolean heads = o->sites[i] == STRATA_PATCH_HEAD || o->sites[i] == STRATA_PATCH_HEAD_AT;

@@ -79,6 +79,8 @@ StrataPatchResult *strata_patch_run_naive (StrataEngine *engine, const StrataPro
                                            const StrataTarget *target,
                                            const StrataPatchOptions *opts, GError **error);
 void strata_patch_result_free (StrataPatchResult *r);
+/* Element free function of StrataPatchResult.maps (for code that builds results). */
+void strata_patch_map_free (gpointer map);
 
 /* Mean score and metric over prompts sharing a tag ("all" always first). */
 typedef struct {

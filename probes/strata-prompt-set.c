@@ -13,8 +13,8 @@
 
 #include "strata-data-error.h"
 
-static void
-prompt_free (gpointer data)
+void
+strata_prompt_free (gpointer data)
 {
   StrataPrompt *p = data;
   if (!p)
@@ -61,7 +61,7 @@ set_new (const char *source)
 {
   StrataPromptSet *set = g_new0 (StrataPromptSet, 1);
   set->source = g_strdup (source);
-  set->prompts = g_ptr_array_new_with_free_func (prompt_free);
+  set->prompts = g_ptr_array_new_with_free_func (strata_prompt_free);
   return set;
 }
 
@@ -359,7 +359,7 @@ parse_line (StrataModel *model, JsonNode *root, GError **error)
     goto fail;
   return p;
 fail:
-  prompt_free (p);
+  strata_prompt_free (p);
   return NULL;
 }
 

@@ -50,6 +50,8 @@ StrataPromptSet *strata_prompt_set_new_single (StrataModel *model, const char *t
                                                const char *const *targets, const char *contrast,
                                                GError **error);
 void strata_prompt_set_free (StrataPromptSet *set);
+/* Element free function of StrataPromptSet.prompts (for code that builds sets). */
+void strata_prompt_free (gpointer prompt);
 
 /* "#338" -> 338; "<e_17>" -> its id if it is exactly one token; else a TOKEN error naming
  * `what` (e.g. "target 'bridge'"). */

@@ -121,53 +121,6 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   return TRUE;
 }
 
-/* ---- element free functions ----
- *
- * The probes layer frees these elements through the free functions of their arrays and
- * keeps those functions private; the reader builds the same arrays, so it has its own. */
-
-static void
-lens_target_free (gpointer data)
-{
-  StrataLensTarget *t = data;
-  g_free (t->name);
-  g_free (t->prob);
-  g_free (t->logprob);
-  g_free (t->logit);
-  g_free (t->rank);
-  g_free (t->cand_rank);
-  g_free (t->resolution);
-  g_free (t->resolution_threshold);
-  g_free (t);
-}
-
-static void
-patch_map_free (gpointer data)
-{
-  StrataPatchMap *m = data;
-  g_free (m->metric);
-  g_free (m->score);
-  g_free (m);
-}
-
-static void
-prompt_free (gpointer data)
-{
-  StrataPrompt *p = data;
-  g_free (p->text);
-  g_clear_pointer (&p->ids, g_array_unref);
-  g_clear_pointer (&p->corrupt_ids, g_array_unref);
-  if (p->targets != NULL)
-    for (guint i = 0; i < p->targets->len; i++)
-      g_free (g_array_index (p->targets, StrataTarget, i).name);
-  g_clear_pointer (&p->targets, g_array_unref);
-  if (p->positions != NULL)
-    for (guint i = 0; i < p->positions->len; i++)
-      g_free (g_array_index (p->positions, StrataPosition, i).name);
-  g_clear_pointer (&p->positions, g_array_unref);
-  g_strfreev (p->tags);
-  g_free (p);
-}
 
 static gboolean
 read_prompt (hid_t g, StrataPrompt *p, GError **error)
@@ -210,7 +163,7 @@ read_prompts (hid_t parent, GError **error)
   if (g < 0)
     return NULL;
   g_autoptr (StrataPromptSet) set = g_new0 (StrataPromptSet, 1);
-  set->prompts = g_ptr_array_new_with_free_func (prompt_free);
+  set->prompts = g_ptr_array_new_with_free_func (strata_prompt_free);
   if (!(set->source = strata_h5_get_string_attr (g, "source", error)))
     return NULL;
   guint count;
@@ -225,7 +178,7 @@ read_prompts (hid_t parent, GError **error)
     p->positions = g_array_new (FALSE, TRUE, sizeof (StrataPosition));
     p->tags = g_new0 (char *, 1);
     if (!read_prompt (pg, p, error)) {
-      prompt_free (p);
+      strata_prompt_free (p);
       return NULL;
     }
     g_ptr_array_add (set->prompts, p);
@@ -356,7 +309,7 @@ read_lens (hid_t parent, StrataAnalysis *a, GError **error)
     TRY (mg >= 0);
     g_autoptr (StrataLensResult) r = g_new0 (StrataLensResult, 1);
     r->pieces = g_ptr_array_new_with_free_func (g_free);
-    r->targets = g_ptr_array_new_with_free_func (lens_target_free);
+    r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
     TRY (read_lens_result (mg, r, error));
     g_ptr_array_add (a->lens_results, g_steal_pointer (&r));
   }
@@ -458,7 +411,7 @@ read_patching (hid_t parent, StrataAnalysis *a, GError **error)
     g_auto (StrataH5Group) mg = open_member (rg, i, error);
     TRY (mg >= 0);
     g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
-    r->maps = g_ptr_array_new_with_free_func (patch_map_free);
+    r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
     TRY (read_patch_result (mg, r, error));
     g_ptr_array_add (a->patch_results, g_steal_pointer (&r));
   }

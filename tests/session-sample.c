@@ -54,46 +54,8 @@ i32_array (const SampleOptions *o, gsize n, guint salt)
 }
 
 /* Arrays own their elements through free functions, as the probes layer builds them. */
-static void
-prompt_free (gpointer data)
-{
-  StrataPrompt *p = data;
-  g_free (p->text);
-  g_clear_pointer (&p->ids, g_array_unref);
-  g_clear_pointer (&p->corrupt_ids, g_array_unref);
-  for (guint i = 0; i < p->targets->len; i++)
-    g_free (g_array_index (p->targets, StrataTarget, i).name);
-  g_array_unref (p->targets);
-  for (guint i = 0; i < p->positions->len; i++)
-    g_free (g_array_index (p->positions, StrataPosition, i).name);
-  g_array_unref (p->positions);
-  g_strfreev (p->tags);
-  g_free (p);
-}
 
-static void
-lens_target_free (gpointer data)
-{
-  StrataLensTarget *t = data;
-  g_free (t->name);
-  g_free (t->prob);
-  g_free (t->logprob);
-  g_free (t->logit);
-  g_free (t->rank);
-  g_free (t->cand_rank);
-  g_free (t->resolution);
-  g_free (t->resolution_threshold);
-  g_free (t);
-}
 
-static void
-patch_map_free (gpointer data)
-{
-  StrataPatchMap *m = data;
-  g_free (m->metric);
-  g_free (m->score);
-  g_free (m);
-}
 
 static const int prompt_T[] = { 5, 7, 4 };
 
@@ -102,7 +64,7 @@ sample_prompts (const SampleOptions *o, guint salt)
 {
   StrataPromptSet *set = g_new0 (StrataPromptSet, 1);
   set->source = g_strdup ("twohop/test_id.jsonl");
-  set->prompts = g_ptr_array_new_with_free_func (prompt_free);
+  set->prompts = g_ptr_array_new_with_free_func (strata_prompt_free);
   for (guint i = 0; i < G_N_ELEMENTS (prompt_T); i++) {
     StrataPrompt *p = g_new0 (StrataPrompt, 1);
     int T = prompt_T[i];
@@ -159,7 +121,7 @@ sample_lens_result (const SampleOptions *o, int L, int T, int topk, gboolean can
   r->topk_ids = i32 (o, ltk, salt + 1);
   r->topk_prob = f32 (o, ltk, salt + 2);
   r->topk_logit = f32 (o, ltk, salt + 3);
-  r->targets = g_ptr_array_new_with_free_func (lens_target_free);
+  r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
   for (int k = 0; k < 2; k++) {
     StrataLensTarget *t = g_new0 (StrataLensTarget, 1);
     guint ts = salt + 100 * (k + 1);
@@ -241,7 +203,7 @@ sample_patch_result (const SampleOptions *o, const StrataPrompt *p, int L, int H
   r->baseline_clean = o->edges ? -0.0 : 2.5;
   r->baseline_corrupt = o->edges ? DBL_TRUE_MIN : -1.25;
   r->small_gap = o->edges;
-  r->maps = g_ptr_array_new_with_free_func (patch_map_free);
+  r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
   g_ptr_array_add (r->maps, sample_map (o, STRATA_PATCH_RESID_PRE, L, T, salt));
   g_ptr_array_add (r->maps, sample_map (o, STRATA_PATCH_HEAD_AT, L, H, salt + 2));
   g_ptr_array_add (r->maps, sample_map (o, STRATA_PATCH_MLP_OUT, L, T, salt + 4));
