@@ -115,3 +115,16 @@ strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError *
   g_autofree char *cfg_path = g_build_filename (dir, "config.json", NULL);
   return ok && g_file_set_contents (cfg_path, config, -1, error);
 }
+
+const StrataBenchGpt2 strata_bench_gpt2_small = { 12, 768, 12, 50257, 1024 };
+
+StrataModel *
+strata_bench_open_gpt2_small (GError **error)
+{
+  g_autofree char *dir = g_build_filename (g_get_tmp_dir (), "strata-bench-gpt2-small", NULL);
+  g_mkdir_with_parents (dir, 0755);
+  printf ("writing a seeded GPT-2-small-shaped checkpoint to %s ...\n", dir);
+  if (!strata_bench_write_gpt2 (dir, &strata_bench_gpt2_small, error))
+    return NULL;
+  return strata_model_open (dir, NULL, error);
+}

@@ -100,13 +100,7 @@ main (int argc, char **argv)
   printf ("%s\n", why);
 
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_build_filename (g_get_tmp_dir (), "strata-bench-gpt2-small", NULL);
-  g_mkdir_with_parents (dir, 0755);
-  printf ("writing a seeded GPT-2-small-shaped checkpoint to %s ...\n", dir);
-  const StrataBenchGpt2 shape = { L, C, H, V, N_CTX };
-  g_autoptr (StrataModel) m = NULL;
-  if (strata_bench_write_gpt2 (dir, &shape, &error))
-    m = strata_model_open (dir, NULL, &error);
+  g_autoptr (StrataModel) m = strata_bench_open_gpt2_small (&error);
   if (!m) {
     fprintf (stderr, "bench-cuda: %s\n", error->message);
     return 1;

@@ -35,15 +35,7 @@ int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_build_filename (g_get_tmp_dir (), "strata-bench-gpt2-small", NULL);
-  g_mkdir_with_parents (dir, 0755);
-  printf ("writing a seeded GPT-2-small-shaped checkpoint to %s ...\n", dir);
-  const StrataBenchGpt2 shape = { L, C, H, V, N_CTX };
-  if (!strata_bench_write_gpt2 (dir, &shape, &error)) {
-    fprintf (stderr, "bench-patching: %s\n", error->message);
-    return 1;
-  }
-  g_autoptr (StrataModel) m = strata_model_open (dir, NULL, &error);
+  g_autoptr (StrataModel) m = strata_bench_open_gpt2_small (&error);
   if (!m) {
     fprintf (stderr, "bench-patching: %s\n", error->message);
     return 1;
