@@ -390,7 +390,7 @@ find_map (const StrataPatchResult *pr, StrataPatchSite site)
     if (m->site == site)
       return m;
   }
-  return g_ptr_array_index (pr->maps, 0);
+  return NULL; /* never another site's map under this site's name */
 }
 
 StrataHeatFigure *
@@ -682,7 +682,8 @@ strata_figure_data_curves (const StrataFigureInput *in)
   } else {
     f->title = g_strdup_printf ("%s of %s by layer at position %d \xe2\x80\x9c%s\xe2\x80\x9d", what, targets, pos, piece);
   }
-  g_autofree char *prompt = agg ? g_strdup_printf ("prompt set %s (%u prompts)", in->a->prompts->source,
+  g_autofree char *set_name = agg ? g_path_get_basename (in->a->prompts->source) : NULL;
+  g_autofree char *prompt = agg ? g_strdup_printf ("prompt set %s (%u prompts)", set_name,
                                                    in->a->prompts->prompts->len)
                                 : prompt_text (in->a, v);
   f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s \xc2\xb7 markers: resolution layer (%s)%s",

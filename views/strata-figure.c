@@ -66,7 +66,17 @@ strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigure
       return;
     }
   }
-  strata_figure_draw_empty (cr, width, height, empty_message (in->kind));
+  const StrataPatchResult *pr = in->a && in->kind == STRATA_FIGURE_PATCH_HEATMAP
+                                    ? strata_figure_data_patch_result (in->a, in->view)
+                                    : NULL;
+  if (pr) {
+    g_autofree char *msg = g_strdup_printf ("This patching run has no %s map: run patching with --site %s.",
+                                            strata_patch_site_to_string (in->view->patch_site),
+                                            strata_patch_site_to_string (in->view->patch_site));
+    strata_figure_draw_empty (cr, width, height, msg);
+  } else {
+    strata_figure_draw_empty (cr, width, height, empty_message (in->kind));
+  }
   cairo_restore (cr);
 }
 

@@ -167,6 +167,12 @@ strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state
   self->state = *state;
   self->state.target = target;
   self->state.tag = tag;
+  /* -1 means "nothing selected" in a saved view (a CLI figure highlights nothing); the
+   * window always has a selection: the final layer and the last position. */
+  if (self->state.layer < 0)
+    self->state.layer = MAX (strata_view_model_get_max_layer (self), 0);
+  if (self->state.position < 0)
+    self->state.position = MAX (strata_view_model_get_n_positions (self) - 1, 0);
   emit (self, PROP_LAYER);
 }
 
