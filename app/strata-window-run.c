@@ -449,7 +449,6 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   const char *contrast = gtk_editable_get_text (GTK_EDITABLE (self->contrast_entry));
   const char *targets = gtk_editable_get_text (GTK_EDITABLE (self->targets_entry));
   j->corrupt = *corrupt ? g_strdup (corrupt) : NULL;
-  j->contrast = *contrast ? g_strdup (contrast) : NULL;
   j->prompt_set = g_strdup (self->prompt_set_path);
   j->patching = patching;
   j->progress = &self->progress_permille;
@@ -460,6 +459,15 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
     run_job_free (j);
     return;
   }
+  /* The contrast is one token written as a target is: " he" in quotes keeps its space. */
+  g_auto (GStrv) contrast_words = split_targets (contrast);
+  if (!contrast_words || (contrast_words[0] && contrast_words[1])) {
+    strata_window_show_error (self, "Contrast: write one token or #id; quote a token that holds spaces, "
+                                    "e.g. \" he\".");
+    run_job_free (j);
+    return;
+  }
+  j->contrast = contrast_words[0] ? g_strdup (contrast_words[0]) : NULL;
   if (patching && (!j->corrupt || !j->targets[0]) && !j->prompt_set) {
     strata_window_show_error (self, "Patching needs a corrupted prompt (the same number of tokens as the prompt) and "
                                     "a target token.");
