@@ -394,6 +394,8 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   if (j->patching)
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_PATCH_HEATMAP]);
   _strata_window_set_dirty (self, TRUE);
+  /* end_job() enabled the actions before there was an analysis: Save needs it. */
+  _strata_window_update_actions (self);
 }
 
 /* Words separated by spaces; "..." keeps spaces (a token such as " girl"); #12 is an id.

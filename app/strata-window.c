@@ -467,13 +467,12 @@ build_sidebar (StrataWindow *self)
 
   self->prompt_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->prompt_entry), "Text to analyse");
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->prompt_entry), NULL);
   self->corrupt_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->corrupt_entry), "Same length, for patching");
   self->targets_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->targets_entry), "Tokens or #ids, e.g. \" girl\" #34");
   self->contrast_entry = gtk_entry_new ();
-  gtk_entry_set_placeholder_text (GTK_ENTRY (self->contrast_entry), "One token for the logit difference, e.g. \" boy\"");
+  gtk_entry_set_placeholder_text (GTK_ENTRY (self->contrast_entry), "One token, e.g. \" boy\"");
   /* Return in any input field runs the lens. */
   g_signal_connect (self->prompt_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   g_signal_connect (self->targets_entry, "activate", G_CALLBACK (entry_activate_cb), self);
