@@ -27,9 +27,15 @@ progress_tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+#define CANCELLED_MESSAGE "Cancelled; the previous results are unchanged."
+
 static GCancellable *
 begin_job (StrataWindow *self, const char *what)
 {
+  /* The notice of a cancelled run is stale once another starts; other messages stay. */
+  if (gtk_widget_get_visible (self->banner)
+      && g_strcmp0 (gtk_label_get_text (GTK_LABEL (self->banner_label)), CANCELLED_MESSAGE) == 0)
+    _strata_window_hide_error (self);
   self->cancellable = g_cancellable_new ();
   g_atomic_int_set (&self->progress_permille, -1);
   g_free (self->job_name);
@@ -358,7 +364,7 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      _strata_window_show_info (self, "Cancelled; the previous results are unchanged.");
+      _strata_window_show_info (self, CANCELLED_MESSAGE);
     else
       strata_window_show_error (self, error->message);
     return;
