@@ -50,6 +50,7 @@ struct _StrataWindow {
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
   GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
   GArray *posname_index;       /* int: the position index of each posname_dropdown item */
+  GArray *site_index;          /* int (StrataPatchSite): the site of each site_dropdown item */
   GtkWidget *run_button, *patch_button, *export_button;
   GtkAdjustment *layer_adj, *position_adj, *head_adj;
 };

@@ -27,9 +27,15 @@ progress_tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+#define CANCELLED_MESSAGE "Cancelled; the previous results are unchanged."
+
 static GCancellable *
 begin_job (StrataWindow *self, const char *what)
 {
+  /* The notice of a cancelled run is stale once another starts; other messages stay. */
+  if (gtk_widget_get_visible (self->banner)
+      && g_strcmp0 (gtk_label_get_text (GTK_LABEL (self->banner_label)), CANCELLED_MESSAGE) == 0)
+    _strata_window_hide_error (self);
   self->cancellable = g_cancellable_new ();
   g_atomic_int_set (&self->progress_permille, -1);
   g_free (self->job_name);
@@ -358,7 +364,7 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      _strata_window_show_info (self, "Cancelled; the previous results are unchanged.");
+      _strata_window_show_info (self, CANCELLED_MESSAGE);
     else
       strata_window_show_error (self, error->message);
     return;
@@ -394,6 +400,8 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   if (j->patching)
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_PATCH_HEATMAP]);
   _strata_window_set_dirty (self, TRUE);
+  /* end_job() enabled the actions before there was an analysis: Save needs it. */
+  _strata_window_update_actions (self);
 }
 
 /* Words separated by spaces; "..." keeps spaces (a token such as " girl"); #12 is an id.
@@ -449,7 +457,6 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   const char *contrast = gtk_editable_get_text (GTK_EDITABLE (self->contrast_entry));
   const char *targets = gtk_editable_get_text (GTK_EDITABLE (self->targets_entry));
   j->corrupt = *corrupt ? g_strdup (corrupt) : NULL;
-  j->contrast = *contrast ? g_strdup (contrast) : NULL;
   j->prompt_set = g_strdup (self->prompt_set_path);
   j->patching = patching;
   j->progress = &self->progress_permille;
@@ -460,6 +467,15 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
     run_job_free (j);
     return;
   }
+  /* The contrast is one token written as a target is: " he" in quotes keeps its space. */
+  g_auto (GStrv) contrast_words = split_targets (contrast);
+  if (!contrast_words || (contrast_words[0] && contrast_words[1])) {
+    strata_window_show_error (self, "Contrast: write one token or #id; quote a token that holds spaces, "
+                                    "e.g. \" he\".");
+    run_job_free (j);
+    return;
+  }
+  j->contrast = contrast_words[0] ? g_strdup (contrast_words[0]) : NULL;
   if (patching && (!j->corrupt || !j->targets[0]) && !j->prompt_set) {
     strata_window_show_error (self, "Patching needs a corrupted prompt (the same number of tokens as the prompt) and "
                                     "a target token.");

@@ -194,6 +194,9 @@ strata_window_open_session (StrataWindow *self, const char *path)
 static void
 unsaved_response_cb (GtkDialog *dialog, int response, StrataWindow *self)
 {
+  /* The dialog outlives this handler (the emission holds it) and may outlive the window
+   * closed below; unparent it now, or its dispose disconnects from a freed window. */
+  gtk_window_set_transient_for (GTK_WINDOW (dialog), NULL);
   gtk_window_destroy (GTK_WINDOW (dialog));
   if (response == GTK_RESPONSE_ACCEPT) {
     save_with_after (self, FALSE, AFTER_CLOSE);

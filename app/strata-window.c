@@ -203,6 +203,37 @@ fill_targets (StrataWindow *self)
     }
   }
   gtk_drop_down_set_model (GTK_DROP_DOWN (self->posname_dropdown), G_LIST_MODEL (names));
+
+  /* Patching sites: exactly the maps the current result holds, in the order they were run
+   * (a CLI session may hold only resid_pre, the window's own run all four). The view moves
+   * to the first of them when the site it showed is not among them. */
+  g_autoptr (GtkStringList) sites = gtk_string_list_new (NULL);
+  g_array_set_size (self->site_index, 0);
+  const StrataPatchResult *pr = a && a->patch_results && a->patch_results->len > 0
+                                    ? g_ptr_array_index (a->patch_results, 0) : NULL;
+  gboolean have_site = FALSE;
+  for (guint i = 0; pr && pr->maps && i < pr->maps->len; i++) {
+    const StrataPatchMap *m = g_ptr_array_index (pr->maps, i);
+    int site = m->site;
+    gboolean seen = FALSE;
+    for (guint k = 0; k < self->site_index->len && !seen; k++)
+      seen = g_array_index (self->site_index, int, k) == site;
+    if (seen)
+      continue;
+    g_autofree char *item = NULL;
+    if (m->site == STRATA_PATCH_HEAD)
+      item = g_strdup ("heads (layer \xc3\x97 head)");
+    else if (m->site == STRATA_PATCH_HEAD_AT)
+      item = g_strdup_printf ("heads at position %d", m->head_pos);
+    else
+      item = g_strdup (strata_patch_site_to_string (m->site));
+    gtk_string_list_append (sites, item);
+    g_array_append_val (self->site_index, site);
+    have_site |= m->site == v->patch_site;
+  }
+  gtk_drop_down_set_model (GTK_DROP_DOWN (self->site_dropdown), G_LIST_MODEL (sites));
+  if (self->site_index->len > 0 && !have_site)
+    strata_view_model_set_patch_site (self->view, g_array_index (self->site_index, int, 0));
 }
 
 static gboolean
@@ -231,15 +262,18 @@ _strata_window_sync_controls (StrataWindow *self)
   int H = a ? a->model.config.n_heads : 0;
   gtk_adjustment_configure (self->head_adj, v->head, 0, MAX (H - 1, 0), 1, 4, 0);
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->curve_dropdown), v->curve);
-  guint site = v->patch_site == STRATA_PATCH_HEAD_AT ? STRATA_PATCH_HEAD : v->patch_site;
-  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->site_dropdown), site);
+  guint site_sel = GTK_INVALID_LIST_POSITION;
+  for (guint k = 0; k < self->site_index->len; k++)
+    if (g_array_index (self->site_index, int, k) == (int) v->patch_site)
+      site_sel = k;
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->site_dropdown), site_sel);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->log_check), v->log_color);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->compare_check), v->compare);
   /* Only the options of the figure on show. */
   StrataFigureKind shown = _strata_window_get_visible_figure (self);
   gtk_widget_set_visible (self->target_dropdown, shown == STRATA_FIGURE_LENS_HEATMAP);
   gtk_widget_set_visible (self->curve_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES);
-  gtk_widget_set_visible (self->site_dropdown, shown == STRATA_FIGURE_PATCH_HEATMAP);
+  gtk_widget_set_visible (self->site_dropdown, shown == STRATA_FIGURE_PATCH_HEATMAP && self->site_index->len > 0);
   gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION);
   GListModel *tags = gtk_drop_down_get_model (GTK_DROP_DOWN (self->tag_dropdown));
   guint tag_sel = 0;
@@ -324,8 +358,9 @@ curve_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
 static void
 site_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
 {
-  if (!self->syncing)
-    strata_view_model_set_patch_site (self->view, gtk_drop_down_get_selected (dd));
+  guint i = gtk_drop_down_get_selected (dd);
+  if (!self->syncing && i < self->site_index->len)
+    strata_view_model_set_patch_site (self->view, g_array_index (self->site_index, int, i));
 }
 
 static void
@@ -432,13 +467,12 @@ build_sidebar (StrataWindow *self)
 
   self->prompt_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->prompt_entry), "Text to analyse");
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->prompt_entry), NULL);
   self->corrupt_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->corrupt_entry), "Same length, for patching");
   self->targets_entry = gtk_entry_new ();
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->targets_entry), "Tokens or #ids, e.g. \" girl\" #34");
   self->contrast_entry = gtk_entry_new ();
-  gtk_entry_set_placeholder_text (GTK_ENTRY (self->contrast_entry), "Token for the logit difference");
+  gtk_entry_set_placeholder_text (GTK_ENTRY (self->contrast_entry), "One token, e.g. \" boy\"");
   /* Return in any input field runs the lens. */
   g_signal_connect (self->prompt_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   g_signal_connect (self->targets_entry, "activate", G_CALLBACK (entry_activate_cb), self);
@@ -513,8 +547,10 @@ build_options_bar (StrataWindow *self)
   gtk_widget_set_tooltip_text (self->target_dropdown, "What the lens heatmap colours: the top-1 token or a target");
   const char *curves[] = { "probability", "log-probability", "rank", "MRR", NULL };
   self->curve_dropdown = dropdown (curves, "Curve quantity");
-  const char *sites[] = { "resid_pre", "attn_out", "mlp_out", "heads", NULL };
-  self->site_dropdown = dropdown (sites, "Patching site");
+  const char *no_sites[] = { NULL };
+  self->site_dropdown = dropdown (no_sites, "Patching site");
+  gtk_widget_set_tooltip_text (self->site_dropdown, "Which map of the patching run to show: the sites it patched");
+  self->site_index = g_array_new (FALSE, FALSE, sizeof (int));
   self->log_check = gtk_check_button_new_with_mnemonic ("_Log colour");
   const char *none[] = { NULL };
   self->tag_dropdown = dropdown (none, "Tag");
@@ -648,6 +684,8 @@ strata_window_finalize (GObject *object)
   g_free (self->auto_prompt);
   if (self->posname_index)
     g_array_unref (self->posname_index);
+  if (self->site_index)
+    g_array_unref (self->site_index);
   g_free (self->session_path);
   g_free (self->job_name);
   G_OBJECT_CLASS (strata_window_parent_class)->finalize (object);

@@ -440,7 +440,11 @@ strata_figure_data_patch (const StrataFigureInput *in)
   StrataHeatFigure *f = g_new0 (StrataHeatFigure, 1);
   f->panels[f->n_panels++] = g;
   g_autofree char *target = target_label (in, in->a, pr->target_name, pr->target);
-  f->title = g_strdup_printf ("Activation patching: %s %s, target %s", site_name (m->site),
+  /* Heads read as what was patched: each head's output at every position, or at one. */
+  g_autofree char *what = m->site == STRATA_PATCH_HEAD      ? g_strdup ("each head (every position)")
+                          : m->site == STRATA_PATCH_HEAD_AT ? g_strdup_printf ("each head at position %d", m->head_pos)
+                                                            : g_strdup (site_name (m->site));
+  f->title = g_strdup_printf ("Activation patching: %s %s, target %s", what,
                               pr->direction == STRATA_PATCH_NOISE ? "(noising)" : "(denoising)", target);
   f->row_axis = g_strdup ("layer (block)");
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")

@@ -11,6 +11,10 @@
 # checkpoints with `--prompts prompts-stage1.jsonl` and checks the MRR curves and the tag
 # selector.
 #
+# Then, with the unsaved-work question on: Ctrl+S through GTK's own save dialog (a typed
+# path) writes a session `strata session-info` reads; Ctrl+W with unsaved work asks, Cancel
+# keeps the window, "Close without Saving" closes it and strata exits 0.
+#
 # Starts its own Xvfb (a free display chosen by the server) and a private session bus;
 # stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
 set -u -o pipefail
@@ -171,6 +175,20 @@ grep -q "·saw" "$FIG" || fail "the reopened session does not name the top-k tok
 grep -q "#[0-9]" "$FIG" && fail "the reopened session shows tokens as #id: $(grep -o '#[0-9]*' "$FIG" | head -3)"
 echo "ok 8 - a session without its model reopens at layer 3 with the lens figure and real tokens"
 
+# wait_until TIMEOUT_S CMD...: poll CMD every 0.2 s
+wait_until () {
+  local t=$1 i; shift
+  for i in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+title_dirty () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "^•"; }
+title_clean () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "Strata" && ! title_dirty; }
+# the one visible window of the app that is not the main window (a dialog), or nothing
+dialog_wid () { xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | grep -vx "$WID" | head -n1; }
+has_dialog () { [ -n "$(dialog_wid)" ]; }
+no_dialog () { [ -z "$(dialog_wid)" ]; }
+app_gone () { ! kill -0 "$APP_PID" 2>/dev/null; }
+
 # The two-hop workflow: two checkpoints and a prompt set from the command line; the run over
 # the set shows the MRR curves of both models at r2 with their resolution layers, and the
 # tag selector switches them to the in-distribution prompts. Numbers: docs/twohop.md.
@@ -210,5 +228,76 @@ else
   echo "ok 9 # SKIP two-hop fixtures not found (${TWOHOP:-none given})"
   echo "ok 10 # SKIP two-hop fixtures not found"
 fi
-echo "1..10"
+
+# Save and the question about unsaved work (issue 5), with the prompt on this time. Ctrl+S on
+# a window with no session file opens the save chooser (GtkFileChooserNative falls back to
+# GTK's own dialog here, no portal on the private bus): type a path, Return; the file must be
+# a session `strata session-info` reads and the title loses its unsaved mark. A new run marks
+# it unsaved again; Ctrl+W then asks; Cancel keeps the window, "Close without Saving" closes.
+if [ -n "$APP_PID" ]; then
+  for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+fi
+mkdir -p "$TMP/config3"
+# This instance exits on its own; GTK and its libraries keep a few blocks for the life of the
+# process, so a sanitizer build checks memory errors here but not leaks at exit.
+env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
+    XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config3" GTK_USE_PORTAL=0 \
+    STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+APP_PID=$!
+WID=""
+for _ in $(seq 150); do
+  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+  [ -n "$WID" ] && break
+  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window (save test)"
+  sleep 0.2
+done
+[ -n "$WID" ] || fail "no window for the save test"
+export_until "Logit lens" 60 || fail "the default lens never ran (save test)"
+
+wait_until 20 title_dirty || fail "a fresh lens run should mark the window unsaved: $(xdotool getwindowname "$WID")"
+SAVED="$TMP/window-saved.h5"
+key ctrl+s
+wait_until 20 has_dialog || fail "Ctrl+S opened no save dialog"
+DLG=$(dialog_wid)
+sleep 0.5
+xdotool windowfocus "$DLG" 2>/dev/null
+xdotool key --delay 80 ctrl+a
+xdotool type --delay 20 "$SAVED"
+xdotool key --delay 80 Return
+wait_until 20 test -s "$SAVED" || fail "Ctrl+S and a typed path wrote no session file"
+wait_until 20 no_dialog || fail "the save dialog stayed open"
+wait_until 10 title_clean || fail "the title still says unsaved after Save: $(xdotool getwindowname "$WID")"
+"$STRATA" session-info "$SAVED" >"$TMP/info.txt" 2>&1 || { sed 's/^/# /' "$TMP/info.txt"; fail "session-info could not read the window's session"; }
+grep -q "stories260K" "$TMP/info.txt" || { sed 's/^/# /' "$TMP/info.txt"; fail "session-info does not name the model"; }
+echo "ok 11 - Ctrl+S: the save dialog writes a session that strata session-info reads; the title drops its unsaved mark"
+
+key ctrl+Return
+wait_until 60 title_dirty || fail "a new run did not mark the window unsaved"
+key ctrl+w
+wait_until 10 has_dialog || fail "closing with unsaved work asked nothing"
+DLG=$(dialog_wid)
+# The question's buttons share its bottom row: Close without Saving, Cancel, Save.
+eval "$(xdotool getwindowgeometry --shell "$DLG")"
+DW=$WIDTH; DH=$HEIGHT
+sleep 0.5
+xdotool mousemove --window "$DLG" $((DW / 2)) $((DH - 18)) click 1
+wait_until 10 no_dialog || fail "Cancel did not dismiss the question"
+sleep 0.5
+kill -0 "$APP_PID" 2>/dev/null || fail "Cancel closed the window anyway"
+xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | grep -qx "$WID" || fail "the window is gone after Cancel"
+title_dirty || fail "after Cancel the work should still be unsaved"
+echo "ok 12 - closing with unsaved work asks; Cancel keeps the window and its work"
+
+key ctrl+w
+wait_until 10 has_dialog || fail "the second close asked nothing"
+DLG=$(dialog_wid)
+sleep 0.5
+xdotool mousemove --window "$DLG" $((DW / 6)) $((DH - 18)) click 1
+wait_until 20 app_gone || fail "Close without Saving did not close the window"
+wait "$APP_PID" 2>/dev/null; rc=$?; APP_PID=""
+[ "$rc" = 0 ] || fail "strata exited with $rc after Close without Saving"
+"$STRATA" session-info "$SAVED" >/dev/null 2>&1 || fail "discarding changed the saved session"
+echo "ok 13 - Close without Saving closes the window; the saved session is untouched"
+echo "1..13"
 exit 0
