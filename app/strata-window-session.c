@@ -58,6 +58,7 @@ static void
 save_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
 {
   AfterSave after = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "after"));
+  gboolean close_after = FALSE;
   if (response == GTK_RESPONSE_ACCEPT) {
     g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
     g_autofree char *path = g_file_get_path (file);
@@ -66,12 +67,15 @@ save_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
       g_free (path);
       path = with;
     }
-    if (path && save_path (self, path) && after == AFTER_CLOSE) {
-      self->close_confirmed = TRUE;
-      gtk_window_close (GTK_WINDOW (self));
-    }
+    close_after = path && save_path (self, path) && after == AFTER_CLOSE;
   }
+  /* Let go of the dialog before closing the window it belongs to. */
+  gtk_native_dialog_set_transient_for (dialog, NULL);
   g_object_unref (dialog);
+  if (close_after) {
+    self->close_confirmed = TRUE;
+    gtk_window_close (GTK_WINDOW (self));
+  }
 }
 
 static void

@@ -299,5 +299,41 @@ wait "$APP_PID" 2>/dev/null; rc=$?; APP_PID=""
 [ "$rc" = 0 ] || fail "strata exited with $rc after Close without Saving"
 "$STRATA" session-info "$SAVED" >/dev/null 2>&1 || fail "discarding changed the saved session"
 echo "ok 13 - Close without Saving closes the window; the saved session is untouched"
-echo "1..13"
+
+# 14: closing a window that was never saved, answering Save: the save dialog comes, the
+# session is written, then the window closes and strata exits cleanly.
+mkdir -p "$TMP/config4"
+env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
+    XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config4" GTK_USE_PORTAL=0 \
+    STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+APP_PID=$!
+WID=""
+for _ in $(seq 150); do
+  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+  [ -n "$WID" ] && break
+  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window (save-on-close test)"
+  sleep 0.2
+done
+[ -n "$WID" ] || fail "no window for the save-on-close test"
+wait_until 60 title_dirty || fail "the default lens never marked the window unsaved (save-on-close test)"
+key ctrl+w
+wait_until 10 has_dialog || fail "closing an unsaved window asked nothing"
+DLG=$(dialog_wid)
+eval "$(xdotool getwindowgeometry --shell "$DLG")"
+sleep 0.5
+xdotool mousemove --window "$DLG" $((WIDTH * 5 / 6)) $((HEIGHT - 18)) click 1
+SAVED2="$TMP/closing-saved.h5"
+wait_until 20 has_dialog || fail "answering Save opened no save dialog"
+DLG=$(dialog_wid)
+sleep 0.5
+xdotool windowfocus "$DLG" 2>/dev/null
+xdotool key --delay 80 ctrl+a
+xdotool type --delay 20 "$SAVED2"
+xdotool key --delay 80 Return
+wait_until 20 app_gone || fail "the window did not close after saving"
+wait "$APP_PID" 2>/dev/null; rc=$?; APP_PID=""
+[ "$rc" = 0 ] || { sed 's/^/# /' "$TMP/app.log"; fail "strata exited with $rc after Save on close"; }
+"$STRATA" session-info "$SAVED2" >/dev/null 2>&1 || fail "Save on close wrote no readable session"
+echo "ok 14 - closing an unsaved window and answering Save: the dialog saves, then the window closes"
+echo "1..14"
 exit 0
