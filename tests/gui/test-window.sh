@@ -189,6 +189,25 @@ has_dialog () { [ -n "$(dialog_wid)" ]; }
 no_dialog () { [ -z "$(dialog_wid)" ]; }
 app_gone () { ! kill -0 "$APP_PID" 2>/dev/null; }
 
+# Start a window that will exit on its own, with a fresh config folder; sets APP_PID and WID.
+# GTK and its libraries keep a few blocks for the life of the process, so a sanitizer build
+# checks memory errors here but not leaks at exit.
+launch_closable () { # CONFIG_NAME
+  mkdir -p "$TMP/$1"
+  env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
+      XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/$1" GTK_USE_PORTAL=0 \
+      STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+  APP_PID=$!
+  WID=""
+  for _ in $(seq 150); do
+    WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+    [ -n "$WID" ] && return 0
+    kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window ($1)"
+    sleep 0.2
+  done
+  fail "no window appeared ($1)"
+}
+
 # The two-hop workflow: two checkpoints and a prompt set from the command line; the run over
 # the set shows the MRR curves of both models at r2 with their resolution layers, and the
 # tag selector switches them to the in-distribution prompts. Numbers: docs/twohop.md.
@@ -238,21 +257,7 @@ if [ -n "$APP_PID" ]; then
   for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
   kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
 fi
-mkdir -p "$TMP/config3"
-# This instance exits on its own; GTK and its libraries keep a few blocks for the life of the
-# process, so a sanitizer build checks memory errors here but not leaks at exit.
-env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
-    XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config3" GTK_USE_PORTAL=0 \
-    STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
-APP_PID=$!
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window (save test)"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window for the save test"
+launch_closable config3
 export_until "Logit lens" 60 || fail "the default lens never ran (save test)"
 
 wait_until 20 title_dirty || fail "a fresh lens run should mark the window unsaved: $(xdotool getwindowname "$WID")"
@@ -302,19 +307,7 @@ echo "ok 13 - Close without Saving closes the window; the saved session is untou
 
 # 14: closing a window that was never saved, answering Save: the save dialog comes, the
 # session is written, then the window closes and strata exits cleanly.
-mkdir -p "$TMP/config4"
-env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
-    XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config4" GTK_USE_PORTAL=0 \
-    STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
-APP_PID=$!
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window (save-on-close test)"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window for the save-on-close test"
+launch_closable config4
 wait_until 60 title_dirty || fail "the default lens never marked the window unsaved (save-on-close test)"
 key ctrl+w
 wait_until 10 has_dialog || fail "closing an unsaved window asked nothing"
