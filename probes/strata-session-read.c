@@ -84,6 +84,36 @@ open_member (hid_t coll, guint i, GError **error)
   return strata_h5_group_open (coll, name, error);
 }
 
+/* A collection: the group `name` with a "count" attribute and members 000000, 000001, ...
+ * Each element is made by new_element and added to `into` before it is read, so the
+ * array's free function also frees an element whose reading failed halfway. */
+typedef gpointer (*NewElement) (void);
+typedef gboolean (*ReadElement) (hid_t member, gpointer element, GError **error);
+
+static gboolean
+read_collection (hid_t parent, const char *name, GPtrArray *into, NewElement new_element,
+                 ReadElement read_element, GError **error)
+{
+  g_auto (StrataH5Group) g = strata_h5_group_open (parent, name, error);
+  TRY (g >= 0);
+  guint count;
+  TRY (read_count (g, &count, error));
+  for (guint i = 0; i < count; i++) {
+    g_auto (StrataH5Group) m = open_member (g, i, error);
+    TRY (m >= 0);
+    gpointer element = new_element ();
+    g_ptr_array_add (into, element);
+    TRY (read_element (m, element, error));
+  }
+  return TRUE;
+}
+
+static gpointer
+new_zeroed_aggregate (void)
+{
+  return g_new0 (StrataLensAggregate, 1);
+}
+
 /* ---- model ---- */
 
 static gboolean
@@ -285,6 +315,15 @@ read_lens_aggregate (hid_t g, StrataLensAggregate *a, GError **error)
   return TRUE;
 }
 
+static gpointer
+new_lens_result (void)
+{
+  StrataLensResult *r = g_new0 (StrataLensResult, 1);
+  r->pieces = g_ptr_array_new_with_free_func (g_free);
+  r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
+  return r;
+}
+
 static gboolean
 read_lens (hid_t parent, StrataAnalysis *a, GError **error)
 {
@@ -300,34 +339,10 @@ read_lens (hid_t parent, StrataAnalysis *a, GError **error)
     a->lens_options.n_candidates = (int) a->lens_candidates->len;
   }
 
-  g_auto (StrataH5Group) rg = strata_h5_group_open (g, "results", error);
-  TRY (rg >= 0);
-  guint count;
-  TRY (read_count (rg, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) mg = open_member (rg, i, error);
-    TRY (mg >= 0);
-    g_autoptr (StrataLensResult) r = g_new0 (StrataLensResult, 1);
-    r->pieces = g_ptr_array_new_with_free_func (g_free);
-    r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
-    TRY (read_lens_result (mg, r, error));
-    g_ptr_array_add (a->lens_results, g_steal_pointer (&r));
-  }
-
-  g_auto (StrataH5Group) ag = strata_h5_group_open (g, "aggregates", error);
-  TRY (ag >= 0);
-  TRY (read_count (ag, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) mg = open_member (ag, i, error);
-    TRY (mg >= 0);
-    StrataLensAggregate *agg = g_new0 (StrataLensAggregate, 1);
-    if (!read_lens_aggregate (mg, agg, error)) {
-      strata_lens_aggregate_free (agg);
-      return FALSE;
-    }
-    g_ptr_array_add (a->lens_aggregates, agg);
-  }
-  return TRUE;
+  return read_collection (g, "results", a->lens_results, new_lens_result,
+                          (ReadElement) read_lens_result, error)
+         && read_collection (g, "aggregates", a->lens_aggregates, new_zeroed_aggregate,
+                             (ReadElement) read_lens_aggregate, error);
 }
 
 /* ---- patching ---- */
@@ -354,6 +369,12 @@ read_patch_map (hid_t g, StrataPatchMap *m, GError **error)
   return TRUE;
 }
 
+static gpointer
+new_patch_map (void)
+{
+  return g_new0 (StrataPatchMap, 1);
+}
+
 static gboolean
 read_patch_result (hid_t g, StrataPatchResult *r, GError **error)
 {
@@ -372,18 +393,7 @@ read_patch_result (hid_t g, StrataPatchResult *r, GError **error)
   TRY ((r->clean_ids = read_garray_i32 (g, "clean_ids", -1, error)));
   TRY ((r->corrupt_ids = read_garray_i32 (g, "corrupt_ids", r->clean_ids->len, error)));
 
-  g_auto (StrataH5Group) mg = strata_h5_group_open (g, "maps", error);
-  TRY (mg >= 0);
-  guint count;
-  TRY (read_count (mg, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) m = open_member (mg, i, error);
-    TRY (m >= 0);
-    StrataPatchMap *map = g_new0 (StrataPatchMap, 1);
-    g_ptr_array_add (r->maps, map);
-    TRY (read_patch_map (m, map, error));
-  }
-  return TRUE;
+  return read_collection (g, "maps", r->maps, new_patch_map, (ReadElement) read_patch_map, error);
 }
 
 static gboolean
@@ -398,38 +408,29 @@ read_patch_aggregate (hid_t g, StrataPatchAggregate *a, GError **error)
   return TRUE;
 }
 
+static gpointer
+new_patch_result (void)
+{
+  StrataPatchResult *r = g_new0 (StrataPatchResult, 1);
+  r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
+  return r;
+}
+
+static gpointer
+new_patch_aggregate (void)
+{
+  return g_new0 (StrataPatchAggregate, 1);
+}
+
 static gboolean
 read_patching (hid_t parent, StrataAnalysis *a, GError **error)
 {
   g_auto (StrataH5Group) g = strata_h5_group_open (parent, "patching", error);
   TRY (g >= 0);
-  g_auto (StrataH5Group) rg = strata_h5_group_open (g, "results", error);
-  TRY (rg >= 0);
-  guint count;
-  TRY (read_count (rg, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) mg = open_member (rg, i, error);
-    TRY (mg >= 0);
-    g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
-    r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
-    TRY (read_patch_result (mg, r, error));
-    g_ptr_array_add (a->patch_results, g_steal_pointer (&r));
-  }
-
-  g_auto (StrataH5Group) ag = strata_h5_group_open (g, "aggregates", error);
-  TRY (ag >= 0);
-  TRY (read_count (ag, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) mg = open_member (ag, i, error);
-    TRY (mg >= 0);
-    StrataPatchAggregate *agg = g_new0 (StrataPatchAggregate, 1);
-    if (!read_patch_aggregate (mg, agg, error)) {
-      strata_patch_aggregate_free (agg);
-      return FALSE;
-    }
-    g_ptr_array_add (a->patch_aggregates, agg);
-  }
-  return TRUE;
+  return read_collection (g, "results", a->patch_results, new_patch_result,
+                          (ReadElement) read_patch_result, error)
+         && read_collection (g, "aggregates", a->patch_aggregates, new_patch_aggregate,
+                             (ReadElement) read_patch_aggregate, error);
 }
 
 /* ---- circuit and attention ---- */
@@ -590,23 +591,20 @@ read_view (hid_t file, StrataViewState *v, GError **error)
   return TRUE;
 }
 
+static gpointer
+new_analysis (void)
+{
+  StrataAnalysis *a = g_new0 (StrataAnalysis, 1);
+  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  a->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
+  a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  a->patch_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_aggregate_free);
+  return a;
+}
+
 gboolean
 _strata_session_read_body (hid_t file, StrataSession *s, GError **error)
 {
-  g_auto (StrataH5Group) g = strata_h5_group_open (file, "analyses", error);
-  TRY (g >= 0);
-  guint count;
-  TRY (read_count (g, &count, error));
-  for (guint i = 0; i < count; i++) {
-    g_auto (StrataH5Group) ag = open_member (g, i, error);
-    TRY (ag >= 0);
-    g_autoptr (StrataAnalysis) a = g_new0 (StrataAnalysis, 1);
-    a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
-    a->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
-    a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
-    a->patch_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_aggregate_free);
-    TRY (read_analysis (ag, a, error));
-    g_ptr_array_add (s->analyses, g_steal_pointer (&a));
-  }
-  return read_view (file, &s->view, error);
+  return read_collection (file, "analyses", s->analyses, new_analysis, (ReadElement) read_analysis, error)
+         && read_view (file, &s->view, error);
 }
