@@ -373,6 +373,12 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     _strata_window_show_info (self, j->warning);
   else
     _strata_window_hide_error (self);
+  /* A new prompt moves the selection to its last position (where the prediction is); the
+   * same prompt run again (another target, patching) keeps the person's selection. */
+  StrataAnalysis *before = strata_view_model_get_analysis (self->view, 0);
+  g_autoptr (GArray) old_ids = before && before->lens_results->len > 0
+                                   ? g_array_ref (((StrataLensResult *) before->lens_results->pdata[0])->ids)
+                                   : NULL;
   for (int s = 0; s < 2; s++)
     if (j->result[s])
       strata_view_model_set_analysis (self->view, s, g_steal_pointer (&j->result[s]),
@@ -392,7 +398,9 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     strata_view_model_set_curve (self->view, STRATA_CURVE_MRR);
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_TOKEN_CURVES]);
   }
-  if (r && (v->position < 0 || v->position >= r->T))
+  gboolean same_prompt = r && old_ids && old_ids->len == r->ids->len &&
+                         memcmp (old_ids->data, r->ids->data, old_ids->len * sizeof (int32_t)) == 0;
+  if (r && (!same_prompt || v->position < 0 || v->position >= r->T))
     strata_view_model_set_position (self->view, r->T - 1);
   _strata_window_refresh_targets (self);
   _strata_window_sync_controls (self);
