@@ -392,10 +392,9 @@ dims_to_string (int rank, const hsize_t *dims)
   return g_string_free (s, FALSE);
 }
 
-/* Open `name` as a dataset of `kind` with `rank` dimensions; fill `dims` with its shape. */
+/* Open the dataset `name`, refusing a missing one and external or virtual storage. */
 static StrataH5Dataset
-open_checked (hid_t loc, const char *name, StrataH5Kind kind, int rank, hsize_t *dims,
-              const char *what, GError **error)
+open_dataset (hid_t loc, const char *name, const char *what, GError **error)
 {
   if (!strata_h5_exists (loc, name)) {
     format_fail (error, "missing dataset '%s'", what);
@@ -407,6 +406,17 @@ open_checked (hid_t loc, const char *name, StrataH5Kind kind, int rank, hsize_t 
     return H5I_INVALID_HID;
   }
   if (!check_storage (dset, what, error))
+    return H5I_INVALID_HID;
+  return strata_h5_steal (&dset);
+}
+
+/* Open `name` as a dataset of `kind` with `rank` dimensions; fill `dims` with its shape. */
+static StrataH5Dataset
+open_checked (hid_t loc, const char *name, StrataH5Kind kind, int rank, hsize_t *dims,
+              const char *what, GError **error)
+{
+  g_auto (StrataH5Dataset) dset = open_dataset (loc, name, what, error);
+  if (dset < 0)
     return H5I_INVALID_HID;
 
   g_auto (StrataH5Type) type = H5Dget_type (dset);
@@ -543,16 +553,8 @@ strata_h5_read_strings (hid_t loc, const char *name, gssize n_expected, gsize *n
                         GError **error)
 {
   g_autofree char *what = strata_h5_describe (loc, name);
-  if (!strata_h5_exists (loc, name)) {
-    format_fail (error, "missing dataset '%s'", what);
-    return NULL;
-  }
-  g_auto (StrataH5Dataset) dset = H5Dopen2 (loc, name, H5P_DEFAULT);
-  if (dset < 0) {
-    strata_h5_fail (error, "cannot open dataset '%s'", what);
-    return NULL;
-  }
-  if (!check_storage (dset, what, error))
+  g_auto (StrataH5Dataset) dset = open_dataset (loc, name, what, error);
+  if (dset < 0)
     return NULL;
   g_auto (StrataH5Type) ftype = H5Dget_type (dset);
   if (ftype < 0) {
