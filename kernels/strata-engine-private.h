@@ -37,8 +37,17 @@ struct StrataEngine {
   LayerActs acts;
   float *sfx;                 /* scratch of strata_engine_forward_suffix */
   size_t sfx_cap;             /* floats */
+  StrataAbortFunc abort_fn;   /* asked between layers; NULL: never stop */
+  void *abort_data;
   char error[512];
 };
+
+/* Stop the pass when the caller's abort check asks to. */
+#define CHECK_ABORT(e)                                                                 \
+  do {                                                                                 \
+    if (strata_engine_should_abort (e))                                                \
+      return fail ((e), STRATA_ERR_CANCELLED, "cancelled");                            \
+  } while (0)
 
 static inline StrataStatus
 fail (StrataEngine *e, StrataStatus st, const char *fmt, ...)

@@ -332,6 +332,7 @@ run_jobs (SfxRun *run, const int32_t *ids, int n_ids, float *out)
                         (size_t) (run->T - p) * C * sizeof (float)));
     }
     run->R_active = run->off[run->n_active];
+    CHECK_ABORT (e);
     TRY (block (run, l, l == L - 1));
   }
   TRY (norm (e, s->last_n, s->last, e->w.norm_f_w, e->w.norm_f_b, n));

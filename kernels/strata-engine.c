@@ -65,6 +65,19 @@ strata_engine_get_backend (const StrataEngine *e)
   return e->be;
 }
 
+void
+strata_engine_set_abort (StrataEngine *e, StrataAbortFunc abort_fn, void *data)
+{
+  e->abort_fn = abort_fn;
+  e->abort_data = data;
+}
+
+int
+strata_engine_should_abort (const StrataEngine *e)
+{
+  return e->abort_fn && e->abort_fn (e->abort_data);
+}
+
 const char *
 strata_engine_get_error (const StrataEngine *e)
 {
@@ -332,6 +345,7 @@ strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T,
   TRY (embed (&run, tokens));
   for (int l = 0; l < g->n_layers; l++) {
     const StrataLayerWeights *lw = &e->w.layers[l];
+    CHECK_ABORT (e);
     TRY (hook (&run, STRATA_SITE_RESID_PRE, l, e->resid));
     TRY (attention_block (&run, lw, l));
     TRY (mlp_block (&run, lw, l));

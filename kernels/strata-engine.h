@@ -46,6 +46,15 @@ void strata_engine_free (StrataEngine *e);
 
 const StrataConfig *strata_engine_get_config (const StrataEngine *e);
 const StrataBackend *strata_engine_get_backend (const StrataEngine *e);
+/* Asked between layers of every pass (and by callers between chunks of a sweep): a
+ * nonzero answer stops the pass, which returns STRATA_ERR_CANCELLED. The function may be
+ * called from the thread running the engine only; it should be cheap (an atomic read).
+ * NULL removes it. */
+typedef int (*StrataAbortFunc) (void *data);
+void strata_engine_set_abort (StrataEngine *e, StrataAbortFunc abort_fn, void *data);
+/* Whether the abort function asks to stop now (0 without one). */
+int strata_engine_should_abort (const StrataEngine *e);
+
 /* Message of the last failure, "" when none. */
 const char *strata_engine_get_error (const StrataEngine *e);
 

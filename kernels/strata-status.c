@@ -9,6 +9,7 @@ strata_status_to_string (StrataStatus status)
   case STRATA_ERR_MEMORY: return "out of memory";
   case STRATA_ERR_BACKEND: return "backend failure";
   case STRATA_ERR_UNSUPPORTED: return "unsupported";
+  case STRATA_ERR_CANCELLED: return "cancelled";
   }
   return "unknown status";
 }

@@ -10,6 +10,7 @@ typedef enum {
   STRATA_ERR_MEMORY,   /* an allocation failed (host or device) */
   STRATA_ERR_BACKEND,  /* the backend failed (driver, cuBLAS, ...) */
   STRATA_ERR_UNSUPPORTED,
+  STRATA_ERR_CANCELLED, /* the caller's abort check asked to stop (strata_engine_set_abort) */
 } StrataStatus;
 
 const char *strata_status_to_string (StrataStatus status);
