@@ -1,4 +1,5 @@
 /* strata-cmd-model.c: `strata info`, `strata tokenize`, `strata generate`. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,21 +70,70 @@ open_model (const char *path, ModelOptions *mo, gboolean need_tokenizer, GError 
   return model;
 }
 
+/* How positions enter: a learned table, rotary pairs, or nothing. */
 static const char *
-family_name (StrataFamily f)
+positions_name (const StrataRecipe *r)
 {
-  return f == STRATA_FAMILY_GPT2 ? "gpt2" : "llama";
-}
-
-static const char *
-rope_name (StrataRope r)
-{
-  switch (r) {
-  case STRATA_ROPE_NONE: return "learned";
+  switch (r->rope.pairing) {
   case STRATA_ROPE_ADJACENT: return "rope-adjacent-pairs";
   case STRATA_ROPE_HALF: return "rope-rotate-half";
+  default: return r->learned_pos ? "learned" : "none";
   }
-  return "?";
+}
+
+static const char *const qk_norm_names[STRATA_QK_NORM_N] = { "none", "per-head", "whole" };
+
+/* The recipe as the JSON of `strata info` shows it. */
+static void
+add_recipe_json (JsonBuilder *b, const StrataRecipe *r)
+{
+  json_builder_set_member_name (b, "recipe");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "norm"), json_builder_add_string_value (b, strata_norm_kind_to_string (r->norm.kind));
+  json_builder_set_member_name (b, "activation"), json_builder_add_string_value (b, strata_activation_to_string (r->act));
+  json_builder_set_member_name (b, "gated_mlp"), json_builder_add_boolean_value (b, r->gated);
+  json_builder_set_member_name (b, "parallel"), json_builder_add_boolean_value (b, r->parallel);
+  json_builder_set_member_name (b, "post_norms"), json_builder_add_boolean_value (b, r->post_norms);
+  json_builder_set_member_name (b, "qk_norm"), json_builder_add_string_value (b, qk_norm_names[r->qk_norm]);
+  json_builder_set_member_name (b, "rope_dims"), json_builder_add_int_value (b, r->rope.dims);
+  json_builder_set_member_name (b, "attn_scale"), json_builder_add_double_value (b, r->attn.scale);
+  json_builder_set_member_name (b, "attn_softcap"), json_builder_add_double_value (b, r->attn.softcap);
+  json_builder_set_member_name (b, "window"), json_builder_add_int_value (b, r->attn.window);
+  json_builder_set_member_name (b, "window_period"), json_builder_add_int_value (b, r->window_period);
+  json_builder_set_member_name (b, "final_softcap"), json_builder_add_double_value (b, r->final_softcap);
+  json_builder_set_member_name (b, "embed_scale"), json_builder_add_double_value (b, r->embed_scale);
+  json_builder_end_object (b);
+}
+
+/* One line each for the block and, when it differs from plain causal attention, the
+ * attention of the recipe. */
+static void
+print_recipe (const StrataConfig *c)
+{
+  const StrataRecipe *r = &c->recipe;
+  printf ("  positions      %s", positions_name (r));
+  if (r->rope.pairing != STRATA_ROPE_NONE) {
+    if (r->rope.dims != c->d_head)
+      printf (" on %d of %d dims", r->rope.dims, c->d_head);
+    printf (" (theta %g)", r->rope.theta);
+  }
+  printf ("\n  block          %s, %s, %sMLP %s%s%s%s\n", strata_norm_kind_to_string (r->norm.kind),
+          r->parallel ? "attention and MLP in parallel" : "attention then MLP", r->gated ? "gated " : "",
+          strata_activation_to_string (r->act), r->post_norms ? ", post-norms" : "",
+          r->qk_norm ? ", q/k norms " : "", r->qk_norm ? qk_norm_names[r->qk_norm] : "");
+  if (r->attn.softcap > 0 || r->attn.window > 0 || r->final_softcap > 0 || r->embed_scale != 1.0f ||
+      r->attn.scale != 1.0f / sqrtf ((float) c->d_head)) {
+    printf ("  attention      scale %g", r->attn.scale);
+    if (r->attn.softcap > 0)
+      printf (", soft-cap %g", r->attn.softcap);
+    if (r->attn.window > 0)
+      printf (", window %d every %d layer%s", r->attn.window, r->window_period, r->window_period > 1 ? "s" : "");
+    if (r->final_softcap > 0)
+      printf ("; logits soft-cap %g", r->final_softcap);
+    if (r->embed_scale != 1.0f)
+      printf ("; embedding x %g", r->embed_scale);
+    printf ("\n");
+  }
 }
 
 int
@@ -108,7 +158,7 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "name"), json_builder_add_string_value (b, m->name);
     json_builder_set_member_name (b, "format"), json_builder_add_string_value (b, strata_format_to_string (m->format));
     json_builder_set_member_name (b, "architecture"), json_builder_add_string_value (b, m->arch);
-    json_builder_set_member_name (b, "family"), json_builder_add_string_value (b, family_name (c->family));
+    json_builder_set_member_name (b, "family"), json_builder_add_string_value (b, strata_family_to_string (c->family));
     json_builder_set_member_name (b, "layers"), json_builder_add_int_value (b, c->n_layers);
     json_builder_set_member_name (b, "d_model"), json_builder_add_int_value (b, c->d_model);
     json_builder_set_member_name (b, "heads"), json_builder_add_int_value (b, c->n_heads);
@@ -117,10 +167,11 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "d_mlp"), json_builder_add_int_value (b, c->d_mlp);
     json_builder_set_member_name (b, "vocab"), json_builder_add_int_value (b, c->vocab);
     json_builder_set_member_name (b, "context"), json_builder_add_int_value (b, c->n_ctx);
-    json_builder_set_member_name (b, "positions"), json_builder_add_string_value (b, rope_name (c->rope));
-    json_builder_set_member_name (b, "rope_theta"), json_builder_add_double_value (b, c->rope_theta);
-    json_builder_set_member_name (b, "norm_eps"), json_builder_add_double_value (b, c->norm_eps);
-    json_builder_set_member_name (b, "tied_embeddings"), json_builder_add_boolean_value (b, m->weights->tied);
+    json_builder_set_member_name (b, "positions"), json_builder_add_string_value (b, positions_name (&c->recipe));
+    json_builder_set_member_name (b, "rope_theta"), json_builder_add_double_value (b, c->recipe.rope.theta);
+    json_builder_set_member_name (b, "norm_eps"), json_builder_add_double_value (b, c->recipe.norm.eps);
+    json_builder_set_member_name (b, "tied_embeddings"), json_builder_add_boolean_value (b, c->recipe.tied);
+    add_recipe_json (b, &c->recipe);
     json_builder_set_member_name (b, "parameters"), json_builder_add_int_value (b, (gint64) params);
     json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, strata_dtype_to_string (m->dtype));
     json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, m->weights_sha256);
@@ -144,14 +195,12 @@ strata_cmd_info (int argc, char **argv)
     return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);
   }
   printf ("%s (%s, %s)\n", m->name, strata_format_to_string (m->format), m->path);
-  printf ("  architecture   %s (family %s)\n", m->arch, family_name (c->family));
+  printf ("  architecture   %s (family %s)\n", m->arch, strata_family_to_string (c->family));
   printf ("  layers         %d\n  width          %d\n", c->n_layers, c->d_model);
   printf ("  heads          %d query, %d key/value, head size %d\n", c->n_heads, c->n_kv_heads, c->d_head);
   printf ("  MLP width      %d\n  vocabulary     %d\n  context        %d\n", c->d_mlp, c->vocab, c->n_ctx);
-  printf ("  positions      %s", rope_name (c->rope));
-  if (c->rope != STRATA_ROPE_NONE)
-    printf (" (theta %g)", c->rope_theta);
-  printf ("\n  norm epsilon   %g\n  embeddings     %s\n", c->norm_eps, m->weights->tied ? "tied" : "untied");
+  print_recipe (c);
+  printf ("  norm epsilon   %g\n  embeddings     %s\n", c->recipe.norm.eps, c->recipe.tied ? "tied" : "untied");
   printf ("  parameters     %zu (%.2f M)\n  dtype          %s (computed in f32)\n", params, params / 1e6,
           strata_dtype_to_string (m->dtype));
   printf ("  weights sha256 %s\n", m->weights_sha256);

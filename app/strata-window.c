@@ -104,7 +104,7 @@ fill_card (StrataWindow *self, int slot)
   gtk_label_set_text (GTK_LABEL (card->title), title);
   gtk_widget_set_tooltip_text (card->title, m ? m->path : a->model.path);
   const char *arch = m ? m->arch : a->model.arch;
-  g_autofree char *family = g_strdup_printf ("%s (%s)", arch ? arch : "?", c->family == STRATA_FAMILY_GPT2 ? "GPT-2" : "Llama");
+  g_autofree char *family = g_strdup_printf ("%s (%s)", arch ? arch : "?", strata_family_label (c->family));
   g_autofree char *layers = g_strdup_printf ("%d", c->n_layers);
   g_autofree char *width = g_strdup_printf ("%d (MLP %d)", c->d_model, c->d_mlp);
   g_autofree char *heads = c->n_kv_heads != c->n_heads ? g_strdup_printf ("%d (%d key/value)", c->n_heads, c->n_kv_heads)

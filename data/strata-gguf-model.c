@@ -43,7 +43,7 @@ read_config (StrataGguf *g, StrataConfig *cfg, GError **error)
                  "%s: general.architecture '%s' is not supported (llama is read)", src, arch ? arch : "(missing)");
     return FALSE;
   }
-  *cfg = (StrataConfig) { .family = STRATA_FAMILY_LLAMA, .rope = STRATA_ROPE_ADJACENT };
+  *cfg = (StrataConfig) { 0 };
   if (!get_size (g, "llama.embedding_length", TRUE, 0, &cfg->d_model, error) ||
       !get_size (g, "llama.feed_forward_length", TRUE, 0, &cfg->d_mlp, error) ||
       !get_size (g, "llama.block_count", TRUE, 0, &cfg->n_layers, error) ||
@@ -72,8 +72,6 @@ read_config (StrataGguf *g, StrataConfig *cfg, GError **error)
                  "%s: rope scaling (llama.rope.scaling.type) is not supported", src);
     return FALSE;
   }
-  cfg->norm_eps = (float) eps;
-  cfg->rope_theta = (float) theta;
 
   const StrataTensorInfo *emb = strata_gguf_lookup_tensor (g, "token_embd.weight");
   if (!emb || emb->n_dims != 2 || emb->shape[0] == 0 || emb->shape[0] > G_MAXINT32) {
@@ -82,6 +80,11 @@ read_config (StrataGguf *g, StrataConfig *cfg, GError **error)
     return FALSE;
   }
   cfg->vocab = (int) emb->shape[0];
+  strata_config_set_family (cfg, STRATA_FAMILY_LLAMA);
+  cfg->recipe.norm.eps = (float) eps;
+  cfg->recipe.rope.pairing = STRATA_ROPE_ADJACENT; /* GGUF keeps Meta's pairing */
+  cfg->recipe.rope.theta = (float) theta;
+  cfg->recipe.tied = strata_gguf_lookup_tensor (g, "output.weight") == NULL;
   return TRUE;
 }
 
@@ -98,20 +101,23 @@ load_tensors (StrataGguf *g, StrataWeights *w, GError **error)
   for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++)
     strata_tensor_set_add (&set, strata_gguf_get_tensor (g, i));
 
-  ok = ok && strata_tensor_set_load (&set, "token_embd.weight", V, C, w->tok_embed, error);
+  ok = ok && strata_tensor_set_load_mat (&set, "token_embd.weight", V, C, &w->tok_embed, error);
   ok = ok && strata_tensor_set_load (&set, "output_norm.weight", C, 0, w->norm_f_w, error);
-  if (!w->tied)
-    ok = ok && strata_tensor_set_load (&set, "output.weight", V, C, w->unembed, error);
+  if (!c->recipe.tied)
+    ok = ok && strata_tensor_set_load_mat (&set, "output.weight", V, C, &w->unembed, error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
-    struct { const char *name; guint64 d0, d1; float *dst; } t[] = {
-      { "attn_norm", C, 0, lw->norm1_w },  { "attn_q", HD, C, lw->w_q },   { "attn_k", KD, C, lw->w_k },
-      { "attn_v", KD, C, lw->w_v },        { "attn_output", C, HD, lw->w_o }, { "ffn_norm", C, 0, lw->norm2_w },
-      { "ffn_gate", F, C, lw->w_gate },    { "ffn_up", F, C, lw->w_up },  { "ffn_down", C, F, lw->w_down },
+    struct { const char *name; guint64 d0, d1; StrataMat *mat; float *vec; } t[] = {
+      { "attn_norm", C, 0, NULL, lw->norm1_w },      { "attn_q", HD, C, &lw->w_q, NULL },
+      { "attn_k", KD, C, &lw->w_k, NULL },           { "attn_v", KD, C, &lw->w_v, NULL },
+      { "attn_output", C, HD, &lw->w_o, NULL },      { "ffn_norm", C, 0, NULL, lw->norm2_w },
+      { "ffn_gate", F, C, &lw->w_gate, NULL },       { "ffn_up", F, C, &lw->w_up, NULL },
+      { "ffn_down", C, F, &lw->w_down, NULL },
     };
     for (gsize i = 0; ok && i < G_N_ELEMENTS (t); i++) {
       g_autofree char *name = g_strdup_printf ("blk.%d.%s.weight", l, t[i].name);
-      ok = strata_tensor_set_load (&set, name, t[i].d0, t[i].d1, t[i].dst, error);
+      ok = t[i].mat ? strata_tensor_set_load_mat (&set, name, t[i].d0, t[i].d1, t[i].mat, error)
+                    : strata_tensor_set_load (&set, name, t[i].d0, t[i].d1, t[i].vec, error);
     }
   }
   strata_tensor_set_clear (&set);
@@ -169,8 +175,7 @@ strata_gguf_load_model (StrataModel *m, const char *path, const char *tokenizer_
 
   if (!g || !read_config (g, &cfg, error))
     return FALSE;
-  StrataWeightsLayout layout = { .tied = strata_gguf_lookup_tensor (g, "output.weight") == NULL };
-  m->weights = strata_weights_new_checked (&cfg, &layout, strata_gguf_get_source (g), error);
+  m->weights = strata_weights_new_checked (&cfg, strata_gguf_get_source (g), error);
   if (!m->weights || !load_tensors (g, m->weights, error))
     return FALSE;
   m->arch = g_strdup ("llama");

@@ -1,8 +1,10 @@
 /* strata-hf-config.c: Hugging Face config.json -> StrataConfig (json-glib).
  *
- * Field names and defaults follow transformers' GPT2Config, LlamaConfig, MistralConfig
- * and Qwen2Config. A field that is present with the wrong JSON type is an error, never a
+ * Field names and defaults follow transformers' GPT2Config, LlamaConfig, MistralConfig,
+ * Qwen2Config and GPTNeoXConfig; each model_type has a parser in `architectures` that fills
+ * the sizes and the recipe. A field that is present with the wrong JSON type is an error, never a
  * silent default; `null` counts as absent. */
+#include <stdarg.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 
@@ -105,19 +107,61 @@ get_token_id (const Fields *f, const char *key, int32_t *out, GError **error)
 }
 
 static gboolean
+unsupported (const Fields *f, GError **error, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean
+unsupported (const Fields *f, GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "%s: %s", f->src, msg);
+  return FALSE;
+}
+
+/* hidden_act / activation_function, as transformers' ACT2FN names them, among those the
+ * architecture is checked with (`allowed`, names separated by spaces). */
+static gboolean
+get_activation (const Fields *f, const char *key, const char *fallback, const char *allowed, StrataActivation *act,
+                GError **error)
+{
+  static const struct { const char *name; StrataActivation act; } known[] = {
+    { "gelu_new", STRATA_ACT_GELU_TANH }, { "gelu_pytorch_tanh", STRATA_ACT_GELU_TANH },
+    { "gelu", STRATA_ACT_GELU_ERF },      { "silu", STRATA_ACT_SILU },
+  };
+  const char *name;
+  if (!get_string (f, key, fallback, &name, error))
+    return FALSE;
+  g_auto (GStrv) names = g_strsplit (allowed, " ", -1);
+  for (gsize i = 0; i < G_N_ELEMENTS (known); i++)
+    if (strcmp (name, known[i].name) == 0 && g_strv_contains ((const char *const *) names, name)) {
+      *act = known[i].act;
+      return TRUE;
+    }
+  g_autofree char *list = g_strjoinv (", ", names);
+  return unsupported (f, error, "%s '%s' is not supported (%s %s run)", key, name, list, names[1] ? "are" : "is");
+}
+
+static gboolean
+refuse_rope_scaling (const Fields *f, GError **error)
+{
+  if (field (f, "rope_scaling"))
+    return unsupported (f, error, "field 'rope_scaling' is set; scaled RoPE is not supported");
+  return TRUE;
+}
+
+static gboolean
 parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
 {
   StrataConfig *c = &hc->cfg;
-  const char *act;
-  int n_inner = 0;
+  int n_inner = 0, tied;
+  float eps;
+  StrataActivation act;
 
-  c->family = STRATA_FAMILY_GPT2;
-  c->rope = STRATA_ROPE_NONE;
   if (!get_size (f, "n_layer", -1, &c->n_layers, error) || !get_size (f, "n_embd", -1, &c->d_model, error) ||
       !get_size (f, "n_head", -1, &c->n_heads, error) || !get_size (f, "vocab_size", -1, &c->vocab, error) ||
-      !get_float (f, "layer_norm_epsilon", 1e-5, &c->norm_eps, error) ||
-      !get_string (f, "activation_function", "gelu_new", &act, error) ||
-      !get_bool (f, "tie_word_embeddings", TRUE, &hc->layout.tied, error))
+      !get_float (f, "layer_norm_epsilon", 1e-5, &eps, error) ||
+      !get_bool (f, "tie_word_embeddings", TRUE, &tied, error))
     return FALSE;
   /* n_positions names the learned table; very old configs only have n_ctx. */
   if (!get_size (f, field (f, "n_positions") ? "n_positions" : "n_ctx", -1, &c->n_ctx, error))
@@ -125,11 +169,8 @@ parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
   if (!get_size (f, "n_inner", 4 * (gint64) c->d_model, &n_inner, error))
     return FALSE;
   c->d_mlp = n_inner;
-  if (strcmp (act, "gelu_new") != 0 && strcmp (act, "gelu_pytorch_tanh") != 0) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: activation_function '%s' is not supported (gelu_new is run)", f->src, act);
+  if (!get_activation (f, "activation_function", "gelu_new", "gelu_new gelu_pytorch_tanh gelu", &act, error))
     return FALSE;
-  }
   if (c->d_model % c->n_heads) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                  "%s: n_embd %d is not a multiple of n_head %d", f->src, c->d_model, c->n_heads);
@@ -137,19 +178,23 @@ parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
   }
   c->n_kv_heads = c->n_heads;
   c->d_head = c->d_model / c->n_heads;
+  strata_config_set_family (c, STRATA_FAMILY_GPT2);
+  c->recipe.norm.eps = eps;
+  c->recipe.act = act;
+  c->recipe.tied = tied;
   return TRUE;
 }
 
+/* llama, mistral and qwen2: the Llama family, differing in biases. */
 static gboolean
 parse_llama (const Fields *f, StrataHfConfig *hc, GError **error)
 {
   StrataConfig *c = &hc->cfg;
-  const char *act;
-  int sliding = 0, use_sliding = 0;
+  int sliding = 0, use_sliding = 0, tied;
+  float eps, theta;
+  StrataActivation act;
   gboolean qwen2 = strcmp (hc->arch, "qwen2") == 0, mistral = strcmp (hc->arch, "mistral") == 0;
 
-  c->family = STRATA_FAMILY_LLAMA;
-  c->rope = STRATA_ROPE_HALF; /* HF rotate_half pairs (i, i + D/2) */
   if (!get_size (f, "hidden_size", -1, &c->d_model, error) ||
       !get_size (f, "intermediate_size", -1, &c->d_mlp, error) ||
       !get_size (f, "num_hidden_layers", -1, &c->n_layers, error) ||
@@ -158,33 +203,26 @@ parse_llama (const Fields *f, StrataHfConfig *hc, GError **error)
       !get_size (f, "max_position_embeddings", -1, &c->n_ctx, error) ||
       !get_size (f, "num_key_value_heads", c->n_heads, &c->n_kv_heads, error) ||
       !get_size (f, "head_dim", c->d_model / c->n_heads, &c->d_head, error) ||
-      !get_float (f, "rms_norm_eps", 1e-6, &c->norm_eps, error) ||
-      !get_float (f, "rope_theta", 10000.0, &c->rope_theta, error) ||
-      !get_string (f, "hidden_act", "silu", &act, error) ||
-      !get_bool (f, "tie_word_embeddings", FALSE, &hc->layout.tied, error))
+      !get_float (f, "rms_norm_eps", 1e-6, &eps, error) ||
+      !get_float (f, "rope_theta", 10000.0, &theta, error) ||
+      !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) || !refuse_rope_scaling (f, error))
     return FALSE;
-  if (field (f, "rope_scaling")) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: field 'rope_scaling' is set; scaled RoPE is not supported", f->src);
+  if (!get_activation (f, "hidden_act", "silu", "silu", &act, error))
     return FALSE;
-  }
-  if (strcmp (act, "silu") != 0) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: hidden_act '%s' is not supported (silu is run)", f->src, act);
-    return FALSE;
-  }
+  strata_config_set_family (c, STRATA_FAMILY_LLAMA);
+  StrataRecipe *r = &c->recipe;
+  r->norm.eps = eps;
+  r->rope.theta = theta; /* HF rotate_half pairs (i, i + D/2) */
+  r->act = act;
+  r->tied = tied;
   if (qwen2) {
-    hc->layout.qkv_bias = TRUE; /* Qwen2Attention: q/k/v biases, none on o_proj */
+    r->qkv_bias = TRUE; /* Qwen2Attention: q/k/v biases, none on o_proj */
   } else if (!mistral) {
     int attn_bias, mlp_bias;
     if (!get_bool (f, "attention_bias", FALSE, &attn_bias, error) || !get_bool (f, "mlp_bias", FALSE, &mlp_bias, error))
       return FALSE;
-    hc->layout.qkv_bias = hc->layout.o_bias = attn_bias;
-    if (mlp_bias) { /* StrataLayerWeights has no gate bias */
-      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                   "%s: field 'mlp_bias' is true; MLP biases are not supported for llama", f->src);
-      return FALSE;
-    }
+    r->qkv_bias = r->o_bias = attn_bias;
+    r->mlp_bias = mlp_bias; /* gate, up and down projections alike */
   }
   /* Sliding-window attention equals full attention on sequences no longer than the
    * window, so the window bounds the context we accept. */
@@ -195,6 +233,66 @@ parse_llama (const Fields *f, StrataHfConfig *hc, GError **error)
     c->n_ctx = sliding;
   return TRUE;
 }
+
+/* gpt_neox (Pythia): parallel attention and MLP by default, rotary on the first
+ * rotary_pct of each head (rotate_half), untied embed_out, biases everywhere. */
+static gboolean
+parse_neox (const Fields *f, StrataHfConfig *hc, GError **error)
+{
+  StrataConfig *c = &hc->cfg;
+  int parallel, tied, attn_bias;
+  float eps, theta, pct;
+  StrataActivation act;
+
+  if (!get_size (f, "hidden_size", -1, &c->d_model, error) ||
+      !get_size (f, "intermediate_size", -1, &c->d_mlp, error) ||
+      !get_size (f, "num_hidden_layers", -1, &c->n_layers, error) ||
+      !get_size (f, "num_attention_heads", -1, &c->n_heads, error) ||
+      !get_size (f, "vocab_size", -1, &c->vocab, error) ||
+      !get_size (f, "max_position_embeddings", -1, &c->n_ctx, error) ||
+      !get_float (f, "layer_norm_eps", 1e-5, &eps, error) || !get_float (f, "rotary_pct", 0.25, &pct, error) ||
+      !get_float (f, field (f, "rope_theta") ? "rope_theta" : "rotary_emb_base", 10000.0, &theta, error) ||
+      !get_bool (f, "use_parallel_residual", TRUE, &parallel, error) ||
+      !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) ||
+      !get_bool (f, "attention_bias", TRUE, &attn_bias, error) || !refuse_rope_scaling (f, error) ||
+      !get_activation (f, "hidden_act", "gelu", "gelu gelu_new gelu_pytorch_tanh", &act, error))
+    return FALSE;
+  if (c->d_model % c->n_heads) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: hidden_size %d is not a multiple of num_attention_heads %d", f->src, c->d_model, c->n_heads);
+    return FALSE;
+  }
+  c->n_kv_heads = c->n_heads;
+  c->d_head = c->d_model / c->n_heads;
+  strata_config_set_family (c, STRATA_FAMILY_NEOX);
+  StrataRecipe *r = &c->recipe;
+  r->norm.eps = eps;
+  r->rope.theta = theta;
+  /* transformers: rotary_ndims = int(head_size * rotary_pct), computed in double. */
+  double dims = (double) c->d_head * (double) pct;
+  if (!(pct > 0 && pct <= 1) || (int) dims % 2 != 0 || (int) dims == 0)
+    return unsupported (f, error, "rotary_pct %g gives %d rotary dimensions of %d; an even, positive number is run",
+                        pct, (int) dims, c->d_head);
+  r->rope.dims = (int) dims;
+  r->parallel = parallel;
+  r->tied = tied;
+  r->qkv_bias = r->o_bias = attn_bias;
+  r->act = act;
+  return TRUE;
+}
+
+/* model_type -> the parser of its config. */
+static const struct {
+  const char *model_type;
+  gboolean (*parse) (const Fields *f, StrataHfConfig *hc, GError **error);
+  int32_t default_bos_eos; /* when config.json names none; -1: none */
+} architectures[] = {
+  { "gpt2", parse_gpt2, 50256 }, /* GPT2Config's defaults */
+  { "llama", parse_llama, -1 },
+  { "mistral", parse_llama, -1 },
+  { "qwen2", parse_llama, -1 },
+  { "gpt_neox", parse_neox, -1 },
+};
 
 gboolean
 strata_hf_config_load (const char *path, StrataHfConfig *hc, GError **error)
@@ -224,25 +322,25 @@ strata_hf_config_load (const char *path, StrataHfConfig *hc, GError **error)
     return FALSE;
   }
   hc->arch = g_strdup (arch);
-  if (strcmp (arch, "gpt2") == 0) {
-    if (!parse_gpt2 (&f, hc, error))
-      return FALSE;
-  } else if (strcmp (arch, "llama") == 0 || strcmp (arch, "mistral") == 0 || strcmp (arch, "qwen2") == 0) {
-    if (!parse_llama (&f, hc, error))
-      return FALSE;
-  } else {
+  gsize a = 0;
+  while (a < G_N_ELEMENTS (architectures) && strcmp (arch, architectures[a].model_type) != 0)
+    a++;
+  if (a == G_N_ELEMENTS (architectures)) {
+    g_autoptr (GString) known = g_string_new (NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS (architectures); i++)
+      g_string_append_printf (known, "%s%s", i ? ", " : "", architectures[i].model_type);
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: model_type '%s' is not supported (gpt2, llama, mistral, qwen2)", src, arch);
+                 "%s: model_type '%s' is not supported (%s)", src, arch, known->str);
     return FALSE;
   }
+  if (!architectures[a].parse (&f, hc, error))
+    return FALSE;
   if (!get_token_id (&f, "bos_token_id", &hc->bos_id, error) || !get_token_id (&f, "eos_token_id", &hc->eos_id, error))
     return FALSE;
-  if (strcmp (arch, "gpt2") == 0) { /* absent ids keep GPT2Config's 50256 */
-    if (hc->bos_id < 0)
-      hc->bos_id = 50256;
-    if (hc->eos_id < 0)
-      hc->eos_id = 50256;
-  }
+  if (hc->bos_id < 0)
+    hc->bos_id = architectures[a].default_bos_eos;
+  if (hc->eos_id < 0)
+    hc->eos_id = architectures[a].default_bos_eos;
   const char *why = strata_config_check (&hc->cfg);
   if (why) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: %s", src, why);

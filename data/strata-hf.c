@@ -1,9 +1,10 @@
 /* strata-hf.c: Hugging Face checkpoints (config.json + safetensors, single or sharded).
  *
+ * One loader per family, found through `loaders` (the config's parser chose the family).
  * GPT-2 stores Conv1D weights as [in, out]; they are transposed once here to [out, in], and
- * the fused c_attn [C, 3C] is split into W_Q, W_K, W_V. Llama-family weights are already
- * [out, in]; their W_Q/W_K rows are in HF rotate_half order, recorded as STRATA_ROPE_HALF
- * and never permuted. */
+ * the fused c_attn [C, 3C] is split into W_Q, W_K, W_V. Llama-family and GPT-NeoX weights
+ * are already [out, in] (NeoX's fused query_key_value is split per head); their W_Q/W_K
+ * rows are in HF rotate_half order, recorded as STRATA_ROPE_HALF and never permuted. */
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -91,16 +92,48 @@ open_sharded (Checkpoint *ck, const char *index_path, GError **error)
   return TRUE;
 }
 
+/* One tensor a loader wants: a matrix or an F32 vector of the weights, skipped when the
+ * recipe has no such tensor. */
+typedef struct {
+  const char *name;
+  guint64 d0, d1;
+  StrataMat *mat;
+  float *vec;
+} Wanted;
+
+static gboolean
+load_wanted (const StrataTensorSet *set, const char *prefix, const Wanted *t, gsize n, GError **error)
+{
+  for (gsize i = 0; i < n; i++) {
+    if (t[i].mat ? !t[i].mat->data : !t[i].vec)
+      continue;
+    g_autofree char *name = g_strconcat (prefix, t[i].name, NULL);
+    if (!(t[i].mat ? strata_tensor_set_load_mat (set, name, t[i].d0, t[i].d1, t[i].mat, error)
+                   : strata_tensor_set_load (set, name, t[i].d0, t[i].d1, t[i].vec, error)))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Rows [row0, row0 + rows) of a stored (_, cols) F32 matrix into `dst` (rows, cols). */
+static void
+store_rows (StrataMat *dst, const float *src, guint64 row0, guint64 rows, guint64 cols)
+{
+  strata_mat_store (dst, 0, src + row0 * cols, rows * cols);
+}
+
 /* Load a Conv1D weight stored [in, out] into dst as [out, in]. */
 static gboolean
-load_transposed (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, float *dst, GError **error)
+load_transposed (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, StrataMat *dst, GError **error)
 {
   g_autofree float *tmp = g_new (float, in * out);
+  g_autofree float *t = g_new (float, in * out);
   if (!strata_tensor_set_load (set, name, in, out, tmp, error))
     return FALSE;
   for (guint64 o = 0; o < out; o++)
     for (guint64 i = 0; i < in; i++)
-      dst[o * in + i] = tmp[i * out + o];
+      t[o * in + i] = tmp[i * out + o];
+  store_rows (dst, t, 0, out, in);
   return TRUE;
 }
 
@@ -112,51 +145,45 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
   /* transformers' GPT2LMHeadModel saves "transformer.h.0..."; GPT2Model saves "h.0...". */
   const char *pre = strata_tensor_set_lookup (set, "transformer.wte.weight") ? "transformer." : "";
   g_autofree float *qkv = g_new (float, C * 3 * C);
+  g_autofree float *split = g_new (float, C * C);
   g_autofree float *qkv_b = g_new (float, 3 * C);
-  gboolean ok = TRUE;
-
-  {
-    g_autofree char *wte = g_strconcat (pre, "wte.weight", NULL), *wpe = g_strconcat (pre, "wpe.weight", NULL);
-    g_autofree char *lnw = g_strconcat (pre, "ln_f.weight", NULL), *lnb = g_strconcat (pre, "ln_f.bias", NULL);
-    ok = strata_tensor_set_load (set, wte, V, C, w->tok_embed, error) &&
-         strata_tensor_set_load (set, wpe, N, C, w->pos_embed, error) &&
-         strata_tensor_set_load (set, lnw, C, 0, w->norm_f_w, error) &&
-         strata_tensor_set_load (set, lnb, C, 0, w->norm_f_b, error);
-  }
+  Wanted global[] = {
+    { "wte.weight", V, C, &w->tok_embed, NULL }, { "wpe.weight", N, C, &w->pos_embed, NULL },
+    { "ln_f.weight", C, 0, NULL, w->norm_f_w },  { "ln_f.bias", C, 0, NULL, w->norm_f_b },
+  };
+  gboolean ok = load_wanted (set, pre, global, G_N_ELEMENTS (global), error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
     g_autofree char *p = g_strdup_printf ("%sh.%d.", pre, l);
-    g_autofree char *ln1w = g_strconcat (p, "ln_1.weight", NULL), *ln1b = g_strconcat (p, "ln_1.bias", NULL);
-    g_autofree char *ln2w = g_strconcat (p, "ln_2.weight", NULL), *ln2b = g_strconcat (p, "ln_2.bias", NULL);
     g_autofree char *aw = g_strconcat (p, "attn.c_attn.weight", NULL), *ab = g_strconcat (p, "attn.c_attn.bias", NULL);
-    g_autofree char *ow = g_strconcat (p, "attn.c_proj.weight", NULL), *ob = g_strconcat (p, "attn.c_proj.bias", NULL);
-    g_autofree char *fw = g_strconcat (p, "mlp.c_fc.weight", NULL), *fb = g_strconcat (p, "mlp.c_fc.bias", NULL);
-    g_autofree char *dw = g_strconcat (p, "mlp.c_proj.weight", NULL), *db = g_strconcat (p, "mlp.c_proj.bias", NULL);
-    ok = strata_tensor_set_load (set, ln1w, C, 0, lw->norm1_w, error) &&
-         strata_tensor_set_load (set, ln1b, C, 0, lw->norm1_b, error) &&
+    g_autofree char *ow = g_strconcat (p, "attn.c_proj.weight", NULL);
+    g_autofree char *fw = g_strconcat (p, "mlp.c_fc.weight", NULL), *dw = g_strconcat (p, "mlp.c_proj.weight", NULL);
+    Wanted vectors[] = {
+      { "ln_1.weight", C, 0, NULL, lw->norm1_w },      { "ln_1.bias", C, 0, NULL, lw->norm1_b },
+      { "attn.c_proj.bias", C, 0, NULL, lw->b_o },     { "ln_2.weight", C, 0, NULL, lw->norm2_w },
+      { "ln_2.bias", C, 0, NULL, lw->norm2_b },        { "mlp.c_fc.bias", F, 0, NULL, lw->b_up },
+      { "mlp.c_proj.bias", C, 0, NULL, lw->b_down },
+    };
+    ok = load_wanted (set, p, vectors, G_N_ELEMENTS (vectors), error) &&
          strata_tensor_set_load (set, aw, C, 3 * C, qkv, error) &&
          strata_tensor_set_load (set, ab, 3 * C, 0, qkv_b, error) &&
-         load_transposed (set, ow, C, C, lw->w_o, error) &&
-         strata_tensor_set_load (set, ob, C, 0, lw->b_o, error) &&
-         strata_tensor_set_load (set, ln2w, C, 0, lw->norm2_w, error) &&
-         strata_tensor_set_load (set, ln2b, C, 0, lw->norm2_b, error) &&
-         load_transposed (set, fw, C, F, lw->w_up, error) &&
-         strata_tensor_set_load (set, fb, F, 0, lw->b_up, error) &&
-         load_transposed (set, dw, F, C, lw->w_down, error) &&
-         strata_tensor_set_load (set, db, C, 0, lw->b_down, error);
+         load_transposed (set, ow, C, C, &lw->w_o, error) && load_transposed (set, fw, C, F, &lw->w_up, error) &&
+         load_transposed (set, dw, F, C, &lw->w_down, error);
     if (!ok)
       break;
     /* c_attn (C_in, 3C_out): output columns [0,C) are q, [C,2C) k, [2C,3C) v. */
-    float *dst[3] = { lw->w_q, lw->w_k, lw->w_v }, *dst_b[3] = { lw->b_q, lw->b_k, lw->b_v };
+    StrataMat *dst[3] = { &lw->w_q, &lw->w_k, &lw->w_v };
+    float *dst_b[3] = { lw->b_q, lw->b_k, lw->b_v };
     for (int s = 0; s < 3; s++) {
       for (guint64 o = 0; o < C; o++)
         for (guint64 i = 0; i < C; i++)
-          dst[s][o * C + i] = qkv[i * 3 * C + s * C + o];
+          split[o * C + i] = qkv[i * 3 * C + s * C + o];
+      store_rows (dst[s], split, 0, C, C);
       memcpy (dst_b[s], qkv_b + s * C, C * sizeof (float));
     }
   }
-  if (ok && !w->tied)
-    ok = strata_tensor_set_load (set, "lm_head.weight", V, C, w->unembed, error);
+  if (ok && !c->recipe.tied)
+    ok = strata_tensor_set_load_mat (set, "lm_head.weight", V, C, &w->unembed, error);
   return ok;
 }
 
@@ -166,32 +193,88 @@ load_llama (const StrataTensorSet *set, StrataWeights *w, GError **error)
   const StrataConfig *c = &w->cfg;
   guint64 C = c->d_model, HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
   guint64 F = c->d_mlp, V = c->vocab;
-  gboolean ok = strata_tensor_set_load (set, "model.embed_tokens.weight", V, C, w->tok_embed, error) &&
-                strata_tensor_set_load (set, "model.norm.weight", C, 0, w->norm_f_w, error);
-
+  Wanted global[] = {
+    { "model.embed_tokens.weight", V, C, &w->tok_embed, NULL }, { "model.norm.weight", C, 0, NULL, w->norm_f_w },
+    { "lm_head.weight", V, C, c->recipe.tied ? NULL : &w->unembed, NULL }, /* tied: the embedding */
+  };
+  gboolean ok = load_wanted (set, "", global, G_N_ELEMENTS (global), error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
-    struct { const char *name; guint64 d0, d1; float *dst; } t[] = {
-      { "input_layernorm.weight", C, 0, lw->norm1_w },
-      { "self_attn.q_proj.weight", HD, C, lw->w_q },   { "self_attn.q_proj.bias", HD, 0, lw->b_q },
-      { "self_attn.k_proj.weight", KD, C, lw->w_k },   { "self_attn.k_proj.bias", KD, 0, lw->b_k },
-      { "self_attn.v_proj.weight", KD, C, lw->w_v },   { "self_attn.v_proj.bias", KD, 0, lw->b_v },
-      { "self_attn.o_proj.weight", C, HD, lw->w_o },   { "self_attn.o_proj.bias", C, 0, lw->b_o },
-      { "post_attention_layernorm.weight", C, 0, lw->norm2_w },
-      { "mlp.gate_proj.weight", F, C, lw->w_gate },    { "mlp.up_proj.weight", F, C, lw->w_up },
-      { "mlp.down_proj.weight", C, F, lw->w_down },
+    Wanted t[] = {
+      { "input_layernorm.weight", C, 0, NULL, lw->norm1_w },
+      { "self_attn.q_proj.weight", HD, C, &lw->w_q, NULL }, { "self_attn.q_proj.bias", HD, 0, NULL, lw->b_q },
+      { "self_attn.k_proj.weight", KD, C, &lw->w_k, NULL }, { "self_attn.k_proj.bias", KD, 0, NULL, lw->b_k },
+      { "self_attn.v_proj.weight", KD, C, &lw->w_v, NULL }, { "self_attn.v_proj.bias", KD, 0, NULL, lw->b_v },
+      { "self_attn.o_proj.weight", C, HD, &lw->w_o, NULL }, { "self_attn.o_proj.bias", C, 0, NULL, lw->b_o },
+      { "post_attention_layernorm.weight", C, 0, NULL, lw->norm2_w },
+      { "mlp.gate_proj.weight", F, C, &lw->w_gate, NULL }, { "mlp.gate_proj.bias", F, 0, NULL, lw->b_gate },
+      { "mlp.up_proj.weight", F, C, &lw->w_up, NULL },     { "mlp.up_proj.bias", F, 0, NULL, lw->b_up },
+      { "mlp.down_proj.weight", C, F, &lw->w_down, NULL }, { "mlp.down_proj.bias", C, 0, NULL, lw->b_down },
     };
-    for (gsize i = 0; ok && i < G_N_ELEMENTS (t); i++) {
-      if (!t[i].dst) /* a bias this layout does not have */
-        continue;
-      g_autofree char *name = g_strdup_printf ("model.layers.%d.%s", l, t[i].name);
-      ok = strata_tensor_set_load (set, name, t[i].d0, t[i].d1, t[i].dst, error);
-    }
+    g_autofree char *prefix = g_strdup_printf ("model.layers.%d.", l);
+    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error);
   }
-  if (ok && !w->tied)
-    ok = strata_tensor_set_load (set, "lm_head.weight", V, C, w->unembed, error);
   return ok;
 }
+
+/* GPT-NeoX: query_key_value (3C, C) holds, per head h, the rows of q_h, k_h and v_h in turn
+ * (transformers views it as (H, 3, D)). */
+static gboolean
+load_neox (const StrataTensorSet *set, StrataWeights *w, GError **error)
+{
+  const StrataConfig *c = &w->cfg;
+  guint64 C = c->d_model, F = c->d_mlp, V = c->vocab, H = c->n_heads, D = c->d_head;
+  Wanted global[] = {
+    { "gpt_neox.embed_in.weight", V, C, &w->tok_embed, NULL },
+    { "gpt_neox.final_layer_norm.weight", C, 0, NULL, w->norm_f_w },
+    { "gpt_neox.final_layer_norm.bias", C, 0, NULL, w->norm_f_b },
+    { "embed_out.weight", V, C, c->recipe.tied ? NULL : &w->unembed, NULL },
+  };
+  g_autofree float *qkv = g_new (float, 3 * C * C);
+  g_autofree float *qkv_b = g_new (float, 3 * C);
+  g_autofree float *part = g_new (float, C * C);
+  gboolean ok = load_wanted (set, "", global, G_N_ELEMENTS (global), error);
+  for (int l = 0; ok && l < c->n_layers; l++) {
+    StrataLayerWeights *lw = &w->layers[l];
+    Wanted t[] = {
+      { "input_layernorm.weight", C, 0, NULL, lw->norm1_w },    { "input_layernorm.bias", C, 0, NULL, lw->norm1_b },
+      { "attention.dense.weight", C, C, &lw->w_o, NULL },         { "attention.dense.bias", C, 0, NULL, lw->b_o },
+      { "post_attention_layernorm.weight", C, 0, NULL, lw->norm2_w },
+      { "post_attention_layernorm.bias", C, 0, NULL, lw->norm2_b },
+      { "mlp.dense_h_to_4h.weight", F, C, &lw->w_up, NULL },      { "mlp.dense_h_to_4h.bias", F, 0, NULL, lw->b_up },
+      { "mlp.dense_4h_to_h.weight", C, F, &lw->w_down, NULL },    { "mlp.dense_4h_to_h.bias", C, 0, NULL, lw->b_down },
+    };
+    g_autofree char *prefix = g_strdup_printf ("gpt_neox.layers.%d.", l);
+    g_autofree char *qw = g_strconcat (prefix, "attention.query_key_value.weight", NULL);
+    g_autofree char *qb = g_strconcat (prefix, "attention.query_key_value.bias", NULL);
+    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error) && strata_tensor_set_load (set, qw, 3 * C, C, qkv, error);
+    if (ok && lw->b_q)
+      ok = strata_tensor_set_load (set, qb, 3 * C, 0, qkv_b, error);
+    StrataMat *dst[3] = { &lw->w_q, &lw->w_k, &lw->w_v };
+    float *dst_b[3] = { lw->b_q, lw->b_k, lw->b_v };
+    for (int s = 0; ok && s < 3; s++) {
+      for (guint64 h = 0; h < H; h++) {
+        memcpy (part + h * D * C, qkv + (3 * h + s) * D * C, D * C * sizeof (float));
+        if (dst_b[s])
+          memcpy (dst_b[s] + h * D, qkv_b + (3 * h + s) * D, D * sizeof (float));
+      }
+      store_rows (dst[s], part, 0, C, C);
+    }
+  }
+  return ok;
+}
+
+/* The tensors of each family, and where its token embedding is (for the stored dtype). */
+static const struct {
+  StrataFamily family;
+  gboolean (*load) (const StrataTensorSet *set, StrataWeights *w, GError **error);
+  const char *embedding[2];
+  gboolean add_bos; /* transformers' tokenizer default, before tokenizer_config.json */
+} loaders[] = {
+  { STRATA_FAMILY_GPT2, load_gpt2, { "wte.weight", "transformer.wte.weight" }, FALSE },
+  { STRATA_FAMILY_LLAMA, load_llama, { "model.embed_tokens.weight", NULL }, TRUE },
+  { STRATA_FAMILY_NEOX, load_neox, { "gpt_neox.embed_in.weight", NULL }, FALSE },
+};
 
 /* add_bos_token of tokenizer_config.json, when the file exists and states it. */
 static gboolean
@@ -270,22 +353,22 @@ static gboolean
 load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const char *dir,
                  const char *tokenizer_path, GError **error)
 {
-  gboolean gpt2 = hc->cfg.family == STRATA_FAMILY_GPT2;
-
-  m->weights = strata_weights_new_checked (&hc->cfg, &hc->layout, "config.json", error);
-  if (!m->weights)
+  gsize li = 0;
+  while (li < G_N_ELEMENTS (loaders) && loaders[li].family != hc->cfg.family)
+    li++;
+  g_assert (li < G_N_ELEMENTS (loaders)); /* every family a parser sets has a loader */
+  m->weights = strata_weights_new_checked (&hc->cfg, "config.json", error);
+  if (!m->weights || !loaders[li].load (&ck->set, m->weights, error))
     return FALSE;
-  if (!(gpt2 ? load_gpt2 (&ck->set, m->weights, error) : load_llama (&ck->set, m->weights, error)))
-    return FALSE;
-  /* Loading succeeded, so the embedding exists under one of these names. */
-  const StrataTensorInfo *emb = strata_tensor_set_lookup (&ck->set, gpt2 ? "wte.weight" : "model.embed_tokens.weight");
+  /* Loading succeeded, so the embedding exists under one of the names. */
+  const StrataTensorInfo *emb = strata_tensor_set_lookup (&ck->set, loaders[li].embedding[0]);
   if (!emb)
-    emb = strata_tensor_set_lookup (&ck->set, "transformer.wte.weight");
+    emb = strata_tensor_set_lookup (&ck->set, loaders[li].embedding[1]);
   m->dtype = emb->dtype;
   m->arch = g_strdup (hc->arch);
   m->bos_id = hc->bos_id < hc->cfg.vocab ? hc->bos_id : -1;
   m->eos_id = hc->eos_id < hc->cfg.vocab ? hc->eos_id : -1;
-  m->add_bos = !gpt2; /* transformers: Llama tokenizers add BOS, GPT-2's does not */
+  m->add_bos = loaders[li].add_bos;
   if (!read_add_bos (dir, &m->add_bos, error))
     return FALSE;
 

@@ -29,6 +29,19 @@ take (Reader *r, float *dst, guint64 n)
   r->p += n * 4;
 }
 
+/* A matrix, in its dtype. */
+static void
+take_mat (Reader *r, StrataMat *m, guint64 n)
+{
+  if (m->dtype == STRATA_DTYPE_F32) {
+    take (r, m->data, n);
+    return;
+  }
+  g_autofree float *tmp = g_new (float, n);
+  take (r, tmp, n);
+  strata_mat_store (m, 0, tmp, n);
+}
+
 /* Expected byte size of the file; FALSE on overflow. */
 static gboolean
 expected_size (const StrataConfig *c, gboolean untied, guint64 *out)
@@ -76,10 +89,14 @@ read_header (const guint8 *b, gsize len, const char *src, StrataConfig *cfg, gbo
     return FALSE;
   }
   *cfg = (StrataConfig) {
-    .family = STRATA_FAMILY_LLAMA, .d_model = h[0], .d_mlp = h[1], .n_layers = h[2], .n_heads = h[3],
-    .n_kv_heads = h[4], .vocab = (int) ABS ((gint64) h[5]), .n_ctx = h[6], .d_head = h[0] / h[3],
-    .norm_eps = 1e-5f, .rope = STRATA_ROPE_ADJACENT, .rope_theta = 10000.0f,
+    .d_model = h[0], .d_mlp = h[1], .n_layers = h[2], .n_heads = h[3], .n_kv_heads = h[4],
+    .vocab = (int) ABS ((gint64) h[5]), .n_ctx = h[6], .d_head = h[0] / h[3],
   };
+  strata_config_set_family (cfg, STRATA_FAMILY_LLAMA);
+  cfg->recipe.norm.eps = 1e-5f;
+  cfg->recipe.rope.pairing = STRATA_ROPE_ADJACENT;
+  cfg->recipe.rope.theta = 10000.0f;
+  cfg->recipe.tied = !*untied;
   return TRUE;
 }
 
@@ -92,23 +109,25 @@ read_weights (const guint8 *b, StrataWeights *w)
   Reader r = { b + HEADER_BYTES };
 
   /* Per-kind arrays are stacked over layers, so walk them kind by kind. */
-  take (&r, w->tok_embed, (guint64) c->vocab * C);
-#define EACH_LAYER(field, n) \
-  for (int l = 0; l < c->n_layers; l++) take (&r, w->layers[l].field, (n))
-  EACH_LAYER (norm1_w, C);
-  EACH_LAYER (w_q, HD * C);
-  EACH_LAYER (w_k, KD * C);
-  EACH_LAYER (w_v, KD * C);
-  EACH_LAYER (w_o, C * HD);
-  EACH_LAYER (norm2_w, C);
-  EACH_LAYER (w_gate, F * C); /* w1 */
-  EACH_LAYER (w_down, C * F); /* w2 */
-  EACH_LAYER (w_up, F * C);   /* w3 */
+  take_mat (&r, &w->tok_embed, (guint64) c->vocab * C);
+#define EACH_LAYER(take, field, n) \
+  for (int l = 0; l < c->n_layers; l++) take (&r, &w->layers[l].field, (n))
+#define VEC(r, field, n) take (r, *(field), n)
+  EACH_LAYER (VEC, norm1_w, C);
+  EACH_LAYER (take_mat, w_q, HD * C);
+  EACH_LAYER (take_mat, w_k, KD * C);
+  EACH_LAYER (take_mat, w_v, KD * C);
+  EACH_LAYER (take_mat, w_o, C * HD);
+  EACH_LAYER (VEC, norm2_w, C);
+  EACH_LAYER (take_mat, w_gate, F * C); /* w1 */
+  EACH_LAYER (take_mat, w_down, C * F); /* w2 */
+  EACH_LAYER (take_mat, w_up, F * C);   /* w3 */
+#undef VEC
 #undef EACH_LAYER
   take (&r, w->norm_f_w, C);
   take (&r, NULL, (guint64) c->n_ctx * c->d_head); /* freq_cis_real and _imag, (N, D/2) each */
-  if (!w->tied)
-    take (&r, w->unembed, (guint64) c->vocab * C);
+  if (!c->recipe.tied)
+    take_mat (&r, &w->unembed, (guint64) c->vocab * C);
 }
 
 /* tokenizer.bin, else tok<V>.bin, beside the checkpoint. */
@@ -155,8 +174,7 @@ strata_llama2c_load (StrataModel *m, const char *path, const char *tokenizer_pat
                  src, len, untied ? "untied" : "tied", want);
     return FALSE;
   }
-  StrataWeightsLayout layout = { .tied = !untied };
-  m->weights = strata_weights_new_checked (&cfg, &layout, src, error);
+  m->weights = strata_weights_new_checked (&cfg, src, error);
   if (!m->weights)
     return FALSE;
   read_weights (b, m->weights);

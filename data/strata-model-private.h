@@ -21,14 +21,12 @@ StrataTokenizer *strata_tokenizer_open_path (const char *path, int vocab, GError
 
 /* Allocate the weights, turning a refusal of strata_config_check into an error that
  * names `source`. */
-StrataWeights *strata_weights_new_checked (const StrataConfig *cfg, const StrataWeightsLayout *layout,
-                                           const char *source, GError **error);
+StrataWeights *strata_weights_new_checked (const StrataConfig *cfg, const char *source, GError **error);
 
 /* config.json of a Hugging Face checkpoint, parsed and checked. */
 typedef struct {
-  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2 */
-  StrataConfig cfg;
-  StrataWeightsLayout layout;
+  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2, gpt_neox */
+  StrataConfig cfg;           /* sizes and recipe */
   int32_t bos_id, eos_id;     /* -1 when absent */
 } StrataHfConfig;
 

@@ -33,23 +33,11 @@ strata_format_to_string (StrataFormat format)
   return "unknown";
 }
 
-const char *
-strata_dtype_to_string (StrataDType dtype)
-{
-  switch (dtype) {
-  case STRATA_DTYPE_F32: return "F32";
-  case STRATA_DTYPE_F16: return "F16";
-  case STRATA_DTYPE_BF16: return "BF16";
-  }
-  return "unknown";
-}
-
 StrataWeights *
-strata_weights_new_checked (const StrataConfig *cfg, const StrataWeightsLayout *layout, const char *source,
-                            GError **error)
+strata_weights_new_checked (const StrataConfig *cfg, const char *source, GError **error)
 {
   const char *why = strata_config_check (cfg);
-  StrataWeights *w = why ? NULL : strata_weights_new (cfg, layout);
+  StrataWeights *w = why ? NULL : strata_weights_new (cfg, STRATA_DTYPE_F32);
   if (!w)
     g_set_error (error, STRATA_DATA_ERROR, why ? STRATA_DATA_ERROR_FORMAT : STRATA_DATA_ERROR_IO, "%s: %s", source,
                  why ? why : "cannot allocate the weights");

@@ -23,17 +23,11 @@ typedef enum {
   STRATA_FORMAT_LLAMA2C,
 } StrataFormat;
 
-typedef enum {
-  STRATA_DTYPE_F32,
-  STRATA_DTYPE_F16,
-  STRATA_DTYPE_BF16,
-} StrataDType;
-
 typedef struct {
   char *path;              /* as given */
   char *name;              /* short display name, e.g. "stories260K" */
   StrataFormat format;
-  char *arch;              /* "gpt2", "llama", "mistral", "qwen2" */
+  char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox" */
   StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32) */
   StrataWeights *weights;  /* owned */
   StrataTokenizer *tokenizer; /* owned; NULL when the checkpoint has none and none was given */
@@ -46,7 +40,6 @@ StrataModel *strata_model_open (const char *path, const char *tokenizer_path, GE
 void strata_model_free (StrataModel *model);
 
 const char *strata_format_to_string (StrataFormat format);
-const char *strata_dtype_to_string (StrataDType dtype);
 
 /* Tokenize `text` and apply the BOS policy. */
 GArray *strata_model_encode (StrataModel *model, const char *text, GError **error);

@@ -30,13 +30,9 @@ typedef struct {
 void strata_tensor_info_free (StrataTensorInfo *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataTensorInfo, strata_tensor_info_free)
 
-/* Bytes per element. */
-gsize strata_dtype_size (StrataDType dtype);
-
-/* Exact conversions: every F16 and BF16 value is representable in fp32. */
-float strata_f16_to_f32 (guint16 h);
-float strata_bf16_to_f32 (guint16 b);
-/* Convert n little-endian elements at `src` (any alignment) into `dst`. */
+/* Convert n little-endian elements at `src` (any alignment) into `dst`: exact, every F16 and
+ * BF16 value is representable in fp32 (strata_dtype_size and the element conversions are
+ * the kernels' own, strata-weights.h). */
 void strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n);
 
 /* Overflow-safe element count and byte size; FALSE on overflow. */
@@ -63,6 +59,13 @@ const StrataTensorInfo *strata_tensor_set_lookup (const StrataTensorSet *set, co
  * fp32 into dst (room for the product). Errors name the file, the tensor and both shapes. */
 gboolean strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0,
                                  guint64 d1, float *dst, GError **error);
+/* The same into a whole (d0, d1) matrix, in the matrix's dtype. */
+gboolean strata_tensor_set_load_mat (const StrataTensorSet *set, const char *name, guint64 d0,
+                                     guint64 d1, StrataMat *dst, GError **error);
+
+/* Store n F32 values at element `first` of a matrix, in its dtype (exact when the values
+ * came from that dtype). */
+void strata_mat_store (StrataMat *m, gsize first, const float *src, gsize n);
 
 /* SHA-256 (hex) of the concatenated bytes of the given mapped files. */
 char *strata_sha256_mapped_files (GMappedFile **files, guint n);

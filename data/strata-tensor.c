@@ -15,42 +15,6 @@ strata_tensor_info_free (StrataTensorInfo *t)
   g_free (t);
 }
 
-gsize
-strata_dtype_size (StrataDType dtype)
-{
-  return dtype == STRATA_DTYPE_F32 ? 4 : 2;
-}
-
-static float
-bits_to_f32 (guint32 bits)
-{
-  float f;
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-float
-strata_f16_to_f32 (guint16 h)
-{
-  guint32 sign = (guint32) (h >> 15) << 31;
-  guint32 exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-
-  if (exp == 0) {
-    /* Zero or subnormal: mant × 2^-24, exact in fp32 (mant < 2^10). */
-    float v = ldexpf ((float) mant, -24);
-    return sign ? -v : v;
-  }
-  if (exp == 31) /* infinity or NaN, payload kept */
-    return bits_to_f32 (sign | 0x7f800000u | (mant << 13));
-  return bits_to_f32 (sign | ((exp + 112) << 23) | (mant << 13)); /* rebias 15 -> 127 */
-}
-
-float
-strata_bf16_to_f32 (guint16 b)
-{
-  return bits_to_f32 ((guint32) b << 16); /* bf16 is the top half of an fp32 */
-}
-
 void
 strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n)
 {
@@ -61,11 +25,11 @@ strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n)
     for (gsize i = 0; i < n; i++) {
       guint32 v;
       memcpy (&v, src + 4 * i, 4);
-      dst[i] = bits_to_f32 (GUINT32_FROM_LE (v));
+      v = GUINT32_FROM_LE (v);
+      memcpy (dst + i, &v, 4);
     }
     break;
-  case STRATA_DTYPE_F16:
-  case STRATA_DTYPE_BF16:
+  default:
     for (gsize i = 0; i < n; i++) {
       guint16 v;
       memcpy (&v, src + 2 * i, 2);
@@ -173,6 +137,25 @@ strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0
     return FALSE;
   }
   strata_dtype_convert (t->dtype, t->data, dst, t->n_elements);
+  return TRUE;
+}
+
+void
+strata_mat_store (StrataMat *m, gsize first, const float *src, gsize n)
+{
+  strata_dtype_from_f32 (m->dtype, src, (char *) m->data + first * strata_dtype_size (m->dtype), n);
+}
+
+gboolean
+strata_tensor_set_load_mat (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1, StrataMat *dst,
+                            GError **error)
+{
+  if (dst->dtype == STRATA_DTYPE_F32)
+    return strata_tensor_set_load (set, name, d0, d1, dst->data, error);
+  g_autofree float *tmp = g_new (float, d0 * d1);
+  if (!strata_tensor_set_load (set, name, d0, d1, tmp, error))
+    return FALSE;
+  strata_mat_store (dst, 0, tmp, d0 * d1);
   return TRUE;
 }
 

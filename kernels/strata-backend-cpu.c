@@ -35,9 +35,10 @@ cpu_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
 }
 
 static StrataStatus
-cpu_linear (const StrataBackend *be, float *y, const float *x, const float *w, const float *b,
+cpu_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *wm, const float *b,
             int R, int N, int K)
 {
+  const float *w = wm->data; /* F32: the only dtype this backend takes */
   float beta = 0.0f;
   if (b) {
     for (int r = 0; r < R; r++)
@@ -48,9 +49,8 @@ cpu_linear (const StrataBackend *be, float *y, const float *x, const float *w, c
   return STRATA_OK;
 }
 
-static StrataStatus
-cpu_layernorm (const StrataBackend *be, float *y, const float *x, const float *w, const float *b,
-               int R, int C, float eps)
+static void
+layernorm_rows (float *y, const float *x, const float *w, const float *b, int R, int C, float eps)
 {
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C;
@@ -66,12 +66,11 @@ cpu_layernorm (const StrataBackend *be, float *y, const float *x, const float *w
     for (int c = 0; c < C; c++)
       yr[c] = (float) (xr[c] - mean) * rstd * w[c] + (b ? b[c] : 0.0f);
   }
-  return STRATA_OK;
 }
 
-static StrataStatus
-cpu_rmsnorm (const StrataBackend *be, float *y, const float *x, const float *w, int R, int C,
-             float eps)
+/* unit_offset: the gain is 1 + w (Gemma), formed in float as transformers does. */
+static void
+rmsnorm_rows (float *y, const float *x, const float *w, int R, int C, float eps, int unit_offset)
 {
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C;
@@ -80,37 +79,53 @@ cpu_rmsnorm (const StrataBackend *be, float *y, const float *x, const float *w, 
     for (int c = 0; c < C; c++)
       ss += (double) xr[c] * xr[c];
     float rms = (float) (1.0 / sqrt (ss / C + eps));
-    for (int c = 0; c < C; c++)
-      yr[c] = xr[c] * rms * w[c];
+    if (unit_offset)
+      for (int c = 0; c < C; c++)
+        yr[c] = xr[c] * rms * (1.0f + w[c]);
+    else
+      for (int c = 0; c < C; c++)
+        yr[c] = xr[c] * rms * w[c];
   }
+}
+
+static StrataStatus
+cpu_norm (const StrataBackend *be, float *y, const float *x, const float *w, const float *b, int R, int C,
+          const StrataNormParams *p)
+{
+  if (p->kind == STRATA_NORM_LAYERNORM)
+    layernorm_rows (y, x, w, b, R, C, p->eps);
+  else
+    rmsnorm_rows (y, x, w, R, C, p->eps, p->kind == STRATA_NORM_RMSNORM_UNIT_OFFSET);
   return STRATA_OK;
 }
 
 static StrataStatus
-cpu_embed (const StrataBackend *be, float *out, const float *table, const int32_t *ids, int R,
+cpu_embed (const StrataBackend *be, float *out, const StrataMat *tm, const int32_t *ids, int R,
            int C)
 {
+  const float *table = tm->data;
   for (int r = 0; r < R; r++)
     memcpy (out + (size_t) r * C, table + (size_t) ids[r] * C, (size_t) C * sizeof (float));
   return STRATA_OK;
 }
 
 static StrataStatus
-cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, StrataRope pairing,
-          float theta)
+cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const StrataRopeParams *p)
 {
-  int half = D / 2;
+  if (p->pairing == STRATA_ROPE_NONE)
+    return STRATA_OK;
+  int dims = p->dims, half = dims / 2;
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++)
       for (int h = 0; h < nh; h++) {
         float *v = x + (((size_t) b * T + t) * nh + h) * D;
         for (int i = 0; i < half; i++) {
-          /* Frequency of pair i: theta^(-2i/D), identical in both conventions; they differ
-           * only in which two coordinates form the pair. */
-          double angle = t * pow (theta, -2.0 * i / D);
+          /* Frequency of pair i: theta^(-2i/dims), identical in both conventions; they
+           * differ only in which two coordinates form the pair. */
+          double angle = t * pow (p->theta, -2.0 * i / dims);
           float c = (float) cos (angle), s = (float) sin (angle);
-          int i0 = pairing == STRATA_ROPE_ADJACENT ? 2 * i : i;
-          int i1 = pairing == STRATA_ROPE_ADJACENT ? 2 * i + 1 : i + half;
+          int i0 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i : i;
+          int i1 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i + 1 : i + half;
           float a = v[i0], bb = v[i1];
           v[i0] = a * c - bb * s;
           v[i1] = a * s + bb * c;
@@ -121,10 +136,10 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, Strata
 
 static StrataStatus
 cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q, const float *k,
-               const float *v, int B, int T, int H, int K, int D)
+               const float *v, int B, int T, int H, int K, int D, const StrataAttnParams *a)
 {
   int group = H / K;
-  float scale = 1.0f / sqrtf ((float) D);
+  float scale = a->scale, cap = a->softcap;
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       /* Strided views of one head: rows of q, k, v and z are H*D or K*D apart. */
@@ -138,16 +153,22 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
                    0.0f, p, T);
       for (int i = 0; i < T; i++) {
         float *row = p + (size_t) i * T;
+        int lo = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
         float mx = -INFINITY;
-        for (int j = 0; j <= i; j++)
+        for (int j = lo; j <= i; j++) {
+          if (cap > 0)
+            row[j] = cap * tanhf (row[j] / cap);
           mx = fmaxf (mx, row[j]);
+        }
         double sum = 0;
-        for (int j = 0; j <= i; j++) {
+        for (int j = lo; j <= i; j++) {
           row[j] = expf (row[j] - mx);
           sum += row[j];
         }
         float inv = (float) (1.0 / sum);
-        for (int j = 0; j <= i; j++)
+        for (int j = 0; j < lo; j++)
+          row[j] = 0.0f;
+        for (int j = lo; j <= i; j++)
           row[j] *= inv;
         for (int j = i + 1; j < T; j++)
           row[j] = 0.0f;
@@ -159,24 +180,63 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
   return STRATA_OK;
 }
 
-static StrataStatus
-cpu_gelu (const StrataBackend *be, float *x, size_t n)
+/* 0.5 u (1 + tanh t) = u · sigmoid(2t): the same function, written with expf, which costs
+ * a third of tanhf (the GELU was a fifth of a patching sweep). */
+static inline float
+gelu_tanh (float u)
 {
-  /* 0.5 u (1 + tanh t) = u · sigmoid(2t): the same function, written with expf, which
-   * costs a third of tanhf (the GELU was a fifth of a patching sweep). */
   const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-  for (size_t i = 0; i < n; i++) {
-    float u = x[i];
-    x[i] = u / (1.0f + expf (-2.0f * k * (u + 0.044715f * u * u * u)));
+  return u / (1.0f + expf (-2.0f * k * (u + 0.044715f * u * u * u)));
+}
+
+static inline float
+gelu_erf (float u)
+{
+  return 0.5f * u * (1.0f + erff (u * 0.70710678118654752f));
+}
+
+static inline float
+silu (float u)
+{
+  return u / (1.0f + expf (-u));
+}
+
+/* One loop per function, so the branch is not taken per element. */
+#define ACTIVATE(f)                                                                                \
+  do {                                                                                             \
+    if (up)                                                                                        \
+      for (size_t i = 0; i < n; i++)                                                               \
+        x[i] = f (x[i]) * up[i];                                                                   \
+    else                                                                                           \
+      for (size_t i = 0; i < n; i++)                                                               \
+        x[i] = f (x[i]);                                                                           \
+  } while (0)
+
+static StrataStatus
+cpu_activation (const StrataBackend *be, float *x, const float *up, size_t n, StrataActivation act)
+{
+  switch (act) {
+  case STRATA_ACT_GELU_TANH: ACTIVATE (gelu_tanh); break;
+  case STRATA_ACT_GELU_ERF: ACTIVATE (gelu_erf); break;
+  case STRATA_ACT_SILU: ACTIVATE (silu); break;
+  default: return STRATA_ERR_ARGUMENT;
   }
   return STRATA_OK;
 }
 
 static StrataStatus
-cpu_swiglu (const StrataBackend *be, float *gate, const float *up, size_t n)
+cpu_scale (const StrataBackend *be, float *x, size_t n, float s)
 {
   for (size_t i = 0; i < n; i++)
-    gate[i] = gate[i] / (1.0f + expf (-gate[i])) * up[i];
+    x[i] *= s;
+  return STRATA_OK;
+}
+
+static StrataStatus
+cpu_softcap (const StrataBackend *be, float *x, size_t n, float cap)
+{
+  for (size_t i = 0; i < n; i++)
+    x[i] = cap * tanhf (x[i] / cap);
   return STRATA_OK;
 }
 
@@ -191,20 +251,21 @@ cpu_add (const StrataBackend *be, float *y, const float *x, size_t n)
 static const StrataBackend cpu_backend = {
   .name = "cpu",
   .host_memory = 1,
+  .matrix_dtypes = 1u << STRATA_DTYPE_F32,
   .alloc = cpu_alloc,
   .free = cpu_free,
   .upload = cpu_copy,
   .download = cpu_copy,
   .copy = cpu_copy,
   .linear = cpu_linear,
-  .layernorm = cpu_layernorm,
-  .rmsnorm = cpu_rmsnorm,
+  .norm = cpu_norm,
   .embed = cpu_embed,
   .rope = cpu_rope,
   .attention = cpu_attention,
-  .gelu = cpu_gelu,
-  .swiglu = cpu_swiglu,
+  .activation = cpu_activation,
   .add = cpu_add,
+  .scale = cpu_scale,
+  .softcap = cpu_softcap,
 };
 
 const StrataBackend *

@@ -4,7 +4,7 @@
  * memory for the CPU, device memory for CUDA); only upload/download cross the boundary.
  * Pointer arithmetic on backend memory is allowed (it is plain or device pointers).
  * Every member is required unless its comment says optional. Shapes use the letters of
- * strata-weights.h; R is a number of rows (B*T). */
+ * strata-recipe.h; R is a number of rows (B*T). */
 #pragma once
 
 #include <stddef.h>
@@ -19,6 +19,7 @@ struct StrataBackend {
   const char *name; /* "cpu", "cuda" */
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
   int host_memory;  /* its memory is host memory: weights are used in place, not copied */
+  unsigned matrix_dtypes; /* bit 1 << StrataDType for each dtype `linear` and `embed` take */
 
   float *(*alloc) (const StrataBackend *be, size_t n_floats); /* zeroed; NULL on failure */
   void (*free) (const StrataBackend *be, void *p);
@@ -26,31 +27,33 @@ struct StrataBackend {
   StrataStatus (*download) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
   StrataStatus (*copy) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
 
-  /* y (R, N) = x (R, K) · w (N, K)ᵀ + b (N); b may be NULL. */
-  StrataStatus (*linear) (const StrataBackend *be, float *y, const float *x, const float *w,
+  /* y (R, N) = x (R, K) · w (N, K)ᵀ + b (N); b may be NULL. w in a dtype of matrix_dtypes. */
+  StrataStatus (*linear) (const StrataBackend *be, float *y, const float *x, const StrataMat *w,
                           const float *b, int R, int N, int K);
-  /* y (R, C) = LayerNorm(x) with gain w and bias b (C). y may equal x. */
-  StrataStatus (*layernorm) (const StrataBackend *be, float *y, const float *x, const float *w,
-                             const float *b, int R, int C, float eps);
-  /* y (R, C) = x · rsqrt(mean(x²) + eps) · w. y may equal x. */
-  StrataStatus (*rmsnorm) (const StrataBackend *be, float *y, const float *x, const float *w,
-                           int R, int C, float eps);
-  /* out (R, C) = table[ids[r]]; ids are host memory. */
-  StrataStatus (*embed) (const StrataBackend *be, float *out, const float *table,
+  /* y (R, C) = norm(x) with gain w and (LayerNorm only, may be NULL) bias b (C). y may
+   * equal x. */
+  StrataStatus (*norm) (const StrataBackend *be, float *y, const float *x, const float *w,
+                        const float *b, int R, int C, const StrataNormParams *p);
+  /* out (R, C) = table[ids[r]] as F32; ids are host memory. */
+  StrataStatus (*embed) (const StrataBackend *be, float *out, const StrataMat *table,
                          const int32_t *ids, int R, int C);
-  /* In place: x (B, T, nh, D) rotated by position t with the given pairing. */
+  /* In place: x (B, T, nh, D) rotated by position t (p->pairing NONE: unchanged). */
   StrataStatus (*rope) (const StrataBackend *be, float *x, int B, int T, int nh, int D,
-                        StrataRope pairing, float theta);
+                        const StrataRopeParams *p);
   /* Causal attention with grouped heads: q (B, T, H, D), k v (B, T, K, D) ->
-   * pattern (B, H, T, T) (zero above the diagonal) and z (B, T, H, D). */
+   * pattern (B, H, T, T) (zero where a key is not visible) and z (B, T, H, D). */
   StrataStatus (*attention) (const StrataBackend *be, float *z, float *pattern, const float *q,
-                             const float *k, const float *v, int B, int T, int H, int K, int D);
-  /* In place: x = gelu_tanh(x), n floats. */
-  StrataStatus (*gelu) (const StrataBackend *be, float *x, size_t n);
-  /* gate = silu(gate) · up, n floats. */
-  StrataStatus (*swiglu) (const StrataBackend *be, float *gate, const float *up, size_t n);
+                             const float *k, const float *v, int B, int T, int H, int K, int D,
+                             const StrataAttnParams *p);
+  /* In place, n floats: x = act(x), times up (elementwise) when up is not NULL (gated MLPs). */
+  StrataStatus (*activation) (const StrataBackend *be, float *x, const float *up, size_t n,
+                              StrataActivation act);
   /* y += x, n floats. */
   StrataStatus (*add) (const StrataBackend *be, float *y, const float *x, size_t n);
+  /* x *= s, n floats. */
+  StrataStatus (*scale) (const StrataBackend *be, float *x, size_t n, float s);
+  /* x = cap · tanh(x / cap), n floats. */
+  StrataStatus (*softcap) (const StrataBackend *be, float *x, size_t n, float cap);
 
   /* Optional: message of the backend's last failure ("" when none). The engine appends it
    * to its own message. */

@@ -1,5 +1,5 @@
-/* strata-engine-private.h: the engine's state, shared by the files that implement it
- * (strata-engine.c: the full forward; strata-engine-suffix.c: the patching fast path). */
+/* strata-engine-private.h: the engine's state and the pass that every entry point runs
+ * (strata-engine.c: the public calls; strata-engine-pass.c: the pass and its one block). */
 #pragma once
 
 #include <stdarg.h>
@@ -7,47 +7,20 @@
 
 #include "strata-engine.h"
 
-/* Activations of one block. A forward pass reuses one set for every layer; a backward
- * pass will allocate one set per layer (these are exactly the tensors it needs). */
-typedef struct {
-  float *normed;   /* (R, C) norm1(x), then norm2(x) */
-  float *q, *k, *v;/* (R, H*D), (R, K*D), (R, K*D) */
-  float *pattern;  /* (B, H, T, T) */
-  float *z;        /* (R, H*D) */
-  float *zh;       /* (R, H*D) one head of z, the rest zero: per-head results */
-  float *result;   /* (R, C) */
-  float *attn_out; /* (R, C) */
-  float *mlp_h;    /* (R, F) */
-  float *mlp_up;   /* (R, F) SwiGLU only */
-  float *mlp_out;  /* (R, C) */
-} LayerActs;
-
 struct StrataEngine {
   const StrataBackend *be;
   StrataWeights w;            /* tensor table in backend memory */
   StrataLayerWeights *layers; /* storage for w.layers when copied */
-  float *arena;               /* backend copy of the weights, NULL when used in place */
-  int cap_B, cap_T;           /* scratch sized for this batch */
-  float *scratch;
-  float *resid;               /* (R, C) */
-  float *pos;                 /* (R, C) */
-  float *logits;              /* (R, V) */
-  float *rows;                /* (rows_cap, C) unembed input */
+  void *arena;                /* backend copy of the weights, NULL when used in place */
+  StrataWeights *converted;   /* host copy in dtypes the backend takes, when the model's were not */
+  float *scratch;             /* activations of a pass, grown on demand */
+  size_t scratch_cap;         /* floats */
+  float *rows;                /* (rows_cap, C + V) unembed input and output */
   int rows_cap;
-  LayerActs acts;
-  float *sfx;                 /* scratch of strata_engine_forward_suffix */
-  size_t sfx_cap;             /* floats */
   StrataAbortFunc abort_fn;   /* asked between layers; NULL: never stop */
   void *abort_data;
   char error[512];
 };
-
-/* Stop the pass when the caller's abort check asks to. */
-#define CHECK_ABORT(e)                                                                 \
-  do {                                                                                 \
-    if (strata_engine_should_abort (e))                                                \
-      return fail ((e), STRATA_ERR_CANCELLED, "cancelled");                            \
-  } while (0)
 
 static inline StrataStatus
 fail (StrataEngine *e, StrataStatus st, const char *fmt, ...)
@@ -75,12 +48,47 @@ backend_fail (StrataEngine *e, StrataStatus st, const char *expr)
       return e->error[0] ? st_ : backend_fail (e, st_, #expr); \
   } while (0)
 
-/* The family's norm: LayerNorm with bias (GPT-2) or RMSNorm (Llama). */
+/* Stop the pass when the caller's abort check asks to. */
+#define CHECK_ABORT(e)                                        \
+  do {                                                        \
+    if (strata_engine_should_abort (e))                       \
+      return fail ((e), STRATA_ERR_CANCELLED, "cancelled");   \
+  } while (0)
+
+/* The model's norm with its parameters, over R rows of C. */
 static inline StrataStatus
-norm (StrataEngine *e, float *y, const float *x, const float *w, const float *b, int R)
+norm_rows (StrataEngine *e, float *y, const float *x, const float *w, const float *b, int R, int C)
 {
-  const StrataConfig *g = &e->w.cfg;
-  if (g->family == STRATA_FAMILY_GPT2)
-    return e->be->layernorm (e->be, y, x, w, b, R, g->d_model, g->norm_eps);
-  return e->be->rmsnorm (e->be, y, x, w, R, g->d_model, g->norm_eps);
+  return e->be->norm (e->be, y, x, w, b, R, C, &e->w.cfg.recipe.norm);
 }
+
+/* One sequence of a pass (a patched copy of the base run, or a sequence of the full pass).
+ * See strata-engine-pass.c for the row layout. */
+typedef struct {
+  int layer, pos;             /* first block it runs; first position it recomputes */
+  int single;                 /* its first block computes row `pos` only ... */
+  int first_order;            /* ... where it holds the base run's values up to this site
+                               * (strata_site_block_order of its first patched site) */
+  int off;                    /* first of its compact rows */
+  int slot;                   /* where its output goes (the caller's order) */
+  const StrataPatch *patches; /* patches of this sequence (`batch` ignored) */
+  int n_patches;
+  size_t patch_at;            /* offset of its patch rows in the uploaded buffer (floats) */
+} PassJob;
+
+typedef struct {
+  PassJob *jobs;              /* sorted by (layer, single) */
+  int n, T;
+  int out_pos;                /* the read position of every job; -1: every row (a full pass) */
+  const int32_t *tokens;      /* (n, T): a full pass starts from the embedding */
+  const StrataPrefix *base;   /* else rows and keys/values before each start come from here */
+  const StrataCache *caches;  /* full passes only */
+  int n_caches;
+  const int32_t *ids;         /* read logits of these vocabulary ids only (n_ids), or NULL */
+  int n_ids;
+  float *out;                 /* host: (n, V) or (n, n_ids) in the jobs' slot order; a full
+                               * pass: (n, T, V); NULL: nothing copied out */
+} Pass;
+
+/* Run the pass (strata-engine-pass.c). The caller has checked its inputs. */
+StrataStatus _strata_engine_run_pass (StrataEngine *e, const Pass *p);

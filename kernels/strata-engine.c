@@ -1,10 +1,9 @@
-/* strata-engine.c: the transformer forward pass, written once per family over the backend
- * table, with hook points at every TransformerLens site. */
+/* strata-engine.c: the engine object and its entry points. Each checks its request in the
+ * field's terms (sites, layers, positions) and describes it as a pass for
+ * strata-engine-pass.c, which runs every one of them with the same block. */
 #include "strata-engine.h"
 #include "strata-engine-private.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +15,34 @@ strata_engine_new (const StrataBackend *be, const StrataWeights *weights, Strata
   if (!e)
     return NULL;
   e->be = be;
+  /* Matrices in a dtype the backend does not take are converted to F32, once. */
+  const StrataWeights *w = weights;
+  if (!strata_weights_matrices_in (weights, be->matrix_dtypes)) {
+    e->converted = strata_weights_convert (weights, STRATA_DTYPE_F32);
+    if (!e->converted) {
+      strata_engine_free (e);
+      return NULL;
+    }
+    w = e->converted;
+  }
   if (be->host_memory) {
-    e->w = *weights;
+    e->w = *w;
   } else {
-    e->layers = calloc ((size_t) weights->cfg.n_layers, sizeof *e->layers);
-    e->arena = e->layers ? be->alloc (be, weights->arena_floats) : NULL;
+    e->layers = calloc ((size_t) w->cfg.n_layers, sizeof *e->layers);
+    e->arena = e->layers ? be->alloc (be, (w->arena_bytes + sizeof (float) - 1) / sizeof (float)) : NULL;
     if (!e->arena) {
       strata_engine_free (e);
       return NULL;
     }
-    *status = be->upload (be, e->arena, weights->arena, weights->arena_floats * sizeof (float));
+    *status = be->upload (be, e->arena, w->arena, w->arena_bytes);
     if (*status != STRATA_OK) {
       strata_engine_free (e);
       return NULL;
     }
-    strata_weights_rebase (weights, e->arena, &e->w, e->layers);
+    strata_weights_rebase (w, e->arena, &e->w, e->layers);
+    /* The device holds the weights now; a host copy made for it is not needed. */
+    strata_weights_free (e->converted);
+    e->converted = NULL;
   }
   *status = STRATA_OK;
   return e;
@@ -47,8 +59,7 @@ strata_engine_free (StrataEngine *e)
     e->be->free (e->be, e->scratch);
   if (e->rows)
     e->be->free (e->be, e->rows);
-  if (e->sfx)
-    e->be->free (e->be, e->sfx);
+  strata_weights_free (e->converted);
   free (e->layers);
   free (e);
 }
@@ -84,90 +95,39 @@ strata_engine_get_error (const StrataEngine *e)
   return e->error;
 }
 
-/* One allocation for every scratch tensor of a (B, T) run. */
+/* ---- checks ---- */
+
+/* A patch of (site, layer) at one row: a per-layer site the block writes in place. */
 static StrataStatus
-reserve (StrataEngine *e, int B, int T)
+check_patch (StrataEngine *e, const StrataPatch *p, int T, const char *name)
 {
-  if (B <= e->cap_B && T <= e->cap_T)
-    return STRATA_OK;
   const StrataConfig *g = &e->w.cfg;
-  B = B > e->cap_B ? B : e->cap_B;
-  T = T > e->cap_T ? T : e->cap_T;
-  size_t R = (size_t) B * T, C = g->d_model, HD = (size_t) g->n_heads * g->d_head;
-  size_t KD = (size_t) g->n_kv_heads * g->d_head, F = g->d_mlp, V = g->vocab;
-  size_t sizes[] = { R * C, R * C, R * V, R * C, R * HD, R * KD, R * KD,
-                     (size_t) B * g->n_heads * T * T, R * HD, R * HD, R * C, R * C, R * F, R * F, R * C };
-  float **slots[] = { &e->resid, &e->pos, &e->logits, &e->acts.normed, &e->acts.q, &e->acts.k,
-                      &e->acts.v, &e->acts.pattern, &e->acts.z, &e->acts.zh, &e->acts.result,
-                      &e->acts.attn_out, &e->acts.mlp_h, &e->acts.mlp_up, &e->acts.mlp_out };
-  size_t total = 0;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
-    total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
-  if (e->scratch)
-    e->be->free (e->be, e->scratch);
-  e->scratch = e->be->alloc (e->be, total);
-  e->cap_B = e->cap_T = 0;
-  if (!e->scratch)
-    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %zu floats of activations", total);
-  float *p = e->scratch;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-    *slots[i] = p;
-    p += (sizes[i] + 15) / 16 * 16;
-  }
-  e->cap_B = B;
-  e->cap_T = T;
+  if (p->site == STRATA_SITE_ATTN_PATTERN || p->site == STRATA_SITE_ATTN_RESULT)
+    return fail (e, STRATA_ERR_UNSUPPORTED, "%s cannot be patched (patch hook_z per head instead)", name);
+  if (p->pos < 0 || p->pos >= T)
+    return fail (e, STRATA_ERR_ARGUMENT, "%s: patch at position %d is outside %d tokens", name, p->pos, T);
+  if (p->head >= 0 && strata_site_heads (g, p->site) == 0)
+    return fail (e, STRATA_ERR_ARGUMENT, "%s is not split by head", name);
+  if (p->head >= strata_site_heads (g, p->site))
+    return fail (e, STRATA_ERR_ARGUMENT, "%s: head %d does not exist", name, p->head);
   return STRATA_OK;
 }
 
-typedef struct {
-  StrataEngine *e;
-  const StrataHooks *hooks;
-  int B, T;
-} Run;
-
-static int
-wants (const Run *run, StrataSite site, int layer)
-{
-  if (!run->hooks)
-    return 0;
-  for (int i = 0; i < run->hooks->n_caches; i++)
-    if (run->hooks->caches[i].site == site && run->hooks->caches[i].layer == layer)
-      return 1;
-  return 0;
-}
-
-/* Apply the patches of (site, layer) to `act`, then copy it to every cache that asks. */
+/* The site exists in this model at this layer. */
 static StrataStatus
-hook (Run *run, StrataSite site, int layer, float *act)
+check_site (StrataEngine *e, StrataSite site, int layer, char *name, int n)
 {
-  if (!run->hooks)
-    return STRATA_OK;
-  StrataEngine *e = run->e;
   const StrataConfig *g = &e->w.cfg;
-  long row = strata_site_row_floats (g, site, run->T);
-  for (int i = 0; i < run->hooks->n_patches; i++) {
-    const StrataPatch *p = &run->hooks->patches[i];
-    if (p->site != site || p->layer != layer)
-      continue;
-    size_t off = ((size_t) p->batch * run->T + p->pos) * row;
-    size_t n = (size_t) row;
-    if (p->head >= 0) {
-      off += (size_t) p->head * g->d_head;
-      n = (size_t) g->d_head;
-    }
-    StrataStatus st = e->be->upload (e->be, act + off, p->src, n * sizeof (float));
-    if (st != STRATA_OK)
-      return fail (e, st, "patch upload failed");
-  }
-  for (int i = 0; i < run->hooks->n_caches; i++) {
-    const StrataCache *c = &run->hooks->caches[i];
-    if (c->site != site || c->layer != layer)
-      continue;
-    StrataStatus st = e->be->download (e->be, c->dst, act,
-                                       (size_t) run->B * run->T * row * sizeof (float));
-    if (st != STRATA_OK)
-      return fail (e, st, "cache download failed");
-  }
+  if ((int) site < 0 || site >= STRATA_SITE_COUNT)
+    return fail (e, STRATA_ERR_ARGUMENT, "unknown site %d", (int) site);
+  strata_site_format (site, layer, name, n);
+  if (strata_site_is_per_layer (site) ? (layer < 0 || layer >= g->n_layers) : layer != -1)
+    return fail (e, STRATA_ERR_ARGUMENT, "%s: layer %d does not exist", name, layer);
+  if (site == STRATA_SITE_POS_EMBED && !strata_site_exists (g, site))
+    return fail (e, STRATA_ERR_ARGUMENT, "hook_pos_embed: this model has no learned position embedding");
+  if (!strata_site_exists (g, site))
+    return fail (e, STRATA_ERR_ARGUMENT, "%s: this model's blocks run attention and MLP in parallel, with no "
+                 "residual between them", name);
   return STRATA_OK;
 }
 
@@ -176,188 +136,186 @@ check_hooks (StrataEngine *e, const StrataHooks *hooks, int B, int T)
 {
   if (!hooks)
     return STRATA_OK;
-  const StrataConfig *g = &e->w.cfg;
   char name[96];
-  for (int i = 0; i < hooks->n_caches + hooks->n_patches; i++) {
-    int is_patch = i >= hooks->n_caches;
-    StrataSite site = is_patch ? hooks->patches[i - hooks->n_caches].site : hooks->caches[i].site;
-    int layer = is_patch ? hooks->patches[i - hooks->n_caches].layer : hooks->caches[i].layer;
-    if ((int) site < 0 || site >= STRATA_SITE_COUNT)
-      return fail (e, STRATA_ERR_ARGUMENT, "unknown site %d", (int) site);
-    strata_site_format (site, layer, name, sizeof name);
-    if (strata_site_is_per_layer (site) ? (layer < 0 || layer >= g->n_layers) : layer != -1)
-      return fail (e, STRATA_ERR_ARGUMENT, "%s: layer %d does not exist", name, layer);
-    if (site == STRATA_SITE_POS_EMBED && g->family != STRATA_FAMILY_GPT2)
-      return fail (e, STRATA_ERR_ARGUMENT, "hook_pos_embed: this model has RoPE, no position embedding");
-    if (!is_patch)
-      continue;
-    const StrataPatch *p = &hooks->patches[i - hooks->n_caches];
-    if (site == STRATA_SITE_ATTN_PATTERN || site == STRATA_SITE_ATTN_RESULT)
-      return fail (e, STRATA_ERR_UNSUPPORTED, "%s cannot be patched (patch hook_z per head instead)", name);
-    if (p->batch < 0 || p->batch >= B || p->pos < 0 || p->pos >= T)
-      return fail (e, STRATA_ERR_ARGUMENT, "%s: patch at sequence %d position %d is outside (%d, %d)",
-                   name, p->batch, p->pos, B, T);
-    if (p->head >= strata_site_heads (g, site) && p->head >= 0)
-      return fail (e, STRATA_ERR_ARGUMENT, "%s: head %d does not exist", name, p->head);
-    if (p->head >= 0 && strata_site_heads (g, site) == 0)
-      return fail (e, STRATA_ERR_ARGUMENT, "%s is not split by head", name);
+  for (int i = 0; i < hooks->n_caches; i++)
+    TRY (check_site (e, hooks->caches[i].site, hooks->caches[i].layer, name, sizeof name));
+  for (int i = 0; i < hooks->n_patches; i++) {
+    const StrataPatch *p = &hooks->patches[i];
+    TRY (check_site (e, p->site, p->layer, name, sizeof name));
+    if (p->batch < 0 || p->batch >= B)
+      return fail (e, STRATA_ERR_ARGUMENT, "%s: patch of sequence %d outside the batch of %d", name, p->batch, B);
+    TRY (check_patch (e, p, T, name));
   }
   return STRATA_OK;
 }
 
-/* Per-head outputs z_h · W_O[:, h]ᵀ, only when a cache asks: each head is one product of
- * z with every other head zeroed, so W_O is used as stored. */
 static StrataStatus
-head_results (Run *run, const StrataLayerWeights *lw, int l)
-{
-  StrataEngine *e = run->e;
-  const StrataConfig *g = &e->w.cfg;
-  const StrataCache *c = NULL;
-  for (int i = 0; i < run->hooks->n_caches; i++)
-    if (run->hooks->caches[i].site == STRATA_SITE_ATTN_RESULT && run->hooks->caches[i].layer == l)
-      c = &run->hooks->caches[i];
-  int R = run->B * run->T, H = g->n_heads, D = g->d_head, C = g->d_model;
-  LayerActs *a = &e->acts;
-  float *host = malloc ((size_t) R * C * sizeof (float));
-  if (!host)
-    return fail (e, STRATA_ERR_MEMORY, "cannot allocate per-head results");
-  StrataStatus st = STRATA_OK;
-  for (int h = 0; h < H && st == STRATA_OK; h++) {
-    st = e->be->copy (e->be, a->zh, a->z, (size_t) R * H * D * sizeof (float));
-    /* Zero the other heads: upload zeros over them row by row. */
-    float *zeros = calloc ((size_t) H * D, sizeof (float));
-    for (int r = 0; r < R && st == STRATA_OK && zeros; r++) {
-      if (h > 0)
-        st = e->be->upload (e->be, a->zh + (size_t) r * H * D, zeros, (size_t) h * D * sizeof (float));
-      if (st == STRATA_OK && h < H - 1)
-        st = e->be->upload (e->be, a->zh + (size_t) r * H * D + (size_t) (h + 1) * D, zeros,
-                            (size_t) (H - 1 - h) * D * sizeof (float));
-    }
-    if (!zeros)
-      st = STRATA_ERR_MEMORY;
-    free (zeros);
-    if (st == STRATA_OK)
-      st = e->be->linear (e->be, a->result, a->zh, lw->w_o, NULL, R, C, H * D);
-    if (st == STRATA_OK)
-      st = e->be->download (e->be, host, a->result, (size_t) R * C * sizeof (float));
-    for (int r = 0; r < R && st == STRATA_OK; r++)
-      memcpy (c->dst + ((size_t) r * H + h) * C, host + (size_t) r * C, (size_t) C * sizeof (float));
-  }
-  free (host);
-  return st == STRATA_OK ? STRATA_OK : fail (e, st, "per-head results failed");
-}
-
-static StrataStatus
-attention_block (Run *run, const StrataLayerWeights *lw, int l)
-{
-  StrataEngine *e = run->e;
-  const StrataBackend *be = e->be;
-  const StrataConfig *g = &e->w.cfg;
-  LayerActs *a = &e->acts;
-  int B = run->B, T = run->T, R = B * T, C = g->d_model;
-  int H = g->n_heads, K = g->n_kv_heads, D = g->d_head;
-
-  TRY (norm (e, a->normed, e->resid, lw->norm1_w, lw->norm1_b, R));
-  TRY (be->linear (be, a->q, a->normed, lw->w_q, lw->b_q, R, H * D, C));
-  TRY (be->linear (be, a->k, a->normed, lw->w_k, lw->b_k, R, K * D, C));
-  TRY (be->linear (be, a->v, a->normed, lw->w_v, lw->b_v, R, K * D, C));
-  TRY (hook (run, STRATA_SITE_ATTN_Q, l, a->q));
-  TRY (hook (run, STRATA_SITE_ATTN_K, l, a->k));
-  TRY (hook (run, STRATA_SITE_ATTN_V, l, a->v));
-  if (g->rope != STRATA_ROPE_NONE) {
-    TRY (be->rope (be, a->q, B, T, H, D, g->rope, g->rope_theta));
-    TRY (be->rope (be, a->k, B, T, K, D, g->rope, g->rope_theta));
-  }
-  TRY (be->attention (be, a->z, a->pattern, a->q, a->k, a->v, B, T, H, K, D));
-  TRY (hook (run, STRATA_SITE_ATTN_PATTERN, l, a->pattern));
-  TRY (hook (run, STRATA_SITE_ATTN_Z, l, a->z));
-  if (wants (run, STRATA_SITE_ATTN_RESULT, l))
-    TRY (head_results (run, lw, l));
-  TRY (be->linear (be, a->attn_out, a->z, lw->w_o, lw->b_o, R, C, H * D));
-  TRY (hook (run, STRATA_SITE_ATTN_OUT, l, a->attn_out));
-  TRY (be->add (be, e->resid, a->attn_out, (size_t) R * C));
-  return hook (run, STRATA_SITE_RESID_MID, l, e->resid);
-}
-
-static StrataStatus
-mlp_block (Run *run, const StrataLayerWeights *lw, int l)
-{
-  StrataEngine *e = run->e;
-  const StrataBackend *be = e->be;
-  const StrataConfig *g = &e->w.cfg;
-  LayerActs *a = &e->acts;
-  int R = run->B * run->T, C = g->d_model, F = g->d_mlp;
-
-  TRY (norm (e, a->normed, e->resid, lw->norm2_w, lw->norm2_b, R));
-  if (g->family == STRATA_FAMILY_GPT2) {
-    TRY (be->linear (be, a->mlp_h, a->normed, lw->w_up, lw->b_up, R, F, C));
-    TRY (be->gelu (be, a->mlp_h, (size_t) R * F));
-  } else {
-    TRY (be->linear (be, a->mlp_h, a->normed, lw->w_gate, NULL, R, F, C));
-    TRY (be->linear (be, a->mlp_up, a->normed, lw->w_up, lw->b_up, R, F, C));
-    TRY (be->swiglu (be, a->mlp_h, a->mlp_up, (size_t) R * F));
-  }
-  TRY (hook (run, STRATA_SITE_MLP_POST, l, a->mlp_h));
-  TRY (be->linear (be, a->mlp_out, a->mlp_h, lw->w_down, lw->b_down, R, C, F));
-  TRY (hook (run, STRATA_SITE_MLP_OUT, l, a->mlp_out));
-  TRY (be->add (be, e->resid, a->mlp_out, (size_t) R * C));
-  return hook (run, STRATA_SITE_RESID_POST, l, e->resid);
-}
-
-static StrataStatus
-embed (Run *run, const int32_t *tokens)
-{
-  StrataEngine *e = run->e;
-  const StrataBackend *be = e->be;
-  const StrataConfig *g = &e->w.cfg;
-  int B = run->B, T = run->T, R = B * T, C = g->d_model;
-
-  TRY (be->embed (be, e->resid, e->w.tok_embed, tokens, R, C));
-  TRY (hook (run, STRATA_SITE_EMBED, -1, e->resid));
-  if (g->family == STRATA_FAMILY_GPT2) {
-    for (int b = 0; b < B; b++)
-      TRY (be->copy (be, e->pos + (size_t) b * T * C, e->w.pos_embed, (size_t) T * C * sizeof (float)));
-    TRY (hook (run, STRATA_SITE_POS_EMBED, -1, e->pos));
-    TRY (be->add (be, e->resid, e->pos, (size_t) R * C));
-  }
-  return STRATA_OK;
-}
-
-StrataStatus
-strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T,
-                       const StrataHooks *hooks, float *logits)
+check_tokens (StrataEngine *e, const int32_t *tokens, int B, int T)
 {
   const StrataConfig *g = &e->w.cfg;
-  e->error[0] = '\0';
   if (B <= 0 || T <= 0)
     return fail (e, STRATA_ERR_ARGUMENT, "empty batch (%d sequences of %d tokens)", B, T);
   if (T > g->n_ctx)
     return fail (e, STRATA_ERR_ARGUMENT, "%d tokens exceed the model's context of %d", T, g->n_ctx);
   for (long i = 0; i < (long) B * T; i++)
     if (tokens[i] < 0 || tokens[i] >= g->vocab)
-      return fail (e, STRATA_ERR_ARGUMENT, "token id %d at index %ld is outside the vocabulary (%d)",
-                   tokens[i], i, g->vocab);
-  TRY (check_hooks (e, hooks, B, T));
-  TRY (reserve (e, B, T));
-
-  Run run = { e, hooks, B, T };
-  int R = B * T;
-  TRY (embed (&run, tokens));
-  for (int l = 0; l < g->n_layers; l++) {
-    const StrataLayerWeights *lw = &e->w.layers[l];
-    CHECK_ABORT (e);
-    TRY (hook (&run, STRATA_SITE_RESID_PRE, l, e->resid));
-    TRY (attention_block (&run, lw, l));
-    TRY (mlp_block (&run, lw, l));
-  }
-  TRY (norm (e, e->acts.normed, e->resid, e->w.norm_f_w, e->w.norm_f_b, R));
-  TRY (hook (&run, STRATA_SITE_LN_FINAL, -1, e->acts.normed));
-  TRY (e->be->linear (e->be, e->logits, e->acts.normed, e->w.unembed, e->w.b_unembed, R, g->vocab,
-                      g->d_model));
-  TRY (hook (&run, STRATA_SITE_LOGITS, -1, e->logits));
-  if (logits)
-    TRY (e->be->download (e->be, logits, e->logits, (size_t) R * g->vocab * sizeof (float)));
+      return fail (e, STRATA_ERR_ARGUMENT, "token id %d at index %ld is outside the vocabulary (%d)", tokens[i], i,
+                   g->vocab);
   return STRATA_OK;
+}
+
+static StrataStatus
+check_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs, int out_pos,
+            const int32_t *ids, int n_ids)
+{
+  const StrataConfig *g = &e->w.cfg;
+  int T = base ? base->T : 0;
+  if (!base || T <= 0 || T > g->n_ctx || n_jobs <= 0 || !jobs)
+    return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: no base run or empty batch");
+  if (out_pos < 0 || out_pos >= T)
+    return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: read position %d outside %d tokens", out_pos, T);
+  for (int i = 0; ids && i < n_ids; i++)
+    if (ids[i] < 0 || ids[i] >= g->vocab)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: token id %d is outside the vocabulary", ids[i]);
+  for (int j = 0; j < n_jobs; j++) {
+    const StrataSuffixJob *job = &jobs[j];
+    if (job->layer < 0 || job->layer >= g->n_layers || job->pos < 0 || job->pos > out_pos)
+      return fail (e, STRATA_ERR_ARGUMENT,
+                   "suffix forward: start (layer %d, position %d) outside (%d, %d) or after the read position %d",
+                   job->layer, job->pos, g->n_layers, T, out_pos);
+    if (j > 0 && job->layer < jobs[j - 1].layer)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: jobs are not sorted by layer");
+    for (int i = 0; i < job->n_patches; i++) {
+      const StrataPatch *p = &job->patches[i];
+      char name[96];
+      TRY (check_site (e, p->site, p->layer, name, sizeof name));
+      if (!strata_site_is_per_layer (p->site))
+        return fail (e, STRATA_ERR_UNSUPPORTED, "%s cannot be patched in a suffix forward", name);
+      if (p->layer < job->layer || p->pos < job->pos)
+        return fail (e, STRATA_ERR_ARGUMENT,
+                     "%s: patch of copy %d at position %d lies in the reused prefix or outside the run", name, j,
+                     p->pos);
+      TRY (check_patch (e, p, T, name));
+    }
+  }
+  return STRATA_OK;
+}
+
+/* ---- entry points ---- */
+
+StrataStatus
+strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, const StrataHooks *hooks,
+                       float *logits)
+{
+  e->error[0] = '\0';
+  TRY (check_tokens (e, tokens, B, T));
+  TRY (check_hooks (e, hooks, B, T));
+  int n_patches = hooks ? hooks->n_patches : 0;
+  PassJob *jobs = calloc ((size_t) B, sizeof *jobs);
+  StrataPatch *sorted = malloc ((size_t) (n_patches ? n_patches : 1) * sizeof *sorted);
+  if (!jobs || !sorted) {
+    free (jobs), free (sorted);
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate a pass of %d sequences", B);
+  }
+  /* Each sequence is a job from (0, 0) with the patches of its batch index. */
+  int at = 0;
+  for (int b = 0; b < B; b++) {
+    jobs[b] = (PassJob) { .slot = b, .patches = sorted + at };
+    for (int i = 0; i < n_patches; i++)
+      if (hooks->patches[i].batch == b)
+        sorted[at++] = hooks->patches[i], jobs[b].n_patches++;
+  }
+  Pass pass = { jobs, B, T, -1, tokens, NULL, hooks ? hooks->caches : NULL, hooks ? hooks->n_caches : 0,
+                NULL, 0, logits };
+  StrataStatus st = _strata_engine_run_pass (e, &pass);
+  free (jobs), free (sorted);
+  return st;
+}
+
+/* Whether a job's first block can compute its start row only (strata-engine-pass.c): every
+ * patch of that block is at the start position and after the block's keys and values, and
+ * the start row is read out if that block is the last. `order` receives the block order of
+ * its first patched site. */
+static int
+starts_single (const StrataConfig *g, const StrataSuffixJob *job, int out_pos, int *order)
+{
+  int first = 0;
+  *order = STRATA_SITE_COUNT;
+  for (int i = 0; i < job->n_patches; i++) {
+    const StrataPatch *p = &job->patches[i];
+    if (p->layer != job->layer)
+      continue;
+    if (p->pos != job->pos || strata_site_changes_keys (p->site))
+      return 0;
+    if (strata_site_block_order (p->site) < *order)
+      *order = strata_site_block_order (p->site);
+    first++;
+  }
+  return first > 0 && (job->layer < g->n_layers - 1 || job->pos == out_pos);
+}
+
+StrataStatus
+strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs,
+                            int out_pos, const int32_t *ids, int n_ids, float *out)
+{
+  e->error[0] = '\0';
+  TRY (check_jobs (e, base, jobs, n_jobs, out_pos, ids, n_ids));
+  PassJob *pj = calloc ((size_t) n_jobs, sizeof *pj);
+  if (!pj)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patching pass of %d copies", n_jobs);
+  /* Within a layer the single jobs go last (their rows follow the others'); the order of
+   * the output stays the caller's through `slot`. */
+  int n = 0;
+  for (int start = 0; start < n_jobs;) {
+    int end = start;
+    while (end < n_jobs && jobs[end].layer == jobs[start].layer)
+      end++;
+    for (int single = 0; single < 2; single++)
+      for (int j = start; j < end; j++) {
+        int order;
+        if (starts_single (&e->w.cfg, &jobs[j], out_pos, &order) == single)
+          pj[n++] = (PassJob) { jobs[j].layer, jobs[j].pos, single, order, 0, j, jobs[j].patches,
+                                jobs[j].n_patches, 0 };
+      }
+    start = end;
+  }
+  Pass pass = { pj, n_jobs, base->T, out_pos, NULL, base, NULL, 0, ids, ids ? n_ids : 0, out };
+  StrataStatus st = _strata_engine_run_pass (e, &pass);
+  if (st == STRATA_ERR_MEMORY && !e->error[0])
+    fail (e, st, "cannot allocate the patching pass of %d copies", n_jobs);
+  free (pj);
+  return st;
+}
+
+/* The one-start form: B copies from (layer, pos), patches distributed by their `batch`. */
+StrataStatus
+strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int layer, int pos, int B,
+                              const StrataPatch *patches, int n_patches, int out_pos, float *out_logits)
+{
+  e->error[0] = '\0';
+  if (B <= 0)
+    return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: no base run or empty batch");
+  if (out_pos < pos)
+    return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: read position %d is before the start %d", out_pos, pos);
+  for (int i = 0; i < n_patches; i++)
+    if (patches[i].batch < 0 || patches[i].batch >= B)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: patch %d is for copy %d of %d", i, patches[i].batch, B);
+  StrataSuffixJob *jobs = calloc ((size_t) B, sizeof *jobs);
+  StrataPatch *sorted = malloc ((size_t) (n_patches ? n_patches : 1) * sizeof *sorted);
+  if (!jobs || !sorted) {
+    free (jobs), free (sorted);
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d copies", B);
+  }
+  int at = 0;
+  for (int b = 0; b < B; b++) {
+    jobs[b] = (StrataSuffixJob) { layer, pos, sorted + at, 0 };
+    for (int i = 0; i < n_patches; i++)
+      if (patches[i].batch == b)
+        sorted[at++] = patches[i], jobs[b].n_patches++;
+  }
+  StrataStatus st = strata_engine_forward_jobs (e, base, jobs, B, out_pos, NULL, 0, out_logits);
+  free (jobs), free (sorted);
+  return st;
 }
 
 StrataStatus
@@ -368,7 +326,6 @@ strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *l
   e->error[0] = '\0';
   if (R <= 0)
     return fail (e, STRATA_ERR_ARGUMENT, "no rows to unembed");
-  /* Reuse the run scratch when it is large enough, else keep a dedicated buffer. */
   if (R > e->rows_cap) {
     if (e->rows)
       be->free (be, e->rows);
@@ -380,8 +337,10 @@ strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *l
   float *xr = e->rows, *lr = e->rows + (size_t) R * g->d_model;
   TRY (be->upload (be, xr, x, (size_t) R * g->d_model * sizeof (float)));
   if (!raw)
-    TRY (norm (e, xr, xr, e->w.norm_f_w, e->w.norm_f_b, R));
-  TRY (be->linear (be, lr, xr, e->w.unembed, e->w.b_unembed, R, g->vocab, g->d_model));
+    TRY (norm_rows (e, xr, xr, e->w.norm_f_w, e->w.norm_f_b, R, g->d_model));
+  TRY (be->linear (be, lr, xr, &e->w.unembed, e->w.b_unembed, R, g->vocab, g->d_model));
+  if (g->recipe.final_softcap > 0)
+    TRY (be->softcap (be, lr, (size_t) R * g->vocab, g->recipe.final_softcap));
   TRY (be->download (be, logits, lr, (size_t) R * g->vocab * sizeof (float)));
   return STRATA_OK;
 }

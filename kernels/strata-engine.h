@@ -1,7 +1,9 @@
 /* strata-engine.h: run a model on a backend, with hooks that cache or patch activations.
  *
- * The engine owns the weights copied to its backend and the scratch it needs. Nothing above
- * kernels/ knows which backend runs: callers pass host arrays in and get host arrays out. */
+ * The engine owns the weights copied to its backend (converted once to dtypes the backend
+ * takes) and the scratch it needs. Nothing above kernels/ knows which backend runs: callers
+ * pass host arrays in and get host arrays out. Every entry point runs the same pass and
+ * block (strata-engine-pass.c). */
 #pragma once
 
 #include <stddef.h>
@@ -64,7 +66,8 @@ StrataStatus strata_engine_forward (StrataEngine *e, const int32_t *tokens, int 
                                     const StrataHooks *hooks, float *logits);
 
 /* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
- * the host. raw != 0 skips the final norm. */
+ * the host, through the model's own output transform (its final soft-cap). raw != 0 skips
+ * the final norm. */
 StrataStatus strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits);
 
 /* The unpatched run that strata_engine_forward_suffix() continues: host arrays of one
@@ -74,15 +77,19 @@ typedef struct {
   const float *const *resid_pre; /* L entries, each (T, C): blocks.l.hook_resid_pre */
   const float *const *k;         /* L entries, each (T, K*D): blocks.l.attn.hook_k (pre-RoPE) */
   const float *const *v;         /* L entries, each (T, K*D): blocks.l.attn.hook_v */
+  /* Optional (NULL when not given), L entries each: hook_z (T, H*D), hook_attn_out,
+   * hook_resid_mid and hook_mlp_out (T, C). A job whose first block computes one row
+   * (strata_engine_forward_jobs) takes these values there up to its first patched site, so
+   * that row holds the base run's bits wherever the patch cannot have changed it. */
+  const float *const *z, *const *attn_out, *const *resid_mid, *const *mlp_out;
 } StrataPrefix;
 
 /* One patched copy of the base run in strata_engine_forward_jobs(). */
 typedef struct {
   int layer;                  /* first block it runs, 0..L-1 */
   int pos;                    /* first position it recomputes, <= the read position */
-  const StrataPatch *patches; /* its patches (`batch` is ignored): layer >= `layer`, pos >= `pos`;
-                               * site resid_pre, hook_z (one head or all), attn_out, resid_mid,
-                               * mlp_out or resid_post */
+  const StrataPatch *patches; /* its patches (`batch` is ignored): layer >= `layer`, pos >= `pos`,
+                               * at any per-layer site but the pattern and hook_result */
   int n_patches;
 } StrataSuffixJob;
 
@@ -93,7 +100,8 @@ typedef struct {
  * leaves them unchanged by any patch at a position >= pos_j). Jobs must be sorted by layer;
  * each job's rows join the batch at its own layer, so one product per weight matrix serves
  * every job running that block. hook_resid_pre at `layer` itself is applied before the block
- * runs. Output, for the read position out_pos of each job: with ids == NULL the logits
+ * runs. A job whose patches in its first block all come after that block's keys and values
+ * (strata_site_changes_keys) and sit at `pos` computes only row `pos` there. Output, for the read position out_pos of each job: with ids == NULL the logits
  * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids), each a
  * dot product summed in double on the host. Equal to
  * strata_engine_forward() with the same patches, up to the rounding of matrix products over

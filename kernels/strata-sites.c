@@ -41,6 +41,8 @@ strata_site_parse (const char *name, const StrataConfig *cfg, StrataSite *site, 
       return -1;
     for (int s = 0; s < STRATA_SITE_COUNT; s++)
       if (strata_site_is_per_layer (s) && strcmp (end + 1, site_names[s]) == 0) {
+        if (!strata_site_exists (cfg, s))
+          return -1;
         *site = s;
         *layer = (int) l;
         return 0;
@@ -49,8 +51,8 @@ strata_site_parse (const char *name, const StrataConfig *cfg, StrataSite *site, 
   }
   for (int s = 0; s < STRATA_SITE_COUNT; s++)
     if (!strata_site_is_per_layer (s) && strcmp (name, site_names[s]) == 0) {
-      if (s == STRATA_SITE_POS_EMBED && cfg->family != STRATA_FAMILY_GPT2)
-        return -1; /* RoPE models have no positional embedding to hook */
+      if (!strata_site_exists (cfg, s))
+        return -1; /* e.g. RoPE models have no positional embedding to hook */
       *site = s;
       *layer = -1;
       return 0;
@@ -106,4 +108,36 @@ strata_site_row_floats (const StrataConfig *cfg, StrataSite site, int T)
   default:
     return C;
   }
+}
+
+int
+strata_site_exists (const StrataConfig *cfg, StrataSite site)
+{
+  if (site == STRATA_SITE_POS_EMBED)
+    return cfg->recipe.learned_pos;
+  if (site == STRATA_SITE_RESID_MID)
+    return !cfg->recipe.parallel;
+  return site >= 0 && site < STRATA_SITE_COUNT;
+}
+
+int
+strata_site_changes_keys (StrataSite site)
+{
+  switch (site) {
+  case STRATA_SITE_EMBED:
+  case STRATA_SITE_POS_EMBED:
+  case STRATA_SITE_RESID_PRE:
+  case STRATA_SITE_ATTN_K:
+  case STRATA_SITE_ATTN_V:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int
+strata_site_block_order (StrataSite site)
+{
+  /* The per-layer sites are declared in the order a block computes them. */
+  return strata_site_is_per_layer (site) ? (int) site - STRATA_SITE_RESID_PRE : -1;
 }

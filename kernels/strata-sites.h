@@ -7,7 +7,7 @@
  *   attn.hook_k, attn.hook_v                  (B, T, K, D)   K = key/value heads
  *   attn.hook_pattern                         (B, H, T, T)   softmax(q·kᵀ/√D), causal
  *   attn.hook_result                          (B, T, H, C)   z_h · W_O[:, h]ᵀ (no bias)
- *   mlp.hook_post                             (B, T, F)      after GELU / after silu(gate)·up
+ *   mlp.hook_post                             (B, T, F)      after the activation (times up when gated)
  *   logits                                    (B, T, V)
  */
 #pragma once
@@ -32,7 +32,7 @@ typedef enum {
   STRATA_SITE_COUNT
 } StrataSite;
 
-#include "strata-weights.h"
+#include "strata-recipe.h"
 
 /* "blocks.3.hook_resid_pre" -> (STRATA_SITE_RESID_PRE, 3); "hook_embed" -> (.., -1).
  * Returns 0 on success, -1 if the name is unknown or the layer missing/out of range. */
@@ -45,3 +45,14 @@ int strata_site_is_per_layer (StrataSite site);
 long strata_site_row_floats (const StrataConfig *cfg, StrataSite site, int T);
 /* Heads a per-head site has (H or K), 0 for sites that are not split by head. */
 int strata_site_heads (const StrataConfig *cfg, StrataSite site);
+/* Whether the model has the site: hook_pos_embed needs learned positions, hook_resid_mid
+ * sequential blocks. */
+int strata_site_exists (const StrataConfig *cfg, StrataSite site);
+/* Whether a patch of the site at (layer l, position p) can change the keys and values of
+ * block l, and so other positions of that block: the embedding sites, resid_pre and the
+ * keys and values themselves. A patch anywhere else in block l changes only row p there
+ * and reaches other positions through later blocks (causal attention). */
+int strata_site_changes_keys (StrataSite site);
+/* Order of the per-layer sites within a block (resid_pre 0 ... resid_post last); -1 for
+ * sites outside the blocks. */
+int strata_site_block_order (StrataSite site);

@@ -1,108 +1,228 @@
-/* strata-weights.c: layout of a model's tensors in one arena. */
+/* strata-weights.c: the one table of a model's tensors, and what is built on it (the arena,
+ * rebasing, conversion, parameter counts). */
 #include "strata-weights.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *
-strata_config_check (const StrataConfig *cfg)
-{
-  if (cfg->n_layers <= 0 || cfg->d_model <= 0 || cfg->n_heads <= 0 || cfg->d_head <= 0 ||
-      cfg->d_mlp <= 0 || cfg->vocab <= 0 || cfg->n_ctx <= 0)
-    return "every size (layers, width, heads, head size, MLP width, vocabulary, context) must be positive";
-  if (cfg->n_kv_heads <= 0 || cfg->n_heads % cfg->n_kv_heads != 0)
-    return "the number of key/value heads must divide the number of heads";
-  if (cfg->family == STRATA_FAMILY_GPT2 && cfg->n_heads * cfg->d_head != cfg->d_model)
-    return "GPT-2 needs heads x head size = width";
-  if (cfg->family == STRATA_FAMILY_GPT2 && cfg->rope != STRATA_ROPE_NONE)
-    return "GPT-2 uses learned positions, not RoPE";
-  if (cfg->family == STRATA_FAMILY_LLAMA && cfg->rope == STRATA_ROPE_NONE)
-    return "the Llama family needs RoPE";
-  if (cfg->rope != STRATA_ROPE_NONE && (cfg->d_head % 2 != 0 || !(cfg->rope_theta > 0)))
-    return "RoPE needs an even head size and a positive theta";
-  if (!(cfg->norm_eps >= 0) || cfg->norm_eps > 1)
-    return "the norm epsilon must lie in [0, 1]";
-  /* Keep every tensor's element count well inside size_t and int indexing. */
-  if ((double) cfg->vocab * cfg->d_model > 4e9 || (double) cfg->d_mlp * cfg->d_model > 4e9 ||
-      (double) cfg->n_heads * cfg->d_head * cfg->d_model > 4e9 || cfg->n_layers > 4096 ||
-      cfg->n_ctx > (1 << 24))
-    return "sizes are too large";
-  return NULL;
-}
+/* Sizes a table row can name; resolved against the config by dim_size(). */
+typedef enum { DIM_ONE, DIM_C, DIM_Q, DIM_KV, DIM_F, DIM_V, DIM_N, DIM_QNORM, DIM_KNORM } Dim;
+
+/* When a tensor exists, as a function of the recipe (when_present()). */
+typedef enum {
+  WHEN_ALWAYS,
+  WHEN_NORM_BIAS,     /* LayerNorm-kind norms */
+  WHEN_LEARNED_POS,
+  WHEN_QKV_BIAS,
+  WHEN_QK_NORM,
+  WHEN_QK_NORM_BIAS,
+  WHEN_O_BIAS,
+  WHEN_POST_NORMS,
+  WHEN_POST_NORM_BIAS,
+  WHEN_GATED,
+  WHEN_GATED_BIAS,
+  WHEN_MLP_BIAS,
+  WHEN_UNTIED,
+  WHEN_UNEMBED_BIAS,
+} When;
 
 typedef struct {
-  float *base;
-  size_t used;
-  int counting; /* first pass only counts */
-} Carver;
+  const char *name;
+  int per_layer;
+  int matrix;    /* StrataMat, in the matrix dtype; else float * */
+  size_t offset; /* in StrataLayerWeights (per layer) or StrataWeights */
+  Dim rows, cols;
+  When when;
+} Field;
 
-static float *
-carve (Carver *c, size_t n)
+#define GLOBAL_MAT(f, r, c, w) { #f, 0, 1, offsetof (StrataWeights, f), r, c, w }
+#define GLOBAL_VEC(f, r, w) { #f, 0, 0, offsetof (StrataWeights, f), r, DIM_ONE, w }
+#define LAYER_MAT(f, r, c, w) { #f, 1, 1, offsetof (StrataLayerWeights, f), r, c, w }
+#define LAYER_VEC(f, r, w) { #f, 1, 0, offsetof (StrataLayerWeights, f), r, DIM_ONE, w }
+
+/* In arena order: the embeddings, every layer's tensors in the order the block reads them,
+ * the final norm and the unembedding. */
+static const Field global_head[] = {
+  GLOBAL_MAT (tok_embed, DIM_V, DIM_C, WHEN_ALWAYS),
+  GLOBAL_MAT (pos_embed, DIM_N, DIM_C, WHEN_LEARNED_POS),
+};
+static const Field layer_fields[] = {
+  LAYER_VEC (norm1_w, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (norm1_b, DIM_C, WHEN_NORM_BIAS),
+  LAYER_MAT (w_q, DIM_Q, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (b_q, DIM_Q, WHEN_QKV_BIAS),
+  LAYER_MAT (w_k, DIM_KV, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (b_k, DIM_KV, WHEN_QKV_BIAS),
+  LAYER_MAT (w_v, DIM_KV, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (b_v, DIM_KV, WHEN_QKV_BIAS),
+  LAYER_VEC (q_norm_w, DIM_QNORM, WHEN_QK_NORM),
+  LAYER_VEC (q_norm_b, DIM_QNORM, WHEN_QK_NORM_BIAS),
+  LAYER_VEC (k_norm_w, DIM_KNORM, WHEN_QK_NORM),
+  LAYER_VEC (k_norm_b, DIM_KNORM, WHEN_QK_NORM_BIAS),
+  LAYER_MAT (w_o, DIM_C, DIM_Q, WHEN_ALWAYS),
+  LAYER_VEC (b_o, DIM_C, WHEN_O_BIAS),
+  LAYER_VEC (attn_post_w, DIM_C, WHEN_POST_NORMS),
+  LAYER_VEC (attn_post_b, DIM_C, WHEN_POST_NORM_BIAS),
+  LAYER_VEC (norm2_w, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (norm2_b, DIM_C, WHEN_NORM_BIAS),
+  LAYER_MAT (w_gate, DIM_F, DIM_C, WHEN_GATED),
+  LAYER_VEC (b_gate, DIM_F, WHEN_GATED_BIAS),
+  LAYER_MAT (w_up, DIM_F, DIM_C, WHEN_ALWAYS),
+  LAYER_VEC (b_up, DIM_F, WHEN_MLP_BIAS),
+  LAYER_MAT (w_down, DIM_C, DIM_F, WHEN_ALWAYS),
+  LAYER_VEC (b_down, DIM_C, WHEN_MLP_BIAS),
+  LAYER_VEC (mlp_post_w, DIM_C, WHEN_POST_NORMS),
+  LAYER_VEC (mlp_post_b, DIM_C, WHEN_POST_NORM_BIAS),
+};
+static const Field global_tail[] = {
+  GLOBAL_VEC (norm_f_w, DIM_C, WHEN_ALWAYS),
+  GLOBAL_VEC (norm_f_b, DIM_C, WHEN_NORM_BIAS),
+  GLOBAL_MAT (unembed, DIM_V, DIM_C, WHEN_UNTIED),
+  GLOBAL_VEC (b_unembed, DIM_V, WHEN_UNEMBED_BIAS),
+};
+
+static size_t
+dim_size (const StrataConfig *g, Dim d)
 {
-  float *p = c->counting ? NULL : c->base + c->used;
-  c->used += n;
-  return p;
+  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  int whole = g->recipe.qk_norm == STRATA_QK_NORM_WHOLE;
+  switch (d) {
+  case DIM_ONE: return 1;
+  case DIM_C: return (size_t) g->d_model;
+  case DIM_Q: return HD;
+  case DIM_KV: return KD;
+  case DIM_F: return (size_t) g->d_mlp;
+  case DIM_V: return (size_t) g->vocab;
+  case DIM_N: return (size_t) g->n_ctx;
+  case DIM_QNORM: return whole ? HD : (size_t) g->d_head;
+  case DIM_KNORM: return whole ? KD : (size_t) g->d_head;
+  }
+  return 0;
 }
 
-static void
-lay_out (StrataWeights *w, const StrataWeightsLayout *lo, Carver *c)
+static int
+when_present (const StrataRecipe *r, When w)
+{
+  int norm_bias = r->norm.kind == STRATA_NORM_LAYERNORM;
+  int qk = r->qk_norm != STRATA_QK_NORM_NONE;
+  switch (w) {
+  case WHEN_ALWAYS: return 1;
+  case WHEN_NORM_BIAS: return norm_bias;
+  case WHEN_LEARNED_POS: return r->learned_pos;
+  case WHEN_QKV_BIAS: return r->qkv_bias;
+  case WHEN_QK_NORM: return qk;
+  case WHEN_QK_NORM_BIAS: return qk && norm_bias;
+  case WHEN_O_BIAS: return r->o_bias;
+  case WHEN_POST_NORMS: return r->post_norms;
+  case WHEN_POST_NORM_BIAS: return r->post_norms && norm_bias;
+  case WHEN_GATED: return r->gated;
+  case WHEN_GATED_BIAS: return r->gated && r->mlp_bias;
+  case WHEN_MLP_BIAS: return r->mlp_bias;
+  case WHEN_UNTIED: return !r->tied;
+  case WHEN_UNEMBED_BIAS: return r->unembed_bias;
+  }
+  return 0;
+}
+
+/* Visit the fields of one table row group. */
+static int
+visit_fields (StrataWeights *w, const Field *fields, size_t n, int layer, StrataWeightVisitFunc fn, void *user)
 {
   const StrataConfig *g = &w->cfg;
-  size_t C = g->d_model, HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
-  size_t F = g->d_mlp, V = g->vocab;
-  int gpt2 = g->family == STRATA_FAMILY_GPT2;
-  int qkv_b = gpt2 || lo->qkv_bias, o_b = gpt2 || lo->o_bias, mlp_b = gpt2 || lo->mlp_bias;
-
-  w->tok_embed = carve (c, V * C);
-  w->pos_embed = gpt2 ? carve (c, (size_t) g->n_ctx * C) : NULL;
-  for (int l = 0; l < g->n_layers; l++) {
-    StrataLayerWeights *lw = &w->layers[l];
-    lw->norm1_w = carve (c, C);
-    lw->norm1_b = gpt2 ? carve (c, C) : NULL;
-    lw->w_q = carve (c, HD * C);
-    lw->b_q = qkv_b ? carve (c, HD) : NULL;
-    lw->w_k = carve (c, KD * C);
-    lw->b_k = qkv_b ? carve (c, KD) : NULL;
-    lw->w_v = carve (c, KD * C);
-    lw->b_v = qkv_b ? carve (c, KD) : NULL;
-    lw->w_o = carve (c, C * HD);
-    lw->b_o = o_b ? carve (c, C) : NULL;
-    lw->norm2_w = carve (c, C);
-    lw->norm2_b = gpt2 ? carve (c, C) : NULL;
-    lw->w_gate = gpt2 ? NULL : carve (c, F * C);
-    lw->w_up = carve (c, F * C);
-    lw->b_up = mlp_b ? carve (c, F) : NULL;
-    lw->w_down = carve (c, C * F);
-    lw->b_down = mlp_b ? carve (c, C) : NULL;
+  char name[64];
+  for (size_t i = 0; i < n; i++) {
+    const Field *f = &fields[i];
+    if (!when_present (&g->recipe, f->when))
+      continue;
+    char *base = layer >= 0 ? (char *) &w->layers[layer] : (char *) w;
+    if (layer >= 0)
+      snprintf (name, sizeof name, "layers.%d.%s", layer, f->name);
+    else
+      snprintf (name, sizeof name, "%s", f->name);
+    StrataWeightTensor t = { name, layer, dim_size (g, f->rows), dim_size (g, f->cols), STRATA_DTYPE_F32, f->matrix,
+                             NULL, NULL };
+    if (f->matrix) {
+      t.mat = (StrataMat *) (base + f->offset);
+      t.dtype = t.mat->dtype;
+    } else {
+      t.vec = (float **) (base + f->offset);
+    }
+    int stop = fn (&t, user);
+    if (stop)
+      return stop;
   }
-  w->norm_f_w = carve (c, C);
-  w->norm_f_b = gpt2 ? carve (c, C) : NULL;
-  w->tied = lo->tied;
-  w->unembed = lo->tied ? w->tok_embed : carve (c, V * C);
-  w->b_unembed = lo->unembed_bias ? carve (c, V) : NULL;
+  return 0;
+}
+
+int
+strata_weights_visit (StrataWeights *w, StrataWeightVisitFunc fn, void *user)
+{
+  int stop = visit_fields (w, global_head, sizeof global_head / sizeof *global_head, -1, fn, user);
+  for (int l = 0; !stop && l < w->cfg.n_layers; l++)
+    stop = visit_fields (w, layer_fields, sizeof layer_fields / sizeof *layer_fields, l, fn, user);
+  if (!stop)
+    stop = visit_fields (w, global_tail, sizeof global_tail / sizeof *global_tail, -1, fn, user);
+  return stop;
+}
+
+/* ---- carving ---- */
+
+typedef struct {
+  char *base;        /* NULL: only count */
+  size_t used;       /* bytes */
+  StrataDType matrix_dtype;
+} Carver;
+
+/* Every tensor starts on a 64-byte boundary (cache lines, vector loads). */
+#define ALIGN 64
+
+static int
+carve_cb (StrataWeightTensor *t, void *user)
+{
+  Carver *c = user;
+  StrataDType dt = t->matrix ? c->matrix_dtype : STRATA_DTYPE_F32;
+  void *p = c->base ? c->base + c->used : NULL;
+  c->used += (t->rows * t->cols * strata_dtype_size (dt) + ALIGN - 1) / ALIGN * ALIGN;
+  if (t->matrix)
+    *t->mat = (StrataMat) { p, dt };
+  else
+    *t->vec = p;
+  return 0;
+}
+
+/* The unembedding of a tied model is the token embedding. */
+static void
+tie (StrataWeights *w)
+{
+  if (w->cfg.recipe.tied)
+    w->unembed = w->tok_embed;
 }
 
 StrataWeights *
-strata_weights_new (const StrataConfig *cfg, const StrataWeightsLayout *layout)
+strata_weights_new (const StrataConfig *cfg, StrataDType matrix_dtype)
 {
-  if (strata_config_check (cfg))
+  if (strata_config_check (cfg) || (int) matrix_dtype < 0 || matrix_dtype >= STRATA_DTYPE_N)
     return NULL;
   StrataWeights *w = calloc (1, sizeof *w);
   if (!w)
     return NULL;
   w->cfg = *cfg;
   w->layers = calloc ((size_t) cfg->n_layers, sizeof *w->layers);
-  Carver c = { .counting = 1 };
+  Carver c = { NULL, 0, matrix_dtype };
   if (w->layers)
-    lay_out (w, layout, &c);
-  w->arena_floats = c.used;
-  w->arena = w->layers ? calloc (c.used, sizeof (float)) : NULL;
+    strata_weights_visit (w, carve_cb, &c);
+  w->arena_bytes = c.used;
+  w->arena = w->layers ? aligned_alloc (ALIGN, c.used ? c.used : ALIGN) : NULL;
   if (!w->arena) {
     strata_weights_free (w);
     return NULL;
   }
-  c = (Carver) { .base = w->arena };
-  lay_out (w, layout, &c);
+  memset (w->arena, 0, c.used);
+  c = (Carver) { w->arena, 0, matrix_dtype };
+  strata_weights_visit (w, carve_cb, &c);
+  tie (w);
   return w;
 }
 
@@ -116,46 +236,253 @@ strata_weights_free (StrataWeights *w)
   free (w);
 }
 
+static int
+count_cb (StrataWeightTensor *t, void *user)
+{
+  *(size_t *) user += t->rows * t->cols;
+  return 0;
+}
+
 size_t
 strata_weights_param_count (const StrataWeights *w)
 {
-  return w->arena_floats;
+  size_t n = 0;
+  strata_weights_visit ((StrataWeights *) w, count_cb, &n);
+  return n;
 }
 
-#define REBASE(p) ((p) ? new_arena + ((p) - w->arena) : NULL)
+/* ---- rebasing and conversion ---- */
+
+typedef struct {
+  const char *old_base;
+  char *new_base;
+} Rebase;
+
+static int
+rebase_cb (StrataWeightTensor *t, void *user)
+{
+  Rebase *r = user;
+  if (t->matrix)
+    t->mat->data = r->new_base + ((const char *) t->mat->data - r->old_base);
+  else
+    *t->vec = (float *) (r->new_base + ((const char *) *t->vec - r->old_base));
+  return 0;
+}
 
 void
-strata_weights_rebase (const StrataWeights *w, float *new_arena, StrataWeights *out,
+strata_weights_rebase (const StrataWeights *w, void *new_arena, StrataWeights *out,
                        StrataLayerWeights *out_layers)
 {
   *out = *w;
   out->arena = new_arena;
   out->layers = out_layers;
-  out->tok_embed = REBASE (w->tok_embed);
-  out->pos_embed = REBASE (w->pos_embed);
-  out->norm_f_w = REBASE (w->norm_f_w);
-  out->norm_f_b = REBASE (w->norm_f_b);
-  out->unembed = REBASE (w->unembed);
-  out->b_unembed = REBASE (w->b_unembed);
-  for (int l = 0; l < w->cfg.n_layers; l++) {
-    const StrataLayerWeights *a = &w->layers[l];
-    StrataLayerWeights *b = &out_layers[l];
-    b->norm1_w = REBASE (a->norm1_w);
-    b->norm1_b = REBASE (a->norm1_b);
-    b->w_q = REBASE (a->w_q);
-    b->b_q = REBASE (a->b_q);
-    b->w_k = REBASE (a->w_k);
-    b->b_k = REBASE (a->b_k);
-    b->w_v = REBASE (a->w_v);
-    b->b_v = REBASE (a->b_v);
-    b->w_o = REBASE (a->w_o);
-    b->b_o = REBASE (a->b_o);
-    b->norm2_w = REBASE (a->norm2_w);
-    b->norm2_b = REBASE (a->norm2_b);
-    b->w_gate = REBASE (a->w_gate);
-    b->w_up = REBASE (a->w_up);
-    b->b_up = REBASE (a->b_up);
-    b->w_down = REBASE (a->w_down);
-    b->b_down = REBASE (a->b_down);
+  memcpy (out_layers, w->layers, (size_t) w->cfg.n_layers * sizeof *out_layers);
+  Rebase r = { w->arena, new_arena };
+  strata_weights_visit (out, rebase_cb, &r);
+  tie (out);
+}
+
+/* Copy the tensors in visiting order: the source and the copy have the same table. */
+typedef struct {
+  StrataWeights *dst;
+  StrataWeightTensor *dst_tensors; /* filled by collect_cb */
+  int n;
+} Collect;
+
+static int
+collect_cb (StrataWeightTensor *t, void *user)
+{
+  Collect *c = user;
+  c->dst_tensors[c->n++] = *t;
+  return 0;
+}
+
+typedef struct {
+  Collect *dst;
+  int i;
+  float *staging; /* one tensor's floats */
+} CopyState;
+
+static int
+copy_cb (StrataWeightTensor *t, void *user)
+{
+  CopyState *s = user;
+  StrataWeightTensor *d = &s->dst->dst_tensors[s->i++];
+  size_t n = t->rows * t->cols;
+  if (!t->matrix) {
+    memcpy (*d->vec, *t->vec, n * sizeof (float));
+  } else if (t->mat->dtype == d->mat->dtype) {
+    memcpy (d->mat->data, t->mat->data, n * strata_dtype_size (t->mat->dtype));
+  } else if (d->mat->dtype == STRATA_DTYPE_F32) {
+    strata_dtype_to_f32 (t->mat->dtype, t->mat->data, d->mat->data, n);
+  } else if (t->mat->dtype == STRATA_DTYPE_F32) {
+    strata_dtype_from_f32 (d->mat->dtype, t->mat->data, d->mat->data, n);
+  } else {
+    /* F16 <-> BF16 goes through F32 (exact on the way up). */
+    strata_dtype_to_f32 (t->mat->dtype, t->mat->data, s->staging, n);
+    strata_dtype_from_f32 (d->mat->dtype, s->staging, d->mat->data, n);
+  }
+  return 0;
+}
+
+static int
+max_tensor_cb (StrataWeightTensor *t, void *user)
+{
+  size_t *m = user;
+  if (t->rows * t->cols > *m)
+    *m = t->rows * t->cols;
+  return 0;
+}
+
+StrataWeights *
+strata_weights_convert (const StrataWeights *w, StrataDType matrix_dtype)
+{
+  StrataWeights *dst = strata_weights_new (&w->cfg, matrix_dtype);
+  if (!dst)
+    return NULL;
+  size_t n = 0, biggest = 0;
+  strata_weights_visit (dst, count_cb, &n);
+  strata_weights_visit ((StrataWeights *) w, max_tensor_cb, &biggest);
+  Collect c = { dst, calloc (n ? n : 1, sizeof (StrataWeightTensor)), 0 };
+  CopyState s = { &c, 0, malloc ((biggest ? biggest : 1) * sizeof (float)) };
+  if (!c.dst_tensors || !s.staging) {
+    free (c.dst_tensors), free (s.staging);
+    strata_weights_free (dst);
+    return NULL;
+  }
+  strata_weights_visit (dst, collect_cb, &c);
+  strata_weights_visit ((StrataWeights *) w, copy_cb, &s);
+  free (c.dst_tensors), free (s.staging);
+  return dst;
+}
+
+typedef struct {
+  unsigned mask;
+} Mask;
+
+static int
+outside_mask_cb (StrataWeightTensor *t, void *user)
+{
+  return t->matrix && !(((Mask *) user)->mask & (1u << t->dtype));
+}
+
+int
+strata_weights_matrices_in (const StrataWeights *w, unsigned mask)
+{
+  Mask m = { mask };
+  return !strata_weights_visit ((StrataWeights *) w, outside_mask_cb, &m);
+}
+
+/* ---- element conversions ---- */
+
+static float
+bits_to_f32 (uint32_t bits)
+{
+  float f;
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+static uint32_t
+f32_to_bits (float f)
+{
+  uint32_t b;
+  memcpy (&b, &f, sizeof b);
+  return b;
+}
+
+float
+strata_f16_to_f32 (uint16_t h)
+{
+  uint32_t sign = (uint32_t) (h >> 15) << 31;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+
+  if (exp == 0) {
+    /* Zero or subnormal: mant × 2^-24, exact in fp32 (mant < 2^10). */
+    float v = ldexpf ((float) mant, -24);
+    return sign ? -v : v;
+  }
+  if (exp == 31) /* infinity or NaN, payload kept */
+    return bits_to_f32 (sign | 0x7f800000u | (mant << 13));
+  return bits_to_f32 (sign | ((exp + 112) << 23) | (mant << 13)); /* rebias 15 -> 127 */
+}
+
+float
+strata_bf16_to_f32 (uint16_t b)
+{
+  return bits_to_f32 ((uint32_t) b << 16); /* bf16 is the top half of an fp32 */
+}
+
+static uint16_t
+f32_to_bf16 (float f)
+{
+  uint32_t b = f32_to_bits (f);
+  if ((b & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a NaN */
+    return (uint16_t) ((b >> 16) | 0x40);
+  b += 0x7fffu + ((b >> 16) & 1); /* round to nearest even */
+  return (uint16_t) (b >> 16);
+}
+
+static uint16_t
+f32_to_f16 (float f)
+{
+  uint32_t b = f32_to_bits (f);
+  uint16_t sign = (uint16_t) ((b >> 16) & 0x8000);
+  float a = fabsf (f);
+  if (isnan (f))
+    return sign | 0x7e00;
+  if (a >= 65520.0f) /* rounds to infinity */
+    return sign | 0x7c00;
+  if (a < 6.103515625e-05f) /* subnormal: multiples of 2^-24, rounded to nearest even */
+    return sign | (uint16_t) nearbyintf (a * 16777216.0f);
+  uint32_t m = f32_to_bits (a);
+  uint32_t exp = (m >> 23) - 112, mant = m & 0x7fffff;
+  uint32_t h = (exp << 10) | (mant >> 13), rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+    h++; /* a carry into the exponent is the right answer */
+  return sign | (uint16_t) h;
+}
+
+void
+strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
+{
+  const unsigned char *s = src;
+  for (size_t i = 0; i < n; i++) {
+    uint16_t v;
+    switch (dtype) {
+    case STRATA_DTYPE_F32:
+      memcpy (dst + i, s + 4 * i, 4);
+      break;
+    case STRATA_DTYPE_F16:
+      memcpy (&v, s + 2 * i, 2);
+      dst[i] = strata_f16_to_f32 (v);
+      break;
+    default:
+      memcpy (&v, s + 2 * i, 2);
+      dst[i] = strata_bf16_to_f32 (v);
+      break;
+    }
+  }
+}
+
+void
+strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n)
+{
+  unsigned char *d = dst;
+  for (size_t i = 0; i < n; i++) {
+    uint16_t v;
+    switch (dtype) {
+    case STRATA_DTYPE_F32:
+      memcpy (d + 4 * i, src + i, 4);
+      break;
+    case STRATA_DTYPE_F16:
+      v = f32_to_f16 (src[i]);
+      memcpy (d + 2 * i, &v, 2);
+      break;
+    default:
+      v = f32_to_bf16 (src[i]);
+      memcpy (d + 2 * i, &v, 2);
+      break;
+    }
   }
 }

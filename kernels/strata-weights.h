@@ -1,95 +1,101 @@
-/* strata-weights.h: the one description of a transformer that every backend runs.
- *
- * Shape letters (fixed here, used in every comment of the project):
- *   B batch, T tokens, C model width (d_model), H query heads, K key/value heads,
- *   D head size, F MLP width, V vocabulary, L layers, N positions of the learned table.
+/* strata-weights.h: the tensors of a transformer, laid out once.
  *
  * Every matrix is stored row-major as [out, in] (PyTorch nn.Linear), whatever the file
  * format: y = x · Wᵀ + b. Loaders convert (GPT-2's Conv1D [in, out] is transposed once at
- * load). RoPE is NOT folded into the weights: the pairing convention of the file format is
- * recorded in the config and applied by the kernel, so W_Q and W_K are exactly the file's.
- */
+ * load, fused projections are split). RoPE is NOT folded into the weights: the pairing
+ * convention of the file format is recorded in the recipe and applied by the kernel, so
+ * W_Q and W_K are exactly the file's.
+ *
+ * Matrices (embeddings, projections, unembedding) carry their dtype: F32, or F16/BF16 as a
+ * checkpoint stores them; a backend says which dtypes its products take and the engine
+ * converts the others to F32 once. Norm weights and biases are always F32.
+ *
+ * Which tensors exist and their shapes follow from the config alone, through one table
+ * (strata-weights.c): it drives carving the arena, rebasing pointers to device memory,
+ * conversion, counting parameters and naming tensors. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-  STRATA_FAMILY_GPT2,  /* LayerNorm, learned positions, GELU (tanh), fused-QKV MHA */
-  STRATA_FAMILY_LLAMA, /* RMSNorm, RoPE, SwiGLU, GQA (llama, mistral, qwen2, llama2.c, GGUF) */
-} StrataFamily;
+#include "strata-recipe.h"
 
-typedef enum {
-  STRATA_ROPE_NONE,     /* learned absolute positions (GPT-2) */
-  STRATA_ROPE_ADJACENT, /* rotate pairs (2i, 2i+1) of each head: llama2.c, GGUF, Meta */
-  STRATA_ROPE_HALF,     /* rotate pairs (i, i + D/2): Hugging Face rotate_half */
-} StrataRope;
-
+/* A (rows, cols) matrix in `dtype`; data NULL when the recipe has no such matrix. */
 typedef struct {
-  StrataFamily family;
-  int n_layers;   /* L */
-  int d_model;    /* C */
-  int n_heads;    /* H */
-  int n_kv_heads; /* K, divides H */
-  int d_head;     /* D */
-  int d_mlp;      /* F */
-  int vocab;      /* V */
-  int n_ctx;      /* N: longest sequence the model accepts */
-  float norm_eps;
-  StrataRope rope;
-  float rope_theta;
-} StrataConfig;
+  void *data;
+  StrataDType dtype;
+} StrataMat;
 
 /* Pointers into StrataWeights.arena. Optional tensors are NULL. */
 typedef struct {
-  float *norm1_w, *norm1_b; /* (C), (C) bias only for LayerNorm */
-  float *w_q, *b_q;         /* (H*D, C), (H*D) */
-  float *w_k, *b_k;         /* (K*D, C), (K*D) */
-  float *w_v, *b_v;         /* (K*D, C), (K*D) */
-  float *w_o, *b_o;         /* (C, H*D), (C) */
-  float *norm2_w, *norm2_b; /* (C), (C) */
-  float *w_gate;            /* (F, C) SwiGLU only */
-  float *w_up, *b_up;       /* (F, C), (F): GPT-2 c_fc, Llama up_proj */
-  float *w_down, *b_down;   /* (C, F), (C) */
+  float *norm1_w, *norm1_b;         /* (C), (C) */
+  StrataMat w_q; float *b_q;        /* (H*D, C), (H*D) */
+  StrataMat w_k; float *b_k;        /* (K*D, C), (K*D) */
+  StrataMat w_v; float *b_v;        /* (K*D, C), (K*D) */
+  float *q_norm_w, *q_norm_b;       /* (D) per head, or (H*D) whole */
+  float *k_norm_w, *k_norm_b;       /* (D) per head, or (K*D) whole */
+  StrataMat w_o; float *b_o;        /* (C, H*D), (C) */
+  float *attn_post_w, *attn_post_b; /* (C), (C) */
+  float *norm2_w, *norm2_b;         /* (C), (C) */
+  StrataMat w_gate; float *b_gate;  /* (F, C), (F): gated MLPs */
+  StrataMat w_up; float *b_up;      /* (F, C), (F): GPT-2 c_fc, Llama up_proj */
+  StrataMat w_down; float *b_down;  /* (C, F), (C) */
+  float *mlp_post_w, *mlp_post_b;   /* (C), (C) */
 } StrataLayerWeights;
 
 typedef struct {
   StrataConfig cfg;
-  float *tok_embed;            /* (V, C) */
-  float *pos_embed;            /* (N, C) GPT-2 only */
-  StrataLayerWeights *layers;  /* L entries */
-  float *norm_f_w, *norm_f_b;  /* (C), (C) */
-  float *unembed;              /* (V, C); equals tok_embed when tied */
-  float *b_unembed;            /* (V) or NULL */
-  int tied;                    /* unembed shares tok_embed's storage */
-  /* All tensors above live in one allocation, so a backend can copy it in one transfer
-   * and rebase the pointers (strata_weights_rebase). */
-  float *arena;
-  size_t arena_floats;
+  StrataMat tok_embed;              /* (V, C) */
+  StrataMat pos_embed;              /* (N, C) learned positions only */
+  StrataLayerWeights *layers;       /* L entries */
+  float *norm_f_w, *norm_f_b;       /* (C), (C) */
+  StrataMat unembed;                /* (V, C); equals tok_embed when tied */
+  float *b_unembed;                 /* (V) */
+  /* Every tensor above lives in one allocation, so a backend can copy it in one transfer
+   * and rebase the pointers. */
+  void *arena;
+  size_t arena_bytes;
 } StrataWeights;
 
-/* Check the config for values no forward pass can run (zero sizes, H not divisible by K,
- * C != H*D for GPT-2, odd D with RoPE, ...). Returns NULL when fine, else a static
- * message. */
-const char *strata_config_check (const StrataConfig *cfg);
-
-/* Lay out every tensor the family needs in one zeroed arena. has_bias flags follow the
- * family (GPT-2: every bias) unless qkv_bias asks for q/k/v biases on a Llama model. */
-typedef struct {
-  int qkv_bias;      /* Llama family: q/k/v projections have biases (qwen2) */
-  int o_bias;        /* Llama family: o_proj has a bias */
-  int mlp_bias;      /* Llama family: MLP projections have biases */
-  int tied;          /* unembed is tok_embed */
-  int unembed_bias;  /* the unembedding has a bias */
-} StrataWeightsLayout;
-
-StrataWeights *strata_weights_new (const StrataConfig *cfg, const StrataWeightsLayout *layout);
+/* Allocate every tensor the config's recipe has in one zeroed arena, matrices in
+ * `matrix_dtype`. NULL when strata_config_check refuses the config or memory runs out. */
+StrataWeights *strata_weights_new (const StrataConfig *cfg, StrataDType matrix_dtype);
 void strata_weights_free (StrataWeights *w);
 
-/* Number of distinct parameters (tied tensors counted once). */
+/* Number of distinct parameters (the tied unembedding counted once). */
 size_t strata_weights_param_count (const StrataWeights *w);
+
+/* One tensor of the table, as strata_weights_visit() shows it. */
+typedef struct {
+  const char *name;  /* "tok_embed", "layers.3.w_q", ... (at most 32 bytes) */
+  int layer;         /* -1 outside the blocks */
+  size_t rows, cols; /* cols 1 for vectors */
+  StrataDType dtype;
+  int matrix;        /* a StrataMat (`mat` set) rather than an F32 vector (`vec` set) */
+  StrataMat *mat;
+  float **vec;
+} StrataWeightTensor;
+
+/* Call fn on every tensor the recipe has, in arena order (the tied unembedding is not a
+ * tensor of its own). fn returns nonzero to stop; the visit returns that value. */
+typedef int (*StrataWeightVisitFunc) (StrataWeightTensor *t, void *user);
+int strata_weights_visit (StrataWeights *w, StrataWeightVisitFunc fn, void *user);
 
 /* Fill `out` with the same tensor table pointing into `new_arena` (a copy of w->arena in
  * another memory space, e.g. the GPU). out->layers must have room for L entries. */
-void strata_weights_rebase (const StrataWeights *w, float *new_arena, StrataWeights *out,
+void strata_weights_rebase (const StrataWeights *w, void *new_arena, StrataWeights *out,
                             StrataLayerWeights *out_layers);
+
+/* A copy with every matrix in `matrix_dtype`: F32 from F16/BF16 exactly; to F16/BF16 by
+ * rounding to nearest even. NULL when memory runs out. */
+StrataWeights *strata_weights_convert (const StrataWeights *w, StrataDType matrix_dtype);
+
+/* Whether every matrix is in a dtype of `mask` (bit 1 << dtype). */
+int strata_weights_matrices_in (const StrataWeights *w, unsigned mask);
+
+/* n elements of `src` in `dtype` (any alignment, little-endian host) -> dst F32. */
+void strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n);
+/* n F32 values -> dst in `dtype`, rounding to nearest even (F32: a copy). */
+void strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n);
+float strata_f16_to_f32 (uint16_t h);
+float strata_bf16_to_f32 (uint16_t b);

@@ -5,18 +5,16 @@
  * `layer` and position `pos` (the earliest position it patches) and is scored at the
  * answer position. Jobs sorted by (layer, pos) go to strata_engine_forward_jobs() in chunks
  * of bounded size; in one chunk every job running a block shares one product per weight
- * matrix, whatever its start. Two kinds of cell need less than their own pass:
+ * matrix, whatever its start (a job whose first patches come after that block's keys and
+ * values computes one row there: the engine decides). Two kinds of cell need no pass:
  *  - a patch that writes the bits already there (the source and base runs agree there, as
  *    at every position before the first token where the inputs differ) is dropped; a cell
  *    left with none takes the base run's metric, and a head patched at every position
  *    starts at the first position where it changes something;
- *  - a patch after the keys and values of the last block (hook_z, attn_out, mlp_out) at a
- *    position other than the answer's cannot reach the answer: its metric is the base
- *    run's, which the full pass reproduces bit for bit (the answer row meets the same
- *    numbers in the same products);
- *  - mlp_out at (l, p), l < L-1, changes nothing at layer l but the residual at p, which
- *    becomes resid_mid(l, p) + the patched value, the same float sum the full pass forms:
- *    the job starts at block l+1 with that row patched into resid_pre. */
+ *  - in the last block, patches that cannot change its keys and values
+ *    (strata_site_changes_keys) at positions other than the answer's cannot reach the
+ *    answer: the cell's metric is the base run's, which the full pass reproduces bit for bit
+ *    (the answer row meets the same numbers in the same products). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,13 +68,11 @@ changes_nothing (const StrataPatchRuns *runs, const StrataConfig *g, const Strat
   return base && memcmp (base, p->src, floats * sizeof (float)) == 0;
 }
 
-/* Fill in where cell (row, col) of `m` starts and which patches it applies; mlp_rows
- * receives the patched residual rows of the mlp_out shortcut. */
+/* Fill in where cell (row, col) of `m` starts and which patches it applies. */
 static void
-plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatchMap *m, int answer_pos,
-           Job *j, StrataPatch *patches, float *mlp_rows)
+plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatchMap *m, int answer_pos, Job *j,
+           StrataPatch *patches)
 {
-  int L = g->n_layers, T = runs->T, C = g->d_model;
   int first = 0;
   j->patches = patches;
   j->n_patches = _strata_patch_cell (runs, g, m->site, m->head_pos, j->row, j->col, 0, patches, &first);
@@ -94,22 +90,13 @@ plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch
     j->layer = -1;
     return;
   }
-  /* In the last block every site but resid_pre comes after the keys and values. */
-  gboolean at_answer = FALSE;
-  for (int i = 0; i < kept; i++)
-    at_answer |= patches[i].pos == answer_pos;
-  if (m->site != STRATA_PATCH_RESID_PRE && j->row == L - 1 && !at_answer) {
+  /* Every patch of a cell is in block `row`; in the last block only a patch at the answer
+   * or one that changes the keys and values can reach the answer. */
+  gboolean reaches = j->row < g->n_layers - 1;
+  for (int i = 0; i < kept && !reaches; i++)
+    reaches = patches[i].pos == answer_pos || strata_site_changes_keys (patches[i].site);
+  if (!reaches)
     j->layer = -1;
-    return;
-  }
-  if (m->site == STRATA_PATCH_MLP_OUT && j->row < L - 1) {
-    size_t at = ((size_t) j->row * T + j->col) * C;
-    float *dst = mlp_rows + at;
-    for (int c = 0; c < C; c++)
-      dst[c] = runs->base_mid[at + c] + runs->src_mlp[at + c];
-    patches[0] = (StrataPatch) { STRATA_SITE_RESID_PRE, j->row + 1, 0, j->col, -1, dst };
-    j->layer = j->row + 1;
-  }
 }
 
 StrataPatchResult *
@@ -123,7 +110,7 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
     return NULL;
   }
   const StrataConfig *g = strata_engine_get_config (e);
-  int T = runs.T, V = g->vocab, L = g->n_layers, C = g->d_model;
+  int T = runs.T, V = g->vocab;
   size_t full_per_job = (size_t) T * ((size_t) g->n_heads * T + 2 * (size_t) g->n_heads * g->d_head +
                                       2 * (size_t) g->n_kv_heads * g->d_head);
   guint n_cells = 0;
@@ -131,14 +118,13 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
     n_cells += ((StrataPatchMap *) r->maps->pdata[i])->rows * ((StrataPatchMap *) r->maps->pdata[i])->cols;
   g_autofree Job *jobs = g_new0 (Job, n_cells);
   g_autofree StrataPatch *patches = g_new (StrataPatch, (size_t) n_cells * T);
-  g_autofree float *mlp_rows = g_new (float, (size_t) L * T * C);
   guint n = 0;
   for (guint i = 0; i < r->maps->len; i++) {
     StrataPatchMap *m = r->maps->pdata[i];
     for (int row = 0; row < m->rows; row++)
       for (int col = 0; col < m->cols; col++, n++) {
         jobs[n] = (Job) { 0, 0, (int) i, row, col, 0, NULL };
-        plan_cell (&runs, g, m, r->answer_pos, &jobs[n], patches + (size_t) n * T, mlp_rows);
+        plan_cell (&runs, g, m, r->answer_pos, &jobs[n], patches + (size_t) n * T);
       }
   }
   qsort (jobs, n_cells, sizeof (Job), job_cmp);

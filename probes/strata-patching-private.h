@@ -13,9 +13,9 @@ typedef struct {
   /* Base run (corrupted when denoising): the run that is patched. */
   float *base_logits;                    /* (T, V) */
   float *base_resid, *base_k, *base_v;   /* (L, T, C), (L, T, K*D) x 2; fast path only */
-  float *base_mid;                       /* (L, T, C) resid_mid; fast path only */
   float *base_attn, *base_mlp, *base_z;  /* (L, T, C) x 2, (L, T, H*D); fast path only */
-  const float **rp, **kp, **vp;          /* L pointers into the three above */
+  float *base_mid;                       /* (L, T, C) resid_mid (sequential blocks); fast path only */
+  const float **layers;                  /* L pointers into each of the above, for `prefix` */
   StrataPrefix prefix;
   int32_t base_top1;                     /* argmax of the base run at the answer position */
 } StrataPatchRuns;

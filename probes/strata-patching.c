@@ -1,5 +1,5 @@
 /* strata-patching.c: activation patching sweeps, naive (one forward pass per patch) and
- * fast (strata_engine_forward_suffix: prefix reuse, patches batched), sharing everything
+ * fast (strata_engine_forward_jobs: prefix reuse, patches batched), sharing everything
  * but the loop that runs the patched passes. */
 #include "strata-patching-private.h"
 
@@ -153,10 +153,10 @@ void
 _strata_patch_runs_clear (StrataPatchRuns *runs)
 {
   g_free (runs->src_resid), g_free (runs->src_attn), g_free (runs->src_mlp), g_free (runs->src_z);
-  g_free (runs->base_resid), g_free (runs->base_k), g_free (runs->base_v), g_free (runs->base_mid);
-  g_free (runs->base_attn), g_free (runs->base_mlp), g_free (runs->base_z);
+  g_free (runs->base_resid), g_free (runs->base_k), g_free (runs->base_v);
+  g_free (runs->base_attn), g_free (runs->base_mlp), g_free (runs->base_z), g_free (runs->base_mid);
   g_free (runs->base_logits), g_free (runs->src_logits);
-  g_free (runs->rp), g_free (runs->kp), g_free (runs->vp);
+  g_free (runs->layers);
 }
 
 static gboolean
@@ -199,32 +199,32 @@ _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *b
     return FALSE;
   if (!need_prefix)
     return forward (e, base_ids, NULL, 0, runs->base_logits, error);
-  runs->base_resid = g_new (float, (size_t) L * T * C);
-  runs->base_k = g_new (float, (size_t) L * T * KD);
-  runs->base_v = g_new (float, (size_t) L * T * KD);
-  runs->base_mid = g_new (float, (size_t) L * T * C);
-  runs->base_attn = g_new (float, (size_t) L * T * C);
-  runs->base_mlp = g_new (float, (size_t) L * T * C);
-  runs->base_z = g_new (float, (size_t) L * T * HD);
-  g_autofree StrataCache *base_caches = g_new (StrataCache, 7 * L);
-  runs->rp = g_new (const float *, L);
-  runs->kp = g_new (const float *, L);
-  runs->vp = g_new (const float *, L);
-  for (int l = 0; l < L; l++) {
-    runs->rp[l] = runs->base_resid + (size_t) l * T * C;
-    runs->kp[l] = runs->base_k + (size_t) l * T * KD;
-    runs->vp[l] = runs->base_v + (size_t) l * T * KD;
-    StrataCache *c = base_caches + 7 * l;
-    c[0] = (StrataCache) { STRATA_SITE_RESID_PRE, l, (float *) runs->rp[l] };
-    c[1] = (StrataCache) { STRATA_SITE_ATTN_K, l, (float *) runs->kp[l] };
-    c[2] = (StrataCache) { STRATA_SITE_ATTN_V, l, (float *) runs->vp[l] };
-    c[3] = (StrataCache) { STRATA_SITE_RESID_MID, l, runs->base_mid + (size_t) l * T * C };
-    c[4] = (StrataCache) { STRATA_SITE_ATTN_OUT, l, runs->base_attn + (size_t) l * T * C };
-    c[5] = (StrataCache) { STRATA_SITE_MLP_OUT, l, runs->base_mlp + (size_t) l * T * C };
-    c[6] = (StrataCache) { STRATA_SITE_ATTN_Z, l, runs->base_z + (size_t) l * T * HD };
+  /* The base run at every site the fast path reuses: resid_pre, keys and values, and the
+   * sites a one-row first block takes as they were (StrataPrefix). */
+  gboolean has_mid = strata_site_exists (g, STRATA_SITE_RESID_MID);
+  struct { StrataSite site; float **dst; size_t w; const float *const **slot; } sites[] = {
+    { STRATA_SITE_RESID_PRE, &runs->base_resid, C, &runs->prefix.resid_pre },
+    { STRATA_SITE_ATTN_K, &runs->base_k, KD, &runs->prefix.k },
+    { STRATA_SITE_ATTN_V, &runs->base_v, KD, &runs->prefix.v },
+    { STRATA_SITE_ATTN_Z, &runs->base_z, HD, &runs->prefix.z },
+    { STRATA_SITE_ATTN_OUT, &runs->base_attn, C, &runs->prefix.attn_out },
+    { STRATA_SITE_MLP_OUT, &runs->base_mlp, C, &runs->prefix.mlp_out },
+    { STRATA_SITE_RESID_MID, &runs->base_mid, C, &runs->prefix.resid_mid },
+  };
+  int n_sites = has_mid ? G_N_ELEMENTS (sites) : G_N_ELEMENTS (sites) - 1;
+  g_autofree StrataCache *base_caches = g_new (StrataCache, (gsize) n_sites * L);
+  runs->layers = g_new (const float *, (gsize) n_sites * L);
+  runs->prefix.T = T;
+  for (int s = 0; s < n_sites; s++) {
+    *sites[s].dst = g_new (float, (size_t) L * T * sites[s].w);
+    *sites[s].slot = runs->layers + (gsize) s * L;
+    for (int l = 0; l < L; l++) {
+      float *at = *sites[s].dst + (size_t) l * T * sites[s].w;
+      runs->layers[(gsize) s * L + l] = at;
+      base_caches[(gsize) s * L + l] = (StrataCache) { sites[s].site, l, at };
+    }
   }
-  runs->prefix = (StrataPrefix) { T, runs->rp, runs->kp, runs->vp };
-  return forward (e, base_ids, base_caches, 7 * L, runs->base_logits, error);
+  return forward (e, base_ids, base_caches, n_sites * L, runs->base_logits, error);
 }
 
 /* The patches of cell (row, col) of a map, written into `out` for copy `batch`; returns how

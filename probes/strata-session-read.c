@@ -144,10 +144,12 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   TRY (get_int (cg, "d_mlp", G_MININT32, G_MAXINT32, &c->d_mlp, error));
   TRY (get_int (cg, "vocab", G_MININT32, G_MAXINT32, &c->vocab, error));
   TRY (get_int (cg, "n_ctx", G_MININT32, G_MAXINT32, &c->n_ctx, error));
-  TRY (strata_h5_get_float_attr (cg, "norm_eps", &c->norm_eps, error));
+  /* The recipe is the family's preset with the stored norm and RoPE settings. */
+  strata_config_set_family (c, c->family);
+  TRY (strata_h5_get_float_attr (cg, "norm_eps", &c->recipe.norm.eps, error));
   TRY (_strata_session_get_enum (cg, "rope", &_strata_session_ropes, &e, error));
-  c->rope = (StrataRope) e;
-  TRY (strata_h5_get_float_attr (cg, "rope_theta", &c->rope_theta, error));
+  c->recipe.rope.pairing = (StrataRope) e;
+  TRY (strata_h5_get_float_attr (cg, "rope_theta", &c->recipe.rope.theta, error));
   return TRUE;
 }
 

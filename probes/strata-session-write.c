@@ -83,9 +83,9 @@ write_model (hid_t parent, const StrataModelRef *m, GError **error)
   TRY (strata_h5_set_int_attr (cg, "d_mlp", c->d_mlp, error));
   TRY (strata_h5_set_int_attr (cg, "vocab", c->vocab, error));
   TRY (strata_h5_set_int_attr (cg, "n_ctx", c->n_ctx, error));
-  TRY (strata_h5_set_float_attr (cg, "norm_eps", c->norm_eps, error));
-  TRY (_strata_session_set_enum (cg, "rope", &_strata_session_ropes, c->rope, error));
-  TRY (strata_h5_set_float_attr (cg, "rope_theta", c->rope_theta, error));
+  TRY (strata_h5_set_float_attr (cg, "norm_eps", c->recipe.norm.eps, error));
+  TRY (_strata_session_set_enum (cg, "rope", &_strata_session_ropes, c->recipe.rope.pairing, error));
+  TRY (strata_h5_set_float_attr (cg, "rope_theta", c->recipe.rope.theta, error));
   return TRUE;
 }
 

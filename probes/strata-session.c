@@ -24,7 +24,7 @@ ENUM_TABLE (_strata_session_sites, "patch site", "resid_pre", "attn_out", "mlp_o
 ENUM_TABLE (_strata_session_directions, "patch direction", "denoise", "noise")
 ENUM_TABLE (_strata_session_metrics, "patch metric", "logit-diff", "prob", "top1-change")
 ENUM_TABLE (_strata_session_nodes, "circuit node kind", "resid", "attn", "mlp", "head")
-ENUM_TABLE (_strata_session_families, "model family", "gpt2", "llama")
+ENUM_TABLE (_strata_session_families, "model family", "gpt2", "llama", "neox")
 ENUM_TABLE (_strata_session_ropes, "rope convention", "none", "adjacent", "half")
 
 G_STATIC_ASSERT (STRATA_FIGURE_N == 5);

@@ -263,13 +263,13 @@ sample_analysis (const SampleOptions *o, guint which)
   m->weights_sha256 = g_strdup ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
   m->tokenizer_sha256 = g_strdup (which == 0 ? "" : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   m->config = (StrataConfig) {
-    .family = which == 0 ? STRATA_FAMILY_GPT2 : STRATA_FAMILY_LLAMA,
     .n_layers = L, .d_model = 64, .n_heads = H, .n_kv_heads = which == 0 ? H : 2, .d_head = 16,
     .d_mlp = 256, .vocab = 50257, .n_ctx = 1024,
-    .norm_eps = o->edges ? FLT_TRUE_MIN : 1e-5f,
-    .rope = which == 0 ? STRATA_ROPE_NONE : STRATA_ROPE_HALF,
-    .rope_theta = which == 0 ? -0.0f : 10000.0f,
   };
+  strata_config_set_family (&m->config, which == 0 ? STRATA_FAMILY_GPT2 : STRATA_FAMILY_LLAMA);
+  m->config.recipe.norm.eps = o->edges ? FLT_TRUE_MIN : 1e-5f;
+  m->config.recipe.rope.pairing = which == 0 ? STRATA_ROPE_NONE : STRATA_ROPE_HALF;
+  m->config.recipe.rope.theta = which == 0 ? -0.0f : 10000.0f;
   m->add_bos = which == 1;
 
   a->prompts = sample_prompts (o, salt);

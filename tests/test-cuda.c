@@ -123,8 +123,9 @@ test_linear (void)
     Pair x = pair_new ((gsize) R * K, -1, 1), w = pair_new ((gsize) N * K, -1, 1);
     Pair b = pair_new (N, -1, 1), y = pair_new ((gsize) R * N, -1, 1);
     gboolean bias = shapes[s][3];
-    BOTH (cpu->linear (cpu, y.cpu, x.cpu, w.cpu, bias ? b.cpu : NULL, R, N, K),
-          dev->linear (dev, y.dev, x.dev, w.dev, bias ? b.dev : NULL, R, N, K));
+    StrataMat wc = { w.cpu, STRATA_DTYPE_F32 }, wd = { w.dev, STRATA_DTYPE_F32 };
+    BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, bias ? b.cpu : NULL, R, N, K),
+          dev->linear (dev, y.dev, x.dev, &wd, bias ? b.dev : NULL, R, N, K));
     g_autofree char *what = g_strdup_printf ("linear R=%d N=%d K=%d%s", R, N, K, bias ? " +b" : "");
     pair_check (&y, what);
     pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y);
@@ -144,17 +145,23 @@ test_norms (void)
     /* An offset mean, as residual streams have, tests the two-pass variance. */
     Pair x = pair_new (n, 0.5, 2), w = pair_new (C, -1, 1), b = pair_new (C, -1, 1);
     Pair y = pair_new (n, -1, 1), x2 = pair_new (n, -2, 2);
-    BOTH (cpu->layernorm (cpu, y.cpu, x.cpu, w.cpu, b.cpu, R, C, 1e-5f),
-          dev->layernorm (dev, y.dev, x.dev, w.dev, b.dev, R, C, 1e-5f));
+    StrataNormParams ln_p = { STRATA_NORM_LAYERNORM, 1e-5f }, rms_p = { STRATA_NORM_RMSNORM, 1e-6f };
+    StrataNormParams gemma_p = { STRATA_NORM_RMSNORM_UNIT_OFFSET, 1e-6f };
+    BOTH (cpu->norm (cpu, y.cpu, x.cpu, w.cpu, b.cpu, R, C, &ln_p),
+          dev->norm (dev, y.dev, x.dev, w.dev, b.dev, R, C, &ln_p));
     g_autofree char *ln = g_strdup_printf ("layernorm R=%d C=%d", R, C);
     pair_check (&y, ln);
-    BOTH (cpu->layernorm (cpu, y.cpu, x.cpu, w.cpu, NULL, R, C, 1e-5f),
-          dev->layernorm (dev, y.dev, x.dev, w.dev, NULL, R, C, 1e-5f));
+    BOTH (cpu->norm (cpu, y.cpu, x.cpu, w.cpu, NULL, R, C, &ln_p),
+          dev->norm (dev, y.dev, x.dev, w.dev, NULL, R, C, &ln_p));
     g_autofree char *ln0 = g_strdup_printf ("layernorm R=%d C=%d no bias", R, C);
     pair_check (&y, ln0);
+    BOTH (cpu->norm (cpu, y.cpu, x.cpu, w.cpu, NULL, R, C, &gemma_p),
+          dev->norm (dev, y.dev, x.dev, w.dev, NULL, R, C, &gemma_p));
+    g_autofree char *g1 = g_strdup_printf ("rmsnorm (1 + w) R=%d C=%d", R, C);
+    pair_check (&y, g1);
     /* In place (y == x), as the engine's unembed does. */
-    BOTH (cpu->rmsnorm (cpu, x2.cpu, x2.cpu, w.cpu, R, C, 1e-6f),
-          dev->rmsnorm (dev, x2.dev, x2.dev, w.dev, R, C, 1e-6f));
+    BOTH (cpu->norm (cpu, x2.cpu, x2.cpu, w.cpu, NULL, R, C, &rms_p),
+          dev->norm (dev, x2.dev, x2.dev, w.dev, NULL, R, C, &rms_p));
     g_autofree char *rms = g_strdup_printf ("rmsnorm R=%d C=%d in place", R, C);
     pair_check (&x2, rms);
     pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y), pair_free (&x2);
@@ -174,8 +181,9 @@ test_embed (void)
     for (int r = 0; r < R; r++)
       ids[r] = r == 0 ? V - 1 : g_test_rand_int_range (0, V);
     Pair table = pair_new ((gsize) V * C, -1, 1), out = pair_new ((gsize) R * C, -1, 1);
-    BOTH (cpu->embed (cpu, out.cpu, table.cpu, ids, R, C),
-          dev->embed (dev, out.dev, table.dev, ids, R, C));
+    StrataMat tc = { table.cpu, STRATA_DTYPE_F32 }, td = { table.dev, STRATA_DTYPE_F32 };
+    BOTH (cpu->embed (cpu, out.cpu, &tc, ids, R, C),
+          dev->embed (dev, out.dev, &td, ids, R, C));
     g_autofree char *what = g_strdup_printf ("embed R=%d V=%d C=%d", R, V, C);
     pair_check (&out, what);
     pair_free (&table), pair_free (&out);
@@ -194,12 +202,15 @@ test_rope (void)
     for (int pairing = STRATA_ROPE_ADJACENT; pairing <= STRATA_ROPE_HALF; pairing++)
       for (guint th = 0; th < G_N_ELEMENTS (thetas); th++) {
         int B = shapes[s][0], T = shapes[s][1], nh = shapes[s][2], D = shapes[s][3];
+        /* Every head rotated whole, and partially (the first quarter, as Pythia does). */
+        int dims = th == 0 ? D : D / 4 + D / 4 % 2;
         Pair x = pair_new ((gsize) B * T * nh * D, -2, 2);
-        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, pairing, thetas[th]),
-              dev->rope (dev, x.dev, B, T, nh, D, pairing, thetas[th]));
-        g_autofree char *what = g_strdup_printf ("rope %s B=%d T=%d nh=%d D=%d theta=%g",
+        StrataRopeParams rp = { (StrataRope) pairing, dims, thetas[th] };
+        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, &rp),
+              dev->rope (dev, x.dev, B, T, nh, D, &rp));
+        g_autofree char *what = g_strdup_printf ("rope %s B=%d T=%d nh=%d D=%d dims=%d theta=%g",
                                                  pairing == STRATA_ROPE_HALF ? "half" : "adjacent",
-                                                 B, T, nh, D, thetas[th]);
+                                                 B, T, nh, D, dims, thetas[th]);
         pair_check (&x, what);
         pair_free (&x);
       }
@@ -220,10 +231,16 @@ test_attention (void)
     /* Scores of a few units, as trained models have, so the softmax is not flat. */
     Pair q = pair_new (rq, -2, 2), k = pair_new (rk, -2, 2), v = pair_new (rk, -1, 1);
     Pair z = pair_new (rq, -1, 1), p = pair_new ((gsize) B * H * T * T, -1, 1);
-    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, H, K, D),
-          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, H, K, D));
-    g_autofree char *wp = g_strdup_printf ("attention pattern B=%d T=%d H=%d K=%d D=%d", B, T, H, K, D);
-    g_autofree char *wz = g_strdup_printf ("attention z       B=%d T=%d H=%d K=%d D=%d", B, T, H, K, D);
+    /* Plain 1/√D; then a Gemma-like scale, soft-cap and window on every other shape. */
+    StrataAttnParams ap = { 1.0f / sqrtf ((float) D), 0.0f, 0 };
+    if (s % 2)
+      ap = (StrataAttnParams) { 0.3f, 2.0f, 5 };
+    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, H, K, D, &ap),
+          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, H, K, D, &ap));
+    g_autofree char *wp = g_strdup_printf ("attention pattern B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
+                                           H, K, D, ap.softcap, ap.window);
+    g_autofree char *wz = g_strdup_printf ("attention z       B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
+                                           H, K, D, ap.softcap, ap.window);
     pair_check (&p, wp);
     pair_check (&z, wz);
     pair_free (&q), pair_free (&k), pair_free (&v), pair_free (&z), pair_free (&p);
@@ -239,18 +256,30 @@ test_elementwise (void)
   static const gsize sizes[] = { 1, 31, 4097, 1000003 };
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
     gsize n = sizes[s];
-    /* GELU and SiLU over a range that reaches both tails. */
-    Pair a = pair_new (n, -6, 6), b = pair_new (n, -2, 2), c = pair_new (n, -1, 1);
-    BOTH (cpu->gelu (cpu, a.cpu, n), dev->gelu (dev, a.dev, n));
-    g_autofree char *wg = g_strdup_printf ("gelu n=%zu", n);
+    /* GELU (both forms) and SiLU over a range that reaches both tails, plain and gated. */
+    Pair a = pair_new (n, -6, 6), b = pair_new (n, -2, 2), c = pair_new (n, -1, 1), e = pair_new (n, -6, 6);
+    BOTH (cpu->activation (cpu, a.cpu, NULL, n, STRATA_ACT_GELU_TANH),
+          dev->activation (dev, a.dev, NULL, n, STRATA_ACT_GELU_TANH));
+    g_autofree char *wg = g_strdup_printf ("gelu (tanh) n=%zu", n);
     pair_check (&a, wg);
-    BOTH (cpu->swiglu (cpu, b.cpu, c.cpu, n), dev->swiglu (dev, b.dev, c.dev, n));
+    BOTH (cpu->activation (cpu, e.cpu, c.cpu, n, STRATA_ACT_GELU_ERF),
+          dev->activation (dev, e.dev, c.dev, n, STRATA_ACT_GELU_ERF));
+    g_autofree char *we = g_strdup_printf ("gelu (erf) gated n=%zu", n);
+    pair_check (&e, we);
+    BOTH (cpu->activation (cpu, b.cpu, c.cpu, n, STRATA_ACT_SILU),
+          dev->activation (dev, b.dev, c.dev, n, STRATA_ACT_SILU));
     g_autofree char *ws = g_strdup_printf ("swiglu n=%zu", n);
     pair_check (&b, ws);
     BOTH (cpu->add (cpu, c.cpu, a.cpu, n), dev->add (dev, c.dev, a.dev, n));
     g_autofree char *wa = g_strdup_printf ("add n=%zu", n);
     pair_check (&c, wa);
-    pair_free (&a), pair_free (&b), pair_free (&c);
+    BOTH (cpu->scale (cpu, c.cpu, n, 0.375f), dev->scale (dev, c.dev, n, 0.375f));
+    g_autofree char *wsc = g_strdup_printf ("scale n=%zu", n);
+    pair_check (&c, wsc);
+    BOTH (cpu->softcap (cpu, a.cpu, n, 1.5f), dev->softcap (dev, a.dev, n, 1.5f));
+    g_autofree char *wcap = g_strdup_printf ("softcap n=%zu", n);
+    pair_check (&a, wcap);
+    pair_free (&a), pair_free (&b), pair_free (&c), pair_free (&e);
   }
 }
 
@@ -264,7 +293,8 @@ test_bad_shape (void)
     g_test_skip ("the CPU backend does not check shapes");
     return;
   }
-  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 3, 2, 8);
+  StrataAttnParams ap = { 0.35f, 0.0f, 0 };
+  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 3, 2, 8, &ap);
   g_assert_cmpint (st, !=, STRATA_OK);
   if (dev->last_error)
     g_assert_cmpstr (dev->last_error (dev), !=, "");

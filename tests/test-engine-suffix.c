@@ -18,17 +18,17 @@ uniform (void)
 static StrataWeights *
 random_weights (StrataFamily family)
 {
-  StrataConfig cfg = { .family = family, .n_layers = 3, .d_model = 32, .n_heads = 4,
+  StrataConfig cfg = { .n_layers = 3, .d_model = 32, .n_heads = 4,
                        .n_kv_heads = family == STRATA_FAMILY_GPT2 ? 4 : 2, .d_head = 8,
-                       .d_mlp = 48, .vocab = 50, .n_ctx = 16, .norm_eps = 1e-5f,
-                       .rope = family == STRATA_FAMILY_GPT2 ? STRATA_ROPE_NONE : STRATA_ROPE_HALF,
-                       .rope_theta = 10000.0f };
-  StrataWeightsLayout lo = { .tied = family == STRATA_FAMILY_GPT2 };
-  StrataWeights *w = strata_weights_new (&cfg, &lo);
+                       .d_mlp = 48, .vocab = 50, .n_ctx = 16 };
+  strata_config_set_family (&cfg, family); /* GPT-2: learned positions, tied; Llama: RoPE half */
+  cfg.recipe.norm.eps = 1e-5f;
+  StrataWeights *w = strata_weights_new (&cfg, STRATA_DTYPE_F32);
   g_assert_nonnull (w);
   rng_state = 1234u + family;
-  for (size_t i = 0; i < w->arena_floats; i++)
-    w->arena[i] = 0.4f * uniform ();
+  float *arena = w->arena;
+  for (size_t i = 0; i < w->arena_bytes / sizeof (float); i++)
+    arena[i] = 0.4f * uniform ();
   /* Norm gains near 1, as trained models have. */
   for (int l = 0; l < cfg.n_layers; l++)
     for (int c = 0; c < cfg.d_model; c++) {

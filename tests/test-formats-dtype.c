@@ -101,12 +101,12 @@ test_hf_half (Tmp *t, gconstpointer data)
   g_autoptr (StrataModel) m = strata_model_open (t->dir, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (m->dtype, ==, dtype);
-  g_assert_cmpmem (m->weights->tok_embed, N_ (512 * 64), expect, N_ (512 * 64));
+  g_assert_cmpmem (m->weights->tok_embed.data, N_ (512 * 64), expect, N_ (512 * 64));
   /* Against the fp32 original: within half an ulp of the narrow type. */
   g_autoptr (StrataModel) ref = open_hf ();
   double tol = dtype == STRATA_DTYPE_F16 ? ldexp (1, -11) : ldexp (1, -7);
   for (int i = 0; i < 64 * 64; i++) {
-    float a = m->weights->layers[2].w_q[i], b = ref->weights->layers[2].w_q[i];
+    float a = MAT_F32 (m->weights->layers[2].w_q)[i], b = MAT_F32 (ref->weights->layers[2].w_q)[i];
     g_assert_cmpfloat (fabsf (a - b), <=, tol * fabsf (b) + 6e-8);
   }
 }
@@ -213,11 +213,11 @@ test_gpt2_mapping (Tmp *t, gconstpointer data)
   const StrataWeights *w = m->weights;
   g_assert_cmpint (w->cfg.family, ==, STRATA_FAMILY_GPT2);
   g_assert_cmpint (w->cfg.d_mlp, ==, F);
-  g_assert_cmpint (w->cfg.rope, ==, STRATA_ROPE_NONE);
-  g_assert_true (w->tied);
+  g_assert_cmpint (w->cfg.recipe.rope.pairing, ==, STRATA_ROPE_NONE);
+  g_assert_true (w->cfg.recipe.tied);
   g_assert_false (m->add_bos);
   g_assert_cmpint (m->bos_id, ==, -1); /* 50256 does not exist in a vocabulary of 10 */
-  g_assert_cmpfloat (w->pos_embed[N * C - 1], ==, 20000.0f + N * C - 1);
+  g_assert_cmpfloat (MAT_F32 (w->pos_embed)[N * C - 1], ==, 20000.0f + N * C - 1);
   g_assert_cmpfloat (w->norm_f_b[3], ==, 40003.0f);
 #define TAG(l, i) ((float) (10 + 20 * (l) + (i)) * 10000.0f)
   for (int l = 0; l < L; l++) {
@@ -225,10 +225,10 @@ test_gpt2_mapping (Tmp *t, gconstpointer data)
     for (int o = 0; o < C; o++)
       for (int i = 0; i < C; i++) {
         /* Conv1D c_attn is (C_in, 3C_out): W_Q[o][i] = c_attn[i][o], W_K at column C + o. */
-        g_assert_cmpfloat (lw->w_q[o * C + i], ==, TAG (l, 2) + i * 3 * C + o);
-        g_assert_cmpfloat (lw->w_k[o * C + i], ==, TAG (l, 2) + i * 3 * C + C + o);
-        g_assert_cmpfloat (lw->w_v[o * C + i], ==, TAG (l, 2) + i * 3 * C + 2 * C + o);
-        g_assert_cmpfloat (lw->w_o[o * C + i], ==, TAG (l, 4) + i * C + o);
+        g_assert_cmpfloat (MAT_F32 (lw->w_q)[o * C + i], ==, TAG (l, 2) + i * 3 * C + o);
+        g_assert_cmpfloat (MAT_F32 (lw->w_k)[o * C + i], ==, TAG (l, 2) + i * 3 * C + C + o);
+        g_assert_cmpfloat (MAT_F32 (lw->w_v)[o * C + i], ==, TAG (l, 2) + i * 3 * C + 2 * C + o);
+        g_assert_cmpfloat (MAT_F32 (lw->w_o)[o * C + i], ==, TAG (l, 4) + i * C + o);
       }
     for (int o = 0; o < C; o++) {
       g_assert_cmpfloat (lw->b_k[o], ==, TAG (l, 3) + C + o);
@@ -236,8 +236,8 @@ test_gpt2_mapping (Tmp *t, gconstpointer data)
     }
     for (int o = 0; o < F; o++)
       for (int i = 0; i < C; i++) {
-        g_assert_cmpfloat (lw->w_up[o * C + i], ==, TAG (l, 8) + i * F + o);
-        g_assert_cmpfloat (lw->w_down[i * F + o], ==, TAG (l, 10) + o * C + i);
+        g_assert_cmpfloat (MAT_F32 (lw->w_up)[o * C + i], ==, TAG (l, 8) + i * F + o);
+        g_assert_cmpfloat (MAT_F32 (lw->w_down)[i * F + o], ==, TAG (l, 10) + o * C + i);
       }
   }
 #undef TAG

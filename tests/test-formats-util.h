@@ -10,6 +10,9 @@
 #include "strata-data-error.h"
 #include "strata-model.h"
 
+/* The F32 values of a matrix the loaders filled (they load F32). */
+#define MAT_F32(m) ((const float *) (m).data)
+
 typedef struct {
   char *dir;
 } Tmp;

@@ -58,9 +58,9 @@ check_stories_config (const StrataModel *m, StrataRope rope, int n_ctx)
   g_assert_cmpint (c->d_head, ==, 8);
   g_assert_cmpint (c->vocab, ==, 512);
   g_assert_cmpint (c->n_ctx, ==, n_ctx);
-  g_assert_cmpint (c->rope, ==, rope);
-  g_assert_cmpfloat_with_epsilon (c->norm_eps, 1e-5, 1e-9);
-  g_assert_cmpfloat (c->rope_theta, ==, 10000.0f);
+  g_assert_cmpint (c->recipe.rope.pairing, ==, rope);
+  g_assert_cmpfloat_with_epsilon (c->recipe.norm.eps, 1e-5, 1e-9);
+  g_assert_cmpfloat (c->recipe.rope.theta, ==, 10000.0f);
   g_assert_cmpstr (m->arch, ==, "llama");
   g_assert_cmpint (m->dtype, ==, STRATA_DTYPE_F32);
   g_assert_true (m->add_bos);
@@ -76,7 +76,7 @@ test_llama2c_open (Tmp *t, gconstpointer data)
   check_stories_config (m, STRATA_ROPE_ADJACENT, 512);
   g_assert_cmpint (m->format, ==, STRATA_FORMAT_LLAMA2C);
   g_assert_cmpstr (m->name, ==, "stories260K");
-  g_assert_true (m->weights->tied && m->weights->unembed == m->weights->tok_embed);
+  g_assert_true (m->weights->cfg.recipe.tied && m->weights->unembed.data == m->weights->tok_embed.data);
   g_assert_null (m->tokenizer);
   g_assert_cmpstr (m->weights_sha256, ==, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
   /* Spot values read straight from the file: the first embedding float and rms_final[63]. */
@@ -84,7 +84,7 @@ test_llama2c_open (Tmp *t, gconstpointer data)
   g_autofree guint8 *b = read_fixture (BIN, &len);
   float first, last_norm;
   memcpy (&first, b + 28, 4);
-  g_assert_cmpfloat (m->weights->tok_embed[0], ==, first);
+  g_assert_cmpfloat (((const float *) m->weights->tok_embed.data)[0], ==, first);
   memcpy (&last_norm, b + 28 + 4 * ((gsize) 512 * 64 + 5 * 64 + 5 * 4096 + 2 * 5 * 2048 + 5 * 4096 + 5 * 64 +
                                     3 * 5 * 172 * 64 + 63), 4);
   g_assert_cmpfloat (m->weights->norm_f_w[63], ==, last_norm);
@@ -112,8 +112,8 @@ test_gguf_open (Tmp *t, gconstpointer data)
   check_stories_config (m, STRATA_ROPE_ADJACENT, 2048); /* the converter wrote 2048 */
   g_assert_cmpint (m->format, ==, STRATA_FORMAT_GGUF);
   /* output.weight is stored, so the model is untied; it equals the embedding bit for bit. */
-  g_assert_false (m->weights->tied);
-  g_assert_cmpmem (m->weights->unembed, 512 * 64 * 4, m->weights->tok_embed, 512 * 64 * 4);
+  g_assert_false (m->weights->cfg.recipe.tied);
+  g_assert_cmpmem (m->weights->unembed.data, 512 * 64 * 4, m->weights->tok_embed.data, 512 * 64 * 4);
   g_assert_nonnull (m->tokenizer); /* the embedded SentencePiece vocabulary */
   g_assert_cmpint (strata_tokenizer_get_vocab_size (m->tokenizer), ==, 512);
   g_assert_cmpstr (m->weights_sha256, ==, "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
@@ -126,7 +126,7 @@ test_hf_open (void)
   check_stories_config (m, STRATA_ROPE_HALF, 512);
   g_assert_cmpint (m->format, ==, STRATA_FORMAT_HF_SAFETENSORS);
   g_assert_cmpstr (m->name, ==, "stories260K-hf");
-  g_assert_true (m->weights->tied); /* config says tied; the stored lm_head copy is not used */
+  g_assert_true (m->weights->cfg.recipe.tied); /* config says tied; the stored lm_head copy is not used */
   g_assert_cmpstr (m->weights_sha256, ==, "8086b49673a06f3133188dac99396c6e088c9fe7d3901b991e90c45fb26e548f");
 }
 
@@ -136,22 +136,22 @@ test_hf_open (void)
 static void
 assert_same_weights (const StrataWeights *a, const StrataWeights *b, gboolean skip_qk)
 {
-  g_assert_cmpmem (a->tok_embed, N_ (512 * 64), b->tok_embed, N_ (512 * 64));
+  g_assert_cmpmem (a->tok_embed.data, N_ (512 * 64), b->tok_embed.data, N_ (512 * 64));
   g_assert_cmpmem (a->norm_f_w, N_ (64), b->norm_f_w, N_ (64));
-  g_assert_cmpmem (a->unembed, N_ (512 * 64), b->unembed, N_ (512 * 64));
+  g_assert_cmpmem (a->unembed.data, N_ (512 * 64), b->unembed.data, N_ (512 * 64));
   for (int l = 0; l < 5; l++) {
     const StrataLayerWeights *x = &a->layers[l], *y = &b->layers[l];
     g_assert_cmpmem (x->norm1_w, N_ (64), y->norm1_w, N_ (64));
     g_assert_cmpmem (x->norm2_w, N_ (64), y->norm2_w, N_ (64));
     if (!skip_qk) {
-      g_assert_cmpmem (x->w_q, N_ (64 * 64), y->w_q, N_ (64 * 64));
-      g_assert_cmpmem (x->w_k, N_ (32 * 64), y->w_k, N_ (32 * 64));
+      g_assert_cmpmem (x->w_q.data, N_ (64 * 64), y->w_q.data, N_ (64 * 64));
+      g_assert_cmpmem (x->w_k.data, N_ (32 * 64), y->w_k.data, N_ (32 * 64));
     }
-    g_assert_cmpmem (x->w_v, N_ (32 * 64), y->w_v, N_ (32 * 64));
-    g_assert_cmpmem (x->w_o, N_ (64 * 64), y->w_o, N_ (64 * 64));
-    g_assert_cmpmem (x->w_gate, N_ (172 * 64), y->w_gate, N_ (172 * 64));
-    g_assert_cmpmem (x->w_up, N_ (172 * 64), y->w_up, N_ (172 * 64));
-    g_assert_cmpmem (x->w_down, N_ (64 * 172), y->w_down, N_ (64 * 172));
+    g_assert_cmpmem (x->w_v.data, N_ (32 * 64), y->w_v.data, N_ (32 * 64));
+    g_assert_cmpmem (x->w_o.data, N_ (64 * 64), y->w_o.data, N_ (64 * 64));
+    g_assert_cmpmem (x->w_gate.data, N_ (172 * 64), y->w_gate.data, N_ (172 * 64));
+    g_assert_cmpmem (x->w_up.data, N_ (172 * 64), y->w_up.data, N_ (172 * 64));
+    g_assert_cmpmem (x->w_down.data, N_ (64 * 172), y->w_down.data, N_ (64 * 172));
   }
 }
 
@@ -180,11 +180,11 @@ test_cross_hf_bin (Tmp *t, gconstpointer data)
   g_autoptr (StrataModel) hf = open_hf ();
   assert_same_weights (bin->weights, hf->weights, TRUE);
   for (int l = 0; l < 5; l++) {
-    assert_half_permuted (hf->weights->layers[l].w_q, bin->weights->layers[l].w_q, 8);
-    assert_half_permuted (hf->weights->layers[l].w_k, bin->weights->layers[l].w_k, 4);
+    assert_half_permuted (hf->weights->layers[l].w_q.data, bin->weights->layers[l].w_q.data, 8);
+    assert_half_permuted (hf->weights->layers[l].w_k.data, bin->weights->layers[l].w_k.data, 4);
   }
   /* The permutation is not the identity: the pairing logic is what makes them agree. */
-  g_assert_true (memcmp (hf->weights->layers[0].w_q, bin->weights->layers[0].w_q, N_ (64 * 64)) != 0);
+  g_assert_true (memcmp (hf->weights->layers[0].w_q.data, bin->weights->layers[0].w_q.data, N_ (64 * 64)) != 0);
 }
 
 static void
@@ -205,8 +205,8 @@ test_llama2c_untied (Tmp *t, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = strata_model_open (p, NULL, &error);
   g_assert_no_error (error);
-  g_assert_false (m->weights->tied);
-  g_assert_cmpmem (m->weights->unembed, N_ (512 * 64), cls, N_ (512 * 64));
+  g_assert_false (m->weights->cfg.recipe.tied);
+  g_assert_cmpmem (m->weights->unembed.data, N_ (512 * 64), cls, N_ (512 * 64));
   /* The same header on the tied-size file must be refused. */
   g_autofree char *q = tmp_write (t, "short.bin", out->data, len);
   assert_open_fails (q, NULL, "short.bin", "untied classifier");

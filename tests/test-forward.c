@@ -84,7 +84,7 @@ site_shape (const StrataConfig *cfg, StrataSite site, int B, int T, gint64 shape
 static gboolean
 site_exists (const StrataConfig *cfg, StrataSite site)
 {
-  return site != STRATA_SITE_POS_EMBED || cfg->rope == STRATA_ROPE_NONE;
+  return strata_site_exists (cfg, site);
 }
 
 /* max |a - b| over n floats; NaN (e.g. a value the engine never wrote) counts as infinite. */
@@ -126,7 +126,7 @@ open_case_model (const ForwardCase *fc)
   g_assert_no_error (error);
   g_assert_nonnull (model);
   g_assert_cmpint (model->dtype, ==, fc->dtype);
-  g_assert_cmpint (model->weights->cfg.rope, ==, fc->rope);
+  g_assert_cmpint (model->weights->cfg.recipe.rope.pairing, ==, fc->rope);
   return model;
 }
 

@@ -210,20 +210,21 @@ cuda_open (void)
   be->name = "cuda";
   be->ctx = ctx;
   be->host_memory = 0;
+  be->matrix_dtypes = 1u << STRATA_DTYPE_F32;
   be->alloc = cuda_alloc;
   be->free = cuda_free;
   be->upload = cuda_upload;
   be->download = cuda_download;
   be->copy = cuda_copy;
   be->linear = strata_cuda_linear_forward;
-  be->layernorm = strata_cuda_layernorm_forward;
-  be->rmsnorm = strata_cuda_rmsnorm_forward;
+  be->norm = strata_cuda_norm_forward;
   be->embed = strata_cuda_embed_forward;
   be->rope = strata_cuda_rope_forward;
   be->attention = strata_cuda_attention_forward;
-  be->gelu = strata_cuda_gelu_forward;
-  be->swiglu = strata_cuda_swiglu_forward;
+  be->activation = strata_cuda_activation_forward;
   be->add = strata_cuda_add_forward;
+  be->scale = strata_cuda_scale_forward;
+  be->softcap = strata_cuda_softcap_forward;
   be->last_error = cuda_last_error;
 
   cudaDeviceProp prop;

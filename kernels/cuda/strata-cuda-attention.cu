@@ -33,10 +33,11 @@ ptrs_kernel (AttnPtrs a, float *z, float *pattern, const float *q, const float *
   }
 }
 
-/* p (rows, T), rows = B*H*T, row r is query position r % T: softmax over j <= i, zero above.
- * One warp per row; the max in float, the sum in double, as the CPU backend does. */
+/* p (rows, T), rows = B*H*T, row r is query position r % T: soft-capped scores (cap > 0),
+ * softmax over the visible keys lo <= j <= i (lo = i - window + 1 with a window), zero
+ * elsewhere. One warp per row; the max in float, the sum in double, as the CPU backend does. */
 static __global__ void
-softmax_kernel (float *p, size_t rows, int T)
+softmax_kernel (float *p, size_t rows, int T, float cap, int window)
 {
   size_t row = (blockIdx.x * (size_t) blockDim.x + threadIdx.x) / 32;
   int lane = threadIdx.x % 32;
@@ -44,13 +45,17 @@ softmax_kernel (float *p, size_t rows, int T)
     return; /* whole warps leave together: blockDim is a multiple of 32 */
   float *r = p + row * T;
   int i = (int) (row % T);
+  int lo = window > 0 && i >= window ? i - window + 1 : 0;
   float mx = -INFINITY;
-  for (int j = lane; j <= i; j += 32)
+  for (int j = lo + lane; j <= i; j += 32) {
+    if (cap > 0)
+      r[j] = cap * tanhf (r[j] / cap);
     mx = fmaxf (mx, r[j]);
+  }
   for (int o = 16; o > 0; o >>= 1)
     mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, o));
   double sum = 0;
-  for (int j = lane; j <= i; j += 32) {
+  for (int j = lo + lane; j <= i; j += 32) {
     float e = expf (r[j] - mx);
     r[j] = e;
     sum += e;
@@ -59,12 +64,13 @@ softmax_kernel (float *p, size_t rows, int T)
     sum += __shfl_xor_sync (0xffffffffu, sum, o);
   float inv = (float) (1.0 / sum);
   for (int j = lane; j < T; j += 32)
-    r[j] = j <= i ? r[j] * inv : 0.0f;
+    r[j] = j >= lo && j <= i ? r[j] * inv : 0.0f;
 }
 
 extern "C" StrataStatus
 strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern, const float *q,
-                               const float *k, const float *v, int B, int T, int H, int K, int D)
+                               const float *k, const float *v, int B, int T, int H, int K, int D,
+                               const StrataAttnParams *ap)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
   if (B < 0 || T < 0 || H <= 0 || K <= 0 || D <= 0 || H % K)
@@ -88,7 +94,7 @@ strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern
   STRATA_CUDA_LAUNCHED (ctx, "ptrs_kernel");
 
   /* Pᵀ (T, T) column-major = scale · k_h · q_hᵀ, i.e. P[i][j] = scale · q_i · k_j. */
-  float scale = 1.0f / sqrtf ((float) D), one = 1.0f, zero = 0.0f;
+  float scale = ap->scale, one = 1.0f, zero = 0.0f;
   STRATA_CUBLAS_TRY (ctx, cublasSgemmBatched (ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, D,
                                               &scale, a.k, K * D, a.q, H * D, &zero, a.p, T, n));
 
@@ -96,7 +102,8 @@ strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern
   size_t blocks = (rows * 32 + STRATA_CUDA_BLOCK - 1) / STRATA_CUDA_BLOCK;
   if (blocks > 0x7fffffff)
     return strata_cuda_fail_arg (ctx, "attention: too many rows for one launch");
-  softmax_kernel<<<(unsigned) blocks, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (pattern, rows, T);
+  softmax_kernel<<<(unsigned) blocks, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (pattern, rows, T, ap->softcap,
+                                                                            ap->window);
   STRATA_CUDA_LAUNCHED (ctx, "softmax_kernel");
 
   /* z_hᵀ (D, T) column-major = v_hᵀ · Pᵀ, i.e. z[i][d] = Σ_j P[i][j] · v[j][d]. */

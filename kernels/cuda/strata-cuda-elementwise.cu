@@ -1,4 +1,5 @@
-/* strata-cuda-elementwise.cu: embedding gather, RoPE, GELU, SwiGLU and residual add.
+/* strata-cuda-elementwise.cu: embedding gather, RoPE, activations (gated or not), residual
+ * add, scaling and soft-capping.
  *
  * Grid-stride loops over flat indices (size_t), so any n fits a capped grid. Formulas are
  * those of the CPU backend, in the same order of operations; built without fast-math so
@@ -18,10 +19,13 @@ embed_kernel (float *out, const float *table, const int32_t *ids, size_t R, size
 }
 
 extern "C" StrataStatus
-strata_cuda_embed_forward (const StrataBackend *be, float *out, const float *table,
+strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat *tm,
                            const int32_t *ids, int R, int C)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
+  if (tm->dtype != STRATA_DTYPE_F32)
+    return strata_cuda_fail_arg (ctx, "embed: this backend takes F32 matrices only");
+  const float *table = (const float *) tm->data;
   if (R < 0 || C < 0)
     return strata_cuda_fail_arg (ctx, "embed: negative shape");
   if (R == 0 || C == 0)
@@ -41,25 +45,25 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const float *tab
   return STRATA_OK;
 }
 
-/* table (T, D/2): cos and sin of t · theta^(-2i/D), computed in double and rounded once,
- * exactly as the CPU backend does per element. */
+/* table (T, dims/2): cos and sin of t · theta^(-2i/dims), computed in double and rounded
+ * once, exactly as the CPU backend does per element. */
 static __global__ void
-rope_table_kernel (float2 *table, int T, int D, float theta)
+rope_table_kernel (float2 *table, int T, int dims, float theta)
 {
-  int half = D / 2;
+  int half = dims / 2;
   GRID_STRIDE (j, (size_t) T * half) {
     int t = (int) (j / half), i = (int) (j % half);
-    double angle = t * pow ((double) theta, -2.0 * i / D);
+    double angle = t * pow ((double) theta, -2.0 * i / dims);
     table[j] = make_float2 ((float) cos (angle), (float) sin (angle));
   }
 }
 
-/* In place: x (B, T, nh, D); pair i of a head is (2i, 2i+1) when adjacent, else
- * (i, i + D/2). One thread per pair. */
+/* In place: the first `dims` values of each head of x (B, T, nh, D); pair i is (2i, 2i+1)
+ * when adjacent, else (i, i + dims/2). One thread per pair. */
 static __global__ void
-rope_kernel (float *x, const float2 *table, size_t B, int T, int nh, int D, int adjacent)
+rope_kernel (float *x, const float2 *table, size_t B, int T, int nh, int D, int dims, int adjacent)
 {
-  int half = D / 2;
+  int half = dims / 2;
   GRID_STRIDE (j, B * T * nh * half) {
     int i = (int) (j % half);
     size_t row = j / half; /* (b, t, h) flattened */
@@ -76,14 +80,15 @@ rope_kernel (float *x, const float2 *table, size_t B, int T, int nh, int D, int 
 
 extern "C" StrataStatus
 strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int nh, int D,
-                          StrataRope pairing, float theta)
+                          const StrataRopeParams *p)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if (B < 0 || T < 0 || nh < 0 || D < 0 || D % 2)
-    return strata_cuda_fail_arg (ctx, "rope: bad shape (D must be even)");
-  if (pairing == STRATA_ROPE_NONE)
+  if (p->pairing == STRATA_ROPE_NONE)
     return STRATA_OK;
-  size_t pairs = (size_t) T * (D / 2);
+  int dims = p->dims;
+  if (B < 0 || T < 0 || nh < 0 || D < 0 || dims <= 0 || dims % 2 || dims > D)
+    return strata_cuda_fail_arg (ctx, "rope: bad shape (rotary dims must be even and at most D)");
+  size_t pairs = (size_t) T * (dims / 2);
   if (!B || !nh || !pairs)
     return STRATA_OK;
   StrataStatus st = strata_cuda_reserve (ctx, (void **) &ctx->rope_table, &ctx->rope_cap, pairs,
@@ -91,32 +96,53 @@ strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int n
   if (st != STRATA_OK)
     return st;
   rope_table_kernel<<<strata_cuda_blocks (pairs), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
-      ctx->rope_table, T, D, theta);
+      ctx->rope_table, T, dims, p->theta);
   STRATA_CUDA_LAUNCHED (ctx, "rope_table_kernel");
   size_t n = (size_t) B * pairs * nh;
   rope_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
-      x, ctx->rope_table, B, T, nh, D, pairing == STRATA_ROPE_ADJACENT);
+      x, ctx->rope_table, B, T, nh, D, dims, p->pairing == STRATA_ROPE_ADJACENT);
   STRATA_CUDA_LAUNCHED (ctx, "rope_kernel");
   return STRATA_OK;
 }
 
-/* In place: x = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))) */
-static __global__ void
-gelu_kernel (float *x, size_t n)
+/* The activations, with the CPU backend's formulas and order of operations. */
+static __device__ float
+activate (float u, int act)
 {
-  const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-  GRID_STRIDE (i, n) {
-    float u = x[i];
-    x[i] = 0.5f * u * (1.0f + tanhf (k * (u + 0.044715f * u * u * u)));
+  switch (act) {
+  case STRATA_ACT_GELU_TANH: {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return u / (1.0f + expf (-2.0f * k * (u + 0.044715f * u * u * u)));
+  }
+  case STRATA_ACT_GELU_ERF:
+    return 0.5f * u * (1.0f + erff (u * 0.70710678118654752f));
+  default:
+    return u / (1.0f + expf (-u));
   }
 }
 
-/* gate = silu(gate) · up */
+/* x = act(x), times up when given (gated MLPs) */
 static __global__ void
-swiglu_kernel (float *gate, const float *up, size_t n)
+activation_kernel (float *x, const float *up, size_t n, int act)
 {
   GRID_STRIDE (i, n)
-    gate[i] = gate[i] / (1.0f + expf (-gate[i])) * up[i];
+    x[i] = up ? activate (x[i], act) * up[i] : activate (x[i], act);
+}
+
+/* x *= s */
+static __global__ void
+scale_kernel (float *x, size_t n, float s)
+{
+  GRID_STRIDE (i, n)
+    x[i] *= s;
+}
+
+/* x = cap · tanh(x / cap) */
+static __global__ void
+softcap_kernel (float *x, size_t n, float cap)
+{
+  GRID_STRIDE (i, n)
+    x[i] = cap * tanhf (x[i] / cap);
 }
 
 /* y += x */
@@ -128,24 +154,36 @@ add_kernel (float *y, const float *x, size_t n)
 }
 
 extern "C" StrataStatus
-strata_cuda_gelu_forward (const StrataBackend *be, float *x, size_t n)
+strata_cuda_activation_forward (const StrataBackend *be, float *x, const float *up, size_t n,
+                                StrataActivation act)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
   if (!n)
     return STRATA_OK;
-  gelu_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (x, n);
-  STRATA_CUDA_LAUNCHED (ctx, "gelu_kernel");
+  activation_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (x, up, n, (int) act);
+  STRATA_CUDA_LAUNCHED (ctx, "activation_kernel");
   return STRATA_OK;
 }
 
 extern "C" StrataStatus
-strata_cuda_swiglu_forward (const StrataBackend *be, float *gate, const float *up, size_t n)
+strata_cuda_scale_forward (const StrataBackend *be, float *x, size_t n, float s)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
   if (!n)
     return STRATA_OK;
-  swiglu_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (gate, up, n);
-  STRATA_CUDA_LAUNCHED (ctx, "swiglu_kernel");
+  scale_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (x, n, s);
+  STRATA_CUDA_LAUNCHED (ctx, "scale_kernel");
+  return STRATA_OK;
+}
+
+extern "C" StrataStatus
+strata_cuda_softcap_forward (const StrataBackend *be, float *x, size_t n, float cap)
+{
+  StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
+  if (!n)
+    return STRATA_OK;
+  softcap_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (x, n, cap);
+  STRATA_CUDA_LAUNCHED (ctx, "softcap_kernel");
   return STRATA_OK;
 }
 

@@ -17,10 +17,13 @@ bias_kernel (float *y, const float *b, size_t R, size_t N)
 }
 
 extern "C" StrataStatus
-strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x, const float *w,
+strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x, const StrataMat *wm,
                             const float *b, int R, int N, int K)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
+  if (wm->dtype != STRATA_DTYPE_F32)
+    return strata_cuda_fail_arg (ctx, "linear: this backend takes F32 matrices only");
+  const float *w = (const float *) wm->data;
   if (R < 0 || N < 0 || K < 0)
     return strata_cuda_fail_arg (ctx, "linear: negative shape");
   if (R == 0 || N == 0)

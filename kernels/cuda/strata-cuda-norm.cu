@@ -1,4 +1,4 @@
-/* strata-cuda-norm.cu: LayerNorm and RMSNorm, one block per row of C values.
+/* strata-cuda-norm.cu: LayerNorm and RMSNorm (with w or 1 + w), one block per row of C values.
  *
  * Sums are taken in double, as the CPU backend takes them, so the statistics agree to
  * rounding and the result to a few float ulps; the kernels are memory-bound, so double
@@ -46,9 +46,9 @@ layernorm_kernel (float *y, const float *x, const float *w, const float *b, int 
     yr[c] = (float) (xr[c] - mean) * rstd * w[c] + (b ? b[c] : 0.0f);
 }
 
-/* y (R, C) = x · rsqrt(mean(x²) + eps) · w, one row per block. */
+/* y (R, C) = x · rsqrt(mean(x²) + eps) · w (or · (1 + w): Gemma), one row per block. */
 static __global__ void
-rmsnorm_kernel (float *y, const float *x, const float *w, int C, float eps)
+rmsnorm_kernel (float *y, const float *x, const float *w, int C, float eps, int unit_offset)
 {
   __shared__ double shared[32];
   const float *xr = x + (size_t) blockIdx.x * C;
@@ -59,7 +59,7 @@ rmsnorm_kernel (float *y, const float *x, const float *w, int C, float eps)
   double ss = block_sum (s, shared);
   float rms = (float) (1.0 / sqrt (ss / C + eps));
   for (int c = threadIdx.x; c < C; c += blockDim.x)
-    yr[c] = xr[c] * rms * w[c];
+    yr[c] = xr[c] * rms * (unit_offset ? 1.0f + w[c] : w[c]);
 }
 
 /* Threads for a row of C: enough warps to cover it in a few passes, at most 1024. */
@@ -73,30 +73,22 @@ row_threads (int C)
 }
 
 extern "C" StrataStatus
-strata_cuda_layernorm_forward (const StrataBackend *be, float *y, const float *x, const float *w,
-                               const float *b, int R, int C, float eps)
+strata_cuda_norm_forward (const StrataBackend *be, float *y, const float *x, const float *w, const float *b,
+                          int R, int C, const StrataNormParams *p)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
   if (R < 0 || C <= 0)
-    return strata_cuda_fail_arg (ctx, "layernorm: bad shape");
+    return strata_cuda_fail_arg (ctx, "norm: bad shape");
   /* Rows go on the x dimension of the grid (up to 2^31 - 1). */
   if (R == 0)
     return STRATA_OK;
-  layernorm_kernel<<<R, row_threads (C), 0, ctx->stream>>> (y, x, w, b, C, eps);
-  STRATA_CUDA_LAUNCHED (ctx, "layernorm_kernel");
-  return STRATA_OK;
-}
-
-extern "C" StrataStatus
-strata_cuda_rmsnorm_forward (const StrataBackend *be, float *y, const float *x, const float *w,
-                             int R, int C, float eps)
-{
-  StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if (R < 0 || C <= 0)
-    return strata_cuda_fail_arg (ctx, "rmsnorm: bad shape");
-  if (R == 0)
-    return STRATA_OK;
-  rmsnorm_kernel<<<R, row_threads (C), 0, ctx->stream>>> (y, x, w, C, eps);
-  STRATA_CUDA_LAUNCHED (ctx, "rmsnorm_kernel");
+  if (p->kind == STRATA_NORM_LAYERNORM) {
+    layernorm_kernel<<<R, row_threads (C), 0, ctx->stream>>> (y, x, w, b, C, p->eps);
+    STRATA_CUDA_LAUNCHED (ctx, "layernorm_kernel");
+  } else {
+    rmsnorm_kernel<<<R, row_threads (C), 0, ctx->stream>>> (y, x, w, C, p->eps,
+                                                             p->kind == STRATA_NORM_RMSNORM_UNIT_OFFSET);
+    STRATA_CUDA_LAUNCHED (ctx, "rmsnorm_kernel");
+  }
   return STRATA_OK;
 }

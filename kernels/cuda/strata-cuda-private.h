@@ -76,23 +76,23 @@ StrataStatus strata_cuda_reserve (StrataCudaContext *ctx, void **buf, size_t *ca
 
 /* Launchers, one per table member (strata-backend.h gives shapes and semantics). */
 StrataStatus strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x,
-                                         const float *w, const float *b, int R, int N, int K);
-StrataStatus strata_cuda_layernorm_forward (const StrataBackend *be, float *y, const float *x,
-                                            const float *w, const float *b, int R, int C,
-                                            float eps);
-StrataStatus strata_cuda_rmsnorm_forward (const StrataBackend *be, float *y, const float *x,
-                                          const float *w, int R, int C, float eps);
-StrataStatus strata_cuda_embed_forward (const StrataBackend *be, float *out, const float *table,
+                                         const StrataMat *w, const float *b, int R, int N, int K);
+StrataStatus strata_cuda_norm_forward (const StrataBackend *be, float *y, const float *x,
+                                       const float *w, const float *b, int R, int C,
+                                       const StrataNormParams *p);
+StrataStatus strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat *table,
                                         const int32_t *ids, int R, int C);
 StrataStatus strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int nh,
-                                       int D, StrataRope pairing, float theta);
+                                       int D, const StrataRopeParams *p);
 StrataStatus strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern,
                                             const float *q, const float *k, const float *v,
-                                            int B, int T, int H, int K, int D);
-StrataStatus strata_cuda_gelu_forward (const StrataBackend *be, float *x, size_t n);
-StrataStatus strata_cuda_swiglu_forward (const StrataBackend *be, float *gate, const float *up,
-                                         size_t n);
+                                            int B, int T, int H, int K, int D,
+                                            const StrataAttnParams *p);
+StrataStatus strata_cuda_activation_forward (const StrataBackend *be, float *x, const float *up,
+                                             size_t n, StrataActivation act);
 StrataStatus strata_cuda_add_forward (const StrataBackend *be, float *y, const float *x, size_t n);
+StrataStatus strata_cuda_scale_forward (const StrataBackend *be, float *x, size_t n, float s);
+StrataStatus strata_cuda_softcap_forward (const StrataBackend *be, float *x, size_t n, float cap);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,668 @@
+/* strata-engine-pass.c: the transformer forward pass, written once: one block over a
+ * description of which rows run from which layer.
+ *
+ * A pass runs n sequences ("jobs") of T tokens. A full pass (strata_engine_forward) starts
+ * every job at block 0, position 0, from the embedding, and reads out every row. A patching
+ * pass (strata_engine_forward_jobs, DESIGN.md section 5) continues a base run: job j is a
+ * patched copy of it that starts at block layer_j and recomputes positions pos_j..T-1 only;
+ * its rows join at its own layer from the base run's resid_pre, and the keys/values of
+ * positions < pos_j at every layer come from the base run (causal masking leaves them
+ * unchanged by any patch at a position >= pos_j). It reads out one row per job, out_pos.
+ *
+ * Rows. Job j owns S_j = T - pos_j "compact" rows at offset off_j of one ragged batch of
+ * R = sum S_j rows (a full pass: S_j = T, the (n, T) layout). Jobs are sorted by layer, so
+ * the jobs running block l are a prefix of the list and their rows a prefix of the batch;
+ * products, norms and the MLP run on those rows only, as one large product per weight
+ * matrix, whatever each job's start. Attention needs every key: per job the base run's
+ * keys/values of positions < pos_j are put in front of the new ones in full (n, T) tensors,
+ * so RoPE and the backend's attention kernel run unchanged; query rows before pos_j hold
+ * stale finite values and their outputs are dropped. (A full pass needs no copies: its
+ * compact rows are the full tensors.)
+ *
+ * Two kinds of block compute fewer rows:
+ *  - "single" first blocks: when every patch of a job's first block comes after that
+ *    block's keys and values (strata_site_changes_keys) and sits at pos_j, only row pos_j
+ *    changes in that block: the job computes that one row there, reading every key and
+ *    value from the base run, and takes its other rows of the next block from the base run.
+ *    Within a layer these jobs sort after the others, and their single rows sit right after
+ *    the others' rows (at R_kv), so every product still runs over one contiguous range.
+ *  - the last block of a patching pass: only the read-out row feeds the logits, so every
+ *    row gets its keys and values (the read-out row attends to them) but only the read-out
+ *    row of each job gets a query, the attention output, the MLP and the final norm.
+ *
+ * Everything a pass reads from the host (the base run, the patch rows) is uploaded once;
+ * the rest are copies inside the backend. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata-engine-private.h"
+
+typedef struct {
+  float *x, *normed;             /* (R, C) residual rows; a norm of them */
+  float *q, *k, *v, *z;          /* (R, H*D), (R, K*D), (R, K*D), (R, H*D) compact */
+  float *qf, *kf, *vf, *zf;      /* (n, T, ·) full; the compact ones in a full pass */
+  float *pattern;                /* (n, H, T, T) */
+  float *zh, *result;            /* (R, H*D), (R, C): per-head results, when cached */
+  float *attn_out, *mlp_out;     /* (R, C) */
+  float *mlp_h, *mlp_up;         /* (R, F) */
+  float *last, *last_n;          /* (n, C) read-out rows, before and after a norm */
+  float *logits;                 /* (rows, V) */
+  float *base_x, *base_k, *base_v; /* (L, T, C), (L, T, K*D) x 2: the base run */
+  float *base_z, *base_attn, *base_mid, *base_mlp; /* (L, T, ·): optional sites of it */
+  float *patch_rows;             /* every patch's floats, packed */
+} Bufs;
+
+/* Where an activation's rows are: the residual rows of the block (compact rows of the jobs
+ * that compute keys and values, then one row per single job), the rows with keys and
+ * values, or one read-out row per job. */
+typedef enum { ROWS_X, ROWS_KV, ROWS_READ } Rows;
+
+typedef struct {
+  StrataEngine *e;
+  const Pass *p;
+  Bufs b;
+  int full;      /* a full pass */
+  int R;         /* compact rows */
+  int wants_result;
+  /* The block being run. */
+  int n_active;  /* jobs running it */
+  int n_kv;      /* of them, the first n_kv compute keys and values; the rest are singles */
+  int R_kv, R_x; /* their rows; R_kv + singles */
+  int read;      /* the last block of a patching pass */
+} Run;
+
+static size_t
+patch_floats (const StrataConfig *g, const StrataPatch *p)
+{
+  return p->head >= 0 ? (size_t) g->d_head : (size_t) strata_site_row_floats (g, p->site, 1);
+}
+
+static int
+wants (const Run *r, StrataSite site, int layer)
+{
+  for (int i = 0; i < r->p->n_caches; i++)
+    if (r->p->caches[i].site == site && r->p->caches[i].layer == layer)
+      return 1;
+  return 0;
+}
+
+/* ---- memory ---- */
+
+static StrataStatus
+reserve (Run *r, size_t n_patch_floats)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  const Pass *p = r->p;
+  Bufs *b = &r->b;
+  size_t R = (size_t) r->R, n = (size_t) p->n, T = (size_t) p->T, C = g->d_model;
+  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
+  size_t full_q = r->full ? 0 : nT * HD, full_kv = r->full ? 0 : nT * KD;
+  size_t logits = r->full ? R * V : p->ids ? 0 : n * V;
+  size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
+  const StrataPrefix *bp = p->base;
+  size_t base_z = bp && bp->z ? base * HD : 0, base_attn = bp && bp->attn_out ? base * C : 0;
+  size_t base_mid = bp && bp->resid_mid ? base * C : 0, base_mlp = bp && bp->mlp_out ? base * C : 0;
+  size_t sizes[] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
+                     nT * g->n_heads * T, r->wants_result ? R * HD : 0, r->wants_result ? R * C : 0,
+                     R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read, logits,
+                     base * C, base * KD, base * KD, base_z, base_attn, base_mid, base_mlp, n_patch_floats };
+  float **slots[] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
+                      &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
+                      &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_z,
+                      &b->base_attn, &b->base_mid, &b->base_mlp, &b->patch_rows };
+  size_t total = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+    total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
+  if (total > e->scratch_cap) {
+    if (e->scratch)
+      e->be->free (e->be, e->scratch);
+    e->scratch = e->be->alloc (e->be, total);
+    e->scratch_cap = e->scratch ? total : 0;
+    if (!e->scratch)
+      return fail (e, STRATA_ERR_MEMORY, "cannot allocate %zu floats of activations", total);
+  }
+  float *at = e->scratch;
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+    *slots[i] = sizes[i] ? at : NULL;
+    at += (sizes[i] + 15) / 16 * 16;
+  }
+  if (r->full) {
+    b->qf = b->q, b->kf = b->k, b->vf = b->v, b->zf = b->z;
+  }
+  return STRATA_OK;
+}
+
+/* Upload the base run and every patch row once. */
+static StrataStatus
+upload_inputs (Run *r, float *staging)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  const Pass *p = r->p;
+  size_t T = (size_t) p->T, C = g->d_model, KD = (size_t) g->n_kv_heads * g->d_head;
+  const StrataPrefix *bp = p->base;
+  size_t HD = (size_t) g->n_heads * g->d_head;
+  struct { float *dst; const float *const *src; size_t w; } arrays[] = {
+    { r->b.base_x, bp ? bp->resid_pre : NULL, C }, { r->b.base_k, bp ? bp->k : NULL, KD },
+    { r->b.base_v, bp ? bp->v : NULL, KD },        { r->b.base_z, bp ? bp->z : NULL, HD },
+    { r->b.base_attn, bp ? bp->attn_out : NULL, C }, { r->b.base_mid, bp ? bp->resid_mid : NULL, C },
+    { r->b.base_mlp, bp ? bp->mlp_out : NULL, C },
+  };
+  for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
+    for (int l = 0; arrays[a].src && l < g->n_layers; l++)
+      TRY (e->be->upload (e->be, arrays[a].dst + l * T * arrays[a].w, arrays[a].src[l],
+                          T * arrays[a].w * sizeof (float)));
+  size_t at = 0;
+  for (int j = 0; j < p->n; j++)
+    for (int i = 0; i < p->jobs[j].n_patches; i++) {
+      const StrataPatch *pt = &p->jobs[j].patches[i];
+      size_t n = patch_floats (g, pt);
+      memcpy (staging + at, pt->src, n * sizeof (float));
+      at += n;
+    }
+  if (at > 0)
+    TRY (e->be->upload (e->be, r->b.patch_rows, staging, at * sizeof (float)));
+  return STRATA_OK;
+}
+
+/* ---- rows ---- */
+
+/* Row of (job j, position pos) among `rows`, or -1 when the block has no such row. */
+static long
+row_of (const Run *r, int j, int pos, Rows rows)
+{
+  const PassJob *job = &r->p->jobs[j];
+  if (rows == ROWS_READ) /* a single job's row in the last block is the read-out row */
+    return pos == r->p->out_pos ? j : -1;
+  if (j >= r->n_kv) /* a single first block: one residual row, no keys */
+    return rows == ROWS_X && pos == job->pos ? r->R_kv + (j - r->n_kv) : -1;
+  return job->off + pos - job->pos;
+}
+
+/* The query-path rows of job j in this block: `count` rows from compact row `row`, at
+ * positions from `pos`. */
+static void
+query_rows (const Run *r, int j, long *row, int *pos, int *count)
+{
+  const PassJob *job = &r->p->jobs[j];
+  *pos = r->read ? r->p->out_pos : job->pos;
+  *count = r->read || j >= r->n_kv ? 1 : r->p->T - job->pos;
+  *row = row_of (r, j, *pos, r->read ? ROWS_READ : ROWS_X);
+}
+
+/* The query path's rows: every residual row, or the read-out rows of the last block. */
+static Rows
+query_space (const Run *r)
+{
+  return r->read ? ROWS_READ : ROWS_X;
+}
+
+/* Full (n, T, w) tensors from the compact query rows. */
+static StrataStatus
+scatter_queries (Run *r, float *full, const float *compact, size_t w)
+{
+  StrataEngine *e = r->e;
+  for (int j = 0; j < r->n_active; j++) {
+    long row;
+    int pos, count;
+    query_rows (r, j, &row, &pos, &count);
+    TRY (e->be->copy (e->be, full + ((size_t) j * r->p->T + pos) * w, compact + (size_t) row * w,
+                      (size_t) count * w * sizeof (float)));
+  }
+  return STRATA_OK;
+}
+
+/* The inverse, for z. */
+static StrataStatus
+gather_queries (Run *r, float *compact, const float *full, size_t w)
+{
+  StrataEngine *e = r->e;
+  for (int j = 0; j < r->n_active; j++) {
+    long row;
+    int pos, count;
+    query_rows (r, j, &row, &pos, &count);
+    TRY (e->be->copy (e->be, compact + (size_t) row * w, full + ((size_t) j * r->p->T + pos) * w,
+                      (size_t) count * w * sizeof (float)));
+  }
+  return STRATA_OK;
+}
+
+/* Full (n, T, K*D) keys or values of block l: the base run's in front of each job's own,
+ * all of them for single first blocks. */
+static StrataStatus
+scatter_keys (Run *r, int l, float *full, const float *compact, const float *base)
+{
+  StrataEngine *e = r->e;
+  size_t T = (size_t) r->p->T, w = (size_t) e->w.cfg.n_kv_heads * e->w.cfg.d_head, bytes = w * sizeof (float);
+  for (int j = 0; j < r->n_active; j++) {
+    const PassJob *job = &r->p->jobs[j];
+    float *dst = full + (size_t) j * T * w;
+    const float *from = base + (size_t) l * T * w;
+    int single = j >= r->n_kv;
+    int prefix = single ? job->pos + 1 : job->pos;
+    if (prefix > 0)
+      TRY (e->be->copy (e->be, dst, from, (size_t) prefix * bytes));
+    if (!single)
+      TRY (e->be->copy (e->be, dst + (size_t) job->pos * w, compact + (size_t) job->off * w,
+                        (T - (size_t) job->pos) * bytes));
+  }
+  return STRATA_OK;
+}
+
+/* The read-out row of every job, from residual rows (R_x, w) into (n, w). */
+static StrataStatus
+gather_read_rows (Run *r, float *dst, const float *rows, size_t w)
+{
+  StrataEngine *e = r->e;
+  for (int j = 0; j < r->n_active; j++) {
+    long row = row_of (r, j, r->p->out_pos, ROWS_X);
+    TRY (e->be->copy (e->be, dst + (size_t) j * w, rows + (size_t) row * w, w * sizeof (float)));
+  }
+  return STRATA_OK;
+}
+
+/* ---- hooks ---- */
+
+/* The base run's values of `site` at layer l, when the caller gave them (NULL otherwise). */
+static const float *
+base_site (const Run *r, StrataSite site)
+{
+  switch (site) {
+  case STRATA_SITE_RESID_PRE: return r->b.base_x;
+  case STRATA_SITE_ATTN_Z: return r->b.base_z;
+  case STRATA_SITE_ATTN_OUT: return r->b.base_attn;
+  case STRATA_SITE_RESID_MID: return r->b.base_mid;
+  case STRATA_SITE_MLP_OUT: return r->b.base_mlp;
+  default: return NULL;
+  }
+}
+
+/* Single first rows hold the base run's values up to and including their first patched
+ * site (a patch may cover part of the row, one head): the values a full pass has there. */
+static StrataStatus
+base_rows (Run *r, StrataSite site, int layer, float *act, Rows rows)
+{
+  StrataEngine *e = r->e;
+  const float *base = base_site (r, site);
+  size_t w = (size_t) strata_site_row_floats (&e->w.cfg, site, 1), T = (size_t) r->p->T;
+  for (int j = r->n_kv; base && j < r->n_active; j++) {
+    const PassJob *job = &r->p->jobs[j];
+    long row = row_of (r, j, job->pos, rows);
+    if (strata_site_block_order (site) > job->first_order || row < 0)
+      continue;
+    TRY (e->be->copy (e->be, act + (size_t) row * w, base + ((size_t) layer * T + (size_t) job->pos) * w,
+                      w * sizeof (float)));
+  }
+  return STRATA_OK;
+}
+
+/* Overwrite rows of (site, layer) in `act` with the patches of the running jobs, then copy
+ * the whole site to every cache that asks (full passes: act holds (n, T) rows). */
+static StrataStatus
+hook (Run *r, StrataSite site, int layer, float *act, Rows rows)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  const Pass *p = r->p;
+  size_t row_floats = (size_t) strata_site_row_floats (g, site, 1);
+  if (layer >= 0 && r->n_kv < r->n_active)
+    TRY (base_rows (r, site, layer, act, rows));
+  int n_jobs = layer < 0 && r->full ? p->n : r->n_active;
+  for (int j = 0; j < n_jobs; j++) {
+    const PassJob *job = &p->jobs[j];
+    size_t at = job->patch_at;
+    for (int i = 0; i < job->n_patches; i++) {
+      const StrataPatch *pt = &job->patches[i];
+      size_t n = patch_floats (g, pt), src = at;
+      at += n;
+      if (pt->site != site || pt->layer != layer)
+        continue;
+      long row = layer < 0 ? job->off + pt->pos : row_of (r, j, pt->pos, rows);
+      if (row < 0)
+        continue; /* a row this block does not compute cannot reach the read-out */
+      size_t off = (size_t) row * row_floats + (pt->head >= 0 ? (size_t) pt->head * g->d_head : 0);
+      TRY (e->be->copy (e->be, act + off, r->b.patch_rows + src, n * sizeof (float)));
+    }
+  }
+  for (int i = 0; i < p->n_caches; i++) {
+    const StrataCache *c = &p->caches[i];
+    if (c->site != site || c->layer != layer)
+      continue;
+    size_t floats = (size_t) p->n * p->T * (size_t) strata_site_row_floats (g, site, p->T);
+    StrataStatus st = e->be->download (e->be, c->dst, act, floats * sizeof (float));
+    if (st != STRATA_OK)
+      return fail (e, st, "cache download failed");
+  }
+  return STRATA_OK;
+}
+
+/* Per-head outputs z_h · W_O[:, h]ᵀ, only when a cache asks (full passes): each head is one
+ * product of z with every other head zeroed, so W_O is used as stored. */
+static StrataStatus
+head_results (Run *r, const StrataLayerWeights *lw, int l)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  const StrataCache *c = NULL;
+  for (int i = 0; i < r->p->n_caches; i++)
+    if (r->p->caches[i].site == STRATA_SITE_ATTN_RESULT && r->p->caches[i].layer == l)
+      c = &r->p->caches[i];
+  int R = r->R, H = g->n_heads, D = g->d_head, C = g->d_model;
+  Bufs *b = &r->b;
+  float *host = malloc ((size_t) R * C * sizeof (float));
+  float *zeros = calloc ((size_t) H * D, sizeof (float));
+  StrataStatus st = host && zeros ? STRATA_OK : STRATA_ERR_MEMORY;
+  for (int h = 0; h < H && st == STRATA_OK; h++) {
+    st = e->be->copy (e->be, b->zh, b->z, (size_t) R * H * D * sizeof (float));
+    /* Zero the other heads: upload zeros over them row by row. */
+    for (int row = 0; row < R && st == STRATA_OK; row++) {
+      if (h > 0)
+        st = e->be->upload (e->be, b->zh + (size_t) row * H * D, zeros, (size_t) h * D * sizeof (float));
+      if (st == STRATA_OK && h < H - 1)
+        st = e->be->upload (e->be, b->zh + (size_t) row * H * D + (size_t) (h + 1) * D, zeros,
+                            (size_t) (H - 1 - h) * D * sizeof (float));
+    }
+    if (st == STRATA_OK)
+      st = e->be->linear (e->be, b->result, b->zh, &lw->w_o, NULL, R, C, H * D);
+    if (st == STRATA_OK)
+      st = e->be->download (e->be, host, b->result, (size_t) R * C * sizeof (float));
+    for (int row = 0; row < R && st == STRATA_OK; row++)
+      memcpy (c->dst + ((size_t) row * H + h) * C, host + (size_t) row * C, (size_t) C * sizeof (float));
+  }
+  free (host);
+  free (zeros);
+  return st == STRATA_OK ? STRATA_OK : fail (e, st, "per-head results failed");
+}
+
+/* ---- the block ---- */
+
+/* Queries and keys normed per head (each head's D values) or whole, before RoPE. */
+static StrataStatus
+qk_norms (Run *r, const StrataLayerWeights *lw, int rows_q, int rows_kv)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  int H = g->n_heads, K = g->n_kv_heads, D = g->d_head;
+  switch (g->recipe.qk_norm) {
+  case STRATA_QK_NORM_HEAD:
+    TRY (norm_rows (e, r->b.q, r->b.q, lw->q_norm_w, lw->q_norm_b, rows_q * H, D));
+    TRY (norm_rows (e, r->b.k, r->b.k, lw->k_norm_w, lw->k_norm_b, rows_kv * K, D));
+    break;
+  case STRATA_QK_NORM_WHOLE:
+    TRY (norm_rows (e, r->b.q, r->b.q, lw->q_norm_w, lw->q_norm_b, rows_q, H * D));
+    TRY (norm_rows (e, r->b.k, r->b.k, lw->k_norm_w, lw->k_norm_b, rows_kv, K * D));
+    break;
+  default:
+    break;
+  }
+  return STRATA_OK;
+}
+
+/* The MLP on `in` (rows, C) into b.mlp_out, with its hooks. */
+static StrataStatus
+mlp (Run *r, const StrataLayerWeights *lw, int l, const float *in, int rows)
+{
+  StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
+  const StrataConfig *g = &e->w.cfg;
+  Bufs *b = &r->b;
+  int C = g->d_model, F = g->d_mlp;
+  if (g->recipe.gated) {
+    TRY (be->linear (be, b->mlp_h, in, &lw->w_gate, lw->b_gate, rows, F, C));
+    TRY (be->linear (be, b->mlp_up, in, &lw->w_up, lw->b_up, rows, F, C));
+    TRY (be->activation (be, b->mlp_h, b->mlp_up, (size_t) rows * F, g->recipe.act));
+  } else {
+    TRY (be->linear (be, b->mlp_h, in, &lw->w_up, lw->b_up, rows, F, C));
+    TRY (be->activation (be, b->mlp_h, NULL, (size_t) rows * F, g->recipe.act));
+  }
+  TRY (hook (r, STRATA_SITE_MLP_POST, l, b->mlp_h, query_space (r)));
+  TRY (be->linear (be, b->mlp_out, b->mlp_h, &lw->w_down, lw->b_down, rows, C, F));
+  if (g->recipe.post_norms)
+    TRY (norm_rows (e, b->mlp_out, b->mlp_out, lw->mlp_post_w, lw->mlp_post_b, rows, C));
+  return hook (r, STRATA_SITE_MLP_OUT, l, b->mlp_out, query_space (r));
+}
+
+/* Block l over the running jobs' rows. In the last block of a patching pass the residual
+ * of the read-out rows ends in b.last; else in b.x. */
+static StrataStatus
+block (Run *r, int l)
+{
+  StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
+  const StrataConfig *g = &e->w.cfg;
+  const StrataRecipe *rc = &g->recipe;
+  const StrataLayerWeights *lw = &e->w.layers[l];
+  Bufs *b = &r->b;
+  int n = r->n_active, T = r->p->T, C = g->d_model;
+  int H = g->n_heads, K = g->n_kv_heads, D = g->d_head;
+  size_t HD = (size_t) H * D, KD = (size_t) K * D;
+  int rows_q = r->read ? n : r->R_x; /* rows of the query path */
+  Rows q_space = query_space (r);
+  StrataAttnParams attn = strata_config_layer_attention (g, l);
+
+  TRY (hook (r, STRATA_SITE_RESID_PRE, l, b->x, ROWS_X));
+  float *xq = b->x, *nq = b->normed; /* the query path's residual and its norm */
+  TRY (norm_rows (e, b->normed, b->x, lw->norm1_w, lw->norm1_b, r->R_x, C));
+  if (r->read) {
+    TRY (gather_read_rows (r, b->last, b->x, C));
+    TRY (gather_read_rows (r, b->last_n, b->normed, C));
+    xq = b->last, nq = b->last_n;
+  }
+  TRY (be->linear (be, b->k, b->normed, &lw->w_k, lw->b_k, r->R_kv, (int) KD, C));
+  TRY (be->linear (be, b->v, b->normed, &lw->w_v, lw->b_v, r->R_kv, (int) KD, C));
+  TRY (be->linear (be, b->q, nq, &lw->w_q, lw->b_q, rows_q, (int) HD, C));
+  TRY (qk_norms (r, lw, rows_q, r->R_kv));
+  TRY (hook (r, STRATA_SITE_ATTN_Q, l, b->q, q_space));
+  TRY (hook (r, STRATA_SITE_ATTN_K, l, b->k, ROWS_KV));
+  TRY (hook (r, STRATA_SITE_ATTN_V, l, b->v, ROWS_KV));
+  if (!r->full) {
+    TRY (scatter_queries (r, b->qf, b->q, HD));
+    TRY (scatter_keys (r, l, b->kf, b->k, b->base_k));
+    TRY (scatter_keys (r, l, b->vf, b->v, b->base_v));
+  }
+  TRY (be->rope (be, b->qf, n, T, H, D, &rc->rope));
+  TRY (be->rope (be, b->kf, n, T, K, D, &rc->rope));
+  TRY (be->attention (be, b->zf, b->pattern, b->qf, b->kf, b->vf, n, T, H, K, D, &attn));
+  TRY (hook (r, STRATA_SITE_ATTN_PATTERN, l, b->pattern, ROWS_X));
+  if (!r->full)
+    TRY (gather_queries (r, b->z, b->zf, HD));
+  TRY (hook (r, STRATA_SITE_ATTN_Z, l, b->z, q_space));
+  if (wants (r, STRATA_SITE_ATTN_RESULT, l))
+    TRY (head_results (r, lw, l));
+  TRY (be->linear (be, b->attn_out, b->z, &lw->w_o, lw->b_o, rows_q, C, (int) HD));
+  if (rc->post_norms)
+    TRY (norm_rows (e, b->attn_out, b->attn_out, lw->attn_post_w, lw->attn_post_b, rows_q, C));
+  TRY (hook (r, STRATA_SITE_ATTN_OUT, l, b->attn_out, q_space));
+  size_t n_floats = (size_t) rows_q * C;
+  if (rc->parallel) { /* the MLP reads the block's input too */
+    TRY (norm_rows (e, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q, C));
+    TRY (be->add (be, xq, b->attn_out, n_floats));
+  } else {
+    TRY (be->add (be, xq, b->attn_out, n_floats));
+    TRY (hook (r, STRATA_SITE_RESID_MID, l, xq, q_space));
+    TRY (norm_rows (e, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q, C));
+  }
+  TRY (mlp (r, lw, l, b->normed, rows_q));
+  TRY (be->add (be, xq, b->mlp_out, n_floats));
+  return hook (r, STRATA_SITE_RESID_POST, l, xq, q_space);
+}
+
+/* ---- the pass around the blocks ---- */
+
+static StrataStatus
+embed (Run *r)
+{
+  StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
+  const StrataConfig *g = &e->w.cfg;
+  int R = r->R, T = r->p->T, C = g->d_model;
+  TRY (be->embed (be, r->b.x, &e->w.tok_embed, r->p->tokens, R, C));
+  if (g->recipe.embed_scale != 1.0f)
+    TRY (be->scale (be, r->b.x, (size_t) R * C, g->recipe.embed_scale));
+  TRY (hook (r, STRATA_SITE_EMBED, -1, r->b.x, ROWS_X));
+  if (!g->recipe.learned_pos)
+    return STRATA_OK;
+  int32_t *positions = malloc ((size_t) R * sizeof *positions);
+  if (!positions)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d positions", R);
+  for (int i = 0; i < R; i++)
+    positions[i] = i % T;
+  /* attn_out is free until the first block: it holds the position rows. */
+  StrataStatus st = be->embed (be, r->b.attn_out, &e->w.pos_embed, positions, R, C);
+  free (positions);
+  TRY (st);
+  TRY (hook (r, STRATA_SITE_POS_EMBED, -1, r->b.attn_out, ROWS_X));
+  return be->add (be, r->b.x, r->b.attn_out, (size_t) R * C);
+}
+
+/* Before block l: the single jobs of block l-1 take all their rows (row pos from the block,
+ * the later ones from the base run, which a change of row pos alone left as they were);
+ * then the jobs starting at l join with the base run's residual rows. */
+static StrataStatus
+enter_block (Run *r, int l)
+{
+  StrataEngine *e = r->e;
+  const Pass *p = r->p;
+  size_t T = (size_t) p->T, C = e->w.cfg.d_model, bytes = C * sizeof (float);
+  const float *base = p->base ? r->b.base_x + (size_t) l * T * C : NULL;
+  /* Backwards: each job's rows start at or after its single row, never over an earlier
+   * job's single row. */
+  for (int j = r->n_active - 1; j >= r->n_kv; j--) {
+    const PassJob *job = &p->jobs[j];
+    size_t slot = (size_t) (r->R_kv + (j - r->n_kv));
+    if ((size_t) job->off != slot)
+      TRY (e->be->copy (e->be, r->b.x + (size_t) job->off * C, r->b.x + slot * C, bytes));
+    if ((size_t) job->pos + 1 < T)
+      TRY (e->be->copy (e->be, r->b.x + ((size_t) job->off + 1) * C, base + ((size_t) job->pos + 1) * C,
+                        (T - job->pos - 1) * bytes));
+  }
+  int first_new = r->n_active;
+  while (r->n_active < p->n && p->jobs[r->n_active].layer == l)
+    r->n_active++;
+  r->n_kv = first_new;
+  while (r->n_kv < r->n_active && !p->jobs[r->n_kv].single)
+    r->n_kv++;
+  r->R_kv = r->n_kv < p->n ? p->jobs[r->n_kv].off : r->R;
+  r->R_x = r->R_kv + (r->n_active - r->n_kv);
+  for (int j = first_new; base && j < r->n_active; j++) {
+    const PassJob *job = &p->jobs[j];
+    long row = row_of (r, j, job->pos, ROWS_X);
+    size_t rows = job->single ? 1 : T - (size_t) job->pos;
+    TRY (e->be->copy (e->be, r->b.x + (size_t) row * C, base + (size_t) job->pos * C, rows * bytes));
+  }
+  return STRATA_OK;
+}
+
+/* Only the asked logits: dot products of the normed read-out rows with those rows of the
+ * unembedding, on the host in double (n_ids * C * n multiply-adds; no product kernel for one
+ * column rounds like the full product's, so take the exact sum instead). */
+static StrataStatus
+logits_of_ids (Run *r, const float *normed)
+{
+  StrataEngine *e = r->e;
+  const StrataConfig *g = &e->w.cfg;
+  const Pass *p = r->p;
+  int n = p->n, C = g->d_model, n_ids = p->n_ids;
+  size_t rows_f = (size_t) n * C, w_f = (size_t) n_ids * C, elem = strata_dtype_size (e->w.unembed.dtype);
+  float *host = malloc ((rows_f + w_f + (size_t) n_ids) * sizeof (float) + (size_t) C * elem);
+  if (!host)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d logits", n * n_ids);
+  float *w = host + rows_f, *bias = w + w_f;
+  void *stored = bias + n_ids; /* one unembedding row as stored */
+  StrataStatus st = e->be->download (e->be, host, normed, rows_f * sizeof (float));
+  for (int k = 0; k < n_ids && st == STRATA_OK; k++) {
+    st = e->be->download (e->be, stored, (const char *) e->w.unembed.data + (size_t) p->ids[k] * C * elem,
+                          (size_t) C * elem);
+    strata_dtype_to_f32 (e->w.unembed.dtype, stored, w + (size_t) k * C, (size_t) C);
+    bias[k] = 0.0f;
+    if (st == STRATA_OK && e->w.b_unembed)
+      st = e->be->download (e->be, bias + k, e->w.b_unembed + p->ids[k], sizeof (float));
+  }
+  float cap = g->recipe.final_softcap;
+  for (int j = 0; j < n && st == STRATA_OK; j++)
+    for (int k = 0; k < n_ids; k++) {
+      double acc = bias[k];
+      const float *x = host + (size_t) j * C, *wk = w + (size_t) k * C;
+      for (int c = 0; c < C; c++)
+        acc += (double) x[c] * wk[c];
+      float v = (float) acc;
+      p->out[(size_t) p->jobs[j].slot * n_ids + k] = cap > 0 ? cap * tanhf (v / cap) : v;
+    }
+  free (host);
+  return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "logits download");
+}
+
+/* The final norm and the unembedding of the read-out rows (every row of a full pass). */
+static StrataStatus
+finish (Run *r)
+{
+  StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
+  const StrataConfig *g = &e->w.cfg;
+  const Pass *p = r->p;
+  int read = p->out_pos >= 0, rows = read ? p->n : r->R, C = g->d_model, V = g->vocab;
+  Rows space = read ? ROWS_READ : ROWS_X;
+  TRY (norm_rows (e, r->b.normed, read ? r->b.last : r->b.x, e->w.norm_f_w, e->w.norm_f_b, rows, C));
+  TRY (hook (r, STRATA_SITE_LN_FINAL, -1, r->b.normed, space));
+  if (p->ids)
+    return logits_of_ids (r, r->b.normed);
+  TRY (be->linear (be, r->b.logits, r->b.normed, &e->w.unembed, e->w.b_unembed, rows, V, C));
+  if (g->recipe.final_softcap > 0)
+    TRY (be->softcap (be, r->b.logits, (size_t) rows * V, g->recipe.final_softcap));
+  TRY (hook (r, STRATA_SITE_LOGITS, -1, r->b.logits, space));
+  if (!p->out)
+    return STRATA_OK;
+  size_t row_bytes = (size_t) V * sizeof (float);
+  int in_order = 1;
+  for (int j = 0; read && j < p->n; j++)
+    in_order &= p->jobs[j].slot == j;
+  if (in_order)
+    return be->download (be, p->out, r->b.logits, (size_t) rows * row_bytes) == STRATA_OK
+               ? STRATA_OK : backend_fail (e, STRATA_ERR_BACKEND, "logits download");
+  float *host = malloc ((size_t) rows * row_bytes);
+  if (!host)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d rows of logits", rows);
+  StrataStatus st = be->download (be, host, r->b.logits, (size_t) rows * row_bytes);
+  for (int j = 0; st == STRATA_OK && j < p->n; j++)
+    memcpy (p->out + (size_t) p->jobs[j].slot * V, host + (size_t) j * V, row_bytes);
+  free (host);
+  return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "logits download");
+}
+
+StrataStatus
+_strata_engine_run_pass (StrataEngine *e, const Pass *p)
+{
+  const StrataConfig *g = &e->w.cfg;
+  Run r = { .e = e, .p = p, .full = p->base == NULL };
+  size_t patch_floats_total = 0;
+  for (int j = 0; j < p->n; j++) {
+    p->jobs[j].off = r.R;
+    p->jobs[j].patch_at = patch_floats_total;
+    r.R += p->T - p->jobs[j].pos;
+    for (int i = 0; i < p->jobs[j].n_patches; i++)
+      patch_floats_total += patch_floats (g, &p->jobs[j].patches[i]);
+  }
+  for (int l = 0; l < g->n_layers; l++)
+    r.wants_result |= wants (&r, STRATA_SITE_ATTN_RESULT, l);
+  float *staging = malloc ((patch_floats_total ? patch_floats_total : 1) * sizeof (float));
+  if (!staging)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patch rows");
+  StrataStatus st = reserve (&r, patch_floats_total);
+  if (st == STRATA_OK)
+    st = upload_inputs (&r, staging);
+  free (staging);
+  if (st != STRATA_OK)
+    return st;
+  if (r.full)
+    TRY (embed (&r));
+  for (int l = p->jobs[0].layer; l < g->n_layers; l++) {
+    CHECK_ABORT (e);
+    TRY (enter_block (&r, l));
+    r.read = p->out_pos >= 0 && l == g->n_layers - 1;
+    TRY (block (&r, l));
+  }
+  return finish (&r);
+}

@@ -1,0 +1,168 @@
+/* strata-recipe.c: the family presets, the config check and the names of the recipe's enums. */
+#include "strata-recipe.h"
+
+#include <math.h>
+#include <string.h>
+
+/* rope.dims 0 and attn.scale 0 stand for "the head size" and "1/√D", filled in from the
+ * sizes by strata_config_set_family. */
+static const StrataRecipe presets[STRATA_FAMILY_N] = {
+  [STRATA_FAMILY_GPT2] = {
+    .norm = { STRATA_NORM_LAYERNORM, 1e-5f },
+    .act = STRATA_ACT_GELU_TANH,
+    .learned_pos = 1,
+    .rope = { STRATA_ROPE_NONE, 0, 0.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
+    .qkv_bias = 1, .o_bias = 1, .mlp_bias = 1, .tied = 1,
+  },
+  [STRATA_FAMILY_LLAMA] = {
+    .norm = { STRATA_NORM_RMSNORM, 1e-6f },
+    .act = STRATA_ACT_SILU,
+    .gated = 1,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
+  },
+  [STRATA_FAMILY_NEOX] = {
+    .norm = { STRATA_NORM_LAYERNORM, 1e-5f },
+    .act = STRATA_ACT_GELU_ERF,
+    .parallel = 1,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
+    .qkv_bias = 1, .o_bias = 1, .mlp_bias = 1,
+  },
+};
+
+void
+strata_config_set_family (StrataConfig *cfg, StrataFamily family)
+{
+  cfg->family = family;
+  cfg->recipe = presets[family >= 0 && family < STRATA_FAMILY_N ? family : STRATA_FAMILY_LLAMA];
+  if (cfg->recipe.rope.pairing != STRATA_ROPE_NONE)
+    cfg->recipe.rope.dims = cfg->d_head;
+  /* The same expression the attention kernels used before the scale was a parameter, so
+   * scores keep their bits. */
+  cfg->recipe.attn.scale = cfg->d_head > 0 ? 1.0f / sqrtf ((float) cfg->d_head) : 0.0f;
+}
+
+const char *
+strata_config_check (const StrataConfig *cfg)
+{
+  const StrataRecipe *r = &cfg->recipe;
+  if (cfg->n_layers <= 0 || cfg->d_model <= 0 || cfg->n_heads <= 0 || cfg->d_head <= 0 ||
+      cfg->d_mlp <= 0 || cfg->vocab <= 0 || cfg->n_ctx <= 0)
+    return "every size (layers, width, heads, head size, MLP width, vocabulary, context) must be positive";
+  if (cfg->n_kv_heads <= 0 || cfg->n_heads % cfg->n_kv_heads != 0)
+    return "the number of key/value heads must divide the number of heads";
+  if ((int) cfg->family < 0 || cfg->family >= STRATA_FAMILY_N || (int) r->norm.kind < 0 ||
+      r->norm.kind >= STRATA_NORM_N || (int) r->act < 0 || r->act >= STRATA_ACT_N || (int) r->qk_norm < 0 ||
+      r->qk_norm >= STRATA_QK_NORM_N || (int) r->rope.pairing < 0 || r->rope.pairing >= STRATA_ROPE_N)
+    return "the recipe names an unknown family, norm, activation, q/k norm or RoPE pairing";
+  if (r->rope.pairing != STRATA_ROPE_NONE &&
+      (r->rope.dims <= 0 || r->rope.dims % 2 != 0 || r->rope.dims > cfg->d_head || !(r->rope.theta > 0)))
+    return "RoPE needs an even number of rotary dimensions, at most the head size, and a positive theta";
+  if (!(r->norm.eps >= 0) || r->norm.eps > 1)
+    return "the norm epsilon must lie in [0, 1]";
+  if (!(r->attn.scale > 0) || !isfinite (r->attn.scale) || !(r->attn.softcap >= 0) || !(r->final_softcap >= 0) ||
+      !isfinite (r->attn.softcap) || !isfinite (r->final_softcap))
+    return "the attention scale must be positive and the soft-caps non-negative";
+  if (r->attn.window < 0 || (r->attn.window > 0 && r->window_period < 1))
+    return "an attention window needs a positive size and a layer period of at least 1";
+  if (!(r->embed_scale > 0) || !isfinite (r->embed_scale))
+    return "the embedding scale must be positive";
+  /* Keep every tensor's element count well inside size_t and int indexing. */
+  if ((double) cfg->vocab * cfg->d_model > 4e9 || (double) cfg->d_mlp * cfg->d_model > 4e9 ||
+      (double) cfg->n_heads * cfg->d_head * cfg->d_model > 4e9 || cfg->n_layers > 4096 ||
+      cfg->n_ctx > (1 << 24))
+    return "sizes are too large";
+  return NULL;
+}
+
+StrataAttnParams
+strata_config_layer_attention (const StrataConfig *cfg, int layer)
+{
+  StrataAttnParams a = cfg->recipe.attn;
+  if (a.window > 0 && layer % cfg->recipe.window_period != 0)
+    a.window = 0;
+  return a;
+}
+
+size_t
+strata_dtype_size (StrataDType dtype)
+{
+  return dtype == STRATA_DTYPE_F32 ? 4 : 2;
+}
+
+/* ---- names, one table per enum ---- */
+
+static const char *const family_names[STRATA_FAMILY_N] = { "gpt2", "llama", "neox" };
+static const char *const family_labels[STRATA_FAMILY_N] = { "GPT-2", "Llama", "GPT-NeoX" };
+static const char *const dtype_names[STRATA_DTYPE_N] = { "F32", "F16", "BF16" };
+static const char *const rope_names[STRATA_ROPE_N] = { "none", "adjacent", "half" };
+static const char *const norm_names[STRATA_NORM_N] = { "layernorm", "rmsnorm", "rmsnorm (1 + w)" };
+static const char *const act_names[STRATA_ACT_N] = { "gelu (tanh)", "gelu (erf)", "silu" };
+
+static const char *
+name_of (const char *const *names, int n, int value)
+{
+  return value >= 0 && value < n ? names[value] : "?";
+}
+
+static int
+index_of (const char *const *names, int n, const char *name)
+{
+  for (int i = 0; name && i < n; i++)
+    if (strcmp (names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+const char *
+strata_family_to_string (StrataFamily family)
+{
+  return name_of (family_names, STRATA_FAMILY_N, (int) family);
+}
+
+const char *
+strata_family_label (StrataFamily family)
+{
+  return name_of (family_labels, STRATA_FAMILY_N, (int) family);
+}
+
+int
+strata_family_from_string (const char *name)
+{
+  return index_of (family_names, STRATA_FAMILY_N, name);
+}
+
+const char *
+strata_dtype_to_string (StrataDType dtype)
+{
+  return name_of (dtype_names, STRATA_DTYPE_N, (int) dtype);
+}
+
+const char *
+strata_rope_to_string (StrataRope rope)
+{
+  return name_of (rope_names, STRATA_ROPE_N, (int) rope);
+}
+
+int
+strata_rope_from_string (const char *name)
+{
+  return index_of (rope_names, STRATA_ROPE_N, name);
+}
+
+const char *
+strata_norm_kind_to_string (StrataNormKind kind)
+{
+  return name_of (norm_names, STRATA_NORM_N, (int) kind);
+}
+
+const char *
+strata_activation_to_string (StrataActivation act)
+{
+  return name_of (act_names, STRATA_ACT_N, (int) act);
+}
