@@ -14,6 +14,11 @@ input; in a parallel GPT-NeoX block that input is resid_pre). Where the golden f
 `greedy`, it must equal model.generate(tokens[0], greedy) exactly. It prints the largest
 |diff| per group (logits, hidden, pattern, qkv, other).
 
+tests/data/golden/recipes/<name>/ (make_recipe_goldens.py: a recipe.json and weights in
+Strata's own names) is compared the same way where transformers has the same model: a
+Gemma-2-shaped recipe is loaded into Gemma2ForCausalLM. The other recipes have no
+transformers counterpart and are only checked by their own script's invariants.
+
     /work/venv-tf/bin/python tools/reference/check_goldens_hf.py
     (a venv with --system-site-packages over Debian's torch, and transformers==4.44.2)
 Checked with transformers 4.44.2 (and earlier 4.40.2) and torch 1.13.
@@ -150,6 +155,99 @@ def check(d):
     return err
 
 
+def recipe_as_gemma2(r, w):
+    """A recipe transformers can run: Gemma-2 ((1 + w) RMS norms before and after each
+    sublayer, GeGLU with tanh GELU, score and final softcaps, the window on even layers,
+    sqrt(C) embedding scale, full half-pair RoPE, no biases, tied). None for any other."""
+    C, D = r["d_model"], r["d_head"]
+    if not (r["norm"] == "rmsnorm_unit_offset" and r["activation"] == "gelu_tanh" and r["gated"]
+            and not r["parallel"] and r["post_norms"] and r["qk_norm"] == "none"
+            and not r["learned_pos"] and r["rope"] == "half" and r["rope_dims"] == D
+            and r["window_period"] == 2 and r["attn_softcap"] > 0 and r["final_softcap"] > 0
+            and abs(r["embed_scale"] - C ** 0.5) < 1e-12 and r["tied"]
+            and not any(r[k] for k in ("qkv_bias", "o_bias", "mlp_bias", "unembed_bias"))):
+        return None
+    cfg = transformers.Gemma2Config(
+        vocab_size=r["vocab"], hidden_size=C, intermediate_size=r["d_mlp"],
+        num_hidden_layers=r["n_layers"], num_attention_heads=r["n_heads"],
+        num_key_value_heads=r["n_kv_heads"], head_dim=D, hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=r["n_ctx"], rms_norm_eps=r["norm_eps"], rope_theta=r["rope_theta"],
+        attention_bias=False, query_pre_attn_scalar=r["attn_scale"] ** -2,
+        sliding_window=r["window"], attn_logit_softcapping=r["attn_softcap"],
+        final_logit_softcapping=r["final_softcap"], tie_word_embeddings=True,
+        attn_implementation="eager")
+    model = transformers.Gemma2ForCausalLM(cfg).to(torch.float64).eval()
+    sd = {"model.embed_tokens.weight": w["tok_embed"], "lm_head.weight": w["tok_embed"],
+          "model.norm.weight": w["norm_f_w"]}
+    names = dict(norm1_w="input_layernorm", attn_post_w="post_attention_layernorm",
+                 norm2_w="pre_feedforward_layernorm", mlp_post_w="post_feedforward_layernorm",
+                 w_q="self_attn.q_proj", w_k="self_attn.k_proj", w_v="self_attn.v_proj",
+                 w_o="self_attn.o_proj", w_gate="mlp.gate_proj", w_up="mlp.up_proj",
+                 w_down="mlp.down_proj")
+    for l in range(r["n_layers"]):
+        for ours, theirs in names.items():
+            sd[f"model.layers.{l}.{theirs}.weight"] = w[f"layers.{l}.{ours}"]
+    model.load_state_dict({k: v.double() for k, v in sd.items()}, strict=True)
+    return model
+
+
+def check_recipe(d):
+    """A recipe golden (make_recipe_goldens.py) against the transformers model it matches."""
+    name = os.path.basename(d)
+    r = json.load(open(os.path.join(d, "recipe.json")))
+    w = read_golden(os.path.join(d, "weights.safetensors"))
+    g = read_golden(os.path.join(d, "golden.safetensors"))
+    model = recipe_as_gemma2(r, w)
+    if model is None:
+        print(f"recipes/{name}: no transformers counterpart (internal invariants only)")
+        return 0.0
+    L = r["n_layers"]
+    got = {}
+
+    def hook(key, inp=False):
+        def fn(_mod, args, out):
+            got[key] = (args[0] if inp else out).detach()
+        return fn
+
+    for l, blk in enumerate(model.model.layers):
+        for x in "qkv":
+            getattr(blk.self_attn, x + "_proj").register_forward_hook(hook((l, x)))
+        blk.self_attn.o_proj.register_forward_hook(hook((l, "z"), inp=True))
+        blk.post_attention_layernorm.register_forward_hook(hook((l, "attn_out")))
+        blk.pre_feedforward_layernorm.register_forward_hook(hook((l, "mid"), inp=True))
+        blk.mlp.down_proj.register_forward_hook(hook((l, "post"), inp=True))
+        blk.post_feedforward_layernorm.register_forward_hook(hook((l, "mlp_out")))
+    model.model.norm.register_forward_hook(hook("final_in", inp=True))
+    with torch.no_grad():
+        out = model(g["tokens"].long(), output_hidden_states=True, output_attentions=True,
+                    use_cache=False)
+    worst = {}
+
+    def cmp(cat, key, ref):
+        err = (g[key].double() - ref.double().reshape(g[key].shape)).abs().max().item()
+        if err >= worst.get(cat, (-1.0, ""))[0]:
+            worst[cat] = (err, key)
+
+    cmp("logits", "logits", out.logits)
+    for l in range(L):
+        b = f"blocks.{l}."
+        cmp("hidden", b + "hook_resid_pre", out.hidden_states[l])
+        cmp("hidden", b + "hook_resid_post", out.hidden_states[l + 1] if l + 1 < L else got["final_in"])
+        cmp("pattern", b + "attn.hook_pattern", out.attentions[l])
+        for x in "qkv":
+            cmp("qkv", b + "attn.hook_" + x, got[(l, x)])
+        cmp("other", b + "attn.hook_z", got[(l, "z")])
+        cmp("other", b + "hook_attn_out", got[(l, "attn_out")])
+        cmp("other", b + "hook_resid_mid", got[(l, "mid")])
+        cmp("other", b + "mlp.hook_post", got[(l, "post")])
+        cmp("other", b + "hook_mlp_out", got[(l, "mlp_out")])
+    cmp("hidden", "ln_final.hook_normalized", out.hidden_states[L])
+    line = ", ".join(f"{cat} {err:.2e}" for cat, (err, _) in worst.items())
+    err, key = max(worst.values())
+    print(f"recipes/{name} as Gemma2ForCausalLM: worst {key} {err:.2e}; {line}")
+    return err
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     # transformers 4.40 builds Mistral's causal mask with torch.full in the default dtype
@@ -161,6 +259,9 @@ def main():
         # recipes/ holds engine-level goldens without an HF checkpoint
         if os.path.isfile(os.path.join(root, name, "config.json")):
             worst = max(worst, check(os.path.join(root, name)))
+    recipes = os.path.join(root, "recipes")
+    for name in sorted(os.listdir(recipes)) if os.path.isdir(recipes) else []:
+        worst = max(worst, check_recipe(os.path.join(recipes, name)))
     # goldens are float32 roundings of a float64 run: ~1e-6 relative on values up to ~30
     print("OK" if worst < 1e-5 else "MISMATCH")
     sys.exit(0 if worst < 1e-5 else 1)
