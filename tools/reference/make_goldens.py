@@ -5,10 +5,12 @@ For each small model below this script
   1. draws seeded random weights and writes them as a Hugging Face checkpoint
      (config.json + model.safetensors, HF tensor names, stored in F32, F16 or BF16);
   2. runs a plain-torch float64 forward pass that follows the Hugging Face modeling code
-     (GPT2Model / LlamaModel / Qwen2Model / MistralModel) on the weights as stored (BF16/F16
-     values rounded first), recording every TransformerLens site;
+     (GPT2Model / LlamaModel / Qwen2Model / MistralModel / GPTNeoXModel) on the weights as
+     stored (BF16/F16 values rounded first), recording every TransformerLens site;
   3. writes golden.safetensors: `tokens` (B, T) I32 and one F32 tensor per site, named
-     and laid out as kernels/strata-sites.h says.
+     and laid out as kernels/strata-sites.h says. The GPT-NeoX models also get `greedy`
+     (N_GREEDY,) I32: the argmax continuation of tokens[0] (prompt excluded), which
+     check_goldens_hf.py compares with transformers' generate().
 
 Run with Debian's interpreter (torch + numpy, no transformers):
     /usr/bin/python3 tools/reference/make_goldens.py [OUT_DIR]
@@ -41,7 +43,17 @@ MODELS = {
     # K = H: plain multi-head attention in the Llama family.
     "mistral-bf16": dict(family="llama", model_type="mistral", seed=1004, dtype="BF16", L=2,
                          C=32, F=40, H=4, K=4, V=53, theta=500000.0, tied=False, qkv_bias=False),
+    # GPT-NeoX (Pythia): fused per-head q/k/v, partial rotary (rotate_half on the first
+    # rotary_ndims = int(D * rotary_pct) dims of each head), exact-erf GELU, untied embed_out.
+    # `neox` has the parallel residual (no resid_mid) and 2 rotary dims; `neox-seq-f16` is
+    # sequential with 4 rotary dims, where half and adjacent pairing differ.
+    "neox": dict(family="neox", seed=1006, dtype="F32", L=2, C=32, F=48, H=4, V=59,
+                 rotary_pct=0.25, theta=10000, parallel=True),
+    "neox-seq-f16": dict(family="neox", seed=1007, dtype="F16", L=2, C=32, F=64, H=4, V=63,
+                         rotary_pct=0.5, theta=10000, parallel=False),
 }
+
+N_GREEDY = 8  # greedy steps after tokens[0] (GPT-NeoX models); 7 + 8 stays within 16 positions
 
 EPS = 1e-5
 
@@ -161,6 +173,67 @@ def llama_config(m):
     if m["model_type"] == "mistral":
         cfg.update(sliding_window=4096)  # longer than any sequence here: no effect
     return cfg
+
+
+def neox_params(m):
+    """HF GPT-NeoX names; nn.Linear weights are [out, in]. query_key_value is fused per head:
+    its 3C output rows are H blocks of [q_h; k_h; v_h], D rows each (a view (H, 3, D, C))."""
+    C, F, H, V = m["C"], m["F"], m["H"], m["V"]
+    D = C // H
+    p = {"gpt_neox.embed_in.weight": torch.randn(V, C)}
+    for l in range(m["L"]):
+        a = f"gpt_neox.layers.{l}."
+        p[a + "input_layernorm.weight"] = norm_gain(C)
+        p[a + "input_layernorm.bias"] = bias(C)
+        p[a + "post_attention_layernorm.weight"] = norm_gain(C)
+        p[a + "post_attention_layernorm.bias"] = bias(C)
+        wq, wk, wv = linear_w(C, C, 2.0), linear_w(C, C), linear_w(C, C)
+        p[a + "attention.query_key_value.weight"] = torch.stack(
+            [w.view(H, D, C) for w in (wq, wk, wv)], dim=1).reshape(3 * C, C)
+        bq, bk, bv = bias(C), bias(C), bias(C)
+        p[a + "attention.query_key_value.bias"] = torch.stack(
+            [b.view(H, D) for b in (bq, bk, bv)], dim=1).reshape(3 * C)
+        p[a + "attention.dense.weight"] = linear_w(C, C)
+        p[a + "attention.dense.bias"] = bias(C)
+        p[a + "mlp.dense_h_to_4h.weight"] = linear_w(F, C)
+        p[a + "mlp.dense_h_to_4h.bias"] = bias(F)
+        p[a + "mlp.dense_4h_to_h.weight"] = linear_w(C, F)
+        p[a + "mlp.dense_4h_to_h.bias"] = bias(C)
+    p["gpt_neox.final_layer_norm.weight"] = norm_gain(C)
+    p["gpt_neox.final_layer_norm.bias"] = bias(C)
+    p["embed_out.weight"] = linear_w(V, C, 4.0)
+    return p
+
+
+def neox_config(m):
+    """The keys GPTNeoXConfig(...).to_diff_dict() writes (transformers 4.44.2), less
+    transformers_version, plus architectures and torch_dtype."""
+    return {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "model_type": "gpt_neox",
+        "vocab_size": m["V"],
+        "max_position_embeddings": 16,
+        "hidden_size": m["C"],
+        "num_hidden_layers": m["L"],
+        "num_attention_heads": m["H"],
+        "intermediate_size": m["F"],
+        "hidden_act": "gelu",
+        "rotary_pct": m["rotary_pct"],
+        "rotary_emb_base": m["theta"],
+        "attention_dropout": 0.0,
+        "hidden_dropout": 0.0,
+        "classifier_dropout": 0.1,
+        "initializer_range": 0.02,
+        "layer_norm_eps": EPS,
+        "use_cache": True,
+        "use_parallel_residual": m["parallel"],
+        "rope_scaling": None,
+        "attention_bias": True,
+        "tie_word_embeddings": False,
+        "bos_token_id": 0,
+        "eos_token_id": 0,
+        "torch_dtype": {"F32": "float32", "F16": "float16"}[m["dtype"]],
+    }
 
 
 def stored(p, dtype):
@@ -314,6 +387,72 @@ def llama_forward(p, m, ids):
     return rec
 
 
+def neox_forward(p, m, ids):
+    """HF GPTNeoXForCausalLM.forward, eval mode, float64. ids (B,T) -> dict of sites.
+    Partial rotary: rotate_half on the first rotary_ndims dims of each head, inv_freq over
+    rotary_ndims; scores scaled by 1/sqrt(D). Parallel: x + attn(ln1(x)) + mlp(ln2(x));
+    sequential: x + attn(ln1(x)), then + mlp(ln2(.)). A parallel block has no resid_mid."""
+    C, H = m["C"], m["H"]
+    D = C // H
+    R = int(D * m["rotary_pct"])  # HF: int(head_size * rotary_pct)
+    Bq, Tq = ids.shape
+    rec = {}
+
+    def lin(x, name):
+        return x @ p[name + ".weight"].t() + p[name + ".bias"]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (C,), p[name + ".weight"], p[name + ".bias"], EPS)
+
+    def rope(x):
+        return torch.cat((rope_half(x[..., :R], m["theta"]), x[..., R:]), dim=-1)
+
+    x = p["gpt_neox.embed_in.weight"][ids]
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"gpt_neox.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        qkv = lin(ln(x, a + "input_layernorm"), a + "attention.query_key_value").view(Bq, Tq, H, 3 * D)
+        q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+        qr, kr = rope(q), rope(k)
+        scores = qr.transpose(1, 2) @ kr.transpose(1, 2).transpose(-1, -2) / math.sqrt(D)
+        pattern = causal_softmax(scores)
+        z = (pattern @ v.transpose(1, 2)).transpose(1, 2)  # (B,T,H,D)
+        w_o = p[a + "attention.dense.weight"]  # (C, H*D)
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = lin(z.reshape(Bq, Tq, C), a + "attention.dense")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        if m["parallel"]:
+            n = ln(x, a + "post_attention_layernorm")
+        else:
+            mid = attn_out + x
+            rec[f"blocks.{l}.hook_resid_mid"] = mid
+            n = ln(mid, a + "post_attention_layernorm")
+        # HF "gelu" is GELUActivation: the exact erf form
+        post = torch.nn.functional.gelu(lin(n, a + "mlp.dense_h_to_4h"))
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = lin(post, a + "mlp.dense_4h_to_h")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = mlp_out + attn_out + x if m["parallel"] else mlp_out + mid
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = ln(x, "gpt_neox.final_layer_norm")
+    rec["ln_final.hook_normalized"] = x
+    rec["logits"] = x @ p["embed_out.weight"].t()
+    return rec
+
+
+def greedy(forward, p, m, prompt, n):
+    """n argmax steps after prompt (T,), each a full forward over the sequence so far (no
+    cache). Returns the new ids and the smallest top-2 logit gap of any step."""
+    seq, gap = list(prompt.tolist()), float("inf")
+    for _ in range(n):
+        last = forward(p, m, torch.tensor([seq]))["logits"][0, -1]
+        top = torch.topk(last, 2).values
+        gap = min(gap, (top[0] - top[1]).item())
+        seq.append(int(last.argmax()))
+    return seq[len(prompt):], gap
+
+
 # ---------------------------------------------------------------- checks and output
 
 def self_check(rec, m, p):
@@ -322,12 +461,24 @@ def self_check(rec, m, p):
         res = rec[f"blocks.{l}.attn.hook_result"].sum(dim=2)
         if m["family"] == "gpt2":
             b_o = p[f"h.{l}.attn.c_proj.bias"]
+        elif m["family"] == "neox":
+            b_o = p[f"gpt_neox.layers.{l}.attention.dense.bias"]
         else:
             b_o = p.get(f"model.layers.{l}.self_attn.o_proj.bias", torch.zeros(m["C"], dtype=torch.float64))
         assert torch.allclose(res + b_o, rec[f"blocks.{l}.hook_attn_out"], atol=1e-10)
         pat = rec[f"blocks.{l}.attn.hook_pattern"]
         assert torch.allclose(pat.sum(-1), torch.ones_like(pat.sum(-1)), atol=1e-12)
         assert (pat.triu(1) == 0).all()
+        pre, post = rec[f"blocks.{l}.hook_resid_pre"], rec[f"blocks.{l}.hook_resid_post"]
+        attn_out, mlp_out = rec[f"blocks.{l}.hook_attn_out"], rec[f"blocks.{l}.hook_mlp_out"]
+        if m.get("parallel"):
+            # a parallel block reads its input once: no resid_mid, both branches add to it
+            assert f"blocks.{l}.hook_resid_mid" not in rec
+            assert torch.allclose(pre + attn_out + mlp_out, post, atol=1e-10)
+        else:
+            mid = rec[f"blocks.{l}.hook_resid_mid"]
+            assert torch.allclose(pre + attn_out, mid, atol=1e-10)
+            assert torch.allclose(mid + mlp_out, post, atol=1e-10)
         nxt = rec.get(f"blocks.{l + 1}.hook_resid_pre")
         if nxt is not None:
             assert torch.equal(nxt, rec[f"blocks.{l}.hook_resid_post"])
@@ -336,15 +487,30 @@ def self_check(rec, m, p):
     assert top > 0.5, f"attention too flat (max weight at last query {top:.3f})"
 
 
+FAMILIES = {  # family -> (params, config, forward)
+    "gpt2": (gpt2_params, gpt2_config, gpt2_forward),
+    "llama": (llama_params, llama_config, llama_forward),
+    "neox": (neox_params, neox_config, neox_forward),
+}
+
+
 def make_model(name, m, out_root):
     torch.manual_seed(m["seed"])
-    gpt2 = m["family"] == "gpt2"
-    params = gpt2_params(m) if gpt2 else llama_params(m)
-    config = gpt2_config(m) if gpt2 else llama_config(m)
+    make_params, make_config, forward = FAMILIES[m["family"]]
+    params = make_params(m)
+    config = make_config(m)
     ids = torch.randint(0, m["V"], (B, T))
     rows, ref = stored(params, m["dtype"])
-    rec = (gpt2_forward if gpt2 else llama_forward)(ref, m, ids)
+    rec = forward(ref, m, ids)
     self_check(rec, m, ref)
+    extra = []
+    if m["family"] == "neox":
+        cont, gap = greedy(forward, ref, m, ids[0], N_GREEDY)
+        # fp32 (and transformers' cached decoding) must be able to call every step
+        assert gap > 1e-3, f"{name}: greedy step with top-2 gap {gap:.2e} is too close to call"
+        # generate() would stop at eos; the stored continuation must not contain it
+        assert config["eos_token_id"] not in cont, f"{name}: greedy emits eos"
+        extra = [("greedy", "I32", np.array(cont, dtype=np.int32))]
 
     d = os.path.join(out_root, name)
     os.makedirs(d, exist_ok=True)
@@ -354,6 +520,7 @@ def make_model(name, m, out_root):
     st_write.write(os.path.join(d, "model.safetensors"), rows)
     golden = [("tokens", "I32", ids.numpy().astype(np.int32))]
     golden += [(k, "F32", v.numpy().astype(np.float32)) for k, v in rec.items()]
+    golden += extra
     st_write.write(os.path.join(d, "golden.safetensors"), golden,
                    {"format": "pt", "source": "tools/reference/make_goldens.py",
                     "reference": "float64 torch, Hugging Face semantics"})
@@ -362,11 +529,16 @@ def make_model(name, m, out_root):
         assert size < 200 * 1024, f"{name}/{f} is {size} bytes"
     # The same forward in float32 shows how far an honest fp32 engine lands from these
     # goldens; it must stay well inside the C test's 1e-4.
-    rec32 = (gpt2_forward if gpt2 else llama_forward)({k: v.float() for k, v in ref.items()}, m, ids)
+    ref32 = {k: v.float() for k, v in ref.items()}
+    rec32 = forward(ref32, m, ids)
     fp32_err = max((rec32[k].double() - rec[k]).abs().max().item() for k in rec)
     assert fp32_err < 2e-5, f"{name}: float32 rerun differs by {fp32_err:.2e}"
+    note = ""
+    if extra:
+        assert greedy(forward, ref32, m, ids[0], N_GREEDY)[0] == cont, f"{name}: fp32 greedy differs"
+        note = f", greedy {cont} (min top-2 gap {gap:.3f})"
     print(f"{name}: {len(rec)} sites, logits |max| {rec['logits'].abs().max():.3f}, "
-          f"fp32 rerun max error {fp32_err:.1e}, tokens {ids.tolist()}")
+          f"fp32 rerun max error {fp32_err:.1e}, tokens {ids.tolist()}{note}")
 
 
 def main():
