@@ -134,6 +134,13 @@ strata_golden_has (StrataGolden *golden, const char *name, int *n_dims, gint64 s
   return lookup (golden, name, &dtype, n_dims, shape, &numel, &bytes, NULL);
 }
 
+guint
+strata_golden_count (StrataGolden *golden)
+{
+  guint n = json_object_get_size (golden->header);
+  return json_object_has_member (golden->header, "__metadata__") ? n - 1 : n;
+}
+
 /* F32 and I32 are both 4-byte little-endian: copy (the data section need not be aligned)
  * and swap on big-endian hosts. */
 static void *

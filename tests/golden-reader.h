@@ -20,6 +20,9 @@ void strata_golden_free (StrataGolden *golden);
 gboolean strata_golden_has (StrataGolden *golden, const char *name, int *n_dims,
                             gint64 shape[STRATA_GOLDEN_MAX_DIMS]);
 
+/* Number of tensors in the file. */
+guint strata_golden_count (StrataGolden *golden);
+
 /* Owned copies of the values, n_out elements; NULL and an error if the tensor is missing,
  * has another dtype or its bytes do not fit the file. */
 float *strata_golden_dup_f32 (StrataGolden *golden, const char *name, gsize *n_out, GError **error);

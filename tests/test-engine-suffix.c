@@ -1,6 +1,6 @@
-/* test-engine-suffix: the patching fast path (strata_engine_forward_suffix) against full
- * forward passes with the same patches, on seeded random GPT-2 and Llama (GQA, RoPE)
- * weights built in memory. Needs only kernels/. */
+/* test-engine-suffix: the patching fast path (strata_engine_forward_suffix and _jobs) against
+ * full forward passes with the same patches, on seeded random GPT-2, Llama (GQA, RoPE) and
+ * GPT-NeoX (parallel blocks, partial RoPE) weights built in memory. Needs only kernels/. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -19,10 +19,14 @@ static StrataWeights *
 random_weights (StrataFamily family)
 {
   StrataConfig cfg = { .n_layers = 3, .d_model = 32, .n_heads = 4,
-                       .n_kv_heads = family == STRATA_FAMILY_GPT2 ? 4 : 2, .d_head = 8,
+                       .n_kv_heads = family == STRATA_FAMILY_LLAMA ? 2 : 4, .d_head = 8,
                        .d_mlp = 48, .vocab = 50, .n_ctx = 16 };
-  strata_config_set_family (&cfg, family); /* GPT-2: learned positions, tied; Llama: RoPE half */
+  /* GPT-2: learned positions, tied; Llama: RoPE half, GQA; NeoX: parallel blocks, RoPE on
+   * half of each head. */
+  strata_config_set_family (&cfg, family);
   cfg.recipe.norm.eps = 1e-5f;
+  if (family == STRATA_FAMILY_NEOX)
+    cfg.recipe.rope.dims = 4;
   StrataWeights *w = strata_weights_new (&cfg, STRATA_DTYPE_F32);
   g_assert_nonnull (w);
   rng_state = 1234u + family;
@@ -173,6 +177,12 @@ test_gpt2 (void)
 }
 
 static void
+test_neox (void)
+{
+  check_family (STRATA_FAMILY_NEOX);
+}
+
+static void
 test_llama (void)
 {
   check_family (STRATA_FAMILY_LLAMA);
@@ -184,5 +194,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kernels/suffix/gpt2", test_gpt2);
   g_test_add_func ("/kernels/suffix/llama", test_llama);
+  g_test_add_func ("/kernels/suffix/neox", test_neox);
   return g_test_run ();
 }

@@ -7,9 +7,19 @@
  * residual stream and a greedy continuation of the real llama2.c model
  * (tools/reference/stories260k_reference.py). Each case opens the checkpoint with the
  * project's loader, caches every site the golden file has, and allows max |diff| 1e-4 (an
- * fp32 rerun of the references lands within 1.5e-5). */
+ * fp32 rerun of the references lands within 1.5e-5). The GPT-NeoX goldens also hold greedy
+ * ids that transformers' generate() reproduces (tools/reference/check_goldens_hf.py).
+ *
+ * tests/data/golden/recipes/<name>/ holds recipes no loader reads yet (Gemma-like soft-caps,
+ * windows and post-norms; q/k norms with partial rotary; parallel blocks with learned
+ * positions): recipe.json, weights under the engine's own tensor names and golden sites of a
+ * float64 torch forward written from the recipe's definition
+ * (tools/reference/make_recipe_goldens.py). These cases build the config and weights
+ * directly, so they check the engine without any loader. */
 #include <math.h>
 #include <string.h>
+
+#include <json-glib/json-glib.h>
 
 #include "golden-reader.h"
 #include "strata-engine.h"
@@ -57,6 +67,8 @@ static const ForwardCase case_gpt2_f16 = { "golden/gpt2-f16", "golden/gpt2-f16/g
 static const ForwardCase case_llama = { "golden/llama-gqa", "golden/llama-gqa/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_qwen2 = { "golden/qwen2-bias", "golden/qwen2-bias/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_mistral = { "golden/mistral-bf16", "golden/mistral-bf16/golden.safetensors", STRATA_DTYPE_BF16, STRATA_ROPE_HALF, TRUE };
+static const ForwardCase case_neox = { "golden/neox", "golden/neox/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
+static const ForwardCase case_neox_seq = { "golden/neox-seq-f16", "golden/neox-seq-f16/golden.safetensors", STRATA_DTYPE_F16, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_stories = { "stories260K/stories260K.bin", "golden/stories260K-logits.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_ADJACENT, FALSE };
 
 /* Shape of a site per strata-sites.h, for a run of B sequences of T tokens. */
@@ -127,6 +139,116 @@ open_case_model (const ForwardCase *fc)
   g_assert_nonnull (model);
   g_assert_cmpint (model->dtype, ==, fc->dtype);
   g_assert_cmpint (model->weights->cfg.recipe.rope.pairing, ==, fc->rope);
+  return model;
+}
+
+/* ---- recipe cases: config and weights straight from recipe.json and weights.safetensors ---- */
+
+static int
+json_int (JsonObject *o, const char *key)
+{
+  g_assert_true (json_object_has_member (o, key));
+  return (int) json_object_get_int_member (o, key);
+}
+
+/* The index of `value` among `names`, failing the test when it is not there. */
+static int
+json_enum (JsonObject *o, const char *key, const char *const *names, int n)
+{
+  const char *v = json_object_get_string_member (o, key);
+  for (int i = 0; i < n; i++)
+    if (g_strcmp0 (v, names[i]) == 0)
+      return i;
+  g_test_fail_printf ("recipe.json: %s '%s' is unknown", key, v);
+  return 0;
+}
+
+static void
+config_from_recipe (JsonObject *o, StrataConfig *c)
+{
+  static const char *const norms[] = { "layernorm", "rmsnorm", "rmsnorm_unit_offset" };
+  static const char *const acts[] = { "gelu_tanh", "gelu_erf", "silu" };
+  static const char *const qk[] = { "none", "head", "whole" };
+  static const char *const ropes[] = { "none", "adjacent", "half" };
+  *c = (StrataConfig) { .family = STRATA_FAMILY_LLAMA, /* a label only: the recipe says it all */
+                        .n_layers = json_int (o, "n_layers"), .d_model = json_int (o, "d_model"),
+                        .n_heads = json_int (o, "n_heads"), .n_kv_heads = json_int (o, "n_kv_heads"),
+                        .d_head = json_int (o, "d_head"), .d_mlp = json_int (o, "d_mlp"),
+                        .vocab = json_int (o, "vocab"), .n_ctx = json_int (o, "n_ctx") };
+  StrataRecipe *r = &c->recipe;
+  r->norm.kind = (StrataNormKind) json_enum (o, "norm", norms, G_N_ELEMENTS (norms));
+  r->norm.eps = (float) json_object_get_double_member (o, "norm_eps");
+  r->act = (StrataActivation) json_enum (o, "activation", acts, G_N_ELEMENTS (acts));
+  r->gated = json_object_get_boolean_member (o, "gated");
+  r->parallel = json_object_get_boolean_member (o, "parallel");
+  r->post_norms = json_object_get_boolean_member (o, "post_norms");
+  r->qk_norm = (StrataQkNorm) json_enum (o, "qk_norm", qk, G_N_ELEMENTS (qk));
+  r->learned_pos = json_object_get_boolean_member (o, "learned_pos");
+  r->rope.pairing = (StrataRope) json_enum (o, "rope", ropes, G_N_ELEMENTS (ropes));
+  r->rope.dims = json_int (o, "rope_dims");
+  r->rope.theta = (float) json_object_get_double_member (o, "rope_theta");
+  r->attn.scale = (float) json_object_get_double_member (o, "attn_scale");
+  r->attn.softcap = (float) json_object_get_double_member (o, "attn_softcap");
+  r->attn.window = json_int (o, "window");
+  r->window_period = json_int (o, "window_period");
+  r->final_softcap = (float) json_object_get_double_member (o, "final_softcap");
+  r->embed_scale = (float) json_object_get_double_member (o, "embed_scale");
+  r->qkv_bias = json_object_get_boolean_member (o, "qkv_bias");
+  r->o_bias = json_object_get_boolean_member (o, "o_bias");
+  r->mlp_bias = json_object_get_boolean_member (o, "mlp_bias");
+  r->unembed_bias = json_object_get_boolean_member (o, "unembed_bias");
+  r->tied = json_object_get_boolean_member (o, "tied");
+}
+
+typedef struct {
+  StrataGolden *file;
+  int used;
+} WeightsFile;
+
+/* Every tensor the recipe's table names must be in the file, with its shape. */
+static int
+fill_tensor_cb (StrataWeightTensor *t, void *user)
+{
+  WeightsFile *wf = user;
+  int nd;
+  gint64 shape[4];
+  if (!strata_golden_has (wf->file, t->name, &nd, shape)) {
+    g_test_fail_printf ("weights.safetensors lacks %s", t->name);
+    return 1;
+  }
+  g_assert_cmpint (shape[0], ==, (gint64) t->rows);
+  g_assert_cmpint (nd == 2 ? shape[1] : 1, ==, (gint64) t->cols);
+  g_autoptr (GError) error = NULL;
+  gsize n;
+  g_autofree float *v = strata_golden_dup_f32 (wf->file, t->name, &n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, t->rows * t->cols);
+  memcpy (t->matrix ? t->mat->data : *t->vec, v, n * sizeof (float));
+  wf->used++;
+  return 0;
+}
+
+static StrataModel *
+open_recipe_model (const char *dir)
+{
+  g_autofree char *json = g_test_build_filename (G_TEST_DIST, "data", dir, "recipe.json", NULL);
+  g_autofree char *weights = g_test_build_filename (G_TEST_DIST, "data", dir, "weights.safetensors", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_file (parser, json, &error));
+  g_assert_no_error (error);
+  StrataConfig cfg;
+  config_from_recipe (json_node_get_object (json_parser_get_root (parser)), &cfg);
+  g_assert_null (strata_config_check (&cfg));
+  StrataModel *model = g_new0 (StrataModel, 1);
+  model->weights = strata_weights_new (&cfg, STRATA_DTYPE_F32);
+  g_assert_nonnull (model->weights);
+  WeightsFile wf = { strata_golden_open (weights, &error), 0 };
+  g_assert_no_error (error);
+  g_assert_cmpint (strata_weights_visit (model->weights, fill_tensor_cb, &wf), ==, 0);
+  /* ... and every tensor of the file is one of the table's (none left unread). */
+  g_assert_cmpint (wf.used, ==, strata_golden_count (wf.file));
+  strata_golden_free (wf.file);
   return model;
 }
 
@@ -236,8 +358,37 @@ test_forward (gconstpointer data)
   strata_engine_free (e);
 }
 
-/* stories260K: the sites, then greedy decoding from BOS alone must give the reference ids
- * (each step's top-2 logits are >= 0.13 apart in the reference, far above fp32 noise). */
+/* Greedy decoding from `prefix` must give the reference ids (each reference step's top-2
+ * logits are far apart compared with fp32 noise: >= 0.13 for stories260K, >= 0.035 for the
+ * NeoX goldens). */
+static void
+check_greedy (StrataModel *model, StrataGolden *golden, StrataEngine *e, const gint32 *prefix, gsize n_prefix)
+{
+  g_autoptr (GError) error = NULL;
+  gsize n_greedy;
+  g_autofree gint32 *want = strata_golden_dup_i32 (golden, "greedy", &n_greedy, &error);
+  g_assert_no_error (error);
+  int V = model->weights->cfg.vocab;
+  gsize total = n_prefix + n_greedy;
+  g_autofree gint32 *ids = g_new (gint32, total);
+  g_autofree float *logits = g_new (float, total * (gsize) V);
+  memcpy (ids, prefix, n_prefix * sizeof (gint32));
+  for (gsize t = n_prefix; t < total; t++) {
+    run_or_fail (e, ids, 1, (int) t, NULL, logits);
+    const float *last = logits + (t - 1) * (gsize) V;
+    int best = 0;
+    for (int v = 1; v < V; v++)
+      if (last[v] > last[best])
+        best = v;
+    ids[t] = best;
+    if (ids[t] != want[t - n_prefix]) {
+      g_test_fail_printf ("greedy step %zu: got token %d, reference %d", t - n_prefix + 1, ids[t], want[t - n_prefix]);
+      break;
+    }
+  }
+}
+
+/* stories260K: the sites, then greedy decoding from BOS alone. */
 static void
 test_forward_stories (gconstpointer data)
 {
@@ -246,29 +397,89 @@ test_forward_stories (gconstpointer data)
   g_autoptr (StrataGolden) golden = open_case_golden (fc);
   StrataEngine *e = new_cpu_engine (model);
   check_sites (model, golden, fc, e);
-
-  g_autoptr (GError) error = NULL;
-  gsize n_greedy;
-  g_autofree gint32 *want = strata_golden_dup_i32 (golden, "greedy", &n_greedy, &error);
-  g_assert_no_error (error);
-  int V = model->weights->cfg.vocab;
-  g_autofree gint32 *ids = g_new (gint32, n_greedy + 1);
-  g_autofree float *logits = g_new (float, (n_greedy + 1) * (gsize) V);
-  ids[0] = 1; /* BOS of llama2.c models */
-  for (gsize t = 1; t <= n_greedy; t++) {
-    run_or_fail (e, ids, 1, (int) t, NULL, logits);
-    const float *last = logits + (t - 1) * (gsize) V;
-    int best = 0;
-    for (int v = 1; v < V; v++)
-      if (last[v] > last[best])
-        best = v;
-    ids[t] = best;
-    if (ids[t] != want[t - 1]) {
-      g_test_fail_printf ("greedy step %zu: got token %d, reference %d", t, ids[t], want[t - 1]);
-      break;
-    }
-  }
+  const gint32 bos = 1; /* BOS of llama2.c models */
+  check_greedy (model, golden, e, &bos, 1);
   strata_engine_free (e);
+}
+
+/* GPT-NeoX: the sites, then greedy decoding continuing the first golden sequence. */
+static void
+test_forward_greedy (gconstpointer data)
+{
+  const ForwardCase *fc = data;
+  g_autoptr (StrataModel) model = open_case_model (fc);
+  g_autoptr (StrataGolden) golden = open_case_golden (fc);
+  StrataEngine *e = new_cpu_engine (model);
+  check_sites (model, golden, fc, e);
+  g_autoptr (GError) error = NULL;
+  int nd;
+  gint64 shape[4];
+  g_assert_true (strata_golden_has (golden, "tokens", &nd, shape));
+  gsize n;
+  g_autofree gint32 *tokens = strata_golden_dup_i32 (golden, "tokens", &n, &error);
+  g_assert_no_error (error);
+  check_greedy (model, golden, e, tokens, (gsize) shape[1]);
+  strata_engine_free (e);
+}
+
+/* A recipe no loader reads, against its float64 torch forward, site by site. */
+static void
+test_forward_recipe (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *dir = g_build_filename ("golden", "recipes", name, NULL);
+  g_autofree char *golden_path = g_build_filename (dir, "golden.safetensors", NULL);
+  ForwardCase fc = { dir, golden_path, STRATA_DTYPE_F32, STRATA_ROPE_NONE, TRUE };
+  StrataModel *model = open_recipe_model (dir);
+  g_autoptr (StrataGolden) golden = open_case_golden (&fc);
+  StrataEngine *e = new_cpu_engine (model);
+  check_sites (model, golden, &fc, e);
+  strata_engine_free (e);
+  strata_weights_free (model->weights);
+  g_free (model);
+}
+
+/* Typed weights: a checkpoint stored in F16/BF16, its matrices kept in that dtype, runs on
+ * the CPU (which takes F32 only, so the engine converts them once) with the very bits of the
+ * F32 load; and the 16-bit copy really is 16-bit (a matrix of an F32 checkpoint changes). */
+static void
+test_typed_weights (gconstpointer data)
+{
+  const ForwardCase *fc = data;
+  g_autoptr (StrataModel) model = open_case_model (fc);
+  const StrataWeights *w = model->weights;
+  StrataWeights *narrow = strata_weights_convert (w, fc->dtype);
+  g_assert_nonnull (narrow);
+  g_assert_true (strata_weights_matrices_in (narrow, 1u << fc->dtype));
+  g_assert_false (strata_weights_matrices_in (narrow, 1u << STRATA_DTYPE_F32));
+  g_assert_cmpuint (strata_weights_param_count (narrow), ==, strata_weights_param_count (w));
+  g_assert_cmpuint (narrow->arena_bytes, <, w->arena_bytes);
+  int B = 2, T = 7, V = w->cfg.vocab;
+  gint32 tokens[14];
+  for (int i = 0; i < B * T; i++)
+    tokens[i] = (i * 13 + 5) % V;
+  g_autofree float *wide_logits = g_new (float, (gsize) B * T * V);
+  g_autofree float *narrow_logits = g_new (float, (gsize) B * T * V);
+  StrataEngine *e = new_cpu_engine (model);
+  run_or_fail (e, tokens, B, T, NULL, wide_logits);
+  strata_engine_free (e);
+  StrataStatus st;
+  e = strata_engine_new (strata_backend_cpu (), narrow, &st);
+  g_assert_nonnull (e);
+  run_or_fail (e, tokens, B, T, NULL, narrow_logits);
+  strata_engine_free (e);
+  g_assert_cmpmem (narrow_logits, (gsize) B * T * V * sizeof (float), wide_logits, (gsize) B * T * V * sizeof (float));
+  strata_weights_free (narrow);
+
+  /* An F32 checkpoint rounded to the same dtype is another model. */
+  g_autoptr (StrataModel) f32 = open_case_model (&case_gpt2);
+  StrataWeights *rounded = strata_weights_convert (f32->weights, fc->dtype);
+  g_assert_nonnull (rounded);
+  gsize n = (gsize) f32->weights->cfg.d_model * f32->weights->cfg.d_model;
+  g_autofree float *back = g_new (float, n);
+  strata_dtype_to_f32 (fc->dtype, rounded->layers[0].w_q.data, back, n);
+  g_assert_true (memcmp (back, f32->weights->layers[0].w_q.data, n * sizeof (float)) != 0);
+  strata_weights_free (rounded);
 }
 
 int
@@ -280,6 +491,13 @@ main (int argc, char **argv)
   g_test_add_data_func ("/kernels/forward/llama-gqa", &case_llama, test_forward);
   g_test_add_data_func ("/kernels/forward/qwen2-bias", &case_qwen2, test_forward);
   g_test_add_data_func ("/kernels/forward/mistral-bf16", &case_mistral, test_forward);
+  g_test_add_data_func ("/kernels/forward/neox", &case_neox, test_forward_greedy);
+  g_test_add_data_func ("/kernels/forward/neox-seq-f16", &case_neox_seq, test_forward_greedy);
   g_test_add_data_func ("/kernels/forward/stories260k", &case_stories, test_forward_stories);
+  g_test_add_data_func ("/kernels/weights/typed-bf16", &case_mistral, test_typed_weights);
+  g_test_add_data_func ("/kernels/weights/typed-f16", &case_gpt2_f16, test_typed_weights);
+  g_test_add_data_func ("/kernels/forward/recipe/gemma-like", "gemma-like", test_forward_recipe);
+  g_test_add_data_func ("/kernels/forward/recipe/qknorm-partial", "qknorm-partial", test_forward_recipe);
+  g_test_add_data_func ("/kernels/forward/recipe/parallel-learned", "parallel-learned", test_forward_recipe);
   return g_test_run ();
 }
