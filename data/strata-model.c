@@ -22,15 +22,20 @@ strata_model_free (StrataModel *m)
   g_free (m);
 }
 
+/* Each format's name and loader, indexed by StrataFormat. */
+static const struct {
+  const char *name;
+  gboolean (*load) (StrataModel *model, const char *path, const char *tokenizer_path, GError **error);
+} formats[] = {
+  [STRATA_FORMAT_HF_SAFETENSORS] = { "safetensors", strata_hf_load },
+  [STRATA_FORMAT_GGUF] = { "gguf", strata_gguf_load_model },
+  [STRATA_FORMAT_LLAMA2C] = { "llama2c", strata_llama2c_load },
+};
+
 const char *
 strata_format_to_string (StrataFormat format)
 {
-  switch (format) {
-  case STRATA_FORMAT_HF_SAFETENSORS: return "safetensors";
-  case STRATA_FORMAT_GGUF: return "gguf";
-  case STRATA_FORMAT_LLAMA2C: return "llama2c";
-  }
-  return "unknown";
+  return format >= 0 && format < G_N_ELEMENTS (formats) ? formats[format].name : "unknown";
 }
 
 StrataWeights *
@@ -118,19 +123,13 @@ strata_model_open (const char *path, const char *tokenizer_path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_autoptr (StrataModel) m = g_new0 (StrataModel, 1);
-  gboolean ok = FALSE;
 
   if (!detect_format (path, &m->format, error))
     return NULL;
   m->path = g_strdup (path);
   m->name = display_name (path, m->format);
   m->bos_id = m->eos_id = -1;
-  switch (m->format) {
-  case STRATA_FORMAT_HF_SAFETENSORS: ok = strata_hf_load (m, path, tokenizer_path, error); break;
-  case STRATA_FORMAT_GGUF: ok = strata_gguf_load_model (m, path, tokenizer_path, error); break;
-  case STRATA_FORMAT_LLAMA2C: ok = strata_llama2c_load (m, path, tokenizer_path, error); break;
-  }
-  return ok ? g_steal_pointer (&m) : NULL;
+  return formats[m->format].load (m, path, tokenizer_path, error) ? g_steal_pointer (&m) : NULL;
 }
 
 GArray *
