@@ -5,6 +5,7 @@
 
 #include "strata-cli.h"
 #include "strata-engine.h"
+#include "strata-enum.h"
 
 /* Parse options shared by the model commands; leaves positional arguments in argv. */
 typedef struct {
@@ -81,20 +82,18 @@ positions_name (const StrataRecipe *r)
   }
 }
 
-static const char *const qk_norm_names[STRATA_QK_NORM_N] = { "none", "per-head", "whole" };
-
 /* The recipe as the JSON of `strata info` shows it. */
 static void
 add_recipe_json (JsonBuilder *b, const StrataRecipe *r)
 {
   json_builder_set_member_name (b, "recipe");
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "norm"), json_builder_add_string_value (b, strata_norm_kind_to_string (r->norm.kind));
-  json_builder_set_member_name (b, "activation"), json_builder_add_string_value (b, strata_activation_to_string (r->act));
+  json_builder_set_member_name (b, "norm"), json_builder_add_string_value (b, strata_enum_to_string (&strata_norm_table, r->norm.kind));
+  json_builder_set_member_name (b, "activation"), json_builder_add_string_value (b, strata_enum_to_string (&strata_activation_table, r->act));
   json_builder_set_member_name (b, "gated_mlp"), json_builder_add_boolean_value (b, r->gated);
   json_builder_set_member_name (b, "parallel"), json_builder_add_boolean_value (b, r->parallel);
   json_builder_set_member_name (b, "post_norms"), json_builder_add_boolean_value (b, r->post_norms);
-  json_builder_set_member_name (b, "qk_norm"), json_builder_add_string_value (b, qk_norm_names[r->qk_norm]);
+  json_builder_set_member_name (b, "qk_norm"), json_builder_add_string_value (b, strata_enum_to_string (&strata_qk_norm_table, r->qk_norm));
   json_builder_set_member_name (b, "rope_dims"), json_builder_add_int_value (b, r->rope.dims);
   json_builder_set_member_name (b, "attn_scale"), json_builder_add_double_value (b, r->attn.scale);
   json_builder_set_member_name (b, "attn_softcap"), json_builder_add_double_value (b, r->attn.softcap);
@@ -117,10 +116,10 @@ print_recipe (const StrataConfig *c)
       printf (" on %d of %d dims", r->rope.dims, c->d_head);
     printf (" (theta %g)", r->rope.theta);
   }
-  printf ("\n  block          %s, %s, %sMLP %s%s%s%s\n", strata_norm_kind_to_string (r->norm.kind),
+  printf ("\n  block          %s, %s, %sMLP %s%s%s%s\n", strata_enum_get_label (&strata_norm_table, r->norm.kind),
           r->parallel ? "attention and MLP in parallel" : "attention then MLP", r->gated ? "gated " : "",
-          strata_activation_to_string (r->act), r->post_norms ? ", post-norms" : "",
-          r->qk_norm ? ", q/k norms " : "", r->qk_norm ? qk_norm_names[r->qk_norm] : "");
+          strata_enum_get_label (&strata_activation_table, r->act), r->post_norms ? ", post-norms" : "",
+          r->qk_norm ? ", q/k norms " : "", r->qk_norm ? strata_enum_get_label (&strata_qk_norm_table, r->qk_norm) : "");
   if (r->attn.softcap > 0 || r->attn.window > 0 || r->final_softcap > 0 || r->embed_scale != 1.0f ||
       r->attn.scale != 1.0f / sqrtf ((float) c->d_head)) {
     printf ("  attention      scale %g", r->attn.scale);

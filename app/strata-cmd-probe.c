@@ -36,8 +36,9 @@ typedef struct {
  * (L * H * T * T; 256 MB), so a long prompt on a large model does not exhaust memory. */
 #define MAX_ATTENTION_FLOATS ((gsize) 64 << 20)
 
+/* `view_help`: the --view help, generated from the figure names. */
 static GOptionEntry *
-common_entries (Common *c)
+common_entries (Common *c, const char *view_help)
 {
   GOptionEntry entries[] = {
     { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &c->tokenizer, "Tokenizer file, for formats that have none inside", "FILE" },
@@ -45,7 +46,7 @@ common_entries (Common *c)
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &c->json, "Write the results as JSON to OUT ('-': stdout)", "OUT" },
     { "session", 0, 0, G_OPTION_ARG_FILENAME, &c->session, "Save the whole analysis as a session (HDF5)", "OUT.h5" },
     { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &c->figure, "Draw a figure to OUT (.png, .svg or .pdf)", "OUT" },
-    { "view", 0, 0, G_OPTION_ARG_STRING, &c->view, "Figure: lens, curves, patch, circuit or attention (default: lens for `lens`, patch for `patch`)", "NAME" },
+    { "view", 0, 0, G_OPTION_ARG_STRING, &c->view, view_help, "NAME" },
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
     { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
@@ -95,7 +96,9 @@ static gboolean
 parse (int *argc, char ***argv, const char *params, const char *summary, Common *c, GOptionEntry *extra,
        GError **error)
 {
-  g_autofree GOptionEntry *common = common_entries (c);
+  g_autofree char *views = strata_enum_join (&strata_figure_kind_table, ", ", " or ", -1);
+  g_autofree char *view_help = g_strdup_printf ("Figure: %s (default: lens for `lens`, patch for `patch`)", views);
+  g_autofree GOptionEntry *common = common_entries (c, view_help);
   g_autoptr (GOptionContext) ctx = g_option_context_new (params);
   g_option_context_set_summary (ctx, summary);
   g_option_context_add_main_entries (ctx, common, NULL);
@@ -111,7 +114,7 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
   if (c->view && !c->figure)
     return fail_with (error, "--view chooses the figure of --figure; give --figure OUT too");
   if (c->view && !strata_figure_kind_from_string (c->view, &c->kind))
-    return fail_with (error, "--view takes lens, curves, patch, circuit or attention, not '%s'", c->view);
+    return fail_with (error, "--view takes %s, not '%s'", views, c->view);
   if (!(c->scale > 0 && c->scale <= 16))
     return fail_with (error, "--scale must lie in (0, 16], not %g", c->scale);
   if (c->figure) {
@@ -413,14 +416,11 @@ run_lens_too (StrataEngine *e, StrataModel *m, StrataAnalysis *a, GError **error
 }
 
 static gboolean
-parse_enum (const char *opt, const char *value, const char *const *names, int n, int *out, GError **error)
+parse_enum (const char *opt, const char *value, const StrataEnumTable *t, int *out, GError **error)
 {
-  for (int i = 0; i < n; i++)
-    if (strcmp (value, names[i]) == 0) {
-      *out = i;
-      return TRUE;
-    }
-  g_autofree char *all = g_strjoinv ("|", (char **) names);
+  if (strata_enum_from_string (t, value, out))
+    return TRUE;
+  g_autofree char *all = strata_enum_join (t, "|", "|", -1);
   return fail_with (error, "%s takes %s, not '%s'", opt, all, value);
 }
 
@@ -433,15 +433,19 @@ strata_cmd_patch (int argc, char **argv)
   g_auto (GStrv) sites = NULL;
   int head_pos = -1;
   gboolean naive = FALSE;
+  g_autofree char *site_words = strata_enum_join (&strata_patch_site_table, ", ", " or ", -1);
+  g_autofree char *site_help = g_strdup_printf ("%s; repeats", site_words);
+  g_autofree char *direction_help = strata_enum_join (&strata_patch_direction_table, ", ", " or ", STRATA_PATCH_DENOISE);
+  g_autofree char *metric_help = strata_enum_join (&strata_patch_metric_table, ", ", " or ", STRATA_METRIC_LOGIT_DIFF);
   GOptionEntry extra[] = {
     { "clean", 0, 0, G_OPTION_ARG_STRING, &clean, "Clean prompt text", "TEXT" },
     { "corrupt", 0, 0, G_OPTION_ARG_STRING, &corrupt, "Corrupted prompt text (same token length)", "TEXT" },
     { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts, "Prompt set with corrupted inputs (JSON Lines)", "FILE.jsonl" },
     { "target", 0, 0, G_OPTION_ARG_STRING, &target, "Target token (text or #ID), or a target name of the set", "TOK" },
     { "contrast", 0, 0, G_OPTION_ARG_STRING, &contrast, "Contrast token for the logit difference", "TOK" },
-    { "site", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sites, "resid_pre, attn_out, mlp_out, head or head_at; repeats", "SITE" },
-    { "direction", 0, 0, G_OPTION_ARG_STRING, &direction, "denoise (default) or noise", "DIR" },
-    { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, "logit-diff (default), prob or top1-change", "METRIC" },
+    { "site", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sites, site_help, "SITE" },
+    { "direction", 0, 0, G_OPTION_ARG_STRING, &direction, direction_help, "DIR" },
+    { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, metric_help, "METRIC" },
     { "head-pos", 0, 0, G_OPTION_ARG_INT, &head_pos, "Position of the head_at site (default: the last)", "P" },
     { "naive", 0, 0, G_OPTION_ARG_NONE, &naive, "One full forward pass per patch (the reference loop)", NULL },
     { NULL }
@@ -456,8 +460,6 @@ strata_cmd_patch (int argc, char **argv)
   g_autoptr (StrataModel) m = NULL;
   g_autoptr (StrataAnalysis) a = NULL;
   StrataEngine *e = NULL;
-  static const char *const dir_names[] = { "denoise", "noise", NULL };
-  static const char *const metric_names[] = { "logit-diff", "prob", "top1-change", NULL };
   StrataPatchSite site_list[16];
   StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
   int dir = 0, met = 0;
@@ -469,14 +471,14 @@ strata_cmd_patch (int argc, char **argv)
     fail_with (&error, "--target is required");
     goto out;
   }
-  if ((direction && !parse_enum ("--direction", direction, dir_names, 2, &dir, &error)) ||
-      (metric && !parse_enum ("--metric", metric, metric_names, 3, &met, &error)))
+  if ((direction && !parse_enum ("--direction", direction, &strata_patch_direction_table, &dir, &error)) ||
+      (metric && !parse_enum ("--metric", metric, &strata_patch_metric_table, &met, &error)))
     goto out;
   po.direction = (StrataPatchDirection) dir;
   po.metric = (StrataPatchMetric) met;
   for (int i = 0; sites && sites[i]; i++) {
     if (po.n_sites == G_N_ELEMENTS (site_list) || !strata_patch_site_from_string (sites[i], &site_list[po.n_sites])) {
-      fail_with (&error, "--site takes resid_pre, attn_out, mlp_out, head or head_at, not '%s'", sites[i]);
+      fail_with (&error, "--site takes %s, not '%s'", site_words, sites[i]);
       goto out;
     }
     po.n_sites++;

@@ -1,7 +1,6 @@
 /* strata-cmd-view.c: `strata export` (redraw a saved figure, no model, no display) and
  * `strata open` (a session in the window). */
 #include <stdio.h>
-#include <string.h>
 
 #include "strata-cli.h"
 #include "strata-figure.h"
@@ -14,11 +13,13 @@ int
 strata_cmd_export (int argc, char **argv)
 {
   g_autofree char *figure = NULL, *view = NULL;
+  g_autofree char *views = strata_enum_join (&strata_figure_kind_table, ", ", ", ", -1);
+  g_autofree char *view_help = g_strdup_printf ("Figure: %s (default: as saved)", views);
   double scale = 2.0, width = STRATA_FIGURE_DEFAULT_WIDTH, height = -1;
   int layer = -2, position = -2;
   GOptionEntry entries[] = {
     { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &figure, "Write the figure here (.png, .svg or .pdf)", "OUT" },
-    { "view", 0, 0, G_OPTION_ARG_STRING, &view, "Figure: lens, curves, patch, circuit, attention (default: as saved)", "NAME" },
+    { "view", 0, 0, G_OPTION_ARG_STRING, &view, view_help, "NAME" },
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &scale, "PNG pixels per point (default 2)", "S" },
     { "width", 0, 0, G_OPTION_ARG_DOUBLE, &width, "Figure width in points (default 880)", "W" },
     { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default: up to 560, fitted to the content)", "H" },
@@ -46,16 +47,10 @@ strata_cmd_export (int argc, char **argv)
       fprintf (stderr, "strata: warning: %s\n", changed);
   }
   StrataViewState v = s->view;
-  if (view) {
-    gboolean found = FALSE;
-    for (int k = 0; k < STRATA_FIGURE_N; k++)
-      if (strcmp (view, strata_figure_kind_name (k)) == 0) {
-        v.figure = k;
-        found = TRUE;
-      }
-    if (!found)
-      return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                                           "--view takes lens, curves, patch, circuit or attention, not '%s'", view));
+  if (view && !strata_figure_kind_from_string (view, &v.figure)) {
+    g_autofree char *names = strata_enum_join (&strata_figure_kind_table, ", ", " or ", -1);
+    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--view takes %s, not '%s'",
+                                         names, view));
   }
   if (layer != -2)
     v.layer = layer;

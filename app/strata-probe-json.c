@@ -338,18 +338,6 @@ add_patch_fields (JsonBuilder *b, StrataModel *m, const StrataPatchResult *r)
   json_builder_end_object (b);
 }
 
-static const char *
-node_kind_name (StrataNodeKind k)
-{
-  switch (k) {
-  case STRATA_NODE_RESID: return "resid_pre";
-  case STRATA_NODE_ATTN: return "attn_out";
-  case STRATA_NODE_MLP: return "mlp_out";
-  case STRATA_NODE_HEAD: return "head";
-  }
-  return "?";
-}
-
 /* circuit: the graph the circuit view draws (probes/strata-circuit.h), or null. */
 static void
 add_circuit (JsonBuilder *b, const StrataCircuit *c)
@@ -370,7 +358,7 @@ add_circuit (JsonBuilder *b, const StrataCircuit *c)
   for (guint i = 0; i < c->nodes->len; i++) {
     const StrataCircuitNode *n = &g_array_index (c->nodes, StrataCircuitNode, i);
     json_builder_begin_object (b);
-    MEMBER (b, "kind"), json_builder_add_string_value (b, node_kind_name (n->kind));
+    MEMBER (b, "kind"), json_builder_add_string_value (b, strata_patch_site_to_string (strata_node_kind_get_site (n->kind)));
     MEMBER (b, "layer"), json_builder_add_int_value (b, n->layer);
     MEMBER (b, "pos"), add_layer_or_null (b, n->pos);
     MEMBER (b, "head"), add_layer_or_null (b, n->head);

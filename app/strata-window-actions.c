@@ -222,7 +222,7 @@ export_activated (GSimpleAction *a, GVariant *p, gpointer data)
     gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), f);
     g_object_unref (f);
   }
-  g_autofree char *name = g_strdup_printf ("%s.png", strata_figure_kind_name (_strata_window_get_visible_figure (self)));
+  g_autofree char *name = g_strdup_printf ("%s.png", strata_figure_kind_to_string (_strata_window_get_visible_figure (self)));
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), name);
   g_signal_connect (dialog, "response", G_CALLBACK (export_response_cb), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));

@@ -10,7 +10,6 @@ static const char *const card_keys[] = { "Family", "Layers", "Width", "Heads", "
 /* Items of the tag list read "tag id"; the view state holds "id". */
 #define TAG_ITEM "tag "
 
-static const char *const figure_titles[STRATA_FIGURE_N] = { "Lens", "Curves", "Patching", "Circuit", "Attention" };
 
 /* ---- banner ---- */
 
@@ -545,7 +544,10 @@ build_options_bar (StrataWindow *self)
   const char *targets[] = { "top-1 token", NULL };
   self->target_dropdown = dropdown (targets, "Colour by");
   gtk_widget_set_tooltip_text (self->target_dropdown, "What the lens heatmap colours: the top-1 token or a target");
-  const char *curves[] = { "probability", "log-probability", "rank", "MRR", NULL };
+  /* Item i is curve quantity i. */
+  g_autofree const char **curves = g_new0 (const char *, strata_curve_quantity_table.n + 1);
+  for (int i = 0; i < strata_curve_quantity_table.n; i++)
+    curves[i] = strata_enum_get_label (&strata_curve_quantity_table, i);
   self->curve_dropdown = dropdown (curves, "Curve quantity");
   const char *no_sites[] = { NULL };
   self->site_dropdown = dropdown (no_sites, "Patching site");
@@ -767,7 +769,8 @@ strata_window_init (StrataWindow *self)
   gtk_stack_set_transition_type (GTK_STACK (self->stack), GTK_STACK_TRANSITION_TYPE_NONE);
   for (int k = 0; k < STRATA_FIGURE_N; k++) {
     self->figures[k] = strata_figure_view_new (self->view, k);
-    gtk_stack_add_titled (GTK_STACK (self->stack), self->figures[k], strata_figure_kind_name (k), figure_titles[k]);
+    gtk_stack_add_titled (GTK_STACK (self->stack), self->figures[k], strata_figure_kind_to_string (k),
+                          strata_enum_get_label (&strata_figure_kind_table, k));
   }
   gtk_box_append (GTK_BOX (main), build_options_bar (self));
   gtk_box_append (GTK_BOX (main), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));

@@ -97,24 +97,41 @@ strata_dtype_size (StrataDType dtype)
 
 /* ---- names, one table per enum ---- */
 
-static const char *const family_names[STRATA_FAMILY_N] = { "gpt2", "llama", "neox" };
-static const char *const family_labels[STRATA_FAMILY_N] = { "GPT-2", "Llama", "GPT-NeoX" };
-static const char *const dtype_names[STRATA_DTYPE_N] = { "F32", "F16", "BF16" };
-static const char *const rope_names[STRATA_ROPE_N] = { "none", "adjacent", "half" };
-static const char *const norm_names[STRATA_NORM_N] = { "layernorm", "rmsnorm", "rmsnorm (1 + w)" };
-static const char *const act_names[STRATA_ACT_N] = { "gelu (tanh)", "gelu (erf)", "silu" };
+static const StrataEnumValue family_values[STRATA_FAMILY_N] = {
+  { "gpt2", "GPT-2", NULL }, { "llama", "Llama", NULL }, { "neox", "GPT-NeoX", NULL },
+};
+const StrataEnumTable strata_family_table = STRATA_ENUM_TABLE ("model family", family_values);
+static const StrataEnumValue dtype_values[STRATA_DTYPE_N] = { { "F32" }, { "F16" }, { "BF16" } };
+const StrataEnumTable strata_dtype_table = STRATA_ENUM_TABLE ("dtype", dtype_values);
+static const StrataEnumValue rope_values[STRATA_ROPE_N] = { { "none" }, { "adjacent" }, { "half" } };
+const StrataEnumTable strata_rope_table = STRATA_ENUM_TABLE ("rope convention", rope_values);
+static const StrataEnumValue norm_values[STRATA_NORM_N] = {
+  { "layernorm" }, { "rmsnorm" }, { "rmsnorm_unit_offset", "rmsnorm (1 + w)" },
+};
+const StrataEnumTable strata_norm_table = STRATA_ENUM_TABLE ("norm", norm_values);
+static const StrataEnumValue act_values[STRATA_ACT_N] = {
+  { "gelu_tanh", "gelu (tanh)" }, { "gelu_erf", "gelu (erf)" }, { "silu" },
+};
+const StrataEnumTable strata_activation_table = STRATA_ENUM_TABLE ("activation", act_values);
+static const StrataEnumValue qk_norm_values[STRATA_QK_NORM_N] = {
+  { "none" }, { "head", "per-head" }, { "whole" },
+};
+const StrataEnumTable strata_qk_norm_table = STRATA_ENUM_TABLE ("q/k norm", qk_norm_values);
 
+/* The kernels need no GLib: the few lookups they offer are written here. */
 static const char *
-name_of (const char *const *names, int n, int value)
+name_of (const StrataEnumTable *t, int value, int label)
 {
-  return value >= 0 && value < n ? names[value] : "?";
+  if (value < 0 || value >= t->n)
+    return "?";
+  return label && t->values[value].label ? t->values[value].label : t->values[value].name;
 }
 
 static int
-index_of (const char *const *names, int n, const char *name)
+index_of (const StrataEnumTable *t, const char *name)
 {
-  for (int i = 0; name && i < n; i++)
-    if (strcmp (names[i], name) == 0)
+  for (int i = 0; name && i < t->n; i++)
+    if (strcmp (t->values[i].name, name) == 0)
       return i;
   return -1;
 }
@@ -122,47 +139,35 @@ index_of (const char *const *names, int n, const char *name)
 const char *
 strata_family_to_string (StrataFamily family)
 {
-  return name_of (family_names, STRATA_FAMILY_N, (int) family);
+  return name_of (&strata_family_table, (int) family, 0);
 }
 
 const char *
 strata_family_label (StrataFamily family)
 {
-  return name_of (family_labels, STRATA_FAMILY_N, (int) family);
+  return name_of (&strata_family_table, (int) family, 1);
 }
 
 int
 strata_family_from_string (const char *name)
 {
-  return index_of (family_names, STRATA_FAMILY_N, name);
+  return index_of (&strata_family_table, name);
 }
 
 const char *
 strata_dtype_to_string (StrataDType dtype)
 {
-  return name_of (dtype_names, STRATA_DTYPE_N, (int) dtype);
+  return name_of (&strata_dtype_table, (int) dtype, 0);
 }
 
 const char *
 strata_rope_to_string (StrataRope rope)
 {
-  return name_of (rope_names, STRATA_ROPE_N, (int) rope);
+  return name_of (&strata_rope_table, (int) rope, 0);
 }
 
 int
 strata_rope_from_string (const char *name)
 {
-  return index_of (rope_names, STRATA_ROPE_N, name);
-}
-
-const char *
-strata_norm_kind_to_string (StrataNormKind kind)
-{
-  return name_of (norm_names, STRATA_NORM_N, (int) kind);
-}
-
-const char *
-strata_activation_to_string (StrataActivation act)
-{
-  return name_of (act_names, STRATA_ACT_N, (int) act);
+  return index_of (&strata_rope_table, name);
 }

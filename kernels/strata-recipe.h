@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "strata-enum-table.h"
+
 typedef enum {
   STRATA_DTYPE_F32,
   STRATA_DTYPE_F16,
@@ -126,13 +128,20 @@ StrataAttnParams strata_config_layer_attention (const StrataConfig *cfg, int lay
 /* Bytes per element. */
 size_t strata_dtype_size (StrataDType dtype);
 
-/* Names as stored in sessions and shown in cards ("gpt2", "llama", "neox"; "F32", ...;
- * "none", "adjacent", "half"), "?" out of range; from_string returns -1 when unknown. */
+/* The name tables of the recipe's enums (strata-enum-table.h): stored names as sessions and
+ * `strata info --json` write them, labels as cards show them. */
+extern const StrataEnumTable strata_family_table;     /* gpt2 "GPT-2", llama, neox */
+extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16 */
+extern const StrataEnumTable strata_rope_table;       /* none, adjacent, half */
+extern const StrataEnumTable strata_norm_table;       /* layernorm, rmsnorm, rmsnorm_unit_offset */
+extern const StrataEnumTable strata_activation_table; /* gelu_tanh, gelu_erf, silu */
+extern const StrataEnumTable strata_qk_norm_table;    /* none, head, whole */
+
+/* Lookups for code below probes/ (which has strata-enum.h): the name, the label, or the
+ * value of a name (-1 when unknown); "?" out of range. */
 const char *strata_family_to_string (StrataFamily family);
+const char *strata_family_label (StrataFamily family);
 int strata_family_from_string (const char *name);
-const char *strata_family_label (StrataFamily family); /* "GPT-2", "Llama", "GPT-NeoX" */
 const char *strata_dtype_to_string (StrataDType dtype);
 const char *strata_rope_to_string (StrataRope rope);
 int strata_rope_from_string (const char *name);
-const char *strata_norm_kind_to_string (StrataNormKind kind);
-const char *strata_activation_to_string (StrataActivation act);

@@ -1,7 +1,6 @@
 /* strata-analysis.c: an analysis of one checkpoint, its identity and the view state. */
 #include "strata-analysis.h"
 
-#include <string.h>
 
 #include "strata-data-error.h"
 
@@ -104,23 +103,40 @@ strata_analysis_free (StrataAnalysis *a)
   g_free (a);
 }
 
-static const char *figure_names[] = { "lens", "curves", "patch", "circuit", "attention" };
+/* Stored in sessions: append only (strata-enum.h). */
+static const StrataEnumValue figure_kind_values[] = {
+  [STRATA_FIGURE_LENS_HEATMAP] = { "lens", "Lens" },
+  [STRATA_FIGURE_TOKEN_CURVES] = { "curves", "Curves" },
+  [STRATA_FIGURE_PATCH_HEATMAP] = { "patch", "Patching" },
+  [STRATA_FIGURE_CIRCUIT] = { "circuit", "Circuit" },
+  [STRATA_FIGURE_ATTENTION] = { "attention", "Attention" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (figure_kind_values) == STRATA_FIGURE_N);
+const StrataEnumTable strata_figure_kind_table = STRATA_ENUM_TABLE ("figure", figure_kind_values);
+
+static const StrataEnumValue curve_quantity_values[] = {
+  [STRATA_CURVE_PROB] = { "prob", "probability" },
+  [STRATA_CURVE_LOGPROB] = { "logprob", "log-probability" },
+  [STRATA_CURVE_RANK] = { "rank", "rank" },
+  [STRATA_CURVE_MRR] = { "mrr", "MRR" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (curve_quantity_values) == STRATA_CURVE_MRR + 1);
+const StrataEnumTable strata_curve_quantity_table = STRATA_ENUM_TABLE ("curve quantity", curve_quantity_values);
 
 const char *
 strata_figure_kind_to_string (StrataFigureKind kind)
 {
-  return kind >= 0 && kind < STRATA_FIGURE_N ? figure_names[kind] : "?";
+  return strata_enum_to_string (&strata_figure_kind_table, kind);
 }
 
 gboolean
 strata_figure_kind_from_string (const char *s, StrataFigureKind *kind)
 {
-  for (int i = 0; i < STRATA_FIGURE_N; i++)
-    if (s && strcmp (s, figure_names[i]) == 0) {
-      *kind = (StrataFigureKind) i;
-      return TRUE;
-    }
-  return FALSE;
+  int value;
+  if (!strata_enum_from_string (&strata_figure_kind_table, s, &value))
+    return FALSE;
+  *kind = (StrataFigureKind) value;
+  return TRUE;
 }
 
 char *

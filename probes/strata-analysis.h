@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "strata-circuit.h"
+#include "strata-enum.h"
 #include "strata-lens.h"
 #include "strata-model.h"
 #include "strata-patching.h"
@@ -59,12 +60,19 @@ typedef enum {
   STRATA_FIGURE_N
 } StrataFigureKind;
 
+/* Names "lens", "curves", "patch", "circuit", "attention"; labels "Lens", "Curves",
+ * "Patching", ... (the window's figure switcher). */
+extern const StrataEnumTable strata_figure_kind_table;
+
 typedef enum {
   STRATA_CURVE_PROB,
   STRATA_CURVE_LOGPROB,
   STRATA_CURVE_RANK,
   STRATA_CURVE_MRR,
 } StrataCurveQuantity;
+
+/* Names "prob", "logprob", "rank", "mrr"; labels "probability", ... (the window's list). */
+extern const StrataEnumTable strata_curve_quantity_table;
 
 /* What the person is looking at; shared by every view (clicking a layer moves them all). */
 typedef struct {
@@ -97,7 +105,8 @@ void strata_view_state_clear (StrataViewState *v);
  * and hashes the whole weight file. */
 char *strata_analysis_check_model (const StrataAnalysis *a);
 
-const char *strata_figure_kind_to_string (StrataFigureKind kind); /* "lens", "curves", "patch", "circuit", "attention" */
+/* strata_figure_kind_table's name of `kind`, and the kind a name stands for. */
+const char *strata_figure_kind_to_string (StrataFigureKind kind);
 gboolean strata_figure_kind_from_string (const char *s, StrataFigureKind *kind);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAnalysis, strata_analysis_free)

@@ -13,6 +13,29 @@
 #include <math.h>
 #include <string.h>
 
+/* Stored in sessions: append only (strata-enum.h). */
+static const StrataEnumValue node_kind_values[] = {
+  [STRATA_NODE_RESID] = { "resid" },
+  [STRATA_NODE_ATTN] = { "attn" },
+  [STRATA_NODE_MLP] = { "mlp" },
+  [STRATA_NODE_HEAD] = { "head" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (node_kind_values) == STRATA_NODE_HEAD + 1);
+const StrataEnumTable strata_node_kind_table = STRATA_ENUM_TABLE ("circuit node kind", node_kind_values);
+
+StrataPatchSite
+strata_node_kind_get_site (StrataNodeKind kind)
+{
+  static const StrataPatchSite sites[] = {
+    [STRATA_NODE_RESID] = STRATA_PATCH_RESID_PRE,
+    [STRATA_NODE_ATTN] = STRATA_PATCH_ATTN_OUT,
+    [STRATA_NODE_MLP] = STRATA_PATCH_MLP_OUT,
+    [STRATA_NODE_HEAD] = STRATA_PATCH_HEAD,
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (sites) == G_N_ELEMENTS (node_kind_values));
+  return (int) kind >= 0 && (int) kind < (int) G_N_ELEMENTS (sites) ? sites[kind] : STRATA_PATCH_N_SITES;
+}
+
 void
 strata_circuit_free (StrataCircuit *c)
 {

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "strata-enum.h"
 #include "strata-lens.h"
 #include "strata-patching.h"
 
@@ -20,6 +21,14 @@ typedef enum {
   STRATA_NODE_MLP,    /* mlp_out at (layer, pos) */
   STRATA_NODE_HEAD,   /* head (layer, head) */
 } StrataNodeKind;
+
+/* Names "resid", "attn", "mlp", "head" (session files). */
+extern const StrataEnumTable strata_node_kind_table;
+
+/* The patch site whose map a node of this kind comes from (a head patched at one position is
+ * a head node too); the probe JSON names a node's kind by it. STRATA_PATCH_N_SITES for a
+ * value outside the enum. */
+StrataPatchSite strata_node_kind_get_site (StrataNodeKind kind);
 
 typedef struct {
   StrataNodeKind kind;

@@ -8,40 +8,58 @@
 
 #include "strata-data-error.h"
 
-static const char *site_names[] = { "resid_pre", "attn_out", "mlp_out", "head", "head_at" };
+/* Stored in sessions and JSON: append only (strata-enum.h). */
+static const StrataEnumValue site_values[] = {
+  [STRATA_PATCH_RESID_PRE] = { "resid_pre" },
+  [STRATA_PATCH_ATTN_OUT] = { "attn_out" },
+  [STRATA_PATCH_MLP_OUT] = { "mlp_out" },
+  [STRATA_PATCH_HEAD] = { "head" },
+  [STRATA_PATCH_HEAD_AT] = { "head_at" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (site_values) == STRATA_PATCH_N_SITES);
+const StrataEnumTable strata_patch_site_table = STRATA_ENUM_TABLE ("patch site", site_values);
+
+static const StrataEnumValue direction_values[] = {
+  [STRATA_PATCH_DENOISE] = { "denoise", "denoising" },
+  [STRATA_PATCH_NOISE] = { "noise", "noising" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (direction_values) == STRATA_PATCH_NOISE + 1);
+const StrataEnumTable strata_patch_direction_table = STRATA_ENUM_TABLE ("patch direction", direction_values);
+
+static const StrataEnumValue metric_values[] = {
+  [STRATA_METRIC_LOGIT_DIFF] = { "logit-diff", "LD", "logit difference" },
+  [STRATA_METRIC_PROB] = { "prob", "P", "target probability" },
+  [STRATA_METRIC_TOP1_CHANGE] = { "top1-change", "top-1 change", "top-1 change" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (metric_values) == STRATA_METRIC_TOP1_CHANGE + 1);
+const StrataEnumTable strata_patch_metric_table = STRATA_ENUM_TABLE ("patch metric", metric_values);
 
 const char *
 strata_patch_site_to_string (StrataPatchSite site)
 {
-  return site >= 0 && site < STRATA_PATCH_N_SITES ? site_names[site] : "?";
+  return strata_enum_to_string (&strata_patch_site_table, site);
 }
 
 gboolean
 strata_patch_site_from_string (const char *s, StrataPatchSite *site)
 {
-  for (int i = 0; i < STRATA_PATCH_N_SITES; i++)
-    if (s && strcmp (s, site_names[i]) == 0) {
-      *site = (StrataPatchSite) i;
-      return TRUE;
-    }
-  return FALSE;
+  int value;
+  if (!strata_enum_from_string (&strata_patch_site_table, s, &value))
+    return FALSE;
+  *site = (StrataPatchSite) value;
+  return TRUE;
 }
 
 const char *
 strata_patch_metric_to_string (StrataPatchMetric m)
 {
-  switch (m) {
-  case STRATA_METRIC_LOGIT_DIFF: return "logit-diff";
-  case STRATA_METRIC_PROB: return "prob";
-  case STRATA_METRIC_TOP1_CHANGE: return "top1-change";
-  }
-  return "?";
+  return strata_enum_to_string (&strata_patch_metric_table, m);
 }
 
 const char *
 strata_patch_direction_to_string (StrataPatchDirection d)
 {
-  return d == STRATA_PATCH_NOISE ? "noise" : "denoise";
+  return strata_enum_to_string (&strata_patch_direction_table, d);
 }
 
 void

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "strata-engine.h"
+#include "strata-enum.h"
 #include "strata-model.h"
 #include "strata-prompt-set.h"
 
@@ -30,16 +31,26 @@ typedef enum {
   STRATA_PATCH_N_SITES
 } StrataPatchSite;
 
+/* Names "resid_pre", "attn_out", "mlp_out", "head", "head_at". */
+extern const StrataEnumTable strata_patch_site_table;
+
 typedef enum {
   STRATA_PATCH_DENOISE,
   STRATA_PATCH_NOISE,
 } StrataPatchDirection;
+
+/* Names "denoise", "noise"; labels "denoising", "noising" (figure titles). */
+extern const StrataEnumTable strata_patch_direction_table;
 
 typedef enum {
   STRATA_METRIC_LOGIT_DIFF,
   STRATA_METRIC_PROB,
   STRATA_METRIC_TOP1_CHANGE,
 } StrataPatchMetric;
+
+/* Names "logit-diff", "prob", "top1-change"; labels the symbols of the score formula ("LD",
+ * "P"); long names for captions ("logit difference", "target probability"). */
+extern const StrataEnumTable strata_patch_metric_table;
 
 typedef struct {
   StrataPatchSite site;
@@ -95,10 +106,11 @@ typedef struct {
 GPtrArray *strata_patch_aggregate (const StrataPromptSet *set, GPtrArray *results);
 void strata_patch_aggregate_free (StrataPatchAggregate *a);
 
-const char *strata_patch_site_to_string (StrataPatchSite site);   /* "resid_pre", ..., "head" */
+/* The names of the tables above. */
+const char *strata_patch_site_to_string (StrataPatchSite site);
 gboolean strata_patch_site_from_string (const char *s, StrataPatchSite *site);
-const char *strata_patch_metric_to_string (StrataPatchMetric m);  /* "logit-diff", "prob", "top1-change" */
-const char *strata_patch_direction_to_string (StrataPatchDirection d); /* "denoise", "noise" */
+const char *strata_patch_metric_to_string (StrataPatchMetric m);
+const char *strata_patch_direction_to_string (StrataPatchDirection d);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataPatchResult, strata_patch_result_free)
 

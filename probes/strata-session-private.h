@@ -15,24 +15,13 @@ G_BEGIN_DECLS
  * ("000012"), with a `count` attribute. */
 #define STRATA_SESSION_INDEX_FORMAT "%06u"
 
-typedef struct {
-  const char *what;         /* for messages: "patch site" */
-  const char *const *names; /* indexed by enum value */
-  int n;
-} StrataSessionEnum;
+/* Enums are stored by the names of their tables (strata-enum.h: strata_figure_kind_table,
+ * strata_patch_site_table, ...). The two kernel-level enums of strata-weights.h have theirs
+ * here. */
 
-extern const StrataSessionEnum _strata_session_figures;
-extern const StrataSessionEnum _strata_session_curves;
-extern const StrataSessionEnum _strata_session_sites;
-extern const StrataSessionEnum _strata_session_directions;
-extern const StrataSessionEnum _strata_session_metrics;
-extern const StrataSessionEnum _strata_session_nodes;
-extern const StrataSessionEnum _strata_session_families;
-extern const StrataSessionEnum _strata_session_ropes;
-
-gboolean _strata_session_set_enum (hid_t loc, const char *attr, const StrataSessionEnum *e,
+gboolean _strata_session_set_enum (hid_t loc, const char *attr, const StrataEnumTable *e,
                                    int value, GError **error);
-gboolean _strata_session_get_enum (hid_t loc, const char *attr, const StrataSessionEnum *e,
+gboolean _strata_session_get_enum (hid_t loc, const char *attr, const StrataEnumTable *e,
                                    int *value, GError **error);
 
 /* Everything below `file`'s root except the header attributes. */

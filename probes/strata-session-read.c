@@ -134,7 +134,7 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   g_auto (StrataH5Group) cg = strata_h5_group_open (g, "config", error);
   TRY (cg >= 0);
   int e;
-  TRY (_strata_session_get_enum (cg, "family", &_strata_session_families, &e, error));
+  TRY (_strata_session_get_enum (cg, "family", &strata_family_table, &e, error));
   c->family = (StrataFamily) e;
   TRY (get_int (cg, "n_layers", G_MININT32, G_MAXINT32, &c->n_layers, error));
   TRY (get_int (cg, "d_model", G_MININT32, G_MAXINT32, &c->d_model, error));
@@ -147,7 +147,7 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   /* The recipe is the family's preset with the stored norm and RoPE settings. */
   strata_config_set_family (c, c->family);
   TRY (strata_h5_get_float_attr (cg, "norm_eps", &c->recipe.norm.eps, error));
-  TRY (_strata_session_get_enum (cg, "rope", &_strata_session_ropes, &e, error));
+  TRY (_strata_session_get_enum (cg, "rope", &strata_rope_table, &e, error));
   c->recipe.rope.pairing = (StrataRope) e;
   TRY (strata_h5_get_float_attr (cg, "rope_theta", &c->recipe.rope.theta, error));
   return TRUE;
@@ -353,7 +353,7 @@ static gboolean
 read_map_header (hid_t g, StrataPatchSite *site, int *rows, int *cols, GError **error)
 {
   int e;
-  TRY (_strata_session_get_enum (g, "site", &_strata_session_sites, &e, error));
+  TRY (_strata_session_get_enum (g, "site", &strata_patch_site_table, &e, error));
   *site = (StrataPatchSite) e;
   TRY (get_int (g, "rows", 0, MAX_LAYERS, rows, error));
   TRY (get_int (g, "cols", 0, MAX_TOKENS, cols, error));
@@ -381,9 +381,9 @@ static gboolean
 read_patch_result (hid_t g, StrataPatchResult *r, GError **error)
 {
   int e;
-  TRY (_strata_session_get_enum (g, "direction", &_strata_session_directions, &e, error));
+  TRY (_strata_session_get_enum (g, "direction", &strata_patch_direction_table, &e, error));
   r->direction = (StrataPatchDirection) e;
-  TRY (_strata_session_get_enum (g, "metric", &_strata_session_metrics, &e, error));
+  TRY (_strata_session_get_enum (g, "metric", &strata_patch_metric_table, &e, error));
   r->metric = (StrataPatchMetric) e;
   TRY ((r->target_name = strata_h5_get_string_attr (g, "target_name", error)));
   TRY (get_i32 (g, "target", &r->target, error));
@@ -462,11 +462,8 @@ read_circuit_nodes (hid_t g, StrataCircuit *c, GError **error)
   g_autofree int32_t *decodes = strata_h5_read_array (g, "node_decodes", STRATA_H5_I32, 1, d, error);
   TRY (decodes != NULL);
   for (hsize_t i = 0; i < n; i++) {
-    int k = -1;
-    for (int j = 0; j < _strata_session_nodes.n; j++)
-      if (g_strcmp0 (kind[i], _strata_session_nodes.names[j]) == 0)
-        k = j;
-    if (k < 0) {
+    int k;
+    if (!strata_enum_from_string (&strata_node_kind_table, kind[i], &k)) {
       g_autofree char *what = strata_h5_describe (g, "node_kind");
       g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                    "'%s'[%llu] is '%s', not a known node kind", what, (unsigned long long) i, kind[i]);
@@ -573,7 +570,7 @@ read_view (hid_t file, StrataViewState *v, GError **error)
   g_auto (StrataH5Group) g = strata_h5_group_open (file, "view", error);
   TRY (g >= 0);
   int e;
-  TRY (_strata_session_get_enum (g, "figure", &_strata_session_figures, &e, error));
+  TRY (_strata_session_get_enum (g, "figure", &strata_figure_kind_table, &e, error));
   v->figure = (StrataFigureKind) e;
   TRY (get_int (g, "analysis", G_MININT32, G_MAXINT32, &v->analysis, error));
   TRY (get_int (g, "prompt", G_MININT32, G_MAXINT32, &v->prompt, error));
@@ -584,9 +581,9 @@ read_view (hid_t file, StrataViewState *v, GError **error)
     TRY ((v->target = strata_h5_get_string_attr (g, "target", error)));
   if (strata_h5_has_attr (g, "tag"))
     TRY ((v->tag = strata_h5_get_string_attr (g, "tag", error)));
-  TRY (_strata_session_get_enum (g, "patch_site", &_strata_session_sites, &e, error));
+  TRY (_strata_session_get_enum (g, "patch_site", &strata_patch_site_table, &e, error));
   v->patch_site = (StrataPatchSite) e;
-  TRY (_strata_session_get_enum (g, "curve", &_strata_session_curves, &e, error));
+  TRY (_strata_session_get_enum (g, "curve", &strata_curve_quantity_table, &e, error));
   v->curve = (StrataCurveQuantity) e;
   TRY (get_bool (g, "log_color", &v->log_color, error));
   TRY (get_bool (g, "compare", &v->compare, error));

@@ -74,7 +74,7 @@ write_model (hid_t parent, const StrataModelRef *m, GError **error)
   const StrataConfig *c = &m->config;
   g_auto (StrataH5Group) cg = strata_h5_group_create (g, "config", error);
   TRY (cg >= 0);
-  TRY (_strata_session_set_enum (cg, "family", &_strata_session_families, c->family, error));
+  TRY (_strata_session_set_enum (cg, "family", &strata_family_table, c->family, error));
   TRY (strata_h5_set_int_attr (cg, "n_layers", c->n_layers, error));
   TRY (strata_h5_set_int_attr (cg, "d_model", c->d_model, error));
   TRY (strata_h5_set_int_attr (cg, "n_heads", c->n_heads, error));
@@ -84,7 +84,7 @@ write_model (hid_t parent, const StrataModelRef *m, GError **error)
   TRY (strata_h5_set_int_attr (cg, "vocab", c->vocab, error));
   TRY (strata_h5_set_int_attr (cg, "n_ctx", c->n_ctx, error));
   TRY (strata_h5_set_float_attr (cg, "norm_eps", c->recipe.norm.eps, error));
-  TRY (_strata_session_set_enum (cg, "rope", &_strata_session_ropes, c->recipe.rope.pairing, error));
+  TRY (_strata_session_set_enum (cg, "rope", &strata_rope_table, c->recipe.rope.pairing, error));
   TRY (strata_h5_set_float_attr (cg, "rope_theta", c->recipe.rope.theta, error));
   return TRUE;
 }
@@ -255,7 +255,7 @@ write_lens (hid_t parent, const StrataAnalysis *a, GError **error)
 static gboolean
 write_patch_map (hid_t g, const StrataPatchMap *m, GError **error)
 {
-  TRY (_strata_session_set_enum (g, "site", &_strata_session_sites, m->site, error));
+  TRY (_strata_session_set_enum (g, "site", &strata_patch_site_table, m->site, error));
   TRY (strata_h5_set_int_attr (g, "rows", m->rows, error));
   TRY (strata_h5_set_int_attr (g, "cols", m->cols, error));
   TRY (strata_h5_set_int_attr (g, "head_pos", m->head_pos, error));
@@ -268,8 +268,8 @@ write_patch_map (hid_t g, const StrataPatchMap *m, GError **error)
 static gboolean
 write_patch_result (hid_t g, const StrataPatchResult *r, GError **error)
 {
-  TRY (_strata_session_set_enum (g, "direction", &_strata_session_directions, r->direction, error));
-  TRY (_strata_session_set_enum (g, "metric", &_strata_session_metrics, r->metric, error));
+  TRY (_strata_session_set_enum (g, "direction", &strata_patch_direction_table, r->direction, error));
+  TRY (_strata_session_set_enum (g, "metric", &strata_patch_metric_table, r->metric, error));
   TRY (strata_h5_set_string_attr (g, "target_name", r->target_name, error));
   TRY (strata_h5_set_int_attr (g, "target", r->target, error));
   TRY (strata_h5_set_int_attr (g, "contrast", r->contrast, error));
@@ -295,7 +295,7 @@ write_patch_aggregate (hid_t g, const StrataPatchAggregate *a, GError **error)
 {
   TRY (strata_h5_set_string_attr (g, "tag", a->tag, error));
   TRY (strata_h5_set_int_attr (g, "n_prompts", a->n_prompts, error));
-  TRY (_strata_session_set_enum (g, "site", &_strata_session_sites, a->site, error));
+  TRY (_strata_session_set_enum (g, "site", &strata_patch_site_table, a->site, error));
   TRY (strata_h5_set_int_attr (g, "rows", a->rows, error));
   TRY (strata_h5_set_int_attr (g, "cols", a->cols, error));
   hsize_t rc[2] = { (hsize_t) a->rows, (hsize_t) a->cols };
@@ -351,12 +351,12 @@ write_circuit (hid_t parent, const StrataCircuit *c, GError **error)
   g_autofree double *lens_prob = g_new0 (double, n + 1);
   for (guint i = 0; i < n; i++) {
     const StrataCircuitNode *node = &g_array_index (c->nodes, StrataCircuitNode, i);
-    if ((int) node->kind < 0 || (int) node->kind >= _strata_session_nodes.n) {
+    if ((int) node->kind < 0 || (int) node->kind >= strata_node_kind_table.n) {
       g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                    "circuit node %u has an unknown kind %d", i, (int) node->kind);
       return FALSE;
     }
-    kind[i] = _strata_session_nodes.names[node->kind];
+    kind[i] = strata_enum_to_string (&strata_node_kind_table, node->kind);
     layer[i] = node->layer;
     pos[i] = node->pos;
     head[i] = node->head;
@@ -425,7 +425,7 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
 {
   g_auto (StrataH5Group) g = strata_h5_group_create (file, "view", error);
   TRY (g >= 0);
-  TRY (_strata_session_set_enum (g, "figure", &_strata_session_figures, v->figure, error));
+  TRY (_strata_session_set_enum (g, "figure", &strata_figure_kind_table, v->figure, error));
   TRY (strata_h5_set_int_attr (g, "analysis", v->analysis, error));
   TRY (strata_h5_set_int_attr (g, "prompt", v->prompt, error));
   TRY (strata_h5_set_int_attr (g, "layer", v->layer, error));
@@ -435,8 +435,8 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
     TRY (strata_h5_set_string_attr (g, "target", v->target, error));
   if (v->tag != NULL)
     TRY (strata_h5_set_string_attr (g, "tag", v->tag, error));
-  TRY (_strata_session_set_enum (g, "patch_site", &_strata_session_sites, v->patch_site, error));
-  TRY (_strata_session_set_enum (g, "curve", &_strata_session_curves, v->curve, error));
+  TRY (_strata_session_set_enum (g, "patch_site", &strata_patch_site_table, v->patch_site, error));
+  TRY (_strata_session_set_enum (g, "curve", &strata_curve_quantity_table, v->curve, error));
   TRY (set_bool (g, "log_color", v->log_color, error));
   TRY (set_bool (g, "compare", v->compare, error));
   return TRUE;

@@ -12,26 +12,14 @@
 
 /* ---- enumerations as stored ---- */
 
-#define ENUM_TABLE(var, what_, ...)                                                        \
-  static const char *const var##_names[] = { __VA_ARGS__ };                                \
-  const StrataSessionEnum var = { what_, var##_names, G_N_ELEMENTS (var##_names) };
+/* Every enum stored is named by its own table (strata-enum.h, kernels/strata-recipe.h). */
 
-/* Indexed by the enum values of strata-analysis.h, strata-patching.h, strata-circuit.h and
- * strata-weights.h; the file stores the names, so only appending here is compatible. */
-ENUM_TABLE (_strata_session_figures, "figure", "lens", "curves", "patch", "circuit", "attention")
-ENUM_TABLE (_strata_session_curves, "curve quantity", "prob", "logprob", "rank", "mrr")
-ENUM_TABLE (_strata_session_sites, "patch site", "resid_pre", "attn_out", "mlp_out", "head", "head_at")
-ENUM_TABLE (_strata_session_directions, "patch direction", "denoise", "noise")
-ENUM_TABLE (_strata_session_metrics, "patch metric", "logit-diff", "prob", "top1-change")
-ENUM_TABLE (_strata_session_nodes, "circuit node kind", "resid", "attn", "mlp", "head")
-ENUM_TABLE (_strata_session_families, "model family", "gpt2", "llama", "neox")
-ENUM_TABLE (_strata_session_ropes, "rope convention", "none", "adjacent", "half")
-
+/* The names listed in docs/session-format.md: a new figure or site is a format addition. */
 G_STATIC_ASSERT (STRATA_FIGURE_N == 5);
 G_STATIC_ASSERT (STRATA_PATCH_N_SITES == 5);
 
 gboolean
-_strata_session_set_enum (hid_t loc, const char *attr, const StrataSessionEnum *e, int value,
+_strata_session_set_enum (hid_t loc, const char *attr, const StrataEnumTable *e, int value,
                           GError **error)
 {
   if (value < 0 || value >= e->n) {
@@ -40,28 +28,22 @@ _strata_session_set_enum (hid_t loc, const char *attr, const StrataSessionEnum *
                  "cannot write '%s': %d is not a %s", what, value, e->what);
     return FALSE;
   }
-  return strata_h5_set_string_attr (loc, attr, e->names[value], error);
+  return strata_h5_set_string_attr (loc, attr, e->values[value].name, error);
 }
 
 gboolean
-_strata_session_get_enum (hid_t loc, const char *attr, const StrataSessionEnum *e, int *value,
+_strata_session_get_enum (hid_t loc, const char *attr, const StrataEnumTable *e, int *value,
                           GError **error)
 {
   g_autofree char *s = strata_h5_get_string_attr (loc, attr, error);
   if (s == NULL)
     return FALSE;
-  for (int i = 0; i < e->n; i++)
-    if (strcmp (s, e->names[i]) == 0) {
-      *value = i;
-      return TRUE;
-    }
+  if (strata_enum_from_string (e, s, value))
+    return TRUE;
   g_autofree char *what = strata_h5_describe (loc, attr);
-  GString *list = g_string_new (NULL);
-  for (int i = 0; i < e->n; i++)
-    g_string_append_printf (list, i ? ", %s" : "%s", e->names[i]);
+  g_autofree char *list = strata_enum_join (e, ", ", ", ", -1);
   g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-               "attribute '%s' is '%s', not a known %s (%s)", what, s, e->what, list->str);
-  g_string_free (list, TRUE);
+               "attribute '%s' is '%s', not a known %s (%s)", what, s, e->what, list);
   return FALSE;
 }
 

@@ -332,45 +332,10 @@ strata_figure_data_lens (const StrataFigureInput *in)
 
 /* ---- patching ---- */
 
-static const char *
-site_name (StrataPatchSite s)
-{
-  switch (s) {
-  case STRATA_PATCH_RESID_PRE: return "resid_pre";
-  case STRATA_PATCH_ATTN_OUT: return "attn_out";
-  case STRATA_PATCH_MLP_OUT: return "mlp_out";
-  case STRATA_PATCH_HEAD: return "head";
-  case STRATA_PATCH_HEAD_AT: return "head at position";
-  default: return "site";
-  }
-}
-
-static const char *
-metric_name (StrataPatchMetric m)
-{
-  switch (m) {
-  case STRATA_METRIC_LOGIT_DIFF: return "LD";
-  case STRATA_METRIC_PROB: return "P";
-  case STRATA_METRIC_TOP1_CHANGE: return "top-1 change";
-  default: return "M";
-  }
-}
-
-static const char *
-metric_long_name (StrataPatchMetric m)
-{
-  switch (m) {
-  case STRATA_METRIC_LOGIT_DIFF: return "logit difference";
-  case STRATA_METRIC_PROB: return "target probability";
-  case STRATA_METRIC_TOP1_CHANGE: return "top-1 change";
-  default: return "metric";
-  }
-}
-
 static char *
 score_definition (const StrataPatchResult *pr)
 {
-  const char *m = metric_name (pr->metric);
+  const char *m = strata_enum_get_label (&strata_patch_metric_table, pr->metric);
   if (pr->metric == STRATA_METRIC_TOP1_CHANGE)
     return g_strdup ("score = 1 when the patched run's top-1 token differs from the unpatched run's, else 0");
   if (pr->direction == STRATA_PATCH_NOISE)
@@ -443,9 +408,9 @@ strata_figure_data_patch (const StrataFigureInput *in)
   /* Heads read as what was patched: each head's output at every position, or at one. */
   g_autofree char *what = m->site == STRATA_PATCH_HEAD      ? g_strdup ("each head (every position)")
                           : m->site == STRATA_PATCH_HEAD_AT ? g_strdup_printf ("each head at position %d", m->head_pos)
-                                                            : g_strdup (site_name (m->site));
-  f->title = g_strdup_printf ("Activation patching: %s %s, target %s", what,
-                              pr->direction == STRATA_PATCH_NOISE ? "(noising)" : "(denoising)", target);
+                                                            : g_strdup (strata_patch_site_to_string (m->site));
+  f->title = g_strdup_printf ("Activation patching: %s (%s), target %s", what,
+                              strata_enum_get_label (&strata_patch_direction_table, pr->direction), target);
   f->row_axis = g_strdup ("layer (block)");
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
@@ -463,7 +428,7 @@ strata_figure_data_patch (const StrataFigureInput *in)
     g_autofree char *ct = strata_figure_token_text (in, in->a, pr->contrast);
     metric = g_strdup_printf ("logit(\xe2\x80\x9c%s\xe2\x80\x9d) \xe2\x88\x92 logit(\xe2\x80\x9c%s\xe2\x80\x9d)", tt, ct);
   } else {
-    metric = g_strdup (metric_long_name (pr->metric));
+    metric = g_strdup (strata_enum_get_long_name (&strata_patch_metric_table, pr->metric));
   }
   f->caption = g_strdup_printf ("%s \xc2\xb7 %s \xc2\xb7 metric %s, clean %.3g, corrupt %.3g%s \xc2\xb7 %s",
                                 model_name (in->a), def, metric,

@@ -121,7 +121,7 @@ strata_figure_export (const char *path, double width, double height, double scal
   if (!strata_figure_has_data (in)) {
     g_set_error (error, STRATA_FIGURE_ERROR, STRATA_FIGURE_ERROR_EMPTY,
                  "%s: nothing to export: the %s figure has no data in this analysis", path,
-                 strata_figure_kind_name (in->kind));
+                 strata_figure_kind_to_string (in->kind));
     return FALSE;
   }
 
@@ -173,17 +173,4 @@ strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind, c
   StrataFigureInput in = { .kind = kind, .a = a, .view = &view };
   double height = strata_figure_fit_height (&in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT);
   return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, height, scale, &in, error);
-}
-
-const char *
-strata_figure_kind_name (StrataFigureKind kind)
-{
-  switch (kind) {
-  case STRATA_FIGURE_LENS_HEATMAP: return "lens";
-  case STRATA_FIGURE_TOKEN_CURVES: return "curves";
-  case STRATA_FIGURE_PATCH_HEATMAP: return "patch";
-  case STRATA_FIGURE_CIRCUIT: return "circuit";
-  case STRATA_FIGURE_ATTENTION: return "attention";
-  default: return "unknown";
-  }
 }

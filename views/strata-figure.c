@@ -1,200 +1,44 @@
-/* strata-figure.c: the one entry point that draws, hit-tests and measures any figure. */
+/* strata-figure.c: the one entry point that draws, hit-tests and measures any figure.
+ *
+ * A figure kind is a row of `kinds` below: how to build its normalised data from the input
+ * (strata-figure-data.c) and how to draw, lay out, hit-test and describe that data (its draw
+ * file). The three heat maps share every row function but the builder and the hit test.
+ * Adding a kind is adding its row; the entry points at the end only look the row up. */
 #include <math.h>
 
 #include "strata-figure-private.h"
 
-static const char *
-empty_message (StrataFigureKind kind)
-{
-  switch (kind) {
-  case STRATA_FIGURE_LENS_HEATMAP:
-    return "No logit-lens result yet: type a prompt and run the lens.";
-  case STRATA_FIGURE_TOKEN_CURVES:
-    return "No target curves yet: run the lens with one or more targets.";
-  case STRATA_FIGURE_PATCH_HEATMAP:
-    return "No patching result yet: give a corrupted prompt and a target, then run patching.";
-  case STRATA_FIGURE_CIRCUIT:
-    return "No circuit yet: run patching first.";
-  case STRATA_FIGURE_ATTENTION:
-    return "No attention pattern yet: run the lens.";
-  default:
-    return "Nothing to show.";
-  }
-}
+/* The typed functions of strata-figure-private.h, called through these (their arguments
+ * differ only in the type pointed to). */
+typedef gpointer (*FigureBuild) (const StrataFigureInput *in);
+typedef void (*FigureDraw) (cairo_t *cr, gconstpointer f, double width, double height);
 
-static StrataHeatFigure *
-heat_data (const StrataFigureInput *in)
-{
-  switch (in->kind) {
-  case STRATA_FIGURE_LENS_HEATMAP: return strata_figure_data_lens (in);
-  case STRATA_FIGURE_PATCH_HEATMAP: return strata_figure_data_patch (in);
-  case STRATA_FIGURE_ATTENTION: return strata_figure_data_attention (in);
-  default: return NULL;
-  }
-}
+typedef struct {
+  /* The normalised data (a StrataHeatFigure, StrataCurveFigure, ...), or NULL when the
+   * input holds nothing for this kind. Called with in->a set. */
+  FigureBuild build;
+  GDestroyNotify free;
+  FigureDraw draw;
+  /* The plot rectangle of `panel` (the cells or the curves) at width x height; FALSE when
+   * the figure has no such panel. */
+  gboolean (*plot_area) (cairo_t *cr, gconstpointer f, double width, double height, int panel, double *x,
+                         double *y, double *w, double *h);
+  /* Fills `hit` (all -1 on entry) with what lies under (x, y); FALSE outside every data area. */
+  gboolean (*hit) (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height,
+                   double x, double y, StrataFigureHit *hit);
+  /* Appends the caption, axes and labels to `s`; returns the title, newly allocated. */
+  char *(*describe) (gconstpointer f, GString *s);
+  /* Optional: the height (<= `height`) at which the content fills the figure. NULL: every
+   * height does. */
+  double (*fit_height) (cairo_t *cr, gconstpointer f, double width, double height);
+  /* What the figure says when the input holds nothing for it. */
+  const char *empty;
+  /* Optional: a more precise message when the input has results of this kind but not the
+   * one the view selects; newly allocated, or NULL. */
+  char *(*missing) (const StrataFigureInput *in);
+} FigureKind;
 
-static gboolean
-is_heat (StrataFigureKind kind)
-{
-  return kind == STRATA_FIGURE_LENS_HEATMAP || kind == STRATA_FIGURE_PATCH_HEATMAP
-         || kind == STRATA_FIGURE_ATTENTION;
-}
-
-void
-strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigureInput *in)
-{
-  cairo_save (cr);
-  if (in->a && is_heat (in->kind)) {
-    g_autoptr (StrataHeatFigure) f = heat_data (in);
-    if (f) {
-      strata_heat_draw (cr, f, width, height);
-      cairo_restore (cr);
-      return;
-    }
-  } else if (in->a && in->kind == STRATA_FIGURE_TOKEN_CURVES) {
-    g_autoptr (StrataCurveFigure) f = strata_figure_data_curves (in);
-    if (f) {
-      strata_curve_draw (cr, f, width, height);
-      cairo_restore (cr);
-      return;
-    }
-  } else if (in->a && in->kind == STRATA_FIGURE_CIRCUIT) {
-    g_autoptr (StrataCircuitFigure) f = strata_figure_data_circuit (in);
-    if (f) {
-      strata_circuit_draw (cr, f, width, height);
-      cairo_restore (cr);
-      return;
-    }
-  }
-  const StrataPatchResult *pr = in->a && in->kind == STRATA_FIGURE_PATCH_HEATMAP
-                                    ? strata_figure_data_patch_result (in->a, in->view)
-                                    : NULL;
-  if (pr) {
-    g_autofree char *msg = g_strdup_printf ("This patching run has no %s map: run patching with --site %s.",
-                                            strata_patch_site_to_string (in->view->patch_site),
-                                            strata_patch_site_to_string (in->view->patch_site));
-    strata_figure_draw_empty (cr, width, height, msg);
-  } else {
-    strata_figure_draw_empty (cr, width, height, empty_message (in->kind));
-  }
-  cairo_restore (cr);
-}
-
-double
-strata_figure_fit_height (const StrataFigureInput *in, double width, double height)
-{
-  if (!in->a || !is_heat (in->kind))
-    return height;
-  g_autoptr (StrataHeatFigure) f = heat_data (in);
-  if (!f)
-    return height;
-  cairo_t *cr = strata_figure_scratch_cr ();
-  StrataHeatLayout lay;
-  strata_heat_layout (cr, f, width, height, &lay);
-  cairo_destroy (cr);
-  return MAX (height - floor (lay.spare_h), 16);
-}
-
-gboolean
-strata_figure_hit_test (const StrataFigureInput *in, double width, double height, double x,
-                        double y, StrataFigureHit *hit)
-{
-  hit->panel = hit->layer = hit->position = hit->head = -1;
-  if (!in->a)
-    return FALSE;
-  cairo_t *cr = strata_figure_scratch_cr ();
-  gboolean found = FALSE;
-  if (is_heat (in->kind)) {
-    g_autoptr (StrataHeatFigure) f = heat_data (in);
-    StrataHeatLayout lay;
-    int panel, row, col;
-    if (f) {
-      strata_heat_layout (cr, f, width, height, &lay);
-      if (strata_heat_hit (&lay, f, x, y, &panel, &row, &col)) {
-        found = TRUE;
-        hit->panel = panel;
-        if (in->kind == STRATA_FIGURE_ATTENTION) {
-          hit->position = row;  /* the query row */
-        } else {
-          hit->layer = row;
-          gboolean heads = in->kind == STRATA_FIGURE_PATCH_HEATMAP
-                           && (in->view->patch_site == STRATA_PATCH_HEAD || in->view->patch_site == STRATA_PATCH_HEAD_AT);
-          if (heads)
-            hit->head = col;
-          else
-            hit->position = col;
-        }
-      }
-    }
-  } else if (in->kind == STRATA_FIGURE_TOKEN_CURVES) {
-    g_autoptr (StrataCurveFigure) f = strata_figure_data_curves (in);
-    StrataCurveLayout lay;
-    if (f) {
-      strata_curve_layout (cr, f, width, height, &lay);
-      hit->layer = strata_curve_hit (&lay, f, x, y);
-      found = hit->layer >= 0;
-      hit->panel = found ? 0 : -1;
-    }
-  } else if (in->kind == STRATA_FIGURE_CIRCUIT) {
-    g_autoptr (StrataCircuitFigure) f = strata_figure_data_circuit (in);
-    StrataCircuitLayout lay;
-    if (f) {
-      strata_circuit_layout (cr, f, width, height, &lay);
-      found = strata_circuit_hit (&lay, f, x, y, &hit->layer, &hit->position);
-      hit->panel = found ? 0 : -1;
-    }
-  }
-  cairo_destroy (cr);
-  return found;
-}
-
-gboolean
-strata_figure_get_plot_area (const StrataFigureInput *in, double width, double height, int panel,
-                             double *x, double *y, double *w, double *h)
-{
-  if (!in->a)
-    return FALSE;
-  cairo_t *cr = strata_figure_scratch_cr ();
-  gboolean ok = FALSE;
-  if (is_heat (in->kind)) {
-    g_autoptr (StrataHeatFigure) f = heat_data (in);
-    StrataHeatLayout lay;
-    if (f && panel >= 0 && panel < f->n_panels) {
-      strata_heat_layout (cr, f, width, height, &lay);
-      *x = lay.panel[panel].x;
-      *y = lay.panel[panel].y;
-      *w = lay.panel[panel].w;
-      *h = lay.panel[panel].h;
-      ok = TRUE;
-    }
-  } else if (in->kind == STRATA_FIGURE_TOKEN_CURVES) {
-    g_autoptr (StrataCurveFigure) f = strata_figure_data_curves (in);
-    StrataCurveLayout lay;
-    if (f && panel == 0) {
-      strata_curve_layout (cr, f, width, height, &lay);
-      *x = lay.x, *y = lay.y, *w = lay.w, *h = lay.h;
-      ok = TRUE;
-    }
-  } else if (in->kind == STRATA_FIGURE_CIRCUIT) {
-    g_autoptr (StrataCircuitFigure) f = strata_figure_data_circuit (in);
-    StrataCircuitLayout lay;
-    if (f && panel == 0) {
-      strata_circuit_layout (cr, f, width, height, &lay);
-      *x = lay.x, *y = lay.y, *w = lay.w, *h = lay.h;
-      ok = TRUE;
-    }
-  }
-  cairo_destroy (cr);
-  return ok;
-}
-
-/* Whether the input has anything to draw for its kind (exports refuse empty figures). */
-gboolean
-strata_figure_has_data (const StrataFigureInput *in)
-{
-  double x, y, w, h;
-  return strata_figure_get_plot_area (in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT, 0, &x, &y, &w, &h);
-}
+/* ---- description text shared by the kinds ---- */
 
 static void
 append_labels (GString *s, const char *what, GPtrArray *labels)
@@ -224,53 +68,329 @@ append_cell_text (GString *s, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
+/* ---- heat maps: lens, patching, attention ---- */
+
+static gboolean
+heat_plot_area (cairo_t *cr, gconstpointer data, double width, double height, int panel, double *x, double *y,
+                double *w, double *h)
+{
+  const StrataHeatFigure *f = data;
+  if (panel < 0 || panel >= f->n_panels)
+    return FALSE;
+  StrataHeatLayout lay;
+  strata_heat_layout (cr, f, width, height, &lay);
+  *x = lay.panel[panel].x;
+  *y = lay.panel[panel].y;
+  *w = lay.panel[panel].w;
+  *h = lay.panel[panel].h;
+  return TRUE;
+}
+
+/* The cell under (x, y): sets hit->panel and returns its row and column. */
+static gboolean
+heat_cell (cairo_t *cr, const StrataHeatFigure *f, double width, double height, double x, double y,
+           StrataFigureHit *hit, int *row, int *col)
+{
+  StrataHeatLayout lay;
+  int panel;
+  strata_heat_layout (cr, f, width, height, &lay);
+  if (!strata_heat_hit (&lay, f, x, y, &panel, row, col))
+    return FALSE;
+  hit->panel = panel;
+  return TRUE;
+}
+
+/* Lens rows are residual points, columns positions. */
+static gboolean
+lens_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+          double y, StrataFigureHit *hit)
+{
+  int row, col;
+  if (!heat_cell (cr, f, width, height, x, y, hit, &row, &col))
+    return FALSE;
+  hit->layer = row;
+  hit->position = col;
+  return TRUE;
+}
+
+/* Patching rows are blocks; columns positions, or heads for the head sites. */
+static gboolean
+patch_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+           double y, StrataFigureHit *hit)
+{
+  int row, col;
+  if (!heat_cell (cr, f, width, height, x, y, hit, &row, &col))
+    return FALSE;
+  hit->layer = row;
+  if (in->view->patch_site == STRATA_PATCH_HEAD || in->view->patch_site == STRATA_PATCH_HEAD_AT)
+    hit->head = col;
+  else
+    hit->position = col;
+  return TRUE;
+}
+
+/* Attention rows are query positions; a key column selects nothing. */
+static gboolean
+attention_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+               double y, StrataFigureHit *hit)
+{
+  int row, col;
+  if (!heat_cell (cr, f, width, height, x, y, hit, &row, &col))
+    return FALSE;
+  hit->position = row;
+  return TRUE;
+}
+
+static char *
+heat_describe (gconstpointer data, GString *s)
+{
+  const StrataHeatFigure *f = data;
+  g_string_append_printf (s, "%s. Rows: %s; columns: %s; colour: %s.", f->caption, f->row_axis, f->col_axis,
+                          f->scale_label);
+  for (int p = 0; p < f->n_panels; p++) {
+    if (f->panels[p]->title)
+      g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
+    append_labels (s, "Row labels", f->panels[p]->row_labels);
+    append_labels (s, "Column labels", f->panels[p]->col_labels);
+    append_cell_text (s, f->panels[p]);
+  }
+  return g_strdup (f->title);
+}
+
+/* Cells stop growing at a cap; the band they leave below is cut off. */
+static double
+heat_fit_height (cairo_t *cr, gconstpointer f, double width, double height)
+{
+  StrataHeatLayout lay;
+  strata_heat_layout (cr, f, width, height, &lay);
+  return MAX (height - floor (lay.spare_h), 16);
+}
+
+/* A patching run without the map of the site the view selects. */
+static char *
+patch_missing (const StrataFigureInput *in)
+{
+  if (!strata_figure_data_patch_result (in->a, in->view))
+    return NULL;
+  const char *site = strata_patch_site_to_string (in->view->patch_site);
+  return g_strdup_printf ("This patching run has no %s map: run patching with --site %s.", site, site);
+}
+
+/* ---- token curves ---- */
+
+static gboolean
+curve_plot_area (cairo_t *cr, gconstpointer f, double width, double height, int panel, double *x, double *y,
+                 double *w, double *h)
+{
+  if (panel != 0)
+    return FALSE;
+  StrataCurveLayout lay;
+  strata_curve_layout (cr, f, width, height, &lay);
+  *x = lay.x, *y = lay.y, *w = lay.w, *h = lay.h;
+  return TRUE;
+}
+
+static gboolean
+curve_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+           double y, StrataFigureHit *hit)
+{
+  StrataCurveLayout lay;
+  strata_curve_layout (cr, f, width, height, &lay);
+  hit->layer = strata_curve_hit (&lay, f, x, y);
+  gboolean found = hit->layer >= 0;
+  hit->panel = found ? 0 : -1;
+  return found;
+}
+
+static char *
+curve_describe (gconstpointer data, GString *s)
+{
+  const StrataCurveFigure *f = data;
+  g_string_append_printf (s, "%s. x: %s; y: %s. Series:", f->caption, f->x_axis, f->y_axis);
+  for (guint i = 0; i < f->series->len; i++) {
+    const StrataSeries *se = g_ptr_array_index (f->series, i);
+    gboolean any = FALSE;
+    for (int k = 0; k < se->n && !any; k++)
+      any = isfinite (se->y[k]);
+    if (any)
+      g_string_append_printf (s, "%s %s (resolution layer %d)", i ? "," : "", se->label, se->mark);
+    else
+      g_string_append_printf (s, "%s %s (no data at this position)", i ? "," : "", se->label);
+  }
+  g_string_append_c (s, '.');
+  return g_strdup (f->title);
+}
+
+/* ---- circuit ---- */
+
+static gboolean
+circuit_plot_area (cairo_t *cr, gconstpointer f, double width, double height, int panel, double *x, double *y,
+                   double *w, double *h)
+{
+  if (panel != 0)
+    return FALSE;
+  StrataCircuitLayout lay;
+  strata_circuit_layout (cr, f, width, height, &lay);
+  *x = lay.x, *y = lay.y, *w = lay.w, *h = lay.h;
+  return TRUE;
+}
+
+static gboolean
+circuit_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+             double y, StrataFigureHit *hit)
+{
+  StrataCircuitLayout lay;
+  strata_circuit_layout (cr, f, width, height, &lay);
+  gboolean found = strata_circuit_hit (&lay, f, x, y, &hit->layer, &hit->position);
+  hit->panel = found ? 0 : -1;
+  return found;
+}
+
+static char *
+circuit_describe (gconstpointer data, GString *s)
+{
+  const StrataCircuitFigure *f = data;
+  g_string_append_printf (s, "%s. %u nodes, %u edges.", f->caption, f->circuit->nodes->len,
+                          f->circuit->edges ? f->circuit->edges->len : 0);
+  append_labels (s, "Positions", f->col_labels);
+  return g_strdup (f->title);
+}
+
+/* ---- the kinds ---- */
+
+/* The members the three heat maps share. */
+#define HEAT_FIGURE                                                                                    \
+  .free = (GDestroyNotify) strata_heat_figure_free, .draw = (FigureDraw) strata_heat_draw,             \
+  .plot_area = heat_plot_area, .describe = heat_describe, .fit_height = heat_fit_height
+
+static const FigureKind kinds[] = {
+  [STRATA_FIGURE_LENS_HEATMAP] = {
+    .build = (FigureBuild) strata_figure_data_lens, .hit = lens_hit, HEAT_FIGURE,
+    .empty = "No logit-lens result yet: type a prompt and run the lens.",
+  },
+  [STRATA_FIGURE_TOKEN_CURVES] = {
+    .build = (FigureBuild) strata_figure_data_curves, .free = (GDestroyNotify) strata_curve_figure_free,
+    .draw = (FigureDraw) strata_curve_draw, .plot_area = curve_plot_area, .hit = curve_hit,
+    .describe = curve_describe,
+    .empty = "No target curves yet: run the lens with one or more targets.",
+  },
+  [STRATA_FIGURE_PATCH_HEATMAP] = {
+    .build = (FigureBuild) strata_figure_data_patch, .hit = patch_hit, HEAT_FIGURE,
+    .empty = "No patching result yet: give a corrupted prompt and a target, then run patching.",
+    .missing = patch_missing,
+  },
+  [STRATA_FIGURE_CIRCUIT] = {
+    .build = (FigureBuild) strata_figure_data_circuit, .free = (GDestroyNotify) strata_circuit_figure_free,
+    .draw = (FigureDraw) strata_circuit_draw, .plot_area = circuit_plot_area, .hit = circuit_hit,
+    .describe = circuit_describe,
+    .empty = "No circuit yet: run patching first.",
+  },
+  [STRATA_FIGURE_ATTENTION] = {
+    .build = (FigureBuild) strata_figure_data_attention, .hit = attention_hit, HEAT_FIGURE,
+    .empty = "No attention pattern yet: run the lens.",
+  },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (kinds) == STRATA_FIGURE_N);
+
+/* ---- entry points ---- */
+
+/* An input's row and data, with a scratch context for measuring when asked. */
+typedef struct {
+  const FigureKind *kind; /* NULL: not a figure kind */
+  gpointer data;          /* NULL: nothing to show */
+  cairo_t *cr;            /* NULL unless data and measuring */
+} Built;
+
+static const FigureKind *
+kind_of (StrataFigureKind kind)
+{
+  return (int) kind >= 0 && (int) kind < STRATA_FIGURE_N ? &kinds[kind] : NULL;
+}
+
+static Built
+built_new (const StrataFigureInput *in, gboolean measure)
+{
+  Built b = { kind_of (in->kind), NULL, NULL };
+  if (b.kind && in->a)
+    b.data = b.kind->build (in);
+  if (b.data && measure)
+    b.cr = strata_figure_scratch_cr ();
+  return b;
+}
+
+static void
+built_clear (Built *b)
+{
+  if (b->data)
+    b->kind->free (b->data);
+  if (b->cr)
+    cairo_destroy (b->cr);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Built, built_clear)
+
+static const char *
+empty_message (const FigureKind *kind)
+{
+  return kind ? kind->empty : "Nothing to show.";
+}
+
+void
+strata_figure_draw (cairo_t *cr, double width, double height, const StrataFigureInput *in)
+{
+  g_auto (Built) b = built_new (in, FALSE);
+  cairo_save (cr);
+  if (b.data) {
+    b.kind->draw (cr, b.data, width, height);
+  } else {
+    g_autofree char *missing = b.kind && b.kind->missing ? b.kind->missing (in) : NULL;
+    strata_figure_draw_empty (cr, width, height, missing ? missing : empty_message (b.kind));
+  }
+  cairo_restore (cr);
+}
+
+double
+strata_figure_fit_height (const StrataFigureInput *in, double width, double height)
+{
+  const FigureKind *kind = kind_of (in->kind);
+  if (!kind || !kind->fit_height)
+    return height;
+  g_auto (Built) b = built_new (in, TRUE);
+  return b.data ? b.kind->fit_height (b.cr, b.data, width, height) : height;
+}
+
+gboolean
+strata_figure_hit_test (const StrataFigureInput *in, double width, double height, double x,
+                        double y, StrataFigureHit *hit)
+{
+  hit->panel = hit->layer = hit->position = hit->head = -1;
+  g_auto (Built) b = built_new (in, TRUE);
+  return b.data && b.kind->hit (b.cr, in, b.data, width, height, x, y, hit);
+}
+
+gboolean
+strata_figure_get_plot_area (const StrataFigureInput *in, double width, double height, int panel,
+                             double *x, double *y, double *w, double *h)
+{
+  g_auto (Built) b = built_new (in, TRUE);
+  return b.data && b.kind->plot_area (b.cr, b.data, width, height, panel, x, y, w, h);
+}
+
+/* Whether the input has anything to draw for its kind (exports refuse empty figures). */
+gboolean
+strata_figure_has_data (const StrataFigureInput *in)
+{
+  double x, y, w, h;
+  return strata_figure_get_plot_area (in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT, 0, &x, &y, &w, &h);
+}
+
 void
 strata_figure_describe (const StrataFigureInput *in, char **title, char **description)
 {
   g_autoptr (GString) s = g_string_new (NULL);
-  char *t = NULL;
-  if (in->a && is_heat (in->kind)) {
-    g_autoptr (StrataHeatFigure) f = heat_data (in);
-    if (f) {
-      t = g_strdup (f->title);
-      g_string_append_printf (s, "%s. Rows: %s; columns: %s; colour: %s.", f->caption, f->row_axis, f->col_axis,
-                              f->scale_label);
-      for (int p = 0; p < f->n_panels; p++) {
-        if (f->panels[p]->title)
-          g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
-        append_labels (s, "Row labels", f->panels[p]->row_labels);
-        append_labels (s, "Column labels", f->panels[p]->col_labels);
-        append_cell_text (s, f->panels[p]);
-      }
-    }
-  } else if (in->a && in->kind == STRATA_FIGURE_TOKEN_CURVES) {
-    g_autoptr (StrataCurveFigure) f = strata_figure_data_curves (in);
-    if (f) {
-      t = g_strdup (f->title);
-      g_string_append_printf (s, "%s. x: %s; y: %s. Series:", f->caption, f->x_axis, f->y_axis);
-      for (guint i = 0; i < f->series->len; i++) {
-        const StrataSeries *se = g_ptr_array_index (f->series, i);
-        gboolean any = FALSE;
-        for (int k = 0; k < se->n && !any; k++)
-          any = isfinite (se->y[k]);
-        if (any)
-          g_string_append_printf (s, "%s %s (resolution layer %d)", i ? "," : "", se->label, se->mark);
-        else
-          g_string_append_printf (s, "%s %s (no data at this position)", i ? "," : "", se->label);
-      }
-      g_string_append_c (s, '.');
-    }
-  } else if (in->a && in->kind == STRATA_FIGURE_CIRCUIT) {
-    g_autoptr (StrataCircuitFigure) f = strata_figure_data_circuit (in);
-    if (f) {
-      t = g_strdup (f->title);
-      g_string_append_printf (s, "%s. %u nodes, %u edges.", f->caption, f->circuit->nodes->len,
-                              f->circuit->edges ? f->circuit->edges->len : 0);
-      append_labels (s, "Positions", f->col_labels);
-    }
-  }
+  g_auto (Built) b = built_new (in, FALSE);
+  char *t = b.data ? b.kind->describe (b.data, s) : NULL;
   if (!t) {
-    t = g_strdup (empty_message (in->kind));
+    t = g_strdup (empty_message (b.kind));
   } else {
     g_string_append_printf (s, " Selected layer %d, position %d, head %d.", in->view->layer, in->view->position,
                             in->view->head);

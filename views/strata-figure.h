@@ -79,9 +79,8 @@ gboolean strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKin
                                         const StrataViewState *v, const char *path,
                                         double scale, GError **error);
 
-/* "lens", "curves", "patch", "circuit", "attention": the same words as
- * strata_figure_kind_to_string() in probes/, kept here so views/ draws without probes code. */
-const char *strata_figure_kind_name (StrataFigureKind kind);
+/* The older spelling of strata_figure_kind_to_string() (probes/strata-analysis.h). */
+#define strata_figure_kind_name(kind) strata_figure_kind_to_string (kind)
 
 /* Colour maps, exposed so tests can check pixels against them. Components in [0, 1]. */
 void strata_colormap_sequential (double t, double *r, double *g, double *b);  /* t in [0, 1] */
