@@ -150,6 +150,20 @@ refuse_rope_scaling (const Fields *f, GError **error)
   return TRUE;
 }
 
+/* Multi-head attention over the whole width: D = C / H, every head its own keys. */
+static gboolean
+split_heads (const Fields *f, const char *width_key, const char *heads_key, StrataConfig *c, GError **error)
+{
+  if (c->d_model % c->n_heads) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: %s %d is not a multiple of %s %d", f->src,
+                 width_key, c->d_model, heads_key, c->n_heads);
+    return FALSE;
+  }
+  c->n_kv_heads = c->n_heads;
+  c->d_head = c->d_model / c->n_heads;
+  return TRUE;
+}
+
 static gboolean
 parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
 {
@@ -169,15 +183,9 @@ parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
   if (!get_size (f, "n_inner", 4 * (gint64) c->d_model, &n_inner, error))
     return FALSE;
   c->d_mlp = n_inner;
-  if (!get_activation (f, "activation_function", "gelu_new", "gelu_new gelu_pytorch_tanh gelu", &act, error))
+  if (!get_activation (f, "activation_function", "gelu_new", "gelu_new gelu_pytorch_tanh gelu", &act, error) ||
+      !split_heads (f, "n_embd", "n_head", c, error))
     return FALSE;
-  if (c->d_model % c->n_heads) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: n_embd %d is not a multiple of n_head %d", f->src, c->d_model, c->n_heads);
-    return FALSE;
-  }
-  c->n_kv_heads = c->n_heads;
-  c->d_head = c->d_model / c->n_heads;
   strata_config_set_family (c, STRATA_FAMILY_GPT2);
   c->recipe.norm.eps = eps;
   c->recipe.act = act;
@@ -255,15 +263,9 @@ parse_neox (const Fields *f, StrataHfConfig *hc, GError **error)
       !get_bool (f, "use_parallel_residual", TRUE, &parallel, error) ||
       !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) ||
       !get_bool (f, "attention_bias", TRUE, &attn_bias, error) || !refuse_rope_scaling (f, error) ||
-      !get_activation (f, "hidden_act", "gelu", "gelu gelu_new gelu_pytorch_tanh", &act, error))
+      !get_activation (f, "hidden_act", "gelu", "gelu gelu_new gelu_pytorch_tanh", &act, error) ||
+      !split_heads (f, "hidden_size", "num_attention_heads", c, error))
     return FALSE;
-  if (c->d_model % c->n_heads) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: hidden_size %d is not a multiple of num_attention_heads %d", f->src, c->d_model, c->n_heads);
-    return FALSE;
-  }
-  c->n_kv_heads = c->n_heads;
-  c->d_head = c->d_model / c->n_heads;
   strata_config_set_family (c, STRATA_FAMILY_NEOX);
   StrataRecipe *r = &c->recipe;
   r->norm.eps = eps;

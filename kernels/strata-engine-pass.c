@@ -200,32 +200,17 @@ query_space (const Run *r)
   return r->read ? ROWS_READ : ROWS_X;
 }
 
-/* Full (n, T, w) tensors from the compact query rows. */
+/* Between the compact query rows and full (n, T, w) tensors: to_full for queries, back for z. */
 static StrataStatus
-scatter_queries (Run *r, float *full, const float *compact, size_t w)
+copy_queries (Run *r, float *full, float *compact, size_t w, int to_full)
 {
   StrataEngine *e = r->e;
   for (int j = 0; j < r->n_active; j++) {
     long row;
     int pos, count;
     query_rows (r, j, &row, &pos, &count);
-    TRY (e->be->copy (e->be, full + ((size_t) j * r->p->T + pos) * w, compact + (size_t) row * w,
-                      (size_t) count * w * sizeof (float)));
-  }
-  return STRATA_OK;
-}
-
-/* The inverse, for z. */
-static StrataStatus
-gather_queries (Run *r, float *compact, const float *full, size_t w)
-{
-  StrataEngine *e = r->e;
-  for (int j = 0; j < r->n_active; j++) {
-    long row;
-    int pos, count;
-    query_rows (r, j, &row, &pos, &count);
-    TRY (e->be->copy (e->be, compact + (size_t) row * w, full + ((size_t) j * r->p->T + pos) * w,
-                      (size_t) count * w * sizeof (float)));
+    float *f = full + ((size_t) j * r->p->T + pos) * w, *c = compact + (size_t) row * w;
+    TRY (e->be->copy (e->be, to_full ? f : c, to_full ? c : f, (size_t) count * w * sizeof (float)));
   }
   return STRATA_OK;
 }
@@ -459,7 +444,7 @@ block (Run *r, int l)
   TRY (hook (r, STRATA_SITE_ATTN_K, l, b->k, ROWS_KV));
   TRY (hook (r, STRATA_SITE_ATTN_V, l, b->v, ROWS_KV));
   if (!r->full) {
-    TRY (scatter_queries (r, b->qf, b->q, HD));
+    TRY (copy_queries (r, b->qf, b->q, HD, 1));
     TRY (scatter_keys (r, l, b->kf, b->k, b->base_k));
     TRY (scatter_keys (r, l, b->vf, b->v, b->base_v));
   }
@@ -468,7 +453,7 @@ block (Run *r, int l)
   TRY (be->attention (be, b->zf, b->pattern, b->qf, b->kf, b->vf, n, T, H, K, D, &attn));
   TRY (hook (r, STRATA_SITE_ATTN_PATTERN, l, b->pattern, ROWS_X));
   if (!r->full)
-    TRY (gather_queries (r, b->z, b->zf, HD));
+    TRY (copy_queries (r, b->zf, b->z, HD, 0));
   TRY (hook (r, STRATA_SITE_ATTN_Z, l, b->z, q_space));
   if (wants (r, STRATA_SITE_ATTN_RESULT, l))
     TRY (head_results (r, lw, l));

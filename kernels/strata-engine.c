@@ -203,6 +203,21 @@ check_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jo
 
 /* ---- entry points ---- */
 
+/* The patches of each of B sequences, contiguous in `sorted` (room for n): sequence b's are
+ * sorted[first[b] .. first[b] + count[b]). */
+static void
+group_by_batch (const StrataPatch *patches, int n, int B, StrataPatch *sorted, int *first, int *count)
+{
+  int at = 0;
+  for (int b = 0; b < B; b++) {
+    first[b] = at;
+    for (int i = 0; i < n; i++)
+      if (patches[i].batch == b)
+        sorted[at++] = patches[i];
+    count[b] = at - first[b];
+  }
+}
+
 StrataStatus
 strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, const StrataHooks *hooks,
                        float *logits)
@@ -213,22 +228,19 @@ strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, con
   int n_patches = hooks ? hooks->n_patches : 0;
   PassJob *jobs = calloc ((size_t) B, sizeof *jobs);
   StrataPatch *sorted = malloc ((size_t) (n_patches ? n_patches : 1) * sizeof *sorted);
-  if (!jobs || !sorted) {
-    free (jobs), free (sorted);
+  int *span = malloc (2 * (size_t) B * sizeof *span);
+  if (!jobs || !sorted || !span) {
+    free (jobs), free (sorted), free (span);
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate a pass of %d sequences", B);
   }
   /* Each sequence is a job from (0, 0) with the patches of its batch index. */
-  int at = 0;
-  for (int b = 0; b < B; b++) {
-    jobs[b] = (PassJob) { .slot = b, .patches = sorted + at };
-    for (int i = 0; i < n_patches; i++)
-      if (hooks->patches[i].batch == b)
-        sorted[at++] = hooks->patches[i], jobs[b].n_patches++;
-  }
+  group_by_batch (hooks ? hooks->patches : NULL, n_patches, B, sorted, span, span + B);
+  for (int b = 0; b < B; b++)
+    jobs[b] = (PassJob) { .slot = b, .patches = sorted + span[b], .n_patches = span[B + b] };
   Pass pass = { jobs, B, T, -1, tokens, NULL, hooks ? hooks->caches : NULL, hooks ? hooks->n_caches : 0,
                 NULL, 0, logits };
   StrataStatus st = _strata_engine_run_pass (e, &pass);
-  free (jobs), free (sorted);
+  free (jobs), free (sorted), free (span);
   return st;
 }
 
@@ -302,19 +314,16 @@ strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int lay
       return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: patch %d is for copy %d of %d", i, patches[i].batch, B);
   StrataSuffixJob *jobs = calloc ((size_t) B, sizeof *jobs);
   StrataPatch *sorted = malloc ((size_t) (n_patches ? n_patches : 1) * sizeof *sorted);
-  if (!jobs || !sorted) {
-    free (jobs), free (sorted);
+  int *span = malloc (2 * (size_t) B * sizeof *span);
+  if (!jobs || !sorted || !span) {
+    free (jobs), free (sorted), free (span);
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d copies", B);
   }
-  int at = 0;
-  for (int b = 0; b < B; b++) {
-    jobs[b] = (StrataSuffixJob) { layer, pos, sorted + at, 0 };
-    for (int i = 0; i < n_patches; i++)
-      if (patches[i].batch == b)
-        sorted[at++] = patches[i], jobs[b].n_patches++;
-  }
+  group_by_batch (patches, n_patches, B, sorted, span, span + B);
+  for (int b = 0; b < B; b++)
+    jobs[b] = (StrataSuffixJob) { layer, pos, sorted + span[b], span[B + b] };
   StrataStatus st = strata_engine_forward_jobs (e, base, jobs, B, out_pos, NULL, 0, out_logits);
-  free (jobs), free (sorted);
+  free (jobs), free (sorted), free (span);
   return st;
 }
 

@@ -60,6 +60,7 @@ typedef struct {
   StrataDType dtype;  /* as stored: the loader must report it */
   StrataRope rope;    /* the pairing the loader must record for this format */
   gboolean all_sites; /* the golden file must hold every site the family has */
+  int greedy;         /* the golden's `greedy` ids follow: 0 none, 1 BOS (id 1) alone, 2 the first sequence */
 } ForwardCase;
 
 static const ForwardCase case_gpt2 = { "golden/gpt2", "golden/gpt2/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_NONE, TRUE };
@@ -67,9 +68,9 @@ static const ForwardCase case_gpt2_f16 = { "golden/gpt2-f16", "golden/gpt2-f16/g
 static const ForwardCase case_llama = { "golden/llama-gqa", "golden/llama-gqa/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_qwen2 = { "golden/qwen2-bias", "golden/qwen2-bias/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_mistral = { "golden/mistral-bf16", "golden/mistral-bf16/golden.safetensors", STRATA_DTYPE_BF16, STRATA_ROPE_HALF, TRUE };
-static const ForwardCase case_neox = { "golden/neox", "golden/neox/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE };
-static const ForwardCase case_neox_seq = { "golden/neox-seq-f16", "golden/neox-seq-f16/golden.safetensors", STRATA_DTYPE_F16, STRATA_ROPE_HALF, TRUE };
-static const ForwardCase case_stories = { "stories260K/stories260K.bin", "golden/stories260K-logits.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_ADJACENT, FALSE };
+static const ForwardCase case_neox = { "golden/neox", "golden/neox/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_neox_seq = { "golden/neox-seq-f16", "golden/neox-seq-f16/golden.safetensors", STRATA_DTYPE_F16, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_stories = { "stories260K/stories260K.bin", "golden/stories260K-logits.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_ADJACENT, FALSE, 1 };
 
 /* Shape of a site per strata-sites.h, for a run of B sequences of T tokens. */
 static int
@@ -347,17 +348,6 @@ check_sites (StrataModel *model, StrataGolden *golden, const ForwardCase *fc, St
   }
 }
 
-static void
-test_forward (gconstpointer data)
-{
-  const ForwardCase *fc = data;
-  g_autoptr (StrataModel) model = open_case_model (fc);
-  g_autoptr (StrataGolden) golden = open_case_golden (fc);
-  StrataEngine *e = new_cpu_engine (model);
-  check_sites (model, golden, fc, e);
-  strata_engine_free (e);
-}
-
 /* Greedy decoding from `prefix` must give the reference ids (each reference step's top-2
  * logits are far apart compared with fp32 noise: >= 0.13 for stories260K, >= 0.035 for the
  * NeoX goldens). */
@@ -388,37 +378,29 @@ check_greedy (StrataModel *model, StrataGolden *golden, StrataEngine *e, const g
   }
 }
 
-/* stories260K: the sites, then greedy decoding from BOS alone. */
+/* Every site against the golden, then, where the golden has them, greedy ids: from BOS
+ * alone (stories260K), or continuing the first golden sequence (GPT-NeoX). */
 static void
-test_forward_stories (gconstpointer data)
+test_forward (gconstpointer data)
 {
   const ForwardCase *fc = data;
   g_autoptr (StrataModel) model = open_case_model (fc);
   g_autoptr (StrataGolden) golden = open_case_golden (fc);
   StrataEngine *e = new_cpu_engine (model);
   check_sites (model, golden, fc, e);
-  const gint32 bos = 1; /* BOS of llama2.c models */
-  check_greedy (model, golden, e, &bos, 1);
-  strata_engine_free (e);
-}
-
-/* GPT-NeoX: the sites, then greedy decoding continuing the first golden sequence. */
-static void
-test_forward_greedy (gconstpointer data)
-{
-  const ForwardCase *fc = data;
-  g_autoptr (StrataModel) model = open_case_model (fc);
-  g_autoptr (StrataGolden) golden = open_case_golden (fc);
-  StrataEngine *e = new_cpu_engine (model);
-  check_sites (model, golden, fc, e);
-  g_autoptr (GError) error = NULL;
-  int nd;
-  gint64 shape[4];
-  g_assert_true (strata_golden_has (golden, "tokens", &nd, shape));
-  gsize n;
-  g_autofree gint32 *tokens = strata_golden_dup_i32 (golden, "tokens", &n, &error);
-  g_assert_no_error (error);
-  check_greedy (model, golden, e, tokens, (gsize) shape[1]);
+  if (fc->greedy == 1) {
+    const gint32 bos = 1; /* BOS of llama2.c models */
+    check_greedy (model, golden, e, &bos, 1);
+  } else if (fc->greedy == 2) {
+    g_autoptr (GError) error = NULL;
+    int nd;
+    gint64 shape[4];
+    g_assert_true (strata_golden_has (golden, "tokens", &nd, shape));
+    gsize n;
+    g_autofree gint32 *tokens = strata_golden_dup_i32 (golden, "tokens", &n, &error);
+    g_assert_no_error (error);
+    check_greedy (model, golden, e, tokens, (gsize) shape[1]);
+  }
   strata_engine_free (e);
 }
 
@@ -491,9 +473,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/kernels/forward/llama-gqa", &case_llama, test_forward);
   g_test_add_data_func ("/kernels/forward/qwen2-bias", &case_qwen2, test_forward);
   g_test_add_data_func ("/kernels/forward/mistral-bf16", &case_mistral, test_forward);
-  g_test_add_data_func ("/kernels/forward/neox", &case_neox, test_forward_greedy);
-  g_test_add_data_func ("/kernels/forward/neox-seq-f16", &case_neox_seq, test_forward_greedy);
-  g_test_add_data_func ("/kernels/forward/stories260k", &case_stories, test_forward_stories);
+  g_test_add_data_func ("/kernels/forward/neox", &case_neox, test_forward);
+  g_test_add_data_func ("/kernels/forward/neox-seq-f16", &case_neox_seq, test_forward);
+  g_test_add_data_func ("/kernels/forward/stories260k", &case_stories, test_forward);
   g_test_add_data_func ("/kernels/weights/typed-bf16", &case_mistral, test_typed_weights);
   g_test_add_data_func ("/kernels/weights/typed-f16", &case_gpt2_f16, test_typed_weights);
   g_test_add_data_func ("/kernels/forward/recipe/gemma-like", "gemma-like", test_forward_recipe);
