@@ -1,7 +1,7 @@
 /* strata-cmd-probe.c: `strata lens` and `strata patch`.
  *
- * Both build a StrataAnalysis (model identity, prompts, results) and hand it to finish(),
- * which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
+ * Both build the prompt set, run the pipeline the window runs too (strata_analysis_run,
+ * probes/strata-analysis-run.h) and hand its StrataAnalysis to finish(), which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
  * docs/session-format.md) and a figure (--figure, PNG/SVG/PDF). Output paths and names are
  * checked before the model runs, so a typo costs no computation. */
 #include <errno.h>
