@@ -1,7 +1,7 @@
 /* strata-cmd-probe.c: `strata lens` and `strata patch`.
  *
- * Both build a StrataAnalysis (model identity, prompts, results) and hand it to finish(),
- * which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
+ * Both build the prompt set, run the pipeline the window runs too (strata_analysis_run,
+ * probes/strata-analysis-run.h) and hand its StrataAnalysis to finish(), which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
  * docs/session-format.md) and a figure (--figure, PNG/SVG/PDF). Output paths and names are
  * checked before the model runs, so a typo costs no computation. */
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include "strata-cli.h"
 #include "strata-analysis.h"
+#include "strata-analysis-run.h"
 #include "strata-probe-json.h"
 #include "strata-session.h"
 #ifdef STRATA_HAVE_FIGURES
@@ -31,10 +32,6 @@ typedef struct {
   int layer, head;
   StrataFigureKind kind;  /* from --view, else the command's default */
 } Common;
-
-/* Attention patterns are kept for a session or a figure only below this many floats
- * (L * H * T * T; 256 MB), so a long prompt on a large model does not exhaust memory. */
-#define MAX_ATTENTION_FLOATS ((gsize) 64 << 20)
 
 /* `view_help`: the --view help, generated from the figure names. */
 static GOptionEntry *
@@ -265,20 +262,14 @@ save_session (const char *path, StrataAnalysis *a, const StrataViewState *v, GEr
   return ok;
 }
 
-/* Attention of the first prompt, for the attention figure of a session or --figure. */
-static gboolean
-add_attention (const Common *c, StrataEngine *e, StrataAnalysis *a, GError **error)
+/* What the pipeline had to say, on stderr: also when the run failed afterwards. */
+static void
+print_report (const StrataAnalysisReport *report)
 {
-  if ((!c->session && !c->figure) || !a->prompts || a->prompts->prompts->len == 0)
-    return TRUE;
-  const StrataPrompt *p = a->prompts->prompts->pdata[0];
-  const StrataConfig *g = strata_engine_get_config (e);
-  gsize T = p->ids->len;
-  if ((gsize) g->n_layers * g->n_heads * T * T > MAX_ATTENTION_FLOATS) {
-    fprintf (stderr, "strata: note: the prompt is too long to keep its attention pattern (%zu tokens)\n", T);
-    return TRUE;
-  }
-  return (a->attention = strata_attention_run (e, p, error)) != NULL;
+  for (guint i = 0; report->warnings && i < report->warnings->len; i++)
+    fprintf (stderr, "strata: warning: %s\n", (const char *) report->warnings->pdata[i]);
+  if (report->attention_note)
+    fprintf (stderr, "strata: note: %s\n", report->attention_note);
 }
 
 static int
@@ -321,7 +312,7 @@ strata_cmd_lens (int argc, char **argv)
   Common c = { .scale = 2.0, .layer = -1, .head = 0 };
   g_autofree char *prompt = NULL, *ids_list = NULL, *prompts = NULL, *cand_file = NULL, *cand_prefix = NULL;
   g_auto (GStrv) targets = NULL;
-  int topk = 5;
+  int topk = STRATA_ANALYSIS_TOPK;
   double threshold = 0.5;
   gboolean raw = FALSE, summary = FALSE;
   GOptionEntry extra[] = {
@@ -331,7 +322,7 @@ strata_cmd_lens (int argc, char **argv)
     { "target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets, "Target token (text, one token, or #ID); repeats", "TOK" },
     { "candidates", 0, 0, G_OPTION_ARG_FILENAME, &cand_file, "Candidate set: tokens one per line", "FILE" },
     { "candidates-prefix", 0, 0, G_OPTION_ARG_STRING, &cand_prefix, "Candidate set: pieces starting with STR", "STR" },
-    { "topk", 'k', 0, G_OPTION_ARG_INT, &topk, "Top tokens kept per layer and position (default 5)", "K" },
+    { "topk", 'k', 0, G_OPTION_ARG_INT, &topk, "Top tokens kept per layer and position (default " G_STRINGIFY (STRATA_ANALYSIS_TOPK) ")", "K" },
     { "raw", 0, 0, G_OPTION_ARG_NONE, &raw, "Raw lens: no final norm", NULL },
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Probability of the threshold resolution layer (default 0.5)", "P" },
     { "summary", 0, 0, G_OPTION_ARG_NONE, &summary, "Omit the per-prompt lens grid (keep resolution and aggregates)", NULL },
@@ -344,7 +335,10 @@ strata_cmd_lens (int argc, char **argv)
   }
   int status = 1;
   g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataPromptSet) set = NULL;
+  g_autoptr (GArray) candidates = NULL;
   g_autoptr (StrataAnalysis) a = NULL;
+  g_auto (StrataAnalysisReport) report = { 0 };
   StrataEngine *e = NULL;
   if ((prompt != NULL) + (ids_list != NULL) + (prompts != NULL) != 1) {
     fail_with (&error, "give exactly one of --prompt, --ids and --prompts");
@@ -356,36 +350,28 @@ strata_cmd_lens (int argc, char **argv)
   }
   if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
     goto out;
-  a = strata_analysis_new (m);
   if (prompts) {
-    if (!(a->prompts = strata_prompt_set_load (prompts, m, &error)) || !add_targets (m, a->prompts, targets, &error))
+    if (!(set = strata_prompt_set_load (prompts, m, &error)) || !add_targets (m, set, targets, &error))
       goto out;
   } else {
     g_autoptr (GArray) ids = ids_list ? parse_id_list (ids_list, &error) : NULL;
     if (ids_list && !ids)
       goto out;
-    a->prompts = strata_prompt_set_new_single (m, prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0,
-                                               NULL, (const char *const *) targets, NULL, &error);
-    if (!a->prompts)
+    set = strata_prompt_set_new_single (m, prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0, NULL,
+                                        (const char *const *) targets, NULL, &error);
+    if (!set)
       goto out;
   }
-  if ((cand_file || cand_prefix) && !(a->lens_candidates = load_candidates (m, cand_file, cand_prefix, &error)))
+  if ((cand_file || cand_prefix) && !(candidates = load_candidates (m, cand_file, cand_prefix, &error)))
     goto out;
-  a->has_lens = TRUE;
-  a->lens_options = (StrataLensOptions) { topk, raw, threshold,
-                                          a->lens_candidates ? (int32_t *) a->lens_candidates->data : NULL,
-                                          a->lens_candidates ? (int) a->lens_candidates->len : 0 };
-  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
-  for (guint i = 0; i < a->prompts->prompts->len; i++) {
-    StrataLensResult *r = strata_lens_run (e, m, a->prompts->prompts->pdata[i], &a->lens_options, &error);
-    if (!r) {
-      g_prefix_error (&error, "prompt %u: ", i + 1);
-      goto out;
-    }
-    g_ptr_array_add (a->lens_results, r);
-  }
-  a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
-  if (!add_attention (&c, e, a, &error))
+  StrataAnalysisRequest req;
+  strata_analysis_request_init (&req);
+  req.lens_options = (StrataLensOptions) { topk, raw, threshold, candidates ? (int32_t *) candidates->data : NULL,
+                                           candidates ? (int) candidates->len : 0 };
+  req.attention = c.session || c.figure; /* for the attention figure of a session or --figure */
+  a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, &error);
+  print_report (&report);
+  if (!a)
     goto out;
   strata_engine_free (e);
   e = NULL;
@@ -394,25 +380,6 @@ out:
   strata_engine_free (e);
   common_clear (&c);
   return error ? strata_cli_fail (error) : status;
-}
-
-static gboolean
-run_lens_too (StrataEngine *e, StrataModel *m, StrataAnalysis *a, GError **error)
-{
-  a->has_lens = TRUE;
-  a->lens_options = (StrataLensOptions) { 5, FALSE, 0.5, NULL, 0 };
-  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
-  for (guint i = 0; i < a->prompts->prompts->len; i++) {
-    StrataLensResult *r = strata_lens_run (e, m, a->prompts->prompts->pdata[i], &a->lens_options, error);
-    if (!r) {
-      g_prefix_error (error, "prompt %u (lens): ", i + 1);
-      return FALSE;
-    }
-    g_ptr_array_add (a->lens_results, r);
-  }
-  g_clear_pointer (&a->lens_aggregates, g_ptr_array_unref);
-  a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
-  return TRUE;
 }
 
 static gboolean
@@ -458,7 +425,9 @@ strata_cmd_patch (int argc, char **argv)
   }
   int status = 1;
   g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataPromptSet) set = NULL;
   g_autoptr (StrataAnalysis) a = NULL;
+  g_auto (StrataAnalysisReport) report = { 0 };
   StrataEngine *e = NULL;
   StrataPatchSite site_list[16];
   StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
@@ -489,54 +458,31 @@ strata_cmd_patch (int argc, char **argv)
   }
   if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
     goto out;
-  a = strata_analysis_new (m);
   const char *const one_target[] = { target, NULL };
-  a->prompts = prompts ? strata_prompt_set_load (prompts, m, &error)
-                       : strata_prompt_set_new_single (m, clean, NULL, 0, corrupt, one_target, contrast, &error);
-  if (!a->prompts)
+  set = prompts ? strata_prompt_set_load (prompts, m, &error)
+                : strata_prompt_set_new_single (m, clean, NULL, 0, corrupt, one_target, contrast, &error);
+  if (!set)
     goto out;
   int32_t contrast_id = -1;
   if (prompts && contrast && !strata_resolve_token (m, contrast, "contrast", &contrast_id, &error))
     goto out;
-  a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
-  gint64 t0 = g_get_monotonic_time ();
-  for (guint i = 0; i < a->prompts->prompts->len; i++) {
-    StrataPrompt *p = a->prompts->prompts->pdata[i];
-    const StrataTarget *t = NULL;
-    for (guint j = 0; j < p->targets->len && !t; j++)
-      if (strcmp (g_array_index (p->targets, StrataTarget, j).name, target) == 0)
-        t = &g_array_index (p->targets, StrataTarget, j);
-    StrataTarget written = { target, -1 };
-    if (!t && prompts) {
-      /* Not a name of the set: the token as written, for every prompt. */
-      g_autofree char *what = g_strdup_printf ("target '%s' (no prompt target of that name)", target);
-      if (!strata_resolve_token (m, target, what, &written.id, &error))
-        goto out;
-      t = &written;
-    }
-    if (contrast_id >= 0)
-      p->contrast = contrast_id;
-    StrataPatchResult *r = naive ? strata_patch_run_naive (e, p, t, &po, &error) : strata_patch_run (e, p, t, &po, &error);
-    if (!r) {
-      g_prefix_error (&error, "prompt %u: ", i + 1);
-      goto out;
-    }
-    if (r->small_gap)
-      fprintf (stderr, "strata: warning: prompt %u: |M_clean - M_corrupt| = %.3g is tiny; scores are not meaningful\n",
-               i + 1, r->baseline_clean - r->baseline_corrupt);
-    g_ptr_array_add (a->patch_results, r);
-  }
-  double seconds = (g_get_monotonic_time () - t0) / 1e6;
-  a->patch_aggregates = strata_patch_aggregate (a->prompts, a->patch_results);
-  /* A session or a figure gets the whole picture, as in the window: the lens of every clean
-   * prompt (so the circuit marks where the lens decodes the target) and the attention. */
-  if ((c.session || c.figure) && !run_lens_too (e, m, a, &error))
+  for (guint i = 0; contrast_id >= 0 && i < set->prompts->len; i++)
+    ((StrataPrompt *) set->prompts->pdata[i])->contrast = contrast_id;
+  /* --target names a target of each prompt, else it is the token as written. A session or
+   * a figure gets the whole picture, as in the window: the lens of every clean prompt (so
+   * the circuit marks where the lens decodes the target) and the attention. */
+  StrataAnalysisRequest req;
+  strata_analysis_request_init (&req);
+  req.lens = req.attention = c.session || c.figure;
+  req.patch = TRUE;
+  req.patch_options = po;
+  req.patch_target = target;
+  req.patch_naive = naive;
+  a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, &error);
+  print_report (&report);
+  if (!a)
     goto out;
-  if (a->patch_results->len > 0) /* the circuit view's data: the first prompt, |effect| >= 0.1 */
-    a->circuit = strata_circuit_extract (a->patch_results->pdata[0],
-                                         a->has_lens ? a->lens_results->pdata[0] : NULL, 0.1);
-  if (!add_attention (&c, e, a, &error))
-    goto out;
+  double seconds = report.patch_seconds;
   strata_engine_free (e);
   e = NULL;
   status = finish ("patch", m, a, &po, seconds, FALSE, &c);

@@ -3,11 +3,9 @@
  * job reads only what it was given and hands back new analyses. */
 #include <string.h>
 
+#include "strata-analysis-run.h"
 #include "strata-prompt-set.h"
 #include "strata-window-private.h"
-
-#define LENS_TOPK 10
-#define CIRCUIT_THRESHOLD 0.1
 
 gboolean
 _strata_window_is_busy (StrataWindow *self)
@@ -195,9 +193,10 @@ typedef struct {
   char **targets;
   char *shared_target;       /* no target typed: the primary's prediction, read by both */
   char *warning;             /* words the tokenizers map to their unknown token, or NULL */
+  GString *notes;            /* what the pipeline reported (tiny gaps, attention not kept) */
   gboolean patching;
   gint *progress;
-  int steps, done;
+  int slot, n_slots;         /* the analysis running, of how many: for the progress fraction */
   StrataAnalysis *result[2];
 } RunJob;
 
@@ -211,17 +210,38 @@ run_job_free (RunJob *j)
   g_strfreev (j->targets);
   g_free (j->shared_target);
   g_free (j->warning);
+  if (j->notes)
+    g_string_free (j->notes, TRUE);
   for (int i = 0; i < 2; i++)
     if (j->result[i])
       strata_analysis_free (j->result[i]);
   g_free (j);
 }
 
+/* On the job's thread: the fraction of this checkpoint's analysis, of the whole job. */
 static void
-step (RunJob *j)
+progress_cb (double fraction, gpointer data)
 {
-  j->done++;
-  g_atomic_int_set (j->progress, (int) (1000.0 * MIN (j->done, j->steps) / MAX (j->steps, 1)));
+  RunJob *j = data;
+  g_atomic_int_set (j->progress, (int) (1000.0 * (j->slot + fraction) / MAX (j->n_slots, 1)));
+}
+
+/* A sentence per report item for the banner; a few tiny-gap warnings stand for all. */
+static void
+add_notes (RunJob *j, int slot, const StrataAnalysisReport *report)
+{
+  const char *who = slot == 1 ? "second checkpoint: " : "";
+  guint n = report->warnings ? report->warnings->len : 0;
+  for (guint i = 0; i < MIN (n, 3); i++)
+    g_string_append_printf (j->notes, "%sWarning: %s%s.", j->notes->len ? "\n" : "", who,
+                            (const char *) report->warnings->pdata[i]);
+  if (n > 3)
+    g_string_append_printf (j->notes, "\n(and %u more prompts with a tiny gap)", n - 3);
+  if (report->attention_note) {
+    g_autofree char *line = g_strdup_printf ("Note: %s%s.", who, report->attention_note);
+    if (!strstr (j->notes->str, line + strlen ("Note: ") + strlen (who)))
+      g_string_append_printf (j->notes, "%s%s", j->notes->len ? "\n" : "", line);
+  }
 }
 
 /* How both checkpoints name the primary's prediction `id`: "#id" when they share a
@@ -256,8 +276,6 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
                                         error);
   if (!set)
     return NULL;
-  if (slot == 0) /* now the number of prompts is known */
-    j->steps = (j->model[1] ? 2 : 1) * (int) set->prompts->len * (j->patching ? 2 : 1);
   /* No target given: follow the primary model's final prediction at the last position
    * through the layers, so the curves and the lens colouring have something to show. A
    * second checkpoint reads the same token: two curves of different tokens, or two panels
@@ -282,58 +300,26 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
     strata_prompt_set_free (g_steal_pointer (&set));
     set = g_steal_pointer (&again);
   }
-  g_autoptr (StrataAnalysis) a = strata_analysis_new (m);
-  a->has_lens = TRUE;
-  a->lens_options.topk = LENS_TOPK;
-  a->lens_options.threshold = 0.5;
-  if (!a->lens_results)
-    a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
-  for (guint i = 0; i < set->prompts->len; i++) {
-    if (g_cancellable_set_error_if_cancelled (cancellable, error))
-      return NULL;
-    const StrataPrompt *p = g_ptr_array_index (set->prompts, i);
-    StrataLensResult *r = strata_lens_run (e, m, p, &a->lens_options, error);
-    if (!r)
-      return NULL;
-    g_ptr_array_add (a->lens_results, r);
-    step (j);
-  }
-  a->lens_aggregates = strata_lens_aggregate (set, a->lens_results);
-  const StrataPrompt *first = g_ptr_array_index (set->prompts, 0);
-  a->attention = strata_attention_run (e, first, error);
-  if (!a->attention)
-    return NULL;
-
+  static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
+                                           STRATA_PATCH_HEAD };
+  StrataAnalysisRequest req;
+  strata_analysis_request_init (&req);
+  req.attention = TRUE;
   if (j->patching) {
-    static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
-                                             STRATA_PATCH_HEAD };
-    if (!a->patch_results)
-      a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
-    for (guint i = 0; i < set->prompts->len; i++) {
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return NULL;
-      const StrataPrompt *p = g_ptr_array_index (set->prompts, i);
-      step (j);
-      if (!p->corrupt_ids || !p->targets || p->targets->len == 0)
-        continue;
-      StrataPatchOptions opts = { sites, G_N_ELEMENTS (sites), STRATA_PATCH_DENOISE,
-                                  p->contrast >= 0 ? STRATA_METRIC_LOGIT_DIFF : STRATA_METRIC_PROB, -1 };
-      StrataPatchResult *r = strata_patch_run (e, p, &g_array_index (p->targets, StrataTarget, 0), &opts, error);
-      if (!r)
-        return NULL;
-      g_ptr_array_add (a->patch_results, r);
-    }
-    if (a->patch_results->len == 0) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Patching needs a corrupted prompt (same number of tokens) and at least one target.");
-      return NULL;
-    }
-    a->patch_aggregates = strata_patch_aggregate (set, a->patch_results);
-    a->circuit = strata_circuit_extract (g_ptr_array_index (a->patch_results, 0),
-                                         g_ptr_array_index (a->lens_results, 0), CIRCUIT_THRESHOLD);
+    req.patch = TRUE;
+    req.patch_options = (StrataPatchOptions) { sites, G_N_ELEMENTS (sites), STRATA_PATCH_DENOISE,
+                                               STRATA_METRIC_LOGIT_DIFF, -1 };
+    req.patch_metric_by_contrast = TRUE;
+    req.patch_skip_incomplete = TRUE;
   }
-  a->prompts = g_steal_pointer (&set);
-  return g_steal_pointer (&a);
+  req.progress = progress_cb;
+  req.progress_data = j;
+  req.cancellable = cancellable;
+  g_auto (StrataAnalysisReport) report = { 0 };
+  StrataAnalysis *a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, error);
+  if (a)
+    add_notes (j, slot, &report);
+  return a;
 }
 
 static void
@@ -343,6 +329,7 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
   for (int s = 0; s < 2; s++) {
     if (!j->model[s])
       continue;
+    j->slot = s;
     GError *error = NULL;
     j->result[s] = analyse (j, s, cancellable, &error);
     if (!j->result[s]) {
@@ -369,9 +356,11 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
       strata_window_show_error (self, error->message);
     return;
   }
-  if (j->warning)
-    _strata_window_show_info (self, j->warning);
-  else
+  if (j->warning || j->notes->len) {
+    g_autofree char *all = g_strjoin ("\n", j->warning ? j->warning : j->notes->str,
+                                      j->warning && j->notes->len ? j->notes->str : NULL, NULL);
+    _strata_window_show_info (self, all);
+  } else
     _strata_window_hide_error (self);
   /* A new prompt moves the selection to its last position (where the prediction is); the
    * same prompt run again (another target, patching) keeps the person's selection. */
@@ -468,6 +457,8 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   j->prompt_set = g_strdup (self->prompt_set_path);
   j->patching = patching;
   j->progress = &self->progress_permille;
+  j->notes = g_string_new (NULL);
+  j->n_slots = self->model[1] ? 2 : 1;
   j->targets = split_targets (targets);
   if (!j->targets) {
     strata_window_show_error (self, "Targets: write tokens or #ids separated by spaces; quote a token that holds "
@@ -503,8 +494,6 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
     }
     j->warning = warn->len ? g_strdup (warn->str) : NULL;
   }
-  int n_prompts = 1;
-  j->steps = (self->model[1] ? 2 : 1) * n_prompts * (patching ? 2 : 1);
   GCancellable *c = begin_job (self, patching ? "Patching…" : "Running the lens…");
   g_autoptr (GTask) task = g_task_new (self, c, run_done_cb, NULL);
   g_task_set_task_data (task, j, (GDestroyNotify) run_job_free);

@@ -3,6 +3,7 @@
 
 
 #include "strata-data-error.h"
+#include "strata-probes-private.h"
 
 void
 strata_model_ref_clear (StrataModelRef *ref)
@@ -44,9 +45,9 @@ strata_attention_run (StrataEngine *e, const StrataPrompt *p, GError **error)
   for (int l = 0; l < L; l++)
     caches[l] = (StrataCache) { STRATA_SITE_ATTN_PATTERN, l, att->pattern + (gsize) l * H * T * T }; /* (1, H, T, T) */
   StrataHooks hooks = { caches, L, NULL, 0 };
-  if (strata_engine_forward (e, (const int32_t *) p->ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "attention pattern: %s",
-                 strata_engine_get_error (e));
+  StrataStatus st = strata_engine_forward (e, (const int32_t *) p->ids->data, 1, T, &hooks, NULL);
+  if (st != STRATA_OK) {
+    _strata_probe_pass_failed (e, st, "attention pattern", error);
     return NULL;
   }
   return g_steal_pointer (&att);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-probes-private.h"
 
 void
 strata_lens_target_free (gpointer data)
@@ -184,12 +185,8 @@ cache_residuals (StrataEngine *engine, const GArray *ids, float *resid, GError *
     caches[l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, resid + l * plane };
   caches[L] = (StrataCache) { STRATA_SITE_RESID_POST, L - 1, resid + L * plane };
   StrataHooks hooks = { caches, L + 1, NULL, 0 };
-  if (strata_engine_forward (engine, (const int32_t *) ids->data, 1, T, &hooks, NULL) != STRATA_OK) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "forward pass failed: %s",
-                 strata_engine_get_error (engine));
-    return FALSE;
-  }
-  return TRUE;
+  StrataStatus st = strata_engine_forward (engine, (const int32_t *) ids->data, 1, T, &hooks, NULL);
+  return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "forward pass failed", error);
 }
 
 static StrataLensResult *
@@ -249,9 +246,9 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
                  "cannot allocate %d x %d lens logits", R, V);
     return NULL;
   }
-  if (strata_engine_unembed (engine, resid, R, opts->raw, logits) != STRATA_OK) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "unembedding failed: %s",
-                 strata_engine_get_error (engine));
+  StrataStatus st = strata_engine_unembed (engine, resid, R, opts->raw, logits);
+  if (st != STRATA_OK) {
+    _strata_probe_pass_failed (engine, st, "unembedding failed", error);
     return NULL;
   }
   StrataLensResult *r = result_new (g, model, prompt, opts);

@@ -54,7 +54,8 @@ typedef struct {
 } StrataLensResult;
 
 /* Run the model once on `prompt` (caching resid_pre 0..L-1 and the final resid_post) and
- * unembed all L+1 points in one batched product. */
+ * unembed all L+1 points in one batched product. A pass stopped by the engine's abort
+ * function (strata_engine_set_abort) fails with G_IO_ERROR_CANCELLED. */
 StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
                                    const StrataPrompt *prompt, const StrataLensOptions *opts,
                                    GError **error);

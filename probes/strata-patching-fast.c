@@ -20,6 +20,7 @@
 
 #include "strata-data-error.h"
 #include "strata-patching-private.h"
+#include "strata-probes-private.h"
 
 typedef struct {
   int layer, pos;   /* where its pass starts; layer -1: no pass, the base run's metric */
@@ -157,17 +158,22 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
       rows += (size_t) (T - j->pos);
       end++;
     }
+    /* The engine asks between layers; asking between chunks too stops a sweep of many
+     * short chunks as soon. */
+    if (!_strata_probe_check_abort (e, error)) {
+      ok = FALSE;
+      break;
+    }
     int B = (int) (end - start);
     if ((size_t) B * per_job > out_cap) {
       out_cap = (size_t) B * per_job;
       g_free (out);
       out = g_new (float, out_cap);
     }
-    if (strata_engine_forward_jobs (e, &runs.prefix, chunk, B, r->answer_pos, two ? ids : NULL, two ? 2 : 0,
-                                    out) != STRATA_OK) {
-      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "patched pass failed: %s",
-                   strata_engine_get_error (e));
-      ok = FALSE;
+    StrataStatus st = strata_engine_forward_jobs (e, &runs.prefix, chunk, B, r->answer_pos, two ? ids : NULL,
+                                                  two ? 2 : 0, out);
+    if (st != STRATA_OK) {
+      ok = _strata_probe_pass_failed (e, st, "patched pass failed", error);
       break;
     }
     for (int b = 0; b < B; b++) {

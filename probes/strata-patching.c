@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-probes-private.h"
 
 /* Stored in sessions and JSON: append only (strata-enum.h). */
 static const StrataEnumValue site_values[] = {
@@ -181,12 +182,8 @@ static gboolean
 forward (StrataEngine *e, const GArray *ids, StrataCache *caches, int n, float *logits, GError **error)
 {
   StrataHooks hooks = { caches, n, NULL, 0 };
-  if (strata_engine_forward (e, (const int32_t *) ids->data, 1, (int) ids->len, &hooks, logits) != STRATA_OK) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "forward pass failed: %s",
-                 strata_engine_get_error (e));
-    return FALSE;
-  }
-  return TRUE;
+  StrataStatus st = strata_engine_forward (e, (const int32_t *) ids->data, 1, (int) ids->len, &hooks, logits);
+  return st == STRATA_OK || _strata_probe_pass_failed (e, st, "forward pass failed", error);
 }
 
 /* The two unpatched runs: the source (activations to patch in) and the base (the run that is
@@ -350,10 +347,9 @@ strata_patch_run_naive (StrataEngine *e, const StrataPrompt *prompt, const Strat
         int first;
         int n = _strata_patch_cell (&runs, g, m->site, m->head_pos, row, col, 0, patches, &first);
         StrataHooks hooks = { NULL, 0, patches, n };
-        if (strata_engine_forward (e, (const int32_t *) base_ids->data, 1, T, &hooks, logits) != STRATA_OK) {
-          g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "patched forward pass failed: %s",
-                       strata_engine_get_error (e));
-          ok = FALSE;
+        StrataStatus st = strata_engine_forward (e, (const int32_t *) base_ids->data, 1, T, &hooks, logits);
+        if (st != STRATA_OK) {
+          ok = _strata_probe_pass_failed (e, st, "patched forward pass failed", error);
           break;
         }
         double v = _strata_patch_metric (r, logits + (size_t) r->answer_pos * V, V, runs.base_top1);

@@ -80,7 +80,9 @@ typedef struct {
   int head_pos;             /* for STRATA_PATCH_HEAD_AT; -1: the answer position */
 } StrataPatchOptions;
 
-/* The fast sweep (prefix reuse, batched patches). */
+/* The fast sweep (prefix reuse, batched patches). Both sweeps stop within one layer when the
+ * engine's abort function asks (strata_engine_set_abort; the fast one asks it between chunks
+ * too) and then fail with G_IO_ERROR_CANCELLED. */
 StrataPatchResult *strata_patch_run (StrataEngine *engine, const StrataPrompt *prompt,
                                      const StrataTarget *target, const StrataPatchOptions *opts,
                                      GError **error);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "counting-backend.h"
 #include "strata-circuit.h"
 #include "strata-patching.h"
 #include "test-probe-util.h"
@@ -254,6 +255,85 @@ test_errors (void)
   strata_engine_free (e);
 }
 
+/* Bit-identical maps: the same engine after a cancelled sweep computes what it did before. */
+static void
+assert_same_maps (const StrataPatchResult *a, const StrataPatchResult *b)
+{
+  g_assert_cmpuint (a->maps->len, ==, b->maps->len);
+  for (guint i = 0; i < a->maps->len; i++) {
+    const StrataPatchMap *x = a->maps->pdata[i], *y = b->maps->pdata[i];
+    g_assert_cmpint (x->rows * x->cols, ==, y->rows * y->cols);
+    g_assert_cmpmem (x->metric, x->rows * x->cols * sizeof (double), y->metric, y->rows * y->cols * sizeof (double));
+  }
+}
+
+static StrataPatchResult *
+sweep (StrataEngine *e, const StrataPrompt *p, gboolean naive, GError **error)
+{
+  static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
+                                           STRATA_PATCH_HEAD };
+  StrataPatchOptions o = { sites, G_N_ELEMENTS (sites), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  const StrataTarget *t = &g_array_index (p->targets, StrataTarget, 0);
+  return naive ? strata_patch_run_naive (e, p, t, &o, error) : strata_patch_run (e, p, t, &o, error);
+}
+
+/* The engine's abort function says stop at its k-th call, for k from the first check of the
+ * two unpatched runs to the last of the patched passes: the sweep fails with
+ * G_IO_ERROR_CANCELLED (not a failed pass) after at most one layer's worth of matrix
+ * products (counted by wrapping the CPU backend), and the same engine, its abort function
+ * removed, then computes the sweep it computed before, bit for bit. The fast sweep's prompt
+ * is long enough for several chunks of patched passes. */
+static void
+test_cancel (gconstpointer data)
+{
+  gboolean naive = GPOINTER_TO_INT (data);
+  g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
+  StrataEngine *e = counting_engine (m->weights);
+  g_autoptr (GError) error = NULL;
+  const char *rest = naive ? " went to the park. She"
+                           : " went to the park. She saw a big dog and a small cat. They played with a red ball all "
+                             "day long. Then she";
+  g_autofree char *text = g_strconcat ("Lily", rest, NULL), *corrupt = g_strconcat ("Tim", rest, NULL);
+  const char *const targets[] = { " She", NULL };
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, text, NULL, 0, corrupt, targets, " He", &error);
+  g_assert_no_error (error);
+  const StrataPrompt *p = set->prompts->pdata[0];
+
+  counting_reset (0);
+  strata_engine_set_abort (e, counting_abort_cb, NULL);
+  g_autoptr (StrataPatchResult) before = sweep (e, p, naive, &error);
+  g_assert_no_error (error);
+  guint checks = counting.abort_calls, layer = counting_layer_work ();
+  int L = m->weights->cfg.n_layers;
+  g_test_message ("%s sweep, T = %u: %u abort checks, %u products, at most %u between two checks",
+                  naive ? "naive" : "fast", p->ids->len, checks, counting.linear_calls, layer);
+  g_assert_cmpuint (checks, >, 2 * L + 2 * L); /* the patched passes ask, not only the two unpatched runs */
+  g_assert_cmpuint (layer, >, 0);
+
+  guint stops[] = { 1, L + 1, 2 * L + 1, 2 * L + 2, checks / 3, checks / 2, checks - 1, checks };
+  for (guint i = 0; i < G_N_ELEMENTS (stops); i++) {
+    counting_reset (stops[i]);
+    g_autoptr (StrataPatchResult) r = sweep (e, p, naive, &error);
+    g_assert_null (r);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_cmpuint (counting.abort_calls, >=, stops[i]);
+    g_test_message ("stop at check %u: %u products after it (a layer: %u)", stops[i],
+                    counting.linear_calls - counting.linear_at_stop, layer);
+    g_assert_cmpuint (counting.linear_calls - counting.linear_at_stop, <=, layer);
+  }
+
+  strata_engine_set_abort (e, NULL, NULL);
+  g_assert_cmpint (strata_engine_should_abort (e), ==, 0);
+  counting_reset (0);
+  g_autoptr (StrataPatchResult) after = sweep (e, p, naive, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (counting.abort_calls, ==, 0);
+  assert_same_maps (before, after);
+  g_clear_pointer (&counting.linear_at_abort, g_array_unref);
+  strata_engine_free (e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,5 +344,7 @@ main (int argc, char **argv)
   g_test_add_func ("/probes/patching/stories260K", test_stories);
   g_test_add_func ("/probes/patching/neox", test_neox);
   g_test_add_func ("/probes/patching/errors", test_errors);
+  g_test_add_data_func ("/probes/patching/cancel/fast", GINT_TO_POINTER (FALSE), test_cancel);
+  g_test_add_data_func ("/probes/patching/cancel/naive", GINT_TO_POINTER (TRUE), test_cancel);
   return g_test_run ();
 }

@@ -15,6 +15,10 @@
 # path) writes a session `strata session-info` reads; Ctrl+W with unsaved work asks, Cancel
 # keeps the window, "Close without Saving" closes it and strata exits 0.
 #
+# Last, Cancel within a sweep: a patching sweep of one long prompt (minutes of work), Escape
+# while it runs; the window must show its cancelled notice and keep the lens it had (with
+# python3-pyatspi; the notice is read by its accessible name).
+#
 # Starts its own Xvfb (a free display chosen by the server) and a private session bus;
 # stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
 set -u -o pipefail
@@ -191,21 +195,25 @@ app_gone () { ! kill -0 "$APP_PID" 2>/dev/null; }
 
 # Start a window that will exit on its own, with a fresh config folder; sets APP_PID and WID.
 # GTK and its libraries keep a few blocks for the life of the process, so a sanitizer build
-# checks memory errors here but not leaks at exit.
-launch_closable () { # CONFIG_NAME
-  mkdir -p "$TMP/$1"
-  env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 GTK_A11Y=none \
-      XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/$1" GTK_USE_PORTAL=0 \
-      STRATA_EXPORT_PATH="$FIG" "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+# checks memory errors here but not leaks at exit. ARGs replace the model on the command line;
+# LAUNCH_A11Y=1 keeps the window on the accessibility bus.
+launch_closable () { # CONFIG_NAME [ARG...]
+  local config=$1; shift
+  [ $# -gt 0 ] || set -- "$MODEL"
+  mkdir -p "$TMP/$config"
+  env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 \
+      $([ "${LAUNCH_A11Y:-0}" = 1 ] || echo GTK_A11Y=none) \
+      XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/$config" GTK_USE_PORTAL=0 \
+      STRATA_EXPORT_PATH="$FIG" "$STRATA" "$@" >"$TMP/app.log" 2>&1 &
   APP_PID=$!
   WID=""
   for _ in $(seq 150); do
     WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
     [ -n "$WID" ] && return 0
-    kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window ($1)"
+    kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window ($config)"
     sleep 0.2
   done
-  fail "no window appeared ($1)"
+  fail "no window appeared ($config)"
 }
 
 # The two-hop workflow: two checkpoints and a prompt set from the command line; the run over
@@ -328,5 +336,43 @@ wait "$APP_PID" 2>/dev/null; rc=$?; APP_PID=""
 [ "$rc" = 0 ] || { sed 's/^/# /' "$TMP/app.log"; fail "strata exited with $rc after Save on close"; }
 "$STRATA" session-info "$SAVED2" >/dev/null 2>&1 || fail "Save on close wrote no readable session"
 echo "ok 14 - closing an unsaved window and answering Save: the dialog saves, then the window closes"
-echo "1..14"
+
+# 15: Escape during a long patching sweep stops it within a layer. One prompt of 474 tokens
+# (stories260K's context is 512): its sweep (every layer and position of resid_pre, attn_out
+# and mlp_out, and every head) runs for minutes (about 150 s in the optimized build here,
+# several times that with sanitizers), and a sweep of one prompt has no later prompt to stop
+# at. Escape a few seconds into it; the cancelled notice must come within 60 s, and the
+# window must still show the lens it had (a finished sweep would show the patching map).
+if [ $A11Y = 1 ]; then
+  LONG="$TMP/long.jsonl"
+  S="Lily went to the park. She saw a big dog and a small cat. They played with a red ball all day. "
+  P=""; for _ in $(seq 13); do P="$P$S"; done
+  printf '{"prompt": "Lily went. %sShe", "corrupt": "Tim went. %sShe", "targets": {"she": " She"}, "contrast": " He"}\n' \
+    "$P" "$P" >"$LONG"
+  LAUNCH_A11Y=1 launch_closable config5 --prompts "$LONG" "$MODEL"
+  wait_until 120 title_dirty || fail "the lens over the long prompt never finished"
+  export_until "Logit lens" 30 || fail "the long prompt's lens figure never showed up"
+  # A running job disables "Run patching"; the notice is in the tree only while shown.
+  busy () { "$PY" "$HERE/atspi-wait.py" strata "Run patching" '!sensitive' "$1" >"$TMP/atspi.log" 2>&1; }
+  key ctrl+shift+Return
+  busy 30 || { sed 's/^/# /' "$TMP/atspi.log"; fail "patching did not start"; }
+  sleep 3
+  busy 1 || fail "the sweep ended within 3 s: too short to test Cancel"
+  t0=$(date +%s)
+  key Escape
+  "$PY" "$HERE/atspi-wait.py" strata "Cancelled; the previous results are unchanged." "" 60 >"$TMP/atspi.log" 2>&1 \
+    || { sed 's/^/# /' "$TMP/atspi.log"; fail "no cancelled notice within 60 s of Escape during the sweep"; }
+  echo "# the cancelled notice came $(( $(date +%s) - t0 )) s after Escape"
+  export_until "Logit lens" 10 || fail "after Cancel the window does not answer Export, or lost its lens figure: $(grep -o '<title>[^<]*' "$FIG")"
+  grep -q "Activation patching" "$FIG" && fail "the cancelled sweep replaced the results"
+  "$PY" "$HERE/atspi-wait.py" strata "Run patching" sensitive 10 >"$TMP/atspi.log" 2>&1 \
+    || { sed 's/^/# /' "$TMP/atspi.log"; fail "Run patching stayed disabled after Cancel"; }
+  kill -0 "$APP_PID" 2>/dev/null || fail "strata died after Cancel"
+  for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+  echo "ok 15 - Escape during a long patching sweep: the cancelled notice, the lens kept, the window answers"
+else
+  echo "ok 15 # SKIP python3-pyatspi not installed (the notice is read over AT-SPI)"
+fi
+echo "1..15"
 exit 0

@@ -80,7 +80,7 @@ class CliSession(unittest.TestCase):
         T = len(js["ids"])
         r = self.lens["analyses/000000/lens/results/000000"]
         K = int(r.attrs["topk"])
-        self.assertEqual((int(r.attrs["n_layers"]), int(r.attrs["T"]), K), (L, T, 5))
+        self.assertEqual((int(r.attrs["n_layers"]), int(r.attrs["T"]), K), (L, T, 10))  # the default top-k
         self.assertEqual(r["ids"].dtype, np.dtype("<i4"))
         self.assertEqual(list(r["ids"][()]), js["ids"])
         p = self.lens["analyses/000000/prompts/000000"]
