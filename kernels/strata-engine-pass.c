@@ -20,10 +20,11 @@
  * compact rows are the full tensors.)
  *
  * Two kinds of block compute fewer rows:
- *  - "single" first blocks: when every patch of a job's first block comes after that
- *    block's keys and values (strata_site_changes_keys) and sits at pos_j, only row pos_j
- *    changes in that block: the job computes that one row there, reading every key and
- *    value from the base run, and takes its other rows of the next block from the base run.
+ *  - "single" first blocks: when every patch of a job's first block sits at pos_j in the
+ *    block's MLP half (resid_mid onward), only row pos_j changes in that block: the job
+ *    computes that one row there, reading every key and value from the base run and taking
+ *    its attention output and resid_mid from the base run when given, and takes its other
+ *    rows of the next block from the base run.
  *    Within a layer these jobs sort after the others, and their single rows sit right after
  *    the others' rows (at R_kv), so every product still runs over one contiguous range.
  *  - the last block of a patching pass: only the read-out row feeds the logits, so every
@@ -49,7 +50,7 @@ typedef struct {
   float *last, *last_n;          /* (n, C) read-out rows, before and after a norm */
   float *logits;                 /* (rows, V) */
   float *base_x, *base_k, *base_v; /* (L, T, C), (L, T, K*D) x 2: the base run */
-  float *base_z, *base_attn, *base_mid, *base_mlp; /* (L, T, ·): optional sites of it */
+  float *base_attn, *base_mid;   /* (L, T, C) x 2: optional sites of it */
   float *patch_rows;             /* every patch's floats, packed */
 } Bufs;
 
@@ -103,16 +104,15 @@ reserve (Run *r, size_t n_patch_floats)
   size_t logits = r->full ? R * V : p->ids ? 0 : n * V;
   size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
   const StrataPrefix *bp = p->base;
-  size_t base_z = bp && bp->z ? base * HD : 0, base_attn = bp && bp->attn_out ? base * C : 0;
-  size_t base_mid = bp && bp->resid_mid ? base * C : 0, base_mlp = bp && bp->mlp_out ? base * C : 0;
+  size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
   size_t sizes[] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
                      nT * g->n_heads * T, r->wants_result ? R * HD : 0, r->wants_result ? R * C : 0,
                      R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read, logits,
-                     base * C, base * KD, base * KD, base_z, base_attn, base_mid, base_mlp, n_patch_floats };
+                     base * C, base * KD, base * KD, base_attn, base_mid, n_patch_floats };
   float **slots[] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
                       &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
-                      &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_z,
-                      &b->base_attn, &b->base_mid, &b->base_mlp, &b->patch_rows };
+                      &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_attn,
+                      &b->base_mid, &b->patch_rows };
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
     total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
@@ -144,12 +144,10 @@ upload_inputs (Run *r, float *staging)
   const Pass *p = r->p;
   size_t T = (size_t) p->T, C = g->d_model, KD = (size_t) g->n_kv_heads * g->d_head;
   const StrataPrefix *bp = p->base;
-  size_t HD = (size_t) g->n_heads * g->d_head;
   struct { float *dst; const float *const *src; size_t w; } arrays[] = {
-    { r->b.base_x, bp ? bp->resid_pre : NULL, C }, { r->b.base_k, bp ? bp->k : NULL, KD },
-    { r->b.base_v, bp ? bp->v : NULL, KD },        { r->b.base_z, bp ? bp->z : NULL, HD },
-    { r->b.base_attn, bp ? bp->attn_out : NULL, C }, { r->b.base_mid, bp ? bp->resid_mid : NULL, C },
-    { r->b.base_mlp, bp ? bp->mlp_out : NULL, C },
+    { r->b.base_x, bp ? bp->resid_pre : NULL, C },   { r->b.base_k, bp ? bp->k : NULL, KD },
+    { r->b.base_v, bp ? bp->v : NULL, KD },          { r->b.base_attn, bp ? bp->attn_out : NULL, C },
+    { r->b.base_mid, bp ? bp->resid_mid : NULL, C },
   };
   for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
     for (int l = 0; arrays[a].src && l < g->n_layers; l++)
@@ -257,10 +255,8 @@ base_site (const Run *r, StrataSite site)
 {
   switch (site) {
   case STRATA_SITE_RESID_PRE: return r->b.base_x;
-  case STRATA_SITE_ATTN_Z: return r->b.base_z;
   case STRATA_SITE_ATTN_OUT: return r->b.base_attn;
   case STRATA_SITE_RESID_MID: return r->b.base_mid;
-  case STRATA_SITE_MLP_OUT: return r->b.base_mlp;
   default: return NULL;
   }
 }

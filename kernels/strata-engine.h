@@ -77,11 +77,10 @@ typedef struct {
   const float *const *resid_pre; /* L entries, each (T, C): blocks.l.hook_resid_pre */
   const float *const *k;         /* L entries, each (T, K*D): blocks.l.attn.hook_k (pre-RoPE) */
   const float *const *v;         /* L entries, each (T, K*D): blocks.l.attn.hook_v */
-  /* Optional (NULL when not given), L entries each: hook_z (T, H*D), hook_attn_out,
-   * hook_resid_mid and hook_mlp_out (T, C). A job whose first block computes one row
-   * (strata_engine_forward_jobs) takes these values there up to its first patched site, so
-   * that row holds the base run's bits wherever the patch cannot have changed it. */
-  const float *const *z, *const *attn_out, *const *resid_mid, *const *mlp_out;
+  /* Optional (NULL when not given), L entries each (T, C): hook_attn_out and hook_resid_mid.
+   * A job whose first block computes one row (strata_engine_forward_jobs) takes these values
+   * there, so that row holds the base run's bits up to its first patched site. */
+  const float *const *attn_out, *const *resid_mid;
 } StrataPrefix;
 
 /* One patched copy of the base run in strata_engine_forward_jobs(). */
@@ -100,8 +99,8 @@ typedef struct {
  * leaves them unchanged by any patch at a position >= pos_j). Jobs must be sorted by layer;
  * each job's rows join the batch at its own layer, so one product per weight matrix serves
  * every job running that block. hook_resid_pre at `layer` itself is applied before the block
- * runs. A job whose patches in its first block all come after that block's keys and values
- * (strata_site_changes_keys) and sit at `pos` computes only row `pos` there. Output, for the read position out_pos of each job: with ids == NULL the logits
+ * runs. A job whose patches in its first block all sit at `pos` in the block's MLP half
+ * (resid_mid onward) computes only row `pos` there. Output, for the read position out_pos of each job: with ids == NULL the logits
  * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids), each a
  * dot product summed in double on the host. Equal to
  * strata_engine_forward() with the same patches, up to the rounding of matrix products over

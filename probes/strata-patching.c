@@ -214,16 +214,17 @@ _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *b
     return FALSE;
   if (!need_prefix)
     return forward (e, base_ids, NULL, 0, runs->base_logits, error);
-  /* The base run at every site the fast path reuses: resid_pre, keys and values, and the
-   * sites a one-row first block takes as they were (StrataPrefix). */
+  /* The base run at every site the fast path reuses (resid_pre, keys and values, and what a
+   * one-row first block takes as it was: StrataPrefix) or compares patches with (hook_z,
+   * hook_mlp_out: changes_nothing in strata-patching-fast.c). */
   gboolean has_mid = strata_site_exists (g, STRATA_SITE_RESID_MID);
   struct { StrataSite site; float **dst; size_t w; const float *const **slot; } sites[] = {
     { STRATA_SITE_RESID_PRE, &runs->base_resid, C, &runs->prefix.resid_pre },
     { STRATA_SITE_ATTN_K, &runs->base_k, KD, &runs->prefix.k },
     { STRATA_SITE_ATTN_V, &runs->base_v, KD, &runs->prefix.v },
-    { STRATA_SITE_ATTN_Z, &runs->base_z, HD, &runs->prefix.z },
     { STRATA_SITE_ATTN_OUT, &runs->base_attn, C, &runs->prefix.attn_out },
-    { STRATA_SITE_MLP_OUT, &runs->base_mlp, C, &runs->prefix.mlp_out },
+    { STRATA_SITE_ATTN_Z, &runs->base_z, HD, NULL },
+    { STRATA_SITE_MLP_OUT, &runs->base_mlp, C, NULL },
     { STRATA_SITE_RESID_MID, &runs->base_mid, C, &runs->prefix.resid_mid },
   };
   int n_sites = has_mid ? G_N_ELEMENTS (sites) : G_N_ELEMENTS (sites) - 1;
@@ -232,7 +233,8 @@ _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *b
   runs->prefix.T = T;
   for (int s = 0; s < n_sites; s++) {
     *sites[s].dst = g_new (float, (size_t) L * T * sites[s].w);
-    *sites[s].slot = runs->layers + (gsize) s * L;
+    if (sites[s].slot)
+      *sites[s].slot = runs->layers + (gsize) s * L;
     for (int l = 0; l < L; l++) {
       float *at = *sites[s].dst + (size_t) l * T * sites[s].w;
       runs->layers[(gsize) s * L + l] = at;
