@@ -26,27 +26,17 @@ Checked with transformers 4.44.2 (and earlier 4.40.2) and torch 1.13.
 
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import transformers
 
+import st_write
+
 
 def read_golden(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        dt = {"F32": "<f4", "I32": "<i4"}[info["dtype"]]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=dt).reshape(info["shape"]).copy())
-    return out
+    return {k: torch.from_numpy(v) for k, v in st_write.read(path).items()}
 
 
 def layers_of(model, cfg):

@@ -78,7 +78,6 @@ rerun lands within 2e-5 of every site.
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -490,23 +489,8 @@ def make_recipe(name, spec, out_root):
 
 def read_safetensors(path):
     """name -> float64 (or int64 for I32) torch tensor; F32, F16, BF16 and I32."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        raw = data[a:b]
-        if info["dtype"] == "BF16":
-            arr = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            arr = np.frombuffer(raw, {"F32": "<f4", "F16": "<f2", "I32": "<i4"}[info["dtype"]])
-        t = torch.from_numpy(arr.reshape(info["shape"]).copy())
-        out[name] = t.long() if info["dtype"] == "I32" else t.double()
-    return out
+    return {k: torch.from_numpy(v).long() if v.dtype == np.int32 else torch.from_numpy(v).double()
+            for k, v in st_write.read(path).items()}
 
 
 def hf_as_recipe(cfg, p):

@@ -1,4 +1,4 @@
-"""Minimal safetensors writer, so the reference scripts need nothing beyond numpy.
+"""Minimal safetensors writer and reader, so the reference scripts need nothing beyond numpy.
 
 Format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
 length, a JSON header padded with spaces to a multiple of 8, then the raw little-endian
@@ -42,3 +42,24 @@ def write(path, tensors, metadata=None):
         f.write(text)
         for raw in blobs:
             f.write(raw)
+
+
+def read(path):
+    """name -> numpy array of a safetensors file: F32, F16 and BF16 as float32 (exactly), I32
+    as int32, in the stored shapes."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        raw = np.frombuffer(data[a:b], _DTYPES[info["dtype"]])
+        if info["dtype"] == "BF16":
+            raw = (raw.astype(np.uint32) << 16).view(np.float32)
+        elif info["dtype"] == "F16":
+            raw = raw.astype(np.float32)
+        out[name] = raw.reshape(info["shape"]).copy()
+    return out

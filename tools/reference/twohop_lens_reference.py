@@ -22,10 +22,12 @@ Run with Debian's interpreter:  /usr/bin/python3 tools/reference/twohop_lens_ref
 import json
 import math
 import os
-import struct
 import sys
 
+import numpy as np
 import torch
+
+import st_write
 
 torch.set_default_dtype(torch.float64)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -37,18 +39,10 @@ TAGS = ["all", "id", "ood"]
 
 def read_safetensors(path):
     """{name: float64 tensor} from an F32 safetensors file."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n])
     out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
-        a, b = info["data_offsets"]
-        t = torch.frombuffer(bytearray(blob[8 + n + a : 8 + n + b]), dtype=torch.float32)
-        out[name] = t.reshape(info["shape"]).to(torch.float64)
+    for name, v in st_write.read(path).items():
+        assert v.dtype == np.float32, (name, v.dtype)
+        out[name] = torch.from_numpy(v).to(torch.float64)
     return out
 
 
