@@ -51,7 +51,10 @@ parse (int *argc, char ***argv, const char *params, const char *summary, ModelOp
 static StrataModel *
 open_model (const char *path, ModelOptions *mo, gboolean need_tokenizer, GError **error)
 {
-  StrataModel *model = strata_model_open (path, mo->tokenizer, error);
+  /* The matrices of a model too large for an F32 copy stay as stored (the engine then
+   * converts per product). */
+  StrataOpenOptions oo = { mo->tokenizer, STRATA_MATRICES_AUTO };
+  StrataModel *model = strata_model_open_with (path, &oo, error);
   if (!model)
     return NULL;
   if (mo->bos)
@@ -173,6 +176,8 @@ strata_cmd_info (int argc, char **argv)
     add_recipe_json (b, &c->recipe);
     json_builder_set_member_name (b, "parameters"), json_builder_add_int_value (b, (gint64) params);
     json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, strata_dtype_to_string (m->dtype));
+    json_builder_set_member_name (b, "matrices_held_as");
+    json_builder_add_string_value (b, strata_dtype_to_string (m->weights->tok_embed.dtype));
     json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, m->weights_sha256);
     json_builder_set_member_name (b, "tokenizer");
     if (m->tokenizer) {
@@ -202,6 +207,11 @@ strata_cmd_info (int argc, char **argv)
   printf ("  norm epsilon   %g\n  embeddings     %s\n", c->recipe.norm.eps, c->recipe.tied ? "tied" : "untied");
   printf ("  parameters     %zu (%.2f M)\n  dtype          %s (computed in f32)\n", params, params / 1e6,
           strata_dtype_to_string (m->dtype));
+  StrataDType held = m->weights->tok_embed.dtype;
+  if (held != STRATA_DTYPE_F32)
+    printf ("  weights        kept in %s, converted to f32 per product: an f32 copy would need %.1f GB (%.1f GB "
+            "available now)\n", strata_dtype_to_string (held),
+            strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, strata_memory_available () / 1e9);
   printf ("  weights sha256 %s\n", m->weights_sha256);
   if (m->tokenizer)
     printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],

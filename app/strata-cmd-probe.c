@@ -131,7 +131,8 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
 static StrataModel *
 open_model (const char *path, Common *c, GError **error)
 {
-  g_autoptr (StrataModel) m = strata_model_open (path, c->tokenizer, error);
+  StrataOpenOptions oo = { c->tokenizer, STRATA_MATRICES_AUTO };
+  g_autoptr (StrataModel) m = strata_model_open_with (path, &oo, error);
   if (!m)
     return NULL;
   if (c->bos)

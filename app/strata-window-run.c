@@ -92,7 +92,8 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 {
   OpenJob *j = data;
   GError *error = NULL;
-  j->model = strata_model_open (j->path, NULL, &error);
+  StrataOpenOptions oo = { NULL, STRATA_MATRICES_AUTO }; /* large models stay 16-bit */
+  j->model = strata_model_open_with (j->path, &oo, &error);
   if (!j->model) {
     g_task_return_error (task, error);
     return;

@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Seeded normal values (Box-Muller over a xorshift generator): reproducible weights. */
 static guint64 rng = 0x9E3779B97F4A7C15ull;
@@ -117,6 +118,170 @@ strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError *
 }
 
 const StrataBenchGpt2 strata_bench_gpt2_small = { 12, 768, 12, 50257, 1024 };
+
+const StrataBenchLlama strata_bench_llama_1b = { "llama-1b", 16, 2048, 32, 8, 8192, 128256, 8192 };
+const StrataBenchLlama strata_bench_llama_8b = { "llama-8b", 32, 4096, 32, 8, 14336, 128256, 8192 };
+
+typedef struct {
+  char *name;
+  gint64 rows, cols; /* cols 0: a vector (norm gain: all ones) */
+} LlamaTensor;
+
+static void
+llama_tensor_free (gpointer p)
+{
+  LlamaTensor *t = p;
+  g_free (t->name);
+  g_free (t);
+}
+
+static void
+add_tensor (GPtrArray *ts, char *name, gint64 rows, gint64 cols)
+{
+  LlamaTensor *t = g_new (LlamaTensor, 1);
+  *t = (LlamaTensor) { name, rows, cols };
+  g_ptr_array_add (ts, t);
+}
+
+/* One shard: its header (BF16 tensors in order) and data. */
+static gboolean
+write_shard (const char *path, GPtrArray *ts, guint from, guint to, const guint16 *pool, gsize pool_n,
+             GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  gint64 offset = 0;
+  for (guint i = from; i < to; i++) {
+    LlamaTensor *t = ts->pdata[i];
+    gint64 n = t->rows * (t->cols ? t->cols : 1);
+    json_builder_set_member_name (b, t->name);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, "BF16");
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, t->rows);
+    if (t->cols)
+      json_builder_add_int_value (b, t->cols);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "data_offsets");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, offset);
+    json_builder_add_int_value (b, offset + n * 2);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+    offset += n * 2;
+  }
+  json_builder_end_object (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  gsize hlen;
+  g_autofree char *header = json_generator_to_data (gen, &hlen);
+  gsize padded = (hlen + 7) / 8 * 8;
+  FILE *f = fopen (path, "wb");
+  if (!f) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write %s", path);
+    return FALSE;
+  }
+  guint64 le = GUINT64_TO_LE ((guint64) padded);
+  fwrite (&le, 8, 1, f);
+  fwrite (header, 1, hlen, f);
+  for (gsize i = hlen; i < padded; i++)
+    fputc (' ', f);
+  const guint16 one = 0x3f80; /* 1.0 in BF16 */
+  for (guint i = from; i < to; i++) {
+    LlamaTensor *t = ts->pdata[i];
+    if (!t->cols) {
+      for (gint64 j = 0; j < t->rows; j++)
+        fwrite (&one, 2, 1, f);
+      continue;
+    }
+    gint64 n = t->rows * t->cols;
+    gsize at = (gsize) (i * 7919u) % pool_n;
+    while (n > 0) {
+      gsize chunk = MIN ((gsize) n, pool_n - at);
+      fwrite (pool + at, 2, chunk, f);
+      n -= (gint64) chunk;
+      at = 0;
+    }
+  }
+  return fclose (f) == 0;
+}
+
+gboolean
+strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **error)
+{
+  gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D;
+  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (llama_tensor_free);
+  add_tensor (ts, g_strdup ("model.embed_tokens.weight"), s->vocab, C);
+  for (int l = 0; l < s->n_layers; l++) {
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.input_layernorm.weight", l), C, 0);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.q_proj.weight", l), Q, C);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.k_proj.weight", l), KV, C);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.v_proj.weight", l), KV, C);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.o_proj.weight", l), C, Q);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.post_attention_layernorm.weight", l), C, 0);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.gate_proj.weight", l), s->d_mlp, C);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.up_proj.weight", l), s->d_mlp, C);
+    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.down_proj.weight", l), C, s->d_mlp);
+  }
+  add_tensor (ts, g_strdup ("model.norm.weight"), C, 0);
+  add_tensor (ts, g_strdup ("lm_head.weight"), s->vocab, C);
+
+  gsize pool_n = (gsize) 64 << 20;
+  g_autofree guint16 *pool = g_new (guint16, pool_n);
+  for (gsize i = 0; i < pool_n; i++) {
+    float v = strata_bench_normal (0.02f);
+    guint32 bits;
+    memcpy (&bits, &v, 4);
+    pool[i] = (guint16) ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+  }
+  /* Shards of about 4 GB, split between tensors. */
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
+  gint64 bytes = 0;
+  for (guint i = 0; i < ts->len; i++) {
+    LlamaTensor *t = ts->pdata[i];
+    if (i == 0 || bytes >= ((gint64) 4 << 30)) {
+      g_array_append_val (starts, i);
+      bytes = 0;
+    }
+    bytes += t->rows * (t->cols ? t->cols : 1) * 2;
+  }
+  guint n_shards = starts->len;
+  g_autoptr (JsonBuilder) index = json_builder_new ();
+  json_builder_begin_object (index);
+  json_builder_set_member_name (index, "weight_map");
+  json_builder_begin_object (index);
+  for (guint k = 0; k < n_shards; k++) {
+    guint from = g_array_index (starts, guint, k), to = k + 1 < n_shards ? g_array_index (starts, guint, k + 1) : ts->len;
+    g_autofree char *file = g_strdup_printf ("model-%05u-of-%05u.safetensors", k + 1, n_shards);
+    g_autofree char *path = g_build_filename (dir, file, NULL);
+    printf ("  %s\n", path);
+    if (!write_shard (path, ts, from, to, pool, pool_n, error))
+      return FALSE;
+    for (guint i = from; i < to; i++) {
+      json_builder_set_member_name (index, ((LlamaTensor *) ts->pdata[i])->name);
+      json_builder_add_string_value (index, file);
+    }
+  }
+  json_builder_end_object (index);
+  json_builder_end_object (index);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (index);
+  json_generator_set_root (gen, root);
+  g_autofree char *index_path = g_build_filename (dir, "model.safetensors.index.json", NULL);
+  if (!json_generator_to_file (gen, index_path, error))
+    return FALSE;
+  g_autofree char *config = g_strdup_printf (
+      "{\"model_type\": \"llama\", \"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d,"
+      " \"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"vocab_size\": %d,"
+      " \"max_position_embeddings\": %d, \"rms_norm_eps\": 1e-05, \"rope_theta\": 500000.0,"
+      " \"tie_word_embeddings\": false, \"torch_dtype\": \"bfloat16\", \"bos_token_id\": 128000,"
+      " \"eos_token_id\": 128001}\n",
+      s->d_model, s->d_mlp, s->n_layers, s->n_heads, s->n_kv_heads, s->vocab, s->n_ctx);
+  g_autofree char *cfg_path = g_build_filename (dir, "config.json", NULL);
+  return g_file_set_contents (cfg_path, config, -1, error);
+}
 
 StrataModel *
 strata_bench_open_gpt2_small (GError **error)

@@ -21,6 +21,22 @@ float strata_bench_normal (float std);
  * around 1) into dir, which must exist. */
 gboolean strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError **error);
 
+/* A Llama-shaped checkpoint (RMSNorm, SwiGLU, GQA, untied) in BF16. */
+typedef struct {
+  const char *name;
+  int n_layers, d_model, n_heads, n_kv_heads, d_mlp, vocab, n_ctx;
+} StrataBenchLlama;
+
+/* Llama-3.2-1B and Llama-3-8B shapes (16 x 2048, 32/8 heads, MLP 8192; 32 x 4096, 32/8 heads,
+ * MLP 14336; vocabulary 128256). */
+extern const StrataBenchLlama strata_bench_llama_1b, strata_bench_llama_8b;
+
+/* Write config.json, model-0000k-of-0000n.safetensors shards of about 4 GB and
+ * model.safetensors.index.json into dir (which must exist), every tensor BF16. The weights
+ * are normal(0.02) (norm gains 1) drawn once into a 64 Mi-value pool and read from it at a
+ * seeded offset per tensor: a model for measuring time and memory, quickly written. */
+gboolean strata_bench_write_llama (const char *dir, const StrataBenchLlama *shape, GError **error);
+
 /* The GPT-2-small shape every benchmark uses (12 layers, 768 wide, 12 heads, vocabulary
  * 50257, 1024 positions), written to a temporary folder and opened. */
 extern const StrataBenchGpt2 strata_bench_gpt2_small;

@@ -175,7 +175,7 @@ strata_gguf_load_model (StrataModel *m, const char *path, const char *tokenizer_
 
   if (!g || !read_config (g, &cfg, error))
     return FALSE;
-  m->weights = strata_weights_new_checked (&cfg, strata_gguf_get_source (g), error);
+  m->weights = strata_model_new_weights (m, &cfg, STRATA_DTYPE_F32, strata_gguf_get_source (g), error);
   if (!m->weights || !load_tensors (g, m->weights, error))
     return FALSE;
   m->arch = g_strdup ("llama");

@@ -357,7 +357,7 @@ load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const
   while (li < G_N_ELEMENTS (loaders) && loaders[li].family != hc->cfg.family)
     li++;
   g_assert (li < G_N_ELEMENTS (loaders)); /* every family a parser sets has a loader */
-  m->weights = strata_weights_new_checked (&hc->cfg, "config.json", error);
+  m->weights = strata_model_new_weights (m, &hc->cfg, strata_tensor_set_matrix_dtype (&ck->set), "config.json", error);
   if (!m->weights || !loaders[li].load (&ck->set, m->weights, error))
     return FALSE;
   /* Loading succeeded, so the embedding exists under one of the names. */

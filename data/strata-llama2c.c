@@ -174,7 +174,7 @@ strata_llama2c_load (StrataModel *m, const char *path, const char *tokenizer_pat
                  src, len, untied ? "untied" : "tied", want);
     return FALSE;
   }
-  m->weights = strata_weights_new_checked (&cfg, src, error);
+  m->weights = strata_model_new_weights (m, &cfg, STRATA_DTYPE_F32, src, error);
   if (!m->weights)
     return FALSE;
   read_weights (b, m->weights);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-engine.h"
 #include "strata-model-private.h"
 
 void
@@ -38,11 +39,24 @@ strata_format_to_string (StrataFormat format)
   return format >= 0 && format < G_N_ELEMENTS (formats) ? formats[format].name : "unknown";
 }
 
+/* The dtype of the matrices under the model's policy. */
+static StrataDType
+matrix_dtype (const StrataModel *m, const StrataConfig *cfg, StrataDType stored)
+{
+  if (stored == STRATA_DTYPE_F32 || m->policy == STRATA_MATRICES_F32)
+    return STRATA_DTYPE_F32;
+  if (m->policy == STRATA_MATRICES_STORED)
+    return stored;
+  size_t available = strata_memory_available ();
+  return available && strata_config_weights_size (cfg, STRATA_DTYPE_F32) > available / 2 ? stored : STRATA_DTYPE_F32;
+}
+
 StrataWeights *
-strata_weights_new_checked (const StrataConfig *cfg, const char *source, GError **error)
+strata_model_new_weights (StrataModel *m, const StrataConfig *cfg, StrataDType stored, const char *source,
+                          GError **error)
 {
   const char *why = strata_config_check (cfg);
-  StrataWeights *w = why ? NULL : strata_weights_new (cfg, STRATA_DTYPE_F32);
+  StrataWeights *w = why ? NULL : strata_weights_new (cfg, matrix_dtype (m, cfg, stored));
   if (!w)
     g_set_error (error, STRATA_DATA_ERROR, why ? STRATA_DATA_ERROR_FORMAT : STRATA_DATA_ERROR_IO, "%s: %s", source,
                  why ? why : "cannot allocate the weights");
@@ -121,8 +135,17 @@ detect_format (const char *path, StrataFormat *format, GError **error)
 StrataModel *
 strata_model_open (const char *path, const char *tokenizer_path, GError **error)
 {
+  StrataOpenOptions o = { tokenizer_path, STRATA_MATRICES_F32 };
+  return strata_model_open_with (path, &o, error);
+}
+
+StrataModel *
+strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **error)
+{
   g_return_val_if_fail (path != NULL, NULL);
   g_autoptr (StrataModel) m = g_new0 (StrataModel, 1);
+  const char *tokenizer_path = o->tokenizer_path;
+  m->policy = o->matrices;
 
   if (!detect_format (path, &m->format, error))
     return NULL;

@@ -23,12 +23,28 @@ typedef enum {
   STRATA_FORMAT_LLAMA2C,
 } StrataFormat;
 
+/* The dtype the loaders keep matrices in. The CPU computes in F32: converting at load is
+ * simplest; keeping a 16-bit checkpoint's matrices as stored lets a model whose F32 copy
+ * would not fit in memory open (the engine then converts per product, strata-engine.h). */
+typedef enum {
+  STRATA_MATRICES_F32,    /* every matrix converted to F32 at load */
+  STRATA_MATRICES_STORED, /* F16/BF16 as stored (F32 when the checkpoint mixes dtypes) */
+  STRATA_MATRICES_AUTO,   /* as stored when the F32 copy would take more than half of the
+                           * memory available, else F32 */
+} StrataMatrixPolicy;
+
+typedef struct {
+  const char *tokenizer_path; /* NULL: the checkpoint's own */
+  StrataMatrixPolicy matrices;
+} StrataOpenOptions;
+
 typedef struct {
   char *path;              /* as given */
   char *name;              /* short display name, e.g. "stories260K" */
   StrataFormat format;
   char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox" */
   StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32) */
+  StrataMatrixPolicy policy; /* as asked of strata_model_open_with (loaders read it) */
   StrataWeights *weights;  /* owned */
   StrataTokenizer *tokenizer; /* owned; NULL when the checkpoint has none and none was given */
   gboolean add_bos;        /* prepend bos_id before running a prompt */
@@ -36,7 +52,9 @@ typedef struct {
   char *weights_sha256;    /* of the weight file(s), hex */
 } StrataModel;
 
+/* Matrices in F32 (STRATA_MATRICES_F32). */
 StrataModel *strata_model_open (const char *path, const char *tokenizer_path, GError **error);
+StrataModel *strata_model_open_with (const char *path, const StrataOpenOptions *options, GError **error);
 void strata_model_free (StrataModel *model);
 
 const char *strata_format_to_string (StrataFormat format);

@@ -67,6 +67,9 @@ gboolean strata_tensor_set_load_mat (const StrataTensorSet *set, const char *nam
  * came from that dtype). */
 void strata_mat_store (StrataMat *m, gsize first, const float *src, gsize n);
 
+/* The dtype every 2-D tensor of the set shares, F32 when they differ. */
+StrataDType strata_tensor_set_matrix_dtype (const StrataTensorSet *set);
+
 /* SHA-256 (hex) of the concatenated bytes of the given mapped files. */
 char *strata_sha256_mapped_files (GMappedFile **files, guint n);
 

@@ -1,7 +1,11 @@
 /* strata-backend-cpu.c: the reference backend. OpenBLAS (with its own threads) for every
  * matrix product, attention included; plain loops for the rest, which are memory-bound and
  * small. (An OpenMP pool beside OpenBLAS's threads made both spin against each other on two
- * cores and halved throughput.) Every other backend is checked against this one. */
+ * cores and halved throughput.) Every other backend is checked against this one.
+ *
+ * Products run in F32. F16/BF16 matrices are taken too, for models whose F32 copy would not
+ * fit in memory: each product converts a block of rows of the matrix at a time into a
+ * scratch buffer, so a layer never exists in F32 whole. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -34,18 +38,37 @@ cpu_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
   return STRATA_OK;
 }
 
+/* Rows of a 16-bit matrix converted per block: about 16 MB of F32, and at least 64 rows
+ * so each product stays large. */
+#define CONVERT_BLOCK_FLOATS ((size_t) 4 << 20)
+
 static StrataStatus
 cpu_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *wm, const float *b,
             int R, int N, int K)
 {
-  const float *w = wm->data; /* F32: the only dtype this backend takes */
   float beta = 0.0f;
   if (b) {
     for (int r = 0; r < R; r++)
       memcpy (y + (size_t) r * N, b, (size_t) N * sizeof (float));
     beta = 1.0f;
   }
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, x, K, w, K, beta, y, N);
+  if (wm->dtype == STRATA_DTYPE_F32) {
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, x, K, wm->data, K, beta, y, N);
+    return STRATA_OK;
+  }
+  /* y[:, n0:n0+nb] from rows n0..n0+nb of W converted to F32. */
+  size_t rows = K > 0 ? CONVERT_BLOCK_FLOATS / (size_t) K : (size_t) N;
+  int block = rows < 64 ? 64 : rows > (size_t) N ? N : (int) rows;
+  float *wf = malloc ((size_t) block * (K > 0 ? K : 1) * sizeof (float));
+  if (!wf)
+    return STRATA_ERR_MEMORY;
+  size_t elem = strata_dtype_size (wm->dtype);
+  for (int n0 = 0; n0 < N; n0 += block) {
+    int nb = N - n0 < block ? N - n0 : block;
+    strata_dtype_to_f32 (wm->dtype, (const char *) wm->data + (size_t) n0 * K * elem, wf, (size_t) nb * K);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, x, K, wf, K, beta, y + n0, N);
+  }
+  free (wf);
   return STRATA_OK;
 }
 
@@ -103,9 +126,9 @@ static StrataStatus
 cpu_embed (const StrataBackend *be, float *out, const StrataMat *tm, const int32_t *ids, int R,
            int C)
 {
-  const float *table = tm->data;
+  size_t row = (size_t) C * strata_dtype_size (tm->dtype);
   for (int r = 0; r < R; r++)
-    memcpy (out + (size_t) r * C, table + (size_t) ids[r] * C, (size_t) C * sizeof (float));
+    strata_dtype_to_f32 (tm->dtype, (const char *) tm->data + (size_t) ids[r] * row, out + (size_t) r * C, (size_t) C);
   return STRATA_OK;
 }
 
@@ -251,7 +274,8 @@ cpu_add (const StrataBackend *be, float *y, const float *x, size_t n)
 static const StrataBackend cpu_backend = {
   .name = "cpu",
   .host_memory = 1,
-  .matrix_dtypes = 1u << STRATA_DTYPE_F32,
+  .matrix_dtypes = 1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16,
+  .fast_dtypes = 1u << STRATA_DTYPE_F32,
   .alloc = cpu_alloc,
   .free = cpu_free,
   .upload = cpu_copy,

@@ -20,6 +20,9 @@ struct StrataBackend {
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
   int host_memory;  /* its memory is host memory: weights are used in place, not copied */
   unsigned matrix_dtypes; /* bit 1 << StrataDType for each dtype `linear` and `embed` take */
+  unsigned fast_dtypes;   /* of those, the ones taken as they are; the others are converted on
+                           * every call (the engine converts a model once when it can afford
+                           * the copy, strata_engine_new) */
 
   float *(*alloc) (const StrataBackend *be, size_t n_floats); /* zeroed; NULL on failure */
   void (*free) (const StrataBackend *be, void *p);

@@ -4,20 +4,58 @@
 #include "strata-engine.h"
 #include "strata-engine-private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+size_t
+strata_memory_available (void)
+{
+  FILE *f = fopen ("/proc/meminfo", "r");
+  char line[256];
+  unsigned long long kb = 0;
+  while (f && fgets (line, sizeof line, f))
+    if (sscanf (line, "MemAvailable: %llu kB", &kb) == 1)
+      break;
+  if (f)
+    fclose (f);
+  if (kb == 0) {
+    long pages = sysconf (_SC_AVPHYS_PAGES), size = sysconf (_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t) pages * (size_t) size : 0;
+  }
+  return (size_t) kb * 1024;
+}
 
 StrataEngine *
 strata_engine_new (const StrataBackend *be, const StrataWeights *weights, StrataStatus *status)
+{
+  StrataEngineOptions o = { 0 };
+  return strata_engine_new_with (be, weights, &o, status);
+}
+
+int
+strata_engine_converts_per_product (const StrataEngine *e)
+{
+  return !strata_weights_matrices_in (&e->w, e->be->fast_dtypes);
+}
+
+StrataEngine *
+strata_engine_new_with (const StrataBackend *be, const StrataWeights *weights, const StrataEngineOptions *o,
+                        StrataStatus *status)
 {
   StrataEngine *e = calloc (1, sizeof *e);
   *status = STRATA_ERR_MEMORY;
   if (!e)
     return NULL;
   e->be = be;
-  /* Matrices in a dtype the backend does not take are converted to F32, once. */
+  /* Matrices in a dtype the backend does not take, or takes only by converting them on every
+   * product, are converted to F32 once, unless that copy would not fit. */
   const StrataWeights *w = weights;
-  if (!strata_weights_matrices_in (weights, be->matrix_dtypes)) {
+  size_t limit = o->convert_limit ? o->convert_limit : strata_memory_available () / 2;
+  int takes = strata_weights_matrices_in (weights, be->matrix_dtypes);
+  if (!strata_weights_matrices_in (weights, be->fast_dtypes) &&
+      (!takes || strata_weights_size_as (weights, STRATA_DTYPE_F32) <= limit)) {
     e->converted = strata_weights_convert (weights, STRATA_DTYPE_F32);
     if (!e->converted) {
       strata_engine_free (e);

@@ -42,8 +42,24 @@ typedef struct {
   int n_patches;
 } StrataHooks;
 
+/* How the engine keeps the weights on its backend. */
+typedef struct {
+  /* Matrices in a dtype the backend takes only by converting them on every product (16-bit
+   * on the CPU) are converted to F32 once when that copy takes at most this many bytes, and
+   * kept as they are otherwise (a model whose F32 copy would not fit in memory). 0: half the
+   * memory the system has available now. */
+  size_t convert_limit;
+} StrataEngineOptions;
+
+/* The engine with the default options. */
 StrataEngine *strata_engine_new (const StrataBackend *backend, const StrataWeights *weights,
                                  StrataStatus *status);
+StrataEngine *strata_engine_new_with (const StrataBackend *backend, const StrataWeights *weights,
+                                      const StrataEngineOptions *options, StrataStatus *status);
+/* Whether the engine converts 16-bit matrices on every product (it kept them as they were). */
+int strata_engine_converts_per_product (const StrataEngine *e);
+/* Bytes the system has available now (MemAvailable), or 0 when unknown. */
+size_t strata_memory_available (void);
 void strata_engine_free (StrataEngine *e);
 
 const StrataConfig *strata_engine_get_config (const StrataEngine *e);

@@ -251,6 +251,40 @@ strata_weights_param_count (const StrataWeights *w)
   return n;
 }
 
+typedef struct {
+  StrataDType matrix_dtype;
+  size_t bytes;
+} Size;
+
+static int
+size_cb (StrataWeightTensor *t, void *user)
+{
+  Size *sz = user;
+  StrataDType dt = t->matrix ? sz->matrix_dtype : STRATA_DTYPE_F32;
+  sz->bytes += (t->rows * t->cols * strata_dtype_size (dt) + ALIGN - 1) / ALIGN * ALIGN;
+  return 0;
+}
+
+size_t
+strata_weights_size_as (const StrataWeights *w, StrataDType matrix_dtype)
+{
+  Size sz = { matrix_dtype, 0 };
+  strata_weights_visit ((StrataWeights *) w, size_cb, &sz);
+  return sz.bytes;
+}
+
+size_t
+strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype)
+{
+  StrataWeights w = { .cfg = *cfg };
+  w.layers = calloc ((size_t) (cfg->n_layers > 0 ? cfg->n_layers : 1), sizeof *w.layers);
+  if (!w.layers || strata_config_check (cfg))
+    return free (w.layers), 0;
+  size_t n = strata_weights_size_as (&w, matrix_dtype);
+  free (w.layers);
+  return n;
+}
+
 /* ---- rebasing and conversion ---- */
 
 typedef struct {
@@ -446,22 +480,26 @@ f32_to_f16 (float f)
 void
 strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
 {
+  /* One loop per dtype, so the compiler can vectorise the common BF16 case (a shift). */
   const unsigned char *s = src;
-  for (size_t i = 0; i < n; i++) {
-    uint16_t v;
-    switch (dtype) {
-    case STRATA_DTYPE_F32:
-      memcpy (dst + i, s + 4 * i, 4);
-      break;
-    case STRATA_DTYPE_F16:
+  uint16_t v;
+  switch (dtype) {
+  case STRATA_DTYPE_F32:
+    memcpy (dst, src, n * sizeof (float));
+    break;
+  case STRATA_DTYPE_F16:
+    for (size_t i = 0; i < n; i++) {
       memcpy (&v, s + 2 * i, 2);
       dst[i] = strata_f16_to_f32 (v);
-      break;
-    default:
-      memcpy (&v, s + 2 * i, 2);
-      dst[i] = strata_bf16_to_f32 (v);
-      break;
     }
+    break;
+  default:
+    for (size_t i = 0; i < n; i++) {
+      memcpy (&v, s + 2 * i, 2);
+      uint32_t bits = (uint32_t) v << 16;
+      memcpy (dst + i, &bits, 4);
+    }
+    break;
   }
 }
 

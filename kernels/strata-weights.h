@@ -90,6 +90,11 @@ void strata_weights_rebase (const StrataWeights *w, void *new_arena, StrataWeigh
  * rounding to nearest even. NULL when memory runs out. */
 StrataWeights *strata_weights_convert (const StrataWeights *w, StrataDType matrix_dtype);
 
+/* Bytes the same tensors would take with every matrix in `matrix_dtype`; the same for the
+ * weights of a config, before they exist. */
+size_t strata_weights_size_as (const StrataWeights *w, StrataDType matrix_dtype);
+size_t strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype);
+
 /* Whether every matrix is in a dtype of `mask` (bit 1 << dtype). */
 int strata_weights_matrices_in (const StrataWeights *w, unsigned mask);
 

@@ -464,6 +464,43 @@ test_typed_weights (gconstpointer data)
   strata_weights_free (rounded);
 }
 
+/* A 16-bit checkpoint kept as stored (STRATA_MATRICES_STORED) holds the file's bytes, and
+ * an engine that may not afford the F32 copy converts per product: the same logits as the F32
+ * load to rounding (blocks of rows are separate products). */
+static void
+test_stored_per_product (gconstpointer data)
+{
+  const ForwardCase *fc = data;
+  g_autoptr (StrataModel) wide = open_case_model (fc);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", fc->model, NULL);
+  g_autoptr (GError) error = NULL;
+  StrataOpenOptions o = { NULL, STRATA_MATRICES_STORED };
+  g_autoptr (StrataModel) kept = strata_model_open_with (path, &o, &error);
+  g_assert_no_error (error);
+  g_assert_true (strata_weights_matrices_in (kept->weights, 1u << fc->dtype));
+  g_assert_cmpuint (strata_weights_param_count (kept->weights), ==, strata_weights_param_count (wide->weights));
+  int B = 2, T = 7, V = wide->weights->cfg.vocab;
+  gint32 tokens[14];
+  for (int i = 0; i < B * T; i++)
+    tokens[i] = (i * 17 + 3) % V;
+  g_autofree float *a = g_new (float, (gsize) B * T * V);
+  g_autofree float *b = g_new (float, (gsize) B * T * V);
+  StrataEngine *e = new_cpu_engine (wide);
+  run_or_fail (e, tokens, B, T, NULL, a);
+  g_assert_false (strata_engine_converts_per_product (e));
+  strata_engine_free (e);
+  StrataEngineOptions eo = { .convert_limit = 1 }; /* no F32 copy is affordable */
+  StrataStatus st;
+  e = strata_engine_new_with (strata_backend_cpu (), kept->weights, &eo, &st);
+  g_assert_nonnull (e);
+  g_assert_true (strata_engine_converts_per_product (e));
+  run_or_fail (e, tokens, B, T, NULL, b);
+  strata_engine_free (e);
+  double worst = max_abs_diff (a, b, (gsize) B * T * V);
+  g_test_message ("per-product conversion vs the F32 load: max |diff| %.2e", worst);
+  g_assert_cmpfloat (worst, <=, 1e-5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -478,6 +515,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/kernels/forward/stories260k", &case_stories, test_forward);
   g_test_add_data_func ("/kernels/weights/typed-bf16", &case_mistral, test_typed_weights);
   g_test_add_data_func ("/kernels/weights/typed-f16", &case_gpt2_f16, test_typed_weights);
+  g_test_add_data_func ("/kernels/weights/per-product-bf16", &case_mistral, test_stored_per_product);
+  g_test_add_data_func ("/kernels/weights/per-product-f16", &case_neox_seq, test_stored_per_product);
   g_test_add_data_func ("/kernels/forward/recipe/gemma-like", "gemma-like", test_forward_recipe);
   g_test_add_data_func ("/kernels/forward/recipe/qknorm-partial", "qknorm-partial", test_forward_recipe);
   g_test_add_data_func ("/kernels/forward/recipe/parallel-learned", "parallel-learned", test_forward_recipe);

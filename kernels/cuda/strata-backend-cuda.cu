@@ -210,7 +210,7 @@ cuda_open (void)
   be->name = "cuda";
   be->ctx = ctx;
   be->host_memory = 0;
-  be->matrix_dtypes = 1u << STRATA_DTYPE_F32;
+  be->matrix_dtypes = be->fast_dtypes = 1u << STRATA_DTYPE_F32;
   be->alloc = cuda_alloc;
   be->free = cuda_free;
   be->upload = cuda_upload;

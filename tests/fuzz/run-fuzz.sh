@@ -10,7 +10,7 @@ work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/strata-fuzz-XXXXXX")}
 mkdir -p "$work"
 cc=${CC_FUZZ:-clang}
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$root/data -I$root/kernels"
-libs=$(pkg-config --cflags --libs glib-2.0 json-glib-1.0)
+libs=$(pkg-config --cflags --libs glib-2.0 json-glib-1.0 libcrypto)
 common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-recipe.c"
 
 build () { # name parser-source
