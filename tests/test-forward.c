@@ -182,6 +182,9 @@ config_from_recipe (JsonObject *o, StrataConfig *c)
   r->act = (StrataActivation) json_enum (o, "activation", acts, G_N_ELEMENTS (acts));
   r->gated = json_object_get_boolean_member (o, "gated");
   r->parallel = json_object_get_boolean_member (o, "parallel");
+  /* Keys added after the first recipe goldens are written only when they differ from their
+   * default, so those files keep their bytes. */
+  r->pre_norms = json_object_get_boolean_member_with_default (o, "pre_norms", TRUE);
   r->post_norms = json_object_get_boolean_member (o, "post_norms");
   r->qk_norm = (StrataQkNorm) json_enum (o, "qk_norm", qk, G_N_ELEMENTS (qk));
   r->learned_pos = json_object_get_boolean_member (o, "learned_pos");
