@@ -25,7 +25,7 @@ StrataWeights *strata_weights_new_checked (const StrataConfig *cfg, const char *
 
 /* config.json of a Hugging Face checkpoint, parsed and checked. */
 typedef struct {
-  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2, gpt_neox */
+  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2, gpt_neox, gemma2, qwen3, olmo2, phi3 */
   StrataConfig cfg;           /* sizes and recipe */
   int32_t bos_id, eos_id;     /* -1 when absent */
 } StrataHfConfig;
