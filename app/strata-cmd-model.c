@@ -95,6 +95,7 @@ add_recipe_json (JsonBuilder *b, const StrataRecipe *r)
   json_builder_set_member_name (b, "activation"), json_builder_add_string_value (b, strata_enum_to_string (&strata_activation_table, r->act));
   json_builder_set_member_name (b, "gated_mlp"), json_builder_add_boolean_value (b, r->gated);
   json_builder_set_member_name (b, "parallel"), json_builder_add_boolean_value (b, r->parallel);
+  json_builder_set_member_name (b, "pre_norms"), json_builder_add_boolean_value (b, r->pre_norms);
   json_builder_set_member_name (b, "post_norms"), json_builder_add_boolean_value (b, r->post_norms);
   json_builder_set_member_name (b, "qk_norm"), json_builder_add_string_value (b, strata_enum_to_string (&strata_qk_norm_table, r->qk_norm));
   json_builder_set_member_name (b, "rope_dims"), json_builder_add_int_value (b, r->rope.dims);
@@ -119,9 +120,10 @@ print_recipe (const StrataConfig *c)
       printf (" on %d of %d dims", r->rope.dims, c->d_head);
     printf (" (theta %g)", r->rope.theta);
   }
-  printf ("\n  block          %s, %s, %sMLP %s%s%s%s\n", strata_enum_get_label (&strata_norm_table, r->norm.kind),
+  printf ("\n  block          %s, %s, %sMLP %s%s%s%s%s\n", strata_enum_get_label (&strata_norm_table, r->norm.kind),
           r->parallel ? "attention and MLP in parallel" : "attention then MLP", r->gated ? "gated " : "",
-          strata_enum_get_label (&strata_activation_table, r->act), r->post_norms ? ", post-norms" : "",
+          strata_enum_get_label (&strata_activation_table, r->act), r->pre_norms ? "" : ", no pre-norms",
+          r->post_norms ? ", post-norms" : "",
           r->qk_norm ? ", q/k norms " : "", r->qk_norm ? strata_enum_get_label (&strata_qk_norm_table, r->qk_norm) : "");
   if (r->attn.softcap > 0 || r->attn.window > 0 || r->final_softcap > 0 || r->embed_scale != 1.0f ||
       r->attn.scale != 1.0f / sqrtf ((float) c->d_head)) {

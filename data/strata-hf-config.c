@@ -1,9 +1,11 @@
 /* strata-hf-config.c: Hugging Face config.json -> StrataConfig (json-glib).
  *
  * Field names and defaults follow transformers' GPT2Config, LlamaConfig, MistralConfig,
- * Qwen2Config and GPTNeoXConfig; each model_type has a parser in `architectures` that fills
+ * Qwen2Config, GPTNeoXConfig, Gemma2Config, Qwen3Config, Olmo2Config and Phi3Config; each
+ * model_type has a parser in `architectures` that fills
  * the sizes and the recipe. A field that is present with the wrong JSON type is an error, never a
  * silent default; `null` counts as absent. */
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
@@ -142,11 +144,104 @@ get_activation (const Fields *f, const char *key, const char *fallback, const ch
   return unsupported (f, error, "%s '%s' is not supported (%s %s run)", key, name, list, names[1] ? "are" : "is");
 }
 
+/* `key` (rope_theta), or rope_parameters.rope_theta as newer transformers save it; any rope scaling
+ * (rope_scaling, or a rope_parameters type other than "default": linear, dynamic, yarn,
+ * longrope, su, llama3) is refused, naming the field and the type. */
 static gboolean
-refuse_rope_scaling (const Fields *f, GError **error)
+get_rope_theta (const Fields *f, const char *key, double fallback, float *theta, GError **error)
 {
-  if (field (f, "rope_scaling"))
-    return unsupported (f, error, "field 'rope_scaling' is set; scaled RoPE is not supported");
+  JsonNode *scaling = field (f, "rope_scaling"), *params = field (f, "rope_parameters");
+  if (scaling) {
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (scaling) ? json_node_get_object (scaling) : NULL;
+    Fields sf = { o, f->src };
+    const char *type = NULL;
+    if (o && !get_string (&sf, field (&sf, "rope_type") ? "rope_type" : "type", NULL, &type, error))
+      return FALSE;
+    return unsupported (f, error, "field 'rope_scaling' is set%s%s%s; scaled RoPE is not supported",
+                        type ? " (type '" : "", type ? type : "", type ? "')" : "");
+  }
+  if (!params)
+    return get_float (f, key, fallback, theta, error);
+  if (!JSON_NODE_HOLDS_OBJECT (params))
+    return type_error (f, "rope_parameters", "an object", error);
+  Fields pf = { json_node_get_object (params), f->src };
+  const char *type;
+  if (!get_string (&pf, "rope_type", "default", &type, error))
+    return FALSE;
+  if (strcmp (type, "default") != 0)
+    return unsupported (f, error, "field 'rope_parameters' has rope_type '%s'; scaled RoPE is not supported", type);
+  return get_float (&pf, "rope_theta", fallback, theta, error);
+}
+
+/* A soft-cap or window that a config states as a positive number, or null for none: absent
+ * gives `fallback`, null gives 0 (transformers: `if config.x is not None`). */
+static gboolean
+get_positive_or_null (const Fields *f, const char *key, double fallback, double *out, GError **error)
+{
+  JsonNode *n = json_object_has_member (f->obj, key) ? json_object_get_member (f->obj, key) : NULL;
+  if (!n) {
+    *out = fallback;
+    return TRUE;
+  }
+  if (JSON_NODE_HOLDS_NULL (n)) {
+    *out = 0;
+    return TRUE;
+  }
+  if (is_type (n, G_TYPE_DOUBLE))
+    *out = json_node_get_double (n);
+  else if (is_type (n, G_TYPE_INT64))
+    *out = (double) json_node_get_int (n);
+  else
+    *out = -1;
+  if (!(*out > 0) || *out > G_MAXINT32)
+    return type_error (f, key, "a positive number or null", error);
+  return TRUE;
+}
+
+/* Sizes as LlamaConfig and its descendants name them. head_dim and num_key_value_heads default
+ * to `head_dim` and `kv` when those are positive (Gemma2Config: 256 and 16; Qwen3Config: 128
+ * and 32), else to hidden_size / num_attention_heads and num_attention_heads. */
+static gboolean
+get_decoder_sizes (const Fields *f, StrataConfig *c, gint64 head_dim, gint64 kv, GError **error)
+{
+  if (!get_size (f, "hidden_size", -1, &c->d_model, error) ||
+      !get_size (f, "intermediate_size", -1, &c->d_mlp, error) ||
+      !get_size (f, "num_hidden_layers", -1, &c->n_layers, error) ||
+      !get_size (f, "num_attention_heads", -1, &c->n_heads, error) ||
+      !get_size (f, "vocab_size", -1, &c->vocab, error) ||
+      !get_size (f, "max_position_embeddings", -1, &c->n_ctx, error))
+    return FALSE;
+  return get_size (f, "num_key_value_heads", kv > 0 ? kv : c->n_heads, &c->n_kv_heads, error) &&
+         get_size (f, "head_dim", head_dim > 0 ? head_dim : c->d_model / c->n_heads, &c->d_head, error);
+}
+
+/* Mistral and Phi-3: `sliding_window` on every layer (null: none). transformers' mask lets
+ * query i see key j when i - j < sliding_window, the recipe's window; the context stays
+ * max_position_embeddings. */
+static gboolean
+get_window_every_layer (const Fields *f, double fallback, StrataRecipe *r, GError **error)
+{
+  double window;
+  if (!get_positive_or_null (f, "sliding_window", fallback, &window, error))
+    return FALSE;
+  r->attn.window = (int) window;
+  r->window_period = 1;
+  return TRUE;
+}
+
+/* Qwen2 and Qwen3 put their window (use_sliding_window) only on some layers, which ones
+ * depending on max_window_layers and on the transformers version; attention within the window
+ * is full attention, so the window bounds the context accepted instead, and every sequence
+ * runs exactly whichever layers have it. */
+static gboolean
+cap_context_at_window (const Fields *f, StrataConfig *c, GError **error)
+{
+  int sliding = 0, use_sliding;
+  if (!get_size (f, "sliding_window", 0, &sliding, error) ||
+      !get_bool (f, "use_sliding_window", FALSE, &use_sliding, error))
+    return FALSE;
+  if (use_sliding && sliding > 0 && sliding < c->n_ctx)
+    c->n_ctx = sliding;
   return TRUE;
 }
 
@@ -193,27 +288,18 @@ parse_gpt2 (const Fields *f, StrataHfConfig *hc, GError **error)
   return TRUE;
 }
 
-/* llama, mistral and qwen2: the Llama family, differing in biases. */
+/* llama, mistral and qwen2: the Llama family, differing in biases and windows. */
 static gboolean
 parse_llama (const Fields *f, StrataHfConfig *hc, GError **error)
 {
   StrataConfig *c = &hc->cfg;
-  int sliding = 0, use_sliding = 0, tied;
+  int tied;
   float eps, theta;
   StrataActivation act;
   gboolean qwen2 = strcmp (hc->arch, "qwen2") == 0, mistral = strcmp (hc->arch, "mistral") == 0;
 
-  if (!get_size (f, "hidden_size", -1, &c->d_model, error) ||
-      !get_size (f, "intermediate_size", -1, &c->d_mlp, error) ||
-      !get_size (f, "num_hidden_layers", -1, &c->n_layers, error) ||
-      !get_size (f, "num_attention_heads", -1, &c->n_heads, error) ||
-      !get_size (f, "vocab_size", -1, &c->vocab, error) ||
-      !get_size (f, "max_position_embeddings", -1, &c->n_ctx, error) ||
-      !get_size (f, "num_key_value_heads", c->n_heads, &c->n_kv_heads, error) ||
-      !get_size (f, "head_dim", c->d_model / c->n_heads, &c->d_head, error) ||
-      !get_float (f, "rms_norm_eps", 1e-6, &eps, error) ||
-      !get_float (f, "rope_theta", 10000.0, &theta, error) ||
-      !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) || !refuse_rope_scaling (f, error))
+  if (!get_decoder_sizes (f, c, 0, 0, error) || !get_float (f, "rms_norm_eps", 1e-6, &eps, error) ||
+      !get_rope_theta (f, "rope_theta", 10000.0, &theta, error) || !get_bool (f, "tie_word_embeddings", FALSE, &tied, error))
     return FALSE;
   if (!get_activation (f, "hidden_act", "silu", "silu", &act, error))
     return FALSE;
@@ -232,14 +318,115 @@ parse_llama (const Fields *f, StrataHfConfig *hc, GError **error)
     r->qkv_bias = r->o_bias = attn_bias;
     r->mlp_bias = mlp_bias; /* gate, up and down projections alike */
   }
-  /* Sliding-window attention equals full attention on sequences no longer than the
-   * window, so the window bounds the context we accept. */
-  if (!get_size (f, "sliding_window", 0, &sliding, error) ||
-      !get_bool (f, "use_sliding_window", mistral, &use_sliding, error))
+  if (mistral) /* MistralConfig's sliding_window defaults to 4096 */
+    return get_window_every_layer (f, 4096, r, error);
+  return cap_context_at_window (f, c, error);
+}
+
+/* gemma2: RMSNorm with gain 1 + w before and after attention and the MLP, GeGLU, the token
+ * embedding times sqrt(hidden_size), scores scaled by query_pre_attn_scalar^-1/2 and
+ * soft-capped, the window on even layers, logits soft-capped, tied (Gemma2Config defaults). */
+static gboolean
+parse_gemma2 (const Fields *f, StrataHfConfig *hc, GError **error)
+{
+  StrataConfig *c = &hc->cfg;
+  int tied, attn_bias;
+  float eps, theta, scalar;
+  double attn_cap, final_cap, window;
+  StrataActivation act;
+
+  if (!get_decoder_sizes (f, c, 256, 16, error) || !get_float (f, "rms_norm_eps", 1e-6, &eps, error) ||
+      !get_rope_theta (f, "rope_theta", 10000.0, &theta, error) || !get_bool (f, "tie_word_embeddings", TRUE, &tied, error) ||
+      !get_bool (f, "attention_bias", FALSE, &attn_bias, error) ||
+      !get_float (f, "query_pre_attn_scalar", 224, &scalar, error) ||
+      !get_positive_or_null (f, "attn_logit_softcapping", 50.0, &attn_cap, error) ||
+      !get_positive_or_null (f, "final_logit_softcapping", 30.0, &final_cap, error) ||
+      !get_positive_or_null (f, "sliding_window", 4096, &window, error) ||
+      !get_activation (f, "hidden_activation", "gelu_pytorch_tanh", "gelu_pytorch_tanh", &act, error))
     return FALSE;
-  if (use_sliding && sliding > 0 && sliding < c->n_ctx)
-    c->n_ctx = sliding;
+  if (!(scalar > 0))
+    return type_error (f, "query_pre_attn_scalar", "a positive number", error);
+  strata_config_set_family (c, STRATA_FAMILY_GEMMA2);
+  StrataRecipe *r = &c->recipe;
+  r->norm.eps = eps;
+  r->rope.theta = theta;
+  r->act = act;
+  r->tied = tied;
+  r->qkv_bias = r->o_bias = attn_bias;
+  r->attn.scale = (float) (1.0 / sqrt ((double) scalar));
+  r->attn.softcap = (float) attn_cap;
+  r->final_softcap = (float) final_cap;
+  r->attn.window = (int) window; /* window_period 2: layers 0, 2, 4, ... */
   return TRUE;
+}
+
+/* qwen3, olmo2 and phi3: Llama's sizes and SwiGLU, with what each adds. */
+static gboolean
+parse_llama_like (const Fields *f, StrataHfConfig *hc, StrataFamily family, gint64 head_dim, gint64 kv,
+                  double eps_default, GError **error)
+{
+  StrataConfig *c = &hc->cfg;
+  int tied;
+  float eps, theta;
+  StrataActivation act;
+  if (!get_decoder_sizes (f, c, head_dim, kv, error) || !get_float (f, "rms_norm_eps", eps_default, &eps, error) ||
+      !get_rope_theta (f, "rope_theta", 10000.0, &theta, error) || !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) ||
+      !get_activation (f, "hidden_act", "silu", "silu", &act, error))
+    return FALSE;
+  strata_config_set_family (c, family);
+  c->recipe.norm.eps = eps; /* the q/k norms' too */
+  c->recipe.rope.theta = theta;
+  c->recipe.act = act;
+  c->recipe.tied = tied;
+  return TRUE;
+}
+
+/* qwen3: q_norm and k_norm over each head's head_dim values before RoPE; attention_bias puts
+ * biases on q, k, v and o alike (Qwen3Config: head_dim 128, 32 key/value heads by default). */
+static gboolean
+parse_qwen3 (const Fields *f, StrataHfConfig *hc, GError **error)
+{
+  int attn_bias;
+  if (!parse_llama_like (f, hc, STRATA_FAMILY_QWEN3, 128, 32, 1e-6, error) ||
+      !get_bool (f, "attention_bias", FALSE, &attn_bias, error))
+    return FALSE;
+  hc->cfg.recipe.qkv_bias = hc->cfg.recipe.o_bias = attn_bias;
+  return cap_context_at_window (f, &hc->cfg, error);
+}
+
+/* olmo2: no norms before attention and the MLP; their outputs are normed
+ * (post_attention_layernorm, post_feedforward_layernorm) before the residual add, and q, k
+ * are normed over all H*D (K*D) values. */
+static gboolean
+parse_olmo2 (const Fields *f, StrataHfConfig *hc, GError **error)
+{
+  int attn_bias;
+  if (!parse_llama_like (f, hc, STRATA_FAMILY_OLMO2, 0, 0, 1e-5, error) ||
+      !get_bool (f, "attention_bias", FALSE, &attn_bias, error))
+    return FALSE;
+  hc->cfg.recipe.qkv_bias = hc->cfg.recipe.o_bias = attn_bias;
+  return TRUE;
+}
+
+/* phi3: Llama's block with fused projections in the file (the loader splits them), rotary
+ * on the first partial_rotary_factor of each head, sliding_window on every layer. The
+ * long-context variants' rope_scaling (longrope, su) is refused by get_rope_theta. */
+static gboolean
+parse_phi3 (const Fields *f, StrataHfConfig *hc, GError **error)
+{
+  float factor;
+  StrataConfig *c = &hc->cfg;
+  if (!parse_llama_like (f, hc, STRATA_FAMILY_PHI3, 0, 0, 1e-5, error) ||
+      !get_float (f, "partial_rotary_factor", 1.0, &factor, error))
+    return FALSE;
+  /* transformers: int(head_dim * partial_rotary_factor), computed in double. */
+  double dims = (double) c->d_head * (double) factor;
+  if (!(factor > 0 && factor <= 1) || (int) dims % 2 != 0 || (int) dims == 0)
+    return unsupported (f, error,
+                        "partial_rotary_factor %g gives %d rotary dimensions of %d; an even, positive number is run",
+                        factor, (int) dims, c->d_head);
+  c->recipe.rope.dims = (int) dims;
+  return get_window_every_layer (f, 0, &c->recipe, error);
 }
 
 /* gpt_neox (Pythia): parallel attention and MLP by default, rotary on the first
@@ -259,10 +446,10 @@ parse_neox (const Fields *f, StrataHfConfig *hc, GError **error)
       !get_size (f, "vocab_size", -1, &c->vocab, error) ||
       !get_size (f, "max_position_embeddings", -1, &c->n_ctx, error) ||
       !get_float (f, "layer_norm_eps", 1e-5, &eps, error) || !get_float (f, "rotary_pct", 0.25, &pct, error) ||
-      !get_float (f, field (f, "rope_theta") ? "rope_theta" : "rotary_emb_base", 10000.0, &theta, error) ||
+      !get_rope_theta (f, field (f, "rope_theta") ? "rope_theta" : "rotary_emb_base", 10000.0, &theta, error) ||
       !get_bool (f, "use_parallel_residual", TRUE, &parallel, error) ||
       !get_bool (f, "tie_word_embeddings", FALSE, &tied, error) ||
-      !get_bool (f, "attention_bias", TRUE, &attn_bias, error) || !refuse_rope_scaling (f, error) ||
+      !get_bool (f, "attention_bias", TRUE, &attn_bias, error) ||
       !get_activation (f, "hidden_act", "gelu", "gelu gelu_new gelu_pytorch_tanh", &act, error) ||
       !split_heads (f, "hidden_size", "num_attention_heads", c, error))
     return FALSE;
@@ -294,6 +481,10 @@ static const struct {
   { "mistral", parse_llama, -1 },
   { "qwen2", parse_llama, -1 },
   { "gpt_neox", parse_neox, -1 },
+  { "gemma2", parse_gemma2, -1 },
+  { "qwen3", parse_qwen3, -1 },
+  { "olmo2", parse_olmo2, -1 },
+  { "phi3", parse_phi3, -1 },
 };
 
 gboolean

@@ -2,9 +2,10 @@
  *
  * One loader per family, found through `loaders` (the config's parser chose the family).
  * GPT-2 stores Conv1D weights as [in, out]; they are transposed once here to [out, in], and
- * the fused c_attn [C, 3C] is split into W_Q, W_K, W_V. Llama-family and GPT-NeoX weights
- * are already [out, in] (NeoX's fused query_key_value is split per head); their W_Q/W_K
- * rows are in HF rotate_half order, recorded as STRATA_ROPE_HALF and never permuted. */
+ * the fused c_attn [C, 3C] is split into W_Q, W_K, W_V. Llama-family, Gemma 2, Qwen3, OLMo-2,
+ * Phi-3 and GPT-NeoX weights are already [out, in] (NeoX's fused query_key_value is split per
+ * head, Phi-3's qkv_proj and gate_up_proj by rows); their W_Q/W_K rows are in HF rotate_half
+ * order, recorded as STRATA_ROPE_HALF and never permuted. */
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -187,32 +188,119 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
   return ok;
 }
 
+/* The global tensors of Llama and its descendants. */
 static gboolean
-load_llama (const StrataTensorSet *set, StrataWeights *w, GError **error)
+load_llama_globals (const StrataTensorSet *set, StrataWeights *w, GError **error)
 {
   const StrataConfig *c = &w->cfg;
-  guint64 C = c->d_model, HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
-  guint64 F = c->d_mlp, V = c->vocab;
+  guint64 C = c->d_model, V = c->vocab;
   Wanted global[] = {
     { "model.embed_tokens.weight", V, C, &w->tok_embed, NULL }, { "model.norm.weight", C, 0, NULL, w->norm_f_w },
     { "lm_head.weight", V, C, c->recipe.tied ? NULL : &w->unembed, NULL }, /* tied: the embedding */
   };
-  gboolean ok = load_wanted (set, "", global, G_N_ELEMENTS (global), error);
+  return load_wanted (set, "", global, G_N_ELEMENTS (global), error);
+}
+
+/* What a Llama-style family calls the norms around its sublayers (NULL: it has none). */
+typedef struct {
+  const char *norm2;     /* before the MLP */
+  const char *attn_post; /* on the attention output */
+  const char *mlp_post;  /* on the MLP output */
+} NormNames;
+
+/* Llama, Qwen3, Gemma 2, OLMo-2: separate q/k/v/o and gate/up/down projections under
+ * model.layers.N.; a tensor the recipe lacks (a bias, a q/k norm, a pre-norm) is not read. */
+static gboolean
+load_decoder (const StrataTensorSet *set, StrataWeights *w, const NormNames *nn, GError **error)
+{
+  const StrataConfig *c = &w->cfg;
+  guint64 C = c->d_model, HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
+  guint64 F = c->d_mlp;
+  gboolean whole = c->recipe.qk_norm == STRATA_QK_NORM_WHOLE;
+  guint64 QN = whole ? HD : (guint64) c->d_head, KN = whole ? KD : (guint64) c->d_head;
+  gboolean ok = load_llama_globals (set, w, error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
+    g_autofree char *norm2 = g_strconcat (nn->norm2 ? nn->norm2 : "", ".weight", NULL);
+    g_autofree char *attn_post = g_strconcat (nn->attn_post ? nn->attn_post : "", ".weight", NULL);
+    g_autofree char *mlp_post = g_strconcat (nn->mlp_post ? nn->mlp_post : "", ".weight", NULL);
     Wanted t[] = {
       { "input_layernorm.weight", C, 0, NULL, lw->norm1_w },
       { "self_attn.q_proj.weight", HD, C, &lw->w_q, NULL }, { "self_attn.q_proj.bias", HD, 0, NULL, lw->b_q },
       { "self_attn.k_proj.weight", KD, C, &lw->w_k, NULL }, { "self_attn.k_proj.bias", KD, 0, NULL, lw->b_k },
       { "self_attn.v_proj.weight", KD, C, &lw->w_v, NULL }, { "self_attn.v_proj.bias", KD, 0, NULL, lw->b_v },
+      { "self_attn.q_norm.weight", QN, 0, NULL, lw->q_norm_w }, { "self_attn.k_norm.weight", KN, 0, NULL, lw->k_norm_w },
       { "self_attn.o_proj.weight", C, HD, &lw->w_o, NULL }, { "self_attn.o_proj.bias", C, 0, NULL, lw->b_o },
-      { "post_attention_layernorm.weight", C, 0, NULL, lw->norm2_w },
+      { attn_post, C, 0, NULL, nn->attn_post ? lw->attn_post_w : NULL },
+      { norm2, C, 0, NULL, nn->norm2 ? lw->norm2_w : NULL },
       { "mlp.gate_proj.weight", F, C, &lw->w_gate, NULL }, { "mlp.gate_proj.bias", F, 0, NULL, lw->b_gate },
       { "mlp.up_proj.weight", F, C, &lw->w_up, NULL },     { "mlp.up_proj.bias", F, 0, NULL, lw->b_up },
       { "mlp.down_proj.weight", C, F, &lw->w_down, NULL }, { "mlp.down_proj.bias", C, 0, NULL, lw->b_down },
+      { mlp_post, C, 0, NULL, nn->mlp_post ? lw->mlp_post_w : NULL },
     };
     g_autofree char *prefix = g_strdup_printf ("model.layers.%d.", l);
     ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error);
+  }
+  return ok;
+}
+
+/* Llama, Mistral, Qwen2 and Qwen3 (whose q_norm/k_norm the recipe adds). */
+static gboolean
+load_llama (const StrataTensorSet *set, StrataWeights *w, GError **error)
+{
+  static const NormNames names = { "post_attention_layernorm", NULL, NULL };
+  return load_decoder (set, w, &names, error);
+}
+
+/* Gemma 2: input_layernorm, post_attention_layernorm (on the attention output),
+ * pre_feedforward_layernorm and post_feedforward_layernorm; stored gains are w of 1 + w. */
+static gboolean
+load_gemma2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
+{
+  static const NormNames names = { "pre_feedforward_layernorm", "post_attention_layernorm", "post_feedforward_layernorm" };
+  return load_decoder (set, w, &names, error);
+}
+
+/* OLMo-2: no input_layernorm; its post_attention_layernorm is on the attention output. */
+static gboolean
+load_olmo2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
+{
+  static const NormNames names = { NULL, "post_attention_layernorm", "post_feedforward_layernorm" };
+  return load_decoder (set, w, &names, error);
+}
+
+/* Phi-3: qkv_proj (H*D + 2*K*D, C) holds the rows of q, then k, then v; gate_up_proj (2F, C)
+ * the rows of gate, then up (transformers splits the outputs with chunk(2)). */
+static gboolean
+load_phi3 (const StrataTensorSet *set, StrataWeights *w, GError **error)
+{
+  const StrataConfig *c = &w->cfg;
+  guint64 C = c->d_model, HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
+  guint64 F = c->d_mlp;
+  g_autofree float *qkv = g_new (float, (HD + 2 * KD) * C);
+  g_autofree float *gate_up = g_new (float, 2 * F * C);
+  gboolean ok = load_llama_globals (set, w, error);
+  for (int l = 0; ok && l < c->n_layers; l++) {
+    StrataLayerWeights *lw = &w->layers[l];
+    Wanted t[] = {
+      { "input_layernorm.weight", C, 0, NULL, lw->norm1_w },
+      { "self_attn.o_proj.weight", C, HD, &lw->w_o, NULL },
+      { "post_attention_layernorm.weight", C, 0, NULL, lw->norm2_w },
+      { "mlp.down_proj.weight", C, F, &lw->w_down, NULL },
+    };
+    g_autofree char *prefix = g_strdup_printf ("model.layers.%d.", l);
+    g_autofree char *qkv_name = g_strconcat (prefix, "self_attn.qkv_proj.weight", NULL);
+    g_autofree char *gate_up_name = g_strconcat (prefix, "mlp.gate_up_proj.weight", NULL);
+    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error) &&
+         strata_tensor_set_load (set, qkv_name, HD + 2 * KD, C, qkv, error) &&
+         strata_tensor_set_load (set, gate_up_name, 2 * F, C, gate_up, error);
+    if (!ok)
+      break;
+    store_rows (&lw->w_q, qkv, 0, HD, C);
+    store_rows (&lw->w_k, qkv, HD, KD, C);
+    store_rows (&lw->w_v, qkv, HD + KD, KD, C);
+    store_rows (&lw->w_gate, gate_up, 0, F, C);
+    store_rows (&lw->w_up, gate_up, F, F, C);
   }
   return ok;
 }
@@ -274,6 +362,10 @@ static const struct {
   { STRATA_FAMILY_GPT2, load_gpt2, { "wte.weight", "transformer.wte.weight" }, FALSE },
   { STRATA_FAMILY_LLAMA, load_llama, { "model.embed_tokens.weight", NULL }, TRUE },
   { STRATA_FAMILY_NEOX, load_neox, { "gpt_neox.embed_in.weight", NULL }, FALSE },
+  { STRATA_FAMILY_GEMMA2, load_gemma2, { "model.embed_tokens.weight", NULL }, TRUE },
+  { STRATA_FAMILY_QWEN3, load_llama, { "model.embed_tokens.weight", NULL }, FALSE },
+  { STRATA_FAMILY_OLMO2, load_olmo2, { "model.embed_tokens.weight", NULL }, FALSE },
+  { STRATA_FAMILY_PHI3, load_phi3, { "model.embed_tokens.weight", NULL }, TRUE },
 };
 
 /* add_bos_token of tokenizer_config.json, when the file exists and states it. */

@@ -27,7 +27,7 @@ StrataWeights *strata_model_new_weights (StrataModel *model, const StrataConfig 
 
 /* config.json of a Hugging Face checkpoint, parsed and checked. */
 typedef struct {
-  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2, gpt_neox */
+  char *arch;                 /* model_type: gpt2, llama, mistral, qwen2, gpt_neox, gemma2, qwen3, olmo2, phi3 */
   StrataConfig cfg;           /* sizes and recipe */
   int32_t bos_id, eos_id;     /* -1 when absent */
 } StrataHfConfig;

@@ -42,7 +42,7 @@ typedef struct {
   char *path;              /* as given */
   char *name;              /* short display name, e.g. "stories260K" */
   StrataFormat format;
-  char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox" */
+  char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox", "gemma2", ... */
   StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32) */
   StrataMatrixPolicy policy; /* as asked of strata_model_open_with (loaders read it) */
   StrataWeights *weights;  /* owned */

@@ -382,6 +382,19 @@ qk_norms (Run *r, const StrataLayerWeights *lw, int rows_q, int rows_kv)
   return STRATA_OK;
 }
 
+/* The norm before attention or the MLP: `rows` rows of x (rows, C) normed into dst, or copied
+ * as they are when the recipe has no pre-norms (OLMo-2 norms sublayer outputs only). A copy,
+ * not a pointer to x: a parallel block adds attn_out to x before its MLP reads the input. */
+static StrataStatus
+pre_norm (Run *r, float *dst, const float *x, const float *w, const float *b, int rows)
+{
+  StrataEngine *e = r->e;
+  int C = e->w.cfg.d_model;
+  if (e->w.cfg.recipe.pre_norms)
+    return norm_rows (e, dst, x, w, b, rows, C);
+  return e->be->copy (e->be, dst, x, (size_t) rows * C * sizeof (float));
+}
+
 /* The MLP on `in` (rows, C) into b.mlp_out, with its hooks. */
 static StrataStatus
 mlp (Run *r, const StrataLayerWeights *lw, int l, const float *in, int rows)
@@ -426,7 +439,7 @@ block (Run *r, int l)
 
   TRY (hook (r, STRATA_SITE_RESID_PRE, l, b->x, ROWS_X));
   float *xq = b->x, *nq = b->normed; /* the query path's residual and its norm */
-  TRY (norm_rows (e, b->normed, b->x, lw->norm1_w, lw->norm1_b, r->R_x, C));
+  TRY (pre_norm (r, b->normed, b->x, lw->norm1_w, lw->norm1_b, r->R_x));
   if (r->read) {
     TRY (gather_read_rows (r, b->last, b->x, C));
     TRY (gather_read_rows (r, b->last_n, b->normed, C));
@@ -459,12 +472,12 @@ block (Run *r, int l)
   TRY (hook (r, STRATA_SITE_ATTN_OUT, l, b->attn_out, q_space));
   size_t n_floats = (size_t) rows_q * C;
   if (rc->parallel) { /* the MLP reads the block's input too */
-    TRY (norm_rows (e, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q, C));
+    TRY (pre_norm (r, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q));
     TRY (be->add (be, xq, b->attn_out, n_floats));
   } else {
     TRY (be->add (be, xq, b->attn_out, n_floats));
     TRY (hook (r, STRATA_SITE_RESID_MID, l, xq, q_space));
-    TRY (norm_rows (e, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q, C));
+    TRY (pre_norm (r, b->normed, xq, lw->norm2_w, lw->norm2_b, rows_q));
   }
   TRY (mlp (r, lw, l, b->normed, rows_q));
   TRY (be->add (be, xq, b->mlp_out, n_floats));

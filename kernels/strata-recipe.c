@@ -4,12 +4,15 @@
 #include <math.h>
 #include <string.h>
 
-/* rope.dims 0 and attn.scale 0 stand for "the head size" and "1/√D", filled in from the
- * sizes by strata_config_set_family. */
+/* rope.dims 0, attn.scale 0 and embed_scale 0 stand for "the head size", "1/√D" and "√C",
+ * filled in from the sizes by strata_config_set_family. Fields a config file states (epsilon,
+ * theta, soft-caps, window, biases, tying) are the transformers defaults here and set by the
+ * parser from the file. */
 static const StrataRecipe presets[STRATA_FAMILY_N] = {
   [STRATA_FAMILY_GPT2] = {
     .norm = { STRATA_NORM_LAYERNORM, 1e-5f },
     .act = STRATA_ACT_GELU_TANH,
+    .pre_norms = 1,
     .learned_pos = 1,
     .rope = { STRATA_ROPE_NONE, 0, 0.0f },
     .window_period = 1,
@@ -20,6 +23,7 @@ static const StrataRecipe presets[STRATA_FAMILY_N] = {
     .norm = { STRATA_NORM_RMSNORM, 1e-6f },
     .act = STRATA_ACT_SILU,
     .gated = 1,
+    .pre_norms = 1,
     .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
     .window_period = 1,
     .embed_scale = 1.0f,
@@ -28,10 +32,55 @@ static const StrataRecipe presets[STRATA_FAMILY_N] = {
     .norm = { STRATA_NORM_LAYERNORM, 1e-5f },
     .act = STRATA_ACT_GELU_ERF,
     .parallel = 1,
+    .pre_norms = 1,
     .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
     .window_period = 1,
     .embed_scale = 1.0f,
     .qkv_bias = 1, .o_bias = 1, .mlp_bias = 1,
+  },
+  /* Gemma 2: the window on layers 0, 2, 4, ... (transformers: not layer_idx % 2). */
+  [STRATA_FAMILY_GEMMA2] = {
+    .norm = { STRATA_NORM_RMSNORM_UNIT_OFFSET, 1e-6f },
+    .act = STRATA_ACT_GELU_TANH,
+    .gated = 1,
+    .pre_norms = 1,
+    .post_norms = 1,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .attn = { 0.0f, 50.0f, 4096 },
+    .window_period = 2,
+    .final_softcap = 30.0f,
+    .embed_scale = 0.0f,
+    .tied = 1,
+  },
+  [STRATA_FAMILY_QWEN3] = {
+    .norm = { STRATA_NORM_RMSNORM, 1e-6f },
+    .act = STRATA_ACT_SILU,
+    .gated = 1,
+    .pre_norms = 1,
+    .qk_norm = STRATA_QK_NORM_HEAD,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
+  },
+  /* OLMo-2: x + norm(attn(x)), then + norm(mlp(.)); q and k normed over all their heads. */
+  [STRATA_FAMILY_OLMO2] = {
+    .norm = { STRATA_NORM_RMSNORM, 1e-5f },
+    .act = STRATA_ACT_SILU,
+    .gated = 1,
+    .post_norms = 1,
+    .qk_norm = STRATA_QK_NORM_WHOLE,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
+  },
+  [STRATA_FAMILY_PHI3] = {
+    .norm = { STRATA_NORM_RMSNORM, 1e-5f },
+    .act = STRATA_ACT_SILU,
+    .gated = 1,
+    .pre_norms = 1,
+    .rope = { STRATA_ROPE_HALF, 0, 10000.0f },
+    .window_period = 1,
+    .embed_scale = 1.0f,
   },
 };
 
@@ -45,6 +94,8 @@ strata_config_set_family (StrataConfig *cfg, StrataFamily family)
   /* The same expression the attention kernels used before the scale was a parameter, so
    * scores keep their bits. */
   cfg->recipe.attn.scale = cfg->d_head > 0 ? 1.0f / sqrtf ((float) cfg->d_head) : 0.0f;
+  if (cfg->recipe.embed_scale == 0.0f)
+    cfg->recipe.embed_scale = sqrtf ((float) cfg->d_model);
 }
 
 const char *
@@ -98,7 +149,9 @@ strata_dtype_size (StrataDType dtype)
 /* ---- names, one table per enum ---- */
 
 static const StrataEnumValue family_values[STRATA_FAMILY_N] = {
-  { "gpt2", "GPT-2", NULL }, { "llama", "Llama", NULL }, { "neox", "GPT-NeoX", NULL },
+  { "gpt2", "GPT-2", NULL }, { "llama", "Llama", NULL },   { "neox", "GPT-NeoX", NULL },
+  { "gemma2", "Gemma 2", NULL }, { "qwen3", "Qwen3", NULL }, { "olmo2", "OLMo-2", NULL },
+  { "phi3", "Phi-3", NULL },
 };
 const StrataEnumTable strata_family_table = STRATA_ENUM_TABLE ("model family", family_values);
 static const StrataEnumValue dtype_values[STRATA_DTYPE_N] = { { "F32" }, { "F16" }, { "BF16" } };

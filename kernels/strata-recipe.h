@@ -31,6 +31,10 @@ typedef enum {
   STRATA_FAMILY_GPT2,  /* LayerNorm, learned positions, GELU (tanh), fused-QKV MHA */
   STRATA_FAMILY_LLAMA, /* RMSNorm, RoPE, SwiGLU, GQA (llama, mistral, qwen2, llama2.c, GGUF) */
   STRATA_FAMILY_NEOX,  /* LayerNorm, parallel attention and MLP, partial RoPE, GELU (erf): Pythia */
+  STRATA_FAMILY_GEMMA2, /* RMSNorm 1 + w, pre and post norms, GeGLU, soft-caps, windows on even layers */
+  STRATA_FAMILY_QWEN3, /* Llama with per-head RMS q/k norms before RoPE */
+  STRATA_FAMILY_OLMO2, /* Llama with post-norms only (no pre-norms) and whole-vector q/k norms */
+  STRATA_FAMILY_PHI3,  /* Llama's block; fused qkv_proj and gate_up_proj in the file */
   STRATA_FAMILY_N
 } StrataFamily;
 
@@ -88,7 +92,9 @@ typedef struct {
   StrataActivation act;
   int gated;               /* MLP act(x·W_gateᵀ) ⊙ x·W_upᵀ (SwiGLU, GeGLU); else act(x·W_upᵀ) */
   int parallel;            /* attention and MLP both read the block's input (GPT-NeoX) */
-  int post_norms;          /* norms on the attention and MLP outputs (Gemma 2) */
+  int pre_norms;           /* norms on the attention and MLP inputs; 0: they read the residual
+                            * as it is (OLMo-2), and norm1/norm2 do not exist */
+  int post_norms;          /* norms on the attention and MLP outputs (Gemma 2, OLMo-2) */
   StrataQkNorm qk_norm;    /* on queries and keys, before RoPE */
   int learned_pos;         /* a learned (N, C) position table added to the embedding */
   StrataRopeParams rope;
@@ -130,7 +136,7 @@ size_t strata_dtype_size (StrataDType dtype);
 
 /* The name tables of the recipe's enums (strata-enum-table.h): stored names as sessions and
  * `strata info --json` write them, labels as cards show them. */
-extern const StrataEnumTable strata_family_table;     /* gpt2 "GPT-2", llama, neox */
+extern const StrataEnumTable strata_family_table;     /* gpt2 "GPT-2", llama, neox, gemma2, qwen3, olmo2, phi3 */
 extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16 */
 extern const StrataEnumTable strata_rope_table;       /* none, adjacent, half */
 extern const StrataEnumTable strata_norm_table;       /* layernorm, rmsnorm, rmsnorm_unit_offset */

@@ -14,6 +14,8 @@ typedef enum { DIM_ONE, DIM_C, DIM_Q, DIM_KV, DIM_F, DIM_V, DIM_N, DIM_QNORM, DI
 typedef enum {
   WHEN_ALWAYS,
   WHEN_NORM_BIAS,     /* LayerNorm-kind norms */
+  WHEN_PRE_NORMS,     /* norm1 and norm2: every recipe but OLMo-2's */
+  WHEN_PRE_NORM_BIAS,
   WHEN_LEARNED_POS,
   WHEN_QKV_BIAS,
   WHEN_QK_NORM,
@@ -49,8 +51,8 @@ static const Field global_head[] = {
   GLOBAL_MAT (pos_embed, DIM_N, DIM_C, WHEN_LEARNED_POS),
 };
 static const Field layer_fields[] = {
-  LAYER_VEC (norm1_w, DIM_C, WHEN_ALWAYS),
-  LAYER_VEC (norm1_b, DIM_C, WHEN_NORM_BIAS),
+  LAYER_VEC (norm1_w, DIM_C, WHEN_PRE_NORMS),
+  LAYER_VEC (norm1_b, DIM_C, WHEN_PRE_NORM_BIAS),
   LAYER_MAT (w_q, DIM_Q, DIM_C, WHEN_ALWAYS),
   LAYER_VEC (b_q, DIM_Q, WHEN_QKV_BIAS),
   LAYER_MAT (w_k, DIM_KV, DIM_C, WHEN_ALWAYS),
@@ -65,8 +67,8 @@ static const Field layer_fields[] = {
   LAYER_VEC (b_o, DIM_C, WHEN_O_BIAS),
   LAYER_VEC (attn_post_w, DIM_C, WHEN_POST_NORMS),
   LAYER_VEC (attn_post_b, DIM_C, WHEN_POST_NORM_BIAS),
-  LAYER_VEC (norm2_w, DIM_C, WHEN_ALWAYS),
-  LAYER_VEC (norm2_b, DIM_C, WHEN_NORM_BIAS),
+  LAYER_VEC (norm2_w, DIM_C, WHEN_PRE_NORMS),
+  LAYER_VEC (norm2_b, DIM_C, WHEN_PRE_NORM_BIAS),
   LAYER_MAT (w_gate, DIM_F, DIM_C, WHEN_GATED),
   LAYER_VEC (b_gate, DIM_F, WHEN_GATED_BIAS),
   LAYER_MAT (w_up, DIM_F, DIM_C, WHEN_ALWAYS),
@@ -110,6 +112,8 @@ when_present (const StrataRecipe *r, When w)
   switch (w) {
   case WHEN_ALWAYS: return 1;
   case WHEN_NORM_BIAS: return norm_bias;
+  case WHEN_PRE_NORMS: return r->pre_norms;
+  case WHEN_PRE_NORM_BIAS: return r->pre_norms && norm_bias;
   case WHEN_LEARNED_POS: return r->learned_pos;
   case WHEN_QKV_BIAS: return r->qkv_bias;
   case WHEN_QK_NORM: return qk;

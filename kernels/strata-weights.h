@@ -28,7 +28,7 @@ typedef struct {
 
 /* Pointers into StrataWeights.arena. Optional tensors are NULL. */
 typedef struct {
-  float *norm1_w, *norm1_b;         /* (C), (C) */
+  float *norm1_w, *norm1_b;         /* (C), (C); absent without pre-norms */
   StrataMat w_q; float *b_q;        /* (H*D, C), (H*D) */
   StrataMat w_k; float *b_k;        /* (K*D, C), (K*D) */
   StrataMat w_v; float *b_v;        /* (K*D, C), (K*D) */
@@ -36,7 +36,7 @@ typedef struct {
   float *k_norm_w, *k_norm_b;       /* (D) per head, or (K*D) whole */
   StrataMat w_o; float *b_o;        /* (C, H*D), (C) */
   float *attn_post_w, *attn_post_b; /* (C), (C) */
-  float *norm2_w, *norm2_b;         /* (C), (C) */
+  float *norm2_w, *norm2_b;         /* (C), (C); absent without pre-norms */
   StrataMat w_gate; float *b_gate;  /* (F, C), (F): gated MLPs */
   StrataMat w_up; float *b_up;      /* (F, C), (F): GPT-2 c_fc, Llama up_proj */
   StrataMat w_down; float *b_down;  /* (C, F), (C) */

@@ -315,6 +315,12 @@ static const ForwardCase forward_cases[] = {
   { "qwen2-bias", "golden/qwen2-bias", "golden/qwen2-bias/golden.safetensors" },
   { "mistral-bf16", "golden/mistral-bf16", "golden/mistral-bf16/golden.safetensors" },
   { "stories260k", "stories260K/stories260K.bin", "golden/stories260K-logits.safetensors" },
+  /* windows, soft-caps, post-norms, no pre-norms, q/k norms, split fused projections */
+  { "mistral-window", "golden/mistral-window", "golden/mistral-window/golden.safetensors" },
+  { "gemma2-window", "golden/gemma2-window", "golden/gemma2-window/golden.safetensors" },
+  { "qwen3-qknorm", "golden/qwen3-qknorm", "golden/qwen3-qknorm/golden.safetensors" },
+  { "olmo2-postnorm", "golden/olmo2-postnorm", "golden/olmo2-postnorm/golden.safetensors" },
+  { "phi3-fused", "golden/phi3-fused", "golden/phi3-fused/golden.safetensors" },
 };
 
 static double
@@ -562,5 +568,7 @@ main (int argc, char **argv)
   }
   g_test_add_data_func ("/cuda/suffix-jobs/gpt2", "golden/gpt2", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/llama-gqa", "golden/llama-gqa", test_suffix_jobs);
+  g_test_add_data_func ("/cuda/suffix-jobs/gemma2-window", "golden/gemma2-window", test_suffix_jobs);
+  g_test_add_data_func ("/cuda/suffix-jobs/olmo2-postnorm", "golden/olmo2-postnorm", test_suffix_jobs);
   return g_test_run ();
 }

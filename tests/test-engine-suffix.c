@@ -1,6 +1,7 @@
 /* test-engine-suffix: the patching fast path (strata_engine_forward_suffix and _jobs) against
- * full forward passes with the same patches, on seeded random GPT-2, Llama (GQA, RoPE) and
- * GPT-NeoX (parallel blocks, partial RoPE) weights built in memory. Needs only kernels/. */
+ * full forward passes with the same patches, on seeded random GPT-2, Llama (GQA, RoPE),
+ * GPT-NeoX (parallel blocks, partial RoPE), Gemma 2 (post-norms, soft-caps, windows) and
+ * OLMo-2 (no pre-norms) weights built in memory. Needs only kernels/. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -22,23 +23,34 @@ random_weights (StrataFamily family)
                        .n_kv_heads = family == STRATA_FAMILY_LLAMA ? 2 : 4, .d_head = 8,
                        .d_mlp = 48, .vocab = 50, .n_ctx = 16 };
   /* GPT-2: learned positions, tied; Llama: RoPE half, GQA; NeoX: parallel blocks, RoPE on
-   * half of each head. */
+   * half of each head; Gemma 2: post-norms, soft-caps, a window of 3 on layers 0 and 2;
+   * OLMo-2: no pre-norms, post-norms, whole q/k norms. */
   strata_config_set_family (&cfg, family);
   cfg.recipe.norm.eps = 1e-5f;
   if (family == STRATA_FAMILY_NEOX)
     cfg.recipe.rope.dims = 4;
+  if (family == STRATA_FAMILY_GEMMA2) {
+    cfg.recipe.attn.window = 3;
+    cfg.recipe.attn.softcap = 2.0f;
+    cfg.recipe.final_softcap = 5.0f;
+  }
   StrataWeights *w = strata_weights_new (&cfg, STRATA_DTYPE_F32);
   g_assert_nonnull (w);
   rng_state = 1234u + family;
   float *arena = w->arena;
   for (size_t i = 0; i < w->arena_bytes / sizeof (float); i++)
     arena[i] = 0.4f * uniform ();
-  /* Norm gains near 1, as trained models have. */
-  for (int l = 0; l < cfg.n_layers; l++)
-    for (int c = 0; c < cfg.d_model; c++) {
-      w->layers[l].norm1_w[c] += 1.0f;
-      w->layers[l].norm2_w[c] += 1.0f;
-    }
+  /* Norm gains near 1, as trained models have (those the recipe has). */
+  for (int l = 0; l < cfg.n_layers; l++) {
+    StrataLayerWeights *lw = &w->layers[l];
+    float *gains[] = { lw->norm1_w, lw->norm2_w, lw->attn_post_w, lw->mlp_post_w, lw->q_norm_w, lw->k_norm_w };
+    size_t qn = cfg.recipe.qk_norm == STRATA_QK_NORM_WHOLE ? (size_t) cfg.n_heads * cfg.d_head : (size_t) cfg.d_head;
+    size_t kn = cfg.recipe.qk_norm == STRATA_QK_NORM_WHOLE ? (size_t) cfg.n_kv_heads * cfg.d_head : (size_t) cfg.d_head;
+    size_t sizes[] = { cfg.d_model, cfg.d_model, cfg.d_model, cfg.d_model, qn, kn };
+    for (size_t g = 0; g < G_N_ELEMENTS (gains); g++)
+      for (size_t c = 0; gains[g] && c < sizes[g]; c++)
+        gains[g][c] += 1.0f;
+  }
   for (int c = 0; c < cfg.d_model; c++)
     w->norm_f_w[c] += 1.0f;
   return w;
@@ -188,6 +200,18 @@ test_llama (void)
   check_family (STRATA_FAMILY_LLAMA);
 }
 
+static void
+test_gemma2 (void)
+{
+  check_family (STRATA_FAMILY_GEMMA2);
+}
+
+static void
+test_olmo2 (void)
+{
+  check_family (STRATA_FAMILY_OLMO2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -195,5 +219,7 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels/suffix/gpt2", test_gpt2);
   g_test_add_func ("/kernels/suffix/llama", test_llama);
   g_test_add_func ("/kernels/suffix/neox", test_neox);
+  g_test_add_func ("/kernels/suffix/gemma2", test_gemma2);
+  g_test_add_func ("/kernels/suffix/olmo2", test_olmo2);
   return g_test_run ();
 }

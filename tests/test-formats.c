@@ -214,6 +214,7 @@ test_llama2c_untied (Tmp *t, gconstpointer data)
 
 #include "test-formats-bad.c"
 #include "test-formats-dtype.c"
+#include "test-formats-arch.c"
 
 int
 main (int argc, char **argv)
@@ -228,5 +229,6 @@ main (int argc, char **argv)
   ADD_TMP ("/data/cross/hf-vs-bin", test_cross_hf_bin);
   add_bad_tests ();
   add_dtype_tests ();
+  add_arch_tests ();
   return g_test_run ();
 }

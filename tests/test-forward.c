@@ -7,12 +7,15 @@
  * residual stream and a greedy continuation of the real llama2.c model
  * (tools/reference/stories260k_reference.py). Each case opens the checkpoint with the
  * project's loader, caches every site the golden file has, and allows max |diff| 1e-4 (an
- * fp32 rerun of the references lands within 1.5e-5). The GPT-NeoX goldens also hold greedy
- * ids that transformers' generate() reproduces (tools/reference/check_goldens_hf.py).
+ * fp32 rerun of the references lands within 1.5e-5). The GPT-NeoX goldens and those after
+ * them (Mistral with a window shorter than the sequence, Gemma 2, Qwen3, OLMo-2, Phi-3) also
+ * hold greedy ids that transformers' generate() reproduces (tools/reference/check_goldens_hf.py).
+ * The logit lens at the last layer, on the reference's last resid_post, must give the
+ * reference logits (the model's own final norm and output transform).
  *
- * tests/data/golden/recipes/<name>/ holds recipes no loader reads yet (Gemma-like soft-caps,
- * windows and post-norms; q/k norms with partial rotary; parallel blocks with learned
- * positions): recipe.json, weights under the engine's own tensor names and golden sites of a
+ * tests/data/golden/recipes/<name>/ holds recipes through the engine alone (Gemma-like
+ * soft-caps, windows and post-norms; q/k norms with partial rotary; parallel blocks with
+ * learned positions): recipe.json, weights under the engine's own tensor names and golden sites of a
  * float64 torch forward written from the recipe's definition
  * (tools/reference/make_recipe_goldens.py). These cases build the config and weights
  * directly, so they check the engine without any loader. */
@@ -70,6 +73,11 @@ static const ForwardCase case_qwen2 = { "golden/qwen2-bias", "golden/qwen2-bias/
 static const ForwardCase case_mistral = { "golden/mistral-bf16", "golden/mistral-bf16/golden.safetensors", STRATA_DTYPE_BF16, STRATA_ROPE_HALF, TRUE };
 static const ForwardCase case_neox = { "golden/neox", "golden/neox/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE, 2 };
 static const ForwardCase case_neox_seq = { "golden/neox-seq-f16", "golden/neox-seq-f16/golden.safetensors", STRATA_DTYPE_F16, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_mistral_window = { "golden/mistral-window", "golden/mistral-window/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_gemma2 = { "golden/gemma2-window", "golden/gemma2-window/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_qwen3 = { "golden/qwen3-qknorm", "golden/qwen3-qknorm/golden.safetensors", STRATA_DTYPE_BF16, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_olmo2 = { "golden/olmo2-postnorm", "golden/olmo2-postnorm/golden.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_HALF, TRUE, 2 };
+static const ForwardCase case_phi3 = { "golden/phi3-fused", "golden/phi3-fused/golden.safetensors", STRATA_DTYPE_F16, STRATA_ROPE_HALF, TRUE, 2 };
 static const ForwardCase case_stories = { "stories260K/stories260K.bin", "golden/stories260K-logits.safetensors", STRATA_DTYPE_F32, STRATA_ROPE_ADJACENT, FALSE, 1 };
 
 /* Shape of a site per strata-sites.h, for a run of B sequences of T tokens. */
@@ -182,6 +190,9 @@ config_from_recipe (JsonObject *o, StrataConfig *c)
   r->act = (StrataActivation) json_enum (o, "activation", acts, G_N_ELEMENTS (acts));
   r->gated = json_object_get_boolean_member (o, "gated");
   r->parallel = json_object_get_boolean_member (o, "parallel");
+  /* Keys added after the first recipe goldens are written only when they differ from their
+   * default, so those files keep their bytes. */
+  r->pre_norms = json_object_get_boolean_member_with_default (o, "pre_norms", TRUE);
   r->post_norms = json_object_get_boolean_member (o, "post_norms");
   r->qk_norm = (StrataQkNorm) json_enum (o, "qk_norm", qk, G_N_ELEMENTS (qk));
   r->learned_pos = json_object_get_boolean_member (o, "learned_pos");
@@ -378,6 +389,31 @@ check_greedy (StrataModel *model, StrataGolden *golden, StrataEngine *e, const g
   }
 }
 
+/* The logit lens at the last residual point is the model's own final norm and output
+ * transform (the final soft-cap of Gemma 2 too): on the reference's last resid_post it must
+ * give the reference logits. */
+static void
+check_lens (StrataModel *model, StrataGolden *golden, StrataEngine *e)
+{
+  const StrataConfig *cfg = &model->weights->cfg;
+  g_autofree char *name = g_strdup_printf ("blocks.%d.hook_resid_post", cfg->n_layers - 1);
+  g_autoptr (GError) error = NULL;
+  int nd;
+  gint64 shape[4];
+  if (!strata_golden_has (golden, name, &nd, shape))
+    return;
+  gsize n, n_ref;
+  g_autofree float *x = strata_golden_dup_f32 (golden, name, &n, &error);
+  g_assert_no_error (error);
+  g_autofree float *ref = strata_golden_dup_f32 (golden, "logits", &n_ref, &error);
+  g_assert_no_error (error);
+  int R = (int) (n / (gsize) cfg->d_model);
+  g_assert_cmpuint (n_ref, ==, (gsize) R * cfg->vocab);
+  g_autofree float *lens = new_nan_buffer (n_ref);
+  g_assert_cmpint (strata_engine_unembed (e, x, R, 0, lens), ==, STRATA_OK);
+  check_error ("lens at the last layer vs logits", max_abs_diff (lens, ref, n_ref));
+}
+
 /* Every site against the golden, then, where the golden has them, greedy ids: from BOS
  * alone (stories260K), or continuing the first golden sequence (GPT-NeoX). */
 static void
@@ -388,6 +424,7 @@ test_forward (gconstpointer data)
   g_autoptr (StrataGolden) golden = open_case_golden (fc);
   StrataEngine *e = new_cpu_engine (model);
   check_sites (model, golden, fc, e);
+  check_lens (model, golden, e);
   if (fc->greedy == 1) {
     const gint32 bos = 1; /* BOS of llama2.c models */
     check_greedy (model, golden, e, &bos, 1);
@@ -404,7 +441,7 @@ test_forward (gconstpointer data)
   strata_engine_free (e);
 }
 
-/* A recipe no loader reads, against its float64 torch forward, site by site. */
+/* A recipe through the engine alone, against its float64 torch forward, site by site. */
 static void
 test_forward_recipe (gconstpointer data)
 {
@@ -416,6 +453,7 @@ test_forward_recipe (gconstpointer data)
   g_autoptr (StrataGolden) golden = open_case_golden (&fc);
   StrataEngine *e = new_cpu_engine (model);
   check_sites (model, golden, &fc, e);
+  check_lens (model, golden, e);
   strata_engine_free (e);
   strata_weights_free (model->weights);
   g_free (model);
@@ -512,6 +550,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/kernels/forward/mistral-bf16", &case_mistral, test_forward);
   g_test_add_data_func ("/kernels/forward/neox", &case_neox, test_forward);
   g_test_add_data_func ("/kernels/forward/neox-seq-f16", &case_neox_seq, test_forward);
+  g_test_add_data_func ("/kernels/forward/mistral-window", &case_mistral_window, test_forward);
+  g_test_add_data_func ("/kernels/forward/gemma2-window", &case_gemma2, test_forward);
+  g_test_add_data_func ("/kernels/forward/qwen3-qknorm", &case_qwen3, test_forward);
+  g_test_add_data_func ("/kernels/forward/olmo2-postnorm", &case_olmo2, test_forward);
+  g_test_add_data_func ("/kernels/forward/phi3-fused", &case_phi3, test_forward);
   g_test_add_data_func ("/kernels/forward/stories260k", &case_stories, test_forward);
   g_test_add_data_func ("/kernels/weights/typed-bf16", &case_mistral, test_typed_weights);
   g_test_add_data_func ("/kernels/weights/typed-f16", &case_gpt2_f16, test_typed_weights);

@@ -171,12 +171,14 @@ test_stories (void)
   strata_engine_free (e);
 }
 
-/* GPT-NeoX (parallel attention and MLP, partial rotary), every site: the fast sweep equals
- * the naive loop, and patching the whole clean prompt at resid_pre 0 gives clean logits. */
+/* A golden checkpoint, every site: the fast sweep equals the naive loop, and patching the
+ * whole clean prompt at resid_pre 0 gives clean logits. */
 static void
-test_neox (void)
+sweep_golden (gconstpointer data)
 {
-  g_autoptr (StrataModel) m = probe_open ("golden/neox");
+  const char *name = data;
+  g_autofree char *dir = g_build_filename ("golden", name, NULL);
+  g_autoptr (StrataModel) m = probe_open (dir);
   StrataEngine *e = probe_engine (m);
   enum { T = 7 };
   int32_t clean[T] = { 3, 17, 9, 30, 2, 11, 40 }, corrupt[T] = { 3, 17, 44, 30, 2, 51, 40 };
@@ -202,7 +204,7 @@ test_neox (void)
   g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, &p, &t, &o, &error);
   g_assert_no_error (error);
   double rel = compare (fast, naive);
-  g_test_message ("neox: fast vs naive, largest relative difference %.3g", rel);
+  g_test_message ("%s: fast vs naive, largest relative difference %.3g", name, rel);
   g_assert_cmpfloat (rel, <=, 1e-5);
   g_assert_false (fast->small_gap);
   /* resid_pre 0 at the first differing position carries everything that position adds. */
@@ -342,7 +344,14 @@ main (int argc, char **argv)
   g_test_add_data_func ("/probes/patching/golden/llama", "llama", check_golden);
   g_test_add_func ("/probes/patching/invariants", test_invariants);
   g_test_add_func ("/probes/patching/stories260K", test_stories);
-  g_test_add_func ("/probes/patching/neox", test_neox);
+  /* GPT-NeoX: parallel attention and MLP, partial rotary; Gemma 2: post-norms, soft-caps and
+   * a window (4) shorter than the prompt on layers 0 and 2; OLMo-2: no pre-norms, whole q/k
+   * norms; Qwen3: per-head q/k norms; Phi-3: split fused projections. */
+  g_test_add_data_func ("/probes/patching/neox", "neox", sweep_golden);
+  g_test_add_data_func ("/probes/patching/gemma2-window", "gemma2-window", sweep_golden);
+  g_test_add_data_func ("/probes/patching/olmo2-postnorm", "olmo2-postnorm", sweep_golden);
+  g_test_add_data_func ("/probes/patching/qwen3-qknorm", "qwen3-qknorm", sweep_golden);
+  g_test_add_data_func ("/probes/patching/phi3-fused", "phi3-fused", sweep_golden);
   g_test_add_func ("/probes/patching/errors", test_errors);
   g_test_add_data_func ("/probes/patching/cancel/fast", GINT_TO_POINTER (FALSE), test_cancel);
   g_test_add_data_func ("/probes/patching/cancel/naive", GINT_TO_POINTER (TRUE), test_cancel);

@@ -4,15 +4,18 @@
 make_goldens.py re-implements the HF forward passes in plain torch so the project needs no
 transformers install. This script closes the loop where transformers is available: it loads
 every tests/data/golden/<name>/ folder that has a config.json (GPT-2, Llama, Qwen2, Mistral,
-GPT-NeoX) with from_pretrained, runs it in float64 with eager attention, and compares with
-golden.safetensors: logits; the residual stream (output_hidden_states, plus the final
-norm's input for the last resid_post); the attention patterns (output_attentions); q/k/v
-before RoPE (the q/k/v projections' outputs, a fused one split as the model splits it); z
-and attn_out (the attention output projection's input and output); mlp.hook_post and
-mlp_out (the MLP down projection's input, the MLP's output); resid_mid (the second norm's
-input; in a parallel GPT-NeoX block that input is resid_pre). Where the golden file holds
+GPT-NeoX, Gemma 2, Qwen3, OLMo-2, Phi-3) with from_pretrained, runs it in float64 with eager
+attention, and compares with golden.safetensors: logits; the residual stream
+(output_hidden_states, plus the final norm's input for the last resid_post); the attention
+patterns (output_attentions); q/k/v before RoPE (the q/k/v projections' outputs, or the q/k
+norms' where the family has them, a fused one split as the model splits it); z (the
+attention output projection's input); attn_out and mlp_out (the output projection's and the
+MLP's outputs, or the post-norms' after them in Gemma 2 and OLMo-2); mlp.hook_post (the MLP
+down projection's input); resid_mid (the input of the norm before the MLP, of OLMo-2's MLP;
+in a parallel GPT-NeoX block that input is resid_pre). Where the golden file holds
 `greedy`, it must equal model.generate(tokens[0], greedy) exactly. It prints the largest
-|diff| per group (logits, hidden, pattern, qkv, other).
+|diff| per group (logits, hidden, pattern, qkv, other). A model_type the installed
+transformers lacks (qwen3, olmo2 before 4.51 / 4.47) is reported as skipped.
 
 tests/data/golden/recipes/<name>/ (make_recipe_goldens.py: a recipe.json and weights in
 Strata's own names) is compared the same way where transformers has the same model: a
@@ -21,7 +24,8 @@ transformers counterpart and are only checked by their own script's invariants.
 
     /work/venv-tf/bin/python tools/reference/check_goldens_hf.py
     (a venv with --system-site-packages over Debian's torch, and transformers==4.44.2)
-Checked with transformers 4.44.2 (and earlier 4.40.2) and torch 1.13.
+Checked with transformers 4.44.2 (and earlier 4.40.2) and torch 1.13; and with transformers
+5.25.0 on torch 2.15 (CPU) from PyPI in a separate venv, which also has Qwen3 and OLMo-2.
 """
 
 import json
@@ -40,38 +44,61 @@ def read_golden(path):
 
 
 def layers_of(model, cfg):
-    """(blocks, per-block module names): the attention output projection (its input is z,
-    its output hook_attn_out), the MLP (output hook_mlp_out), the MLP down projection (its
-    input is mlp.hook_post), the second norm (its input is resid_mid in a sequential block)
-    and the q/k/v projections."""
+    """(blocks, per-block module names): `o`, the attention output projection (its input is
+    z); `attn_out` and `mlp_out`, the modules whose outputs are hook_attn_out and hook_mlp_out
+    (the output projection and the MLP, or the post-norms after them); `down`, the MLP down
+    projection (its input is mlp.hook_post); `mid`, the module whose input is resid_mid in a
+    sequential block (the second norm, or OLMo-2's MLP); and the modules whose outputs are
+    q, k, v before RoPE (the projections, the q/k norms where the family has them, or one
+    fused projection, `qkv`)."""
     t = cfg["model_type"]
     if t == "gpt2":
-        return model.transformer.h, dict(o="attn.c_proj", mlp="mlp", down="mlp.c_proj",
-                                          norm2="ln_2", qkv="attn.c_attn")
+        return model.transformer.h, dict(o="attn.c_proj", attn_out="attn.c_proj", mlp_out="mlp",
+                                          down="mlp.c_proj", mid="ln_2", qkv="attn.c_attn")
     if t == "gpt_neox":
-        return model.gpt_neox.layers, dict(o="attention.dense", mlp="mlp", down="mlp.dense_4h_to_h",
-                                           norm2="post_attention_layernorm",
+        return model.gpt_neox.layers, dict(o="attention.dense", attn_out="attention.dense", mlp_out="mlp",
+                                           down="mlp.dense_4h_to_h", mid="post_attention_layernorm",
                                            qkv="attention.query_key_value")
-    return model.model.layers, dict(o="self_attn.o_proj", mlp="mlp", down="mlp.down_proj",
-                                    norm2="post_attention_layernorm", q="self_attn.q_proj",
-                                    k="self_attn.k_proj", v="self_attn.v_proj")
+    names = dict(o="self_attn.o_proj", attn_out="self_attn.o_proj", mlp_out="mlp", down="mlp.down_proj",
+                 mid="post_attention_layernorm", q="self_attn.q_proj", k="self_attn.k_proj",
+                 v="self_attn.v_proj")
+    if t in ("gemma2", "olmo2"):  # post-norms: hook_attn_out and hook_mlp_out are their outputs
+        names.update(attn_out="post_attention_layernorm", mlp_out="post_feedforward_layernorm",
+                     mid="pre_feedforward_layernorm" if t == "gemma2" else "mlp")
+    if t in ("qwen3", "olmo2"):  # q/k norms before RoPE
+        names.update(q="self_attn.q_norm", k="self_attn.k_norm")
+    if t == "phi3":
+        for x in "qkv":
+            del names[x]
+        names["qkv"] = "self_attn.qkv_proj"
+    return model.model.layers, names
 
 
 def split_qkv(cfg, out):
     """q, k, v before RoPE from a fused projection output (B, T, 3C)."""
     if cfg["model_type"] == "gpt2":
         return out.split(cfg["n_embd"], dim=-1)  # [Q | K | V] along the output axis
-    # GPT-NeoX: per head [q_h; k_h; v_h], i.e. a view (H, 3, D) of the output axis
     H = cfg["num_attention_heads"]
-    qkv = out.view(*out.shape[:-1], H, 3, cfg["hidden_size"] // H)
+    D = cfg["hidden_size"] // H
+    if cfg["model_type"] == "phi3":  # [Q (H*D) | K (K*D) | V (K*D)] along the output axis
+        KD = cfg["num_key_value_heads"] * D
+        return out[..., :H * D], out[..., H * D:H * D + KD], out[..., H * D + KD:]
+    # GPT-NeoX: per head [q_h; k_h; v_h], i.e. a view (H, 3, D) of the output axis
+    qkv = out.view(*out.shape[:-1], H, 3, D)
     return qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]
 
 
 def check(d):
     g = read_golden(os.path.join(d, "golden.safetensors"))
     cfg = json.load(open(os.path.join(d, "config.json")))
+    if cfg["model_type"] not in transformers.models.auto.configuration_auto.CONFIG_MAPPING:
+        print(f"{os.path.basename(d)}: skipped, transformers {transformers.__version__} has no "
+              f"{cfg['model_type']} (run with a newer transformers to check it)")
+        return 0.0
+    # transformers 5 calls torch_dtype `dtype`
+    dtype_arg = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        d, torch_dtype=torch.float64, attn_implementation="eager").eval()
+        d, attn_implementation="eager", **{dtype_arg: torch.float64}).eval()
     L = cfg["n_layer"] if cfg["model_type"] == "gpt2" else cfg["num_hidden_layers"]
     blocks, names = layers_of(model, cfg)
 
@@ -83,11 +110,12 @@ def check(d):
         return fn
 
     for l, blk in enumerate(blocks):
-        for key, name in names.items():
-            blk.get_submodule(name).register_forward_hook(hook((l, key)))
+        for key in ("attn_out", "mlp_out", "q", "k", "v", "qkv"):
+            if key in names:
+                blk.get_submodule(names[key]).register_forward_hook(hook((l, key)))
         blk.get_submodule(names["o"]).register_forward_hook(hook((l, "z"), inp=True))
         blk.get_submodule(names["down"]).register_forward_hook(hook((l, "post"), inp=True))
-        blk.get_submodule(names["norm2"]).register_forward_hook(hook((l, "mid"), inp=True))
+        blk.get_submodule(names["mid"]).register_forward_hook(hook((l, "mid"), inp=True))
     final_norm = {"gpt2": "transformer.ln_f", "gpt_neox": "gpt_neox.final_layer_norm"}.get(
         cfg["model_type"], "model.norm")
     model.get_submodule(final_norm).register_forward_hook(hook("final_in", inp=True))
@@ -114,9 +142,9 @@ def check(d):
         cmp("qkv", b + "attn.hook_k", k)
         cmp("qkv", b + "attn.hook_v", v)
         cmp("other", b + "attn.hook_z", got[(l, "z")])
-        cmp("other", b + "hook_attn_out", got[(l, "o")])
+        cmp("other", b + "hook_attn_out", got[(l, "attn_out")])
         cmp("other", b + "mlp.hook_post", got[(l, "post")])
-        cmp("other", b + "hook_mlp_out", got[(l, "mlp")])
+        cmp("other", b + "hook_mlp_out", got[(l, "mlp_out")])
         # the second norm reads resid_mid in a sequential block, resid_pre in a parallel one
         if b + "hook_resid_mid" in g:
             cmp("other", b + "hook_resid_mid", got[(l, "mid")])
@@ -131,14 +159,24 @@ def check(d):
     err, name = max(worst.values())
     if "greedy" in g:
         # transformers' own decoding loop (KV cache), greedy, from tokens[0] alone
+        prompt = g["tokens"][:1].long()
+        kw = dict(attention_mask=torch.ones_like(prompt), max_new_tokens=len(g["greedy"]),
+                  do_sample=False, num_beams=1, pad_token_id=cfg["eos_token_id"])
+        note = ""
         with torch.no_grad():
-            prompt = g["tokens"][:1].long()
-            gen = model.generate(prompt, attention_mask=torch.ones_like(prompt),
-                                 max_new_tokens=len(g["greedy"]), do_sample=False, num_beams=1,
-                                 pad_token_id=cfg["eos_token_id"])
+            try:
+                gen = model.generate(prompt, **kw)
+            except AttributeError as e:
+                # Gemma 2's HybridCache (4.44.2) calls torch._dynamo, which torch 1.13 lacks:
+                # decode with a full forward per step instead (still generate's own loop)
+                if "_dynamo" not in str(e):
+                    raise
+                model.generation_config.cache_implementation = None
+                gen = model.generate(prompt, use_cache=False, **kw)
+                note = " (no KV cache: HybridCache needs torch 2)"
         new = gen[0, g["tokens"].shape[1]:].tolist()
         ok = new == g["greedy"].tolist()
-        line += f", greedy {'matches' if ok else 'DIFFERS'} {new}"
+        line += f", greedy {'matches' if ok else 'DIFFERS'} {new}{note}"
         if not ok:
             err, name = float("inf"), "greedy"
     print(f"{os.path.basename(d)}: worst {name} {err:.2e}; {line}")
@@ -157,12 +195,14 @@ def recipe_as_gemma2(r, w):
             and abs(r["embed_scale"] - C ** 0.5) < 1e-12 and r["tied"]
             and not any(r[k] for k in ("qkv_bias", "o_bias", "mlp_bias", "unembed_bias"))):
         return None
+    scalar = r["attn_scale"] ** -2  # newer transformers want an int where it is one
+    scalar = round(scalar) if abs(scalar - round(scalar)) < 1e-9 else scalar
     cfg = transformers.Gemma2Config(
         vocab_size=r["vocab"], hidden_size=C, intermediate_size=r["d_mlp"],
         num_hidden_layers=r["n_layers"], num_attention_heads=r["n_heads"],
         num_key_value_heads=r["n_kv_heads"], head_dim=D, hidden_activation="gelu_pytorch_tanh",
         max_position_embeddings=r["n_ctx"], rms_norm_eps=r["norm_eps"], rope_theta=r["rope_theta"],
-        attention_bias=False, query_pre_attn_scalar=r["attn_scale"] ** -2,
+        attention_bias=False, query_pre_attn_scalar=scalar,
         sliding_window=r["window"], attn_logit_softcapping=r["attn_softcap"],
         final_logit_softcapping=r["final_softcap"], tie_word_embeddings=True,
         attn_implementation="eager")

@@ -5,12 +5,20 @@ For each small model below this script
   1. draws seeded random weights and writes them as a Hugging Face checkpoint
      (config.json + model.safetensors, HF tensor names, stored in F32, F16 or BF16);
   2. runs a plain-torch float64 forward pass that follows the Hugging Face modeling code
-     (GPT2Model / LlamaModel / Qwen2Model / MistralModel / GPTNeoXModel) on the weights as
-     stored (BF16/F16 values rounded first), recording every TransformerLens site;
+     (GPT2Model / LlamaModel / Qwen2Model / MistralModel / GPTNeoXModel / Gemma2Model /
+     Qwen3Model / Olmo2Model / Phi3Model) on the weights as stored (BF16/F16 values rounded
+     first), recording every TransformerLens site;
   3. writes golden.safetensors: `tokens` (B, T) I32 and one F32 tensor per site, named
-     and laid out as kernels/strata-sites.h says. The GPT-NeoX models also get `greedy`
-     (N_GREEDY,) I32: the argmax continuation of tokens[0] (prompt excluded), which
-     check_goldens_hf.py compares with transformers' generate().
+     and laid out as kernels/strata-sites.h says. The GPT-NeoX models and every model
+     added after them also get `greedy` (N_GREEDY,) I32: the argmax continuation of
+     tokens[0] (prompt excluded), which check_goldens_hf.py compares with transformers'
+     generate().
+
+The forwards of Gemma 2, Qwen3, OLMo-2 and Phi-3 are written from transformers'
+modeling_gemma2.py / modeling_qwen3.py / modeling_olmo2.py / modeling_phi3.py (Qwen3 and
+OLMo-2 from the main branch: transformers 4.44.2 has neither), not from Strata's recipe.
+Models with a sliding window shorter than T (`mistral-window`, `gemma2-window`) assert that
+switching the window off moves the logits, so the window is seen by the test.
 
 Run with Debian's interpreter (torch + numpy, no transformers):
     /usr/bin/python3 tools/reference/make_goldens.py [OUT_DIR]
@@ -51,6 +59,38 @@ MODELS = {
                  rotary_pct=0.25, theta=10000, parallel=True),
     "neox-seq-f16": dict(family="neox", seed=1007, dtype="F16", L=2, C=32, F=64, H=4, V=63,
                          rotary_pct=0.5, theta=10000, parallel=False),
+    # The models below also get a greedy continuation and assert that each listed option
+    # (`switches`) moves the logits by more than 1e-2 when switched off.
+    # Mistral with sliding_window 4 < T: key j visible from query i iff i - j < 4, every layer.
+    "mistral-window": dict(family="llama", model_type="mistral", seed=1008, dtype="F32", L=2,
+                           C=32, F=48, H=4, K=2, V=59, theta=10000.0, tied=False, qkv_bias=False,
+                           window=4, greedy=True, switches={"window": dict(window=None)}),
+    # Gemma 2: head_dim 16 with H*D = 64 != C, query_pre_attn_scalar 12 (not head_dim), (1 + w)
+    # RMS norms before and after each sublayer, GeGLU, sqrt(C) embedding scale, both
+    # soft-caps, sliding_window 4 on layers 0 and 2 of 3, GQA, tied. A small embedding
+    # (0.1 randn, O(1) after the sqrt(C) scale) and gains 1 + w in [1, 2) keep the tied
+    # unembedding from echoing the last token, so the greedy continuation varies.
+    "gemma2-window": dict(family="gemma2", seed=1009, dtype="F32", L=3, C=32, F=48, H=4, K=2,
+                          D=16, V=71, theta=10000.0, scalar=12, attn_cap=3.0, final_cap=4.0,
+                          window=4, embed=0.1, gain_lo=0.0, tied=True, greedy=True,
+                          switches={"window": dict(window=None), "attn softcap": dict(attn_cap=None),
+                                    "final softcap": dict(final_cap=None),
+                                    "query_pre_attn_scalar": dict(scalar=16)}),
+    # Qwen3: per-head RMS q/k norms (size head_dim) before RoPE, head_dim 16 != C/H, no
+    # biases, GQA, tied (as the small Qwen3 models are), BF16; embedding 0.3 randn, for a
+    # greedy continuation that does not just repeat the last token.
+    "qwen3-qknorm": dict(family="qwen3", seed=1010, dtype="BF16", L=2, C=32, F=48, H=4, K=2,
+                         D=16, V=67, theta=1000000.0, tied=True, embed=0.3, greedy=True,
+                         switches={"q/k norm": dict(qk_norm=False)}),
+    # OLMo-2: no pre-norms, RMS post-norms on the attention and MLP outputs, q/k RMS norms over
+    # all H*D (K*D) values, GQA (k_norm over 16 values), untied.
+    "olmo2-postnorm": dict(family="olmo2", seed=1011, dtype="F32", L=2, C=32, F=48, H=4, K=2,
+                           V=61, theta=500000.0, greedy=True,
+                           switches={"q/k norm": dict(qk_norm=False), "post norms": dict(post_norms=False)}),
+    # Phi-3: fused qkv_proj (q rows, then k, then v) and gate_up_proj (gate rows, then up),
+    # GQA, untied, F16; sliding_window 2047 as Phi-3-mini-4k has (longer than any sequence).
+    "phi3-fused": dict(family="phi3", seed=1013, dtype="F16", L=2, C=32, F=40, H=4, K=2, V=73,
+                       theta=10000.0, greedy=True),
 }
 
 N_GREEDY = 8  # greedy steps after tokens[0] (GPT-NeoX models); 7 + 8 stays within 16 positions
@@ -171,7 +211,8 @@ def llama_config(m):
     if m["model_type"] == "qwen2":
         cfg.update(use_sliding_window=False)
     if m["model_type"] == "mistral":
-        cfg.update(sliding_window=4096)  # longer than any sequence here: no effect
+        # 4096: longer than any sequence here, no effect; `window`: shorter than T
+        cfg.update(sliding_window=m.get("window", 4096))
     return cfg
 
 
@@ -269,10 +310,13 @@ def record_attention(rec, l, q, k, v, pattern, z, w_o_in_out):
     rec[f"blocks.{l}.attn.hook_result"] = torch.einsum("bthd,hdc->bthc", z, w)
 
 
-def causal_softmax(scores):
-    """scores (B,H,T,T) -> pattern with exact zeros above the diagonal."""
+def causal_softmax(scores, window=None):
+    """scores (B,H,T,T) -> pattern with exact zeros above the diagonal; with a sliding window,
+    also where i - j >= window (transformers: the mask excludes j <= i - sliding_window)."""
     Tq = scores.shape[-1]
     mask = torch.ones(Tq, Tq, dtype=torch.bool).tril()
+    if window:
+        mask = mask & torch.ones(Tq, Tq, dtype=torch.bool).triu(-(window - 1))
     return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
 
 
@@ -341,7 +385,8 @@ def rope_half(x, theta):
 
 def llama_forward(p, m, ids):
     """HF LlamaForCausalLM.forward (Qwen2, Mistral: same graph; Qwen2 adds q/k/v biases),
-    eval mode, float64, no sliding window. ids (B,T) -> dict of sites."""
+    eval mode, float64; Mistral's sliding window (m["window"]) on every layer. ids (B,T) ->
+    dict of sites."""
     C, H, K = m["C"], m["H"], m["K"]
     D = C // H
     Bq, Tq = ids.shape
@@ -365,7 +410,7 @@ def llama_forward(p, m, ids):
         kr = kr.repeat_interleave(H // K, dim=2)
         vr = v.repeat_interleave(H // K, dim=2)
         scores = qr.transpose(1, 2) @ kr.transpose(1, 2).transpose(-1, -2) / math.sqrt(D)
-        pattern = causal_softmax(scores)
+        pattern = causal_softmax(scores, m.get("window"))
         z = (pattern @ vr.transpose(1, 2)).transpose(1, 2)  # (B,T,H,D)
         w_o = p[a + "self_attn.o_proj.weight"]  # (C, H*D)
         record_attention(rec, l, q, k, v, pattern, z, w_o.t())
@@ -441,6 +486,320 @@ def neox_forward(p, m, ids):
     return rec
 
 
+# ---------------------------------------------------------------- Gemma 2, Qwen3, OLMo-2, Phi-3
+
+def decoder_params(m, norms, qk_norm=None, gain=norm_gain, fused=False):
+    """Random weights under HF names model.layers.N.*: `norms` lists the per-layer norm
+    module names; qk_norm "head" adds self_attn.q_norm/k_norm of size D, "whole" of size
+    H*D / K*D; fused writes Phi-3's qkv_proj and gate_up_proj."""
+    C, F, H, K, V = m["C"], m["F"], m["H"], m["K"], m["V"]
+    D = m.get("D", C // H)
+    p = {"model.embed_tokens.weight": torch.randn(V, C) * m.get("embed", 1.0)}
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        for n in norms:
+            p[a + n + ".weight"] = gain(C)
+        wq, wk, wv = linear_w(H * D, C, 2.0), linear_w(K * D, C), linear_w(K * D, C)
+        if fused:
+            p[a + "self_attn.qkv_proj.weight"] = torch.cat([wq, wk, wv], 0)
+        else:
+            p[a + "self_attn.q_proj.weight"] = wq
+            p[a + "self_attn.k_proj.weight"] = wk
+            p[a + "self_attn.v_proj.weight"] = wv
+        if qk_norm:
+            p[a + "self_attn.q_norm.weight"] = gain(D if qk_norm == "head" else H * D)
+            p[a + "self_attn.k_norm.weight"] = gain(D if qk_norm == "head" else K * D)
+        p[a + "self_attn.o_proj.weight"] = linear_w(C, H * D)
+        wg, wu = linear_w(F, C), linear_w(F, C)
+        if fused:
+            p[a + "mlp.gate_up_proj.weight"] = torch.cat([wg, wu], 0)
+        else:
+            p[a + "mlp.gate_proj.weight"] = wg
+            p[a + "mlp.up_proj.weight"] = wu
+        p[a + "mlp.down_proj.weight"] = linear_w(C, F)
+    p["model.norm.weight"] = gain(C)
+    if not m.get("tied"):
+        p["lm_head.weight"] = linear_w(V, C, 4.0)
+    return p
+
+
+def decoder_config(m, arch, model_type, **extra):
+    cfg = {
+        "architectures": [arch],
+        "model_type": model_type,
+        "hidden_size": m["C"],
+        "intermediate_size": m["F"],
+        "num_hidden_layers": m["L"],
+        "num_attention_heads": m["H"],
+        "num_key_value_heads": m["K"],
+        "vocab_size": m["V"],
+        "max_position_embeddings": 16,
+        "rms_norm_eps": m.get("eps", EPS),
+        "rope_theta": m["theta"],
+        "hidden_act": "silu",
+        "tie_word_embeddings": bool(m.get("tied")),
+        "bos_token_id": 1,
+        "eos_token_id": m.get("eos", 2),
+        "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[m["dtype"]],
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def attention(q, k, v, m, scale, window=None, softcap=None):
+    """q (B,T,H,D), k v (B,T,K,D) after RoPE -> pattern (B,H,T,T), z (B,T,H,D). transformers'
+    eager attention: scores = q k^T * scale, soft-capped (Gemma 2), masked, softmax."""
+    H, K = q.shape[2], k.shape[2]
+    kr = k.repeat_interleave(H // K, dim=2)  # repeat_kv
+    vr = v.repeat_interleave(H // K, dim=2)
+    scores = (q.transpose(1, 2) @ kr.transpose(1, 2).transpose(-1, -2)) * scale
+    if softcap:
+        scores = torch.tanh(scores / softcap) * softcap
+    pattern = causal_softmax(scores, window)
+    return pattern, (pattern @ vr.transpose(1, 2)).transpose(1, 2)
+
+
+def gemma_norm(x, w, eps):
+    # Gemma2RMSNorm: x * rsqrt(mean(x²) + eps) * (1 + w)
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * (1.0 + w)
+
+
+def gemma2_params(m):
+    # Gemma2RMSNorm weights start at 0 (gain 1 + w): draw w in [lo, lo + 1)
+    lo = m.get("gain_lo", -0.5)
+    return decoder_params(m, ["input_layernorm", "post_attention_layernorm",
+                              "pre_feedforward_layernorm", "post_feedforward_layernorm"],
+                          gain=lambda n: torch.rand(n) + lo)
+
+
+def gemma2_config(m):
+    """The keys of a Gemma 2 checkpoint's config.json (gemma-2-2b), sizes shrunk."""
+    return decoder_config(
+        m, "Gemma2ForCausalLM", "gemma2", head_dim=m["D"], hidden_act="gelu_pytorch_tanh",
+        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=m["scalar"],
+        attn_logit_softcapping=m["attn_cap"], final_logit_softcapping=m["final_cap"],
+        sliding_window=m["window"], attention_bias=False, attention_dropout=0.0,
+        cache_implementation="hybrid", pad_token_id=0, rms_norm_eps=1e-6)
+
+
+def gemma2_forward(p, m, ids):
+    """HF Gemma2ForCausalLM.forward (modeling_gemma2.py), eval mode, eager, float64: the
+    embedding times sqrt(hidden_size); per layer x + post_attention_layernorm(attn(
+    input_layernorm(x))), then + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(.)));
+    scores * query_pre_attn_scalar^-0.5, then cap * tanh(scores / cap); the sliding window on
+    layers with layer_idx % 2 == 0; GeGLU with gelu_pytorch_tanh; logits soft-capped."""
+    C, H, K, D = m["C"], m["H"], m["K"], m["D"]
+    Bq, Tq = ids.shape
+    eps = 1e-6
+    rec = {}
+
+    def lin(x, name):
+        return x @ p[name + ".weight"].t()
+
+    def nrm(x, name):
+        return gemma_norm(x, p[name + ".weight"], eps)
+
+    x = p["model.embed_tokens.weight"][ids] * (C ** 0.5)
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        n = nrm(x, a + "input_layernorm")
+        q = lin(n, a + "self_attn.q_proj").view(Bq, Tq, H, D)
+        k = lin(n, a + "self_attn.k_proj").view(Bq, Tq, K, D)
+        v = lin(n, a + "self_attn.v_proj").view(Bq, Tq, K, D)
+        window = m["window"] if l % 2 == 0 else None
+        scalar = m["scalar"]
+        pattern, z = attention(rope_half(q, m["theta"]), rope_half(k, m["theta"]), v, m,
+                               scalar ** -0.5, window, m["attn_cap"])
+        w_o = p[a + "self_attn.o_proj.weight"]  # (C, H*D)
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = nrm(lin(z.reshape(Bq, Tq, H * D), a + "self_attn.o_proj"), a + "post_attention_layernorm")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        n = nrm(x, a + "pre_feedforward_layernorm")
+        post = gelu_new(lin(n, a + "mlp.gate_proj")) * lin(n, a + "mlp.up_proj")  # gelu_pytorch_tanh
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = nrm(lin(post, a + "mlp.down_proj"), a + "post_feedforward_layernorm")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = nrm(x, "model.norm")
+    rec["ln_final.hook_normalized"] = x
+    logits = x @ p["model.embed_tokens.weight"].t()  # tied
+    if m["final_cap"]:
+        logits = torch.tanh(logits / m["final_cap"]) * m["final_cap"]
+    rec["logits"] = logits
+    return rec
+
+
+def qwen3_params(m):
+    return decoder_params(m, ["input_layernorm", "post_attention_layernorm"], qk_norm="head")
+
+
+def qwen3_config(m):
+    """The keys of a Qwen3 checkpoint's config.json (Qwen3-0.6B), sizes shrunk."""
+    return decoder_config(m, "Qwen3ForCausalLM", "qwen3", head_dim=m["D"], attention_bias=False,
+                          attention_dropout=0.0, max_window_layers=m["L"], rope_scaling=None,
+                          sliding_window=None, use_sliding_window=False, use_cache=True)
+
+
+def qwen3_forward(p, m, ids):
+    """HF Qwen3ForCausalLM.forward (modeling_qwen3.py), eval mode, eager, float64: Llama's
+    block with q_norm and k_norm (RMSNorm over head_dim, one weight shared by every head)
+    applied to q_proj(x) and k_proj(x) viewed per head, before RoPE; scaling head_dim^-0.5."""
+    C, H, K, D = m["C"], m["H"], m["K"], m["D"]
+    Bq, Tq = ids.shape
+    rec = {}
+
+    def lin(x, name):
+        return x @ p[name + ".weight"].t()
+
+    x = p["model.embed_tokens.weight"][ids]
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        n = rms_norm(x, p[a + "input_layernorm.weight"])
+        q = lin(n, a + "self_attn.q_proj").view(Bq, Tq, H, D)
+        k = lin(n, a + "self_attn.k_proj").view(Bq, Tq, K, D)
+        v = lin(n, a + "self_attn.v_proj").view(Bq, Tq, K, D)
+        if m.get("qk_norm", True):
+            q = rms_norm(q, p[a + "self_attn.q_norm.weight"])
+            k = rms_norm(k, p[a + "self_attn.k_norm.weight"])
+        pattern, z = attention(rope_half(q, m["theta"]), rope_half(k, m["theta"]), v, m, D ** -0.5)
+        w_o = p[a + "self_attn.o_proj.weight"]
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = lin(z.reshape(Bq, Tq, H * D), a + "self_attn.o_proj")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        n = rms_norm(x, p[a + "post_attention_layernorm.weight"])
+        post = torch.nn.functional.silu(lin(n, a + "mlp.gate_proj")) * lin(n, a + "mlp.up_proj")
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = lin(post, a + "mlp.down_proj")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = rms_norm(x, p["model.norm.weight"])
+    rec["ln_final.hook_normalized"] = x
+    w_u = p["model.embed_tokens.weight"] if m["tied"] else p["lm_head.weight"]
+    rec["logits"] = x @ w_u.t()
+    return rec
+
+
+def olmo2_params(m):
+    return decoder_params(m, ["post_attention_layernorm", "post_feedforward_layernorm"], qk_norm="whole")
+
+
+def olmo2_config(m):
+    """The keys of an OLMo-2 checkpoint's config.json (OLMo-2-1124-7B), sizes shrunk."""
+    return decoder_config(m, "Olmo2ForCausalLM", "olmo2", attention_bias=False, attention_dropout=0.0,
+                          rope_scaling=None, use_cache=True, pad_token_id=0)
+
+
+def olmo2_forward(p, m, ids):
+    """HF Olmo2ForCausalLM.forward (modeling_olmo2.py), eval mode, eager, float64: no norm
+    before attention or the MLP; x + post_attention_layernorm(attn(x)), then
+    + post_feedforward_layernorm(mlp(.)); q_norm over all H*D values of q_proj(x), k_norm
+    over all K*D of k_proj(x), before the per-head view and RoPE."""
+    C, H, K = m["C"], m["H"], m["K"]
+    D = C // H
+    Bq, Tq = ids.shape
+    rec = {}
+
+    def lin(x, name):
+        return x @ p[name + ".weight"].t()
+
+    def post(x, name):
+        return rms_norm(x, p[name + ".weight"]) if m.get("post_norms", True) else x
+
+    x = p["model.embed_tokens.weight"][ids]
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        q, k = lin(x, a + "self_attn.q_proj"), lin(x, a + "self_attn.k_proj")
+        if m.get("qk_norm", True):
+            q, k = rms_norm(q, p[a + "self_attn.q_norm.weight"]), rms_norm(k, p[a + "self_attn.k_norm.weight"])
+        q, k = q.view(Bq, Tq, H, D), k.view(Bq, Tq, K, D)
+        v = lin(x, a + "self_attn.v_proj").view(Bq, Tq, K, D)
+        pattern, z = attention(rope_half(q, m["theta"]), rope_half(k, m["theta"]), v, m, D ** -0.5)
+        w_o = p[a + "self_attn.o_proj.weight"]
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = post(lin(z.reshape(Bq, Tq, H * D), a + "self_attn.o_proj"), a + "post_attention_layernorm")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        act = torch.nn.functional.silu(lin(x, a + "mlp.gate_proj")) * lin(x, a + "mlp.up_proj")
+        rec[f"blocks.{l}.mlp.hook_post"] = act
+        mlp_out = post(lin(act, a + "mlp.down_proj"), a + "post_feedforward_layernorm")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = rms_norm(x, p["model.norm.weight"])
+    rec["ln_final.hook_normalized"] = x
+    rec["logits"] = x @ p["lm_head.weight"].t()
+    return rec
+
+
+def phi3_params(m):
+    return decoder_params(m, ["input_layernorm", "post_attention_layernorm"], fused=True)
+
+
+def phi3_config(m):
+    """The keys of Phi-3-mini-4k-instruct's config.json, sizes shrunk."""
+    return decoder_config(m, "Phi3ForCausalLM", "phi3", attention_bias=False, attention_dropout=0.0,
+                          embd_pdrop=0.0, resid_pdrop=0.0, initializer_range=0.02,
+                          original_max_position_embeddings=16, rope_scaling=None,
+                          sliding_window=2047, pad_token_id=0, use_cache=True)
+
+
+def phi3_forward(p, m, ids):
+    """HF Phi3ForCausalLM.forward (modeling_phi3.py), eval mode, eager, float64: Llama's
+    block with q, k, v the first H*D, next K*D and last K*D outputs of qkv_proj, and gate, up
+    the two halves of gate_up_proj's outputs (chunk(2): gate first), up * silu(gate). The
+    window (2047) is longer than any sequence here."""
+    C, F, H, K = m["C"], m["F"], m["H"], m["K"]
+    D = C // H
+    Bq, Tq = ids.shape
+    rec = {}
+
+    def lin(x, name):
+        return x @ p[name + ".weight"].t()
+
+    x = p["model.embed_tokens.weight"][ids]
+    rec["hook_embed"] = x
+    for l in range(m["L"]):
+        a = f"model.layers.{l}."
+        rec[f"blocks.{l}.hook_resid_pre"] = x
+        n = rms_norm(x, p[a + "input_layernorm.weight"])
+        qkv = lin(n, a + "self_attn.qkv_proj")
+        q = qkv[..., :H * D].view(Bq, Tq, H, D)
+        k = qkv[..., H * D:H * D + K * D].view(Bq, Tq, K, D)
+        v = qkv[..., H * D + K * D:].view(Bq, Tq, K, D)
+        pattern, z = attention(rope_half(q, m["theta"]), rope_half(k, m["theta"]), v, m, D ** -0.5)
+        w_o = p[a + "self_attn.o_proj.weight"]
+        record_attention(rec, l, q, k, v, pattern, z, w_o.t())
+        attn_out = lin(z.reshape(Bq, Tq, H * D), a + "self_attn.o_proj")
+        rec[f"blocks.{l}.hook_attn_out"] = attn_out
+        x = x + attn_out
+        rec[f"blocks.{l}.hook_resid_mid"] = x
+        n = rms_norm(x, p[a + "post_attention_layernorm.weight"])
+        gate, up = lin(n, a + "mlp.gate_up_proj").chunk(2, dim=-1)
+        post = up * torch.nn.functional.silu(gate)
+        rec[f"blocks.{l}.mlp.hook_post"] = post
+        mlp_out = lin(post, a + "mlp.down_proj")
+        rec[f"blocks.{l}.hook_mlp_out"] = mlp_out
+        x = x + mlp_out
+        rec[f"blocks.{l}.hook_resid_post"] = x
+    x = rms_norm(x, p["model.norm.weight"])
+    rec["ln_final.hook_normalized"] = x
+    rec["logits"] = x @ p["lm_head.weight"].t()
+    return rec
+
+
 def greedy(forward, p, m, prompt, n):
     """n argmax steps after prompt (T,), each a full forward over the sequence so far (no
     cache). Returns the new ids and the smallest top-2 logit gap of any step."""
@@ -465,7 +824,13 @@ def self_check(rec, m, p):
             b_o = p[f"gpt_neox.layers.{l}.attention.dense.bias"]
         else:
             b_o = p.get(f"model.layers.{l}.self_attn.o_proj.bias", torch.zeros(m["C"], dtype=torch.float64))
-        assert torch.allclose(res + b_o, rec[f"blocks.{l}.hook_attn_out"], atol=1e-10)
+        o = res + b_o
+        post_w = p.get(f"model.layers.{l}.post_attention_layernorm.weight")
+        if m["family"] == "gemma2":  # the attention output is normed before the residual add
+            o = gemma_norm(o, post_w, 1e-6)
+        elif m["family"] == "olmo2":
+            o = rms_norm(o, post_w)
+        assert torch.allclose(o, rec[f"blocks.{l}.hook_attn_out"], atol=1e-10)
         pat = rec[f"blocks.{l}.attn.hook_pattern"]
         assert torch.allclose(pat.sum(-1), torch.ones_like(pat.sum(-1)), atol=1e-12)
         assert (pat.triu(1) == 0).all()
@@ -491,6 +856,10 @@ FAMILIES = {  # family -> (params, config, forward)
     "gpt2": (gpt2_params, gpt2_config, gpt2_forward),
     "llama": (llama_params, llama_config, llama_forward),
     "neox": (neox_params, neox_config, neox_forward),
+    "gemma2": (gemma2_params, gemma2_config, gemma2_forward),
+    "qwen3": (qwen3_params, qwen3_config, qwen3_forward),
+    "olmo2": (olmo2_params, olmo2_config, olmo2_forward),
+    "phi3": (phi3_params, phi3_config, phi3_forward),
 }
 
 
@@ -504,7 +873,12 @@ def make_model(name, m, out_root):
     rec = forward(ref, m, ids)
     self_check(rec, m, ref)
     extra = []
-    if m["family"] == "neox":
+    moved = {}
+    for label, change in m.get("switches", {}).items():
+        # each option the model is here for must matter, by far more than the C test's 1e-4
+        moved[label] = (forward(ref, dict(m, **change), ids)["logits"] - rec["logits"]).abs().max().item()
+        assert moved[label] > 1e-2, f"{name}: switching {label} off moves logits by {moved[label]:.1e}"
+    if m["family"] == "neox" or m.get("greedy"):
         cont, gap = greedy(forward, ref, m, ids[0], N_GREEDY)
         # fp32 (and transformers' cached decoding) must be able to call every step
         assert gap > 1e-3, f"{name}: greedy step with top-2 gap {gap:.2e} is too close to call"
@@ -537,6 +911,8 @@ def make_model(name, m, out_root):
     if extra:
         assert greedy(forward, ref32, m, ids[0], N_GREEDY)[0] == cont, f"{name}: fp32 greedy differs"
         note = f", greedy {cont} (min top-2 gap {gap:.3f})"
+    if moved:
+        note += ", switched off -> max |logit change|: " + ", ".join(f"{k} {v:.2g}" for k, v in moved.items())
     print(f"{name}: {len(rec)} sites, logits |max| {rec['logits'].abs().max():.3f}, "
           f"fp32 rerun max error {fp32_err:.1e}, tokens {ids.tolist()}{note}")
 

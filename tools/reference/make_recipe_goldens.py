@@ -37,6 +37,9 @@ Reference semantics (float64):
 - embed: hook_embed = tok_embed[ids] * embed_scale; hook_pos_embed = pos_embed[0..T)
   (iff learned_pos, broadcast to (B,T,C)); resid_pre of block 0 = hook_embed
   (+ hook_pos_embed).
+- pre_norms (optional key, default true; written only when false, so the files made before
+  it keep their bytes): without pre-norms n1 = x and n2 = x_mid (or x), and norm1_w/b,
+  norm2_w/b do not exist (OLMo-2).
 - block, input x: n1 = norm(x; norm1). q = n1 W_q^T + b_q (B,T,H,D); k, v likewise with K
   heads. qk_norm "head": q = norm over each head's D values with q_norm_w (D), k likewise
   with k_norm_w; "whole": q = norm over the H*D values with q_norm_w (H*D), k over its K*D.
@@ -93,6 +96,9 @@ KEYS = ["n_layers", "d_model", "n_heads", "n_kv_heads", "d_head", "d_mlp", "voca
         "learned_pos", "rope", "rope_dims", "rope_theta", "attn_scale", "attn_softcap",
         "window", "window_period", "final_softcap", "embed_scale", "qkv_bias", "o_bias",
         "mlp_bias", "unembed_bias", "tied"]
+
+# Keys added later, with their default; recipe.json has them only where they differ from it.
+OPTIONAL_KEYS = {"pre_norms": True}
 
 COMMON = dict(d_model=32, n_heads=4, d_head=8, n_ctx=16)
 
@@ -284,7 +290,7 @@ def forward(r, w, ids):
         a = f"layers.{l}."
         s = f"blocks.{l}."
         rec[s + "hook_resid_pre"] = x
-        n1 = nrm(x, a + "norm1")
+        n1 = nrm(x, a + "norm1") if r.get("pre_norms", True) else x
         q = lin(n1, a + "w_q", a + "b_q", r["qkv_bias"])
         k = lin(n1, a + "w_k", a + "b_k", r["qkv_bias"])
         v = lin(n1, a + "w_v", a + "b_v", r["qkv_bias"]).view(Bq, Tq, K, D)
@@ -310,12 +316,13 @@ def forward(r, w, ids):
         o = lin(z.reshape(Bq, Tq, H * D), a + "w_o", a + "b_o", r["o_bias"])
         attn_out = nrm(o, a + "attn_post") if r["post_norms"] else o
         rec[s + "hook_attn_out"] = attn_out
+        pre = r.get("pre_norms", True)
         if r["parallel"]:
-            n2 = nrm(x, a + "norm2")
+            n2 = nrm(x, a + "norm2") if pre else x
         else:
             mid = x + attn_out
             rec[s + "hook_resid_mid"] = mid
-            n2 = nrm(mid, a + "norm2")
+            n2 = nrm(mid, a + "norm2") if pre else mid
         up = lin(n2, a + "w_up", a + "b_up", r["mlp_bias"])
         if r["gated"]:
             post = act(r, lin(n2, a + "w_gate", a + "b_gate", r["mlp_bias"])) * up
@@ -443,8 +450,8 @@ def switches(r):
 
 def make_recipe(name, spec, out_root):
     r = spec["recipe"]
-    assert sorted(r) == sorted(KEYS), f"{name}: recipe keys"
-    r = {k: r[k] for k in KEYS}
+    assert sorted(k for k in r if k not in OPTIONAL_KEYS) == sorted(KEYS), f"{name}: recipe keys"
+    r = {k: r[k] for k in KEYS + [k for k in OPTIONAL_KEYS if r.get(k, OPTIONAL_KEYS[k]) != OPTIONAL_KEYS[k]]}
     torch.manual_seed(spec["seed"])
     w32 = make_weights(r)
     ids = torch.randint(0, r["vocab"], (B, T))
@@ -494,8 +501,9 @@ def read_safetensors(path):
 
 
 def hf_as_recipe(cfg, p):
-    """An HF checkpoint of make_goldens.py (GPT-2, Llama/Qwen2/Mistral, GPT-NeoX) as a
-    recipe and weights in Strata's names: the recipe semantics must reproduce its goldens."""
+    """An HF checkpoint of make_goldens.py (GPT-2, Llama/Qwen2/Mistral, GPT-NeoX, Gemma 2,
+    Qwen3, OLMo-2, Phi-3) as a recipe and weights in Strata's names: the recipe semantics
+    must reproduce its goldens."""
     t = cfg["model_type"]
     w = {}
     if t == "gpt2":
@@ -550,11 +558,12 @@ def hf_as_recipe(cfg, p):
         w["norm_f_w"] = p["gpt_neox.final_layer_norm.weight"]
         w["norm_f_b"] = p["gpt_neox.final_layer_norm.bias"]
         w["unembed"] = p["embed_out.weight"]
-    else:  # llama, qwen2, mistral
+    else:  # llama, qwen2, mistral, and Gemma 2, Qwen3, OLMo-2, Phi-3 under model.layers.N.
         C, H, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
-        D = C // H
+        D = cfg.get("head_dim", C // H)
+        K = cfg["num_key_value_heads"]
         bias = "model.layers.0.self_attn.q_proj.bias" in p
-        r = dict(n_layers=L, d_model=C, n_heads=H, n_kv_heads=cfg["num_key_value_heads"], d_head=D,
+        r = dict(n_layers=L, d_model=C, n_heads=H, n_kv_heads=K, d_head=D,
                  d_mlp=cfg["intermediate_size"], vocab=cfg["vocab_size"],
                  n_ctx=cfg["max_position_embeddings"], norm="rmsnorm", norm_eps=cfg["rms_norm_eps"],
                  activation="silu", gated=True, parallel=False, post_norms=False, qk_norm="none",
@@ -562,22 +571,50 @@ def hf_as_recipe(cfg, p):
                  attn_scale=D ** -0.5, attn_softcap=0.0, window=0, window_period=1,
                  final_softcap=0.0, embed_scale=1.0, qkv_bias=bias, o_bias=False,
                  mlp_bias=False, unembed_bias=False, tied=cfg["tie_word_embeddings"])
+        if t in ("mistral", "phi3") and cfg.get("sliding_window"):
+            r.update(window=cfg["sliding_window"])  # every layer
+        if t == "gemma2":
+            r.update(norm="rmsnorm_unit_offset", activation="gelu_tanh", post_norms=True,
+                     attn_scale=cfg["query_pre_attn_scalar"] ** -0.5,
+                     attn_softcap=cfg["attn_logit_softcapping"] or 0.0,
+                     final_softcap=cfg["final_logit_softcapping"] or 0.0,
+                     window=cfg["sliding_window"] or 0, window_period=2, embed_scale=C ** 0.5)
+        if t == "qwen3":
+            r.update(qk_norm="head")
+        if t == "olmo2":
+            r.update(qk_norm="whole", post_norms=True, pre_norms=False)
+        # the norms each family puts around its sublayers, in Strata's names
+        norms = {"gemma2": dict(norm1_w="input_layernorm", attn_post_w="post_attention_layernorm",
+                                norm2_w="pre_feedforward_layernorm",
+                                mlp_post_w="post_feedforward_layernorm"),
+                 "olmo2": dict(attn_post_w="post_attention_layernorm",
+                               mlp_post_w="post_feedforward_layernorm")}.get(
+            t, dict(norm1_w="input_layernorm", norm2_w="post_attention_layernorm"))
         w["tok_embed"] = p["model.embed_tokens.weight"]
         for l in range(L):
             h, a = f"model.layers.{l}.", f"layers.{l}."
-            w[a + "norm1_w"] = p[h + "input_layernorm.weight"]
-            for x in "qkv":
-                w[a + "w_" + x] = p[h + f"self_attn.{x}_proj.weight"]
-                if bias:
-                    w[a + "b_" + x] = p[h + f"self_attn.{x}_proj.bias"]
+            for ours, theirs in norms.items():
+                w[a + ours] = p[h + theirs + ".weight"]
+            if t == "phi3":  # qkv_proj rows: q, then k, then v; gate_up_proj rows: gate, then up
+                qkv = p[h + "self_attn.qkv_proj.weight"]
+                w[a + "w_q"], w[a + "w_k"], w[a + "w_v"] = qkv.split([H * D, K * D, K * D], 0)
+                w[a + "w_gate"], w[a + "w_up"] = p[h + "mlp.gate_up_proj.weight"].chunk(2, 0)
+            else:
+                for x in "qkv":
+                    w[a + "w_" + x] = p[h + f"self_attn.{x}_proj.weight"]
+                    if bias:
+                        w[a + "b_" + x] = p[h + f"self_attn.{x}_proj.bias"]
+                for x in ("gate", "up"):
+                    w[a + "w_" + x] = p[h + f"mlp.{x}_proj.weight"]
+            if r["qk_norm"] != "none":
+                w[a + "q_norm_w"] = p[h + "self_attn.q_norm.weight"]
+                w[a + "k_norm_w"] = p[h + "self_attn.k_norm.weight"]
             w[a + "w_o"] = p[h + "self_attn.o_proj.weight"]
-            w[a + "norm2_w"] = p[h + "post_attention_layernorm.weight"]
-            for x in ("gate", "up", "down"):
-                w[a + "w_" + x] = p[h + f"mlp.{x}_proj.weight"]
+            w[a + "w_down"] = p[h + "mlp.down_proj.weight"]
         w["norm_f_w"] = p["model.norm.weight"]
         if not r["tied"]:
             w["unembed"] = p["lm_head.weight"]
-    assert sorted(r) == sorted(KEYS)
+    assert sorted(k for k in r if k not in OPTIONAL_KEYS) == sorted(KEYS)
     return r, w
 
 
@@ -611,7 +648,8 @@ def main():
     for name, spec in RECIPES.items():
         make_recipe(name, spec, out_root)
     # The same forward reproduces make_goldens.py's HF-semantics goldens (GPT-2, Llama,
-    # Qwen2, Mistral, GPT-NeoX) when their checkpoints are written as recipes.
+    # Qwen2, Mistral, GPT-NeoX, Gemma 2, Qwen3, OLMo-2, Phi-3) when their checkpoints are
+    # written as recipes.
     check_hf_goldens(os.path.join(here, "..", "..", "tests", "data", "golden"))
 
 
