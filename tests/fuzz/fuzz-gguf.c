@@ -1,6 +1,8 @@
-/* fuzz-gguf.c: libFuzzer target for the GGUF reader.
+/* fuzz-gguf.c: libFuzzer target for the GGUF reader and model loader.
  * Each input is a whole file; the parser must return a model or an error, never crash.
- * What it parses is then decoded: every tensor's first and last blocks, whatever its type. */
+ * What it parses is then decoded (every tensor's first and last blocks, whatever its type)
+ * and loaded as a model: the architecture table, the config, the shape checks before the
+ * arena is allocated, the dequantization of every tensor, fused q/k/v, the tokenizer. */
 #include "strata-gguf.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
@@ -39,6 +41,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     if (v && v->type == STRATA_GGUF_ARRAY && v->n)
       (void) strata_gguf_array_get_double (v, v->n - 1);
 
+    StrataModel *m = g_new0 (StrataModel, 1);
+    strata_gguf_model_fill (m, g, NULL, &e);
+    g_clear_error (&e);
+    strata_model_free (m);
     strata_gguf_free (g);
   }
   g_clear_error (&error);
