@@ -401,8 +401,7 @@ load_tokenizer (StrataModel *m, StrataGguf *g, const char *kind, GError **error)
     /* A byte-level BPE needs its pre-tokenizer regex (tokenizer.ggml.pre: gpt-2, qwen2,
      * llama-bpe, ... differ); the tokenizer code reads those from tokenizer.json only. */
     m->tokenizer_note = g_strdup_printf ("its byte-level BPE vocabulary (tokenizer.ggml.model 'gpt2', pre-tokenizer "
-                                         "'%s') is not read from GGUF yet; pass the model's tokenizer.json",
-                                         pre ? pre : "default");
+                                         "'%s') is not read from GGUF yet", pre ? pre : "default");
   else
     m->tokenizer_note = g_strdup_printf ("tokenizer.ggml.model '%s' is not read", kind);
   return TRUE;
