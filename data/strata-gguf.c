@@ -210,8 +210,8 @@ read_tensor_info (Cursor *c, StrataGguf *g, StrataTensorInfo *t, GError **error)
   for (guint32 i = 0; i < n_dims; i++)
     t->shape[i] = dims[n_dims - 1 - i]; /* innermost first -> outermost first */
   if (t->blocks && dims[0] % t->blocks->block)
-    FAIL (FORMAT, "%s: tensor '%s' of type %s has rows of %" G_GUINT64_FORMAT " values, not a multiple of its block of %u",
-          c->source, t->name, t->blocks->name, dims[0], t->blocks->block);
+    FAIL (FORMAT, "%s: tensor '%s' of type %s has rows of %" G_GUINT64_FORMAT
+          " values, not a multiple of its block of %u", c->source, t->name, t->blocks->name, dims[0], t->blocks->block);
   if (!strata_tensor_info_compute_size (t))
     FAIL (FORMAT, "%s: tensor '%s' shape overflows", c->source, t->name);
   t->source = g->source;

@@ -240,8 +240,8 @@ test_quants_malformed (Tmp *t, gconstpointer data)
     { q4 + 20, 17, 4, 0, "tensor 'q4_0.random' has type IQ2_XS (17), which Strata does not read" },
     { q4 + 20, 99, 4, 0, "tensor 'q4_0.random' has type 99, which is not a ggml type" },
     { q4 + 20, 4, 4, 0, "tensor 'q4_0.random' has type 4, which is not a ggml type" }, /* retired Q4_2 */
-    { q4 + 4, 250, 8, 0, "tensor 'q4_0.random' of type Q4_0 has rows of 250 values, not a multiple of its block of 32" },
-    { qk + 4, 384, 8, 0, "tensor 'q4_k.random' of type Q4_K has rows of 384 values, not a multiple of its block of 256" },
+    { q4 + 4, 250, 8, 0, "'q4_0.random' of type Q4_0 has rows of 250 values, not a multiple of its block of 32" },
+    { qk + 4, 384, 8, 0, "'q4_k.random' of type Q4_K has rows of 384 values, not a multiple of its block of 256" },
     { q4 + 4, 288, 8, 0, "overlap" },            /* 9 blocks a row: onto q4_0.random.expected */
     { q4 + 20, 8, 4, 0, "overlap" },             /* Q8_0 blocks are 34 bytes, not 18 */
     { q4 + 12, G_GUINT64_CONSTANT (1) << 40, 8, 0, "'q4_0.random' (158329674399744 bytes at data offset" },
@@ -312,9 +312,15 @@ typedef struct {
   const char *pre; /* tokenizer.ggml.pre of the file, named in the tokenizer note */
 } ArchCase;
 
-static const ArchCase arch_neox = { "gguf-arch/neox.gguf", "golden/neox", "gptneox", STRATA_FAMILY_NEOX, 2, 1, 1, 1, 0, "gpt-2" };
-static const ArchCase arch_neox_seq = { "gguf-arch/neox-seq-f16.gguf", "golden/neox-seq-f16", "gptneox", STRATA_FAMILY_NEOX, 4, 0, 1, 1, 0, "gpt-2" };
-static const ArchCase arch_qwen2 = { "gguf-arch/qwen2-bias.gguf", "golden/qwen2-bias", "qwen2", STRATA_FAMILY_LLAMA, 8, 0, 1, 0, 1, "qwen2" };
+static const ArchCase arch_neox = {
+  "gguf-arch/neox.gguf", "golden/neox", "gptneox", STRATA_FAMILY_NEOX, 2, 1, 1, 1, 0, "gpt-2",
+};
+static const ArchCase arch_neox_seq = {
+  "gguf-arch/neox-seq-f16.gguf", "golden/neox-seq-f16", "gptneox", STRATA_FAMILY_NEOX, 4, 0, 1, 1, 0, "gpt-2",
+};
+static const ArchCase arch_qwen2 = {
+  "gguf-arch/qwen2-bias.gguf", "golden/qwen2-bias", "qwen2", STRATA_FAMILY_LLAMA, 8, 0, 1, 0, 1, "qwen2",
+};
 
 typedef struct {
   StrataWeightTensor t;
@@ -441,10 +447,12 @@ typedef struct {
 /* max |logits - F32 logits| over the 16 golden positions x 512, measured by this test (and
  * by gguf_quantize_stories.py in float64): Q8_0 0.213, Q4_0 4.51, on logits up to 20.5. The
  * bounds leave ~20% above the measurement. */
-static const StoriesCase stories_q8 = { "stories260K-gguf/stories260K-q8_0.gguf", "golden/stories260K-q8_0-logits.safetensors",
-                                        "Q8_0", 0.25, TRUE };
-static const StoriesCase stories_q4 = { "stories260K-gguf/stories260K-q4_0.gguf", "golden/stories260K-q4_0-logits.safetensors",
-                                        "Q4_0", 5.5, FALSE };
+static const StoriesCase stories_q8 = {
+  "stories260K-gguf/stories260K-q8_0.gguf", "golden/stories260K-q8_0-logits.safetensors", "Q8_0", 0.25, TRUE,
+};
+static const StoriesCase stories_q4 = {
+  "stories260K-gguf/stories260K-q4_0.gguf", "golden/stories260K-q4_0-logits.safetensors", "Q4_0", 5.5, FALSE,
+};
 
 static void
 check_greedy_from_bos (const StrataModel *m, const gint32 *want, gsize n)
