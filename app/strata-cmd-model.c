@@ -61,7 +61,9 @@ open_model (const char *path, ModelOptions *mo, gboolean need_tokenizer, GError 
     model->add_bos = strcmp (mo->bos, "on") == 0;
   if (need_tokenizer && !model->tokenizer) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                 "%s: the checkpoint has no tokenizer; pass one with --tokenizer FILE", path);
+                 "%s: the checkpoint has no tokenizer%s%s%s; pass one with --tokenizer FILE", path,
+                 model->tokenizer_note ? " (" : "", model->tokenizer_note ? model->tokenizer_note : "",
+                 model->tokenizer_note ? ")" : "");
     strata_model_free (model);
     return NULL;
   }
@@ -180,6 +182,8 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, strata_dtype_to_string (m->dtype));
     json_builder_set_member_name (b, "matrices_held_as");
     json_builder_add_string_value (b, strata_dtype_to_string (m->weights->tok_embed.dtype));
+    if (m->stored_types)
+      json_builder_set_member_name (b, "stored_types"), json_builder_add_string_value (b, m->stored_types);
     json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, m->weights_sha256);
     json_builder_set_member_name (b, "tokenizer");
     if (m->tokenizer) {
@@ -192,6 +196,8 @@ strata_cmd_info (int argc, char **argv)
       json_builder_end_object (b);
     } else {
       json_builder_add_null_value (b);
+      if (m->tokenizer_note)
+        json_builder_set_member_name (b, "tokenizer_note"), json_builder_add_string_value (b, m->tokenizer_note);
     }
     json_builder_set_member_name (b, "add_bos"), json_builder_add_boolean_value (b, m->add_bos);
     json_builder_set_member_name (b, "bos_id"), json_builder_add_int_value (b, m->bos_id);
@@ -209,6 +215,8 @@ strata_cmd_info (int argc, char **argv)
   printf ("  norm epsilon   %g\n  embeddings     %s\n", c->recipe.norm.eps, c->recipe.tied ? "tied" : "untied");
   printf ("  parameters     %zu (%.2f M)\n  dtype          %s (computed in f32)\n", params, params / 1e6,
           strata_dtype_to_string (m->dtype));
+  if (m->stored_types)
+    printf ("  stored as      %s\n", m->stored_types);
   StrataDType held = m->weights->tok_embed.dtype;
   if (held != STRATA_DTYPE_F32)
     printf ("  weights        kept in %s, converted to f32 per product: an f32 copy would need %.1f GB (%.1f GB "
@@ -218,6 +226,8 @@ strata_cmd_info (int argc, char **argv)
   if (m->tokenizer)
     printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],
             strata_tokenizer_get_vocab_size (m->tokenizer), strata_tokenizer_get_source (m->tokenizer));
+  else if (m->tokenizer_note)
+    printf ("  tokenizer      none: %s (pass --tokenizer FILE)\n", m->tokenizer_note);
   else
     printf ("  tokenizer      none (pass --tokenizer FILE)\n");
   printf ("  BOS            %s (bos %d, eos %d)\n", m->add_bos ? "prepended" : "not prepended", m->bos_id, m->eos_id);

@@ -1,160 +1,380 @@
-/* strata-gguf-model.c: a GGUF `llama` checkpoint -> StrataWeights and its embedded
- * SentencePiece tokenizer.
+/* strata-gguf-model.c: a GGUF checkpoint (llama.cpp's layout) -> StrataWeights, and its
+ * embedded tokenizer.
  *
- * llama.cpp's converter permutes the rows of W_Q and W_K of HF checkpoints back to Meta's
- * layout, so GGUF llama rotates ADJACENT pairs (2i, 2i+1); the weights are used as stored. */
+ * general.architecture picks a row of `architectures`: the prefix of its metadata keys (the
+ * architecture name itself, as llama.cpp's LLM_KV names them), its family preset and the
+ * recipe fields the file format fixes. The sizes come from the same keys for every
+ * architecture (<arch>.embedding_length, .block_count, .attention.head_count, ...). Which
+ * optional tensors exist (biases, a separate output matrix) is read from the file, as
+ * llama.cpp does, and recorded in the recipe; every tensor of the file must then be used, so
+ * nothing the model holds is silently dropped.
+ *
+ * Tensor names are llama.cpp's (llm_tensor_names), the same strings for every architecture:
+ * one table (`gguf_names`) maps each tensor of Strata's weight table to its GGUF name, and the
+ * recipe decides which exist. Tensors are dequantized or converted to F32 as they are copied
+ * into the arena (strata-gguf-quants.c). */
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-gguf-quants.h"
 #include "strata-gguf.h"
 #include "strata-model-private.h"
 
-/* An integer key that must be a positive int (sizes). */
-static gboolean
-get_size (StrataGguf *g, const char *key, gboolean required, gint64 fallback, int *out, GError **error)
+typedef struct {
+  const char *arch;      /* general.architecture, and the prefix of its metadata keys */
+  StrataFamily family;   /* recipe preset: norm kind, activation, gating, parallel block */
+  StrataRope rope;       /* llama.cpp's rope type for the arch: NORM = adjacent, NEOX = half */
+  gboolean fused_qkv;    /* blk.N.attn_qkv holds the rows of W_Q, W_K and W_V in turn */
+  gboolean parallel_key; /* <arch>.use_parallel_residual (default true) sets `parallel` */
+  gboolean add_bos;      /* BOS when the file embeds no vocabulary to say (llama.cpp: SPM yes, BPE no) */
+} GgufArch;
+
+static const GgufArch architectures[] = {
+  /* llama.cpp's converter permutes the W_Q/W_K rows of HF Llama checkpoints back to Meta's
+   * layout, and runs `llama` with LLAMA_ROPE_TYPE_NORM: adjacent pairs (2i, 2i+1). */
+  { "llama", STRATA_FAMILY_LLAMA, STRATA_ROPE_ADJACENT, FALSE, FALSE, TRUE },
+  /* Qwen2: weights as in HF (no permutation), LLAMA_ROPE_TYPE_NEOX = rotate_half; its q/k/v
+   * biases are tensors of the file. */
+  { "qwen2", STRATA_FAMILY_LLAMA, STRATA_ROPE_HALF, FALSE, FALSE, FALSE },
+  /* GPT-NeoX (Pythia): convert_hf_to_gguf.py regroups query_key_value's per-head [q_h; k_h;
+   * v_h] rows into [W_Q; W_K; W_V] (attn_qkv), no permutation; NEOX rope on the first
+   * rope.dimension_count values of each head; LayerNorms with biases. The activation is the
+   * preset's exact-erf GELU of transformers' GPTNeoX `hidden_act: gelu` (the files do not
+   * name it; llama.cpp runs ggml_gelu, the tanh approximation, instead). */
+  { "gptneox", STRATA_FAMILY_NEOX, STRATA_ROPE_HALF, TRUE, TRUE, FALSE },
+};
+
+/* Strata's weight table names (strata_weights_visit) -> llama.cpp's. `qkv` is the row
+ * block (0 q, 1 k, 2 v) of the fused attn_qkv tensor an architecture with fused_qkv reads
+ * instead; -1 otherwise. */
+static const struct {
+  const char *strata, *gguf;
+  int qkv;
+} gguf_names[] = {
+  { "tok_embed", "token_embd.weight", -1 },         { "pos_embed", "position_embd.weight", -1 },
+  { "norm1_w", "attn_norm.weight", -1 },            { "norm1_b", "attn_norm.bias", -1 },
+  { "w_q", "attn_q.weight", 0 },                    { "b_q", "attn_q.bias", 0 },
+  { "w_k", "attn_k.weight", 1 },                    { "b_k", "attn_k.bias", 1 },
+  { "w_v", "attn_v.weight", 2 },                    { "b_v", "attn_v.bias", 2 },
+  { "q_norm_w", "attn_q_norm.weight", -1 },         { "q_norm_b", "attn_q_norm.bias", -1 },
+  { "k_norm_w", "attn_k_norm.weight", -1 },         { "k_norm_b", "attn_k_norm.bias", -1 },
+  { "w_o", "attn_output.weight", -1 },              { "b_o", "attn_output.bias", -1 },
+  { "attn_post_w", "post_attention_norm.weight", -1 }, { "attn_post_b", "post_attention_norm.bias", -1 },
+  { "norm2_w", "ffn_norm.weight", -1 },             { "norm2_b", "ffn_norm.bias", -1 },
+  { "w_gate", "ffn_gate.weight", -1 },              { "b_gate", "ffn_gate.bias", -1 },
+  { "w_up", "ffn_up.weight", -1 },                  { "b_up", "ffn_up.bias", -1 },
+  { "w_down", "ffn_down.weight", -1 },              { "b_down", "ffn_down.bias", -1 },
+  { "mlp_post_w", "post_ffw_norm.weight", -1 },     { "mlp_post_b", "post_ffw_norm.bias", -1 },
+  { "norm_f_w", "output_norm.weight", -1 },         { "norm_f_b", "output_norm.bias", -1 },
+  { "unembed", "output.weight", -1 },               { "b_unembed", "output.bias", -1 },
+};
+
+#define FAIL(code, ...)                                                            \
+  G_STMT_START                                                                     \
+  {                                                                                \
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_##code, __VA_ARGS__); \
+    return FALSE;                                                                  \
+  }                                                                                \
+  G_STMT_END
+
+/* "<arch>.<key>", for the metadata of the architecture. */
+static char *
+arch_key (const GgufArch *a, const char *key)
 {
+  return g_strconcat (a->arch, ".", key, NULL);
+}
+
+/* An integer key of the architecture that must be a positive int (sizes). */
+static gboolean
+get_size (StrataGguf *g, const GgufArch *a, const char *key, gboolean required, gint64 fallback, int *out,
+          GError **error)
+{
+  g_autofree char *k = arch_key (a, key);
   gint64 v;
-  if (!strata_gguf_get_int (g, key, required, fallback, &v, error))
+  if (!strata_gguf_get_int (g, k, required, fallback, &v, error))
     return FALSE;
-  if (v <= 0 || v > G_MAXINT32) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: key '%s' = %" G_GINT64_FORMAT
-                 " is not a positive size", strata_gguf_get_source (g), key, v);
-    return FALSE;
-  }
+  if (v <= 0 || v > G_MAXINT32)
+    FAIL (FORMAT, "%s: key '%s' = %" G_GINT64_FORMAT " is not a positive size", strata_gguf_get_source (g), k, v);
   *out = (int) v;
   return TRUE;
 }
 
 static gboolean
-read_config (StrataGguf *g, StrataConfig *cfg, GError **error)
+get_float (StrataGguf *g, const GgufArch *a, const char *key, gboolean required, double fallback, double *out,
+           GError **error)
+{
+  g_autofree char *k = arch_key (a, key);
+  return strata_gguf_get_float (g, k, required, fallback, out, error);
+}
+
+static gboolean
+has_tensor (StrataGguf *g, const char *name)
+{
+  return strata_gguf_lookup_tensor (g, name) != NULL;
+}
+
+static const GgufArch *
+find_arch (StrataGguf *g, GError **error)
 {
   const char *src = strata_gguf_get_source (g);
-  double eps, theta;
-  int rope_dims;
   GError *e = NULL;
   const char *arch = strata_gguf_get_string (g, "general.architecture", &e);
+  if (e) {
+    g_propagate_error (error, e);
+    return NULL;
+  }
+  for (gsize i = 0; arch && i < G_N_ELEMENTS (architectures); i++)
+    if (strcmp (arch, architectures[i].arch) == 0)
+      return &architectures[i];
+  g_autoptr (GString) known = g_string_new (NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (architectures); i++)
+    g_string_append_printf (known, "%s%s", i ? ", " : "", architectures[i].arch);
+  if (!arch)
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: missing key 'general.architecture'", src);
+  else
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "%s: general.architecture '%s' is not supported (%s are read)", src, arch, known->str);
+  return NULL;
+}
 
+/* What Strata's recipe cannot run, refused by name before anything is loaded. */
+static gboolean
+refuse_unsupported (StrataGguf *g, const GgufArch *a, GError **error)
+{
+  const char *src = strata_gguf_get_source (g);
+  g_autofree char *scaling = arch_key (a, "rope.scaling.type");
+  g_autofree char *experts = arch_key (a, "expert_count");
+  GError *e = NULL;
+  const char *type = strata_gguf_get_string (g, scaling, &e);
+  gint64 n_experts;
   if (e) {
     g_propagate_error (error, e);
     return FALSE;
   }
-  if (!arch || strcmp (arch, "llama") != 0) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: general.architecture '%s' is not supported (llama is read)", src, arch ? arch : "(missing)");
+  if (type && strcmp (type, "none") != 0)
+    FAIL (UNSUPPORTED, "%s: rope scaling '%s' (%s) is not supported", src, type, scaling);
+  if (has_tensor (g, "rope_freqs.weight"))
+    FAIL (UNSUPPORTED, "%s: tensor 'rope_freqs.weight' (Llama 3 rope scaling) is not supported", src);
+  if (!strata_gguf_get_int (g, experts, FALSE, 0, &n_experts, error))
     return FALSE;
-  }
-  *cfg = (StrataConfig) { 0 };
-  if (!get_size (g, "llama.embedding_length", TRUE, 0, &cfg->d_model, error) ||
-      !get_size (g, "llama.feed_forward_length", TRUE, 0, &cfg->d_mlp, error) ||
-      !get_size (g, "llama.block_count", TRUE, 0, &cfg->n_layers, error) ||
-      !get_size (g, "llama.attention.head_count", TRUE, 0, &cfg->n_heads, error) ||
-      !get_size (g, "llama.attention.head_count_kv", FALSE, cfg->n_heads, &cfg->n_kv_heads, error) ||
-      !get_size (g, "llama.context_length", TRUE, 0, &cfg->n_ctx, error) ||
-      !strata_gguf_get_float (g, "llama.attention.layer_norm_rms_epsilon", TRUE, 0, &eps, error) ||
-      !strata_gguf_get_float (g, "llama.rope.freq_base", FALSE, 10000.0, &theta, error))
-    return FALSE;
-  if (cfg->d_model % cfg->n_heads) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: embedding_length %d is not a multiple of head_count %d", src, cfg->d_model, cfg->n_heads);
-    return FALSE;
-  }
-  cfg->d_head = cfg->d_model / cfg->n_heads;
-  if (!get_size (g, "llama.rope.dimension_count", FALSE, cfg->d_head, &rope_dims, error))
-    return FALSE;
-  if (rope_dims != cfg->d_head) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: rope.dimension_count %d differs from the head size %d (partial RoPE is not run)",
-                 src, rope_dims, cfg->d_head);
-    return FALSE;
-  }
-  if (strata_gguf_lookup (g, "llama.rope.scaling.type")) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: rope scaling (llama.rope.scaling.type) is not supported", src);
-    return FALSE;
-  }
-
-  const StrataTensorInfo *emb = strata_gguf_lookup_tensor (g, "token_embd.weight");
-  if (!emb || emb->n_dims != 2 || emb->shape[0] == 0 || emb->shape[0] > G_MAXINT32) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: missing or malformed tensor 'token_embd.weight'", src);
-    return FALSE;
-  }
-  cfg->vocab = (int) emb->shape[0];
-  strata_config_set_family (cfg, STRATA_FAMILY_LLAMA);
-  cfg->recipe.norm.eps = (float) eps;
-  cfg->recipe.rope.pairing = STRATA_ROPE_ADJACENT; /* GGUF keeps Meta's pairing */
-  cfg->recipe.rope.theta = (float) theta;
-  cfg->recipe.tied = strata_gguf_lookup_tensor (g, "output.weight") == NULL;
+  if (n_experts > 0)
+    FAIL (UNSUPPORTED, "%s: %s = %" G_GINT64_FORMAT ": mixture-of-experts models are not supported", src, experts,
+          n_experts);
   return TRUE;
 }
 
 static gboolean
-load_tensors (StrataGguf *g, StrataWeights *w, GError **error)
+read_config (StrataGguf *g, const GgufArch *a, StrataConfig *cfg, GError **error)
 {
-  const StrataConfig *c = &w->cfg;
-  guint64 C = c->d_model, HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
-  guint64 F = c->d_mlp, V = c->vocab;
+  const char *src = strata_gguf_get_source (g);
+  double eps, theta;
+  int rope_dims, key_len, value_len;
+
+  *cfg = (StrataConfig) { 0 };
+  if (!refuse_unsupported (g, a, error) || !get_size (g, a, "embedding_length", TRUE, 0, &cfg->d_model, error) ||
+      !get_size (g, a, "feed_forward_length", TRUE, 0, &cfg->d_mlp, error) ||
+      !get_size (g, a, "block_count", TRUE, 0, &cfg->n_layers, error) ||
+      !get_size (g, a, "attention.head_count", TRUE, 0, &cfg->n_heads, error) ||
+      !get_size (g, a, "attention.head_count_kv", FALSE, cfg->n_heads, &cfg->n_kv_heads, error) ||
+      !get_size (g, a, "context_length", TRUE, 0, &cfg->n_ctx, error) ||
+      !get_float (g, a, "rope.freq_base", FALSE, 10000.0, &theta, error))
+    return FALSE;
+  /* The head size is embedding_length / head_count unless the file states key_length. */
+  g_autofree char *kl = arch_key (a, "attention.key_length");
+  if (!strata_gguf_lookup (g, kl) && cfg->d_model % cfg->n_heads)
+    FAIL (FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", src, cfg->d_model, cfg->n_heads);
+  if (!get_size (g, a, "attention.key_length", FALSE, cfg->d_model / cfg->n_heads, &key_len, error) ||
+      !get_size (g, a, "attention.value_length", FALSE, key_len, &value_len, error))
+    return FALSE;
+  if (value_len != key_len)
+    FAIL (UNSUPPORTED, "%s: attention.value_length %d differs from key_length %d", src, value_len, key_len);
+  cfg->d_head = key_len;
+  if (!get_size (g, a, "rope.dimension_count", FALSE, cfg->d_head, &rope_dims, error))
+    return FALSE;
+
+  const StrataTensorInfo *emb = strata_gguf_lookup_tensor (g, "token_embd.weight");
+  if (!emb || emb->n_dims != 2 || emb->shape[0] == 0 || emb->shape[0] > G_MAXINT32)
+    FAIL (FORMAT, "%s: missing or malformed tensor 'token_embd.weight'", src);
+  cfg->vocab = (int) emb->shape[0];
+
+  strata_config_set_family (cfg, a->family);
+  StrataRecipe *r = &cfg->recipe;
+  gboolean rms = r->norm.kind != STRATA_NORM_LAYERNORM;
+  if (!get_float (g, a, rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon", TRUE, 0, &eps,
+                  error))
+    return FALSE;
+  r->norm.eps = (float) eps;
+  r->rope.pairing = a->rope;
+  r->rope.dims = rope_dims;
+  r->rope.theta = (float) theta;
+  if (a->parallel_key) {
+    g_autofree char *k = arch_key (a, "use_parallel_residual");
+    if (!strata_gguf_get_bool (g, k, TRUE, &r->parallel, error))
+      return FALSE;
+  }
+  /* Optional tensors: as the file has them (llama.cpp loads them when present). */
+  r->qkv_bias = has_tensor (g, a->fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias");
+  r->o_bias = has_tensor (g, "blk.0.attn_output.bias");
+  r->mlp_bias = has_tensor (g, "blk.0.ffn_up.bias") || has_tensor (g, "blk.0.ffn_down.bias");
+  r->unembed_bias = has_tensor (g, "output.bias");
+  r->tied = !has_tensor (g, "output.weight");
+  return TRUE;
+}
+
+typedef struct {
   StrataTensorSet set;
-  gboolean ok = TRUE;
+  const GgufArch *arch;
+  const StrataConfig *cfg;
+  gboolean check_only;   /* first pass: shapes only, before the arena is allocated */
+  GHashTable *used;      /* GGUF tensor names the recipe reads */
+  char *fused_name;      /* the attn_qkv tensor held in `fused` */
+  float *fused;          /* (H*D + 2*K*D, C) or (H*D + 2*K*D) */
+  GError **error;
+} Loader;
 
-  strata_tensor_set_init (&set, strata_gguf_get_source (g));
+/* W_Q/W_K/W_V (or their biases) from the fused attn_qkv of layer l: rows [0, H*D) are q,
+ * then K*D rows of k, then K*D of v. Each fused tensor is decoded once, for its q part. */
+static gboolean
+load_fused_part (Loader *ld, StrataWeightTensor *t, int part)
+{
+  const StrataConfig *c = ld->cfg;
+  guint64 HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
+  guint64 row0 = part == 0 ? 0 : part == 1 ? HD : HD + KD, cols = t->matrix ? t->cols : 0;
+  g_autofree char *name = g_strdup_printf ("blk.%d.attn_qkv.%s", t->layer, t->matrix ? "weight" : "bias");
+  if (ld->check_only) {
+    g_hash_table_add (ld->used, g_strdup (name));
+    return strata_tensor_set_get_checked (&ld->set, name, HD + 2 * KD, cols, ld->error) != NULL;
+  }
+  if (g_strcmp0 (name, ld->fused_name) != 0) {
+    g_clear_pointer (&ld->fused_name, g_free);
+    g_free (ld->fused);
+    ld->fused = g_new (float, (HD + 2 * KD) * (cols ? cols : 1));
+    if (!strata_tensor_set_load (&ld->set, name, HD + 2 * KD, cols, ld->fused, ld->error))
+      return FALSE;
+    ld->fused_name = g_steal_pointer (&name);
+  }
+  if (t->matrix)
+    strata_mat_store (t->mat, 0, ld->fused + row0 * t->cols, t->rows * t->cols);
+  else
+    memcpy (*t->vec, ld->fused + row0, t->rows * sizeof (float));
+  return TRUE;
+}
+
+/* strata_weights_visit callback: one tensor of the recipe, checked or loaded. */
+static int
+load_one_cb (StrataWeightTensor *t, void *user)
+{
+  Loader *ld = user;
+  const char *field = t->layer >= 0 ? strrchr (t->name, '.') + 1 : t->name;
+  gsize i = 0;
+  while (i < G_N_ELEMENTS (gguf_names) && strcmp (gguf_names[i].strata, field) != 0)
+    i++;
+  if (i == G_N_ELEMENTS (gguf_names)) {
+    g_set_error (ld->error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "%s: the recipe needs tensor '%s', which has no GGUF name", ld->set.source, t->name);
+    return 1;
+  }
+  if (ld->arch->fused_qkv && gguf_names[i].qkv >= 0)
+    return !load_fused_part (ld, t, gguf_names[i].qkv);
+  g_autofree char *name = t->layer >= 0 ? g_strdup_printf ("blk.%d.%s", t->layer, gguf_names[i].gguf)
+                                        : g_strdup (gguf_names[i].gguf);
+  guint64 cols = t->matrix ? t->cols : 0;
+  if (ld->check_only) {
+    gboolean ok = strata_tensor_set_get_checked (&ld->set, name, t->rows, cols, ld->error) != NULL;
+    g_hash_table_add (ld->used, g_steal_pointer (&name));
+    return !ok;
+  }
+  return !(t->matrix ? strata_tensor_set_load_mat (&ld->set, name, t->rows, t->cols, t->mat, ld->error)
+                     : strata_tensor_set_load (&ld->set, name, t->rows, 0, *t->vec, ld->error));
+}
+
+/* Check every tensor the recipe needs against the file (names, shapes) and that the file
+ * holds nothing else, then allocate the weights and load them. The check comes first so that
+ * sizes stated in the metadata never allocate more than the file's own tensors hold. */
+static gboolean
+load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConfig *cfg, GError **error)
+{
+  const char *src = strata_gguf_get_source (g);
+  const char *why = strata_config_check (cfg);
+  if (why)
+    FAIL (FORMAT, "%s: %s", src, why);
+  Loader ld = { .arch = a, .cfg = cfg, .check_only = TRUE, .error = error };
+  ld.used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  strata_tensor_set_init (&ld.set, src);
   for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++)
-    strata_tensor_set_add (&set, strata_gguf_get_tensor (g, i));
+    strata_tensor_set_add (&ld.set, strata_gguf_get_tensor (g, i));
 
-  ok = ok && strata_tensor_set_load_mat (&set, "token_embd.weight", V, C, &w->tok_embed, error);
-  ok = ok && strata_tensor_set_load (&set, "output_norm.weight", C, 0, w->norm_f_w, error);
-  if (!c->recipe.tied)
-    ok = ok && strata_tensor_set_load_mat (&set, "output.weight", V, C, &w->unembed, error);
-  for (int l = 0; ok && l < c->n_layers; l++) {
-    StrataLayerWeights *lw = &w->layers[l];
-    struct { const char *name; guint64 d0, d1; StrataMat *mat; float *vec; } t[] = {
-      { "attn_norm", C, 0, NULL, lw->norm1_w },      { "attn_q", HD, C, &lw->w_q, NULL },
-      { "attn_k", KD, C, &lw->w_k, NULL },           { "attn_v", KD, C, &lw->w_v, NULL },
-      { "attn_output", C, HD, &lw->w_o, NULL },      { "ffn_norm", C, 0, NULL, lw->norm2_w },
-      { "ffn_gate", F, C, &lw->w_gate, NULL },       { "ffn_up", F, C, &lw->w_up, NULL },
-      { "ffn_down", C, F, &lw->w_down, NULL },
-    };
-    for (gsize i = 0; ok && i < G_N_ELEMENTS (t); i++) {
-      g_autofree char *name = g_strdup_printf ("blk.%d.%s.weight", l, t[i].name);
-      ok = t[i].mat ? strata_tensor_set_load_mat (&set, name, t[i].d0, t[i].d1, t[i].mat, error)
-                    : strata_tensor_set_load (&set, name, t[i].d0, t[i].d1, t[i].vec, error);
+  /* A weights struct without an arena: the visit only reads the config and the layers. */
+  StrataWeights shape_only = { .cfg = *cfg };
+  shape_only.layers = g_new0 (StrataLayerWeights, cfg->n_layers);
+  gboolean ok = strata_weights_visit (&shape_only, load_one_cb, &ld) == 0;
+  g_free (shape_only.layers);
+  for (guint i = 0; ok && i < strata_gguf_get_n_tensors (g); i++) {
+    const char *name = strata_gguf_get_tensor (g, i)->name;
+    if (!g_hash_table_contains (ld.used, name)) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                   "%s: tensor '%s' is not part of a %s model as Strata runs it", src, name, a->arch);
+      ok = FALSE;
     }
   }
-  strata_tensor_set_clear (&set);
+  if (ok) {
+    ld.check_only = FALSE;
+    m->weights = strata_model_new_weights (m, cfg, STRATA_DTYPE_F32, src, error);
+    ok = m->weights && strata_weights_visit (m->weights, load_one_cb, &ld) == 0;
+  }
+  strata_tensor_set_clear (&ld.set);
+  g_hash_table_unref (ld.used);
+  g_free (ld.fused);
+  g_free (ld.fused_name);
   return ok;
 }
 
+/* "Q8_0 ×37, F16 ×5, F32 ×11": the tensor types of the file, most frequent first. */
+static char *
+describe_types (StrataGguf *g)
+{
+  g_autoptr (GHashTable) count = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) order = g_ptr_array_new ();
+  for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++) {
+    const StrataTensorInfo *t = strata_gguf_get_tensor (g, i);
+    const char *name = t->blocks ? t->blocks->name : strata_dtype_to_string (t->dtype);
+    guint n = GPOINTER_TO_UINT (g_hash_table_lookup (count, name));
+    if (n == 0)
+      g_ptr_array_add (order, (gpointer) name);
+    g_hash_table_insert (count, (gpointer) name, GUINT_TO_POINTER (n + 1));
+  }
+  GString *s = g_string_new (NULL);
+  while (order->len > 0) {
+    guint best = 0;
+    for (guint i = 1; i < order->len; i++)
+      if (GPOINTER_TO_UINT (g_hash_table_lookup (count, order->pdata[i])) >
+          GPOINTER_TO_UINT (g_hash_table_lookup (count, order->pdata[best])))
+        best = i;
+    const char *name = order->pdata[best];
+    g_string_append_printf (s, "%s%s ×%u", s->len ? ", " : "", name,
+                            GPOINTER_TO_UINT (g_hash_table_lookup (count, name)));
+    g_ptr_array_remove_index (order, best);
+  }
+  return g_string_free (s, FALSE);
+}
+
+/* The embedded SentencePiece vocabulary (tokenizer.ggml.model "llama"). */
 static gboolean
-load_tokenizer (StrataModel *m, StrataGguf *g, GError **error)
+load_spm (StrataModel *m, StrataGguf *g, GError **error)
 {
   const char *src = strata_gguf_get_source (g);
-  GError *e = NULL;
-  const char *kind = strata_gguf_get_string (g, "tokenizer.ggml.model", &e);
-  if (e) {
-    g_propagate_error (error, e);
-    return FALSE;
-  }
-  if (!kind || strcmp (kind, "llama") != 0)
-    return TRUE; /* no embedded SentencePiece vocabulary: the model has no tokenizer */
-
   const StrataGgufValue *tokens = strata_gguf_lookup (g, "tokenizer.ggml.tokens");
   const StrataGgufValue *scores = strata_gguf_lookup (g, "tokenizer.ggml.scores");
   const StrataGgufValue *types = strata_gguf_lookup (g, "tokenizer.ggml.token_type");
   if (!tokens || tokens->type != STRATA_GGUF_ARRAY || tokens->elem_type != STRATA_GGUF_STRING ||
-      tokens->n == 0 || tokens->n > (guint64) m->weights->cfg.vocab) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: tokenizer.ggml.tokens must be 1 to %d strings", src, m->weights->cfg.vocab);
-    return FALSE;
-  }
+      tokens->n == 0 || tokens->n > (guint64) m->weights->cfg.vocab)
+    FAIL (FORMAT, "%s: tokenizer.ggml.tokens must be 1 to %d strings", src, m->weights->cfg.vocab);
   gsize n = (gsize) tokens->n;
   if ((scores && (scores->type != STRATA_GGUF_ARRAY || scores->n != n || scores->elem_type == STRATA_GGUF_STRING ||
                   !scores->elems)) ||
       (types && (types->type != STRATA_GGUF_ARRAY || types->n != n || types->elem_type == STRATA_GGUF_STRING ||
-                 !types->elems))) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                 "%s: tokenizer.ggml.scores/token_type must be numeric arrays of %" G_GSIZE_FORMAT " entries", src, n);
-    return FALSE;
-  }
+                 !types->elems)))
+    FAIL (FORMAT, "%s: tokenizer.ggml.scores/token_type must be numeric arrays of %" G_GSIZE_FORMAT " entries", src, n);
   g_autofree float *sc = g_new0 (float, n);
   g_autofree int32_t *ty = types ? g_new0 (int32_t, n) : NULL;
   for (gsize i = 0; i < n; i++) {
@@ -166,36 +386,73 @@ load_tokenizer (StrataModel *m, StrataGguf *g, GError **error)
   return m->tokenizer != NULL;
 }
 
-gboolean
-strata_gguf_load_model (StrataModel *m, const char *path, const char *tokenizer_path, GError **error)
+/* The tokenizer the file embeds, or a note saying why there is none. */
+static gboolean
+load_tokenizer (StrataModel *m, StrataGguf *g, const char *kind, GError **error)
 {
-  g_autoptr (StrataGguf) g = strata_gguf_open (path, error);
+  GError *e = NULL;
+  const char *pre = strata_gguf_get_string (g, "tokenizer.ggml.pre", &e);
+  g_clear_error (&e); /* only named in the note */
+  if (!kind)
+    m->tokenizer_note = g_strdup ("the file embeds no vocabulary (no tokenizer.ggml.model)");
+  else if (strcmp (kind, "llama") == 0)
+    return load_spm (m, g, error);
+  else if (strcmp (kind, "gpt2") == 0)
+    /* A byte-level BPE needs its pre-tokenizer regex (tokenizer.ggml.pre: gpt-2, qwen2,
+     * llama-bpe, ... differ); the tokenizer code reads those from tokenizer.json only. */
+    m->tokenizer_note = g_strdup_printf ("its byte-level BPE vocabulary (tokenizer.ggml.model 'gpt2', pre-tokenizer "
+                                         "'%s') is not read from GGUF yet", pre ? pre : "default");
+  else
+    m->tokenizer_note = g_strdup_printf ("tokenizer.ggml.model '%s' is not read", kind);
+  return TRUE;
+}
+
+gboolean
+strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_path, GError **error)
+{
   StrataConfig cfg;
   gint64 bos, eos;
+  GError *e = NULL;
 
-  if (!g || !read_config (g, &cfg, error))
+  const GgufArch *a = find_arch (g, error);
+  if (!a || !read_config (g, a, &cfg, error) || !load_weights (m, g, a, &cfg, error))
     return FALSE;
-  m->weights = strata_model_new_weights (m, &cfg, STRATA_DTYPE_F32, strata_gguf_get_source (g), error);
-  if (!m->weights || !load_tensors (g, m->weights, error))
-    return FALSE;
-  m->arch = g_strdup ("llama");
-  m->dtype = strata_gguf_lookup_tensor (g, "token_embd.weight")->dtype;
+  m->arch = g_strdup (a->arch);
+  m->dtype = strata_gguf_lookup_tensor (g, "token_embd.weight")->dtype; /* F32 when quantized */
+  m->stored_types = describe_types (g);
 
+  const char *kind = strata_gguf_get_string (g, "tokenizer.ggml.model", &e);
+  if (e) {
+    g_propagate_error (error, e);
+    return FALSE;
+  }
+  /* llama.cpp's default: BOS for SentencePiece vocabularies, none for BPE; the file's
+   * tokenizer.ggml.add_bos_token overrides it. */
+  gboolean add_bos = kind ? strcmp (kind, "llama") == 0 : a->add_bos;
   if (!strata_gguf_get_int (g, "tokenizer.ggml.bos_token_id", FALSE, -1, &bos, error) ||
       !strata_gguf_get_int (g, "tokenizer.ggml.eos_token_id", FALSE, -1, &eos, error) ||
-      !strata_gguf_get_bool (g, "tokenizer.ggml.add_bos_token", TRUE, &m->add_bos, error))
+      !strata_gguf_get_bool (g, "tokenizer.ggml.add_bos_token", add_bos, &m->add_bos, error))
     return FALSE;
   m->bos_id = bos >= 0 && bos < cfg.vocab ? (int32_t) bos : -1;
   m->eos_id = eos >= 0 && eos < cfg.vocab ? (int32_t) eos : -1;
 
-  if (tokenizer_path)
+  if (tokenizer_path) {
     m->tokenizer = strata_tokenizer_open_path (tokenizer_path, cfg.vocab, error);
-  else if (!load_tokenizer (m, g, error))
+    if (!m->tokenizer)
+      return FALSE;
+  } else if (!load_tokenizer (m, g, kind, error)) {
     return FALSE;
-  if (tokenizer_path && !m->tokenizer)
-    return FALSE;
+  }
 
   GMappedFile *map = strata_gguf_get_mapped_file (g);
-  m->weights_sha256 = strata_sha256_mapped_files (&map, 1);
+  if (map)
+    m->weights_sha256 = strata_sha256_mapped_files (&map, 1);
   return TRUE;
+}
+
+gboolean
+strata_gguf_load_model (StrataModel *m, const char *path, const char *tokenizer_path, GError **error)
+{
+  g_autoptr (StrataGguf) g = strata_gguf_open (path, error);
+  return g && strata_gguf_model_fill (m, g, tokenizer_path, error);
 }

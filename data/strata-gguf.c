@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-gguf-quants.h"
 
 struct _StrataGguf {
   char *source;
@@ -182,18 +183,6 @@ read_value (Cursor *c, const char *key, StrataGgufValue *v, GError **error)
   FAIL (FORMAT, "%s: array '%s' has unknown element type %u", c->source, key, et);
 }
 
-/* ggml tensor types by number, for messages; F32/F16/BF16 are read. */
-static const char *
-ggml_type_name (guint32 t)
-{
-  static const char *names[] = {
-    "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K",
-    "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
-    "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
-  };
-  return t < G_N_ELEMENTS (names) ? names[t] : "unknown";
-}
-
 static gboolean
 read_tensor_info (Cursor *c, StrataGguf *g, StrataTensorInfo *t, GError **error)
 {
@@ -209,18 +198,20 @@ read_tensor_info (Cursor *c, StrataGguf *g, StrataTensorInfo *t, GError **error)
       return FALSE;
   if (!read_u32 (c, &type, t->name, error) || !read_u64 (c, &t->offset, t->name, error))
     return FALSE;
-  if (type == 0)
-    t->dtype = STRATA_DTYPE_F32;
-  else if (type == 1)
-    t->dtype = STRATA_DTYPE_F16;
-  else if (type == 30)
-    t->dtype = STRATA_DTYPE_BF16;
-  else
-    FAIL (UNSUPPORTED, "%s: tensor '%s' has unsupported type %s (%u); F32, F16 and BF16 are read",
-          c->source, t->name, ggml_type_name (type), type);
+  const StrataGgmlType *gt = strata_ggml_type_lookup (type);
+  if (!gt)
+    FAIL (FORMAT, "%s: tensor '%s' has type %u, which is not a ggml type", c->source, t->name, type);
+  if (gt->dtype < 0 && !gt->format.decode)
+    FAIL (UNSUPPORTED, "%s: tensor '%s' has type %s (%u), which Strata does not read (F32, F16, BF16, %s are read)",
+          c->source, t->name, gt->format.name, type, strata_ggml_readable_quants ());
+  t->dtype = gt->dtype >= 0 ? (StrataDType) gt->dtype : STRATA_DTYPE_F32;
+  t->blocks = gt->dtype >= 0 ? NULL : &gt->format;
   t->n_dims = (int) n_dims;
   for (guint32 i = 0; i < n_dims; i++)
     t->shape[i] = dims[n_dims - 1 - i]; /* innermost first -> outermost first */
+  if (t->blocks && dims[0] % t->blocks->block)
+    FAIL (FORMAT, "%s: tensor '%s' of type %s has rows of %" G_GUINT64_FORMAT
+          " values, not a multiple of its block of %u", c->source, t->name, t->blocks->name, dims[0], t->blocks->block);
   if (!strata_tensor_info_compute_size (t))
     FAIL (FORMAT, "%s: tensor '%s' shape overflows", c->source, t->name);
   t->source = g->source;

@@ -76,4 +76,9 @@ double strata_gguf_array_get_double (const StrataGgufValue *v, guint64 i);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataGguf, strata_gguf_free)
 
+/* Fill `model` (weights, arch, dtype, tokenizer, BOS policy, ...) from a parsed file
+ * (strata-gguf-model.c): the GGUF loader behind strata_model_open(), and the fuzz target's
+ * entry point. weights_sha256 is set only for a file opened with strata_gguf_open(). */
+gboolean strata_gguf_model_fill (StrataModel *model, StrataGguf *g, const char *tokenizer_path, GError **error);
+
 G_END_DECLS

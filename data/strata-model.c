@@ -18,6 +18,8 @@ strata_model_free (StrataModel *m)
   g_free (m->name);
   g_free (m->arch);
   g_free (m->weights_sha256);
+  g_free (m->stored_types);
+  g_free (m->tokenizer_note);
   strata_weights_free (m->weights);
   g_clear_pointer (&m->tokenizer, strata_tokenizer_free);
   g_free (m);
@@ -160,7 +162,8 @@ strata_model_encode (StrataModel *m, const char *text, GError **error)
 {
   if (!m->tokenizer) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,
-                 "%s: the model has no tokenizer; give one with its path", m->name);
+                 "%s: the model has no tokenizer%s%s; give one with its path", m->name,
+                 m->tokenizer_note ? ": " : "", m->tokenizer_note ? m->tokenizer_note : "");
     return NULL;
   }
   GArray *ids = strata_tokenizer_encode (m->tokenizer, text, error);

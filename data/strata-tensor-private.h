@@ -15,14 +15,24 @@ G_BEGIN_DECLS
 
 #define STRATA_TENSOR_MAX_DIMS 8
 
+/* Values stored in blocks (GGUF's quantized types): each `block` consecutive values of a row
+ * take `block_bytes` bytes and decode to F32 together. `decode` turns n_blocks blocks at
+ * `src` (any alignment) into n_blocks × block values. */
+typedef struct {
+  const char *name;
+  guint32 block, block_bytes;
+  void (*decode) (const guint8 *src, float *dst, gsize n_blocks);
+} StrataBlockFormat;
+
 typedef struct {
   char *name;
-  StrataDType dtype;
+  StrataDType dtype;                /* of the values; F32 for block formats, which decode to it */
+  const StrataBlockFormat *blocks;  /* NULL: plain elements of `dtype` */
   int n_dims;
   guint64 shape[STRATA_TENSOR_MAX_DIMS]; /* outermost first */
   guint64 n_elements;
   guint64 offset;      /* absolute byte offset of the data in the file */
-  guint64 n_bytes;     /* n_elements × dtype size, checked */
+  guint64 n_bytes;     /* n_elements × dtype size (or the blocks' bytes), checked */
   const guint8 *data;  /* first byte, inside the bytes the reader was given (borrowed) */
   const char *source;  /* file name for messages (borrowed from the reader) */
 } StrataTensorInfo;
@@ -35,8 +45,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataTensorInfo, strata_tensor_info_free)
  * the kernels' own, strata-weights.h). */
 void strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n);
 
-/* Overflow-safe element count and byte size; FALSE on overflow. */
+/* Overflow-safe element count and byte size; FALSE on overflow, or when the innermost
+ * dimension is not a whole number of blocks (the reader checks that first, for its message). */
 gboolean strata_tensor_info_compute_size (StrataTensorInfo *t);
+
+/* Decode the first n values of t (n <= n_elements; a multiple of the block for block
+ * formats) into dst as F32. */
+void strata_tensor_info_to_f32 (const StrataTensorInfo *t, float *dst, guint64 n);
 
 /* Sort by offset and reject any two tensors whose byte ranges overlap. */
 gboolean strata_tensors_check_overlap (GPtrArray *tensors, const char *source, GError **error);
@@ -55,8 +70,11 @@ void strata_tensor_set_clear (StrataTensorSet *set);
 void strata_tensor_set_add (StrataTensorSet *set, const StrataTensorInfo *t);
 const StrataTensorInfo *strata_tensor_set_lookup (const StrataTensorSet *set, const char *name);
 
-/* Look `name` up, check it has exactly the shape [d0] (d1 == 0) or [d0, d1], convert it to
- * fp32 into dst (room for the product). Errors name the file, the tensor and both shapes. */
+/* Look `name` up and check it has exactly the shape [d0] (d1 == 0) or [d0, d1]; NULL with
+ * an error naming the file, the tensor and both shapes otherwise. */
+const StrataTensorInfo *strata_tensor_set_get_checked (const StrataTensorSet *set, const char *name, guint64 d0,
+                                                       guint64 d1, GError **error);
+/* The same, then convert it to fp32 into dst (room for the product). */
 gboolean strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0,
                                  guint64 d1, float *dst, GError **error);
 /* The same into a whole (d0, d1) matrix, in the matrix's dtype. */

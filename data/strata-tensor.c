@@ -50,7 +50,21 @@ strata_tensor_info_compute_size (StrataTensorInfo *t)
     if (!g_uint64_checked_mul (&n, n, t->shape[i]))
       return FALSE;
   t->n_elements = n;
-  return g_uint64_checked_mul (&t->n_bytes, n, strata_dtype_size (t->dtype));
+  if (!t->blocks)
+    return g_uint64_checked_mul (&t->n_bytes, n, strata_dtype_size (t->dtype));
+  /* Blocks never straddle rows: the innermost dimension holds whole blocks. */
+  if (t->n_dims < 1 || t->blocks->block == 0 || t->shape[t->n_dims - 1] % t->blocks->block)
+    return FALSE;
+  return g_uint64_checked_mul (&t->n_bytes, n / t->blocks->block, t->blocks->block_bytes);
+}
+
+void
+strata_tensor_info_to_f32 (const StrataTensorInfo *t, float *dst, guint64 n)
+{
+  if (t->blocks)
+    t->blocks->decode (t->data, dst, (gsize) (n / t->blocks->block));
+  else
+    strata_dtype_convert (t->dtype, t->data, dst, (gsize) n);
 }
 
 static gint
@@ -118,9 +132,8 @@ strata_tensor_set_lookup (const StrataTensorSet *set, const char *name)
   return g_hash_table_lookup (set->by_name, name);
 }
 
-gboolean
-strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1,
-                        float *dst, GError **error)
+const StrataTensorInfo *
+strata_tensor_set_get_checked (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1, GError **error)
 {
   const StrataTensorInfo *t = strata_tensor_set_lookup (set, name);
   guint64 want[2] = { d0, d1 };
@@ -129,16 +142,26 @@ strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0
   if (!t) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                  "%s: missing tensor '%s'", set->source, name);
-    return FALSE;
+    return NULL;
   }
   if (t->n_dims != want_dims || t->shape[0] != d0 || (d1 && t->shape[1] != d1)) {
     g_autofree char *found = strata_shape_to_string (t->n_dims, t->shape);
     g_autofree char *expected = strata_shape_to_string (want_dims, want);
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                  "%s: tensor '%s' has shape %s, expected %s", t->source, name, found, expected);
-    return FALSE;
+    return NULL;
   }
-  strata_dtype_convert (t->dtype, t->data, dst, t->n_elements);
+  return t;
+}
+
+gboolean
+strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1,
+                        float *dst, GError **error)
+{
+  const StrataTensorInfo *t = strata_tensor_set_get_checked (set, name, d0, d1, error);
+  if (!t)
+    return FALSE;
+  strata_tensor_info_to_f32 (t, dst, t->n_elements);
   return TRUE;
 }
 

@@ -4,28 +4,8 @@
 #include "strata-engine.h"
 #include "strata-engine-private.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-size_t
-strata_memory_available (void)
-{
-  FILE *f = fopen ("/proc/meminfo", "r");
-  char line[256];
-  unsigned long long kb = 0;
-  while (f && fgets (line, sizeof line, f))
-    if (sscanf (line, "MemAvailable: %llu kB", &kb) == 1)
-      break;
-  if (f)
-    fclose (f);
-  if (kb == 0) {
-    long pages = sysconf (_SC_AVPHYS_PAGES), size = sysconf (_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (size_t) pages * (size_t) size : 0;
-  }
-  return (size_t) kb * 1024;
-}
 
 StrataEngine *
 strata_engine_new (const StrataBackend *be, const StrataWeights *weights, StrataStatus *status)

@@ -58,8 +58,7 @@ StrataEngine *strata_engine_new_with (const StrataBackend *backend, const Strata
                                       const StrataEngineOptions *options, StrataStatus *status);
 /* Whether the engine converts 16-bit matrices on every product (it kept them as they were). */
 int strata_engine_converts_per_product (const StrataEngine *e);
-/* Bytes the system has available now (MemAvailable), or 0 when unknown. */
-size_t strata_memory_available (void);
+
 void strata_engine_free (StrataEngine *e);
 
 const StrataConfig *strata_engine_get_config (const StrataEngine *e);

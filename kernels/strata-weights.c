@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Sizes a table row can name; resolved against the config by dim_size(). */
 typedef enum { DIM_ONE, DIM_C, DIM_Q, DIM_KV, DIM_F, DIM_V, DIM_N, DIM_QNORM, DIM_KNORM } Dim;
@@ -287,6 +288,24 @@ strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype)
   size_t n = strata_weights_size_as (&w, matrix_dtype);
   free (w.layers);
   return n;
+}
+
+size_t
+strata_memory_available (void)
+{
+  FILE *f = fopen ("/proc/meminfo", "r");
+  char line[256];
+  unsigned long long kb = 0;
+  while (f && fgets (line, sizeof line, f))
+    if (sscanf (line, "MemAvailable: %llu kB", &kb) == 1)
+      break;
+  if (f)
+    fclose (f);
+  if (kb == 0) {
+    long pages = sysconf (_SC_AVPHYS_PAGES), size = sysconf (_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t) pages * (size_t) size : 0;
+  }
+  return (size_t) kb * 1024;
 }
 
 /* ---- rebasing and conversion ---- */

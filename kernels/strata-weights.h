@@ -95,6 +95,10 @@ StrataWeights *strata_weights_convert (const StrataWeights *w, StrataDType matri
 size_t strata_weights_size_as (const StrataWeights *w, StrataDType matrix_dtype);
 size_t strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype);
 
+/* Bytes the system has available now (MemAvailable), or 0 when unknown: what decides whether
+ * an F32 copy of the weights is affordable. */
+size_t strata_memory_available (void);
+
 /* Whether every matrix is in a dtype of `mask` (bit 1 << dtype). */
 int strata_weights_matrices_in (const StrataWeights *w, unsigned mask);
 

@@ -229,7 +229,7 @@ test_gguf_bad (Tmp *t, gconstpointer data)
     { 8, G_GUINT64_CONSTANT (1) << 60, 8, 0, "cannot fit" },    /* tensor count */
     { 16, G_GUINT64_CONSTANT (1) << 40, 8, 0, "cannot fit" },   /* key count */
     { 24, G_GUINT64_CONSTANT (1) << 62, 8, 0, "claims" },       /* first key length */
-    { type_at, 2, 4, 0, "unsupported type Q4_0" },
+    { type_at, 17, 4, 0, "tensor 'token_embd.weight' has type IQ2_XS (17), which Strata does not read" },
     { type_at + 4, 3, 8, 0, "not a multiple of the alignment" },
     { type_at + 4, G_GUINT64_CONSTANT (1) << 50, 8, 0, "runs past the end of the file" },
     { type_at + 4, 131072 + 256, 8, 0, "overlap" },             /* onto output.weight */

@@ -1,8 +1,26 @@
-/* fuzz-gguf.c: libFuzzer target for the GGUF header parser.
- * Each input is a whole file; the parser must return a model or an error, never crash. */
+/* fuzz-gguf.c: libFuzzer target for the GGUF reader and model loader.
+ * Each input is a whole file; the parser must return a model or an error, never crash.
+ * What it parses is then decoded (every tensor's first and last blocks, whatever its type)
+ * and loaded as a model: the architecture table, the config, the shape checks before the
+ * arena is allocated, the dequantization of every tensor, fused q/k/v, the tokenizer. */
 #include "strata-gguf.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+
+/* The first and the last block (or element) of a tensor, decoded. */
+static void
+decode_ends (const StrataTensorInfo *t)
+{
+  float sink[256 * 2];
+  guint64 unit = t->blocks ? t->blocks->block : 1;
+  guint64 unit_bytes = t->blocks ? t->blocks->block_bytes : strata_dtype_size (t->dtype);
+  if (t->n_elements == 0)
+    return;
+  strata_tensor_info_to_f32 (t, sink, MIN (t->n_elements, 2 * unit));
+  StrataTensorInfo last = *t;
+  last.data = t->data + t->n_bytes - unit_bytes;
+  strata_tensor_info_to_f32 (&last, sink, unit);
+}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
@@ -10,13 +28,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   GError *error = NULL;
   StrataGguf *g = strata_gguf_parse (data, size, "fuzz.gguf", &error);
   if (g) {
-    float sink[16];
-    for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++) {
-      const StrataTensorInfo *t = strata_gguf_get_tensor (g, i);
-      strata_dtype_convert (t->dtype, t->data, sink, MIN (t->n_elements, G_N_ELEMENTS (sink)));
-      if (t->n_bytes)
-        (void) *(volatile const guint8 *) (t->data + t->n_bytes - 1);
-    }
+    for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++)
+      decode_ends (strata_gguf_get_tensor (g, i));
     /* The typed getters on keys the model loader reads. */
     gint64 n;
     double f;
@@ -28,6 +41,11 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     const StrataGgufValue *v = strata_gguf_lookup (g, "tokenizer.ggml.scores");
     if (v && v->type == STRATA_GGUF_ARRAY && v->n)
       (void) strata_gguf_array_get_double (v, v->n - 1);
+
+    StrataModel *m = g_new0 (StrataModel, 1);
+    strata_gguf_model_fill (m, g, NULL, &e);
+    g_clear_error (&e);
+    strata_model_free (m);
     strata_gguf_free (g);
   }
   g_clear_error (&error);

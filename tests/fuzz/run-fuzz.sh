@@ -13,16 +13,21 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 libs=$(pkg-config --cflags --libs glib-2.0 json-glib-1.0 libcrypto)
 common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-recipe.c"
 
-build () { # name parser-source
+build () { # name sources...
+  name=$1; shift
   # shellcheck disable=SC2086
-  "$cc" $flags -o "$work/$1" "$here/$1.c" "$2" $common $libs -lm
+  "$cc" $flags -o "$work/$name" "$here/$name.c" "$@" $common $libs -lm
 }
 build fuzz-safetensors "$root/data/strata-safetensors.c"
-build fuzz-gguf "$root/data/strata-gguf.c"
+# The GGUF target runs the model loader too, so it takes every data/ source but the HDF5 one.
+# shellcheck disable=SC2046
+build fuzz-gguf $(ls "$root"/data/strata-*.c | grep -v -e strata-h5.c -e strata-tensor.c -e strata-data-error.c)
 
 mkdir -p "$work/corpus-safetensors" "$work/corpus-gguf"
 cp "$root/tests/data/stories260K-hf/model.safetensors" "$work/corpus-safetensors/"
-cp "$root/tests/data/stories260K-gguf/stories260K.gguf" "$work/corpus-gguf/"
+# Every committed GGUF: F32, F16 and quantized tensors, the llama, qwen2 and gptneox rows.
+cp "$root/tests/data/stories260K-gguf/"*.gguf "$root/tests/data/gguf-quants/quants.gguf" \
+  "$root/tests/data/gguf-arch/"*.gguf "$work/corpus-gguf/"
 
 status=0
 for t in safetensors gguf; do
