@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "strata-data-error.h"
-#include "strata-engine.h"
 #include "strata-model-private.h"
 
 void
