@@ -76,6 +76,14 @@ MODELS = {
                           switches={"window": dict(window=None), "attn softcap": dict(attn_cap=None),
                                     "final softcap": dict(final_cap=None),
                                     "query_pre_attn_scalar": dict(scalar=16)}),
+    # Gemma 2 as gemma-2-2b and -9b have it: query_pre_attn_scalar = head_dim, the only
+    # relation a GGUF can carry (llama.cpp scales scores by head_dim^-1/2 and has no key for
+    # the scalar; the GGUF tests convert this model). Otherwise as gemma2-window.
+    "gemma2-headdim": dict(family="gemma2", seed=1016, dtype="F32", L=3, C=32, F=48, H=4, K=2,
+                           D=16, V=71, theta=10000.0, scalar=16, attn_cap=3.0, final_cap=4.0,
+                           window=4, embed=0.1, gain_lo=0.0, tied=True, greedy=True,
+                           switches={"window": dict(window=None), "attn softcap": dict(attn_cap=None),
+                                     "final softcap": dict(final_cap=None)}),
     # Qwen3: per-head RMS q/k norms (size head_dim) before RoPE, head_dim 16 != C/H, no
     # biases, GQA, tied (as the small Qwen3 models are), BF16; embedding 0.3 randn, for a
     # greedy continuation that does not just repeat the last token.
