@@ -3,16 +3,19 @@
  *
  * general.architecture picks a row of `architectures`: the prefix of its metadata keys (the
  * architecture name itself, as llama.cpp's LLM_KV names them), its family preset and the
- * recipe fields the file format fixes. The sizes come from the same keys for every
+ * recipe fields the file format fixes or llama.cpp reads for that architecture alone (fused
+ * tensors, norm weights stored as 1 + w, soft-caps, which layers get the sliding window, a
+ * score scale). The sizes come from the same keys for every
  * architecture (<arch>.embedding_length, .block_count, .attention.head_count, ...). Which
  * optional tensors exist (biases, a separate output matrix) is read from the file, as
  * llama.cpp does, and recorded in the recipe; every tensor of the file must then be used, so
  * nothing the model holds is silently dropped.
  *
  * Tensor names are llama.cpp's (llm_tensor_names), the same strings for every architecture:
- * one table (`gguf_names`) maps each tensor of Strata's weight table to its GGUF name, and the
- * recipe decides which exist. Tensors are dequantized or converted to F32 as they are copied
- * into the arena (strata-gguf-quants.c). */
+ * one table (`gguf_names`) maps each tensor of Strata's weight table to its GGUF name (or to
+ * its rows of a fused attn_qkv / ffn_up), and the recipe decides which exist. Tensors are
+ * dequantized or converted to F32 as they are copied into the arena (strata-gguf-quants.c). */
+#include <math.h>
 #include <string.h>
 
 #include "strata-data-error.h"
@@ -20,53 +23,107 @@
 #include "strata-gguf.h"
 #include "strata-model-private.h"
 
+/* Where an architecture puts its sliding window (<arch>.attention.sliding_window). */
+typedef enum {
+  WINDOW_NONE,    /* llama.cpp reads no window for the architecture */
+  WINDOW_PATTERN, /* on the layers of llama.cpp's pattern (swa_pattern, or the file's
+                   * <arch>.attention.sliding_window_pattern) */
+} WindowKind;
+
 typedef struct {
   const char *arch;      /* general.architecture, and the prefix of its metadata keys */
-  StrataFamily family;   /* recipe preset: norm kind, activation, gating, parallel block */
+  StrataFamily family;   /* recipe preset: norm kind, activation, gating, post/q-k norms, ... */
   StrataRope rope;       /* llama.cpp's rope type for the arch: NORM = adjacent, NEOX = half */
   gboolean fused_qkv;    /* blk.N.attn_qkv holds the rows of W_Q, W_K and W_V in turn */
+  gboolean fused_gate_up; /* blk.N.ffn_up holds the rows of W_gate, then those of W_up: (2F, C) */
   gboolean parallel_key; /* <arch>.use_parallel_residual (default true) sets `parallel` */
+  gboolean norm_plus_one; /* the converter stored 1 + w for every norm weight: plain RMSNorm */
+  gboolean softcaps;     /* <arch>.attn_logit_softcapping and .final_logit_softcapping (default:
+                          * the preset's), as llama.cpp's gemma2 reads them */
+  WindowKind window;
+  int swa_pattern;       /* llama.cpp's set_swa_pattern(n): the window on layers l with
+                          * n == 0 || l % n < n - 1 */
+  int width_scale_layers; /* a model of this many layers scales scores by (C / H)^-1/2, not
+                           * D^-1/2 (llama.cpp's rule for Gemma 2 27B); 0: never */
   gboolean add_bos;      /* BOS when the file embeds no vocabulary to say (llama.cpp: SPM yes, BPE no) */
 } GgufArch;
 
 static const GgufArch architectures[] = {
   /* llama.cpp's converter permutes the W_Q/W_K rows of HF Llama checkpoints back to Meta's
    * layout, and runs `llama` with LLAMA_ROPE_TYPE_NORM: adjacent pairs (2i, 2i+1). */
-  { "llama", STRATA_FAMILY_LLAMA, STRATA_ROPE_ADJACENT, FALSE, FALSE, TRUE },
+  { .arch = "llama", .family = STRATA_FAMILY_LLAMA, .rope = STRATA_ROPE_ADJACENT, .add_bos = TRUE },
   /* Qwen2: weights as in HF (no permutation), LLAMA_ROPE_TYPE_NEOX = rotate_half; its q/k/v
    * biases are tensors of the file. */
-  { "qwen2", STRATA_FAMILY_LLAMA, STRATA_ROPE_HALF, FALSE, FALSE, FALSE },
+  { .arch = "qwen2", .family = STRATA_FAMILY_LLAMA, .rope = STRATA_ROPE_HALF },
   /* GPT-NeoX (Pythia): convert_hf_to_gguf.py regroups query_key_value's per-head [q_h; k_h;
    * v_h] rows into [W_Q; W_K; W_V] (attn_qkv), no permutation; NEOX rope on the first
    * rope.dimension_count values of each head; LayerNorms with biases. The activation is the
    * preset's exact-erf GELU of transformers' GPTNeoX `hidden_act: gelu` (the files do not
    * name it; llama.cpp runs ggml_gelu, the tanh approximation, instead). */
-  { "gptneox", STRATA_FAMILY_NEOX, STRATA_ROPE_HALF, TRUE, TRUE, FALSE },
+  { .arch = "gptneox", .family = STRATA_FAMILY_NEOX, .rope = STRATA_ROPE_HALF, .fused_qkv = TRUE,
+    .parallel_key = TRUE },
+  /* Gemma 2: the converter adds 1 to every norm weight (Gemma's gain 1 + w, in float32), and
+   * llama.cpp runs plain RMSNorm on them; GeGLU (tanh GELU), embedding × √C, tied (lm_head is
+   * left out), NEOX rope, both soft-caps. The window (default 4096) is on layers 0, 2, 4, ...
+   * (set_swa_pattern(2)), as in transformers. The file has no query_pre_attn_scalar: llama.cpp
+   * scales scores by head_dim^-1/2, and by (n_embd / n_head)^-1/2 when the model has the 27B's
+   * 46 layers (gemma_pytorch's config), which is what Strata does; for a checkpoint whose
+   * scalar is neither, transformers and the GGUF differ. */
+  { .arch = "gemma2", .family = STRATA_FAMILY_GEMMA2, .rope = STRATA_ROPE_HALF, .norm_plus_one = TRUE,
+    .softcaps = TRUE, .window = WINDOW_PATTERN, .swa_pattern = 2, .width_scale_layers = 46 },
+  /* Qwen3: per-head RMS q/k norms (attn_q_norm, attn_k_norm of D values) before NEOX rope;
+   * attention.key_length gives D; output.weight absent when tied. */
+  { .arch = "qwen3", .family = STRATA_FAMILY_QWEN3, .rope = STRATA_ROPE_HALF },
+  /* OLMo-2: no pre-norms, post_attention_norm and post_ffw_norm on the sublayer outputs, q/k
+   * RMS norms over all H*D (K*D) values; NEOX rope. The same arch holds OLMo-3, whose window
+   * (every layer but each fourth) the recipe cannot run and which is refused. */
+  { .arch = "olmo2", .family = STRATA_FAMILY_OLMO2, .rope = STRATA_ROPE_HALF, .window = WINDOW_PATTERN,
+    .swa_pattern = 4 },
+  /* Phi-3: attn_qkv and ffn_up fused as in HF's qkv_proj and gate_up_proj, NEOX rope on
+   * rope.dimension_count values. sliding_window (0: none) applies to every layer as
+   * transformers runs it and as Strata opens the HF folder; llama.cpp switches Phi-3's window
+   * off at present (ggml-org/llama.cpp#13676), so for sequences longer than the window the
+   * two differ. The long-context rope factors (rope_factors_long/short) are refused. */
+  { .arch = "phi3", .family = STRATA_FAMILY_PHI3, .rope = STRATA_ROPE_HALF, .fused_qkv = TRUE,
+    .fused_gate_up = TRUE, .window = WINDOW_PATTERN, .swa_pattern = 0 },
 };
 
-/* Strata's weight table names (strata_weights_visit) -> llama.cpp's. `qkv` is the row
- * block (0 q, 1 k, 2 v) of the fused attn_qkv tensor an architecture with fused_qkv reads
- * instead; -1 otherwise. */
+/* Which fused GGUF tensor holds a Strata tensor, when the architecture fuses it. */
+typedef enum { OWN, IN_QKV, IN_GATE_UP } Fused;
+
+/* Strata's weight table names (strata_weights_visit) -> llama.cpp's. `part` is the row block
+ * of the fused tensor (attn_qkv: 0 q, 1 k, 2 v; ffn_up: 0 gate, 1 up) that an architecture
+ * fusing it reads instead. */
 static const struct {
   const char *strata, *gguf;
-  int qkv;
+  Fused fused;
+  int part;
 } gguf_names[] = {
-  { "tok_embed", "token_embd.weight", -1 },         { "pos_embed", "position_embd.weight", -1 },
-  { "norm1_w", "attn_norm.weight", -1 },            { "norm1_b", "attn_norm.bias", -1 },
-  { "w_q", "attn_q.weight", 0 },                    { "b_q", "attn_q.bias", 0 },
-  { "w_k", "attn_k.weight", 1 },                    { "b_k", "attn_k.bias", 1 },
-  { "w_v", "attn_v.weight", 2 },                    { "b_v", "attn_v.bias", 2 },
-  { "q_norm_w", "attn_q_norm.weight", -1 },         { "q_norm_b", "attn_q_norm.bias", -1 },
-  { "k_norm_w", "attn_k_norm.weight", -1 },         { "k_norm_b", "attn_k_norm.bias", -1 },
-  { "w_o", "attn_output.weight", -1 },              { "b_o", "attn_output.bias", -1 },
-  { "attn_post_w", "post_attention_norm.weight", -1 }, { "attn_post_b", "post_attention_norm.bias", -1 },
-  { "norm2_w", "ffn_norm.weight", -1 },             { "norm2_b", "ffn_norm.bias", -1 },
-  { "w_gate", "ffn_gate.weight", -1 },              { "b_gate", "ffn_gate.bias", -1 },
-  { "w_up", "ffn_up.weight", -1 },                  { "b_up", "ffn_up.bias", -1 },
-  { "w_down", "ffn_down.weight", -1 },              { "b_down", "ffn_down.bias", -1 },
-  { "mlp_post_w", "post_ffw_norm.weight", -1 },     { "mlp_post_b", "post_ffw_norm.bias", -1 },
-  { "norm_f_w", "output_norm.weight", -1 },         { "norm_f_b", "output_norm.bias", -1 },
-  { "unembed", "output.weight", -1 },               { "b_unembed", "output.bias", -1 },
+  { "tok_embed", "token_embd.weight" },                 { "pos_embed", "position_embd.weight" },
+  { "norm1_w", "attn_norm.weight" },                    { "norm1_b", "attn_norm.bias" },
+  { "w_q", "attn_q.weight", IN_QKV, 0 },                { "b_q", "attn_q.bias", IN_QKV, 0 },
+  { "w_k", "attn_k.weight", IN_QKV, 1 },                { "b_k", "attn_k.bias", IN_QKV, 1 },
+  { "w_v", "attn_v.weight", IN_QKV, 2 },                { "b_v", "attn_v.bias", IN_QKV, 2 },
+  { "q_norm_w", "attn_q_norm.weight" },                 { "q_norm_b", "attn_q_norm.bias" },
+  { "k_norm_w", "attn_k_norm.weight" },                 { "k_norm_b", "attn_k_norm.bias" },
+  { "w_o", "attn_output.weight" },                      { "b_o", "attn_output.bias" },
+  { "attn_post_w", "post_attention_norm.weight" },      { "attn_post_b", "post_attention_norm.bias" },
+  { "norm2_w", "ffn_norm.weight" },                     { "norm2_b", "ffn_norm.bias" },
+  { "w_gate", "ffn_gate.weight", IN_GATE_UP, 0 },       { "b_gate", "ffn_gate.bias", IN_GATE_UP, 0 },
+  { "w_up", "ffn_up.weight", IN_GATE_UP, 1 },           { "b_up", "ffn_up.bias", IN_GATE_UP, 1 },
+  { "w_down", "ffn_down.weight" },                      { "b_down", "ffn_down.bias" },
+  { "mlp_post_w", "post_ffw_norm.weight" },             { "mlp_post_b", "post_ffw_norm.bias" },
+  { "norm_f_w", "output_norm.weight" },                 { "norm_f_b", "output_norm.bias" },
+  { "unembed", "output.weight" },                       { "b_unembed", "output.bias" },
+};
+
+/* Tensors of scaled RoPE variants, refused by name before anything is loaded. */
+static const struct {
+  const char *tensor, *what;
+} refused_tensors[] = {
+  { "rope_freqs.weight", "Llama 3 rope scaling" },
+  { "rope_factors_long.weight", "Phi-3 long-context rope scaling, LongRoPE" },
+  { "rope_factors_short.weight", "Phi-3 long-context rope scaling, LongRoPE" },
 };
 
 #define FAIL(code, ...)                                                            \
@@ -153,13 +210,103 @@ refuse_unsupported (StrataGguf *g, const GgufArch *a, GError **error)
   }
   if (type && strcmp (type, "none") != 0)
     FAIL (UNSUPPORTED, "%s: rope scaling '%s' (%s) is not supported", src, type, scaling);
-  if (has_tensor (g, "rope_freqs.weight"))
-    FAIL (UNSUPPORTED, "%s: tensor 'rope_freqs.weight' (Llama 3 rope scaling) is not supported", src);
+  for (gsize i = 0; i < G_N_ELEMENTS (refused_tensors); i++)
+    if (has_tensor (g, refused_tensors[i].tensor))
+      FAIL (UNSUPPORTED, "%s: tensor '%s' (%s) is not supported", src, refused_tensors[i].tensor,
+            refused_tensors[i].what);
   if (!strata_gguf_get_int (g, experts, FALSE, 0, &n_experts, error))
     return FALSE;
   if (n_experts > 0)
     FAIL (UNSUPPORTED, "%s: %s = %" G_GINT64_FORMAT ": mixture-of-experts models are not supported", src, experts,
           n_experts);
+  return TRUE;
+}
+
+/* Which layers llama.cpp windows: <arch>.attention.sliding_window_pattern when the file has
+ * it (one bool per layer, or the n of set_swa_pattern), else the row's n. */
+static gboolean
+window_layers (StrataGguf *g, const GgufArch *a, int n_layers, gboolean *swa, GError **error)
+{
+  const char *src = strata_gguf_get_source (g);
+  g_autofree char *key = arch_key (a, "attention.sliding_window_pattern");
+  const StrataGgufValue *v = strata_gguf_lookup (g, key);
+  gint64 n = a->swa_pattern;
+  if (v && v->type == STRATA_GGUF_ARRAY) {
+    if (v->n != (guint64) n_layers || v->elem_type == STRATA_GGUF_STRING || !v->elems)
+      FAIL (FORMAT, "%s: key '%s' must hold one bool for each of the %d layers", src, key, n_layers);
+    for (int l = 0; l < n_layers; l++)
+      swa[l] = strata_gguf_array_get_double (v, (guint64) l) != 0;
+    return TRUE;
+  }
+  if (!strata_gguf_get_int (g, key, FALSE, a->swa_pattern, &n, error))
+    return FALSE;
+  if (n < 0 || n > G_MAXINT32)
+    FAIL (FORMAT, "%s: key '%s' = %" G_GINT64_FORMAT " is not a layer count", src, key, n);
+  for (int l = 0; l < n_layers; l++)
+    swa[l] = n == 0 || l % n < n - 1;
+  return TRUE;
+}
+
+/* The sliding window: <arch>.attention.sliding_window (absent: the preset's; 0: none) on the
+ * layers llama.cpp windows, which must be every period-th layer from layer 0 for the recipe
+ * to run them (strata_config_layer_attention); any other pattern is refused. Query i sees key
+ * j when i - j < window, in llama.cpp (LLAMA_SWA_TYPE_STANDARD) as in transformers. */
+static gboolean
+read_window (StrataGguf *g, const GgufArch *a, StrataConfig *cfg, GError **error)
+{
+  const char *src = strata_gguf_get_source (g);
+  StrataRecipe *r = &cfg->recipe;
+  g_autofree char *key = arch_key (a, "attention.sliding_window");
+  gint64 window;
+  if (a->window == WINDOW_NONE)
+    return TRUE;
+  if (!strata_gguf_get_int (g, key, FALSE, r->attn.window, &window, error))
+    return FALSE;
+  if (window < 0 || window > G_MAXINT32)
+    FAIL (FORMAT, "%s: key '%s' = %" G_GINT64_FORMAT " is not a window size", src, key, window);
+  r->attn.window = (int) window;
+  if (window == 0)
+    return TRUE;
+
+  int L = cfg->n_layers, period = 0;
+  g_autofree gboolean *swa = g_new0 (gboolean, L);
+  if (!window_layers (g, a, L, swa, error))
+    return FALSE;
+  for (int l = 1; l < L && period == 0; l++)
+    period = swa[l] ? l : 0;
+  period = period ? period : L; /* layer 0 alone */
+  gboolean fits = TRUE, any = FALSE;
+  for (int l = 0; l < L; l++) {
+    fits &= swa[l] == (l % period == 0);
+    any |= swa[l];
+  }
+  if (!any) {
+    r->attn.window = 0;
+    return TRUE;
+  }
+  if (!fits) {
+    g_autoptr (GString) layers = g_string_new (NULL);
+    for (int l = 0; l < L; l++)
+      if (swa[l])
+        g_string_append_printf (layers, "%s%d", layers->len ? ", " : "", l);
+    FAIL (UNSUPPORTED, "%s: a sliding window on layers %s is not supported (Strata windows every n-th layer "
+          "from layer 0)", src, layers->str);
+  }
+  r->window_period = period;
+  return TRUE;
+}
+
+/* A positive soft-cap (llama.cpp divides by it), or the preset's when the key is absent. */
+static gboolean
+read_softcap (StrataGguf *g, const GgufArch *a, const char *key, float *cap, GError **error)
+{
+  g_autofree char *k = arch_key (a, key);
+  double v;
+  if (!get_float (g, a, key, FALSE, *cap, &v, error))
+    return FALSE;
+  if (!(v > 0) || !isfinite (v) || v > G_MAXFLOAT)
+    FAIL (FORMAT, "%s: key '%s' = %g is not a positive soft-cap", strata_gguf_get_source (g), k, v);
+  *cap = (float) v;
   return TRUE;
 }
 
@@ -212,6 +359,16 @@ read_config (StrataGguf *g, const GgufArch *a, StrataConfig *cfg, GError **error
     if (!strata_gguf_get_bool (g, k, TRUE, &r->parallel, error))
       return FALSE;
   }
+  if (a->norm_plus_one)
+    r->norm.kind = STRATA_NORM_RMSNORM;
+  if (a->softcaps && (!read_softcap (g, a, "attn_logit_softcapping", &r->attn.softcap, error) ||
+                      !read_softcap (g, a, "final_logit_softcapping", &r->final_softcap, error)))
+    return FALSE;
+  if (!read_window (g, a, cfg, error))
+    return FALSE;
+  /* The expression llama.cpp uses (an integer n_embd / n_head); D^-1/2 is the preset's. */
+  if (a->width_scale_layers && cfg->n_layers == a->width_scale_layers)
+    r->attn.scale = 1.0f / sqrtf ((float) (cfg->d_model / cfg->n_heads));
   /* Optional tensors: as the file has them (llama.cpp loads them when present). */
   r->qkv_bias = has_tensor (g, a->fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias");
   r->o_bias = has_tensor (g, "blk.0.attn_output.bias");
@@ -227,36 +384,46 @@ typedef struct {
   const StrataConfig *cfg;
   gboolean check_only;   /* first pass: shapes only, before the arena is allocated */
   GHashTable *used;      /* GGUF tensor names the recipe reads */
-  char *fused_name;      /* the attn_qkv tensor held in `fused` */
-  float *fused;          /* (H*D + 2*K*D, C) or (H*D + 2*K*D) */
+  char *fused_name[2];   /* the fused tensor decoded in fused[1] (a matrix) or fused[0] (a bias) */
+  float *fused[2];
   GError **error;
 } Loader;
 
-/* W_Q/W_K/W_V (or their biases) from the fused attn_qkv of layer l: rows [0, H*D) are q,
- * then K*D rows of k, then K*D of v. Each fused tensor is decoded once, for its q part. */
+/* A tensor from its row block of a fused tensor of layer l: attn_qkv holds H*D rows of q, then
+ * K*D of k, then K*D of v; ffn_up (fused_gate_up) F rows of gate, then F of up. Each fused
+ * tensor is decoded once, for its first part, and kept for the others (one matrix and one
+ * bias at a time: the weight table visits a layer's parts in order). */
 static gboolean
-load_fused_part (Loader *ld, StrataWeightTensor *t, int part)
+load_fused_part (Loader *ld, StrataWeightTensor *t, Fused fused, int part)
 {
   const StrataConfig *c = ld->cfg;
   guint64 HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
-  guint64 row0 = part == 0 ? 0 : part == 1 ? HD : HD + KD, cols = t->matrix ? t->cols : 0;
-  g_autofree char *name = g_strdup_printf ("blk.%d.attn_qkv.%s", t->layer, t->matrix ? "weight" : "bias");
+  guint64 F = (guint64) c->d_mlp;
+  guint64 sizes[3] = { HD, KD, KD };
+  if (fused == IN_GATE_UP)
+    sizes[0] = sizes[1] = F, sizes[2] = 0;
+  guint64 total = sizes[0] + sizes[1] + sizes[2], row0 = 0, cols = t->matrix ? t->cols : 0;
+  for (int i = 0; i < part; i++)
+    row0 += sizes[i];
+  g_autofree char *name = g_strdup_printf ("blk.%d.%s.%s", t->layer, fused == IN_QKV ? "attn_qkv" : "ffn_up",
+                                           t->matrix ? "weight" : "bias");
   if (ld->check_only) {
     g_hash_table_add (ld->used, g_strdup (name));
-    return strata_tensor_set_get_checked (&ld->set, name, HD + 2 * KD, cols, ld->error) != NULL;
+    return strata_tensor_set_get_checked (&ld->set, name, total, cols, ld->error) != NULL;
   }
-  if (g_strcmp0 (name, ld->fused_name) != 0) {
-    g_clear_pointer (&ld->fused_name, g_free);
-    g_free (ld->fused);
-    ld->fused = g_new (float, (HD + 2 * KD) * (cols ? cols : 1));
-    if (!strata_tensor_set_load (&ld->set, name, HD + 2 * KD, cols, ld->fused, ld->error))
+  int slot = t->matrix ? 1 : 0;
+  if (g_strcmp0 (name, ld->fused_name[slot]) != 0) {
+    g_clear_pointer (&ld->fused_name[slot], g_free);
+    g_free (ld->fused[slot]);
+    ld->fused[slot] = g_new (float, total * (cols ? cols : 1));
+    if (!strata_tensor_set_load (&ld->set, name, total, cols, ld->fused[slot], ld->error))
       return FALSE;
-    ld->fused_name = g_steal_pointer (&name);
+    ld->fused_name[slot] = g_steal_pointer (&name);
   }
   if (t->matrix)
-    strata_mat_store (t->mat, 0, ld->fused + row0 * t->cols, t->rows * t->cols);
+    strata_mat_store (t->mat, 0, ld->fused[slot] + row0 * t->cols, t->rows * t->cols);
   else
-    memcpy (*t->vec, ld->fused + row0, t->rows * sizeof (float));
+    memcpy (*t->vec, ld->fused[slot] + row0, t->rows * sizeof (float));
   return TRUE;
 }
 
@@ -274,8 +441,9 @@ load_one_cb (StrataWeightTensor *t, void *user)
                  "%s: the recipe needs tensor '%s', which has no GGUF name", ld->set.source, t->name);
     return 1;
   }
-  if (ld->arch->fused_qkv && gguf_names[i].qkv >= 0)
-    return !load_fused_part (ld, t, gguf_names[i].qkv);
+  Fused fused = gguf_names[i].fused;
+  if ((fused == IN_QKV && ld->arch->fused_qkv) || (fused == IN_GATE_UP && ld->arch->fused_gate_up))
+    return !load_fused_part (ld, t, fused, gguf_names[i].part);
   g_autofree char *name = t->layer >= 0 ? g_strdup_printf ("blk.%d.%s", t->layer, gguf_names[i].gguf)
                                         : g_strdup (gguf_names[i].gguf);
   guint64 cols = t->matrix ? t->cols : 0;
@@ -324,8 +492,10 @@ load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConf
   }
   strata_tensor_set_clear (&ld.set);
   g_hash_table_unref (ld.used);
-  g_free (ld.fused);
-  g_free (ld.fused_name);
+  for (int i = 0; i < 2; i++) {
+    g_free (ld.fused[i]);
+    g_free (ld.fused_name[i]);
+  }
   return ok;
 }
 

@@ -10,6 +10,13 @@
  * - /data/gguf/arch/<name>: the seeded HF goldens converted as convert_hf_to_gguf.py does
  *   (tools/reference/make_gguf_goldens.py) load to the same config and the same weights as
  *   the HF folder, so the logits are the same bits, and match the golden within 1e-4.
+ *   Gemma 2's norm weights are stored as 1 + w and run as plain RMSNorm: the same float sum
+ *   the (1 + w) kernel forms, so the logits are still the same bits. gemma2-window's
+ *   query_pre_attn_scalar (12, head_dim 16) is not in the file: its GGUF runs llama.cpp's
+ *   head_dim^-1/2, the HF folder's logits at that scale, and misses the golden.
+ * - /data/gguf/arch/gemma2-46-layers: llama.cpp's 27B scale (C / H)^-1/2, and the window's
+ *   layers as sliding_window_pattern says (a pattern the recipe cannot run is refused);
+ *   /data/gguf/arch/phi3-longrope: the long-context rope factors refused by name.
  * - /data/gguf/stories/<type>: stories260K quantized to Q8_0 and Q4_0 with gguf-py
  *   (tools/reference/gguf_quantize_stories.py): logits within 1e-4 of a float64 forward over
  *   the dequantized weights, and within a measured bound of the F32 original. */
@@ -277,7 +284,8 @@ test_model_unsupported (Tmp *t, gconstpointer data)
   struct { gsize at; const char *bytes; guint64 type; const char *phrase; } cases[] = {
     { emb + 20, NULL, 17, "tensor 'token_embd.weight' has type IQ2_XS (17), which Strata does not read" },
     { emb + 20, NULL, 10, "tensor 'token_embd.weight' has type Q2_K (10), which Strata does not read" },
-    { arch_value, "gemma", 0, "general.architecture 'gemma' is not supported (llama, qwen2, gptneox are read)" },
+    { arch_value, "gemma", 0,
+      "general.architecture 'gemma' is not supported (llama, qwen2, gptneox, gemma2, qwen3, olmo2, phi3 are read)" },
   };
   const char *bin = g_getenv ("STRATA_BIN");
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -305,11 +313,19 @@ test_model_unsupported (Tmp *t, gconstpointer data)
 
 /* ---- architectures: GGUF against the HF folder it was converted from ---- */
 
+typedef enum {
+  SAME_SCALE,    /* the file states what the HF config's scale gives */
+  LLAMA_CPP_SCALE, /* gemma2 with query_pre_attn_scalar != head_dim: llama.cpp's head_dim^-1/2 */
+} ScaleCase;
+
 typedef struct {
   const char *gguf, *hf, *arch;
   StrataFamily family;
   int rope_dims, parallel, qkv_bias, o_bias, tied;
-  const char *pre; /* tokenizer.ggml.pre of the file, named in the tokenizer note */
+  const char *pre; /* tokenizer.ggml.pre of a synthetic gpt2 vocabulary, named in the tokenizer note;
+                    * NULL: a synthetic SentencePiece vocabulary (tokenizer.ggml.model 'llama') */
+  gboolean norm_plus_one; /* the converter stored 1 + w for the norm weights (Gemma 2) */
+  ScaleCase scale;
 } ArchCase;
 
 static const ArchCase arch_neox = {
@@ -320,6 +336,22 @@ static const ArchCase arch_neox_seq = {
 };
 static const ArchCase arch_qwen2 = {
   "gguf-arch/qwen2-bias.gguf", "golden/qwen2-bias", "qwen2", STRATA_FAMILY_LLAMA, 8, 0, 1, 0, 1, "qwen2",
+};
+static const ArchCase arch_gemma2 = {
+  "gguf-arch/gemma2-headdim.gguf", "golden/gemma2-headdim", "gemma2", STRATA_FAMILY_GEMMA2, 16, 0, 0, 0, 1, NULL, TRUE,
+};
+static const ArchCase arch_gemma2_scalar = {
+  "gguf-arch/gemma2-window.gguf", "golden/gemma2-window", "gemma2", STRATA_FAMILY_GEMMA2, 16, 0, 0, 0, 1, NULL, TRUE,
+  LLAMA_CPP_SCALE,
+};
+static const ArchCase arch_qwen3 = {
+  "gguf-arch/qwen3-qknorm.gguf", "golden/qwen3-qknorm", "qwen3", STRATA_FAMILY_QWEN3, 16, 0, 0, 0, 1, "qwen2",
+};
+static const ArchCase arch_olmo2 = {
+  "gguf-arch/olmo2-postnorm.gguf", "golden/olmo2-postnorm", "olmo2", STRATA_FAMILY_OLMO2, 8, 0, 0, 0, 0, "dbrx",
+};
+static const ArchCase arch_phi3 = {
+  "gguf-arch/phi3-fused.gguf", "golden/phi3-fused", "phi3", STRATA_FAMILY_PHI3, 8, 0, 0, 0, 0, NULL,
 };
 
 typedef struct {
@@ -336,23 +368,60 @@ collect_cb (StrataWeightTensor *t, void *user)
   return 0;
 }
 
+static gboolean
+is_norm_weight (const char *name)
+{
+  return g_str_has_suffix (name, "norm1_w") || g_str_has_suffix (name, "norm2_w") ||
+         g_str_has_suffix (name, "_post_w") || g_str_has_suffix (name, "norm_f_w");
+}
+
+/* The same tensors, bit for bit; with norm_plus_one, each norm weight of `gguf` is the float
+ * 1 + w of `hf`'s (the converter's float32 sum, which the (1 + w) norm kernel also forms). */
 static void
-assert_same_weights (StrataWeights *a, StrataWeights *b)
+assert_same_weights (StrataWeights *gguf, StrataWeights *hf, gboolean norm_plus_one)
 {
   g_autoptr (GArray) ta = g_array_new (FALSE, FALSE, sizeof (SavedTensor));
   g_autoptr (GArray) tb = g_array_new (FALSE, FALSE, sizeof (SavedTensor));
-  strata_weights_visit (a, collect_cb, ta);
-  strata_weights_visit (b, collect_cb, tb);
+  strata_weights_visit (gguf, collect_cb, ta);
+  strata_weights_visit (hf, collect_cb, tb);
   g_assert_cmpuint (ta->len, ==, tb->len);
+  int n_norms = 0;
   for (guint i = 0; i < ta->len; i++) {
     SavedTensor *x = &g_array_index (ta, SavedTensor, i), *y = &g_array_index (tb, SavedTensor, i);
     g_assert_cmpstr (x->name, ==, y->name);
     g_assert_cmpuint (x->t.rows, ==, y->t.rows);
     g_assert_cmpuint (x->t.cols, ==, y->t.cols);
-    const void *pa = x->t.matrix ? x->t.mat->data : *x->t.vec, *pb = y->t.matrix ? y->t.mat->data : *y->t.vec;
-    if (memcmp (pa, pb, x->t.rows * x->t.cols * sizeof (float)) != 0)
+    gsize n = x->t.rows * x->t.cols;
+    const float *pa = x->t.matrix ? x->t.mat->data : *x->t.vec, *pb = y->t.matrix ? y->t.mat->data : *y->t.vec;
+    g_autofree float *want = g_memdup2 (pb, n * sizeof (float));
+    if (norm_plus_one && is_norm_weight (x->name)) {
+      for (gsize j = 0; j < n; j++)
+        want[j] = 1.0f + want[j];
+      n_norms++;
+    }
+    if (memcmp (pa, want, n * sizeof (float)) != 0)
       g_test_fail_printf ("tensor %s differs between GGUF and HF", x->name);
   }
+  if (norm_plus_one) /* 4 a layer and the final one */
+    g_assert_cmpint (n_norms, ==, 4 * gguf->cfg.n_layers + 1);
+}
+
+/* `strata info FILE` names the architecture. */
+static void
+check_info (const char *rel, const char *arch)
+{
+  const char *bin = g_getenv ("STRATA_BIN");
+  if (!bin)
+    return;
+  g_autofree char *p = data_path (rel);
+  const char *argv[] = { bin, "info", p, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_autofree char *line = g_strdup_printf ("architecture   %s (family ", arch);
+  if (!strstr (out, line))
+    g_test_fail_printf ("strata info %s does not say '%s':\n%s", rel, line, out);
 }
 
 static void
@@ -362,19 +431,20 @@ test_arch (gconstpointer data)
   g_autoptr (StrataModel) gg = open_model (ac->gguf);
   g_autoptr (StrataModel) hf = open_model (ac->hf);
   const StrataConfig *a = &gg->weights->cfg, *b = &hf->weights->cfg;
-  const StrataRecipe *r = &a->recipe;
+  const StrataRecipe *r = &a->recipe, *h = &b->recipe;
 
   g_assert_cmpint (gg->format, ==, STRATA_FORMAT_GGUF);
   g_assert_cmpstr (gg->arch, ==, ac->arch);
   g_assert_cmpint (gg->dtype, ==, hf->dtype);
   g_assert_cmpint (a->family, ==, ac->family);
-  g_assert_cmpint (r->rope.pairing, ==, STRATA_ROPE_HALF); /* llama.cpp: NEOX rope for both */
+  g_assert_cmpint (r->rope.pairing, ==, STRATA_ROPE_HALF); /* llama.cpp: NEOX rope for all of them */
   g_assert_cmpint (r->rope.dims, ==, ac->rope_dims);
   g_assert_cmpint (r->parallel, ==, ac->parallel);
   g_assert_cmpint (r->qkv_bias, ==, ac->qkv_bias);
   g_assert_cmpint (r->o_bias, ==, ac->o_bias);
   g_assert_cmpint (r->tied, ==, ac->tied);
-  /* Every size and recipe field as the HF loader reads config.json. */
+  /* Every size and recipe field as the HF loader reads config.json, but for the norm kind and
+   * the scale where the file format says otherwise. */
   g_assert_cmpint (a->n_layers, ==, b->n_layers);
   g_assert_cmpint (a->d_model, ==, b->d_model);
   g_assert_cmpint (a->n_heads, ==, b->n_heads);
@@ -383,32 +453,60 @@ test_arch (gconstpointer data)
   g_assert_cmpint (a->d_mlp, ==, b->d_mlp);
   g_assert_cmpint (a->vocab, ==, b->vocab);
   g_assert_cmpint (a->n_ctx, ==, b->n_ctx);
-  g_assert_cmpint (r->norm.kind, ==, b->recipe.norm.kind);
-  g_assert_cmpfloat (r->norm.eps, ==, b->recipe.norm.eps);
-  g_assert_cmpint (r->act, ==, b->recipe.act);
-  g_assert_cmpint (r->gated, ==, b->recipe.gated);
-  g_assert_cmpint (r->parallel, ==, b->recipe.parallel);
-  g_assert_cmpint (r->rope.pairing, ==, b->recipe.rope.pairing);
-  g_assert_cmpint (r->rope.dims, ==, b->recipe.rope.dims);
-  g_assert_cmpfloat (r->rope.theta, ==, b->recipe.rope.theta);
-  g_assert_cmpfloat (r->attn.scale, ==, b->recipe.attn.scale);
-  g_assert_cmpint (r->qkv_bias, ==, b->recipe.qkv_bias);
-  g_assert_cmpint (r->o_bias, ==, b->recipe.o_bias);
-  g_assert_cmpint (r->mlp_bias, ==, b->recipe.mlp_bias);
-  g_assert_cmpint (r->unembed_bias, ==, b->recipe.unembed_bias);
-  g_assert_cmpint (r->tied, ==, b->recipe.tied);
-  assert_same_weights (gg->weights, hf->weights);
+  if (ac->norm_plus_one) {
+    g_assert_cmpint (h->norm.kind, ==, STRATA_NORM_RMSNORM_UNIT_OFFSET);
+    g_assert_cmpint (r->norm.kind, ==, STRATA_NORM_RMSNORM);
+  } else {
+    g_assert_cmpint (r->norm.kind, ==, h->norm.kind);
+  }
+  g_assert_cmpfloat (r->norm.eps, ==, h->norm.eps);
+  g_assert_cmpint (r->act, ==, h->act);
+  g_assert_cmpint (r->gated, ==, h->gated);
+  g_assert_cmpint (r->parallel, ==, h->parallel);
+  g_assert_cmpint (r->pre_norms, ==, h->pre_norms);
+  g_assert_cmpint (r->post_norms, ==, h->post_norms);
+  g_assert_cmpint (r->qk_norm, ==, h->qk_norm);
+  g_assert_cmpint (r->learned_pos, ==, h->learned_pos);
+  g_assert_cmpint (r->rope.pairing, ==, h->rope.pairing);
+  g_assert_cmpint (r->rope.dims, ==, h->rope.dims);
+  g_assert_cmpfloat (r->rope.theta, ==, h->rope.theta);
+  if (ac->scale == LLAMA_CPP_SCALE) {
+    g_assert_cmpfloat (r->attn.scale, ==, 1.0f / sqrtf ((float) a->d_head));
+    g_assert_cmpfloat (fabs (h->attn.scale - r->attn.scale), >, 1e-3);
+  } else {
+    g_assert_cmpfloat (r->attn.scale, ==, h->attn.scale);
+  }
+  g_assert_cmpfloat (r->attn.softcap, ==, h->attn.softcap);
+  g_assert_cmpint (r->attn.window, ==, h->attn.window);
+  for (int l = 0; l < a->n_layers; l++)
+    g_assert_cmpint (strata_config_layer_attention (a, l).window, ==, strata_config_layer_attention (b, l).window);
+  g_assert_cmpfloat (r->final_softcap, ==, h->final_softcap);
+  g_assert_cmpfloat (r->embed_scale, ==, h->embed_scale);
+  g_assert_cmpint (r->qkv_bias, ==, h->qkv_bias);
+  g_assert_cmpint (r->o_bias, ==, h->o_bias);
+  g_assert_cmpint (r->mlp_bias, ==, h->mlp_bias);
+  g_assert_cmpint (r->unembed_bias, ==, h->unembed_bias);
+  g_assert_cmpint (r->tied, ==, h->tied);
+  assert_same_weights (gg->weights, hf->weights, ac->norm_plus_one);
+  check_info (ac->gguf, ac->arch);
 
-  /* The BPE vocabulary is not built from GGUF, and the model says why. */
-  g_assert_null (gg->tokenizer);
-  g_assert_false (gg->add_bos);
-  g_assert_nonnull (gg->tokenizer_note);
-  g_assert_nonnull (strstr (gg->tokenizer_note, "'gpt2'"));
-  g_assert_nonnull (strstr (gg->tokenizer_note, ac->pre));
   g_autoptr (GError) error = NULL;
-  g_assert_null (strata_model_encode (gg, "hello", &error));
-  g_assert_nonnull (strstr (error->message, gg->tokenizer_note));
-  g_clear_error (&error);
+  if (ac->pre) {
+    /* The BPE vocabulary is not built from GGUF, and the model says why. */
+    g_assert_null (gg->tokenizer);
+    g_assert_false (gg->add_bos);
+    g_assert_nonnull (gg->tokenizer_note);
+    g_assert_nonnull (strstr (gg->tokenizer_note, "'gpt2'"));
+    g_assert_nonnull (strstr (gg->tokenizer_note, ac->pre));
+    g_assert_null (strata_model_encode (gg, "hello", &error));
+    g_assert_nonnull (strstr (error->message, gg->tokenizer_note));
+    g_clear_error (&error);
+  } else {
+    /* SentencePiece: built from the file, BOS by llama.cpp's default for it. */
+    g_assert_nonnull (gg->tokenizer);
+    g_assert_true (gg->add_bos);
+    g_assert_cmpint (gg->bos_id, ==, 1);
+  }
 
   /* Same bits as the HF folder, and the float64 golden within the forward tests' 1e-4. */
   g_autofree char *golden_rel = g_build_filename (ac->hf, "golden.safetensors", NULL);
@@ -421,8 +519,19 @@ test_arch (gconstpointer data)
   int B = 2, T = (int) n_tok / 2, V = a->vocab;
   g_assert_cmpuint (n_logits, ==, (gsize) B * T * V);
   g_autofree float *lg = logits_of (gg, tokens, B, T);
+  if (ac->scale == LLAMA_CPP_SCALE) {
+    /* query_pre_attn_scalar 12 is not in the file; llama.cpp runs head_dim^-1/2, and so does
+     * Strata: the logits are the HF folder's run at that scale, and miss the golden. */
+    double miss = max_abs_diff (lg, want, n_logits);
+    g_test_message ("%s: max |GGUF - golden| %.2e (llama.cpp's scale 1/sqrt(%d), golden 1/sqrt(12))", ac->gguf,
+                    miss, a->d_head);
+    g_assert_cmpfloat (miss, >, 1e-2);
+    hf->weights->cfg.recipe.attn.scale = r->attn.scale;
+  }
   g_autofree float *lh = logits_of (hf, tokens, B, T);
   g_assert_cmpmem (lg, n_logits * sizeof (float), lh, n_logits * sizeof (float));
+  if (ac->scale == LLAMA_CPP_SCALE)
+    return;
   double err = max_abs_diff (lg, want, n_logits);
   g_test_message ("%s: max |GGUF - golden| %.2e", ac->gguf, err);
   g_assert_cmpfloat (err, <, 1e-4);
@@ -434,6 +543,82 @@ test_arch (gconstpointer data)
     g_autofree float *wrong = logits_of (gg, tokens, B, T);
     g_assert_cmpfloat (max_abs_diff (wrong, want, n_logits), >, 1e-2);
   }
+}
+
+/* Byte offset of the value of metadata key `key`: after its u64 length, its bytes and its
+ * u32 type. */
+static gsize
+value_of (const guint8 *b, gsize len, const char *key)
+{
+  gsize n = strlen (key);
+  g_autofree guint8 *needle = g_malloc (8 + n);
+  guint64 le = GUINT64_TO_LE ((guint64) n);
+  memcpy (needle, &le, 8);
+  memcpy (needle + 8, key, n);
+  const guint8 *at = memmem (b, len, needle, 8 + n);
+  g_assert_nonnull (at);
+  return (gsize) (at - b) + 8 + n + 4;
+}
+
+/* Gemma 2 with the 27B's 46 layers (a small synthetic file): llama.cpp's (C / H)^-1/2 score
+ * scale; and which layers get the window, as gemma2.attention.sliding_window_pattern says it
+ * (llama.cpp's set_swa_pattern(n): layers l with n == 0 || l % n < n - 1). */
+static void
+test_gemma2_layers (Tmp *t, gconstpointer data)
+{
+  gsize len;
+  g_autofree guint8 *orig = read_fixture ("gguf-arch/gemma2-46layers.gguf", &len);
+  g_autofree guint8 *b = g_memdup2 (orig, len);
+  gsize pattern = value_of (orig, len, "gemma2.attention.sliding_window_pattern");
+  gsize window = value_of (orig, len, "gemma2.attention.sliding_window");
+  struct { gsize at; guint64 value; int want_window, want_period; const char *phrase; } cases[] = {
+    { pattern, 2, 4, 2, NULL },  /* as written: layers 0, 2, 4, ... */
+    { pattern, 0, 4, 1, NULL },  /* every layer */
+    { pattern, 1, 0, 0, NULL },  /* none */
+    { window, 0, 0, 0, NULL },   /* no window at all */
+    { pattern, 3, 0, 0, "a sliding window on layers 0, 1, 3, 4, 6, 7, 9," },
+    { pattern, 4, 0, 0, "(Strata windows every n-th layer from layer 0)" }, /* OLMo-3's */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    memcpy (b, orig, len);
+    put (b, cases[i].at, cases[i].value, 4);
+    g_autofree char *p = tmp_write (t, "g46.gguf", b, len);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (StrataModel) m = strata_model_open (p, NULL, &error);
+    g_test_message ("case %" G_GSIZE_FORMAT, i);
+    if (cases[i].phrase) {
+      g_assert_null (m);
+      assert_error (error, "g46.gguf", cases[i].phrase);
+      continue;
+    }
+    g_assert_no_error (error);
+    const StrataConfig *c = &m->weights->cfg;
+    g_assert_cmpint (c->n_layers, ==, 46);
+    g_assert_cmpint (c->d_head, ==, 8);
+    g_assert_cmpfloat (c->recipe.attn.scale, ==, 1.0f / sqrtf (8.0f / 2.0f)); /* not 1/sqrt(D) */
+    for (int l = 0; l < c->n_layers; l++) {
+      int swa = cases[i].want_window && l % cases[i].want_period == 0;
+      g_assert_cmpint (strata_config_layer_attention (c, l).window, ==, swa ? cases[i].want_window : 0);
+    }
+  }
+}
+
+/* Phi-3's long-context rope factors (tensor rope_factors_long/short.weight) are refused by name
+ * (the file here has one of them instead of blk.0.attn_output.weight, a name of the same length). */
+static void
+test_phi3_longrope (Tmp *t, gconstpointer data)
+{
+  gsize len;
+  g_autofree guint8 *b = read_fixture ("gguf-arch/phi3-fused.gguf", &len);
+  guint8 *at = memmem (b, len, "blk.0.attn_output.weight", 24);
+  g_assert_nonnull (at);
+  memcpy (at, "rope_factors_long.weight", 24);
+  g_autofree char *p = tmp_write (t, "long.gguf", b, len);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) m = strata_model_open (p, NULL, &error);
+  g_assert_null (m);
+  assert_error (error, "long.gguf",
+                "tensor 'rope_factors_long.weight' (Phi-3 long-context rope scaling, LongRoPE) is not supported");
 }
 
 /* ---- stories260K quantized ---- */
@@ -551,6 +736,13 @@ main (int argc, char **argv)
   g_test_add_data_func ("/data/gguf/arch/gptneox", &arch_neox, test_arch);
   g_test_add_data_func ("/data/gguf/arch/gptneox-sequential-f16", &arch_neox_seq, test_arch);
   g_test_add_data_func ("/data/gguf/arch/qwen2", &arch_qwen2, test_arch);
+  g_test_add_data_func ("/data/gguf/arch/gemma2", &arch_gemma2, test_arch);
+  g_test_add_data_func ("/data/gguf/arch/gemma2-query-pre-attn-scalar", &arch_gemma2_scalar, test_arch);
+  g_test_add_data_func ("/data/gguf/arch/qwen3", &arch_qwen3, test_arch);
+  g_test_add_data_func ("/data/gguf/arch/olmo2", &arch_olmo2, test_arch);
+  g_test_add_data_func ("/data/gguf/arch/phi3", &arch_phi3, test_arch);
+  g_test_add ("/data/gguf/arch/gemma2-46-layers", Tmp, NULL, tmp_setup, test_gemma2_layers, tmp_teardown);
+  g_test_add ("/data/gguf/arch/phi3-longrope", Tmp, NULL, tmp_setup, test_phi3_longrope, tmp_teardown);
   g_test_add_data_func ("/data/gguf/stories/q8_0", &stories_q8, test_stories);
   g_test_add_data_func ("/data/gguf/stories/q4_0", &stories_q4, test_stories);
   return g_test_run ();
