@@ -25,7 +25,7 @@ build fuzz-gguf $(ls "$root"/data/strata-*.c | grep -v -e strata-h5.c -e strata-
 
 mkdir -p "$work/corpus-safetensors" "$work/corpus-gguf"
 cp "$root/tests/data/stories260K-hf/model.safetensors" "$work/corpus-safetensors/"
-# Every committed GGUF: F32, F16 and quantized tensors, the llama, qwen2 and gptneox rows.
+# Every committed GGUF: F32, F16, BF16 and quantized tensors, every architecture row.
 cp "$root/tests/data/stories260K-gguf/"*.gguf "$root/tests/data/gguf-quants/quants.gguf" \
   "$root/tests/data/gguf-arch/"*.gguf "$work/corpus-gguf/"
 
