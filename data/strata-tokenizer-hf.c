@@ -464,6 +464,33 @@ read_config (StrataTokenizer *tok, const char *path /* NULL: no file beside */)
 
 /* ---- loading ----------------------------------------------------------------------------- */
 
+/* json-glib turns a lone surrogate escape ("\ud800") into bytes that are not UTF-8, which
+ * every later step would trip over; HF's JSON reader refuses such a file, and so do we. */
+static gboolean
+all_text (JsonNode *node, int depth)
+{
+  if (depth > 64)
+    return TRUE; /* the readers refuse deeper nesting with their own message */
+  if (JSON_NODE_HOLDS_VALUE (node))
+    return json_node_get_value_type (node) != G_TYPE_STRING ||
+           g_utf8_validate (json_node_get_string (node), -1, NULL);
+  if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *a = json_node_get_array (node);
+    for (guint i = 0; i < json_array_get_length (a); i++)
+      if (!all_text (json_array_get_element (a, i), depth + 1))
+        return FALSE;
+  } else if (JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonObjectIter iter;
+    const char *key;
+    JsonNode *value;
+    json_object_iter_init (&iter, json_node_get_object (node));
+    while (json_object_iter_next (&iter, &key, &value))
+      if (!g_utf8_validate (key, -1, NULL) || !all_text (value, depth + 1))
+        return FALSE;
+  }
+  return TRUE;
+}
+
 static StrataTokenizer *
 load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
 {
@@ -474,6 +501,11 @@ load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
   if (model == NULL) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                  "%s: no \"model\" object: not a tokenizer.json", path);
+    return NULL;
+  }
+  if (!all_text (root_node, 0)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: a string holds a lone UTF-16 surrogate escape, which is not text", path);
     return NULL;
   }
   const char *type = _strata_json_string (model, "type");

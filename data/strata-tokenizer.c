@@ -117,6 +117,8 @@ display_of_bytes (GBytes *bytes)
 {
   gsize len;
   const char *p = g_bytes_get_data (bytes, &len);
+  if (len == 0) /* an empty piece (a tokenizer.json may list "") */
+    return g_strdup ("");
   GString *s = g_string_new (NULL);
   const char *end = p + len;
   while (p < end) {
