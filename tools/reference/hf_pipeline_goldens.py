@@ -2,7 +2,8 @@
 """tokenizer.json files for every pipeline step Strata reads, and their golden ids from the
 Hugging Face `tokenizers` package (and the BOS/EOS policy from `transformers`).
 
-Writes tests/data/hf-pipeline/:
+Writes tests/fuzz/tokenizer-seeds/<name>.json, the same files cut to a 64-entry vocabulary
+(seeds for tests/fuzz/fuzz-tokenizer-json.c), and tests/data/hf-pipeline/:
   <name>/tokenizer.json          small models trained here on CORPUS (hf_pipeline_texts.py),
                                  put behind the normalizer / pre-tokenizer / post-processor /
                                  decoder / added tokens of a model family, written by hand in
@@ -584,6 +585,54 @@ def dump(out, path):
         f.write("\n".join(lines) + "\n")
 
 
+SEEDS = "tests/fuzz/tokenizer-seeds"
+
+
+def shrink(spec, keep=64):
+    """The same steps over the first `keep` entries of the vocabulary (ids renumbered the
+    way HF numbers added tokens), for a fuzzing seed of a few KB."""
+    spec = json.loads(json.dumps(spec))
+    m = spec["model"]
+    if isinstance(m["vocab"], list):
+        m["vocab"] = m["vocab"][:keep]
+        if m.get("unk_id") is not None and m["unk_id"] >= keep:
+            m["unk_id"] = None
+        vocab = {p: i for i, (p, _) in enumerate(m["vocab"])}
+    else:
+        m["vocab"] = {p: i for p, i in m["vocab"].items() if i < keep}
+        vocab = m["vocab"]
+    if "merges" in m:
+        skip = len(m.get("continuing_subword_prefix") or "")
+        m["merges"] = [mg for mg in m["merges"] if mg[0] in vocab and mg[1] in vocab and
+                       mg[0] + mg[1][skip:] in vocab]
+    if m.get("unk_token") is not None and m["unk_token"] not in vocab and m["type"] == "BPE":
+        m["unk_token"] = None
+    nxt = len(vocab)
+    new = {}
+    for t in spec["added_tokens"]:
+        if t["content"] in vocab:
+            t["id"] = vocab[t["content"]]
+        else:
+            t["id"], nxt = nxt, nxt + 1
+        new[t["content"]] = t["id"]
+
+    def fix(node):
+        if isinstance(node, dict):
+            if node.get("type") in ("RobertaProcessing", "BertProcessing"):
+                for k in ("sep", "cls"):
+                    node[k][1] = new.get(node[k][0], 0)
+            for st in node.get("special_tokens", {}).values() if node.get("type") == \
+                    "TemplateProcessing" else []:
+                st["ids"] = [new.get(t, 0) for t in st["tokens"]]
+            for v in node.values():
+                fix(v)
+        elif isinstance(node, list):
+            for v in node:
+                fix(v)
+    fix(spec["post_processor"])
+    return spec
+
+
 def main():
     ts = texts()
     qwen_base = byte_bpe(QWEN2_RE)
@@ -609,7 +658,12 @@ def main():
     out = {"generator": f"tools/reference/hf_pipeline_goldens.py (tokenizers "
                         f"{tokenizers.__version__}{tf_version})",
            "texts": ts, "tokenizers": {}}
+    os.makedirs(SEEDS, exist_ok=True)
     for name, (spec, config) in families.items():
+        seed = os.path.join(SEEDS, f"{name}.json")
+        with open(seed, "w", encoding="utf-8") as f:
+            f.write(json.dumps(shrink(spec), ensure_ascii=False, separators=(",", ":")))
+        Tokenizer.from_file(seed)  # a seed HF loads too
         tok = write(name, spec, config)
         e = goldens(name, tok, spec["decoder"] is not None, ts)
         tf = transformers_specials(name, os.path.join(OUT, name), tok, ts)
