@@ -296,6 +296,9 @@ test_unsupported (void)
                 F, "unk_id");
   expect_error ("{\"added_tokens\": [{\"id\": 1, \"content\": \"x\"}], " BPE_MODEL "}", F,
                 "added token 'x' has id 1, which the model gives to 'b'");
+  /* json-glib reads a lone surrogate escape as bytes that are not UTF-8; HF refuses it too */
+  expect_error ("{\"added_tokens\": [{\"id\": 1, \"content\": \"x\\ud800y\"}], \"model\": "
+                "{\"type\": \"WordLevel\", \"vocab\": {\"a\": 0}}}", F, "lone UTF-16 surrogate");
 }
 
 /* Unigram without unk: text it cannot cover is an error, as in HF. BPE without unk drops
@@ -327,6 +330,13 @@ test_unknown_text (void)
   g_assert_no_error (error);
   int32_t want_b[] = { 0, 1 };
   g_assert_cmpmem (dropped->data, dropped->len * sizeof (int32_t), want_b, sizeof want_b);
+
+  /* an empty entry is a piece that shows as nothing (the fuzzer's first find) */
+  const char *empty = "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"\": 0, \"a\": 1}}}";
+  g_assert_true (g_file_set_contents (path, empty, -1, NULL));
+  g_autoptr (StrataTokenizer) e = strata_tokenizer_new_hf_json (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (strata_tokenizer_get_piece (e, 0), ==, "");
   g_unlink (path);
   g_rmdir (dir);
 }
