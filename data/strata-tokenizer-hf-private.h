@@ -164,6 +164,22 @@ gboolean _strata_hf_pre_tokenize (StrataHf *hf, const char *text, gsize len, gbo
 gboolean _strata_unichar_is_white_space (gunichar c);
 /* The Rust regex crate's \w. */
 gboolean _strata_unichar_is_word (gunichar c);
+
+/* strata-tokenizer-unicode.c (generated): where HF's Unicode tables (9.0 for normalization
+ * and marks, 8.0 for punctuation) differ from GLib's. A character newer than HF's
+ * normalization tables is inert for HF; a mark as StripAccents sees it; a character whose
+ * punctuation class HF sees the other way round. */
+gboolean _strata_hf_norm_unknown (gunichar c);
+gboolean _strata_hf_is_mark (gunichar c);
+gboolean _strata_hf_punct_differs (gunichar c);
+/* Rust's tables (Unicode 16.0) against GLib's (15.0): is_numeric, regex \w, to_lowercase
+ * (NULL where GLib's mapping is HF's). */
+gboolean _strata_hf_numeric_differs (gunichar c);
+gboolean _strata_hf_word_differs (gunichar c);
+const char *_strata_hf_lower_differs (gunichar c);
+/* What Oniguruma's \p{name} (Unicode 16.0) holds beyond PCRE2's (14.0), as class text;
+ * NULL when nothing. */
+const char *_strata_hf_onig_class (const char *name, gsize len);
 /* The error of a step the file names but Strata does not run. */
 gboolean _strata_hf_unsupported (StrataTokenizer *tok, const char *what, const char *type,
                                  GError **error);

@@ -8,7 +8,9 @@
  *    PCRE2 adds U+180E), \h (a hex digit) and ^/$ (line anchors), and Oniguruma's rule for
  *    empty matches (none right where the previous match ended);
  *  - Unicode classes of Rust's char (is_whitespace, is_numeric, is_punctuation, to_lowercase)
- *    come from GLib's tables; NFC/NFD/NFKC/NFKD are g_utf8_normalize.
+ *    come from GLib's tables; NFC/NFD/NFKC/NFKD are g_utf8_normalize. HF's normalization
+ *    and mark tables are Unicode 9.0 and its punctuation table 8.0: characters added later
+ *    (strata-tokenizer-unicode.c) are left alone as HF leaves them.
  * HF tracks alignments to the original text; ids do not depend on them except in Metaspace's
  * prepend_scheme "first", which asks whether a piece starts the input. A piece is taken to
  * start it when it begins at byte 0 of the first stretch of text (exact unless a normalizer
@@ -46,16 +48,19 @@ static gboolean
 is_numeric (gunichar c, gpointer unused)
 {
   GUnicodeType t = g_unichar_type (c);
-  return t == G_UNICODE_DECIMAL_NUMBER || t == G_UNICODE_LETTER_NUMBER ||
-         t == G_UNICODE_OTHER_NUMBER;
+  gboolean n = t == G_UNICODE_DECIMAL_NUMBER || t == G_UNICODE_LETTER_NUMBER ||
+               t == G_UNICODE_OTHER_NUMBER;
+  return n != _strata_hf_numeric_differs (c);
 }
 
-/* HF's is_punc: ASCII punctuation (symbols such as $+<=>^`|~ included) or a P* category. */
+/* HF's is_punc: ASCII punctuation (symbols such as $+<=>^`|~ included) or a P* category
+ * of Unicode 8.0. */
 static gboolean
 is_punc (gunichar c, gpointer unused)
 {
   if (c < 0x80)
     return g_ascii_ispunct ((char) c);
+  gboolean p;
   switch (g_unichar_type (c)) {
   case G_UNICODE_CONNECT_PUNCTUATION:
   case G_UNICODE_DASH_PUNCTUATION:
@@ -64,10 +69,12 @@ is_punc (gunichar c, gpointer unused)
   case G_UNICODE_INITIAL_PUNCTUATION:
   case G_UNICODE_OTHER_PUNCTUATION:
   case G_UNICODE_OPEN_PUNCTUATION:
-    return TRUE;
+    p = TRUE;
+    break;
   default:
-    return FALSE;
+    p = FALSE;
   }
+  return p != _strata_hf_punct_differs (c);
 }
 
 static gboolean
@@ -87,6 +94,7 @@ is_char (gunichar c, gpointer ch)
 gboolean
 _strata_unichar_is_word (gunichar c)
 {
+  gboolean w;
   switch (g_unichar_type (c)) {
   case G_UNICODE_LOWERCASE_LETTER:
   case G_UNICODE_MODIFIER_LETTER:
@@ -99,19 +107,40 @@ _strata_unichar_is_word (gunichar c)
   case G_UNICODE_NON_SPACING_MARK:
   case G_UNICODE_DECIMAL_NUMBER:
   case G_UNICODE_CONNECT_PUNCTUATION:
-    return TRUE;
+    w = TRUE;
+    break;
   default:
-    return c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9) ||
-           (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
-           (c >= 0x1F170 && c <= 0x1F189);
+    w = c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9) ||
+        (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+        (c >= 0x1F170 && c <= 0x1F189);
   }
+  return w != _strata_hf_word_differs (c);
 }
 
 /* ---- regexes ----------------------------------------------------------------------------- */
 
+/* Oniguruma's \w: Alphabetic (letters, Nl, the circled letters), marks, Nd, Pc. PCRE2's
+ * (10.42) is letters, numbers and '_'. */
+#define ONIG_WORD                                                                             \
+  "\\p{L}\\p{Nl}\\p{M}\\p{Nd}\\p{Pc}\\x{24B6}-\\x{24E9}\\x{1F130}-\\x{1F149}\\x{1F150}-\\x{1F169}"   \
+  "\\x{1F170}-\\x{1F189}"
+
+/* Appends a class body (inside [...]) or, outside a class, the whole bracket. */
+static void
+append_class (GString *s, int depth, gboolean neg, const char *body, const char *extra)
+{
+  g_string_append (s, depth ? "" : neg ? "[^" : "[");
+  g_string_append (s, body);
+  if (extra != NULL)
+    g_string_append (s, extra);
+  g_string_append (s, depth ? "" : "]");
+}
+
 /* Oniguruma's (Ruby syntax) escapes that PCRE2 reads otherwise, rewritten. Inside a class the
  * replacement is the bare list; \S and \H inside a class have no such list and stay (they
- * differ from Oniguruma only on U+180E and on what \H means). */
+ * differ from Oniguruma only on U+180E and on what \H means). \w and \d become Oniguruma's
+ * classes; they and \p{..} general categories get the characters Oniguruma's Unicode 16.0
+ * has and PCRE2's 14.0 lacks (a negated one inside a class cannot, and stays). */
 static char *
 onig_to_pcre (const char *p)
 {
@@ -124,6 +153,42 @@ onig_to_pcre (const char *p)
         gsize n = e != NULL ? (gsize) (e + 2 - p) : strlen (p);
         g_string_append_len (s, p, n);
         p += n;
+        continue;
+      }
+      if ((p[1] == 'p' || p[1] == 'P') && p[2] != '\0') {
+        /* \p{X} \pX \P{X} \p{^X}: Oniguruma's class is PCRE2's plus newer characters */
+        const char *name = p + 2, *close = NULL;
+        gsize n = 1;
+        if (*name == '{' && (close = strchr (name, '}')) != NULL) {
+          name++;
+          n = close - name;
+        }
+        gboolean neg = p[1] == 'P';
+        if (n > 0 && *name == '^') {
+          neg = !neg;
+          name++;
+          n--;
+        }
+        const char *extra = _strata_hf_onig_class (name, n);
+        gsize whole = close != NULL ? (gsize) (close + 1 - p) : 3;
+        if (extra != NULL && (depth == 0 || !neg)) {
+          g_autofree char *cls = g_strdup_printf ("\\p{%.*s}", (int) n, name);
+          append_class (s, depth, neg, cls, extra);
+        } else {
+          g_string_append_len (s, p, whole); /* a negated class inside [...]: as PCRE2 has it */
+        }
+        p += whole;
+        continue;
+      }
+      if (p[1] == 'w' || p[1] == 'd' || ((p[1] == 'W' || p[1] == 'D') && depth == 0)) {
+        gboolean word = p[1] == 'w' || p[1] == 'W';
+        /* Oniguruma's \w inside a class lacks a few Latin-1 numbers it has outside */
+        const char *extra = !word     ? _strata_hf_onig_class ("Nd", 2)
+                            : depth ? _strata_hf_onig_class ("w-in-class", 10)
+                                    : _strata_hf_onig_class ("w", 1);
+        append_class (s, depth, p[1] == 'W' || p[1] == 'D', word ? ONIG_WORD : "\\p{Nd}",
+                      extra);
+        p += 2;
         continue;
       }
       const char *rep = NULL;
@@ -436,7 +501,10 @@ lowercase (GString *s)
   GString *out = g_string_sized_new (s->len);
   for (const char *p = s->str; p < s->str + s->len; p = g_utf8_next_char (p)) {
     gunichar c = g_utf8_get_char (p);
-    if (c == 0x130)
+    const char *other = _strata_hf_lower_differs (c); /* characters newer than GLib's */
+    if (other != NULL)
+      g_string_append (out, other);
+    else if (c == 0x130)
       g_string_append (out, "i\xcc\x87");
     else if (c >= 0x2160 && c <= 0x216F)
       g_string_append_unichar (out, c + 0x10);
@@ -501,10 +569,11 @@ filter_map (GString *s, gboolean (*keep) (gunichar), gunichar (*map) (gunichar))
   g_string_free (out, TRUE);
 }
 
+/* StripAccents keeps what is not a combining mark of Unicode 9.0. */
 static gboolean
 not_mark (gunichar c)
 {
-  return !g_unichar_ismark (c);
+  return !_strata_hf_is_mark (c);
 }
 
 /* Nmt: drop ASCII controls, read other spaces as ' ' (tokenizers' do_nmt). */
@@ -545,12 +614,31 @@ byte_level (GString *s)
   g_string_free (out, TRUE);
 }
 
+/* g_utf8_normalize, with each character newer than HF's tables kept as an inert starter:
+ * nothing decomposes it, reorders across it or composes with it, so the stretches between
+ * such characters normalize on their own. */
 static void
 unicode_normalize (GString *s, GNormalizeMode mode)
 {
-  g_autofree char *n = g_utf8_normalize (s->str, (gssize) s->len, mode);
-  if (n != NULL) /* NULL only for invalid UTF-8, which never gets here */
-    g_string_assign (s, n);
+  GString *out = g_string_sized_new (s->len);
+  gsize start = 0, i = 0;
+  while (start < s->len) {
+    while (i < s->len && !_strata_hf_norm_unknown (g_utf8_get_char (s->str + i)))
+      i = g_utf8_next_char (s->str + i) - s->str;
+    if (i > start) {
+      g_autofree char *n = g_utf8_normalize (s->str + start, i - start, mode);
+      if (n != NULL) /* NULL only for invalid UTF-8, which never gets here */
+        g_string_append (out, n);
+    }
+    if (i < s->len) { /* the inert character itself */
+      gsize next = g_utf8_next_char (s->str + i) - s->str;
+      g_string_append_len (out, s->str + i, next - i);
+      i = next;
+    }
+    start = i;
+  }
+  g_string_assign (s, out->str);
+  g_string_free (out, TRUE);
 }
 
 gboolean
@@ -697,7 +785,11 @@ read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
   } else if (strcmp (type, "ByteLevel") == 0) {
     p.kind = STRATA_PRE_BYTE_LEVEL;
     p.add_prefix_space = _strata_json_bool (o, "add_prefix_space", TRUE);
-    if (_strata_json_bool (o, "use_regex", TRUE) && (p.regex = _strata_gpt2_regex (error)) == NULL)
+    /* tokenizers' ByteLevel regex, read as Oniguruma reads it */
+    if (_strata_json_bool (o, "use_regex", TRUE) &&
+        (p.regex = _strata_hf_regex_new ("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+|"
+                                         " ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+                                         FALSE, error)) == NULL)
       return FALSE;
     tok->byte_level = TRUE;
   } else if (strcmp (type, "Metaspace") == 0) {

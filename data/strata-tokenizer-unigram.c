@@ -132,8 +132,9 @@ _strata_unigram_encode (StrataTokenizer *tok, const char *w, gsize size, GArray 
     at += mblen;
   }
 
-  /* Walk back: spans in reverse order, unknown neighbours fused. */
-  g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (gsize) * 2);
+  /* Walk back: spans in reverse order (start, end, id), unknown neighbours fused into one
+   * span whose id is looked up again (-1), as HF looks every span up by its text. */
+  g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (gssize) * 3);
   gsize fused_end = 0;
   gboolean in_unk = FALSE;
   for (gsize end = size; end > 0;) {
@@ -145,23 +146,27 @@ _strata_unigram_encode (StrataTokenizer *tok, const char *w, gsize size, GArray 
       in_unk = TRUE;
     } else {
       if (in_unk) {
-        gsize u[2] = { end, fused_end };
+        gssize u[3] = { (gssize) end, (gssize) fused_end, -1 };
         g_array_append_val (spans, u);
         in_unk = FALSE;
       }
-      gsize s[2] = { start, end };
-      g_array_append_val (spans, s);
+      gssize sp[3] = { (gssize) start, (gssize) end, node->id };
+      g_array_append_val (spans, sp);
     }
     end = start;
   }
   if (in_unk) {
-    gsize u[2] = { 0, fused_end };
+    gssize u[3] = { 0, (gssize) fused_end, -1 };
     g_array_append_val (spans, u);
   }
 
   for (guint i = spans->len; i-- > 0;) {
-    const gsize *s = &g_array_index (spans, gsize, 2 * i);
-    int32_t id = _strata_tokenizer_model_lookup (tok, w + s[0], s[1] - s[0]);
+    const gssize *sp = &g_array_index (spans, gssize, 3 * i);
+    gsize s[2] = { (gsize) sp[0], (gsize) sp[1] };
+    /* an entry's id is the one the Viterbi pass took (the last of equal entries, as HF's
+     * map keeps); a fused unknown span is looked up */
+    int32_t id = sp[2] >= 0 ? (int32_t) sp[2]
+                            : _strata_tokenizer_model_lookup (tok, w + s[0], s[1] - s[0]);
     if (id < 0 && tok->byte_fallback) {
       g_autoptr (GArray) bytes = g_array_new (FALSE, FALSE, sizeof (int32_t));
       for (gsize b = s[0]; b < s[1]; b++) {

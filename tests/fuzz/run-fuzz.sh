@@ -14,7 +14,7 @@ libs=$(pkg-config --cflags --libs glib-2.0 json-glib-1.0)
 common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-recipe.c"
 tokenizer=""
 for f in tokenizer tokenizer-bpe tokenizer-gpt2 tokenizer-hf tokenizer-hf-steps tokenizer-hf-decode \
-         tokenizer-unigram tokenizer-spm; do
+         tokenizer-unigram tokenizer-unicode tokenizer-spm; do
   tokenizer="$tokenizer $root/data/strata-$f.c"
 done
 

@@ -1,9 +1,10 @@
 """Texts for tools/reference/hf_pipeline_goldens.py: a training corpus and the tricky texts
 every tokenizer.json of tests/data/hf-pipeline is checked on. All written for this project.
 
-Characters are those of Unicode 14 or older: PCRE2 10.42 (Debian 12) and the Oniguruma
-inside HF tokenizers know no newer ones, and a tokenizer that splits on \\p{L} would differ
-on a letter one library knows and the other does not."""
+The last group holds characters that HF's Unicode tables and GLib's / PCRE2's see
+differently (data/strata-tokenizer-unicode.c): added after Unicode 8.0 or 9.0 (HF's
+normalization, mark and punctuation tables), changed category since, or of Unicode 15.0 to
+16.0 (which GLib 2.74 and PCRE2 10.42 do not know, and HF's Rust and Oniguruma do)."""
 
 CORPUS = """
 Once upon a time there was a little robot named Pip. Pip lived in a workshop full of gears,
@@ -226,6 +227,13 @@ _BASE = [
     "She said: \"I can't believe it's already 2024!\"",
     "Price: 12.99€ (incl. 19% VAT) → total 15.46€",
     "🤖 Pip's 1st clock: 1,024 gears, 3 springs & 1 ❤️",
+    # Unicode versions: HF's tables against GLib's and PCRE2's
+    "\ufb46\u0d3b reorder after a Unicode 10 sign",
+    "\u0d00 \u1cf3 \U00011833 marks HF does not strip",
+    "\u166d \u061d \u2e4f punctuation HF does not split",
+    "\U0001fbf1\U0001fbf2 segmented digits",
+    "\U00011f04\U00011f05 Kawi, \U00010d50\U00010d70 Garay, \U00010d41\U00010d42 digits",
+    "\U0002ebf0\U0002ebf1 CJK extension I \U00031350",
 ]
 
 
