@@ -133,6 +133,27 @@ detect_format (const char *path, StrataFormat *format, GError **error)
   return TRUE;
 }
 
+/* The BOS policy. A loader sets the format's own (GGUF add_bos_token, llama2.c always, an HF
+ * family's transformers default corrected by tokenizer_config.json's add_bos_token); a
+ * tokenizer that states its own (a tokenizer.json: its post-processor, or
+ * tokenizer_config.json beside it, see strata_tokenizer_get_specials) decides instead, with
+ * the first token it puts before a sequence as BOS. That is what transformers does for
+ * Llama 3 (a template with <|begin_of_text|>), Qwen2 (a ByteLevel post-processor: no BOS,
+ * although config.json names a bos_token_id) and Gemma (add_bos_token and a <bos> template).
+ * A token after the sequence (T5's </s>) is not appended: a prompt is text to continue. */
+static void
+adopt_tokenizer_policy (StrataModel *m)
+{
+  const int32_t *prefix, *suffix;
+  gsize n_prefix, n_suffix;
+  if (m->tokenizer == NULL ||
+      !strata_tokenizer_get_specials (m->tokenizer, &prefix, &n_prefix, &suffix, &n_suffix))
+    return;
+  m->add_bos = n_prefix > 0;
+  if (n_prefix > 0) /* a BOS the model has no row for is no BOS: the CLI reports it */
+    m->bos_id = prefix[0] < m->weights->cfg.vocab ? prefix[0] : -1;
+}
+
 StrataModel *
 strata_model_open (const char *path, const char *tokenizer_path, GError **error)
 {
@@ -153,7 +174,10 @@ strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **e
   m->path = g_strdup (path);
   m->name = display_name (path, m->format);
   m->bos_id = m->eos_id = -1;
-  return formats[m->format].load (m, path, tokenizer_path, error) ? g_steal_pointer (&m) : NULL;
+  if (!formats[m->format].load (m, path, tokenizer_path, error))
+    return NULL;
+  adopt_tokenizer_policy (m);
+  return g_steal_pointer (&m);
 }
 
 GArray *

@@ -31,11 +31,12 @@ merge_equal (gconstpointer a, gconstpointer b)
 
 gboolean
 _strata_merges_add (StrataTokenizer *tok, const char *file, const char *left, const char *right,
-                    int32_t rank, GError **error)
+                    gsize right_skip, int32_t rank, GError **error)
 {
   int32_t l = strata_tokenizer_lookup (tok, left);
   int32_t r = strata_tokenizer_lookup (tok, right);
-  g_autofree char *joined = g_strconcat (left, right, NULL);
+  /* HF drops the continuing-subword prefix's length from the right part, whatever it holds */
+  g_autofree char *joined = g_strconcat (left, right + MIN (right_skip, strlen (right)), NULL);
   int32_t m = strata_tokenizer_lookup (tok, joined);
   if (l < 0 || r < 0 || m < 0) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,

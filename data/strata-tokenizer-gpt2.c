@@ -9,10 +9,10 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-/* encoder.py's pattern, with \s spelled out as the Unicode White_Space set: that is what
- * Python's `regex` module matches for \s, while PCRE2's \s (even with UCP) leaves out U+0085. */
-#define WS "\\t\\n\\x{0B}\\x{0C}\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
-           "\\x{202F}\\x{205F}\\x{3000}"
+/* encoder.py's pattern (also HF's ByteLevel pre-tokenizer's), with \s spelled out as the
+ * Unicode White_Space set: that is what Python's `regex` module and Oniguruma match for \s,
+ * while PCRE2's \s also takes U+180E. */
+#define WS STRATA_UNICODE_WS
 static const char gpt2_pattern[] =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|["
   WS "]+";
@@ -186,7 +186,7 @@ read_merges_txt (StrataTokenizer *tok, const char *path, GError **error)
       return FALSE;
     }
     *sp = '\0';
-    if (!_strata_merges_add (tok, path, line, sp + 1, rank++, error))
+    if (!_strata_merges_add (tok, path, line, sp + 1, 0, rank++, error))
       return FALSE;
   }
   return TRUE;
@@ -199,7 +199,6 @@ strata_tokenizer_new_gpt2 (const char *vocab_json_path, const char *merges_path,
   g_autoptr (StrataTokenizer) tok =
     _strata_tokenizer_alloc (STRATA_TOKENIZER_BYTE_BPE, STRATA_ENCODER_BYTE_BPE, source);
   tok->byte_level = TRUE;
-  tok->pre = STRATA_PRE_GPT2;
   tok->pre_regex = _strata_gpt2_regex (error);
   if (tok->pre_regex == NULL)
     return NULL;

@@ -1,12 +1,12 @@
-/* strata-tokenizer.c: the parts every tokenizer kind shares — vocabulary, pieces, decode,
- * and the added-token split that runs before the model.
+/* strata-tokenizer.c: the parts every tokenizer kind shares — vocabulary, pieces and decode.
  *
- * Decode is a plain concatenation of each id's bytes: GPT-2 pieces mapped back through the
- * byte decoder, SentencePiece '▁' as a space and <0xXX> as that byte. It never strips the
- * leading space that the SentencePiece dummy prefix adds (run.c strips it only when printing
- * right after BOS), so for llama2.c/GGUF decode(encode(x)) == " " + x. Control pieces
- * (<s>, </s>) decode to their text so that nothing in a sequence is hidden. */
-#include "strata-tokenizer-private.h"
+ * Decode of a tokenizer.json runs its decoder (strata-tokenizer-hf-decode.c). Otherwise it is
+ * a plain concatenation of each id's bytes: GPT-2 pieces mapped back through the byte
+ * decoder, SentencePiece '▁' as a space and <0xXX> as that byte. It never strips the leading
+ * space that the SentencePiece dummy prefix adds (run.c strips it only when printing right
+ * after BOS), so for llama2.c/GGUF decode(encode(x)) == " " + x. Control pieces (<s>, </s>)
+ * decode to their text so that nothing in a sequence is hidden. */
+#include "strata-tokenizer-hf-private.h"
 
 #include <string.h>
 
@@ -43,9 +43,13 @@ strata_tokenizer_free (StrataTokenizer *tok)
   g_clear_pointer (&tok->merges, g_hash_table_unref);
   g_free (tok->merge_table);
   g_clear_pointer (&tok->pre_regex, g_regex_unref);
-  for (int i = 0; i < tok->n_added; i++)
+  for (int i = 0; i < tok->n_added; i++) {
     g_free (tok->added[i].content);
+    g_free (tok->added[i].pattern);
+  }
   g_free (tok->added);
+  g_free (tok->id_flags);
+  _strata_hf_free (tok->hf);
   g_free (tok->source);
   g_free (tok->sha256);
   g_free (tok);
@@ -68,10 +72,7 @@ static GBytes *
 piece_bytes (StrataTokenizer *tok, int32_t id, const char *piece)
 {
   GByteArray *out = g_byte_array_new ();
-  gboolean is_added = FALSE;
-  for (int i = 0; i < tok->n_added; i++)
-    if (tok->added[i].id == id)
-      is_added = TRUE;
+  gboolean is_added = tok->id_flags != NULL && (tok->id_flags[id] & STRATA_ID_ADDED);
 
   if (tok->byte_level && !is_added) {
     /* Every character of a byte-level piece stands for one byte; a character outside that
@@ -116,7 +117,7 @@ display_of_bytes (GBytes *bytes)
 {
   gsize len;
   const char *p = g_bytes_get_data (bytes, &len);
-  if (len == 0) /* an empty piece (p is NULL): found by fuzz-gguf */
+  if (len == 0) /* an empty piece (a tokenizer.json or GGUF may list ""): found by fuzzing */
     return g_strdup ("");
   GString *s = g_string_new (NULL);
   const char *end = p + len;
@@ -173,23 +174,6 @@ _strata_tokenizer_hash_files (StrataTokenizer *tok, const char *const *paths, GE
   return TRUE;
 }
 
-static int
-compare_added_longest_first (gconstpointer a, gconstpointer b)
-{
-  const StrataAddedToken *x = a, *y = b;
-  if (x->len != y->len)
-    return x->len > y->len ? -1 : 1;
-  return x->id - y->id;
-}
-
-void
-_strata_tokenizer_set_added (StrataTokenizer *tok, GArray *added)
-{
-  g_array_sort (added, compare_added_longest_first);
-  tok->n_added = added->len;
-  tok->added = (StrataAddedToken *) g_array_free (added, FALSE);
-}
-
 int32_t
 _strata_tokenizer_lookup_len (StrataTokenizer *tok, const char *s, gsize len)
 {
@@ -201,6 +185,13 @@ _strata_tokenizer_lookup_len (StrataTokenizer *tok, const char *s, gsize len)
   memcpy (key, s, len);
   key[len] = '\0';
   return strata_tokenizer_lookup (tok, key);
+}
+
+int32_t
+_strata_tokenizer_model_lookup (StrataTokenizer *tok, const char *s, gsize len)
+{
+  int32_t id = _strata_tokenizer_lookup_len (tok, s, len);
+  return id >= 0 && tok->id_flags != NULL && !(tok->id_flags[id] & STRATA_ID_MODEL) ? -1 : id;
 }
 
 void
@@ -216,7 +207,7 @@ _strata_tokenizer_byte_id (StrataTokenizer *tok, guint8 byte)
 {
   char piece[8];
   g_snprintf (piece, sizeof piece, "<0x%02X>", byte);
-  return strata_tokenizer_lookup (tok, piece);
+  return _strata_tokenizer_model_lookup (tok, piece, 6);
 }
 
 StrataTokenizerKind
@@ -261,6 +252,13 @@ strata_tokenizer_get_unk (const StrataTokenizer *tok)
   return tok->unk_id;
 }
 
+gboolean
+strata_tokenizer_get_specials (const StrataTokenizer *tok, const int32_t **prefix,
+                               gsize *n_prefix, const int32_t **suffix, gsize *n_suffix)
+{
+  return _strata_hf_get_specials (tok, prefix, n_prefix, suffix, n_suffix);
+}
+
 void
 strata_tokenizer_set_special (StrataTokenizer *tok, int32_t bos, int32_t eos)
 {
@@ -283,42 +281,6 @@ strata_tokenizer_lookup (StrataTokenizer *tok, const char *piece)
   return v != NULL ? GPOINTER_TO_INT (v) - 1 : -1;
 }
 
-/* The model's encoder on one stretch of text that holds no added token. */
-static gboolean
-encode_segment (StrataTokenizer *tok, const char *text, gsize len, GArray *out, GError **error)
-{
-  if (len == 0)
-    return TRUE;
-  switch (tok->encoder) {
-  case STRATA_ENCODER_BYTE_BPE:
-    return _strata_encode_byte_bpe (tok, text, len, out, error);
-  case STRATA_ENCODER_SPM_SCORE:
-    return _strata_encode_spm (tok, text, len, out, error);
-  case STRATA_ENCODER_HF_BPE:
-    return _strata_encode_hf_bpe (tok, text, len, out, error);
-  case STRATA_ENCODER_WORD_LEVEL:
-    return _strata_encode_word_level (tok, text, len, out, error);
-  }
-  g_assert_not_reached ();
-}
-
-/* Leftmost-longest match of an added token at or after `from`, as HF's added vocabulary
- * splits text; NULL when none. */
-static const StrataAddedToken *
-find_added (StrataTokenizer *tok, const char *text, gsize len, gsize from, gsize *at)
-{
-  for (gsize i = from; i < len; i++) {
-    for (int k = 0; k < tok->n_added; k++) {
-      const StrataAddedToken *a = &tok->added[k];
-      if (a->len > 0 && a->len <= len - i && memcmp (text + i, a->content, a->len) == 0) {
-        *at = i;
-        return a; /* sorted longest first */
-      }
-    }
-  }
-  return NULL;
-}
-
 GArray *
 strata_tokenizer_encode (StrataTokenizer *tok, const char *text, GError **error)
 {
@@ -330,23 +292,28 @@ strata_tokenizer_encode (StrataTokenizer *tok, const char *text, GError **error)
     return NULL;
   }
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  gsize pos = 0;
-  while (pos < len) {
-    gsize at = len;
-    const StrataAddedToken *a = tok->n_added > 0 ? find_added (tok, text, len, pos, &at) : NULL;
-    if (!encode_segment (tok, text + pos, at - pos, out, error))
-      return NULL;
-    if (a == NULL)
+  gboolean ok = TRUE;
+  if (len > 0) {
+    switch (tok->encoder) {
+    case STRATA_ENCODER_BYTE_BPE:
+      ok = _strata_encode_byte_bpe (tok, text, len, out, error);
       break;
-    g_array_append_val (out, a->id);
-    pos = at + a->len;
+    case STRATA_ENCODER_SPM_SCORE:
+      ok = _strata_encode_spm (tok, text, len, out, error);
+      break;
+    case STRATA_ENCODER_HF:
+      ok = _strata_encode_hf (tok, text, len, out, error);
+      break;
+    }
   }
-  return g_steal_pointer (&out);
+  return ok ? g_steal_pointer (&out) : NULL;
 }
 
 char *
 strata_tokenizer_decode (StrataTokenizer *tok, const int32_t *ids, gsize n_ids)
 {
+  if (tok->hf != NULL && tok->hf->has_decoder)
+    return _strata_hf_decode (tok, ids, n_ids);
   g_autoptr (GString) s = g_string_new (NULL);
   for (gsize i = 0; i < n_ids; i++) {
     if (ids[i] < 0 || ids[i] >= tok->n_vocab) {

@@ -1,7 +1,8 @@
 /* strata-tokenizer.h: text <-> token ids, exactly as the reference implementations do it.
  *
  * Token ids are int32_t everywhere. encode() never adds BOS: the BOS policy belongs to the
- * model (StrataModel.add_bos) and is applied by the caller, visibly. */
+ * model (StrataModel.add_bos) and is applied by the caller, visibly. A tokenizer.json states
+ * its own policy (strata_tokenizer_get_specials), which the model loader adopts. */
 #pragma once
 
 #include <glib.h>
@@ -13,15 +14,18 @@ typedef struct _StrataTokenizer StrataTokenizer;
 
 typedef enum {
   STRATA_TOKENIZER_BYTE_BPE,    /* GPT-2 byte-level BPE (vocab.json + merges.txt, or tokenizer.json) */
-  STRATA_TOKENIZER_SPM_BPE,     /* SentencePiece-style BPE with byte fallback (llama2.c, GGUF llama,
-                                   tokenizer.json with byte_fallback) */
+  STRATA_TOKENIZER_SPM_BPE,     /* SentencePiece-style: '▁' for spaces, <0xXX> byte pieces. BPE
+                                   (llama2.c, GGUF llama, tokenizer.json with byte_fallback) or
+                                   a tokenizer.json Unigram model (T5, SentencePiece conversions) */
   STRATA_TOKENIZER_WORD_LEVEL,  /* whole-word vocabulary lookup (tokenizer.json WordLevel) */
 } StrataTokenizerKind;
 
 /* GPT-2: encoder.json/vocab.json (token -> id) and vocab.bpe/merges.txt. */
 StrataTokenizer *strata_tokenizer_new_gpt2 (const char *vocab_json_path, const char *merges_path,
                                             GError **error);
-/* Hugging Face tokenizer.json (BPE byte-level, BPE with byte fallback, WordLevel). */
+/* Hugging Face tokenizer.json: BPE, WordLevel or Unigram model with its normalizer,
+ * pre-tokenizer, added tokens, decoder and post-processor (see strata-tokenizer-hf.c for
+ * what is read). tokenizer_config.json beside it names bos/eos and may state add_bos_token. */
 StrataTokenizer *strata_tokenizer_new_hf_json (const char *path, GError **error);
 /* llama2.c tokenizer.bin: int32 max_len, then vocab_size × (float score, int32 len, bytes). */
 StrataTokenizer *strata_tokenizer_new_llama2c (const char *path, int vocab_size, GError **error);
@@ -41,7 +45,9 @@ const char *strata_tokenizer_get_sha256 (const StrataTokenizer *tok);
 /* Text -> ids (a GArray of int32_t). Fails with STRATA_DATA_ERROR_TOKEN on text it
  * cannot represent (e.g. a WordLevel tokenizer without an unk token). */
 GArray *strata_tokenizer_encode (StrataTokenizer *tok, const char *text, GError **error);
-/* Ids -> text (UTF-8; invalid byte sequences replaced by U+FFFD). */
+/* Ids -> text (UTF-8; invalid byte sequences replaced by U+FFFD). A tokenizer.json runs its
+ * decoder, as HF's decode(ids, skip_special_tokens=False) does; without a decoder the pieces
+ * are concatenated (HF would join them with spaces). */
 char *strata_tokenizer_decode (StrataTokenizer *tok, const int32_t *ids, gsize n_ids);
 /* The piece of one id as a person should read it (GPT-2 bytes mapped back to text,
  * SentencePiece '▁' shown as a space); NULL when out of range. Borrowed. */
@@ -55,6 +61,17 @@ int32_t strata_tokenizer_get_eos (const StrataTokenizer *tok);
 /* The id text outside the vocabulary becomes (WordLevel, SentencePiece without byte
  * fallback), -1 when the tokenizer has none (it then fails on such text instead). */
 int32_t strata_tokenizer_get_unk (const StrataTokenizer *tok);
+/* The ids HF puts around one sequence when special tokens are added (encode(text,
+ * add_special_tokens=True)): `prefix` before it, `suffix` after it, each NULL when empty.
+ * Returns FALSE when the tokenizer states no policy (vocab.json, llama2.c, GGUF); a
+ * tokenizer.json always states one:
+ *  1. tokenizer_config.json beside it sets add_bos_token or add_eos_token: [bos] $A [eos]
+ *     with each part present when its flag is true (an unstated flag is false), as
+ *     transformers rebuilds the post-processor then;
+ *  2. otherwise its post_processor (TemplateProcessing, Roberta/BertProcessing, Sequence);
+ *  3. no post_processor: nothing is added. */
+gboolean strata_tokenizer_get_specials (const StrataTokenizer *tok, const int32_t **prefix,
+                                        gsize *n_prefix, const int32_t **suffix, gsize *n_suffix);
 /* Overrides the special ids when the container names them (GGUF tokenizer.ggml.bos_token_id,
  * config.json); an id outside the vocabulary becomes -1. */
 void strata_tokenizer_set_special (StrataTokenizer *tok, int32_t bos, int32_t eos);
