@@ -131,6 +131,13 @@ struct _StrataHf {
   GArray *prefix, *suffix; /* int32_t */
 };
 
+/* strata-tokenizer-hf.c: building a pipeline (the tokenizer.json reader's steps, also used
+ * by strata-tokenizer-gguf.c) */
+StrataHf *_strata_hf_new (void);
+/* The patterns tok->added are matched by, in two indexes: raw text and normalized (after
+ * the normalizers are read). */
+gboolean _strata_hf_index_added (StrataTokenizer *tok, GError **error);
+
 /* strata-tokenizer-hf-steps.c: normalizers and pre-tokenizers */
 
 /* A stretch of text cut by the pre-tokenizer: bytes off..off+len of the arena; `first` when
@@ -155,6 +162,10 @@ gboolean _strata_hf_regex_spans (GRegex *re, const char *s, gsize len, GArray *s
 
 gboolean _strata_hf_read_normalizer (StrataTokenizer *tok, JsonNode *node, GError **error);
 gboolean _strata_hf_read_pre_tokenizer (StrataTokenizer *tok, JsonNode *node, GError **error);
+/* Appends a ByteLevel pre-tokenizer step (with GPT-2's regex when use_regex) and marks the
+ * tokenizer byte-level. */
+gboolean _strata_hf_add_byte_level (StrataTokenizer *tok, gboolean add_prefix_space,
+                                    gboolean use_regex, GError **error);
 /* Runs the normalizer over s in place. */
 gboolean _strata_hf_normalize (StrataHf *hf, GString *s, GError **error);
 /* Cuts text[0..len) into pieces (appended to out). */

@@ -783,15 +783,8 @@ read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
         !read_pattern (tok, o, "pre_tokenizer Split", &p.regex, error))
       return FALSE;
   } else if (strcmp (type, "ByteLevel") == 0) {
-    p.kind = STRATA_PRE_BYTE_LEVEL;
-    p.add_prefix_space = _strata_json_bool (o, "add_prefix_space", TRUE);
-    /* tokenizers' ByteLevel regex, read as Oniguruma reads it */
-    if (_strata_json_bool (o, "use_regex", TRUE) &&
-        (p.regex = _strata_hf_regex_new ("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+|"
-                                         " ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-                                         FALSE, error)) == NULL)
-      return FALSE;
-    tok->byte_level = TRUE;
+    return _strata_hf_add_byte_level (tok, _strata_json_bool (o, "add_prefix_space", TRUE),
+                                      _strata_json_bool (o, "use_regex", TRUE), error);
   } else if (strcmp (type, "Metaspace") == 0) {
     p.kind = STRATA_PRE_METASPACE;
     p.split = _strata_json_bool (o, "split", TRUE);
@@ -825,6 +818,22 @@ read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
     return _strata_hf_unsupported (tok, "pre_tokenizer", type, error);
   }
   g_array_append_val (tok->hf->pre, p);
+  return TRUE;
+}
+
+gboolean
+_strata_hf_add_byte_level (StrataTokenizer *tok, gboolean add_prefix_space, gboolean use_regex,
+                           GError **error)
+{
+  StrataPreStep p = { .kind = STRATA_PRE_BYTE_LEVEL, .add_prefix_space = add_prefix_space };
+  /* tokenizers' ByteLevel regex (GPT-2's), read as Oniguruma reads it */
+  if (use_regex &&
+      (p.regex = _strata_hf_regex_new ("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+|"
+                                       " ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+                                       FALSE, error)) == NULL)
+    return FALSE;
+  g_array_append_val (tok->hf->pre, p);
+  tok->byte_level = TRUE;
   return TRUE;
 }
 

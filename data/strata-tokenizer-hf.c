@@ -76,8 +76,8 @@ json_id (JsonNode *n, gint64 *out)
 
 /* ---- the pipeline's own memory ----------------------------------------------------------- */
 
-static StrataHf *
-hf_new (void)
+StrataHf *
+_strata_hf_new (void)
 {
   StrataHf *hf = g_new0 (StrataHf, 1);
   hf->normalizers = g_array_new (FALSE, FALSE, sizeof (StrataNormalizer));
@@ -287,9 +287,8 @@ compare_longest_first (gconstpointer a, gconstpointer b)
   return x->id - y->id;
 }
 
-/* The patterns the added tokens are matched by, in two indexes: raw text and normalized. */
-static gboolean
-index_added (StrataTokenizer *tok, GError **error)
+gboolean
+_strata_hf_index_added (StrataTokenizer *tok, GError **error)
 {
   StrataHf *hf = tok->hf;
   for (int i = 0; i < tok->n_added; i++) {
@@ -527,7 +526,7 @@ load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
 
   g_autoptr (StrataTokenizer) tok =
     _strata_tokenizer_alloc (STRATA_TOKENIZER_SPM_BPE, STRATA_ENCODER_HF, path);
-  tok->hf = hf_new ();
+  tok->hf = _strata_hf_new ();
   tok->hf->model = kind;
   g_autoptr (GPtrArray) model_pieces = g_ptr_array_new_with_free_func (g_free);
   if (!read_model_vocab (tok, model, model_pieces, error))
@@ -566,7 +565,7 @@ load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
     tok->kind = STRATA_TOKENIZER_WORD_LEVEL;
   else if (kind == STRATA_HF_BPE && tok->byte_level)
     tok->kind = STRATA_TOKENIZER_BYTE_BPE;
-  if (!_strata_tokenizer_set_vocab (tok, pieces, n, error) || !index_added (tok, error))
+  if (!_strata_tokenizer_set_vocab (tok, pieces, n, error) || !_strata_hf_index_added (tok, error))
     return NULL;
 
   gboolean ok = kind == STRATA_HF_BPE        ? read_bpe (tok, model, error)
