@@ -43,6 +43,7 @@ LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
              r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN2_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
             r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+GPT2_RE = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 SPM = "\u2581"  # '▁'
 
 CORPUS_LINES = [line for line in CORPUS.splitlines() if line.strip()] * 4
@@ -476,6 +477,31 @@ def family_roberta(base):
     return spec, None
 
 
+def family_gpt2(base):
+    """OpenAI's GPT-2 as HF publishes it: no normalizer, ByteLevel with its own regex and no
+    prefix space, a ByteLevel post-processor (nothing added), <|endoftext|>."""
+    spec = assemble(base, None, byte_level(False, True, True), byte_level(True, True, False),
+                    byte_level(True, True, True), [added("<|endoftext|>")])
+    config = {"add_prefix_space": False, "bos_token": "<|endoftext|>",
+              "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+              "model_max_length": 1024, "tokenizer_class": "PreTrainedTokenizerFast"}
+    return spec, config
+
+
+def family_gpt_neox(base):
+    """EleutherAI's GPT-NeoX-20B tokenizer (GPT-NeoX, Pythia, MPT, OLMo 1): NFC, GPT-2's
+    ByteLevel, <|endoftext|> and <|padding|>, and runs of 2 to 24 spaces as added tokens that
+    are not special (normalized, so matched after NFC)."""
+    tokens = [added("<|endoftext|>"), added("<|padding|>")]
+    tokens += [added(" " * n, special=False, normalized=True) for n in range(24, 1, -1)]
+    spec = assemble(base, {"type": "NFC"}, byte_level(False, True, True),
+                    byte_level(False, True, True), byte_level(False, True, True), tokens)
+    config = {"add_prefix_space": False, "bos_token": "<|endoftext|>",
+              "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+              "tokenizer_class": "PreTrainedTokenizerFast"}
+    return spec, config
+
+
 def family_bytelevel_normalizer(base):
     """The ByteLevel normalizer (bytes -> characters before anything else), no pre-tokenizer."""
     tokens = [added("<|endoftext|>"), added("ab", special=False, normalized=True)]
@@ -650,6 +676,9 @@ def main():
         "wordlevel": family_wordlevel(),
     }
     families.update(variants(char_bpe()))
+    gpt2_base = byte_bpe(GPT2_RE)
+    families["gpt2"] = family_gpt2(gpt2_base)
+    families["gpt-neox"] = family_gpt_neox(gpt2_base)
     try:
         import transformers
         tf_version = f", transformers {transformers.__version__}"
