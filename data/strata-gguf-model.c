@@ -553,7 +553,15 @@ load_spm (StrataModel *m, StrataGguf *g, GError **error)
       ty[i] = (int32_t) strata_gguf_array_get_double (types, i);
   }
   m->tokenizer = strata_tokenizer_new_spm (src, tokens->strs, sc, ty, (int) n, error);
-  return m->tokenizer != NULL;
+  if (m->tokenizer == NULL)
+    return FALSE;
+  /* SentencePiece's add_dummy_prefix: Gemma's converter writes false, llama.cpp's default is
+   * true */
+  gboolean prefix;
+  if (!strata_gguf_get_bool (g, "tokenizer.ggml.add_space_prefix", TRUE, &prefix, error))
+    return FALSE;
+  strata_tokenizer_set_add_space_prefix (m->tokenizer, prefix);
+  return TRUE;
 }
 
 /* The tokenizer the file embeds, or a note saying why there is none. */

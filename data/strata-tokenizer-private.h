@@ -71,6 +71,7 @@ struct _StrataTokenizer {
   gboolean byte_level;        /* map bytes through GPT-2's bytes_to_unicode before the model */
   gboolean add_prefix_space;  /* ByteLevel add_prefix_space */
   gboolean spm_normalize;     /* ' ' -> '▁' and a leading '▁' (SentencePiece / Llama) */
+  gboolean spm_dummy_prefix;  /* the leading space of an SPM encode (add_dummy_prefix) */
   gboolean llama2c;           /* run.c: dummy prefix is the piece " ", bytes are id + 3 */
   gboolean byte_fallback;     /* unknown characters become <0xXX> tokens */
   int32_t unk_id;

@@ -2,7 +2,8 @@
  * GGUF `llama` vocabulary.
  *
  * Encoding follows llama2.c run.c encode() (without its BOS/EOS, which the caller adds):
- * a dummy-prefix token (the piece " ") when the text is not empty, one token per UTF-8
+ * a dummy-prefix token (the piece " ") when the text is not empty (unless the vocabulary says
+ * add_space_prefix = false, as Gemma's GGUF does), one token per UTF-8
  * codepoint with bytes as id + 3 for codepoints not in the vocabulary, then repeatedly the
  * adjacent pair whose concatenation is the best-scored vocabulary entry. llama.cpp's SPM
  * tokenizer does the same on text with spaces as '▁' and a leading '▁', with <0xXX> byte
@@ -60,6 +61,7 @@ strata_tokenizer_new_llama2c (const char *path, int vocab_size, GError **error)
   g_autoptr (StrataTokenizer) tok =
     _strata_tokenizer_alloc (STRATA_TOKENIZER_SPM_BPE, STRATA_ENCODER_SPM_SCORE, path);
   tok->llama2c = TRUE;
+  tok->spm_dummy_prefix = TRUE;
   tok->scores = g_new (float, vocab_size);
   char **pieces = g_new0 (char *, vocab_size + 1);
   for (int i = 0; i < vocab_size; i++) {
@@ -109,6 +111,7 @@ strata_tokenizer_new_spm (const char *source, char **pieces, const float *scores
   g_autoptr (StrataTokenizer) tok =
     _strata_tokenizer_alloc (STRATA_TOKENIZER_SPM_BPE, STRATA_ENCODER_SPM_SCORE, source);
   tok->spm_normalize = TRUE;
+  tok->spm_dummy_prefix = TRUE;
   tok->byte_fallback = TRUE;
   tok->scores = g_memdup2 (scores, n * sizeof *scores);
   if (types != NULL)
@@ -146,6 +149,12 @@ strata_tokenizer_new_spm (const char *source, char **pieces, const float *scores
   return g_steal_pointer (&tok);
 }
 
+void
+strata_tokenizer_set_add_space_prefix (StrataTokenizer *tok, gboolean add)
+{
+  tok->spm_dummy_prefix = add;
+}
+
 /* One codepoint that is not in the vocabulary, as byte tokens. */
 static gboolean
 append_bytes (StrataTokenizer *tok, const char *c, gsize n, GArray *out, GError **error)
@@ -178,8 +187,10 @@ _strata_encode_spm (StrataTokenizer *tok, const char *text, gsize len, GArray *o
   g_autoptr (GString) norm = g_string_sized_new (len + 8);
   const char *space = tok->llama2c ? " " : spm_space;
 
-  /* add_dummy_prefix: the text reads as if it began with a space. */
-  g_string_append (norm, space);
+  /* add_dummy_prefix: the text reads as if it began with a space (not for Gemma, whose GGUF
+   * says tokenizer.ggml.add_space_prefix = false, as llama.cpp reads it). */
+  if (tok->spm_dummy_prefix)
+    g_string_append (norm, space);
   for (gsize i = 0; i < len; i++) {
     if (text[i] == ' ')
       g_string_append (norm, space);

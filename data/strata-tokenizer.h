@@ -34,6 +34,11 @@ StrataTokenizer *strata_tokenizer_new_llama2c (const char *path, int vocab_size,
 StrataTokenizer *strata_tokenizer_new_spm (const char *source, char **pieces, const float *scores,
                                            const int32_t *types, int n, GError **error);
 
+/* SentencePiece's add_dummy_prefix (GGUF tokenizer.ggml.add_space_prefix, false for Gemma):
+ * whether encode() reads the text as if it began with a space. On by default; only the
+ * SentencePiece-style BPE by score (llama2.c, GGUF "llama") has it. */
+void strata_tokenizer_set_add_space_prefix (StrataTokenizer *tok, gboolean add);
+
 void strata_tokenizer_free (StrataTokenizer *tok);
 
 StrataTokenizerKind strata_tokenizer_get_kind (const StrataTokenizer *tok);

@@ -30,6 +30,7 @@
 #include "strata-engine.h"
 #include "strata-gguf.h"
 #include "strata-model.h"
+#include "strata-tokenizer.h"
 
 #define QUANTS "gguf-quants/quants.gguf"
 #define STORIES "stories260K-gguf/stories260K.gguf"
@@ -326,6 +327,7 @@ typedef struct {
                     * NULL: a synthetic SentencePiece vocabulary (tokenizer.ggml.model 'llama') */
   gboolean norm_plus_one; /* the converter stored 1 + w for the norm weights (Gemma 2) */
   ScaleCase scale;
+  gboolean no_space_prefix; /* tokenizer.ggml.add_space_prefix false (Gemma's converter) */
 } ArchCase;
 
 static const ArchCase arch_neox = {
@@ -339,10 +341,11 @@ static const ArchCase arch_qwen2 = {
 };
 static const ArchCase arch_gemma2 = {
   "gguf-arch/gemma2-headdim.gguf", "golden/gemma2-headdim", "gemma2", STRATA_FAMILY_GEMMA2, 16, 0, 0, 0, 1, NULL, TRUE,
+  SAME_SCALE, TRUE,
 };
 static const ArchCase arch_gemma2_scalar = {
   "gguf-arch/gemma2-window.gguf", "golden/gemma2-window", "gemma2", STRATA_FAMILY_GEMMA2, 16, 0, 0, 0, 1, NULL, TRUE,
-  LLAMA_CPP_SCALE,
+  LLAMA_CPP_SCALE, TRUE,
 };
 static const ArchCase arch_qwen3 = {
   "gguf-arch/qwen3-qknorm.gguf", "golden/qwen3-qknorm", "qwen3", STRATA_FAMILY_QWEN3, 16, 0, 0, 0, 1, "qwen2",
@@ -502,10 +505,19 @@ test_arch (gconstpointer data)
     g_assert_nonnull (strstr (error->message, gg->tokenizer_note));
     g_clear_error (&error);
   } else {
-    /* SentencePiece: built from the file, BOS by llama.cpp's default for it. */
+    /* SentencePiece: built from the file, BOS by llama.cpp's default for it; the text reads
+     * as if it began with a space unless the file says add_space_prefix = false (Gemma). The
+     * synthetic vocabulary is <unk> <s> </s> '▁' a b c ... with no longer pieces. */
     g_assert_nonnull (gg->tokenizer);
     g_assert_true (gg->add_bos);
     g_assert_cmpint (gg->bos_id, ==, 1);
+    g_autoptr (GArray) ids = strata_tokenizer_encode (gg->tokenizer, "ab c", &error);
+    g_assert_no_error (error);
+    int32_t with_prefix[] = { 3, 4, 5, 3, 6 }, without[] = { 4, 5, 3, 6 };
+    if (ac->no_space_prefix)
+      g_assert_cmpmem (ids->data, ids->len * sizeof (int32_t), without, sizeof without);
+    else
+      g_assert_cmpmem (ids->data, ids->len * sizeof (int32_t), with_prefix, sizeof with_prefix);
   }
 
   /* Same bits as the HF folder, and the float64 golden within the forward tests' 1e-4. */
