@@ -1,5 +1,6 @@
 /* strata-gguf-model.c: a GGUF checkpoint (llama.cpp's layout) -> StrataWeights, and its
- * embedded tokenizer.
+ * embedded tokenizer (SentencePiece "llama" vocabularies: strata-tokenizer-spm.c; byte-level
+ * BPE "gpt2" ones as their tokenizer.json: strata-tokenizer-gguf.c).
  *
  * general.architecture picks a row of `architectures`: the prefix of its metadata keys (the
  * architecture name itself, as llama.cpp's LLM_KV names them), its family preset and the
@@ -564,22 +565,110 @@ load_spm (StrataModel *m, StrataGguf *g, GError **error)
   return TRUE;
 }
 
+/* A bool key that may be absent: 1, 0, or -1 when the file does not state it. */
+static gboolean
+get_flag (StrataGguf *g, const char *key, int *out, GError **error)
+{
+  gboolean b;
+  *out = -1;
+  if (strata_gguf_lookup (g, key) == NULL)
+    return TRUE;
+  if (!strata_gguf_get_bool (g, key, FALSE, &b, error))
+    return FALSE;
+  *out = b ? 1 : 0;
+  return TRUE;
+}
+
+/* An id key that may be absent (-1); an id outside the vocabulary is none, as llama.cpp
+ * reads it. */
+static gboolean
+get_id (StrataGguf *g, const char *key, int n_vocab, int32_t *out, GError **error)
+{
+  gint64 id;
+  if (!strata_gguf_get_int (g, key, FALSE, -1, &id, error))
+    return FALSE;
+  *out = id >= 0 && id < n_vocab ? (int32_t) id : -1;
+  return TRUE;
+}
+
+StrataTokenizer *
+strata_gguf_new_bpe_tokenizer (StrataGguf *g, const char *pre, int max_tokens, GError **error)
+{
+  const char *src = strata_gguf_get_source (g);
+  const StrataGgufValue *tokens = strata_gguf_lookup (g, "tokenizer.ggml.tokens");
+  const StrataGgufValue *types = strata_gguf_lookup (g, "tokenizer.ggml.token_type");
+  const StrataGgufValue *merges = strata_gguf_lookup (g, "tokenizer.ggml.merges");
+  if (!tokens || tokens->type != STRATA_GGUF_ARRAY || tokens->elem_type != STRATA_GGUF_STRING ||
+      tokens->n == 0 || tokens->n > (guint64) max_tokens) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: tokenizer.ggml.tokens must be 1 to %d strings", src, max_tokens);
+    return NULL;
+  }
+  gsize n = (gsize) tokens->n;
+  if (types && (types->type != STRATA_GGUF_ARRAY || types->n != n || types->elem_type == STRATA_GGUF_STRING ||
+                !types->elems)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: tokenizer.ggml.token_type must be a numeric array of %" G_GSIZE_FORMAT " entries", src, n);
+    return NULL;
+  }
+  if (merges && (merges->type != STRATA_GGUF_ARRAY || (merges->n > 0 && merges->elem_type != STRATA_GGUF_STRING) ||
+                 merges->n > G_MAXINT32)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "%s: tokenizer.ggml.merges must be an array of strings", src);
+    return NULL;
+  }
+  g_autofree int32_t *ty = types ? g_new (int32_t, n) : NULL;
+  for (gsize i = 0; ty && i < n; i++) {
+    double t = strata_gguf_array_get_double (types, i);
+    ty[i] = t >= 0 && t <= 255 ? (int32_t) t : -1; /* not a type: as llama.cpp, undefined */
+  }
+  StrataGgufBpe v = {
+    .pre = pre, .tokens = tokens->strs, .types = ty, .n_tokens = (int) n,
+    .merges = merges ? merges->strs : NULL, .n_merges = merges ? (int) merges->n : -1,
+  };
+  if (!get_id (g, "tokenizer.ggml.bos_token_id", (int) n, &v.bos, error) ||
+      !get_id (g, "tokenizer.ggml.eos_token_id", (int) n, &v.eos, error) ||
+      !get_flag (g, "tokenizer.ggml.add_bos_token", &v.add_bos, error) ||
+      !get_flag (g, "tokenizer.ggml.add_eos_token", &v.add_eos, error))
+    return NULL;
+  return strata_tokenizer_new_gguf_bpe (src, &v, error);
+}
+
+/* The embedded byte-level BPE vocabulary (tokenizer.ggml.model "gpt2"). A pre-tokenizer
+ * Strata does not know leaves the model without a tokenizer and says why. */
+static gboolean
+load_bpe (StrataModel *m, StrataGguf *g, GError **error)
+{
+  g_autoptr (GError) e = NULL;
+  const char *pre = strata_gguf_get_string (g, "tokenizer.ggml.pre", error);
+  if (pre == NULL && strata_gguf_lookup (g, "tokenizer.ggml.pre") != NULL)
+    return FALSE; /* not a string */
+  m->tokenizer = strata_gguf_new_bpe_tokenizer (g, pre, m->weights->cfg.vocab, &e);
+  if (m->tokenizer != NULL)
+    return TRUE;
+  if (!g_error_matches (e, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED)) {
+    g_propagate_error (error, g_steal_pointer (&e));
+    return FALSE;
+  }
+  /* the message without its "source: " (the model's name comes first wherever the note shows) */
+  const char *src = strata_gguf_get_source (g);
+  const char *why = e->message;
+  if (g_str_has_prefix (why, src) && g_str_has_prefix (why + strlen (src), ": "))
+    why += strlen (src) + 2;
+  m->tokenizer_note = g_strdup (why);
+  return TRUE;
+}
+
 /* The tokenizer the file embeds, or a note saying why there is none. */
 static gboolean
 load_tokenizer (StrataModel *m, StrataGguf *g, const char *kind, GError **error)
 {
-  GError *e = NULL;
-  const char *pre = strata_gguf_get_string (g, "tokenizer.ggml.pre", &e);
-  g_clear_error (&e); /* only named in the note */
   if (!kind)
     m->tokenizer_note = g_strdup ("the file embeds no vocabulary (no tokenizer.ggml.model)");
   else if (strcmp (kind, "llama") == 0)
     return load_spm (m, g, error);
   else if (strcmp (kind, "gpt2") == 0)
-    /* A byte-level BPE needs its pre-tokenizer regex (tokenizer.ggml.pre: gpt-2, qwen2,
-     * llama-bpe, ... differ); the tokenizer code reads those from tokenizer.json only. */
-    m->tokenizer_note = g_strdup_printf ("its byte-level BPE vocabulary (tokenizer.ggml.model 'gpt2', pre-tokenizer "
-                                         "'%s') is not read from GGUF yet", pre ? pre : "default");
+    return load_bpe (m, g, error);
   else
     m->tokenizer_note = g_strdup_printf ("tokenizer.ggml.model '%s' is not read", kind);
   return TRUE;
@@ -605,7 +694,9 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
     return FALSE;
   }
   /* llama.cpp's default: BOS for SentencePiece vocabularies, none for BPE; the file's
-   * tokenizer.ggml.add_bos_token overrides it. */
+   * tokenizer.ggml.add_bos_token overrides it. A byte-level BPE tokenizer built from the file
+   * states its own policy (llama.cpp's default for its pre-tokenizer name, e.g. BOS for
+   * Llama 3's, or add_bos_token), which strata_model_open adopts. */
   gboolean add_bos = kind ? strcmp (kind, "llama") == 0 : a->add_bos;
   if (!strata_gguf_get_int (g, "tokenizer.ggml.bos_token_id", FALSE, -1, &bos, error) ||
       !strata_gguf_get_int (g, "tokenizer.ggml.eos_token_id", FALSE, -1, &eos, error) ||

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "strata-tensor-private.h"
+#include "strata-tokenizer.h"
 
 G_BEGIN_DECLS
 
@@ -75,6 +76,12 @@ const char *strata_gguf_get_string (const StrataGguf *g, const char *key, GError
 double strata_gguf_array_get_double (const StrataGgufValue *v, guint64 i);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataGguf, strata_gguf_free)
+
+/* The file's byte-level BPE vocabulary (tokenizer.ggml.model "gpt2") of at most
+ * `max_tokens` tokens as a tokenizer (strata_tokenizer_new_gguf_bpe), with the pre-tokenizer
+ * `pre` (the file's tokenizer.ggml.pre, or another of llama.cpp's names for the same
+ * family). */
+StrataTokenizer *strata_gguf_new_bpe_tokenizer (StrataGguf *g, const char *pre, int max_tokens, GError **error);
 
 /* Fill `model` (weights, arch, dtype, tokenizer, BOS policy, ...) from a parsed file
  * (strata-gguf-model.c): the GGUF loader behind strata_model_open(), and the fuzz target's

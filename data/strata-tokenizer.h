@@ -34,6 +34,26 @@ StrataTokenizer *strata_tokenizer_new_llama2c (const char *path, int vocab_size,
 StrataTokenizer *strata_tokenizer_new_spm (const char *source, char **pieces, const float *scores,
                                            const int32_t *types, int n, GError **error);
 
+/* A byte-level BPE vocabulary as GGUF stores it (tokenizer.ggml.model "gpt2"), converted from
+ * a tokenizer.json by llama.cpp's convert_hf_to_gguf.py. Pointers are borrowed. */
+typedef struct {
+  const char *pre;           /* tokenizer.ggml.pre: names the tokenizer.json family; NULL if absent */
+  char *const *tokens;       /* tokenizer.ggml.tokens [n_tokens]: every id's string */
+  const int32_t *types;      /* tokenizer.ggml.token_type [n_tokens], or NULL (all normal) */
+  int n_tokens;
+  char *const *merges;       /* tokenizer.ggml.merges [n_merges]: "left right", by rank */
+  int n_merges;              /* -1: the file has no tokenizer.ggml.merges */
+  int32_t bos, eos;          /* tokenizer.ggml.bos/eos_token_id; -1 when absent */
+  int add_bos, add_eos;      /* tokenizer.ggml.add_bos/eos_token: 1, 0, or -1 when absent */
+} StrataGgufBpe;
+
+/* The tokenizer.json pipeline of the family `pre` names, over that vocabulary: the ids are
+ * HF tokenizers' (strata-tokenizer-gguf.c says what is read). A `pre` Strata does not know
+ * is STRATA_DATA_ERROR_UNSUPPORTED, whose message after "source: " says why; a malformed
+ * vocabulary is STRATA_DATA_ERROR_FORMAT. Its specials (strata_tokenizer_get_specials) are
+ * the file's BOS/EOS policy. */
+StrataTokenizer *strata_tokenizer_new_gguf_bpe (const char *source, const StrataGgufBpe *vocab,
+                                                GError **error);
 /* SentencePiece's add_dummy_prefix (GGUF tokenizer.ggml.add_space_prefix, false for Gemma):
  * whether encode() reads the text as if it began with a space. On by default; only the
  * SentencePiece-style BPE by score (llama2.c, GGUF "llama") has it. */
