@@ -137,18 +137,34 @@ build_steps (StrataTokenizer *tok, const Family *fam, GError **error)
   return TRUE;
 }
 
+static void
+added_clear (gpointer p)
+{
+  StrataAddedToken *a = p;
+  g_free (a->content);
+  g_free (a->pattern);
+}
+
 /* pieces, id flags and added tokens from the strings and their types. */
 static gboolean
 build_vocab (StrataTokenizer *tok, const StrataGgufBpe *v, GError **error)
 {
   int n = v->n_tokens;
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  GArray *added = g_array_new (FALSE, TRUE, sizeof (StrataAddedToken));
+  g_autoptr (GArray) added = g_array_new (FALSE, TRUE, sizeof (StrataAddedToken));
+  g_array_set_clear_func (added, added_clear);
   char **pieces = g_new0 (char *, n + 1);
   tok->id_flags = g_new0 (guint8, n);
   for (int i = 0; i < n; i++) {
     const char *t = v->tokens[i] != NULL ? v->tokens[i] : "";
     gpointer other;
+    /* a tokenizer.json holds text only; every step after this one reads UTF-8 */
+    if (!g_utf8_validate (t, -1, NULL)) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "%s: token %d of tokenizer.ggml.tokens is not UTF-8 text", tok->source, i);
+      _strata_pieces_free (pieces, n);
+      return FALSE;
+    }
     /* (an empty string is no piece any text becomes; llama.cpp renames each) */
     if (t[0] != '\0' && g_hash_table_lookup_extended (seen, t, NULL, &other)) {
       /* llama.cpp refuses such a file: one string, two ids */
@@ -156,7 +172,6 @@ build_vocab (StrataTokenizer *tok, const StrataGgufBpe *v, GError **error)
                    "%s: token '%s' has ids %d and %d in tokenizer.ggml.tokens", tok->source, t,
                    GPOINTER_TO_INT (other), i);
       _strata_pieces_free (pieces, n);
-      g_array_unref (added);
       return FALSE;
     }
     g_hash_table_insert (seen, (gpointer) t, GINT_TO_POINTER (i));
@@ -173,7 +188,7 @@ build_vocab (StrataTokenizer *tok, const StrataGgufBpe *v, GError **error)
     }
   }
   tok->n_added = (int) added->len;
-  tok->added = (StrataAddedToken *) g_array_free (added, FALSE);
+  tok->added = (StrataAddedToken *) g_array_steal (added, NULL);
   tok->hf->n_model = n;
   return _strata_tokenizer_set_vocab (tok, pieces, n, error) && _strata_hf_index_added (tok, error);
 }
@@ -186,7 +201,7 @@ build_merges (StrataTokenizer *tok, const StrataGgufBpe *v, GError **error)
   for (int i = 0; i < v->n_merges; i++) {
     const char *m = v->merges[i] != NULL ? v->merges[i] : "";
     const char *sp = m[0] != '\0' ? strchr (m + 1, ' ') : NULL;
-    if (sp == NULL || sp[1] == '\0') {
+    if (sp == NULL || sp[1] == '\0' || !g_utf8_validate (m, -1, NULL)) {
       g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
                    "%s: tokenizer.ggml.merges[%d] '%s' is not two tokens", tok->source, i, m);
       return FALSE;

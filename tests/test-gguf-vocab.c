@@ -298,13 +298,13 @@ test_unknown_pre (void)
 static void
 test_malformed (void)
 {
-  char *tokens[] = { "a", "b", "ab", "c", "a" };
+  char *tokens[] = { "a", "b", "ab", "c", "a" }, *bad_text[] = { "a", "b\xff" };
   char *merges[] = { "a b", "a c", "ab" };
-  int32_t types[] = { 1, 1, 1, 1, 1 };
+  int32_t types[] = { 1, 1, 1, 1, 1 }, control_first[] = { 3, 1, 1, 1, 1 };
   struct { StrataGgufBpe v; int code; const char *phrase; } cases[] = {
     { { "qwen2", tokens, types, 4, merges, 1, -1, -1, -1, -1 }, 0, NULL },
-    { { "qwen2", tokens, types, 5, merges, 1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT,
-      "token 'a' has ids 0 and 4" },
+    { { "qwen2", tokens, control_first, 5, merges, 1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT,
+      "token 'a' has ids 0 and 4" }, /* (an added token made before: freed, found by fuzz-gguf) */
     { { "qwen2", tokens, types, 3, merges, 2, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT,
       "merge 2 'a c' refers to a token that is not in the vocabulary" },
     { { "qwen2", tokens, types, 4, merges + 2, 1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT,
@@ -316,6 +316,8 @@ test_malformed (void)
     { { "gpt-4o", tokens, types, 4, merges, 1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_UNSUPPORTED,
       "names pre-tokenizer 'gpt-4o'" },
     { { "qwen2", tokens, types, 0, merges, 1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT, "empty" },
+    { { "qwen2", bad_text, types, 2, merges, 0, -1, -1, -1, -1 }, STRATA_DATA_ERROR_FORMAT,
+      "token 1 of tokenizer.ggml.tokens is not UTF-8 text" }, /* found by fuzz-gguf */
     { { "qwen2", tokens, types, 4, NULL, -1, -1, -1, -1, -1 }, STRATA_DATA_ERROR_UNSUPPORTED,
       "has no merges (tokenizer.ggml.merges)" },
   };

@@ -35,9 +35,10 @@ build fuzz-tokenizer-text $tokenizer
 mkdir -p "$work/corpus-safetensors" "$work/corpus-gguf" "$work/corpus-tokenizer-json" \
          "$work/corpus-tokenizer-text"
 cp "$root/tests/data/stories260K-hf/model.safetensors" "$work/corpus-safetensors/"
-# Every committed GGUF: F32, F16, BF16 and quantized tensors, every architecture row.
+# Every committed GGUF: F32, F16, BF16 and quantized tensors, every architecture row, the
+# SentencePiece and the byte-level BPE vocabularies (each gguf-vocab family).
 cp "$root/tests/data/stories260K-gguf/"*.gguf "$root/tests/data/gguf-quants/quants.gguf" \
-  "$root/tests/data/gguf-arch/"*.gguf "$work/corpus-gguf/"
+  "$root/tests/data/gguf-arch/"*.gguf "$root/tests/data/gguf-vocab/"*.gguf "$work/corpus-gguf/"
 # tokenizer.json seeds, alone (the target's own texts) and with a text after a NUL
 text='Hi <|im_start|>user
 I'"'"'m   caf\303\251 12345 \346\227\245\346\234\254 <s>[INST] x\t'
