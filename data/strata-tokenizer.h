@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 typedef struct _StrataTokenizer StrataTokenizer;
 
 typedef enum {
-  STRATA_TOKENIZER_BYTE_BPE,    /* GPT-2 byte-level BPE (vocab.json + merges.txt, or tokenizer.json) */
+  STRATA_TOKENIZER_BYTE_BPE,    /* GPT-2 byte-level BPE (vocab.json + merges.txt, tokenizer.json,
+                                   or a GGUF "gpt2" vocabulary) */
   STRATA_TOKENIZER_SPM_BPE,     /* SentencePiece-style: '▁' for spaces, <0xXX> byte pieces. BPE
                                    (llama2.c, GGUF llama, tokenizer.json with byte_fallback) or
                                    a tokenizer.json Unigram model (T5, SentencePiece conversions) */
@@ -88,8 +89,10 @@ int32_t strata_tokenizer_get_eos (const StrataTokenizer *tok);
 int32_t strata_tokenizer_get_unk (const StrataTokenizer *tok);
 /* The ids HF puts around one sequence when special tokens are added (encode(text,
  * add_special_tokens=True)): `prefix` before it, `suffix` after it, each NULL when empty.
- * Returns FALSE when the tokenizer states no policy (vocab.json, llama2.c, GGUF); a
- * tokenizer.json always states one:
+ * Returns FALSE when the tokenizer states no policy (vocab.json, llama2.c, a GGUF
+ * SentencePiece vocabulary); a GGUF byte-level BPE states the file's (add_bos_token and
+ * add_eos_token, else llama.cpp's default for its pre-tokenizer); a tokenizer.json always
+ * states one:
  *  1. tokenizer_config.json beside it sets add_bos_token or add_eos_token: [bos] $A [eos]
  *     with each part present when its flag is true (an unstated flag is false), as
  *     transformers rebuilds the post-processor then;
