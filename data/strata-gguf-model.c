@@ -550,8 +550,13 @@ load_spm (StrataModel *m, StrataGguf *g, GError **error)
   g_autofree int32_t *ty = types ? g_new0 (int32_t, n) : NULL;
   for (gsize i = 0; i < n; i++) {
     sc[i] = scores ? (float) strata_gguf_array_get_double (scores, i) : 0.0f;
+    double type = ty ? strata_gguf_array_get_double (types, i) : 0;
+    /* A token type is a small integer (llama.cpp's 1..6): anything else is a damaged file,
+     * and casting it would be undefined behaviour (found by fuzz-gguf: a NaN). */
+    if (!(type >= 0 && type <= 1000) || type != (int32_t) type)
+      FAIL (FORMAT, "%s: tokenizer.ggml.token_type[%" G_GSIZE_FORMAT "] is %g, not a token type", src, i, type);
     if (ty)
-      ty[i] = (int32_t) strata_gguf_array_get_double (types, i);
+      ty[i] = (int32_t) type;
   }
   m->tokenizer = strata_tokenizer_new_spm (src, tokens->strs, sc, ty, (int) n, error);
   if (m->tokenizer == NULL)
