@@ -69,14 +69,15 @@ runs_phrase (const StrataSeries *s)
   return g_string_free (out, FALSE);
 }
 
-/* "" when every checkpoint is done, else how far the series got. */
+/* "" when every checkpoint is done, else how far the series got and what that looks like
+ * (`missing`: "empty columns", "no points"). */
 static char *
-progress_phrase (const StrataSeries *s)
+progress_phrase (const StrataSeries *s, const char *missing)
 {
   guint total, done = strata_series_count_done (s, &total);
   if (done == total)
     return g_strdup ("");
-  return g_strdup_printf (" \xc2\xb7 empty columns: not run yet (%u of %u checkpoints done)", done, total);
+  return g_strdup_printf (" \xc2\xb7 %s: not run yet (%u of %u checkpoints done)", missing, done, total);
 }
 
 /* Column labels (steps) and the selection of panel `run`. */
@@ -176,7 +177,7 @@ strata_figure_data_series (const StrataFigureInput *in)
     f->scale_max = 1;
   }
   f->trace_label = g_strdup ("resolution layer (first layer whose MRR \xe2\x89\xa5 0.9)");
-  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s);
+  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s, "empty columns");
   f->caption = g_strdup_printf ("%s \xc2\xb7 %s \xc2\xb7 %s lens \xc2\xb7 outlined and joined: the resolution layer "
                                 "(first layer whose MRR \xe2\x89\xa5 0.9); \xe2\x97\x8b above a column: MRR never reaches "
                                 "0.9 \xc2\xb7 cell text: %s%s",
@@ -288,7 +289,7 @@ strata_figure_data_series_patch (const StrataFigureInput *in)
   f->scale_label = g_strdup (causal ? "causal strength" : "mean score");
   f->scale_min = -range;
   f->scale_max = range;
-  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s);
+  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s, "empty columns");
   g_autofree char *def = causal ? g_strdup ("noising, score = fraction of prompts whose top-1 prediction changes")
                                 : g_strdup_printf ("%s, metric %s, mean score over the prompts",
                                                    strata_enum_get_label (&strata_patch_direction_table, s->patch_direction),
@@ -365,7 +366,7 @@ strata_figure_data_series_accuracy (const StrataFigureInput *in)
                               target, pos);
   f->x_axis = g_strdup ("training step");
   f->y_axis = g_strdup ("accuracy (fraction of prompts)");
-  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s);
+  g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s, "no points");
   g_autofree char *dashes = n_panels (s) > 1 ? g_strdup_printf (" (solid: %s; dashed: %s)",
                                                                  ((StrataTrainingRun *) s->runs->pdata[0])->name,
                                                                  ((StrataTrainingRun *) s->runs->pdata[1])->name)
