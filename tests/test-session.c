@@ -455,6 +455,33 @@ test_series_hostile (Fixture *f, gconstpointer data)
   assert_load_fails (f->path, "done' is 2");
 }
 
+/* A chunk larger than its dataset (valid HDF5 for a dataset that may grow; never written by
+ * Strata) is refused before HDF5 reads it: HDF5 1.10.8 overruns its buffer on such a file
+ * when the chunk claims more than its compressed data holds (found by tests/fuzz). */
+static void
+test_oversized_chunks (Fixture *f, gconstpointer data)
+{
+  const char *res = "/analyses/000000/lens/results/000000/targets/000000";
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  hid_t g = H5Gopen2 (file, res, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "logit", H5P_DEFAULT), >=, 0);
+  hsize_t dims[2] = { 5, 5 }, maxdims[2] = { H5S_UNLIMITED, H5S_UNLIMITED }, chunk[2] = { 5, 64 };
+  hid_t space = H5Screate_simple (2, dims, maxdims);
+  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  g_assert_cmpint (H5Pset_chunk (dcpl, 2, chunk), >=, 0);
+  hid_t d = H5Dcreate2 (g, "logit", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  g_assert_cmpint (d, >=, 0);
+  float zeros[25] = { 0 };
+  g_assert_cmpint (H5Dwrite (d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros), >=, 0);
+  H5Dclose (d);
+  H5Pclose (dcpl);
+  H5Sclose (space);
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "targets/000000/logit' has chunks of (5, 64), larger than its shape (5, 5)");
+}
+
 /* A 1.1 session (no /series, no series view attributes) opens as before; a reader of 1.1
  * would find in a 1.2 file only what it knows (checked here by deleting what 1.2 adds). */
 static void
@@ -825,6 +852,7 @@ main (int argc, char **argv)
   ADD ("roundtrip/series", test_roundtrip_series);
   ADD ("error/series", test_series_hostile);
   ADD ("compat/format-1.1", test_format_1_1);
+  ADD ("error/oversized-chunks", test_oversized_chunks);
   ADD ("atomic/killed-mid-write", test_killed_mid_write);
   ADD ("atomic/full-disk", test_full_disk);
   ADD ("atomic/unwritable", test_unwritable);
