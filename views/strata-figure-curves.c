@@ -110,8 +110,13 @@ draw_numeric_x (cairo_t *cr, const StrataCurveLayout *lay, const StrataCurveFigu
   g_autofree char *widest = step_tick (f->x_max);
   strata_text_size (cr, STRATA_FONT_TICK, widest, &tick_w, NULL);
   int want = (int) CLAMP (lay->w / (tick_w + 24), 2, 10);
-  double step = nice_step (f->x_min, f->x_max, want);
-  for (double v = ceil (f->x_min / step) * step; v <= f->x_max + step * 1e-9; v += step) {
+  double step = nice_step (f->x_min, f->x_max, want), first = ceil (f->x_min / step) * step;
+  if (!isfinite (step) || step <= 0 || !isfinite (first))
+    return;
+  /* Counted, not accumulated: at steps near 1e18 adding `step` may not change v. */
+  int n = (int) MIN (floor ((f->x_max - first) / step + 1e-9), 4 * want);
+  for (int i = 0; i <= n; i++) {
+    double v = first + i * step;
     double xx = round (px (lay, f, v)) + 0.5;
     strata_style_set (cr, strata_style_grid, 1.0);
     cairo_move_to (cr, xx, lay->y);

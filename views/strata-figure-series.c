@@ -102,8 +102,8 @@ lens_rows (const StrataTrainingRun *tr, const char *tag, const char *target, con
     const StrataLensAggregate *ag = strata_series_checkpoint_get_aggregate (cp, tag, target, pos);
     if (ag)
       rows = MAX (rows, ag->n_layers + 1);
-    else if (strata_series_checkpoint_is_done (cp))
-      rows = MAX (rows, cp->model.config.n_layers + 1);
+    else if (strata_series_checkpoint_is_done (cp)) /* the config of a session is not bounded */
+      rows = MAX (rows, CLAMP (cp->model.config.n_layers, 0, 1 << 16) + 1);
   }
   return rows;
 }
@@ -117,7 +117,9 @@ lens_grid (const StrataFigureInput *in, int run, const char *target, const char 
   int rows = lens_rows (tr, tag, target, pos), cols = (int) tr->checkpoints->len;
   if (rows <= 0 || cols <= 0)
     return NULL;
-  StrataGrid *g = strata_grid_new (rows, cols, TRUE);
+  /* Text only where cells can be big enough to hold it (a hostile session may claim 65536
+   * layers). */
+  StrataGrid *g = strata_grid_new (rows, cols, (gsize) rows * cols <= 16384);
   g->trace = g_new (int, cols);
   for (int c = 0; c < cols; c++) {
     const StrataLensAggregate *ag = strata_series_checkpoint_get_aggregate (tr->checkpoints->pdata[c], tag, target, pos);
@@ -128,7 +130,7 @@ lens_grid (const StrataFigureInput *in, int run, const char *target, const char 
       double x = prob ? ag->mean_prob[k] : ag->mrr[k];
       gsize cell = (gsize) k * cols + c;
       g->value[cell] = prob ? strata_figure_prob_to_unit (x, v->log_color) : (isfinite (x) ? CLAMP (x, 0.0, 1.0) : NAN);
-      if (isfinite (x))
+      if (isfinite (x) && g->cell_text)
         g->cell_text[cell] = g_strdup_printf ("%.2f", x);
     }
     g->trace[c] = ag->resolution_layer >= 0 && ag->resolution_layer < rows ? ag->resolution_layer : STRATA_TRACE_NEVER;
@@ -218,16 +220,16 @@ patch_grid (const StrataFigureInput *in, int run, int column, double *range)
   for (int c = 0; c < cols; c++) {
     const StrataPatchAggregate *ag = strata_series_checkpoint_get_patch (tr->checkpoints->pdata[c], series_tag (v),
                                                                          v->patch_site);
-    if (ag && column < ag->cols)
+    if (ag && column >= 0 && column < ag->cols)
       rows = MAX (rows, ag->rows);
   }
   if (rows <= 0 || cols <= 0)
     return NULL;
-  StrataGrid *g = strata_grid_new (rows, cols, TRUE);
+  StrataGrid *g = strata_grid_new (rows, cols, (gsize) rows * cols <= 16384);
   for (int c = 0; c < cols; c++) {
     const StrataPatchAggregate *ag = strata_series_checkpoint_get_patch (tr->checkpoints->pdata[c], series_tag (v),
                                                                          v->patch_site);
-    if (!ag || column >= ag->cols)
+    if (!ag || column < 0 || column >= ag->cols)
       continue;
     for (int l = 0; l < ag->rows && l < rows; l++) {
       double x = ag->mean_score[(gsize) l * ag->cols + column];
@@ -235,7 +237,7 @@ patch_grid (const StrataFigureInput *in, int run, int column, double *range)
       g->value[cell] = x; /* normalised below, once the range of both panels is known */
       if (isfinite (x)) {
         *range = MAX (*range, fabs (x));
-        if (fabs (x) >= 0.005)
+        if (fabs (x) >= 0.005 && g->cell_text)
           g->cell_text[cell] = g_strdup_printf ("%.2f", x);
       }
     }
@@ -354,9 +356,10 @@ strata_figure_data_series_accuracy (const StrataFigureInput *in)
   }
   if (!any)
     return NULL;
-  if (f->x_max <= f->x_min) { /* one step: a short axis around it */
-    f->x_min -= 1;
-    f->x_max += 1;
+  if (f->x_max <= f->x_min) { /* one step: a short axis around it (wide enough to exist at 1e18) */
+    double pad = MAX (1.0, fabs (f->x_min) * 1e-6);
+    f->x_min -= pad;
+    f->x_max += pad;
   }
   f->y_min = 0;
   f->y_max = 1;
