@@ -13,6 +13,8 @@ typedef struct {
   const StrataSeriesRequest *req;
   guint n_jobs, job;        /* checkpoints to run, and the one running (progress) */
   const char *first;        /* the checkpoint whose tokenizer the others must have, when known */
+  gboolean resumed;         /* a checkpoint was done before: the series keeps its settings */
+  gboolean prepared;        /* prepare() ran in this call */
 } SeriesRun;
 
 static void
@@ -55,7 +57,8 @@ answer_index (const StrataPrompt *p, const char *name)
   return -1;
 }
 
-/* The prompt set (once) and the settings, from the first checkpoint opened. */
+/* The prompt set (unless the series has one) and the settings of a series that has not run
+ * a checkpoint yet, with the first checkpoint opened. */
 static gboolean
 prepare (SeriesRun *sr, StrataModel *m, GError **error)
 {
@@ -83,14 +86,17 @@ prepare (SeriesRun *sr, StrataModel *m, GError **error)
                      set->source, i + 1);
         return FALSE;
       }
-      if (answer_index (p, req->answer_position) < 0) {
-        g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
-                     "%s: prompt %u has no position named '%s' (the answer position)", set->source, i + 1,
-                     req->answer_position);
-        return FALSE;
-      }
     }
     s->prompts = g_steal_pointer (&set);
+  }
+  for (guint i = 0; i < s->prompts->prompts->len; i++) {
+    const StrataPrompt *p = s->prompts->prompts->pdata[i];
+    if (answer_index (p, req->answer_position) < 0) {
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "%s: prompt %u has no position named '%s' (the answer position)", s->prompts->source, i + 1,
+                   req->answer_position);
+      return FALSE;
+    }
   }
   s->raw = req->raw;
   s->threshold = req->threshold;
@@ -188,10 +194,17 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
     m->add_bos = req->bos != 0;
   if (!check_model (sr, run, cp, m, error))
     return FALSE;
-  if (!s->prompts || !s->answer_target) {
+  if (!sr->resumed && !sr->prepared) {
     if (!prepare (sr, m, error))
       return FALSE;
+    sr->prepared = TRUE;
   }
+  if (!s->prompts) { /* a session's series without its prompt set cannot continue */
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "the series holds no prompt set to continue with");
+    return FALSE;
+  }
+  if (!s->answer_target)
+    s->answer_target = default_answer (s->prompts);
   StrataStatus st;
   StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
   if (!e) {
@@ -239,7 +252,7 @@ gboolean
 strata_series_run (StrataSeries *series, const StrataSeriesRequest *req, GError **error)
 {
   g_return_val_if_fail (series != NULL && req != NULL, FALSE);
-  SeriesRun sr = { series, req, 0, 0, NULL };
+  SeriesRun sr = { series, req, 0, 0, NULL, strata_series_count_done (series, NULL) > 0, FALSE };
   guint longest = 0;
   for (guint r = 0; r < series->runs->len; r++) {
     const StrataTrainingRun *run = series->runs->pdata[r];

@@ -130,11 +130,14 @@ void strata_series_free (StrataSeries *series);
 void strata_series_request_init (StrataSeriesRequest *req);
 
 /* Run every checkpoint not yet done, one at a time, round robin over the runs (the first
- * checkpoint of each run, then the second, ...) so both panels fill together. Each
- * checkpoint's tokenizer must have the sha256 of the first one opened and every checkpoint of
- * a run the same number of layers: otherwise the run stops with an error naming the
- * checkpoint. Errors begin with the checkpoint's path; a cancelled run fails with
- * G_IO_ERROR_CANCELLED. The checkpoints done so far stay done, so a later call continues. */
+ * checkpoint of each run, then the second, ...) so both panels fill together. A series with
+ * no checkpoint done takes its settings from `req` (and its prompt set, unless it has one);
+ * once one is done, a later call continues with the series' own settings and prompt set (a
+ * series reopened from a session continues where it stopped) and reads only req's open
+ * options, callbacks and cancellable. Each checkpoint's tokenizer must have the sha256 of the
+ * first one opened and every checkpoint of a run the same number of layers: otherwise the run
+ * stops with an error naming the checkpoint. Errors begin with the checkpoint's path; a
+ * cancelled run fails with G_IO_ERROR_CANCELLED. The checkpoints done so far stay done. */
 gboolean strata_series_run (StrataSeries *series, const StrataSeriesRequest *req, GError **error);
 
 gboolean strata_series_checkpoint_is_done (const StrataSeriesCheckpoint *cp);
