@@ -213,16 +213,9 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
     return FALSE;
   }
   StrataAnalysisRequest ar;
-  strata_analysis_request_init (&ar);
+  strata_series_init_analysis_request (s, TRUE, &ar);
   /* The series keeps aggregates only; one top token is the least the lens computes. */
-  ar.lens_options = (StrataLensOptions) { 1, s->raw, s->threshold, NULL, 0 };
-  ar.patch = s->has_patch;
-  if (s->has_patch) {
-    ar.patch_options = (StrataPatchOptions) { (const StrataPatchSite *) s->patch_sites->data, (int) s->patch_sites->len,
-                                              s->patch_direction, s->patch_metric, s->patch_head_pos };
-    ar.patch_target = s->patch_target;
-    ar.patch_skip_incomplete = TRUE;
-  }
+  ar.lens_options.topk = 1;
   ar.progress = checkpoint_progress_cb;
   ar.progress_data = sr;
   ar.cancellable = req->cancellable;
@@ -236,6 +229,22 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
   cp->patch_aggregates = g_steal_pointer (&a->patch_aggregates);
   strata_series_checkpoint_set_done (cp);
   return TRUE;
+}
+
+void
+strata_series_init_analysis_request (const StrataSeries *s, gboolean patch, StrataAnalysisRequest *req)
+{
+  strata_analysis_request_init (req);
+  req->lens_options.raw = s->raw;
+  req->lens_options.threshold = s->threshold;
+  if (patch && s->has_patch && s->patch_sites) {
+    req->patch = TRUE;
+    req->patch_options = (StrataPatchOptions) { (const StrataPatchSite *) s->patch_sites->data,
+                                                (int) s->patch_sites->len, s->patch_direction, s->patch_metric,
+                                                s->patch_head_pos };
+    req->patch_target = s->patch_target;
+    req->patch_skip_incomplete = TRUE;
+  }
 }
 
 void

@@ -140,6 +140,14 @@ void strata_series_request_init (StrataSeriesRequest *req);
  * cancelled run fails with G_IO_ERROR_CANCELLED. The checkpoints done so far stay done. */
 gboolean strata_series_run (StrataSeries *series, const StrataSeriesRequest *req, GError **error);
 
+/* The single-checkpoint pipeline as the series ran it, for opening one checkpoint of the
+ * series on its own (the window, on a click): the lens with STRATA_ANALYSIS_TOPK top tokens,
+ * the series' raw and threshold settings, and with `patch` (when the series patched) its
+ * patching settings (sites borrowed from `series`). Run it with
+ * strata_analysis_run (engine, model of cp->path, strata_prompt_set_copy (series->prompts),
+ * req, ...): its aggregates equal the checkpoint's (tested). */
+void strata_series_init_analysis_request (const StrataSeries *series, gboolean patch, StrataAnalysisRequest *req);
+
 gboolean strata_series_checkpoint_is_done (const StrataSeriesCheckpoint *cp);
 /* Checkpoints done / all, over every run. */
 guint strata_series_count_done (const StrataSeries *series, guint *total);

@@ -597,6 +597,30 @@ test_session_roundtrip (void)
   g_assert_cmpint (back->view.patch_site, ==, STRATA_PATCH_MLP_OUT);
   g_assert_cmpuint (strata_series_count_done (back->series, NULL), ==, 1);
 
+  /* Opening a checkpoint on its own (what the window does on a click) recomputes the
+   * per-prompt results; their aggregates are the checkpoint's. */
+  {
+    const StrataSeriesCheckpoint *first = ((StrataTrainingRun *) back->series->runs->pdata[0])->checkpoints->pdata[0];
+    g_autoptr (StrataModel) m = strata_model_open (first->path, NULL, &error);
+    g_assert_no_error (error);
+    StrataEngine *e = probe_engine (m);
+    StrataAnalysisRequest ar;
+    strata_series_init_analysis_request (back->series, TRUE, &ar);
+    g_autoptr (StrataAnalysis) a =
+      strata_analysis_run (e, m, strata_prompt_set_copy (back->series->prompts), &ar, NULL, &error);
+    g_assert_no_error (error);
+    strata_engine_free (e);
+    g_assert_cmpuint (a->lens_results->len, ==, back->series->prompts->prompts->len);
+    assert_aggregates_equal (first->lens_aggregates, a->lens_aggregates);
+    g_assert_cmpuint (a->patch_aggregates->len, ==, first->patch_aggregates->len);
+    for (guint i = 0; i < a->patch_aggregates->len; i++) {
+      const StrataPatchAggregate *u = a->patch_aggregates->pdata[i], *v = first->patch_aggregates->pdata[i];
+      g_assert_cmpint (u->site, ==, v->site);
+      g_assert_cmpmem (u->mean_score, u->rows * u->cols * sizeof (double), v->mean_score,
+                       v->rows * v->cols * sizeof (double));
+    }
+  }
+
   /* The reopened series continues where it stopped, with its own prompt set and settings. */
   g_cancellable_reset (cancel);
   calls.cancel_after_first = NULL;
