@@ -139,7 +139,8 @@ check_options (const Options *o, int argc, StrataFigureKind *kind, GError **erro
   if (o->bos && strcmp (o->bos, "on") != 0 && strcmp (o->bos, "off") != 0)
     return strata_cli_fail_with (error, "--bos takes on or off, not '%s'", o->bos);
   if (!o->json && !o->session && !o->figure)
-    return strata_cli_fail_with (error, "give at least one of --json OUT ('-': stdout), --session OUT.h5 and --figure OUT");
+    return strata_cli_fail_with (error,
+                                 "give at least one of --json OUT ('-': stdout), --session OUT.h5 and --figure OUT");
   if (!o->patch && (o->sites || o->direction || o->metric || o->patch_target))
     return strata_cli_fail_with (error, "--site, --direction, --metric and --patch-target need --patch");
   *kind = STRATA_FIGURE_SERIES_HEATMAP;

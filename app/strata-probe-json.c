@@ -501,7 +501,8 @@ add_series_settings (JsonBuilder *b, const StrataSeries *s)
     MEMBER (b, "sites");
     json_builder_begin_array (b);
     for (guint i = 0; s->patch_sites && i < s->patch_sites->len; i++)
-      json_builder_add_string_value (b, strata_patch_site_to_string (g_array_index (s->patch_sites, StrataPatchSite, i)));
+      json_builder_add_string_value (b,
+                                     strata_patch_site_to_string (g_array_index (s->patch_sites, StrataPatchSite, i)));
     json_builder_end_array (b);
     MEMBER (b, "target"), add_string_or_null (b, s->patch_target);
     MEMBER (b, "head_pos"), add_layer_or_null (b, s->patch_head_pos);

@@ -714,8 +714,8 @@ read_series_patch (hid_t g, StrataSeries *s, GError **error)
     StrataPatchSite site;
     if (!strata_patch_site_from_string (sites[i], &site)) {
       g_autofree char *what = strata_h5_describe (g, "patch_sites");
-      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "'%s'[%" G_GSIZE_FORMAT "] is '%s', not a known %s",
-                   what, i, sites[i], strata_patch_site_table.what);
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "'%s'[%" G_GSIZE_FORMAT "] is '%s', not a known %s", what, i, sites[i], strata_patch_site_table.what);
       return FALSE;
     }
     g_array_append_val (s->patch_sites, site);
@@ -734,7 +734,8 @@ read_series (hid_t file, GError **error)
       || !get_bool (g, "raw", &s->raw, error) || !strata_h5_get_double_attr (g, "threshold", &s->threshold, error)
       || !get_bool (g, "has_patch", &s->has_patch, error))
     return NULL;
-  if (strata_h5_has_attr (g, "answer_target") && !(s->answer_target = strata_h5_get_string_attr (g, "answer_target", error)))
+  if (strata_h5_has_attr (g, "answer_target")
+      && !(s->answer_target = strata_h5_get_string_attr (g, "answer_target", error)))
     return NULL;
   if (strata_h5_has_attr (g, "answer_position")
       && !(s->answer_position = strata_h5_get_string_attr (g, "answer_position", error)))

@@ -656,7 +656,8 @@ assert_series_equal (const StrataSeries *a, const StrataSeries *b)
     g_assert_cmpstr (x->path, ==, y->path);
     g_assert_cmpuint (x->checkpoints->len, ==, y->checkpoints->len);
     for (guint c = 0; c < x->checkpoints->len; c++) {
-      const StrataSeriesCheckpoint *p = g_ptr_array_index (x->checkpoints, c), *q = g_ptr_array_index (y->checkpoints, c);
+      const StrataSeriesCheckpoint *p = g_ptr_array_index (x->checkpoints, c);
+      const StrataSeriesCheckpoint *q = g_ptr_array_index (y->checkpoints, c);
       g_assert_cmpstr (p->path, ==, q->path);
       g_assert_cmpstr (p->label, ==, q->label);
       g_assert_cmpint (p->step, ==, q->step);

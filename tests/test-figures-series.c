@@ -291,7 +291,8 @@ test_series_trace (void)
   strata_figure_describe (&f.in, &title, &desc);
   /* cot: mrr reaches 0.9 at k = 5 (never: k <= 4), k = 4 (0.95), k = 4 (1.0); nocot: never,
    * k = 4 (0.9), no data yet. */
-  g_assert_nonnull (strstr (desc, "Resolution layer (first layer whose MRR \xe2\x89\xa5 0.9) by column: 100: never, 200: 4, 400: 4."));
+  g_assert_nonnull (strstr (desc, "Resolution layer (first layer whose MRR \xe2\x89\xa5 0.9) by column: "
+                                  "100: never, 200: 4, 400: 4."));
   g_assert_nonnull (strstr (desc, "by column: 100: never, 300: 4, 500: no data."));
   g_assert_nonnull (strstr (desc, "Panel cot."));
   g_assert_nonnull (strstr (desc, "not run yet (5 of 6 checkpoints done)"));

@@ -393,9 +393,10 @@ test_run_cancel_continue (void)
   g_autoptr (StrataSeries) fresh = test_series ();
   req.cancellable = NULL;
   g_assert_true (strata_series_run (fresh, &req, &error));
+  const StrataTrainingRun *resumed = s->runs->pdata[0], *once = fresh->runs->pdata[0];
   for (guint c = 0; c < 2; c++)
-    assert_aggregates_equal (((StrataSeriesCheckpoint *) ((StrataTrainingRun *) s->runs->pdata[0])->checkpoints->pdata[c])->lens_aggregates,
-                             ((StrataSeriesCheckpoint *) ((StrataTrainingRun *) fresh->runs->pdata[0])->checkpoints->pdata[c])->lens_aggregates);
+    assert_aggregates_equal (((StrataSeriesCheckpoint *) resumed->checkpoints->pdata[c])->lens_aggregates,
+                             ((StrataSeriesCheckpoint *) once->checkpoints->pdata[c])->lens_aggregates);
   calls_clear (&calls);
 }
 

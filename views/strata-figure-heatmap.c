@@ -181,7 +181,8 @@ draw_trace_marks (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, c
         cairo_set_line_width (cr, pass == 0 ? 3.5 : 1.5);
         cairo_stroke (cr);
         if (label > 0 && pass == 1)
-          strata_text_draw (cr, STRATA_FONT_TICK, "never", cx - label / 2 + TRACE_R + 3, r->y - lay->band / 2, 0, 0.5, 0);
+          strata_text_draw (cr, STRATA_FONT_TICK, "never", cx - label / 2 + TRACE_R + 3, r->y - lay->band / 2, 0, 0.5,
+                            0);
       }
     }
   }

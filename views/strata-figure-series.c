@@ -292,10 +292,10 @@ strata_figure_data_series_patch (const StrataFigureInput *in)
   f->scale_min = -range;
   f->scale_max = range;
   g_autofree char *runs = runs_phrase (s), *set = set_phrase (s), *progress = progress_phrase (s, "empty columns");
+  const char *direction = strata_enum_get_label (&strata_patch_direction_table, s->patch_direction);
+  const char *metric = strata_enum_get_long_name (&strata_patch_metric_table, s->patch_metric);
   g_autofree char *def = causal ? g_strdup ("noising, score = fraction of prompts whose top-1 prediction changes")
-                                : g_strdup_printf ("%s, metric %s, mean score over the prompts",
-                                                   strata_enum_get_label (&strata_patch_direction_table, s->patch_direction),
-                                                   strata_enum_get_long_name (&strata_patch_metric_table, s->patch_metric));
+                                : g_strdup_printf ("%s, metric %s, mean score over the prompts", direction, metric);
   f->caption = g_strdup_printf ("%s \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 target %s%s", runs, set, def, target, progress);
   return g_steal_pointer (&f);
 }
