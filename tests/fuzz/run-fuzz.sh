@@ -83,10 +83,12 @@ fi
 # crash fails the run.
 classify_session_crashes () {
   mine=0
-  for f in "$work"/crash-* "$work"/leak-*; do
+  for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
     [ -e "$f" ] || continue
-    frame=$("$work/fuzz-session" "$f" 2>&1 | grep -E '^ *#[0-9]+ ' | \
-            grep -v -E ' in (__interceptor_|__asan|__sanitizer|__lsan|__ubsan|malloc|calloc|realloc|free|memcpy|memmove|strlen)' | head -n 1)
+    # A hang is replayed with a short timeout: libFuzzer then prints where it was.
+    frame=$("$work/fuzz-session" -timeout=10 "$f" 2>&1 | grep -E '^ *#[0-9]+ ' | \
+            grep -v -E ' in (__interceptor_|__asan|__sanitizer|__lsan|__ubsan|malloc|calloc|realloc|free|memcpy|memmove|strlen|fuzzer::)|libc\.so|sysdeps/' | \
+            head -n 1)
     case "$frame" in
       *libhdf5*)
         mkdir -p "$work/hdf5-internal"
