@@ -1,8 +1,12 @@
 /* strata-cli.c: subcommand dispatch and the helpers every subcommand shares. */
 #include "strata-cli.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "strata-config.h"
 #ifdef STRATA_HAVE_GUI
@@ -15,6 +19,7 @@ static const StrataCommand commands[] = {
   { "generate", "greedy continuation of a prompt", strata_cmd_generate },
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
+  { "series", "the lens (and patching) over every checkpoint of one or two training runs", strata_cmd_series },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 #ifdef STRATA_HAVE_FIGURES
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },
@@ -90,4 +95,52 @@ strata_cli_write_json (JsonNode *root, const char *path, GError **error)
   }
   /* g_file_set_contents writes a temporary file beside the target and renames it. */
   return g_file_set_contents (path, text, (gssize) len, error);
+}
+
+gboolean
+strata_cli_fail_with (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, msg);
+  return FALSE;
+}
+
+gboolean
+strata_cli_check_writable (const char *option, const char *path, GError **error)
+{
+  if (!path)
+    return TRUE;
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return strata_cli_fail_with (error, "%s %s: is a folder, not a file name", option, path);
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return strata_cli_fail_with (error, "%s %s: the folder %s does not exist", option, path, dir);
+  if (g_access (dir, W_OK) != 0)
+    return strata_cli_fail_with (error, "%s %s: cannot write in the folder %s: %s", option, path, dir,
+                                 g_strerror (errno));
+  return TRUE;
+}
+
+GArray *
+strata_cli_parse_ids (const char *list, GError **error)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  g_auto (GStrv) parts = g_strsplit_set (list, ", ", -1);
+  for (int i = 0; parts[i]; i++) {
+    if (!*parts[i])
+      continue;
+    const char *s = parts[i][0] == '#' ? parts[i] + 1 : parts[i];
+    char *end = NULL;
+    gint64 v = g_ascii_strtoll (s, &end, 10);
+    if (!*s || *end || v < 0 || v > G_MAXINT32) {
+      strata_cli_fail_with (error, "--ids: '%s' is not a token id", parts[i]);
+      return NULL;
+    }
+    int32_t id = (int32_t) v;
+    g_array_append_val (ids, id);
+  }
+  return g_steal_pointer (&ids);
 }

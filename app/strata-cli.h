@@ -20,11 +20,20 @@ int strata_cli_fail (GError *error);
 /* Write a JSON node to `path` ("-" for stdout); atomic when a file. */
 gboolean strata_cli_write_json (JsonNode *root, const char *path, GError **error);
 
+/* An option error (G_OPTION_ERROR) with a formatted message; returns FALSE. */
+gboolean strata_cli_fail_with (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+/* Outputs are written to a temporary file beside the target and renamed, so the folder must
+ * exist and be writable: checked before a (possibly long) run. NULL path: nothing to check. */
+gboolean strata_cli_check_writable (const char *option, const char *path, GError **error);
+/* "2,325,#325" -> int32 ids (--ids). */
+GArray *strata_cli_parse_ids (const char *list, GError **error);
+
 int strata_cmd_info (int argc, char **argv);
 int strata_cmd_tokenize (int argc, char **argv);
 int strata_cmd_generate (int argc, char **argv);
 int strata_cmd_lens (int argc, char **argv);
 int strata_cmd_patch (int argc, char **argv);
+int strata_cmd_series (int argc, char **argv);
 int strata_cmd_session_info (int argc, char **argv);
 /* strata-cmd-view.c (builds with GTK only) */
 int strata_cmd_export (int argc, char **argv);

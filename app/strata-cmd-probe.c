@@ -4,13 +4,8 @@
  * probes/strata-analysis-run.h) and hand its StrataAnalysis to finish(), which writes any of: the JSON (docs/probe-json.md), a session (--session, HDF5,
  * docs/session-format.md) and a figure (--figure, PNG/SVG/PDF). Output paths and names are
  * checked before the model runs, so a typo costs no computation. */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <string.h>
-
-#include <glib/gstdio.h>
 
 #include "strata-cli.h"
 #include "strata-analysis.h"
@@ -59,41 +54,13 @@ common_clear (Common *c)
   g_free (c->session), g_free (c->figure), g_free (c->view);
 }
 
-static gboolean
-fail_with (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-static gboolean
-fail_with (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, msg);
-  return FALSE;
-}
-
-/* Outputs are written to a temporary file beside the target and renamed, so the folder
- * must exist and be writable; checked before the (possibly long) run. */
-static gboolean
-check_writable (const char *option, const char *path, GError **error)
-{
-  if (!path)
-    return TRUE;
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    return fail_with (error, "%s %s: is a folder, not a file name", option, path);
-  g_autofree char *dir = g_path_get_dirname (path);
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    return fail_with (error, "%s %s: the folder %s does not exist", option, path, dir);
-  if (g_access (dir, W_OK) != 0)
-    return fail_with (error, "%s %s: cannot write in the folder %s: %s", option, path, dir, g_strerror (errno));
-  return TRUE;
-}
+#define fail_with strata_cli_fail_with
 
 static gboolean
 parse (int *argc, char ***argv, const char *params, const char *summary, Common *c, GOptionEntry *extra,
        GError **error)
 {
-  g_autofree char *views = strata_enum_join (&strata_figure_kind_table, ", ", " or ", -1);
+  g_autofree char *views = strata_enum_join (&strata_checkpoint_figure_table, ", ", " or ", -1);
   g_autofree char *view_help = g_strdup_printf ("Figure: %s (default: lens for `lens`, patch for `patch`)", views);
   g_autofree GOptionEntry *common = common_entries (c, view_help);
   g_autoptr (GOptionContext) ctx = g_option_context_new (params);
@@ -110,8 +77,11 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "give at least one of --json OUT ('-': stdout), --session OUT.h5 and --figure OUT");
   if (c->view && !c->figure)
     return fail_with (error, "--view chooses the figure of --figure; give --figure OUT too");
-  if (c->view && !strata_figure_kind_from_string (c->view, &c->kind))
+  int kind;
+  if (c->view && !strata_enum_from_string (&strata_checkpoint_figure_table, c->view, &kind))
     return fail_with (error, "--view takes %s, not '%s'", views, c->view);
+  if (c->view)
+    c->kind = (StrataFigureKind) kind;
   if (!(c->scale > 0 && c->scale <= 16))
     return fail_with (error, "--scale must lie in (0, 16], not %g", c->scale);
   if (c->figure) {
@@ -124,8 +94,8 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
       return fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", c->figure);
 #endif
   }
-  return check_writable ("--figure", c->figure, error) && check_writable ("--session", c->session, error)
-         && check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error);
+  return strata_cli_check_writable ("--figure", c->figure, error) && strata_cli_check_writable ("--session", c->session, error)
+         && strata_cli_check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error);
 }
 
 static StrataModel *
@@ -152,27 +122,6 @@ engine_new (StrataModel *m, GError **error)
   if (!e)
     fail_with (error, "cannot start the engine: %s", strata_status_to_string (st));
   return e;
-}
-
-static GArray *
-parse_id_list (const char *list, GError **error)
-{
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  g_auto (GStrv) parts = g_strsplit_set (list, ", ", -1);
-  for (int i = 0; parts[i]; i++) {
-    if (!*parts[i])
-      continue;
-    const char *s = parts[i][0] == '#' ? parts[i] + 1 : parts[i];
-    char *end = NULL;
-    gint64 v = g_ascii_strtoll (s, &end, 10);
-    if (!*s || *end || v < 0 || v > G_MAXINT32) {
-      fail_with (error, "--ids: '%s' is not a token id", parts[i]);
-      return NULL;
-    }
-    int32_t id = (int32_t) v;
-    g_array_append_val (ids, id);
-  }
-  return g_steal_pointer (&ids);
 }
 
 /* --candidates FILE (tokens as text or #ID, one per line) or --candidates-prefix STR (every
@@ -355,7 +304,7 @@ strata_cmd_lens (int argc, char **argv)
     if (!(set = strata_prompt_set_load (prompts, m, &error)) || !add_targets (m, set, targets, &error))
       goto out;
   } else {
-    g_autoptr (GArray) ids = ids_list ? parse_id_list (ids_list, &error) : NULL;
+    g_autoptr (GArray) ids = ids_list ? strata_cli_parse_ids (ids_list, &error) : NULL;
     if (ids_list && !ids)
       goto out;
     set = strata_prompt_set_new_single (m, prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0, NULL,

@@ -46,6 +46,29 @@ print_analysis (guint index, const StrataAnalysis *a)
             a->attention->n_heads, a->attention->T);
 }
 
+static void
+print_series (const StrataSeries *s)
+{
+  guint total, done = strata_series_count_done (s, &total);
+  printf ("series: %u training run%s, %u of %u checkpoints done", s->runs->len, s->runs->len == 1 ? "" : "s", done,
+          total);
+  if (s->prompts)
+    printf (", prompts %u from %s", s->prompts->prompts->len, s->prompts->source);
+  printf ("%s\n", s->has_patch ? ", with patching" : "");
+  for (guint r = 0; r < s->runs->len; r++) {
+    const StrataTrainingRun *run = s->runs->pdata[r];
+    printf ("  run %u: %s (%s)\n", r, run->name, run->path);
+    for (guint c = 0; c < run->checkpoints->len; c++) {
+      const StrataSeriesCheckpoint *cp = run->checkpoints->pdata[c];
+      printf ("    step %-8" G_GINT64_FORMAT " %s%s", cp->step, cp->label,
+              strata_series_checkpoint_is_done (cp) ? "" : " (not run)");
+      if (strata_series_checkpoint_is_done (cp))
+        printf ("  weights sha256 %.16s", cp->model.weights_sha256 ? cp->model.weights_sha256 : "");
+      printf ("\n");
+    }
+  }
+}
+
 int
 strata_cmd_session_info (int argc, char **argv)
 {
@@ -65,6 +88,8 @@ strata_cmd_session_info (int argc, char **argv)
   printf ("created %s, modified %s\n", s->created, s->modified);
   for (guint i = 0; i < s->analyses->len; i++)
     print_analysis (i, g_ptr_array_index (s->analyses, i));
+  if (s->series)
+    print_series (s->series);
   const StrataViewState *v = &s->view;
   printf ("view: %s figure, analysis %d, prompt %d, layer %d, position %d, head %d, target %s%s%s\n",
           strata_figure_kind_to_string (v->figure), v->analysis, v->prompt, v->layer, v->position,

@@ -39,7 +39,7 @@ strata_cmd_export (int argc, char **argv)
   g_autoptr (StrataSession) s = strata_session_load (argv[1], &error);
   if (!s)
     return strata_cli_fail (error);
-  if (!s->analyses || s->analyses->len == 0)
+  if ((!s->analyses || s->analyses->len == 0) && !s->series)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: the session holds no analysis", argv[1]));
   for (guint i = 0; i < s->analyses->len; i++) {
     g_autofree char *changed = strata_analysis_check_model (g_ptr_array_index (s->analyses, i));
@@ -56,8 +56,12 @@ strata_cmd_export (int argc, char **argv)
     v.layer = layer;
   if (position != -2)
     v.position = position;
-  StrataFigureInput in = { .kind = v.figure, .a = g_ptr_array_index (s->analyses, 0),
-                           .b = s->analyses->len > 1 ? g_ptr_array_index (s->analyses, 1) : NULL, .view = &v };
+  /* A session of a series alone shows its series figure unless another is asked for. */
+  if (!view && s->analyses->len == 0 && !STRATA_FIGURE_IS_SERIES (v.figure))
+    v.figure = STRATA_FIGURE_SERIES_HEATMAP;
+  StrataFigureInput in = { .kind = v.figure, .a = s->analyses->len > 0 ? g_ptr_array_index (s->analyses, 0) : NULL,
+                           .b = s->analyses->len > 1 ? g_ptr_array_index (s->analyses, 1) : NULL, .series = s->series,
+                           .view = &v };
   if (height < 0)
     height = strata_figure_fit_height (&in, width, STRATA_FIGURE_DEFAULT_HEIGHT);
   if (!strata_figure_export (figure, width, height, scale, &in, &error))

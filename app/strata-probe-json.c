@@ -59,6 +59,13 @@ strata_probe_json_header (JsonBuilder *b, const char *command, const StrataAnaly
   MEMBER (b, "strata_version"), json_builder_add_string_value (b, STRATA_VERSION);
   MEMBER (b, "command"), json_builder_add_string_value (b, command);
   MEMBER (b, "model");
+  strata_probe_json_model (b, r);
+  MEMBER (b, "prompt_source"), json_builder_add_string_value (b, a->prompts ? a->prompts->source : "");
+}
+
+void
+strata_probe_json_model (JsonBuilder *b, const StrataModelRef *r)
+{
   json_builder_begin_object (b);
   MEMBER (b, "path"), json_builder_add_string_value (b, r->path);
   MEMBER (b, "name"), json_builder_add_string_value (b, r->name);
@@ -72,7 +79,6 @@ strata_probe_json_header (JsonBuilder *b, const char *command, const StrataAnaly
   MEMBER (b, "vocab"), json_builder_add_int_value (b, r->config.vocab);
   MEMBER (b, "add_bos"), json_builder_add_boolean_value (b, r->add_bos);
   json_builder_end_object (b);
-  MEMBER (b, "prompt_source"), json_builder_add_string_value (b, a->prompts ? a->prompts->source : "");
 }
 
 static void
@@ -237,12 +243,18 @@ strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
   }
   json_builder_end_array (b);
 
-  /* aggregate[TAG][NAME][POS]; the list is ordered tag, target, position. */
   MEMBER (b, "aggregate");
+  strata_probe_json_lens_aggregates (b, a->lens_aggregates);
+}
+
+/* aggregate[TAG][NAME][POS]; the list is ordered tag, target, position. */
+void
+strata_probe_json_lens_aggregates (JsonBuilder *b, GPtrArray *aggregates)
+{
   json_builder_begin_object (b);
   const char *tag = NULL, *target = NULL;
-  for (guint i = 0; a->lens_aggregates && i < a->lens_aggregates->len; i++) {
-    const StrataLensAggregate *ag = a->lens_aggregates->pdata[i];
+  for (guint i = 0; aggregates && i < aggregates->len; i++) {
+    const StrataLensAggregate *ag = aggregates->pdata[i];
     if (!tag || g_strcmp0 (tag, ag->tag) != 0) {
       if (tag)
         json_builder_end_object (b), json_builder_end_object (b);
@@ -416,10 +428,18 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   json_builder_end_array (b);
 
   MEMBER (b, "aggregate");
+  strata_probe_json_patch_aggregates (b, a->patch_aggregates);
+  add_circuit (b, a->circuit);
+}
+
+/* aggregate[TAG] = {n, sites[SITE] = {mean_score, mean_metric}}, in the list's order. */
+void
+strata_probe_json_patch_aggregates (JsonBuilder *b, GPtrArray *aggregates)
+{
   json_builder_begin_object (b);
   const char *tag = NULL;
-  for (guint i = 0; a->patch_aggregates && i < a->patch_aggregates->len; i++) {
-    const StrataPatchAggregate *ag = a->patch_aggregates->pdata[i];
+  for (guint i = 0; aggregates && i < aggregates->len; i++) {
+    const StrataPatchAggregate *ag = aggregates->pdata[i];
     if (!tag || g_strcmp0 (tag, ag->tag) != 0) {
       if (tag)
         json_builder_end_object (b), json_builder_end_object (b);
@@ -439,6 +459,138 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   if (tag)
     json_builder_end_object (b), json_builder_end_object (b);
   json_builder_end_object (b);
+}
 
-  add_circuit (b, a->circuit);
+/* ---- strata series ---- */
+
+static void
+add_string_list (JsonBuilder *b, const char *name, GPtrArray *list)
+{
+  MEMBER (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < list->len; i++)
+    json_builder_add_string_value (b, list->pdata[i]);
+  json_builder_end_array (b);
+}
+
+static void
+add_string_or_null (JsonBuilder *b, const char *s)
+{
+  if (s)
+    json_builder_add_string_value (b, s);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_series_settings (JsonBuilder *b, const StrataSeries *s)
+{
+  MEMBER (b, "settings");
+  json_builder_begin_object (b);
+  MEMBER (b, "lens"), json_builder_add_string_value (b, s->raw ? "raw" : "logit");
+  MEMBER (b, "threshold"), add_num (b, s->threshold);
+  MEMBER (b, "answer_target"), add_string_or_null (b, s->answer_target);
+  MEMBER (b, "answer_position"), add_string_or_null (b, s->answer_position);
+  MEMBER (b, "patch");
+  if (!s->has_patch) {
+    json_builder_add_null_value (b);
+  } else {
+    json_builder_begin_object (b);
+    MEMBER (b, "direction"), json_builder_add_string_value (b, strata_patch_direction_to_string (s->patch_direction));
+    MEMBER (b, "metric"), json_builder_add_string_value (b, strata_patch_metric_to_string (s->patch_metric));
+    MEMBER (b, "sites");
+    json_builder_begin_array (b);
+    for (guint i = 0; s->patch_sites && i < s->patch_sites->len; i++)
+      json_builder_add_string_value (b,
+                                     strata_patch_site_to_string (g_array_index (s->patch_sites, StrataPatchSite, i)));
+    json_builder_end_array (b);
+    MEMBER (b, "target"), add_string_or_null (b, s->patch_target);
+    MEMBER (b, "head_pos"), add_layer_or_null (b, s->patch_head_pos);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+}
+
+/* accuracy[TAG][TARGET] = {n, correct, accuracy}; the list is ordered tag, target. */
+static void
+add_accuracy (JsonBuilder *b, GPtrArray *accuracy)
+{
+  json_builder_begin_object (b);
+  const char *tag = NULL;
+  for (guint i = 0; accuracy && i < accuracy->len; i++) {
+    const StrataSeriesAccuracy *a = accuracy->pdata[i];
+    if (!tag || g_strcmp0 (tag, a->tag) != 0) {
+      if (tag)
+        json_builder_end_object (b);
+      MEMBER (b, a->tag);
+      json_builder_begin_object (b);
+      tag = a->tag;
+    }
+    MEMBER (b, a->target);
+    json_builder_begin_object (b);
+    MEMBER (b, "n"), json_builder_add_int_value (b, a->n);
+    MEMBER (b, "correct"), json_builder_add_int_value (b, a->correct);
+    MEMBER (b, "accuracy"), add_num (b, a->n > 0 ? (double) a->correct / a->n : NAN);
+    json_builder_end_object (b);
+  }
+  if (tag)
+    json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+static void
+add_checkpoint (JsonBuilder *b, const StrataSeriesCheckpoint *cp)
+{
+  gboolean done = strata_series_checkpoint_is_done (cp);
+  json_builder_begin_object (b);
+  MEMBER (b, "step"), json_builder_add_int_value (b, cp->step);
+  MEMBER (b, "label"), json_builder_add_string_value (b, cp->label);
+  MEMBER (b, "path"), json_builder_add_string_value (b, cp->path);
+  MEMBER (b, "done"), json_builder_add_boolean_value (b, done);
+  if (done) {
+    MEMBER (b, "model");
+    strata_probe_json_model (b, &cp->model);
+    MEMBER (b, "aggregate");
+    strata_probe_json_lens_aggregates (b, cp->lens_aggregates);
+    MEMBER (b, "accuracy");
+    add_accuracy (b, cp->accuracy);
+    MEMBER (b, "patch");
+    if (cp->patch_aggregates)
+      strata_probe_json_patch_aggregates (b, cp->patch_aggregates);
+    else
+      json_builder_add_null_value (b);
+  }
+  json_builder_end_object (b);
+}
+
+void
+strata_probe_json_series (JsonBuilder *b, const StrataSeries *s)
+{
+  MEMBER (b, "strata_version"), json_builder_add_string_value (b, STRATA_VERSION);
+  MEMBER (b, "command"), json_builder_add_string_value (b, "series");
+  MEMBER (b, "prompt_source"), add_string_or_null (b, s->prompts ? s->prompts->source : NULL);
+  MEMBER (b, "n_prompts"), json_builder_add_int_value (b, s->prompts ? s->prompts->prompts->len : 0);
+  MEMBER (b, "tokenizer_sha256"), add_string_or_null (b, s->tokenizer_sha256);
+  g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
+  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
+  g_autoptr (GPtrArray) positions = strata_series_list_positions (s);
+  add_string_list (b, "tags", tags);
+  add_string_list (b, "targets", targets);
+  add_string_list (b, "positions", positions);
+  add_series_settings (b, s);
+  MEMBER (b, "runs");
+  json_builder_begin_array (b);
+  for (guint r = 0; r < s->runs->len; r++) {
+    const StrataTrainingRun *run = s->runs->pdata[r];
+    json_builder_begin_object (b);
+    MEMBER (b, "name"), json_builder_add_string_value (b, run->name);
+    MEMBER (b, "path"), json_builder_add_string_value (b, run->path);
+    MEMBER (b, "checkpoints");
+    json_builder_begin_array (b);
+    for (guint c = 0; c < run->checkpoints->len; c++)
+      add_checkpoint (b, run->checkpoints->pdata[c]);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
 }

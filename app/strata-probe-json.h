@@ -5,12 +5,24 @@
 #include <json-glib/json-glib.h>
 
 #include "strata-analysis.h"
+#include "strata-series.h"
 
 /* strata_version, command, model (identity), prompt_source. */
 void strata_probe_json_header (JsonBuilder *b, const char *command, const StrataAnalysis *a);
+/* The model object of the header (path, name, architecture, sha256s, sizes). */
+void strata_probe_json_model (JsonBuilder *b, const StrataModelRef *model);
+/* The value of `aggregate` of `strata lens` (StrataLensAggregate *) and of `strata patch`
+ * (StrataPatchAggregate *): an object, after a member name. */
+void strata_probe_json_lens_aggregates (JsonBuilder *b, GPtrArray *aggregates);
+void strata_probe_json_patch_aggregates (JsonBuilder *b, GPtrArray *aggregates);
 /* settings, prompts[i] (lens grid when per_prompt_grid), aggregate. */
 void strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
                              gboolean per_prompt_grid);
 /* settings, the single prompt's fields at the top level, prompts[i], aggregate, circuit. */
 void strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
                               const StrataPatchOptions *o, double elapsed_s);
+
+/* The whole object `strata series` writes (docs/probe-json.md): version, command, prompt set,
+ * settings, runs[r].checkpoints[c] with each done checkpoint's model, aggregate, accuracy and
+ * patching aggregate. */
+void strata_probe_json_series (JsonBuilder *b, const StrataSeries *series);

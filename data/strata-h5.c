@@ -410,6 +410,33 @@ open_dataset (hid_t loc, const char *name, const char *what, GError **error)
   return strata_h5_steal (&dset);
 }
 
+/* Chunks no larger than the dataset in any dimension. HDF5 allows larger ones (for datasets
+ * that grow), Strata never writes them, and HDF5 1.10.8 reads past its buffer when a chunk
+ * claims more elements than its compressed data holds (tests/fuzz/README.md): refused before
+ * any read. */
+static gboolean
+check_chunks (hid_t dset, int rank, const hsize_t *dims, const char *what, GError **error)
+{
+  g_auto (StrataH5Plist) dcpl = H5Dget_create_plist (dset);
+  if (dcpl < 0)
+    return strata_h5_fail (error, "cannot read the properties of '%s'", what);
+  if (H5Pget_layout (dcpl) != H5D_CHUNKED)
+    return TRUE;
+  hsize_t chunk[STRATA_H5_MAX_RANK];
+  int chunk_rank = H5Pget_chunk (dcpl, STRATA_H5_MAX_RANK, chunk);
+  if (chunk_rank < 0)
+    return strata_h5_fail (error, "cannot read the chunks of '%s'", what);
+  gboolean ok = chunk_rank == rank;
+  for (int i = 0; ok && i < rank; i++)
+    ok = chunk[i] >= 1 && chunk[i] <= MAX (dims[i], 1);
+  if (!ok) {
+    g_autofree char *c = dims_to_string (MIN (chunk_rank, STRATA_H5_MAX_RANK), chunk);
+    g_autofree char *d = dims_to_string (rank, dims);
+    return format_fail (error, "dataset '%s' has chunks of %s, larger than its shape %s", what, c, d);
+  }
+  return TRUE;
+}
+
 /* Open `name` as a dataset of `kind` with `rank` dimensions; fill `dims` with its shape. */
 static StrataH5Dataset
 open_checked (hid_t loc, const char *name, StrataH5Kind kind, int rank, hsize_t *dims,
@@ -453,6 +480,8 @@ open_checked (hid_t loc, const char *name, StrataH5Kind kind, int rank, hsize_t 
     strata_h5_fail (error, "cannot read the shape of '%s'", what);
     return H5I_INVALID_HID;
   }
+  if (!check_chunks (dset, rank, dims, what, error))
+    return H5I_INVALID_HID;
   return strata_h5_steal (&dset);
 }
 

@@ -111,9 +111,13 @@ static const StrataEnumValue figure_kind_values[] = {
   [STRATA_FIGURE_PATCH_HEATMAP] = { "patch", "Patching" },
   [STRATA_FIGURE_CIRCUIT] = { "circuit", "Circuit" },
   [STRATA_FIGURE_ATTENTION] = { "attention", "Attention" },
+  [STRATA_FIGURE_SERIES_HEATMAP] = { "series", "Series" },
+  [STRATA_FIGURE_SERIES_ACCURACY] = { "accuracy", "Accuracy" },
+  [STRATA_FIGURE_SERIES_PATCH] = { "series-patch", "Series patching" },
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (figure_kind_values) == STRATA_FIGURE_N);
+G_STATIC_ASSERT (G_N_ELEMENTS (figure_kind_values) == STRATA_FIGURE_N_ALL);
 const StrataEnumTable strata_figure_kind_table = STRATA_ENUM_TABLE ("figure", figure_kind_values);
+const StrataEnumTable strata_checkpoint_figure_table = { "figure", figure_kind_values, STRATA_FIGURE_N };
 
 static const StrataEnumValue curve_quantity_values[] = {
   [STRATA_CURVE_PROB] = { "prob", "probability" },

@@ -51,18 +51,30 @@ typedef struct {
   StrataAttention *attention;   /* of the first prompt, or NULL */
 } StrataAnalysis;
 
+/* The figures of one checkpoint (the window's pages, STRATA_FIGURE_N of them), then those of
+ * a series of checkpoints (strata-series.h), which read StrataFigureInput.series. */
 typedef enum {
   STRATA_FIGURE_LENS_HEATMAP,
   STRATA_FIGURE_TOKEN_CURVES,
   STRATA_FIGURE_PATCH_HEATMAP,
   STRATA_FIGURE_CIRCUIT,
   STRATA_FIGURE_ATTENTION,
-  STRATA_FIGURE_N
+  STRATA_FIGURE_N,                                /* the checkpoint figures */
+  STRATA_FIGURE_SERIES_HEATMAP = STRATA_FIGURE_N, /* training step x layer: MRR or mean probability */
+  STRATA_FIGURE_SERIES_ACCURACY,                  /* final-layer accuracy against training step */
+  STRATA_FIGURE_SERIES_PATCH,                     /* training step x layer: patching score of one site */
+  STRATA_FIGURE_N_ALL
 } StrataFigureKind;
 
-/* Names "lens", "curves", "patch", "circuit", "attention"; labels "Lens", "Curves",
- * "Patching", ... (the window's figure switcher). */
+/* Names "lens", "curves", "patch", "circuit", "attention", "series", "accuracy",
+ * "series-patch"; labels "Lens", "Curves", "Patching", ... (the window's figure switcher).
+ * strata_checkpoint_figure_table is the same rows up to STRATA_FIGURE_N, the kinds of
+ * `strata lens|patch --view` and of a session's `/view/figure`. */
 extern const StrataEnumTable strata_figure_kind_table;
+extern const StrataEnumTable strata_checkpoint_figure_table;
+
+/* TRUE for the kinds drawn from a series (StrataFigureInput.series). */
+#define STRATA_FIGURE_IS_SERIES(kind) ((kind) >= STRATA_FIGURE_N && (kind) < STRATA_FIGURE_N_ALL)
 
 typedef enum {
   STRATA_CURVE_PROB,
@@ -88,6 +100,12 @@ typedef struct {
   StrataCurveQuantity curve;
   gboolean log_color;    /* logarithmic color scale for probabilities */
   gboolean compare;      /* show analyses 0 and 1 side by side */
+  /* Series figures: the selected checkpoint, as (training run, checkpoint index in step
+   * order); -1 none. The series heatmap reads target, tag, position (an index, named by the
+   * prompt set) and curve (STRATA_CURVE_PROB: mean probability, else MRR); the patching map
+   * patch_site, tag, position (or head for head sites). */
+  int run;
+  int checkpoint;
 } StrataViewState;
 
 StrataAnalysis *strata_analysis_new (StrataModel *model);
@@ -111,5 +129,6 @@ gboolean strata_figure_kind_from_string (const char *s, StrataFigureKind *kind);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAnalysis, strata_analysis_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataAttention, strata_attention_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StrataViewState, strata_view_state_clear)
 
 G_END_DECLS

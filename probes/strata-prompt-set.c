@@ -56,6 +56,47 @@ strata_prompt_set_free (StrataPromptSet *set)
   g_free (set);
 }
 
+static GArray *
+copy_i32 (const GArray *a)
+{
+  if (!a)
+    return NULL;
+  GArray *c = g_array_sized_new (FALSE, FALSE, sizeof (int32_t), a->len);
+  g_array_append_vals (c, a->data, a->len);
+  return c;
+}
+
+StrataPromptSet *
+strata_prompt_set_copy (const StrataPromptSet *set)
+{
+  StrataPromptSet *c = g_new0 (StrataPromptSet, 1);
+  c->source = g_strdup (set->source);
+  c->prompts = g_ptr_array_new_full (set->prompts->len, strata_prompt_free);
+  for (guint i = 0; i < set->prompts->len; i++) {
+    const StrataPrompt *p = set->prompts->pdata[i];
+    StrataPrompt *q = g_new0 (StrataPrompt, 1);
+    q->text = g_strdup (p->text);
+    q->ids = copy_i32 (p->ids);
+    q->corrupt_ids = copy_i32 (p->corrupt_ids);
+    q->contrast = p->contrast;
+    q->targets = g_array_new (FALSE, TRUE, sizeof (StrataTarget));
+    for (guint j = 0; p->targets && j < p->targets->len; j++) {
+      StrataTarget t = g_array_index (p->targets, StrataTarget, j);
+      t.name = g_strdup (t.name);
+      g_array_append_val (q->targets, t);
+    }
+    q->positions = g_array_new (FALSE, TRUE, sizeof (StrataPosition));
+    for (guint j = 0; p->positions && j < p->positions->len; j++) {
+      StrataPosition pos = g_array_index (p->positions, StrataPosition, j);
+      pos.name = g_strdup (pos.name);
+      g_array_append_val (q->positions, pos);
+    }
+    q->tags = p->tags ? g_strdupv (p->tags) : g_new0 (char *, 1);
+    g_ptr_array_add (c->prompts, q);
+  }
+  return c;
+}
+
 static StrataPromptSet *
 set_new (const char *source)
 {

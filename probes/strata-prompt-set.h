@@ -50,6 +50,8 @@ StrataPromptSet *strata_prompt_set_new_single (StrataModel *model, const char *t
                                                const char *const *targets, const char *contrast,
                                                GError **error);
 void strata_prompt_set_free (StrataPromptSet *set);
+/* A deep copy (strata_analysis_run takes the set it runs on). */
+StrataPromptSet *strata_prompt_set_copy (const StrataPromptSet *set);
 /* Element free function of StrataPromptSet.prompts (for code that builds sets). */
 void strata_prompt_free (gpointer prompt);
 

@@ -570,8 +570,23 @@ read_view (hid_t file, StrataViewState *v, GError **error)
   g_auto (StrataH5Group) g = strata_h5_group_open (file, "view", error);
   TRY (g >= 0);
   int e;
-  TRY (_strata_session_get_enum (g, "figure", &strata_figure_kind_table, &e, error));
+  TRY (_strata_session_get_enum (g, "figure", &strata_checkpoint_figure_table, &e, error));
   v->figure = (StrataFigureKind) e;
+  if (strata_h5_has_attr (g, "series_figure")) { /* format 1.2 */
+    TRY (_strata_session_get_enum (g, "series_figure", &strata_figure_kind_table, &e, error));
+    if (!STRATA_FIGURE_IS_SERIES (e)) {
+      g_autofree char *what = strata_h5_describe (g, "series_figure");
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "attribute '%s' names '%s', not a series figure",
+                   what, strata_figure_kind_to_string (e));
+      return FALSE;
+    }
+    v->figure = (StrataFigureKind) e;
+  }
+  v->run = v->checkpoint = -1;
+  if (strata_h5_has_attr (g, "run"))
+    TRY (get_int (g, "run", -1, MAX_COUNT, &v->run, error));
+  if (strata_h5_has_attr (g, "checkpoint"))
+    TRY (get_int (g, "checkpoint", -1, MAX_COUNT, &v->checkpoint, error));
   TRY (get_int (g, "analysis", G_MININT32, G_MAXINT32, &v->analysis, error));
   TRY (get_int (g, "prompt", G_MININT32, G_MAXINT32, &v->prompt, error));
   TRY (get_int (g, "layer", G_MININT32, G_MAXINT32, &v->layer, error));
@@ -590,6 +605,150 @@ read_view (hid_t file, StrataViewState *v, GError **error)
   return TRUE;
 }
 
+/* ---- series (format 1.2) ---- */
+
+static GPtrArray *
+read_accuracy (hid_t parent, GError **error)
+{
+  g_auto (StrataH5Group) g = strata_h5_group_open (parent, "accuracy", error);
+  if (g < 0)
+    return NULL;
+  gsize n;
+  g_auto (GStrv) tags = strata_h5_read_strings (g, "tag", -1, &n, error);
+  if (!tags)
+    return NULL;
+  if (n > MAX_COUNT) {
+    g_autofree char *what = strata_h5_describe (g, "tag");
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "dataset '%s' is too large", what);
+    return NULL;
+  }
+  g_auto (GStrv) targets = strata_h5_read_strings (g, "target", (gssize) n, NULL, error);
+  if (!targets)
+    return NULL;
+  hsize_t d[1] = { n };
+  g_autofree int32_t *count = strata_h5_read_array (g, "n", STRATA_H5_I32, 1, d, error);
+  if (!count)
+    return NULL;
+  g_autofree int32_t *correct = strata_h5_read_array (g, "correct", STRATA_H5_I32, 1, d, error);
+  if (!correct)
+    return NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_series_accuracy_free);
+  for (gsize i = 0; i < n; i++) {
+    if (count[i] < 0 || correct[i] < 0 || correct[i] > count[i]) {
+      g_autofree char *what = strata_h5_describe (g, "correct");
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "'%s'[%" G_GSIZE_FORMAT "] is %d of %d prompts; expected 0 <= correct <= n", what, i, correct[i],
+                   count[i]);
+      return NULL;
+    }
+    StrataSeriesAccuracy *a = g_new0 (StrataSeriesAccuracy, 1);
+    a->tag = g_steal_pointer (&tags[i]);
+    a->target = g_steal_pointer (&targets[i]);
+    a->n = count[i];
+    a->correct = correct[i];
+    g_ptr_array_add (out, a);
+  }
+  return g_steal_pointer (&out);
+}
+
+static gboolean
+read_checkpoint (hid_t g, StrataSeriesCheckpoint *cp, GError **error)
+{
+  TRY ((cp->path = strata_h5_get_string_attr (g, "path", error)));
+  TRY ((cp->label = strata_h5_get_string_attr (g, "label", error)));
+  TRY (strata_h5_get_int_attr (g, "step", G_MININT64, G_MAXINT64, &cp->step, error));
+  gboolean done;
+  TRY (get_bool (g, "done", &done, error));
+  if (!done)
+    return TRUE;
+  TRY (read_model (g, &cp->model, error));
+  cp->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
+  TRY (read_collection (g, "lens_aggregates", cp->lens_aggregates, new_zeroed_aggregate,
+                        (ReadElement) read_lens_aggregate, error));
+  TRY ((cp->accuracy = read_accuracy (g, error)));
+  if (strata_h5_exists (g, "patch_aggregates")) {
+    cp->patch_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_aggregate_free);
+    TRY (read_collection (g, "patch_aggregates", cp->patch_aggregates, new_patch_aggregate,
+                          (ReadElement) read_patch_aggregate, error));
+  }
+  strata_series_checkpoint_set_done (cp);
+  return TRUE;
+}
+
+static gpointer
+new_checkpoint (void)
+{
+  return strata_series_checkpoint_new (NULL, NULL, 0);
+}
+
+static gboolean
+read_training_run (hid_t g, StrataTrainingRun *run, GError **error)
+{
+  TRY ((run->name = strata_h5_get_string_attr (g, "name", error)));
+  TRY ((run->path = strata_h5_get_string_attr (g, "path", error)));
+  return read_collection (g, "checkpoints", run->checkpoints, new_checkpoint, (ReadElement) read_checkpoint, error);
+}
+
+static gpointer
+new_training_run (void)
+{
+  return strata_training_run_new (NULL, NULL);
+}
+
+static gboolean
+read_series_patch (hid_t g, StrataSeries *s, GError **error)
+{
+  int e;
+  TRY (_strata_session_get_enum (g, "patch_direction", &strata_patch_direction_table, &e, error));
+  s->patch_direction = (StrataPatchDirection) e;
+  TRY (_strata_session_get_enum (g, "patch_metric", &strata_patch_metric_table, &e, error));
+  s->patch_metric = (StrataPatchMetric) e;
+  TRY (get_int (g, "patch_head_pos", -1, MAX_TOKENS, &s->patch_head_pos, error));
+  if (strata_h5_has_attr (g, "patch_target"))
+    TRY ((s->patch_target = strata_h5_get_string_attr (g, "patch_target", error)));
+  gsize n;
+  g_auto (GStrv) sites = strata_h5_read_strings (g, "patch_sites", -1, &n, error);
+  TRY (sites != NULL);
+  s->patch_sites = g_array_new (FALSE, FALSE, sizeof (StrataPatchSite));
+  for (gsize i = 0; i < n; i++) {
+    StrataPatchSite site;
+    if (!strata_patch_site_from_string (sites[i], &site)) {
+      g_autofree char *what = strata_h5_describe (g, "patch_sites");
+      g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                   "'%s'[%" G_GSIZE_FORMAT "] is '%s', not a known %s", what, i, sites[i], strata_patch_site_table.what);
+      return FALSE;
+    }
+    g_array_append_val (s->patch_sites, site);
+  }
+  return TRUE;
+}
+
+static StrataSeries *
+read_series (hid_t file, GError **error)
+{
+  g_auto (StrataH5Group) g = strata_h5_group_open (file, "series", error);
+  if (g < 0)
+    return NULL;
+  g_autoptr (StrataSeries) s = strata_series_new ();
+  if (!(s->tokenizer_sha256 = strata_h5_get_string_attr (g, "tokenizer_sha256", error))
+      || !get_bool (g, "raw", &s->raw, error) || !strata_h5_get_double_attr (g, "threshold", &s->threshold, error)
+      || !get_bool (g, "has_patch", &s->has_patch, error))
+    return NULL;
+  if (strata_h5_has_attr (g, "answer_target")
+      && !(s->answer_target = strata_h5_get_string_attr (g, "answer_target", error)))
+    return NULL;
+  if (strata_h5_has_attr (g, "answer_position")
+      && !(s->answer_position = strata_h5_get_string_attr (g, "answer_position", error)))
+    return NULL;
+  if (s->has_patch && !read_series_patch (g, s, error))
+    return NULL;
+  if (strata_h5_exists (g, "prompts") && !(s->prompts = read_prompts (g, error)))
+    return NULL;
+  if (!read_collection (g, "runs", s->runs, new_training_run, (ReadElement) read_training_run, error))
+    return NULL;
+  return g_steal_pointer (&s);
+}
+
 static gpointer
 new_analysis (void)
 {
@@ -604,6 +763,8 @@ new_analysis (void)
 gboolean
 _strata_session_read_body (hid_t file, StrataSession *s, GError **error)
 {
-  return read_collection (file, "analyses", s->analyses, new_analysis, (ReadElement) read_analysis, error)
-         && read_view (file, &s->view, error);
+  TRY (read_collection (file, "analyses", s->analyses, new_analysis, (ReadElement) read_analysis, error));
+  if (strata_h5_exists (file, "series")) /* format 1.2 */
+    TRY ((s->series = read_series (file, error)));
+  return read_view (file, &s->view, error);
 }

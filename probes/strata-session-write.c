@@ -420,12 +420,138 @@ write_analysis (hid_t g, const StrataAnalysis *a, GError **error)
   return TRUE;
 }
 
+/* ---- series (format 1.2) ---- */
+
+static gboolean
+write_accuracy (hid_t parent, GPtrArray *acc, GError **error)
+{
+  g_auto (StrataH5Group) g = strata_h5_group_create (parent, "accuracy", error);
+  TRY (g >= 0);
+  guint n = acc ? acc->len : 0;
+  g_autofree const char **tags = g_new0 (const char *, n + 1);
+  g_autofree const char **targets = g_new0 (const char *, n + 1);
+  g_autofree int32_t *count = g_new0 (int32_t, n + 1);
+  g_autofree int32_t *correct = g_new0 (int32_t, n + 1);
+  for (guint i = 0; i < n; i++) {
+    const StrataSeriesAccuracy *a = acc->pdata[i];
+    tags[i] = a->tag;
+    targets[i] = a->target;
+    count[i] = a->n;
+    correct[i] = a->correct;
+  }
+  TRY (strata_h5_write_strings (g, "tag", tags, n, error));
+  TRY (strata_h5_write_strings (g, "target", targets, n, error));
+  TRY (write_i32 (g, "n", count, n, error));
+  TRY (write_i32 (g, "correct", correct, n, error));
+  return TRUE;
+}
+
+static gboolean
+write_checkpoint (hid_t g, const StrataSeriesCheckpoint *cp, GError **error)
+{
+  gboolean done = strata_series_checkpoint_is_done (cp);
+  TRY (strata_h5_set_string_attr (g, "path", cp->path, error));
+  TRY (strata_h5_set_string_attr (g, "label", cp->label, error));
+  TRY (strata_h5_set_int_attr (g, "step", cp->step, error));
+  TRY (set_bool (g, "done", done, error));
+  if (!done)
+    return TRUE; /* not run yet: no results */
+  TRY (write_model (g, &cp->model, error));
+  guint na = cp->lens_aggregates ? cp->lens_aggregates->len : 0;
+  g_auto (StrataH5Group) ag = collection_create (g, "lens_aggregates", na, error);
+  TRY (ag >= 0);
+  for (guint i = 0; i < na; i++) {
+    g_auto (StrataH5Group) mg = collection_member (ag, i, error);
+    TRY (mg >= 0);
+    TRY (write_lens_aggregate (mg, cp->lens_aggregates->pdata[i], error));
+  }
+  TRY (write_accuracy (g, cp->accuracy, error));
+  if (cp->patch_aggregates) {
+    g_auto (StrataH5Group) pg = collection_create (g, "patch_aggregates", cp->patch_aggregates->len, error);
+    TRY (pg >= 0);
+    for (guint i = 0; i < cp->patch_aggregates->len; i++) {
+      g_auto (StrataH5Group) mg = collection_member (pg, i, error);
+      TRY (mg >= 0);
+      TRY (write_patch_aggregate (mg, cp->patch_aggregates->pdata[i], error));
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+write_training_run (hid_t g, const StrataTrainingRun *run, GError **error)
+{
+  TRY (strata_h5_set_string_attr (g, "name", run->name, error));
+  TRY (strata_h5_set_string_attr (g, "path", run->path, error));
+  g_auto (StrataH5Group) cg = collection_create (g, "checkpoints", run->checkpoints->len, error);
+  TRY (cg >= 0);
+  for (guint i = 0; i < run->checkpoints->len; i++) {
+    g_auto (StrataH5Group) mg = collection_member (cg, i, error);
+    TRY (mg >= 0);
+    TRY (write_checkpoint (mg, run->checkpoints->pdata[i], error));
+  }
+  return TRUE;
+}
+
+static gboolean
+write_series (hid_t file, const StrataSeries *s, GError **error)
+{
+  g_auto (StrataH5Group) g = strata_h5_group_create (file, "series", error);
+  TRY (g >= 0);
+  TRY (strata_h5_set_string_attr (g, "tokenizer_sha256", s->tokenizer_sha256 ? s->tokenizer_sha256 : "", error));
+  TRY (set_bool (g, "raw", s->raw, error));
+  TRY (strata_h5_set_double_attr (g, "threshold", s->threshold, error));
+  if (s->answer_target)
+    TRY (strata_h5_set_string_attr (g, "answer_target", s->answer_target, error));
+  if (s->answer_position)
+    TRY (strata_h5_set_string_attr (g, "answer_position", s->answer_position, error));
+  TRY (set_bool (g, "has_patch", s->has_patch, error));
+  if (s->has_patch) {
+    TRY (_strata_session_set_enum (g, "patch_direction", &strata_patch_direction_table, s->patch_direction, error));
+    TRY (_strata_session_set_enum (g, "patch_metric", &strata_patch_metric_table, s->patch_metric, error));
+    TRY (strata_h5_set_int_attr (g, "patch_head_pos", s->patch_head_pos, error));
+    if (s->patch_target)
+      TRY (strata_h5_set_string_attr (g, "patch_target", s->patch_target, error));
+    guint n = s->patch_sites ? s->patch_sites->len : 0;
+    g_autofree const char **sites = g_new0 (const char *, n + 1);
+    for (guint i = 0; i < n; i++) {
+      int site = g_array_index (s->patch_sites, StrataPatchSite, i);
+      if (site < 0 || site >= strata_patch_site_table.n) {
+        g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "series patching site %u is unknown (%d)", i,
+                     site);
+        return FALSE;
+      }
+      sites[i] = strata_patch_site_to_string (site);
+    }
+    TRY (strata_h5_write_strings (g, "patch_sites", sites, n, error));
+  }
+  if (s->prompts)
+    TRY (write_prompts (g, s->prompts, error));
+  g_auto (StrataH5Group) rg = collection_create (g, "runs", s->runs->len, error);
+  TRY (rg >= 0);
+  for (guint i = 0; i < s->runs->len; i++) {
+    g_auto (StrataH5Group) mg = collection_member (rg, i, error);
+    TRY (mg >= 0);
+    TRY (write_training_run (mg, s->runs->pdata[i], error));
+  }
+  return TRUE;
+}
+
 static gboolean
 write_view (hid_t file, const StrataViewState *v, GError **error)
 {
   g_auto (StrataH5Group) g = strata_h5_group_create (file, "view", error);
   TRY (g >= 0);
-  TRY (_strata_session_set_enum (g, "figure", &strata_figure_kind_table, v->figure, error));
+  /* `figure` names a checkpoint figure, as every 1.x reader knows them; a series figure goes
+   * to `series_figure` (1.2), which a 1.1 reader ignores (it then shows the lens). */
+  if (STRATA_FIGURE_IS_SERIES (v->figure)) {
+    TRY (_strata_session_set_enum (g, "figure", &strata_checkpoint_figure_table, STRATA_FIGURE_LENS_HEATMAP, error));
+    TRY (_strata_session_set_enum (g, "series_figure", &strata_figure_kind_table, v->figure, error));
+  } else {
+    TRY (_strata_session_set_enum (g, "figure", &strata_checkpoint_figure_table, v->figure, error));
+  }
+  TRY (strata_h5_set_int_attr (g, "run", v->run, error));
+  TRY (strata_h5_set_int_attr (g, "checkpoint", v->checkpoint, error));
   TRY (strata_h5_set_int_attr (g, "analysis", v->analysis, error));
   TRY (strata_h5_set_int_attr (g, "prompt", v->prompt, error));
   TRY (strata_h5_set_int_attr (g, "layer", v->layer, error));
@@ -453,5 +579,7 @@ _strata_session_write_body (hid_t file, const StrataSession *s, GError **error)
     TRY (ag >= 0);
     TRY (write_analysis (ag, g_ptr_array_index (s->analyses, i), error));
   }
+  if (s->series)
+    TRY (write_series (file, s->series, error));
   return write_view (file, &s->view, error);
 }

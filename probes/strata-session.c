@@ -56,6 +56,7 @@ strata_session_new (void)
   s->analyses = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_analysis_free);
   s->view.analysis = 0;
   s->view.head = 0;
+  s->view.run = s->view.checkpoint = -1;
   return s;
 }
 
@@ -65,6 +66,7 @@ strata_session_free (StrataSession *s)
   if (s == NULL)
     return;
   g_clear_pointer (&s->analyses, g_ptr_array_unref);
+  g_clear_pointer (&s->series, strata_series_free);
   strata_view_state_clear (&s->view);
   g_free (s->created);
   g_free (s->modified);

@@ -8,15 +8,19 @@
 #include <glib.h>
 
 #include "strata-analysis.h"
+#include "strata-series.h"
 
 G_BEGIN_DECLS
 
 #define STRATA_SESSION_FORMAT "strata-session"
 #define STRATA_SESSION_MAJOR 1
-#define STRATA_SESSION_MINOR 1 /* 1.1: lens results carry token_ids/token_pieces */
+/* 1.1: lens results carry token_ids/token_pieces; 1.2: /series (a series of checkpoints) and
+ * the view's series_figure, run and checkpoint. */
+#define STRATA_SESSION_MINOR 2
 
 typedef struct {
-  GPtrArray *analyses;   /* StrataAnalysis * (1, or 2 when comparing) */
+  GPtrArray *analyses;   /* StrataAnalysis * (1, or 2 when comparing; none for a series alone) */
+  StrataSeries *series;  /* a series of checkpoints, or NULL (format 1.2) */
   StrataViewState view;
   char *created;         /* ISO 8601, set on first save */
   char *modified;        /* ISO 8601, set on every save */

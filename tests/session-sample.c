@@ -307,18 +307,92 @@ sample_analysis (const SampleOptions *o, guint which)
   return a;
 }
 
+/* Two runs of 3 and 2 checkpoints with L = 6 and 4 layers; the last checkpoint of the first
+ * run is not done (a cancelled series); patching of two sites. */
+static StrataSeries *
+sample_series (const SampleOptions *o)
+{
+  StrataSeries *s = strata_series_new ();
+  s->prompts = sample_prompts (o, 9000);
+  s->tokenizer_sha256 = g_strdup ("95a3c11114f765ea641fd53c93c284e0d156fb1a2c7829e88c5c48121897b043");
+  s->raw = TRUE;
+  s->threshold = 0.25;
+  s->answer_target = g_strdup ("answer");
+  s->answer_position = g_strdup ("r2");
+  s->has_patch = TRUE;
+  s->patch_sites = g_array_new (FALSE, FALSE, sizeof (StrataPatchSite));
+  StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_HEAD_AT };
+  g_array_append_vals (s->patch_sites, sites, 2);
+  s->patch_direction = STRATA_PATCH_NOISE;
+  s->patch_metric = STRATA_METRIC_TOP1_CHANGE;
+  s->patch_head_pos = 2;
+  s->patch_target = g_strdup ("bridge");
+  const int layers[] = { 6, 4 };
+  for (guint r = 0; r < 2; r++) {
+    StrataTrainingRun *run = strata_training_run_new (r ? "nocot" : "cot", r ? "/runs/nocot" : "/runs/cot");
+    for (guint c = 0; c < 3 - r; c++) {
+      guint salt = 9100 + 100 * r + 10 * c;
+      g_autofree char *label = g_strdup_printf ("checkpoint-%u", 500 * (c + 1));
+      g_autofree char *path = g_strdup_printf ("%s/%s", run->path, label);
+      StrataSeriesCheckpoint *cp = strata_series_checkpoint_new (path, label, 500 * (c + 1) + (gint64) r * G_MAXINT32);
+      g_ptr_array_add (run->checkpoints, cp);
+      if (r == 0 && c == 2)
+        continue;
+      int L = layers[r];
+      cp->model.path = g_strdup (path);
+      cp->model.name = g_strdup (label);
+      cp->model.arch = g_strdup ("gpt2");
+      cp->model.format = g_strdup ("hf-safetensors");
+      cp->model.dtype = g_strdup ("F32");
+      cp->model.weights_sha256 = g_strdup_printf ("%064u", salt);
+      cp->model.tokenizer_sha256 = g_strdup (s->tokenizer_sha256);
+      strata_config_set_family (&cp->model.config, STRATA_FAMILY_GPT2);
+      cp->model.config.n_layers = L;
+      cp->model.config.d_model = 128;
+      cp->model.config.n_heads = cp->model.config.n_kv_heads = 4;
+      cp->model.config.d_head = 32;
+      cp->model.config.d_mlp = 512;
+      cp->model.config.vocab = 342;
+      cp->model.config.n_ctx = 8;
+      cp->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
+      g_ptr_array_add (cp->lens_aggregates, sample_lens_aggregate (o, L, "all", salt + 1));
+      g_ptr_array_add (cp->lens_aggregates, sample_lens_aggregate (o, L, "ood", salt + 2));
+      cp->accuracy = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_series_accuracy_free);
+      const char *tags[] = { "all", "id", "ood" };
+      for (guint t = 0; t < 3; t++) {
+        StrataSeriesAccuracy *acc = g_new0 (StrataSeriesAccuracy, 1);
+        acc->tag = g_strdup (tags[t]);
+        acc->target = g_strdup (c == 1 ? "\xe2\x80\x9c" "answer\xe2\x80\x9d" : "answer");
+        acc->n = 100 + (int) salt % 7 + (int) t;
+        acc->correct = (int) (salt + t) % acc->n;
+        g_ptr_array_add (cp->accuracy, acc);
+      }
+      cp->patch_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_aggregate_free);
+      g_ptr_array_add (cp->patch_aggregates, sample_patch_aggregate (o, "all", STRATA_PATCH_RESID_PRE, L, 5, salt + 3));
+      g_ptr_array_add (cp->patch_aggregates, sample_patch_aggregate (o, "all", STRATA_PATCH_HEAD_AT, L, 4, salt + 5));
+      strata_series_checkpoint_set_done (cp);
+    }
+    strata_series_add_run (s, run);
+  }
+  return s;
+}
+
 StrataSession *
 sample_session_new (const SampleOptions *opts)
 {
   StrataSession *s = strata_session_new ();
   g_ptr_array_add (s->analyses, sample_analysis (opts, 0));
   g_ptr_array_add (s->analyses, sample_analysis (opts, 1));
+  if (opts->series)
+    s->series = sample_series (opts);
   s->view = (StrataViewState) {
     .figure = STRATA_FIGURE_PATCH_HEATMAP, .analysis = 1, .prompt = 2, .layer = 3,
     .position = -1, .head = 2, .target = g_strdup ("bridge"), .tag = g_strdup ("ood"),
     .patch_site = STRATA_PATCH_HEAD_AT, .curve = STRATA_CURVE_MRR, .log_color = TRUE,
-    .compare = TRUE,
+    .compare = TRUE, .run = opts->series ? 1 : -1, .checkpoint = opts->series ? 1 : -1,
   };
+  if (opts->series)
+    s->view.figure = STRATA_FIGURE_SERIES_ACCURACY;
   return s;
 }
 
@@ -535,9 +609,91 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
   }
 }
 
+static void
+assert_lens_aggregates_equal (GPtrArray *a, GPtrArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++) {
+    const StrataLensAggregate *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
+    g_assert_cmpstr (x->tag, ==, y->tag);
+    g_assert_cmpstr (x->target, ==, y->target);
+    g_assert_cmpstr (x->position, ==, y->position);
+    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
+    g_assert_cmpint (x->n_layers, ==, y->n_layers);
+    g_assert_cmpint (x->resolution_layer, ==, y->resolution_layer);
+    CMP_MEM (x->mrr, y->mrr, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->mean_prob, y->mean_prob, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->top1, y->top1, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->resolution_counts, y->resolution_counts, (gsize) (x->n_layers + 2) * 4);
+  }
+}
+
+static void
+assert_series_equal (const StrataSeries *a, const StrataSeries *b)
+{
+  g_assert_true ((a == NULL) == (b == NULL));
+  if (!a)
+    return;
+  assert_prompts_equal (a->prompts, b->prompts);
+  g_assert_cmpstr (a->tokenizer_sha256, ==, b->tokenizer_sha256);
+  g_assert_cmpint (a->raw, ==, b->raw);
+  CMP_MEM (&a->threshold, &b->threshold, 8);
+  g_assert_cmpstr (a->answer_target, ==, b->answer_target);
+  g_assert_cmpstr (a->answer_position, ==, b->answer_position);
+  g_assert_cmpint (a->has_patch, ==, b->has_patch);
+  if (a->has_patch) {
+    g_assert_cmpuint (a->patch_sites->len, ==, b->patch_sites->len);
+    CMP_MEM (a->patch_sites->data, b->patch_sites->data, a->patch_sites->len * sizeof (StrataPatchSite));
+    g_assert_cmpint (a->patch_direction, ==, b->patch_direction);
+    g_assert_cmpint (a->patch_metric, ==, b->patch_metric);
+    g_assert_cmpint (a->patch_head_pos, ==, b->patch_head_pos);
+    g_assert_cmpstr (a->patch_target, ==, b->patch_target);
+  }
+  g_assert_cmpuint (a->runs->len, ==, b->runs->len);
+  for (guint r = 0; r < a->runs->len; r++) {
+    const StrataTrainingRun *x = g_ptr_array_index (a->runs, r), *y = g_ptr_array_index (b->runs, r);
+    g_assert_cmpstr (x->name, ==, y->name);
+    g_assert_cmpstr (x->path, ==, y->path);
+    g_assert_cmpuint (x->checkpoints->len, ==, y->checkpoints->len);
+    for (guint c = 0; c < x->checkpoints->len; c++) {
+      const StrataSeriesCheckpoint *p = g_ptr_array_index (x->checkpoints, c);
+      const StrataSeriesCheckpoint *q = g_ptr_array_index (y->checkpoints, c);
+      g_assert_cmpstr (p->path, ==, q->path);
+      g_assert_cmpstr (p->label, ==, q->label);
+      g_assert_cmpint (p->step, ==, q->step);
+      g_assert_cmpint (strata_series_checkpoint_is_done (p), ==, strata_series_checkpoint_is_done (q));
+      if (!strata_series_checkpoint_is_done (p))
+        continue;
+      g_assert_cmpstr (p->model.weights_sha256, ==, q->model.weights_sha256);
+      g_assert_cmpint (p->model.config.n_layers, ==, q->model.config.n_layers);
+      assert_lens_aggregates_equal (p->lens_aggregates, q->lens_aggregates);
+      g_assert_cmpuint (p->accuracy->len, ==, q->accuracy->len);
+      for (guint i = 0; i < p->accuracy->len; i++) {
+        const StrataSeriesAccuracy *u = g_ptr_array_index (p->accuracy, i), *v = g_ptr_array_index (q->accuracy, i);
+        g_assert_cmpstr (u->tag, ==, v->tag);
+        g_assert_cmpstr (u->target, ==, v->target);
+        g_assert_cmpint (u->n, ==, v->n);
+        g_assert_cmpint (u->correct, ==, v->correct);
+      }
+      g_assert_cmpuint (p->patch_aggregates->len, ==, q->patch_aggregates->len);
+      for (guint i = 0; i < p->patch_aggregates->len; i++) {
+        const StrataPatchAggregate *u = g_ptr_array_index (p->patch_aggregates, i);
+        const StrataPatchAggregate *v = g_ptr_array_index (q->patch_aggregates, i);
+        g_assert_cmpstr (u->tag, ==, v->tag);
+        g_assert_cmpint (u->site, ==, v->site);
+        g_assert_cmpint (u->rows, ==, v->rows);
+        g_assert_cmpint (u->cols, ==, v->cols);
+        CMP_MEM (u->mean_score, v->mean_score, (gsize) u->rows * u->cols * 8);
+        CMP_MEM (u->mean_metric, v->mean_metric, (gsize) u->rows * u->cols * 8);
+      }
+    }
+  }
+}
+
 void
 sample_session_assert_equal (const StrataSession *a, const StrataSession *b)
 {
+  assert_series_equal (a->series, b->series);
   g_assert_cmpuint (a->analyses->len, ==, b->analyses->len);
   for (guint i = 0; i < a->analyses->len; i++)
     assert_analysis_equal (g_ptr_array_index (a->analyses, i), g_ptr_array_index (b->analyses, i));
@@ -554,4 +710,6 @@ sample_session_assert_equal (const StrataSession *a, const StrataSession *b)
   g_assert_cmpint (v->curve, ==, w->curve);
   g_assert_cmpint (v->log_color, ==, w->log_color);
   g_assert_cmpint (v->compare, ==, w->compare);
+  g_assert_cmpint (v->run, ==, w->run);
+  g_assert_cmpint (v->checkpoint, ==, w->checkpoint);
 }

@@ -19,6 +19,7 @@ typedef struct {
   gboolean edges;      /* put edge values at the start of every array */
   int attention_T;     /* tokens of the attention pattern (large -> slow saves) */
   int attention_layers, attention_heads;
+  gboolean series;     /* add a series of checkpoints (format 1.2): two runs, one checkpoint not done */
 } SampleOptions;
 
 StrataSession *sample_session_new (const SampleOptions *opts);

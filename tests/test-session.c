@@ -353,6 +353,160 @@ test_wrong_dtype (Fixture *f, gconstpointer data)
   assert_load_fails (f->path, "threshold' has type float32, expected float64");
 }
 
+/* ---- series (format 1.2) ---- */
+
+static const SampleOptions with_series = { FALSE, 6, 2, 3, TRUE };
+static const SampleOptions edges_series = { TRUE, 6, 2, 3, TRUE };
+
+static void
+test_roundtrip_series (Fixture *f, gconstpointer data)
+{
+  roundtrip (f, &with_series);
+  roundtrip (f, &edges_series);
+}
+
+static void
+set_attr_at (const char *path, const char *group, const char *name, const char *string, gint64 value)
+{
+  hid_t file = open_rw (path);
+  hid_t g = H5Oopen (file, group, H5P_DEFAULT);
+  g_assert_cmpint (g, >=, 0);
+  GError *error = NULL;
+  if (H5Aexists (g, name) > 0)
+    g_assert_cmpint (H5Adelete (g, name), >=, 0);
+  g_assert_true (string ? strata_h5_set_string_attr (g, name, string, &error)
+                        : strata_h5_set_int_attr (g, name, value, &error));
+  g_assert_no_error (error);
+  H5Oclose (g);
+  close_rw (file);
+}
+
+/* Hostile series: every count, size and name is checked before it is trusted. */
+static void
+test_series_hostile (Fixture *f, gconstpointer data)
+{
+  const char *cp = "/series/runs/000000/checkpoints/000000";
+  save_sample (f->path, &with_series);
+  hsize_t three[1] = { 3 };
+  hid_t file = open_rw (f->path);
+  hid_t g = H5Gopen2 (file, "/series/runs/000000/checkpoints/000000/accuracy", H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "correct", H5P_DEFAULT), >=, 0);
+  int32_t too_many[3] = { 1, 1000, 1 };
+  GError *error = NULL;
+  g_assert_true (strata_h5_write_array (g, "correct", STRATA_H5_I32, 1, three, too_many, &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "accuracy/correct'[1] is 1000 of");
+
+  save_sample (f->path, &with_series);
+  hsize_t two[1] = { 2 };
+  replace_dataset (f->path, "/series/runs/000000/checkpoints/000000/accuracy", "n", STRATA_H5_I32, 1, two);
+  assert_load_fails (f->path, "accuracy/n' has shape (2,), expected (3,)");
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, "/view", "series_figure", "lens", 0);
+  assert_load_fails (f->path, "'/view/series_figure' names 'lens', not a series figure");
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, "/view", "series_figure", "sankey", 0);
+  assert_load_fails (f->path, "'/view/series_figure' is 'sankey', not a known figure");
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, "/view", "figure", "series", 0); /* never written there: 1.1 readers would refuse it */
+  assert_load_fails (f->path, "'/view/figure' is 'series', not a known figure");
+
+  save_sample (f->path, &with_series);
+  file = open_rw (f->path);
+  g = H5Gopen2 (file, "/series", H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "patch_sites", H5P_DEFAULT), >=, 0);
+  const char *sites[] = { "resid_pre", "sankey" };
+  g_assert_true (strata_h5_write_strings (g, "patch_sites", sites, 2, &error));
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "'/series/patch_sites'[1] is 'sankey', not a known patch site");
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, "/series/runs", "count", NULL, 3);
+  assert_load_fails (f->path, "/series/runs/000002");
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, "/series/runs/000000/checkpoints/000000/lens_aggregates/000000", "n_layers", NULL, 7);
+  assert_load_fails (f->path, "lens_aggregates/000000/mrr' has shape (7,), expected (8,)");
+
+  /* A checkpoint marked done must hold its results. */
+  save_sample (f->path, &with_series);
+  file = open_rw (f->path);
+  g = H5Gopen2 (file, cp, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "model", H5P_DEFAULT), >=, 0);
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "000000/model");
+
+  /* ... and one not done is read without them. */
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, cp, "done", NULL, 0);
+  g_autoptr (StrataSession) s = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_false (strata_series_checkpoint_is_done (((StrataTrainingRun *) s->series->runs->pdata[0])->checkpoints->pdata[0]));
+  g_assert_cmpuint (strata_series_count_done (s->series, NULL), ==, 3);
+
+  save_sample (f->path, &with_series);
+  set_attr_at (f->path, cp, "done", NULL, 2);
+  assert_load_fails (f->path, "done' is 2");
+}
+
+/* A chunk larger than its dataset (valid HDF5 for a dataset that may grow; never written by
+ * Strata) is refused before HDF5 reads it: HDF5 1.10.8 overruns its buffer on such a file
+ * when the chunk claims more than its compressed data holds (found by tests/fuzz). */
+static void
+test_oversized_chunks (Fixture *f, gconstpointer data)
+{
+  const char *res = "/analyses/000000/lens/results/000000/targets/000000";
+  save_sample (f->path, &plain);
+  hid_t file = open_rw (f->path);
+  hid_t g = H5Gopen2 (file, res, H5P_DEFAULT);
+  g_assert_cmpint (H5Ldelete (g, "logit", H5P_DEFAULT), >=, 0);
+  hsize_t dims[2] = { 5, 5 }, maxdims[2] = { H5S_UNLIMITED, H5S_UNLIMITED }, chunk[2] = { 5, 64 };
+  hid_t space = H5Screate_simple (2, dims, maxdims);
+  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  g_assert_cmpint (H5Pset_chunk (dcpl, 2, chunk), >=, 0);
+  hid_t d = H5Dcreate2 (g, "logit", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  g_assert_cmpint (d, >=, 0);
+  float zeros[25] = { 0 };
+  g_assert_cmpint (H5Dwrite (d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros), >=, 0);
+  H5Dclose (d);
+  H5Pclose (dcpl);
+  H5Sclose (space);
+  H5Gclose (g);
+  close_rw (file);
+  assert_load_fails (f->path, "targets/000000/logit' has chunks of (5, 64), larger than its shape (5, 5)");
+}
+
+/* A 1.1 session (no /series, no series view attributes) opens as before; a reader of 1.1
+ * would find in a 1.2 file only what it knows (checked here by deleting what 1.2 adds). */
+static void
+test_format_1_1 (Fixture *f, gconstpointer data)
+{
+  save_sample (f->path, &with_series);
+  hid_t file = open_rw (f->path);
+  g_assert_cmpint (H5Ldelete (file, "series", H5P_DEFAULT), >=, 0);
+  hid_t v = H5Gopen2 (file, "/view", H5P_DEFAULT);
+  g_assert_cmpint (H5Adelete (v, "series_figure"), >=, 0);
+  g_assert_cmpint (H5Adelete (v, "run"), >=, 0);
+  g_assert_cmpint (H5Adelete (v, "checkpoint"), >=, 0);
+  H5Gclose (v);
+  GError *error = NULL;
+  g_assert_true (strata_h5_set_int_attr (file, "format_minor", 1, &error));
+  close_rw (file);
+  g_autoptr (StrataSession) s = strata_session_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_null (s->series);
+  g_assert_cmpuint (s->analyses->len, ==, 2);
+  g_assert_cmpint (s->view.figure, ==, STRATA_FIGURE_LENS_HEATMAP); /* what `figure` holds */
+  g_assert_cmpint (s->view.run, ==, -1);
+  g_assert_cmpint (s->view.checkpoint, ==, -1);
+}
+
 /* A 1.0 file (no token tables) still opens; its results name tokens without pieces. */
 static void
 test_format_1_0 (Fixture *f, gconstpointer data)
@@ -419,7 +573,9 @@ test_versions (Fixture *f, gconstpointer data)
   hid_t file = open_rw (f->path);
   g_assert_true (strata_h5_set_int_attr (file, "format_major", STRATA_SESSION_MAJOR + 1, &error));
   close_rw (file);
-  assert_load_fails (f->path, "session format version 2.1 is newer");
+  g_autofree char *newer = g_strdup_printf ("session format version %d.%d is newer", STRATA_SESSION_MAJOR + 1,
+                                            STRATA_SESSION_MINOR);
+  assert_load_fails (f->path, newer);
 
   /* A newer minor version adds things an older reader ignores. */
   save_sample (f->path, &plain);
@@ -693,6 +849,10 @@ main (int argc, char **argv)
   ADD ("error/external", test_external);
   ADD ("error/virtual", test_virtual);
   ADD ("error/circuit-edges", test_bad_edges);
+  ADD ("roundtrip/series", test_roundtrip_series);
+  ADD ("error/series", test_series_hostile);
+  ADD ("compat/format-1.1", test_format_1_1);
+  ADD ("error/oversized-chunks", test_oversized_chunks);
   ADD ("atomic/killed-mid-write", test_killed_mid_write);
   ADD ("atomic/full-disk", test_full_disk);
   ADD ("atomic/unwritable", test_unwritable);

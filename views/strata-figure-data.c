@@ -37,6 +37,7 @@ strata_grid_free (StrataGrid *g)
   g_ptr_array_unref (g->row_labels);
   g_ptr_array_unref (g->col_labels);
   g_free (g->title);
+  g_free (g->trace);
   g_free (g);
 }
 
@@ -52,15 +53,18 @@ strata_heat_figure_free (StrataHeatFigure *f)
   g_free (f->row_axis);
   g_free (f->col_axis);
   g_free (f->scale_label);
+  g_free (f->trace_label);
   g_free (f);
 }
 
-static void
-series_free (gpointer p)
+void
+strata_curve_series_free (gpointer p)
 {
-  StrataSeries *s = p;
+  StrataCurveSeries *s = p;
   g_free (s->label);
   g_free (s->y);
+  g_free (s->x);
+  g_free (s->item);
   g_free (s);
 }
 
@@ -133,8 +137,8 @@ find_target (const StrataLensResult *r, const char *name)
 
 /* Make whitespace and control bytes visible: a cell showing " the" or "\n" must not look
  * empty. */
-static char *
-visible (const char *s)
+char *
+strata_figure_visible (const char *s)
 {
   GString *out = g_string_new (NULL);
   for (const char *p = s; *p; p++) {
@@ -163,24 +167,24 @@ strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, 
   if (in->token_text) {
     const char *s = in->token_text (in->token_data, a, id);
     if (s)
-      return visible (s);
+      return strata_figure_visible (s);
   }
   if (a && a->lens_results) {
     /* The token tables the lens recorded (sessions 1.1) name every top-k token. */
     for (guint r = 0; r < a->lens_results->len; r++) {
       const char *piece = strata_lens_result_get_piece (g_ptr_array_index (a->lens_results, r), id);
       if (piece)
-        return visible (piece);
+        return strata_figure_visible (piece);
     }
     for (guint r = 0; r < a->lens_results->len; r++) {
       const StrataLensResult *lr = g_ptr_array_index (a->lens_results, r);
       for (guint j = 0; lr->ids && j < lr->ids->len && lr->pieces && j < lr->pieces->len; j++)
         if (g_array_index (lr->ids, int32_t, j) == id)
-          return visible (g_ptr_array_index (lr->pieces, j));
+          return strata_figure_visible (g_ptr_array_index (lr->pieces, j));
       for (guint t = 0; lr->targets && t < lr->targets->len; t++) {
         const StrataLensTarget *tg = g_ptr_array_index (lr->targets, t);
         if (tg->id == id && tg->name)
-          return visible (tg->name);
+          return strata_figure_visible (tg->name);
       }
     }
   }
@@ -193,7 +197,7 @@ strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysis *a, 
 static char *
 target_label (const StrataFigureInput *in, const StrataAnalysis *a, const char *name, int32_t id)
 {
-  g_autofree char *shown = visible (name ? name : "?");
+  g_autofree char *shown = strata_figure_visible (name ? name : "?");
   if (id < 0)
     return g_strdup_printf ("\xe2\x80\x9c%s\xe2\x80\x9d", shown);
   g_autofree char *tok = strata_figure_token_text (in, a, id);
@@ -230,7 +234,7 @@ add_pieces (GPtrArray *labels, const StrataLensResult *lr, int T)
 {
   for (int j = 0; j < T; j++) {
     if (lr && lr->pieces && (guint) j < lr->pieces->len)
-      g_ptr_array_add (labels, visible (g_ptr_array_index (lr->pieces, j)));
+      g_ptr_array_add (labels, strata_figure_visible (g_ptr_array_index (lr->pieces, j)));
     else
       g_ptr_array_add (labels, g_strdup_printf ("%d", j));
   }
@@ -238,8 +242,8 @@ add_pieces (GPtrArray *labels, const StrataLensResult *lr, int T)
 
 /* ---- logit lens ---- */
 
-static double
-prob_to_unit (double p, gboolean log_color)
+double
+strata_figure_prob_to_unit (double p, gboolean log_color)
 {
   if (isnan (p))
     return NAN;
@@ -266,7 +270,7 @@ lens_grid (const StrataFigureInput *in, const StrataAnalysis *a)
     for (int j = 0; j < T; j++) {
       gsize c = (gsize) k * T + j;
       double p = t ? t->prob[c] : (!missing && r->topk > 0 ? r->topk_prob[c * r->topk] : NAN);
-      g->value[c] = prob_to_unit (p, v->log_color);
+      g->value[c] = strata_figure_prob_to_unit (p, v->log_color);
       if (r->topk > 0)
         g->cell_text[c] = strata_figure_token_text (in, a, r->topk_ids[c * r->topk]);
     }
@@ -279,8 +283,8 @@ lens_grid (const StrataFigureInput *in, const StrataAnalysis *a)
   return g;
 }
 
-static void
-set_prob_scale (StrataHeatFigure *f, const StrataViewState *v)
+void
+strata_figure_set_prob_scale (StrataHeatFigure *f, const StrataViewState *v)
 {
   f->scale_log = v->log_color;
   f->scale_min = v->log_color ? LOG_FLOOR : 0.0;
@@ -316,12 +320,12 @@ strata_figure_data_lens (const StrataFigureInput *in)
   f->col_axis = g_strdup ("input position");
   f->row0_bottom = TRUE;
   if (t) {
-    g_autofree char *shown = visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
+    g_autofree char *shown = strata_figure_visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
     f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
   } else {
     f->scale_label = g_strdup (f->n_panels > 1 ? "P(each model's top-1)" : "P(top-1)");
   }
-  set_prob_scale (f, v);
+  strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
   f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s lens, %d layers \xc2\xb7 %s \xc2\xb7 cell text: top-1 token",
                                 model_name (in->a), f->n_panels > 1 ? " vs " : "",
@@ -454,7 +458,7 @@ strata_figure_data_attention (const StrataFigureInput *in)
   StrataGrid *g = strata_grid_new (T, T, FALSE);
   for (int q = 0; q < T; q++)
     for (int k = 0; k <= q; k++) /* causal: keys after the query stay "no data" */
-      g->value[q * T + k] = prob_to_unit (p[q * T + k], v->log_color);
+      g->value[q * T + k] = strata_figure_prob_to_unit (p[q * T + k], v->log_color);
   const StrataLensResult *lr = strata_figure_data_lens_result (in->a, v);
   if (!(lr && lr->T == T))
     lr = NULL;
@@ -468,7 +472,7 @@ strata_figure_data_attention (const StrataFigureInput *in)
   f->row_axis = g_strdup ("query position");
   f->col_axis = g_strdup ("key position");
   f->scale_label = g_strdup ("attention weight");
-  set_prob_scale (f, v);
+  strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
   f->caption = g_strdup_printf ("%s \xc2\xb7 blocks.%d.attn.hook_pattern, head %d of %d \xc2\xb7 %s",
                                 model_name (in->a), l, h, att->n_heads, prompt);
@@ -530,7 +534,7 @@ add_series_for (StrataCurveFigure *f, const StrataFigureInput *in, const StrataA
   g_autofree char *pos_name = position_name (a, pos);
   for (guint i = 0; i < r->targets->len; i++) {
     const StrataLensTarget *t = g_ptr_array_index (r->targets, i);
-    StrataSeries *s = g_new0 (StrataSeries, 1);
+    StrataCurveSeries *s = g_new0 (StrataCurveSeries, 1);
     s->n = R;
     s->y = g_new (double, R);
     s->color = (int) i;
@@ -591,7 +595,7 @@ strata_figure_data_curves (const StrataFigureInput *in)
   if (!r || !r->targets || r->targets->len == 0)
     return NULL;
   StrataCurveFigure *f = g_new0 (StrataCurveFigure, 1);
-  f->series = g_ptr_array_new_with_free_func (series_free);
+  f->series = g_ptr_array_new_with_free_func (strata_curve_series_free);
   gboolean two = in->b && v->compare && strata_figure_data_lens_result (in->b, v);
   gboolean agg = uses_aggregates (in->a, v);
   int n_prompts = 0;
@@ -605,7 +609,7 @@ strata_figure_data_curves (const StrataFigureInput *in)
   }
   f->sel_layer = v->layer >= 0 && v->layer <= f->n_layers ? v->layer : -1;
   int pos = strata_figure_data_position (v, r->T);
-  g_autofree char *piece = r->pieces && (guint) pos < r->pieces->len ? visible (g_ptr_array_index (r->pieces, pos))
+  g_autofree char *piece = r->pieces && (guint) pos < r->pieces->len ? strata_figure_visible (g_ptr_array_index (r->pieces, pos))
                                                                      : g_strdup_printf ("%d", pos);
   const char *what = "Probability";
   switch (v->curve) {
@@ -616,7 +620,7 @@ strata_figure_data_curves (const StrataFigureInput *in)
   case STRATA_CURVE_LOGPROB: {
     double lo = 0;
     for (guint i = 0; i < f->series->len; i++) {
-      StrataSeries *s = g_ptr_array_index (f->series, i);
+      StrataCurveSeries *s = g_ptr_array_index (f->series, i);
       for (int k = 0; k < s->n; k++)
         if (isfinite (s->y[k]))
           lo = MIN (lo, s->y[k]);
@@ -628,7 +632,7 @@ strata_figure_data_curves (const StrataFigureInput *in)
   case STRATA_CURVE_RANK: {
     double hi = 1;
     for (guint i = 0; i < f->series->len; i++) {
-      StrataSeries *s = g_ptr_array_index (f->series, i);
+      StrataCurveSeries *s = g_ptr_array_index (f->series, i);
       for (int k = 0; k < s->n; k++)
         if (isfinite (s->y[k]))
           hi = MAX (hi, s->y[k]);

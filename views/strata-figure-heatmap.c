@@ -10,6 +10,9 @@
 #define MAX_CELL_H 60.0
 #define MAX_CELL_W 96.0
 #define MAX_COL_LABEL 90.0
+#define TRACE_BAND 14.0
+#define TRACE_R 3.5
+#define TRACE_COLOR 4 /* red, against the blue sequential map */
 
 static double
 max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
@@ -48,7 +51,12 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   double bar_block = 12 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
   w -= bar_block;
 
-  double panel_title_h = f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0;
+  /* A traced row marks "never" above its column, in a band between title and cells. */
+  lay->band = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    if (f->panels[p]->trace)
+      lay->band = TRACE_BAND;
+  double panel_title_h = (f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0) + lay->band;
   double row_w = 0, col_w = 0;
   for (int p = 0; p < f->n_panels; p++) {
     row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
@@ -115,6 +123,72 @@ cell_y (const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r
   return r->y + visual * r->cell_h;
 }
 
+/* The traced row (a series' resolution layer): each traced cell outlined, joined to the
+ * next column's by a link along the column boundary (so the cell text stays readable), and a
+ * ring in the band above a column that never reaches it ("never" where it fits). A white
+ * halo keeps it visible on dark and light cells alike. */
+static void
+draw_trace_line (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  cairo_save (cr);
+  for (int pass = 0; pass < 2; pass++) { /* halo, then colour */
+    if (pass == 0)
+      cairo_set_source_rgb (cr, 1, 1, 1);
+    else
+      strata_style_set (cr, strata_style_series (TRACE_COLOR), 1.0);
+    cairo_set_line_width (cr, pass == 0 ? 4.0 : 2.0);
+    for (int j = 0; j + 1 < g->cols; j++) {
+      if (g->trace[j] < 0 || g->trace[j + 1] < 0)
+        continue;
+      double bx = r->x + (j + 1) * r->cell_w - gap / 2;
+      double y0 = cell_y (f, g, r, g->trace[j]) + (r->cell_h - gap) / 2;
+      double y1 = cell_y (f, g, r, g->trace[j + 1]) + (r->cell_h - gap) / 2;
+      cairo_move_to (cr, bx - MIN (4.0, r->cell_w / 4), y0);
+      cairo_line_to (cr, bx, y0);
+      cairo_line_to (cr, bx, y1);
+      cairo_line_to (cr, bx + MIN (4.0, r->cell_w / 4), y1);
+      cairo_stroke (cr);
+    }
+  }
+  cairo_restore (cr);
+}
+
+static void
+draw_trace_marks (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
+                  const StrataHeatLayout *lay, double gap)
+{
+  cairo_save (cr);
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0)
+      cairo_set_source_rgb (cr, 1, 1, 1);
+    else
+      strata_style_set (cr, strata_style_series (TRACE_COLOR), 1.0);
+    for (int j = 0; j < g->cols; j++) {
+      double cx = r->x + j * r->cell_w + (r->cell_w - gap) / 2;
+      if (g->trace[j] >= 0) {
+        double inset = MIN (2.0, MIN (r->cell_w, r->cell_h) / 4);
+        cairo_set_line_width (cr, pass == 0 ? 3.5 : 2.0);
+        cairo_rectangle (cr, r->x + j * r->cell_w + inset, cell_y (f, g, r, g->trace[j]) + inset,
+                         r->cell_w - gap - 2 * inset, r->cell_h - gap - 2 * inset);
+        cairo_stroke (cr);
+      } else if (g->trace[j] == STRATA_TRACE_NEVER && lay->band > 0) {
+        double tw, label = 0;
+        strata_text_size (cr, STRATA_FONT_TICK, "never", &tw, NULL);
+        if (tw + 2 * TRACE_R + 6 < r->cell_w - gap)
+          label = tw + 3;
+        cairo_new_sub_path (cr);
+        cairo_arc (cr, cx - label / 2, r->y - lay->band / 2, TRACE_R, 0, 2 * G_PI);
+        cairo_set_line_width (cr, pass == 0 ? 3.5 : 1.5);
+        cairo_stroke (cr);
+        if (label > 0 && pass == 1)
+          strata_text_draw (cr, STRATA_FONT_TICK, "never", cx - label / 2 + TRACE_R + 3, r->y - lay->band / 2, 0, 0.5,
+                            0);
+      }
+    }
+  }
+  cairo_restore (cr);
+}
+
 static void
 draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
             const StrataHeatLayout *lay)
@@ -136,6 +210,8 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
     }
   }
   cairo_restore (cr);
+  if (g->trace)
+    draw_trace_line (cr, f, g, r, gap);
 
   /* Cell text where it fits, light on dark cells. */
   if (g->cell_text && r->cell_h >= tick_h && r->cell_w >= 18) {
@@ -157,6 +233,9 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
       }
     }
   }
+
+  if (g->trace)
+    draw_trace_marks (cr, f, g, r, lay, gap);
 
   /* Row labels (bold and marked when selected). */
   for (int i = 0; i < g->rows; i++) {
@@ -223,9 +302,10 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
 
   if (g->title) {
     strata_style_set (cr, strata_style_text, 1.0);
-    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4, 0, 1, r->w);
+    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4 - lay->band, 0, 1, r->w);
   }
 }
+
 
 static void
 draw_colorbar (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *lay)

@@ -22,7 +22,13 @@ typedef struct {
   GPtrArray *col_labels;  /* char * (cols) */
   int sel_row, sel_col;   /* -1: none */
   char *title;            /* panel title (the checkpoint name when comparing), or NULL */
+  /* Optional (cols): a row traced across the columns (the resolution layer of a series):
+   * the row index, STRATA_TRACE_NEVER (marked above the column), or STRATA_TRACE_NONE. */
+  int *trace;
 } StrataGrid;
+
+#define STRATA_TRACE_NEVER (-1)
+#define STRATA_TRACE_NONE (-2)
 
 typedef struct {
   char *title, *caption;
@@ -32,6 +38,7 @@ typedef struct {
   char *scale_label;          /* colour bar label */
   double scale_min, scale_max;/* data values at the two ends of the colour bar */
   gboolean scale_log;         /* colour bar ticks are powers of ten */
+  char *trace_label;          /* what the panels' trace is, for descriptions; NULL: none */
   int n_panels;
   StrataGrid *panels[2];
 } StrataHeatFigure;
@@ -43,15 +50,23 @@ typedef struct {
   int color;               /* palette index */
   gboolean dashed;         /* second checkpoint */
   int mark;                /* resolution layer, -1 none */
-} StrataSeries;
+  /* Optional, on a numeric x axis (StrataCurveFigure.x_numeric): the x of each point (n), and
+   * what a hit on the point names: `group` (the training run) and item[i] (the checkpoint). */
+  double *x;
+  int group;
+  int *item;
+} StrataCurveSeries;
 
 typedef struct {
   char *title, *caption, *x_axis, *y_axis;
-  int n_layers;            /* x runs 0..n_layers */
+  int n_layers;            /* x runs 0..n_layers (unless x_numeric) */
+  gboolean x_numeric;      /* x runs x_min..x_max (training steps); points at series' x */
+  double x_min, x_max;
   double y_min, y_max;     /* axis range; y_min may be > y_max (rank: best at the top) */
   gboolean y_log10;        /* tick labels are 10^y */
   int sel_layer;
-  GPtrArray *series;       /* StrataSeries * */
+  double sel_x;            /* x_numeric: the selected x (a rule is drawn there); NAN none */
+  GPtrArray *series;       /* StrataCurveSeries * */
 } StrataCurveFigure;
 
 typedef struct {
@@ -78,6 +93,20 @@ StrataHeatFigure *strata_figure_data_patch (const StrataFigureInput *in);
 StrataHeatFigure *strata_figure_data_attention (const StrataFigureInput *in);
 StrataCurveFigure *strata_figure_data_curves (const StrataFigureInput *in);
 StrataCircuitFigure *strata_figure_data_circuit (const StrataFigureInput *in);
+/* strata-figure-series.c */
+StrataHeatFigure *strata_figure_data_series (const StrataFigureInput *in);
+StrataHeatFigure *strata_figure_data_series_patch (const StrataFigureInput *in);
+StrataCurveFigure *strata_figure_data_series_accuracy (const StrataFigureInput *in);
+/* The checkpoint of run `run` shown in column `col` of a series heat figure (columns are a
+ * run's checkpoints in step order), or NULL. */
+const StrataSeriesCheckpoint *strata_figure_series_checkpoint (const StrataFigureInput *in, int run, int col);
+/* Shared by the data files. */
+char *strata_figure_visible (const char *s);
+/* A probability on the colour scale: [0, 1] linear, or log10 from 1e-4 to 1 (log_color). */
+double strata_figure_prob_to_unit (double p, gboolean log_color);
+/* The colour bar of probabilities: linear 0..1 or powers of ten 1e-4..1. */
+void strata_figure_set_prob_scale (StrataHeatFigure *f, const StrataViewState *v);
+void strata_curve_series_free (gpointer series);
 
 /* The lens result the view selects in `a` (prompt clamped), or NULL. */
 const StrataLensResult *strata_figure_data_lens_result (const StrataAnalysis *a, const StrataViewState *v);
@@ -130,6 +159,7 @@ typedef struct {
   double bar_x, bar_y, bar_w, bar_h;  /* colour bar */
   double col_label_rot;               /* 0 or the angle column labels are drawn at */
   double spare_h;                     /* height left unused below the cells (cells at their cap) */
+  double band;                        /* above the cells, for a trace's "never" marks (0: none) */
 } StrataHeatLayout;
 
 void strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,
@@ -147,6 +177,10 @@ void strata_curve_layout (cairo_t *cr, const StrataCurveFigure *f, double width,
                           StrataCurveLayout *lay);
 void strata_curve_draw (cairo_t *cr, const StrataCurveFigure *f, double width, double height);
 int strata_curve_hit (const StrataCurveLayout *lay, const StrataCurveFigure *f, double x, double y);
+/* On a numeric x axis: the point nearest (x, y) within a few units, as series and point
+ * index; FALSE when none is near. */
+gboolean strata_curve_hit_point (const StrataCurveLayout *lay, const StrataCurveFigure *f, double x, double y,
+                                 int *series, int *point);
 
 typedef struct {
   double x, y, w, h;     /* node area */

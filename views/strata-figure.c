@@ -141,6 +141,23 @@ attention_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double
   return TRUE;
 }
 
+/* The traced row per column: "500: 6, 1000: 4, 2000: never". */
+static void
+append_trace (GString *s, const char *what, const StrataGrid *g)
+{
+  if (!g->trace || !what)
+    return;
+  g_string_append_printf (s, " %c%s by column:", g_ascii_toupper (what[0]), what + 1);
+  for (int j = 0; j < g->cols; j++) {
+    const char *col = j < (int) g->col_labels->len ? g_ptr_array_index (g->col_labels, j) : "";
+    if (g->trace[j] >= 0)
+      g_string_append_printf (s, "%s %s: %d", j ? "," : "", col, g->trace[j]);
+    else
+      g_string_append_printf (s, "%s %s: %s", j ? "," : "", col, g->trace[j] == STRATA_TRACE_NEVER ? "never" : "no data");
+  }
+  g_string_append_c (s, '.');
+}
+
 static char *
 heat_describe (gconstpointer data, GString *s)
 {
@@ -152,8 +169,92 @@ heat_describe (gconstpointer data, GString *s)
       g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
     append_labels (s, "Row labels", f->panels[p]->row_labels);
     append_labels (s, "Column labels", f->panels[p]->col_labels);
+    append_trace (s, f->trace_label, f->panels[p]);
     append_cell_text (s, f->panels[p]);
   }
+  return g_strdup (f->title);
+}
+
+/* ---- series heat maps: rows layers, columns a run's checkpoints ---- */
+
+static void
+series_hit_checkpoint (const StrataFigureInput *in, StrataFigureHit *hit, int col)
+{
+  const StrataSeriesCheckpoint *cp = strata_figure_series_checkpoint (in, hit->panel, col);
+  hit->checkpoint = cp ? col : -1;
+  hit->step = cp ? cp->step : -1;
+}
+
+static gboolean
+series_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer f, double width, double height, double x,
+            double y, StrataFigureHit *hit)
+{
+  int row, col;
+  if (!heat_cell (cr, f, width, height, x, y, hit, &row, &col))
+    return FALSE;
+  hit->layer = row;
+  series_hit_checkpoint (in, hit, col);
+  return TRUE;
+}
+
+static char *
+series_missing (const StrataFigureInput *in)
+{
+  const StrataSeries *s = in->series;
+  if (!s || !s->prompts)
+    return NULL;
+  g_autofree char *pos = strata_series_position_name (s, in->view->position);
+  return g_strdup_printf ("This series has no %s of \xe2\x80\x9c%s\xe2\x80\x9d at position %s, tag %s.",
+                          in->kind == STRATA_FIGURE_SERIES_ACCURACY ? "accuracy" : "aggregate",
+                          in->view->target ? in->view->target : "?", pos, in->view->tag ? in->view->tag : "all");
+}
+
+static char *
+series_patch_missing (const StrataFigureInput *in)
+{
+  const StrataSeries *s = in->series;
+  if (!s || !s->prompts)
+    return NULL;
+  if (!s->has_patch)
+    return g_strdup ("This series was run without patching: run `strata series` with --patch.");
+  const char *site = strata_patch_site_to_string (in->view->patch_site);
+  return g_strdup_printf ("This series has no %s map for tag %s: run `strata series --patch --site %s`.", site,
+                          in->view->tag ? in->view->tag : "all", site);
+}
+
+/* ---- accuracy against step ---- */
+
+static gboolean
+accuracy_hit (cairo_t *cr, const StrataFigureInput *in, gconstpointer data, double width, double height, double x,
+              double y, StrataFigureHit *hit)
+{
+  const StrataCurveFigure *f = data;
+  StrataCurveLayout lay;
+  strata_curve_layout (cr, f, width, height, &lay);
+  int series, point;
+  if (!strata_curve_hit_point (&lay, f, x, y, &series, &point))
+    return FALSE;
+  const StrataCurveSeries *se = g_ptr_array_index (f->series, series);
+  hit->panel = se->group;
+  series_hit_checkpoint (in, hit, se->item ? se->item[point] : point);
+  return hit->checkpoint >= 0;
+}
+
+static char *
+accuracy_describe (gconstpointer data, GString *s)
+{
+  const StrataCurveFigure *f = data;
+  g_string_append_printf (s, "%s. x: %s; y: %s. Series:", f->caption, f->x_axis, f->y_axis);
+  for (guint i = 0; i < f->series->len; i++) {
+    const StrataCurveSeries *se = g_ptr_array_index (f->series, i);
+    g_string_append_printf (s, "%s %s (", i ? ";" : "", se->label);
+    for (int k = 0; k < se->n; k++) {
+      g_autofree char *y = isfinite (se->y[k]) ? g_strdup_printf ("%.3f", se->y[k]) : g_strdup ("no data");
+      g_string_append_printf (s, "%sstep %.0f: %s", k ? ", " : "", se->x ? se->x[k] : k, y);
+    }
+    g_string_append_c (s, ')');
+  }
+  g_string_append_c (s, '.');
   return g_strdup (f->title);
 }
 
@@ -208,7 +309,7 @@ curve_describe (gconstpointer data, GString *s)
   const StrataCurveFigure *f = data;
   g_string_append_printf (s, "%s. x: %s; y: %s. Series:", f->caption, f->x_axis, f->y_axis);
   for (guint i = 0; i < f->series->len; i++) {
-    const StrataSeries *se = g_ptr_array_index (f->series, i);
+    const StrataCurveSeries *se = g_ptr_array_index (f->series, i);
     gboolean any = FALSE;
     for (int k = 0; k < se->n && !any; k++)
       any = isfinite (se->y[k]);
@@ -289,8 +390,25 @@ static const FigureKind kinds[] = {
     .build = (FigureBuild) strata_figure_data_attention, .hit = attention_hit, HEAT_FIGURE,
     .empty = "No attention pattern yet: run the lens.",
   },
+  [STRATA_FIGURE_SERIES_HEATMAP] = {
+    .build = (FigureBuild) strata_figure_data_series, .hit = series_hit, HEAT_FIGURE,
+    .empty = "No series results yet: run a series of checkpoints over a prompt set (strata series).",
+    .missing = series_missing,
+  },
+  [STRATA_FIGURE_SERIES_ACCURACY] = {
+    .build = (FigureBuild) strata_figure_data_series_accuracy, .free = (GDestroyNotify) strata_curve_figure_free,
+    .draw = (FigureDraw) strata_curve_draw, .plot_area = curve_plot_area, .hit = accuracy_hit,
+    .describe = accuracy_describe,
+    .empty = "No series results yet: run a series of checkpoints over a prompt set (strata series).",
+    .missing = series_missing,
+  },
+  [STRATA_FIGURE_SERIES_PATCH] = {
+    .build = (FigureBuild) strata_figure_data_series_patch, .hit = series_hit, HEAT_FIGURE,
+    .empty = "No series patching yet: run a series with patching (strata series --patch).",
+    .missing = series_patch_missing,
+  },
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (kinds) == STRATA_FIGURE_N);
+G_STATIC_ASSERT (G_N_ELEMENTS (kinds) == STRATA_FIGURE_N_ALL);
 
 /* ---- entry points ---- */
 
@@ -304,14 +422,14 @@ typedef struct {
 static const FigureKind *
 kind_of (StrataFigureKind kind)
 {
-  return (int) kind >= 0 && (int) kind < STRATA_FIGURE_N ? &kinds[kind] : NULL;
+  return (int) kind >= 0 && (int) kind < STRATA_FIGURE_N_ALL ? &kinds[kind] : NULL;
 }
 
 static Built
 built_new (const StrataFigureInput *in, gboolean measure)
 {
   Built b = { kind_of (in->kind), NULL, NULL };
-  if (b.kind && in->a)
+  if (b.kind && (STRATA_FIGURE_IS_SERIES (in->kind) ? in->series != NULL : in->a != NULL))
     b.data = b.kind->build (in);
   if (b.data && measure)
     b.cr = strata_figure_scratch_cr ();
@@ -362,7 +480,8 @@ gboolean
 strata_figure_hit_test (const StrataFigureInput *in, double width, double height, double x,
                         double y, StrataFigureHit *hit)
 {
-  hit->panel = hit->layer = hit->position = hit->head = -1;
+  hit->panel = hit->layer = hit->position = hit->head = hit->checkpoint = -1;
+  hit->step = -1;
   g_auto (Built) b = built_new (in, TRUE);
   return b.data && b.kind->hit (b.cr, in, b.data, width, height, x, y, hit);
 }
@@ -394,6 +513,8 @@ strata_figure_describe (const StrataFigureInput *in, char **title, char **descri
   } else {
     g_string_append_printf (s, " Selected layer %d, position %d, head %d.", in->view->layer, in->view->position,
                             in->view->head);
+    if (STRATA_FIGURE_IS_SERIES (in->kind) && in->view->checkpoint >= 0)
+      g_string_append_printf (s, " Selected checkpoint %d of run %d.", in->view->checkpoint, in->view->run);
   }
   if (title)
     *title = t;

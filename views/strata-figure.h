@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "strata-analysis.h"
+#include "strata-series.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,10 @@ typedef struct {
   StrataFigureKind kind;
   const StrataAnalysis *a;       /* primary checkpoint; may be NULL (an empty figure) */
   const StrataAnalysis *b;       /* second checkpoint when comparing, else NULL */
+  /* The series the series figures (STRATA_FIGURE_IS_SERIES) draw, or NULL. Checkpoints not
+   * yet done draw as empty columns, so a series filling in on another thread can be drawn
+   * at any time (strata-series.h says what may be read while it runs). */
+  const StrataSeries *series;
   const StrataViewState *view;   /* selection and options; never NULL */
   /* Optional: the text of a vocabulary token of analysis `a` (its model's tokenizer, when
    * loaded; NULL when unknown). Without it, tokens are named from the prompt pieces and
@@ -30,10 +35,13 @@ typedef struct {
 
 /* What lies under a point of the figure. Fields not applicable are -1. */
 typedef struct {
-  int panel;      /* 0: analysis a, 1: analysis b */
-  int layer;      /* residual point (lens, curves, circuit) or block (patching, attention row) */
+  int panel;      /* 0: analysis a, 1: analysis b; series figures: the training run */
+  int layer;      /* residual point (lens, curves, circuit, series) or block (patching, attention
+                   * row, series patching) */
   int position;
   int head;
+  int checkpoint; /* series figures: index of the checkpoint in the run (step order) */
+  gint64 step;    /* series figures: its training step */
 } StrataFigureHit;
 
 /* Default size of an exported figure, in points (PDF/SVG) or pixels at scale 1 (PNG). */

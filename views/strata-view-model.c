@@ -10,6 +10,8 @@ struct _StrataViewModel {
   StrataViewState state;
   StrataTokenTextFunc token_text;
   gpointer token_data;
+  StrataSeries *series;          /* what the series figures draw, or NULL */
+  GDestroyNotify series_free;
 };
 
 G_DEFINE_FINAL_TYPE (StrataViewModel, strata_view_model, G_TYPE_OBJECT)
@@ -34,6 +36,8 @@ strata_view_model_finalize (GObject *object)
   for (int i = 0; i < 2; i++)
     if (self->analysis[i] && self->free_func[i])
       self->free_func[i] (self->analysis[i]);
+  if (self->series && self->series_free)
+    self->series_free (self->series);
   g_free (self->state.target);
   g_free (self->state.tag);
   G_OBJECT_CLASS (strata_view_model_parent_class)->finalize (object);
@@ -96,6 +100,7 @@ strata_view_model_init (StrataViewModel *self)
   self->state.layer = 0;
   self->state.position = -1;
   self->state.head = 0;
+  self->state.run = self->state.checkpoint = -1;
 }
 
 StrataViewModel *
@@ -323,4 +328,32 @@ strata_view_model_fill_input (StrataViewModel *self, StrataFigureKind kind, Stra
   in->view = &self->state;
   in->token_text = self->token_text;
   in->token_data = self->token_data;
+  in->series = self->series;
+}
+
+void
+strata_view_model_set_series (StrataViewModel *self, StrataSeries *series, GDestroyNotify free_func)
+{
+  g_return_if_fail (STRATA_IS_VIEW_MODEL (self));
+  if (self->series != series && self->series && self->series_free)
+    self->series_free (self->series);
+  self->series = series;
+  self->series_free = free_func;
+  g_signal_emit (self, signals[CHANGED], 0);
+}
+
+StrataSeries *
+strata_view_model_get_series (StrataViewModel *self)
+{
+  return self->series;
+}
+
+void
+strata_view_model_set_checkpoint (StrataViewModel *self, int run, int checkpoint)
+{
+  if (self->state.run == run && self->state.checkpoint == checkpoint)
+    return;
+  self->state.run = run;
+  self->state.checkpoint = checkpoint;
+  g_signal_emit (self, signals[CHANGED], 0);
 }

@@ -48,6 +48,15 @@ void strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color)
 void strata_view_model_set_compare (StrataViewModel *self, gboolean compare);
 void strata_view_model_set_prompt (StrataViewModel *self, int prompt);
 
+/* The series the series figures draw (taken, freed with `free_func`; NULL clears it). A
+ * series still filling in on another thread may be set: redraw on "changed" (emit it with
+ * strata_view_model_set_series (self, same, same_free) from the main thread after each
+ * checkpoint). */
+void strata_view_model_set_series (StrataViewModel *self, StrataSeries *series, GDestroyNotify free_func);
+StrataSeries *strata_view_model_get_series (StrataViewModel *self);
+/* The selected checkpoint of the series figures: (training run, index); -1 none. */
+void strata_view_model_set_checkpoint (StrataViewModel *self, int run, int checkpoint);
+
 /* The drawing input for a figure of `kind` as the model stands (borrowed pointers). */
 void strata_view_model_fill_input (StrataViewModel *self, StrataFigureKind kind, StrataFigureInput *in);
 
