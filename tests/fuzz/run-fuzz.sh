@@ -79,7 +79,7 @@ fi
 if wants session; then
   # The session reader, the series and the figures' normalisation: every kernels/, data/ and
   # probes/ source and the figure sources (a standalone build, so all are instrumented).
-  printf '#define STRATA_VERSION "fuzz"\n#define STRATA_HAVE_CUDA 0\n#define STRATA_DEFAULT_MODEL_DIR "/nonexistent"\n' \
+  printf '#define STRATA_VERSION "fuzz"\n#define STRATA_HAVE_CUDA 0\n#define STRATA_EXAMPLES_DIR "/nonexistent"\n' \
     >"$work/strata-config.h"
   session_libs=$(pkg-config --cflags --libs hdf5-serial openblas cairo pangocairo)
   # shellcheck disable=SC2046,SC2086
