@@ -126,6 +126,7 @@ strata_application_startup (GApplication *app)
   gtk_css_provider_load_from_data (css,
     "strata-figure { background: white; }\n"
     ".strata-sidebar { padding: 12px; }\n"
+    ".strata-actions { padding: 8px 12px; }\n"
     ".strata-card-key { color: alpha(currentColor, 0.6); }\n"
     ".strata-layerbar { padding: 6px 12px; border-top: 1px solid alpha(currentColor, 0.15); }\n",
     -1);

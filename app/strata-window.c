@@ -500,8 +500,10 @@ build_sidebar (StrataWindow *self)
   gtk_box_append (GTK_BOX (set_row), self->prompt_set_clear);
   gtk_box_append (GTK_BOX (box), set_row);
 
+  /* The primary actions sit in a footer below the scroller: visible whatever the cards hold. */
   GtkWidget *buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_box_set_homogeneous (GTK_BOX (buttons), TRUE);
+  gtk_widget_add_css_class (buttons, "strata-actions");
   self->run_button = gtk_button_new_with_label ("Run");
   gtk_widget_set_tooltip_text (self->run_button, "Run the logit lens (Ctrl+Return)");
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->run_button), "win.run-lens");
@@ -511,15 +513,19 @@ build_sidebar (StrataWindow *self)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->patch_button), "win.run-patching");
   gtk_box_append (GTK_BOX (buttons), self->run_button);
   gtk_box_append (GTK_BOX (buttons), self->patch_button);
-  gtk_box_append (GTK_BOX (box), buttons);
   gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
   gtk_box_append (GTK_BOX (box), strata_topk_panel_new (self->view));
 
   GtkWidget *scroller = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), box);
-  gtk_widget_set_size_request (scroller, 300, -1);
-  return scroller;
+  gtk_widget_set_vexpand (scroller, TRUE);
+  GtkWidget *sidebar = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append (GTK_BOX (sidebar), scroller);
+  gtk_box_append (GTK_BOX (sidebar), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_box_append (GTK_BOX (sidebar), buttons);
+  gtk_widget_set_size_request (sidebar, 300, -1);
+  return sidebar;
 }
 
 static GtkWidget *
