@@ -102,6 +102,7 @@ strata_application_startup (GApplication *app)
     { "win.open-model", { "<Control>o", NULL } },
     { "win.open-compare", { "<Control><Shift>o", NULL } },
     { "win.open-session", { "<Control><Alt>o", NULL } },
+    { "win.open-series", { "<Control><Shift>t", NULL } },
     { "win.save", { "<Control>s", NULL } },
     { "win.save-as", { "<Control><Shift>s", NULL } },
     { "win.run-lens", { "<Control>Return", NULL } },
@@ -116,6 +117,9 @@ strata_application_startup (GApplication *app)
     { "win.show-figure(2)", { "<Alt>3", NULL } },
     { "win.show-figure(3)", { "<Alt>4", NULL } },
     { "win.show-figure(4)", { "<Alt>5", NULL } },
+    { "win.show-figure(5)", { "<Alt>6", NULL } },
+    { "win.show-figure(6)", { "<Alt>7", NULL } },
+    { "win.show-figure(7)", { "<Alt>8", NULL } },
     { "window.close", { "<Control>w", NULL } },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
@@ -127,6 +131,8 @@ strata_application_startup (GApplication *app)
     "strata-figure { background: white; }\n"
     ".strata-sidebar { padding: 12px; }\n"
     ".strata-actions { padding: 8px 12px; }\n"
+    /* The theme makes every switcher button 100 px wide or more: eight pages would not fit. */
+    ".strata-switcher > button.text-button { min-width: 0; }\n"
     ".strata-card-key { color: alpha(currentColor, 0.6); }\n"
     ".strata-layerbar { padding: 6px 12px; border-top: 1px solid alpha(currentColor, 0.15); }\n",
     -1);
