@@ -375,7 +375,8 @@ static void
 quantity_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
 {
   if (!self->syncing)
-    strata_view_model_set_curve (self->view, gtk_drop_down_get_selected (dd) == 1 ? STRATA_CURVE_PROB : STRATA_CURVE_MRR);
+    strata_view_model_set_curve (self->view,
+                                 gtk_drop_down_get_selected (dd) == 1 ? STRATA_CURVE_PROB : STRATA_CURVE_MRR);
 }
 
 static void

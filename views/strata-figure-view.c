@@ -130,7 +130,8 @@ strata_figure_view_class_init (StrataFigureViewClass *klass)
   gtk_widget_class_set_css_name (widget_class, "strata-figure");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
   signals[CHECKPOINT_ACTIVATED] = g_signal_new ("checkpoint-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                                0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT);
+                                                0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                                                G_TYPE_INT, G_TYPE_INT, G_TYPE_INT); /* run, checkpoint, layer */
 }
 
 static void
