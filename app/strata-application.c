@@ -1,7 +1,10 @@
 /* strata-application.c: application-wide actions, accelerators and the way files open. */
 #include "strata-application.h"
 
+#include <stdio.h>
+
 #include "strata-config.h"
+#include "strata-examples.h"
 #include "strata-window.h"
 
 struct _StrataApplication {
@@ -11,23 +14,6 @@ struct _StrataApplication {
 };
 
 G_DEFINE_FINAL_TYPE (StrataApplication, strata_application, GTK_TYPE_APPLICATION)
-
-char *
-strata_application_default_model (void)
-{
-  const char *env = g_getenv ("STRATA_DEFAULT_MODEL");
-  if (env && *env)
-    return g_strdup (env);
-  /* Installed copy first, then the source tree the program was built from. */
-  g_autofree char *installed = g_build_filename (STRATA_DEFAULT_MODEL_DIR, "stories260K", "stories260K.bin", NULL);
-  if (g_file_test (installed, G_FILE_TEST_IS_REGULAR))
-    return g_steal_pointer (&installed);
-#ifdef STRATA_SOURCE_DEFAULT_MODEL
-  if (g_file_test (STRATA_SOURCE_DEFAULT_MODEL, G_FILE_TEST_IS_REGULAR))
-    return g_strdup (STRATA_SOURCE_DEFAULT_MODEL);
-#endif
-  return NULL;
-}
 
 static gboolean
 is_session (GFile *file)
@@ -50,6 +36,8 @@ open_series_window (StrataApplication *self)
   return TRUE;
 }
 
+/* With no argument: the first bundled example that is installed (the two-hop comparison),
+ * else a banner saying how to open a checkpoint. */
 static void
 strata_application_activate (GApplication *app)
 {
@@ -58,16 +46,30 @@ strata_application_activate (GApplication *app)
   GtkWindow *win = gtk_application_get_active_window (GTK_APPLICATION (app));
   if (!win) {
     StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
-    if (STRATA_APPLICATION (app)->prompts)
+    gsize i = 0;
+    while (i < strata_n_examples && !strata_example_available (&strata_examples[i]))
+      i++;
+    if (STRATA_APPLICATION (app)->prompts && i < strata_n_examples && !strata_examples[i].prompts)
       strata_window_set_prompt_set (w, STRATA_APPLICATION (app)->prompts);
-    g_autofree char *model = strata_application_default_model ();
-    if (model)
-      strata_window_open_model (w, model, 0, TRUE);
+    if (i < strata_n_examples)
+      strata_window_open_example (w, &strata_examples[i]);
     else
-      strata_window_show_error (w, "The built-in model (stories260K) is not installed: open a checkpoint with Ctrl+O.");
+      strata_window_show_error (w, "The bundled examples are not installed: open a checkpoint with Ctrl+O.");
     win = GTK_WINDOW (w);
   }
   gtk_window_present (win);
+}
+
+/* app.open-example('ID'): each example in a window of its own, so the one open stays. */
+static void
+open_example_activated (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  const StrataExample *example = strata_example_lookup (g_variant_get_string (param, NULL));
+  if (!example)
+    return;
+  StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
+  strata_window_open_example (w, example);
+  gtk_window_present (GTK_WINDOW (w));
 }
 
 static void
@@ -112,7 +114,10 @@ static void
 strata_application_startup (GApplication *app)
 {
   G_APPLICATION_CLASS (strata_application_parent_class)->startup (app);
-  static const GActionEntry entries[] = { { "quit", quit_activated, NULL, NULL, NULL, { 0 } } };
+  static const GActionEntry entries[] = {
+    { "quit", quit_activated, NULL, NULL, NULL, { 0 } },
+    { "open-example", open_example_activated, "s", NULL, NULL, { 0 } },
+  };
   g_action_map_add_action_entries (G_ACTION_MAP (app), entries, G_N_ELEMENTS (entries), app);
   static const struct { const char *action; const char *accels[3]; } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
@@ -222,6 +227,16 @@ strata_application_run (int argc, char **argv)
 {
   g_set_prgname ("strata");
   g_set_application_name ("Strata");
+  /* Without a display GTK would only warn; say what happened and what works headless. */
+  if (!gtk_init_check ()) {
+    const char *name = g_getenv ("WAYLAND_DISPLAY") ? "WAYLAND_DISPLAY" : "DISPLAY";
+    g_autofree char *why = g_getenv (name) ? g_strdup_printf ("no display answers at %s=%s", name, g_getenv (name))
+                                           : g_strdup ("no display (DISPLAY and WAYLAND_DISPLAY are unset)");
+    fprintf (stderr, "strata: cannot open the window: %s. Headless, the same analyses and figures: "
+                     "strata lens MODEL --prompt TEXT --figure OUT.png, strata export FILE.h5 --figure OUT.png, "
+                     "strata session-info FILE.h5 (strata --help lists every command).\n", why);
+    return 1;
+  }
   /* NON_UNIQUE: every `strata` run is its own process (tests, two checkpoints in two
    * windows); nothing depends on a session bus. */
   g_autoptr (StrataApplication) app = g_object_new (STRATA_TYPE_APPLICATION, "application-id", STRATA_APPLICATION_ID,

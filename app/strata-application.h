@@ -9,11 +9,9 @@ G_BEGIN_DECLS
 #define STRATA_TYPE_APPLICATION (strata_application_get_type ())
 G_DECLARE_FINAL_TYPE (StrataApplication, strata_application, STRATA, APPLICATION, GtkApplication)
 
-/* Runs the window: no argument opens the built-in default model, a MODEL argument opens
- * that model, a FILE.h5 opens a saved session. Returns the exit status. */
+/* Runs the window: no argument opens the first bundled example (strata-examples.h), a MODEL
+ * argument opens that model, a FILE.h5 opens a saved session. Without a display: a one-line
+ * error naming the headless commands, exit 1. Returns the exit status. */
 int strata_application_run (int argc, char **argv);
-
-/* The bundled default model (llama2.c stories260K), or NULL when it is not installed. */
-char *strata_application_default_model (void);
 
 G_END_DECLS

@@ -75,8 +75,8 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "--bos takes on or off, not '%s'", c->bos);
   if (!c->json && !c->session && !c->figure)
     return fail_with (error, "give at least one of --json OUT ('-': stdout), --session OUT.h5 and --figure OUT");
-  if (c->view && !c->figure)
-    return fail_with (error, "--view chooses the figure of --figure; give --figure OUT too");
+  if (c->view && !c->figure && !c->session)
+    return fail_with (error, "--view chooses the figure of --figure and the view a --session opens on; give one");
   int kind;
   if (c->view && !strata_enum_from_string (&strata_checkpoint_figure_table, c->view, &kind))
     return fail_with (error, "--view takes %s, not '%s'", views, c->view);
@@ -99,7 +99,7 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
 }
 
 static StrataModel *
-open_model (const char *path, Common *c, GError **error)
+open_model (const char *path, const Common *c, GError **error)
 {
   StrataOpenOptions oo = { c->tokenizer, STRATA_MATRICES_AUTO };
   g_autoptr (StrataModel) m = strata_model_open_with (path, &oo, error);
@@ -199,16 +199,20 @@ view_for (const Common *c, StrataAnalysis *a, const StrataPatchOptions *po, Stra
   }
 }
 
+/* The analyses stay the caller's; `b` (the compared checkpoint) may be NULL. */
 static gboolean
-save_session (const char *path, StrataAnalysis *a, const StrataViewState *v, GError **error)
+save_session (const char *path, StrataAnalysis *a, StrataAnalysis *b, const StrataViewState *v, GError **error)
 {
   g_autoptr (StrataSession) s = strata_session_new ();
   s->view = *v;
   s->view.target = g_strdup (v->target);
   s->view.tag = g_strdup (v->tag);
   g_ptr_array_add (s->analyses, a);
+  if (b)
+    g_ptr_array_add (s->analyses, b);
   gboolean ok = strata_session_save (s, path, error);
-  g_ptr_array_steal_index (s->analyses, 0); /* `a` stays the caller's */
+  g_ptr_array_set_free_func (s->analyses, NULL);
+  g_ptr_array_set_size (s->analyses, 0);
   return ok;
 }
 
@@ -222,114 +226,45 @@ print_report (const StrataAnalysisReport *report)
     fprintf (stderr, "strata: note: %s\n", report->attention_note);
 }
 
+/* The checkpoint `--compare` names: its model and analysis, beside the primary's. */
+typedef struct {
+  StrataModel *model;
+  StrataAnalysis *analysis;
+} Compared;
+
 static int
-finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po,
-        double seconds, gboolean grid, const Common *c)
+finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po, double seconds,
+        gboolean grid, const Compared *cmp, const StrataViewState *v, const Common *c)
 {
   GError *error = NULL;
+  StrataAnalysis *b = cmp ? cmp->analysis : NULL;
   if (c->json) {
-    g_autoptr (JsonBuilder) b = json_builder_new ();
-    json_builder_begin_object (b);
-    strata_probe_json_header (b, command, a);
+    g_autoptr (JsonBuilder) jb = json_builder_new ();
+    json_builder_begin_object (jb);
+    strata_probe_json_header (jb, command, a);
     if (po)
-      strata_probe_json_patch (b, m, a, po, seconds);
+      strata_probe_json_patch (jb, m, a, po, seconds);
     else
-      strata_probe_json_lens (b, m, a, grid);
-    json_builder_end_object (b);
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
+      strata_probe_json_lens (jb, m, a, grid);
+    if (b) {
+      json_builder_set_member_name (jb, "compare");
+      json_builder_begin_object (jb);
+      strata_probe_json_header (jb, command, b);
+      strata_probe_json_lens (jb, cmp->model, b, grid);
+      json_builder_end_object (jb);
+    }
+    json_builder_end_object (jb);
+    g_autoptr (JsonNode) root = json_builder_get_root (jb);
     if (!strata_cli_write_json (root, c->json, &error))
       return strata_cli_fail (error);
   }
-  StrataViewState v;
-  view_for (c, a, po, &v);
-  if (c->session && !save_session (c->session, a, &v, &error)) {
-    strata_view_state_clear (&v);
+  if (c->session && !save_session (c->session, a, b, v, &error))
     return strata_cli_fail (error);
-  }
 #ifdef STRATA_HAVE_FIGURES
-  if (c->figure && !strata_figure_export_analysis (a, v.figure, &v, c->figure, c->scale, &error)) {
-    strata_view_state_clear (&v);
+  if (c->figure && !strata_figure_export_analysis (a, b, v->figure, v, c->figure, c->scale, &error))
     return strata_cli_fail (error);
-  }
 #endif
-  strata_view_state_clear (&v);
   return 0;
-}
-
-int
-strata_cmd_lens (int argc, char **argv)
-{
-  Common c = { .scale = 2.0, .layer = -1, .head = 0 };
-  g_autofree char *prompt = NULL, *ids_list = NULL, *prompts = NULL, *cand_file = NULL, *cand_prefix = NULL;
-  g_auto (GStrv) targets = NULL;
-  int topk = STRATA_ANALYSIS_TOPK;
-  double threshold = 0.5;
-  gboolean raw = FALSE, summary = FALSE;
-  GOptionEntry extra[] = {
-    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text prompt (BOS policy applied)", "TEXT" },
-    { "ids", 0, 0, G_OPTION_ARG_STRING, &ids_list, "Token ids, e.g. 2,325,325 (used exactly, no BOS)", "LIST" },
-    { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts, "Prompt set (JSON Lines)", "FILE.jsonl" },
-    { "target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets, "Target token (text, one token, or #ID); repeats", "TOK" },
-    { "candidates", 0, 0, G_OPTION_ARG_FILENAME, &cand_file, "Candidate set: tokens one per line", "FILE" },
-    { "candidates-prefix", 0, 0, G_OPTION_ARG_STRING, &cand_prefix, "Candidate set: pieces starting with STR", "STR" },
-    { "topk", 'k', 0, G_OPTION_ARG_INT, &topk, "Top tokens kept per layer and position (default " G_STRINGIFY (STRATA_ANALYSIS_TOPK) ")", "K" },
-    { "raw", 0, 0, G_OPTION_ARG_NONE, &raw, "Raw lens: no final norm", NULL },
-    { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &threshold, "Probability of the threshold resolution layer (default 0.5)", "P" },
-    { "summary", 0, 0, G_OPTION_ARG_NONE, &summary, "Omit the per-prompt lens grid (keep resolution and aggregates)", NULL },
-    { NULL }
-  };
-  GError *error = NULL;
-  if (!parse (&argc, &argv, "MODEL", "Logit lens over every layer and position.", &c, extra, &error)) {
-    common_clear (&c);
-    return strata_cli_fail (error);
-  }
-  int status = 1;
-  g_autoptr (StrataModel) m = NULL;
-  g_autoptr (StrataPromptSet) set = NULL;
-  g_autoptr (GArray) candidates = NULL;
-  g_autoptr (StrataAnalysis) a = NULL;
-  g_auto (StrataAnalysisReport) report = { 0 };
-  StrataEngine *e = NULL;
-  if ((prompt != NULL) + (ids_list != NULL) + (prompts != NULL) != 1) {
-    fail_with (&error, "give exactly one of --prompt, --ids and --prompts");
-    goto out;
-  }
-  if (cand_file && cand_prefix) {
-    fail_with (&error, "give at most one of --candidates and --candidates-prefix");
-    goto out;
-  }
-  if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
-    goto out;
-  if (prompts) {
-    if (!(set = strata_prompt_set_load (prompts, m, &error)) || !add_targets (m, set, targets, &error))
-      goto out;
-  } else {
-    g_autoptr (GArray) ids = ids_list ? strata_cli_parse_ids (ids_list, &error) : NULL;
-    if (ids_list && !ids)
-      goto out;
-    set = strata_prompt_set_new_single (m, prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0, NULL,
-                                        (const char *const *) targets, NULL, &error);
-    if (!set)
-      goto out;
-  }
-  if ((cand_file || cand_prefix) && !(candidates = load_candidates (m, cand_file, cand_prefix, &error)))
-    goto out;
-  StrataAnalysisRequest req;
-  strata_analysis_request_init (&req);
-  req.lens_options = (StrataLensOptions) { topk, raw, threshold, candidates ? (int32_t *) candidates->data : NULL,
-                                           candidates ? (int) candidates->len : 0 };
-  req.attention = c.session || c.figure; /* for the attention figure of a session or --figure */
-  a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, &error);
-  print_report (&report);
-  if (!a)
-    goto out;
-  strata_engine_free (e);
-  e = NULL;
-  status = finish ("lens", m, a, NULL, 0, !summary, &c);
-out:
-  strata_engine_free (e);
-  common_clear (&c);
-  return error ? strata_cli_fail (error) : status;
 }
 
 static gboolean
@@ -339,6 +274,151 @@ parse_enum (const char *opt, const char *value, const StrataEnumTable *t, int *o
     return TRUE;
   g_autofree char *all = strata_enum_join (t, "|", "|", -1);
   return fail_with (error, "%s takes %s, not '%s'", opt, all, value);
+}
+
+/* What `strata lens` runs on each checkpoint (the primary and the --compare one). */
+typedef struct {
+  char *prompt, *ids_list, *prompts, *cand_file, *cand_prefix;
+  GStrv targets;
+  int topk;
+  double threshold;
+  gboolean raw;
+} LensInput;
+
+/* The lens of one checkpoint over the prompt, ids or set of `in` (tokenized by that
+ * checkpoint); its model in `*model_out`. */
+static StrataAnalysis *
+lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataModel **model_out, GError **error)
+{
+  g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataPromptSet) set = NULL;
+  g_autoptr (GArray) candidates = NULL;
+  g_auto (StrataAnalysisReport) report = { 0 };
+  if (!(m = open_model (path, c, error)))
+    return NULL;
+  if (in->prompts) {
+    if (!(set = strata_prompt_set_load (in->prompts, m, error)) || !add_targets (m, set, in->targets, error))
+      return NULL;
+  } else {
+    g_autoptr (GArray) ids = in->ids_list ? strata_cli_parse_ids (in->ids_list, error) : NULL;
+    if (in->ids_list && !ids)
+      return NULL;
+    set = strata_prompt_set_new_single (m, in->prompt, ids ? (int32_t *) ids->data : NULL, ids ? (int) ids->len : 0,
+                                        NULL, (const char *const *) in->targets, NULL, error);
+    if (!set)
+      return NULL;
+  }
+  if ((in->cand_file || in->cand_prefix) && !(candidates = load_candidates (m, in->cand_file, in->cand_prefix, error)))
+    return NULL;
+  StrataEngine *e = engine_new (m, error);
+  if (!e)
+    return NULL;
+  StrataAnalysisRequest req;
+  strata_analysis_request_init (&req);
+  req.lens_options = (StrataLensOptions) { in->topk, in->raw, in->threshold, candidates ? (int32_t *) candidates->data : NULL,
+                                           candidates ? (int) candidates->len : 0 };
+  req.attention = c->session || c->figure; /* for the attention figure of a session or --figure */
+  StrataAnalysis *a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, error);
+  print_report (&report);
+  strata_engine_free (e);
+  if (a)
+    *model_out = g_steal_pointer (&m);
+  return a;
+}
+
+/* --view-target, --view-position, --view-tag and --view-curve: what the saved view and the
+ * figure show, checked against the prompt set that ran (a name it lacks is an error). */
+typedef struct {
+  char *target, *position, *tag, *curve;
+} LensView;
+
+static gboolean
+apply_lens_view (const LensView *lv, const StrataAnalysis *a, StrataViewState *v, GError **error)
+{
+  int curve;
+  if (lv->curve && !parse_enum ("--view-curve", lv->curve, &strata_curve_quantity_table, &curve, error))
+    return FALSE;
+  if (lv->curve)
+    v->curve = (StrataCurveQuantity) curve;
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (a->prompts);
+  if (lv->target && !g_ptr_array_find_with_equal_func (targets, lv->target, g_str_equal, NULL))
+    return fail_with (error, "--view-target: the prompts have no target '%s'", lv->target);
+  if (lv->target) {
+    g_free (v->target);
+    v->target = g_strdup (lv->target);
+  }
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (a->prompts);
+  if (lv->tag && !g_ptr_array_find_with_equal_func (tags, lv->tag, g_str_equal, NULL))
+    return fail_with (error, "--view-tag: no prompt has the tag '%s'", lv->tag);
+  v->tag = g_strdup (lv->tag);
+  if (lv->position && (v->position = strata_prompt_set_position_index (a->prompts, lv->position)) < 0)
+    return fail_with (error, "--view-position: the first prompt has no position '%s'", lv->position);
+  return TRUE;
+}
+
+int
+strata_cmd_lens (int argc, char **argv)
+{
+  Common c = { .scale = 2.0, .layer = -1, .head = 0 };
+  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5 };
+  LensView lv = { 0 };
+  g_autofree char *compare = NULL;
+  gboolean summary = FALSE;
+  g_autofree char *curves = strata_enum_join (&strata_curve_quantity_table, ", ", " or ", -1);
+  g_autofree char *curve_help = g_strdup_printf ("Curve quantity of the curves figure: %s (default probability)", curves);
+  GOptionEntry extra[] = {
+    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &in.prompt, "Text prompt (BOS policy applied)", "TEXT" },
+    { "ids", 0, 0, G_OPTION_ARG_STRING, &in.ids_list, "Token ids, e.g. 2,325,325 (used exactly, no BOS)", "LIST" },
+    { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &in.prompts, "Prompt set (JSON Lines)", "FILE.jsonl" },
+    { "target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &in.targets, "Target token (text, one token, or #ID); repeats", "TOK" },
+    { "candidates", 0, 0, G_OPTION_ARG_FILENAME, &in.cand_file, "Candidate set: tokens one per line", "FILE" },
+    { "candidates-prefix", 0, 0, G_OPTION_ARG_STRING, &in.cand_prefix, "Candidate set: pieces starting with STR", "STR" },
+    { "topk", 'k', 0, G_OPTION_ARG_INT, &in.topk, "Top tokens kept per layer and position (default " G_STRINGIFY (STRATA_ANALYSIS_TOPK) ")", "K" },
+    { "raw", 0, 0, G_OPTION_ARG_NONE, &in.raw, "Raw lens: no final norm", NULL },
+    { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &in.threshold, "Probability of the threshold resolution layer (default 0.5)", "P" },
+    { "summary", 0, 0, G_OPTION_ARG_NONE, &summary, "Omit the per-prompt lens grid (keep resolution and aggregates)", NULL },
+    { "compare", 0, 0, G_OPTION_ARG_FILENAME, &compare, "Second checkpoint, run on the same prompts and shown beside MODEL", "MODEL_B" },
+    { "view-target", 0, 0, G_OPTION_ARG_STRING, &lv.target, "Target the figure shows (default: the first)", "NAME" },
+    { "view-position", 0, 0, G_OPTION_ARG_STRING, &lv.position, "Named position the curves read (default: the last)", "NAME" },
+    { "view-tag", 0, 0, G_OPTION_ARG_STRING, &lv.tag, "Prompt tag the MRR curves average over (default: all)", "TAG" },
+    { "view-curve", 0, 0, G_OPTION_ARG_STRING, &lv.curve, curve_help, "Q" },
+    { NULL }
+  };
+  GError *error = NULL;
+  int status = 1;
+  g_autoptr (StrataModel) m = NULL;
+  g_autoptr (StrataAnalysis) a = NULL;
+  Compared cmp = { NULL, NULL };
+  g_auto (StrataViewState) v = { 0 };
+  if (!parse (&argc, &argv, "MODEL", "Logit lens over every layer and position.", &c, extra, &error))
+    goto out;
+  if ((in.prompt != NULL) + (in.ids_list != NULL) + (in.prompts != NULL) != 1) {
+    fail_with (&error, "give exactly one of --prompt, --ids and --prompts");
+    goto out;
+  }
+  if (in.cand_file && in.cand_prefix) {
+    fail_with (&error, "give at most one of --candidates and --candidates-prefix");
+    goto out;
+  }
+  if (!(a = lens_checkpoint (argv[1], &c, &in, &m, &error)))
+    goto out;
+  view_for (&c, a, NULL, &v);
+  if (!apply_lens_view (&lv, a, &v, &error))
+    goto out;
+  if (compare) {
+    if (!(cmp.analysis = lens_checkpoint (compare, &c, &in, &cmp.model, &error)))
+      goto out;
+    v.compare = TRUE;
+  }
+  status = finish ("lens", m, a, NULL, 0, !summary, compare ? &cmp : NULL, &v, &c);
+out:
+  g_clear_pointer (&cmp.analysis, strata_analysis_free);
+  g_clear_pointer (&cmp.model, strata_model_free);
+  g_free (in.prompt), g_free (in.ids_list), g_free (in.prompts), g_free (in.cand_file), g_free (in.cand_prefix);
+  g_strfreev (in.targets);
+  g_free (lv.target), g_free (lv.position), g_free (lv.tag), g_free (lv.curve);
+  common_clear (&c);
+  return error ? strata_cli_fail (error) : status;
 }
 
 int
@@ -379,6 +459,7 @@ strata_cmd_patch (int argc, char **argv)
   g_autoptr (StrataAnalysis) a = NULL;
   g_auto (StrataAnalysisReport) report = { 0 };
   StrataEngine *e = NULL;
+  g_auto (StrataViewState) v = { 0 };
   StrataPatchSite site_list[16];
   StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
   int dir = 0, met = 0;
@@ -435,7 +516,8 @@ strata_cmd_patch (int argc, char **argv)
   double seconds = report.patch_seconds;
   strata_engine_free (e);
   e = NULL;
-  status = finish ("patch", m, a, &po, seconds, FALSE, &c);
+  view_for (&c, a, &po, &v);
+  status = finish ("patch", m, a, &po, seconds, FALSE, NULL, &v, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);

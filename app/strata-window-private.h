@@ -6,6 +6,7 @@
 
 #include "strata-analysis.h"
 #include "strata-engine.h"
+#include "strata-examples.h"
 #include "strata-figure-view.h"
 #include "strata-model.h"
 #include "strata-topk-panel.h"
@@ -46,6 +47,8 @@ struct _StrataWindow {
   gboolean syncing;            /* guards widget <-> model feedback */
 
   GtkWidget *banner, *banner_label;
+  GtkWidget *example_bar, *example_label, *example_buttons;
+  const StrataExample *opening_example; /* until its first analysis arrives (its view) */
   GtkWidget *progress_revealer, *progress, *progress_label;
   StrataModelCard card[2];
   GtkWidget *prompt_entry, *corrupt_entry, *targets_entry, *contrast_entry;
@@ -96,6 +99,13 @@ char *_strata_window_default_prompt (StrataModel *m);
 char *_strata_window_unknown_words (StrataModel *m, const char *text);
 /* Fill the prompt entry by that rule, unless it holds text the person typed. */
 void _strata_window_apply_default_prompt (StrataWindow *self);
+
+/* strata-window-example.c: the line naming the open example, with the others one click
+ * away; its view (the tag the MRR curves open on) once its first analysis arrives. */
+GtkWidget *_strata_window_example_bar_new (StrataWindow *self);
+void _strata_window_example_apply_view (StrataWindow *self);
+/* Another checkpoint or a session replaces the example: its line goes. */
+void _strata_window_example_forget (StrataWindow *self);
 
 /* strata-window-series.c */
 void _strata_window_choose_series (StrataWindow *self);

@@ -171,6 +171,7 @@ strata_window_open_model (StrataWindow *self, const char *path, int slot, gboole
     strata_window_show_error (self, "Wait for the running job to finish or cancel it first.");
     return;
   }
+  _strata_window_example_forget (self);
   OpenJob *j = g_new0 (OpenJob, 1);
   j->path = g_strdup (path);
   j->slot = slot;
@@ -396,6 +397,7 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   if (j->patching)
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[STRATA_FIGURE_PATCH_HEATMAP]);
   _strata_window_set_dirty (self, TRUE);
+  _strata_window_example_apply_view (self);
   /* end_job() enabled the actions before there was an analysis: Save needs it. */
   _strata_window_update_actions (self);
 }

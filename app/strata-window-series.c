@@ -279,6 +279,7 @@ strata_window_open_series (StrataWindow *self, const char *const *dirs)
     }
     strata_series_add_run (series, run);
   }
+  _strata_window_example_forget (self);
   guint total;
   strata_series_count_done (series, &total);
   SeriesJob *j = g_new0 (SeriesJob, 1);
@@ -414,6 +415,7 @@ _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoi
     strata_window_show_error (self, "This series holds no prompt set or checkpoint path to open the checkpoint with.");
     return;
   }
+  _strata_window_example_forget (self);
   CheckpointJob *j = g_new0 (CheckpointJob, 1);
   j->path = g_strdup (cp->path);
   j->tokenizer_sha256 = g_strdup (s->tokenizer_sha256);

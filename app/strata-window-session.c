@@ -159,6 +159,7 @@ strata_window_open_session (StrataWindow *self, const char *path)
     strata_window_show_error (self, error->message);
     return;
   }
+  _strata_window_example_forget (self);
   guint n_analyses = s->analyses ? s->analyses->len : 0;
   if (n_analyses == 0 && !s->series) {
     g_autofree char *msg = g_strdup_printf ("%s: the session holds no analysis", path);

@@ -695,6 +695,13 @@ build_menu (StrataWindow *self)
   g_menu_append (files, "Open Second Checkpoint…", "win.open-compare");
   g_menu_append (files, "Open Series…", "win.open-series");
   g_menu_append (files, "Load Prompt Set…", "win.load-prompts");
+  GMenu *examples = g_menu_new ();
+  for (gsize i = 0; i < strata_n_examples; i++) {
+    g_autofree char *action = g_strdup_printf ("app.open-example('%s')", strata_examples[i].id);
+    g_menu_append (examples, strata_examples[i].title, action);
+  }
+  g_menu_append_submenu (files, "Examples", G_MENU_MODEL (examples));
+  g_object_unref (examples);
   g_menu_append_section (menu, NULL, G_MENU_MODEL (files));
   GMenu *session = g_menu_new ();
   g_menu_append (session, "Open Session…", "win.open-session");
@@ -802,6 +809,7 @@ strata_window_init (StrataWindow *self)
   gtk_widget_set_visible (self->banner, FALSE);
   g_signal_connect (self->banner, "response", G_CALLBACK (banner_response_cb), self);
   gtk_box_append (GTK_BOX (outer), self->banner);
+  gtk_box_append (GTK_BOX (outer), _strata_window_example_bar_new (self));
 
   GtkWidget *prog = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   gtk_widget_set_margin_start (prog, 12);

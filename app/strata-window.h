@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "strata-application.h"
+#include "strata-examples.h"
 
 G_BEGIN_DECLS
 
@@ -18,6 +19,8 @@ void strata_window_open_model (StrataWindow *self, const char *path, int slot, g
  * show them side by side. */
 void strata_window_open_pair (StrataWindow *self, const char *a, const char *b);
 void strata_window_open_session (StrataWindow *self, const char *path);
+/* Open a bundled example: its checkpoint(s), prompt set and view, with a line saying what it is. */
+void strata_window_open_example (StrataWindow *self, const StrataExample *example);
 /* Training dynamics: the checkpoints of one or two training-run folders (`dirs`, NULL
  * terminated), each run over the window's prompt set in the background; the series pages
  * fill in checkpoint by checkpoint. Without a prompt set it asks for one first. */

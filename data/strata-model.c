@@ -113,7 +113,8 @@ detect_format (const char *path, StrataFormat *format, GError **error)
   }
   FILE *f = fopen (path, "rb");
   if (!f) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot open: %s", src, g_strerror (errno));
+    /* The whole path as given: a mistyped folder is the usual cause. */
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot open: %s", path, g_strerror (errno));
     return FALSE;
   }
   got = fread (magic, 1, sizeof magic, f);

@@ -482,3 +482,88 @@ strata_prompt_set_new_single (StrataModel *model, const char *text, const int32_
     return NULL;
   return g_steal_pointer (&set);
 }
+
+static void
+add_unique (GPtrArray *list, const char *s)
+{
+  for (guint i = 0; i < list->len; i++)
+    if (strcmp (list->pdata[i], s) == 0)
+      return;
+  g_ptr_array_add (list, (gpointer) s);
+}
+
+GPtrArray *
+strata_prompt_set_list_tags (const StrataPromptSet *set)
+{
+  GPtrArray *tags = g_ptr_array_new ();
+  g_ptr_array_add (tags, (gpointer) "all");
+  for (guint i = 0; set && i < set->prompts->len; i++) {
+    const StrataPrompt *p = set->prompts->pdata[i];
+    for (int j = 0; p->tags && p->tags[j]; j++)
+      add_unique (tags, p->tags[j]);
+  }
+  return tags;
+}
+
+GPtrArray *
+strata_prompt_set_list_targets (const StrataPromptSet *set)
+{
+  GPtrArray *targets = g_ptr_array_new ();
+  for (guint i = 0; set && i < set->prompts->len; i++) {
+    const StrataPrompt *p = set->prompts->pdata[i];
+    for (guint j = 0; p->targets && j < p->targets->len; j++)
+      add_unique (targets, g_array_index (p->targets, StrataTarget, j).name);
+  }
+  return targets;
+}
+
+GPtrArray *
+strata_prompt_set_list_positions (const StrataPromptSet *set)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  if (!set || set->prompts->len == 0)
+    return out;
+  const StrataPrompt *p = set->prompts->pdata[0];
+  if (p->positions && p->positions->len > 0) {
+    for (guint j = 0; j < p->positions->len; j++)
+      g_ptr_array_add (out, g_strdup (g_array_index (p->positions, StrataPosition, j).name));
+  } else {
+    for (guint j = 0; p->ids && j < p->ids->len; j++)
+      g_ptr_array_add (out, g_strdup_printf ("%u", j));
+  }
+  return out;
+}
+
+char *
+strata_prompt_set_position_name (const StrataPromptSet *set, int pos)
+{
+  if (!set || set->prompts->len == 0)
+    return NULL;
+  const StrataPrompt *p = set->prompts->pdata[0];
+  if (pos < 0)
+    pos = p->ids ? (int) p->ids->len - 1 : 0;
+  for (guint j = 0; p->positions && j < p->positions->len; j++) {
+    const StrataPosition *sp = &g_array_index (p->positions, StrataPosition, j);
+    if (sp->index == pos)
+      return g_strdup (sp->name);
+  }
+  return g_strdup_printf ("%d", pos);
+}
+
+int
+strata_prompt_set_position_index (const StrataPromptSet *set, const char *name)
+{
+  if (!name || !set || set->prompts->len == 0)
+    return -1;
+  const StrataPrompt *p = set->prompts->pdata[0];
+  for (guint j = 0; p->positions && j < p->positions->len; j++) {
+    const StrataPosition *sp = &g_array_index (p->positions, StrataPosition, j);
+    if (strcmp (sp->name, name) == 0)
+      return sp->index;
+  }
+  char *end = NULL;
+  gint64 v = g_ascii_strtoll (name, &end, 10);
+  if (*name && !*end && v >= 0 && p->ids && v < (gint64) p->ids->len && (!p->positions || p->positions->len == 0))
+    return (int) v;
+  return -1;
+}

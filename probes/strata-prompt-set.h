@@ -55,6 +55,20 @@ StrataPromptSet *strata_prompt_set_copy (const StrataPromptSet *set);
 /* Element free function of StrataPromptSet.prompts (for code that builds sets). */
 void strata_prompt_free (gpointer prompt);
 
+/* The tags, targets and named positions of a set (NULL: none), in first-seen order (tags:
+ * "all" first; positions: the first prompt's names, or indices when it names none). Tags and
+ * targets are borrowed strings (free the array only); positions are owned by the array. */
+GPtrArray *strata_prompt_set_list_tags (const StrataPromptSet *set);
+GPtrArray *strata_prompt_set_list_targets (const StrataPromptSet *set);
+GPtrArray *strata_prompt_set_list_positions (const StrataPromptSet *set);
+/* The name under which aggregates read position index `pos` (the first prompt's name for it,
+ * else the index as text); pos < 0: the last position of the first prompt. Newly allocated;
+ * NULL without prompts. */
+char *strata_prompt_set_position_name (const StrataPromptSet *set, int pos);
+/* The index of a named position in the first prompt (or an index written as text when the
+ * first prompt names none); -1 when none. */
+int strata_prompt_set_position_index (const StrataPromptSet *set, const char *name);
+
 /* "#338" -> 338; "<e_17>" -> its id if it is exactly one token; else a TOKEN error naming
  * `what` (e.g. "target 'bridge'"). */
 gboolean strata_resolve_token (StrataModel *model, const char *written, const char *what,

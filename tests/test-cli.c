@@ -229,6 +229,68 @@ test_lens_prompt_set (void)
   g_rmdir (dir);
 }
 
+/* `strata lens A --compare B`: the compared checkpoint's JSON is exactly what `strata lens B`
+ * writes for it (same prompts, tokenized by B); the session holds both analyses, side by side,
+ * with the view the --view-* options name; a name the prompt set lacks is an error. */
+static void
+test_lens_compare (void)
+{
+  g_autofree char *a = data_path ("twohop/cot-3000");
+  g_autofree char *b = data_path ("twohop/nocot-9000");
+  g_autofree char *set = data_path ("twohop/prompts-trimmed.jsonl");
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *session = g_build_filename (dir, "cmp.h5", NULL);
+  g_auto (Run) both = { 0 }, alone = { 0 }, info = { 0 };
+  strata (&both, (const char *[]) { "lens", a, "--compare", b, "--prompts", set, "--summary", "--view", "curves", "--view-curve", "mrr",
+                                    "--view-target", "bridge", "--view-position", "r2", "--view-tag", "id",
+                                    "--session", session, "--json", "-", NULL });
+  g_assert_cmpint (both.status, ==, 0);
+  strata (&alone, (const char *[]) { "lens", b, "--prompts", set, "--summary", "--json", "-", NULL });
+  g_assert_cmpint (alone.status, ==, 0);
+  g_autoptr (JsonParser) p_both = NULL, p_alone = NULL;
+  JsonObject *o = parse_object (both.out, &p_both);
+  JsonObject *ob = parse_object (alone.out, &p_alone);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (o, "model"), "name"), ==, "cot-3000");
+  JsonObject *cmp = json_object_get_object_member (o, "compare");
+  g_assert_nonnull (cmp);
+  /* Everything but the strata version line up member by member. */
+  const char *members[] = { "model", "prompt_source", "settings", "prompts", "aggregate" };
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++) {
+    g_test_message ("compare.%s", members[i]);
+    g_assert_true (json_node_equal (json_object_get_member (cmp, members[i]), json_object_get_member (ob, members[i])));
+  }
+  g_assert_false (json_node_equal (json_object_get_member (cmp, "aggregate"), json_object_get_member (o, "aggregate")));
+  strata (&info, (const char *[]) { "session-info", session, NULL });
+  g_assert_cmpint (info.status, ==, 0);
+  g_assert_nonnull (strstr (info.out, "analysis 0: cot-3000"));
+  g_assert_nonnull (strstr (info.out, "analysis 1: nocot-9000"));
+  g_assert_nonnull (strstr (info.out, "view: curves figure"));
+  g_assert_nonnull (strstr (info.out, "position 2, head 0, target bridge, side by side"));
+
+  struct { const char *opt, *value, *needle; } bad[] = {
+    { "--view-target", "tail", "no target 'tail'" },
+    { "--view-tag", "odd", "no prompt has the tag 'odd'" },
+    { "--view-position", "r3", "no position 'r3'" },
+    { "--view-curve", "area", "--view-curve takes" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_auto (Run) r = { 0 };
+    strata (&r, (const char *[]) { "lens", a, "--compare", b, "--prompts", set, bad[i].opt, bad[i].value,
+                                   "--json", "-", NULL });
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, bad[i].needle));
+    g_assert_cmpstr (r.out, ==, "");
+  }
+  g_auto (Run) missing = { 0 };
+  strata (&missing, (const char *[]) { "lens", a, "--compare", "/nonexistent/model", "--prompts", set, "--json", "-",
+                                       NULL });
+  g_assert_cmpint (missing.status, ==, 1);
+  g_assert_nonnull (strstr (missing.err, "/nonexistent/model"));
+  g_assert_cmpstr (missing.out, ==, "");
+  g_unlink (session);
+  g_rmdir (dir);
+}
+
 /* `strata patch`: sites[SITE].metric and .score as [layer][position], baselines, ids, the
  * circuit; the naive loop gives the same scores. */
 static void
@@ -333,6 +395,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/errors", test_errors);
   g_test_add_func ("/app/cli/lens-json", test_lens_json);
   g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
+  g_test_add_func ("/app/cli/lens-compare", test_lens_compare);
   g_test_add_func ("/app/cli/patch-json", test_patch_json);
   g_test_add_func ("/app/cli/probe-errors", test_probe_errors);
   return g_test_run ();

@@ -558,7 +558,7 @@ test_empty (void)
   g_autofree char *dir = g_dir_make_tmp ("strata-fig-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "x.png", NULL);
   g_autoptr (GError) error = NULL;
-  g_assert_false (strata_figure_export_analysis (&a, STRATA_FIGURE_LENS_HEATMAP, &v, path, 1, &error));
+  g_assert_false (strata_figure_export_analysis (&a, NULL, STRATA_FIGURE_LENS_HEATMAP, &v, path, 1, &error));
   g_assert_error (error, STRATA_FIGURE_ERROR, STRATA_FIGURE_ERROR_EMPTY);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_rmdir (dir);
@@ -878,7 +878,7 @@ test_export_pdf (void)
   g_autofree char *dir = g_dir_make_tmp ("strata-fig-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "curves.pdf", NULL);
   g_autoptr (GError) error = NULL;
-  g_assert_true (strata_figure_export_analysis (&f.a, STRATA_FIGURE_TOKEN_CURVES, &f.v, path, 1, &error));
+  g_assert_true (strata_figure_export_analysis (&f.a, NULL, STRATA_FIGURE_TOKEN_CURVES, &f.v, path, 1, &error));
   g_assert_no_error (error);
   g_autofree char *data = NULL;
   gsize len;

@@ -707,6 +707,9 @@ test_killed_mid_write (Fixture *f, gconstpointer data)
   GError *error = NULL;
   g_assert_true (strata_session_save (original, f->path, &error));
   g_assert_no_error (error);
+  g_autofree char *original_bytes = NULL;
+  gsize original_len = 0;
+  g_assert_true (g_file_get_contents (f->path, &original_bytes, &original_len, NULL));
 
   const int delays_ms[] = { 0, 1, 3, 10, 30, 60, 120, 250 };
   int killed = 0;
@@ -731,10 +734,24 @@ test_killed_mid_write (Fixture *f, gconstpointer data)
     }
     g_autoptr (StrataSession) now = strata_session_load (f->path, &error);
     g_assert_no_error (error);
-    if (WIFSIGNALED (status)) {
+    g_autofree char *bytes = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (f->path, &bytes, &len, NULL));
+    gboolean old_file = len == original_len && memcmp (bytes, original_bytes, len) == 0;
+    if (WIFSIGNALED (status) && old_file) {
       g_test_message ("killed after %d ms", delays_ms[i]);
       killed++;
       sample_session_assert_equal (original, now);
+    } else if (WIFSIGNALED (status)) {
+      /* Killed in the instant after the rename, while the process was exiting: the new
+       * session, whole. */
+      g_test_message ("killed after %d ms, after the rename", delays_ms[i]);
+      g_autoptr (StrataSession) expect = sample_session_new (&big);
+      sample_session_assert_equal (expect, now);
+      g_assert_true (strata_session_save (original, f->path, &error));
+      g_assert_no_error (error);
+      g_free (original_bytes);
+      g_assert_true (g_file_get_contents (f->path, &original_bytes, &original_len, NULL));
     } else {
       /* The save finished first: the new session replaced the old one whole. */
       g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
@@ -743,6 +760,8 @@ test_killed_mid_write (Fixture *f, gconstpointer data)
       sample_session_assert_equal (expect, now);
       g_assert_true (strata_session_save (original, f->path, &error));
       g_assert_no_error (error);
+      g_free (original_bytes);
+      g_assert_true (g_file_get_contents (f->path, &original_bytes, &original_len, NULL));
     }
     remove_temporaries (f->dir);
   }

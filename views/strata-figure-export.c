@@ -161,8 +161,8 @@ strata_figure_export (const char *path, double width, double height, double scal
 }
 
 gboolean
-strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind, const StrataViewState *v,
-                               const char *path, double scale, GError **error)
+strata_figure_export_analysis (const StrataAnalysis *a, const StrataAnalysis *b, StrataFigureKind kind,
+                               const StrataViewState *v, const char *path, double scale, GError **error)
 {
   StrataViewState view = { 0 };
   if (v)
@@ -170,7 +170,7 @@ strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind, c
   else
     view.layer = view.position = view.head = -1;
   view.figure = kind;
-  StrataFigureInput in = { .kind = kind, .a = a, .view = &view };
+  StrataFigureInput in = { .kind = kind, .a = a, .b = b, .view = &view };
   double height = strata_figure_fit_height (&in, STRATA_FIGURE_DEFAULT_WIDTH, STRATA_FIGURE_DEFAULT_HEIGHT);
   return strata_figure_export (path, STRATA_FIGURE_DEFAULT_WIDTH, height, scale, &in, error);
 }

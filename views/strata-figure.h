@@ -90,10 +90,10 @@ char *strata_figure_token_text (const StrataFigureInput *in, const StrataAnalysi
  * for SVG <title>/<desc> and for accessibility. Either may be NULL. */
 void strata_figure_describe (const StrataFigureInput *in, char **title, char **description);
 
-/* For the CLI: one analysis, default size. */
-gboolean strata_figure_export_analysis (const StrataAnalysis *a, StrataFigureKind kind,
-                                        const StrataViewState *v, const char *path,
-                                        double scale, GError **error);
+/* For the CLI: one analysis, or two side by side (`b` non-NULL and v->compare), at the
+ * default width and the height fitted to the content. */
+gboolean strata_figure_export_analysis (const StrataAnalysis *a, const StrataAnalysis *b, StrataFigureKind kind,
+                                        const StrataViewState *v, const char *path, double scale, GError **error);
 
 /* The older spelling of strata_figure_kind_to_string() (probes/strata-analysis.h). */
 #define strata_figure_kind_name(kind) strata_figure_kind_to_string (kind)

@@ -5,7 +5,7 @@
 # the session target is skipped). Exits non-zero when a target crashes, leaks or trips a
 # sanitizer (libFuzzer's own exit status), or fails to build. FUZZ_TARGETS="session" (etc.)
 # runs only those; FUZZ_FORK=N runs the session target in N processes that keep going after
-# a crash (the long campaign; crash inputs are kept in WORKDIR).
+# a crash (the long campaign). Crash inputs are kept in WORKDIR as TARGET-crash-* (leak-, timeout-).
 set -eu
 secs=${1:-20}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,7 +79,7 @@ fi
 if wants session; then
   # The session reader, the series and the figures' normalisation: every kernels/, data/ and
   # probes/ source and the figure sources (a standalone build, so all are instrumented).
-  printf '#define STRATA_VERSION "fuzz"\n#define STRATA_HAVE_CUDA 0\n#define STRATA_DEFAULT_MODEL_DIR "/nonexistent"\n' \
+  printf '#define STRATA_VERSION "fuzz"\n#define STRATA_HAVE_CUDA 0\n#define STRATA_EXAMPLES_DIR "/nonexistent"\n' \
     >"$work/strata-config.h"
   session_libs=$(pkg-config --cflags --libs hdf5-serial openblas cairo pangocairo)
   # shellcheck disable=SC2046,SC2086
@@ -115,7 +115,7 @@ fi
 # crash fails the run.
 classify_session_crashes () {
   mine=0
-  for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+  for f in "$work"/session-crash-* "$work"/session-leak-* "$work"/session-timeout-*; do
     [ -e "$f" ] || continue
     # A hang is replayed with a short timeout: libFuzzer then prints where it was.
     frame=$("$work/fuzz-session" -timeout=10 "$f" 2>&1 | grep -E '^ *#[0-9]+ ' | \
@@ -156,7 +156,7 @@ for t in $targets; do
   fi
   # shellcheck disable=SC2086
   if ! (cd "$work" && STRATA_FUZZ_DATA="$root/tests/data/hf-pipeline" "./fuzz-$t" -max_total_time="$secs" -rss_limit_mb=4096 \
-        -print_final_stats=1 $extra "corpus-$t" 2>"fuzz-$t.log"); then
+        -print_final_stats=1 -artifact_prefix="$t-" $extra "corpus-$t" 2>"fuzz-$t.log"); then
     echo "fuzz-$t FAILED; see $work/fuzz-$t.log (crash inputs in $work)" >&2
     tail -n 40 "$work/fuzz-$t.log" >&2
     status=1
