@@ -109,7 +109,8 @@ void _strata_window_example_forget (StrataWindow *self);
 
 /* strata-window-series.c */
 void _strata_window_choose_series (StrataWindow *self);
-/* Open the folders waiting for a prompt set, now that one is loaded (or forget them: NULL). */
+/* Open the folders that waited for a prompt set now that one is loaded; without one
+ * (prompts_loaded FALSE: the person chose none) forget them. */
 void _strata_window_resume_series (StrataWindow *self, gboolean prompts_loaded);
 /* The series pages are in the switcher only while the view model holds a series. */
 void _strata_window_update_series_pages (StrataWindow *self);
