@@ -10,6 +10,7 @@
 struct _StrataApplication {
   GtkApplication parent_instance;
   char *prompts;   /* --prompts FILE: the prompt set new windows run instead of a typed prompt */
+  char **series;   /* --series DIR (once or twice): training runs the first window opens as a series */
 };
 
 G_DEFINE_FINAL_TYPE (StrataApplication, strata_application, GTK_TYPE_APPLICATION)
@@ -21,11 +22,27 @@ is_session (GFile *file)
   return name && (g_str_has_suffix (name, ".h5") || g_str_has_suffix (name, ".hdf5"));
 }
 
+/* --series: a window running the prompt set over the training runs, instead of a model. */
+static gboolean
+open_series_window (StrataApplication *self)
+{
+  g_auto (GStrv) series = g_steal_pointer (&self->series);
+  if (!series)
+    return FALSE;
+  StrataWindow *w = strata_window_new (self);
+  strata_window_set_prompt_set (w, self->prompts);
+  strata_window_open_series (w, (const char *const *) series);
+  gtk_window_present (GTK_WINDOW (w));
+  return TRUE;
+}
+
 /* With no argument: the first bundled example that is installed (the two-hop comparison),
  * else a banner saying how to open a checkpoint. */
 static void
 strata_application_activate (GApplication *app)
 {
+  if (open_series_window (STRATA_APPLICATION (app)))
+    return;
   GtkWindow *win = gtk_application_get_active_window (GTK_APPLICATION (app));
   if (!win) {
     StrataWindow *w = strata_window_new (STRATA_APPLICATION (app));
@@ -107,6 +124,7 @@ strata_application_startup (GApplication *app)
     { "win.open-model", { "<Control>o", NULL } },
     { "win.open-compare", { "<Control><Shift>o", NULL } },
     { "win.open-session", { "<Control><Alt>o", NULL } },
+    { "win.open-series", { "<Control><Shift>t", NULL } },
     { "win.save", { "<Control>s", NULL } },
     { "win.save-as", { "<Control><Shift>s", NULL } },
     { "win.run-lens", { "<Control>Return", NULL } },
@@ -121,6 +139,9 @@ strata_application_startup (GApplication *app)
     { "win.show-figure(2)", { "<Alt>3", NULL } },
     { "win.show-figure(3)", { "<Alt>4", NULL } },
     { "win.show-figure(4)", { "<Alt>5", NULL } },
+    { "win.show-figure(5)", { "<Alt>6", NULL } },
+    { "win.show-figure(6)", { "<Alt>7", NULL } },
+    { "win.show-figure(7)", { "<Alt>8", NULL } },
     { "window.close", { "<Control>w", NULL } },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
@@ -131,6 +152,9 @@ strata_application_startup (GApplication *app)
   gtk_css_provider_load_from_data (css,
     "strata-figure { background: white; }\n"
     ".strata-sidebar { padding: 12px; }\n"
+    ".strata-actions { padding: 8px 12px; }\n"
+    /* The theme makes every switcher button 100 px wide or more: eight pages would not fit. */
+    ".strata-switcher > button.text-button { min-width: 0; }\n"
     ".strata-card-key { color: alpha(currentColor, 0.6); }\n"
     ".strata-layerbar { padding: 6px 12px; border-top: 1px solid alpha(currentColor, 0.15); }\n",
     -1);
@@ -152,6 +176,20 @@ strata_application_handle_local_options (GApplication *app, GVariantDict *option
     g_free (self->prompts);
     self->prompts = g_canonicalize_filename (prompts, NULL);
   }
+  g_auto (GStrv) series = NULL;
+  if (g_variant_dict_lookup (options, "series", "^aay", &series) && series) {
+    for (int i = 0; series[i]; i++)
+      if (!g_file_test (series[i], G_FILE_TEST_IS_DIR)) {
+        g_printerr ("strata: --series %s: no such folder\n", series[i]);
+        return 1;
+      }
+    if (g_strv_length (series) > 2 || !self->prompts) {
+      g_printerr ("strata: --series takes one or two training-run folders and needs --prompts SET.jsonl\n");
+      return 1;
+    }
+    g_strfreev (self->series);
+    self->series = g_steal_pointer (&series);
+  }
   return -1;
 }
 
@@ -159,6 +197,7 @@ static void
 strata_application_finalize (GObject *object)
 {
   g_free (STRATA_APPLICATION (object)->prompts);
+  g_strfreev (STRATA_APPLICATION (object)->series);
   G_OBJECT_CLASS (strata_application_parent_class)->finalize (object);
 }
 
@@ -178,6 +217,9 @@ strata_application_init (StrataApplication *self)
 {
   g_application_add_main_option (G_APPLICATION (self), "prompts", 0, 0, G_OPTION_ARG_FILENAME,
                                  "Run the lens over this prompt set (JSON Lines) instead of a typed prompt", "FILE.jsonl");
+  g_application_add_main_option (G_APPLICATION (self), "series", 0, 0, G_OPTION_ARG_FILENAME_ARRAY,
+                                 "Open a training run's checkpoints as a series over --prompts (twice: two runs "
+                                 "side by side)", "DIR");
 }
 
 int

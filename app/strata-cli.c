@@ -32,7 +32,10 @@ static const StrataCommand commands[] = {
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: strata COMMAND [OPTION…]\n       strata [--prompts FILE.jsonl] [MODEL [MODEL_B]|FILE.h5]   (the window)\n\nCommands:\n");
+  fprintf (out, "Usage: strata COMMAND [OPTION…]\n"
+                "       strata [--prompts FILE.jsonl] [MODEL [MODEL_B]|FILE.h5]   (the window)\n"
+                "       strata --series DIR [--series DIR_B] --prompts FILE.jsonl   (the window, on a series)\n"
+                "\nCommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nMODEL is a Hugging Face folder, a .safetensors, a .gguf or a llama2.c .bin.\n"
@@ -45,7 +48,9 @@ strata_cli_main (int argc, char **argv)
 #ifdef STRATA_HAVE_GUI
   /* No command, or an existing file or folder that is not a command: the window (on that
    * model or session). A mistyped command stays an error. */
-  gboolean window_option = argc >= 2 && g_str_has_prefix (argv[1], "--prompts"); /* strata --prompts F MODEL… */
+  /* strata --prompts F MODEL…, strata --series DIR --prompts F */
+  gboolean window_option = argc >= 2 && (g_str_has_prefix (argv[1], "--prompts")
+                                          || g_str_has_prefix (argv[1], "--series"));
   gboolean known = argc >= 2 && argv[1][0] == '-' && !window_option;
   for (gsize i = 0; argc >= 2 && i < G_N_ELEMENTS (commands); i++)
     known = known || strcmp (argv[1], commands[i].name) == 0;

@@ -54,6 +54,12 @@ open_compare_activated (GSimpleAction *a, GVariant *p, gpointer data)
 }
 
 static void
+open_series_activated (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  _strata_window_choose_series (STRATA_WINDOW (data));
+}
+
+static void
 prompts_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
 {
   if (response == GTK_RESPONSE_ACCEPT) {
@@ -62,6 +68,7 @@ prompts_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
     if (path)
       strata_window_set_prompt_set (self, path);
   }
+  _strata_window_resume_series (self, FALSE); /* no set chosen: the series that waited for one is dropped */
   g_object_unref (dialog);
 }
 
@@ -75,6 +82,7 @@ strata_window_set_prompt_set (StrataWindow *self, const char *path)
   gtk_widget_set_tooltip_text (self->prompt_set_label, self->prompt_set_path);
   gtk_widget_set_visible (self->prompt_set_clear, self->prompt_set_path != NULL);
   _strata_window_apply_default_prompt (self);
+  _strata_window_resume_series (self, self->prompt_set_path != NULL);
 }
 
 static void
@@ -140,7 +148,9 @@ show_figure_activated (GSimpleAction *a, GVariant *p, gpointer data)
 {
   StrataWindow *self = data;
   int k = g_variant_get_int32 (p);
-  if (k >= 0 && k < STRATA_FIGURE_N)
+  /* The series pages only while a series is loaded (their pages are visible then). */
+  if (k >= 0 && k < STRATA_FIGURE_N_ALL
+      && gtk_stack_page_get_visible (gtk_stack_get_page (GTK_STACK (self->stack), self->figures[k])))
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[k]);
 }
 
@@ -262,7 +272,10 @@ help_activated (GSimpleAction *a, GVariant *p, gpointer data)
     "Ctrl+Return: run the lens    Ctrl+Shift+Return: run patching    Escape: cancel\n"
     "Ctrl+E: export figure    Ctrl+L: edit the prompt    Ctrl+P: load a prompt set\n"
     "Alt+1…5: lens, curves, patching, circuit, attention    Ctrl+D: compare checkpoints\n"
+    "Alt+6…8: series, accuracy, series patching (with a series open)\n"
+    "Series figures: Left / Right: checkpoint    Return: open it at the selected layer\n"
     "Ctrl+O: open model    Ctrl+Shift+O: second checkpoint    Ctrl+Alt+O: open session\n"
+    "Ctrl+Shift+T: open a series of checkpoints (training runs)\n"
     "Ctrl+S / Ctrl+Shift+S: save session    Ctrl+W: close    Ctrl+Q: quit");
   g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
   gtk_window_present (GTK_WINDOW (dialog));
@@ -272,6 +285,7 @@ static const GActionEntry entries[] = {
   { "open-model", open_model_activated, NULL, NULL, NULL, { 0 } },
   { "open-folder", open_folder_activated, NULL, NULL, NULL, { 0 } },
   { "open-compare", open_compare_activated, NULL, NULL, NULL, { 0 } },
+  { "open-series", open_series_activated, NULL, NULL, NULL, { 0 } },
   { "load-prompts", load_prompts_activated, NULL, NULL, NULL, { 0 } },
   { "unload-prompts", unload_prompts_activated, NULL, NULL, NULL, { 0 } },
   { "run-lens", run_lens_activated, NULL, NULL, NULL, { 0 } },
@@ -303,13 +317,14 @@ void
 _strata_window_update_actions (StrataWindow *self)
 {
   gboolean busy = _strata_window_is_busy (self);
-  gboolean have = strata_view_model_get_analysis (self->view, 0) != NULL;
+  gboolean have = strata_view_model_get_analysis (self->view, 0) || strata_view_model_get_series (self->view);
   set_enabled (self, "run-lens", !busy && self->model[0]);
   set_enabled (self, "run-patching", !busy && self->model[0]);
   set_enabled (self, "cancel", busy);
   set_enabled (self, "open-model", !busy);
   set_enabled (self, "open-folder", !busy);
   set_enabled (self, "open-compare", !busy);
+  set_enabled (self, "open-series", !busy);
   set_enabled (self, "open-session", !busy);
   set_enabled (self, "open-recent", !busy);
   set_enabled (self, "save", !busy && have);

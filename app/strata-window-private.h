@@ -1,6 +1,7 @@
 /* strata-window-private.h: what the window's files share (GNOME Text Editor style split:
  * strata-window.c builds the widgets, -actions.c the actions and keys, -run.c the
- * background jobs, -session.c saving and opening, -state.c size and recent files). */
+ * background jobs, -series.c a series of checkpoints and opening one of them, -session.c
+ * saving and opening, -state.c size and recent files). */
 #pragma once
 
 #include "strata-analysis.h"
@@ -13,6 +14,9 @@
 #include "strata-window.h"
 
 G_BEGIN_DECLS
+
+/* Items of the tag list read "tag id"; the view state holds "id". */
+#define STRATA_WINDOW_TAG_ITEM "tag "
 
 typedef struct {
   GtkWidget *frame;
@@ -29,6 +33,8 @@ struct _StrataWindow {
   char *prompt_set_path;       /* loaded set (resolved against each model when run) */
   char *pending_compare;       /* second checkpoint to open once the first is open */
   char *auto_prompt;           /* the text the window put in the prompt entry itself */
+  char **pending_series;       /* training-run folders to open once a prompt set is loaded */
+  gboolean options_for_series; /* the options bar's lists hold the series' items */
 
   GCancellable *cancellable;   /* of the running job; NULL when idle */
   gint progress_permille;      /* written by the job's thread, read by a timeout */
@@ -48,10 +54,11 @@ struct _StrataWindow {
   GtkWidget *prompt_entry, *corrupt_entry, *targets_entry, *contrast_entry;
   GtkWidget *prompt_set_label, *prompt_set_clear;
   GtkWidget *stack;
-  GtkWidget *figures[STRATA_FIGURE_N];
+  GtkWidget *figures[STRATA_FIGURE_N_ALL]; /* the checkpoint pages, then the series pages */
   GtkWidget *layer_scale, *layer_label, *position_spin, *head_spin;
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
   GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
+  GtkWidget *quantity_dropdown;  /* series heat map: MRR or mean probability */
   GArray *posname_index;       /* int: the position index of each posname_dropdown item */
   GArray *site_index;          /* int (StrataPatchSite): the site of each site_dropdown item */
   GtkWidget *run_button, *patch_button, *export_button;
@@ -75,7 +82,12 @@ void _strata_window_update_actions (StrataWindow *self);
 void _strata_window_export_to (StrataWindow *self, const char *path);
 
 /* strata-window-run.c */
+#define STRATA_WINDOW_CANCELLED_MESSAGE "Cancelled; the previous results are unchanged."
 gboolean _strata_window_is_busy (StrataWindow *self);
+/* A background job: shows the progress bar with `what`, disables what must wait; the
+ * cancellable is the window's until _strata_window_end_job(). */
+GCancellable *_strata_window_begin_job (StrataWindow *self, const char *what);
+void _strata_window_end_job (StrataWindow *self);
 void _strata_window_run_lens (StrataWindow *self, gboolean patching);
 void _strata_window_cancel (StrataWindow *self);
 void _strata_window_set_model (StrataWindow *self, int slot, StrataModel *model);
@@ -94,6 +106,19 @@ GtkWidget *_strata_window_example_bar_new (StrataWindow *self);
 void _strata_window_example_apply_view (StrataWindow *self);
 /* Another checkpoint or a session replaces the example: its line goes. */
 void _strata_window_example_forget (StrataWindow *self);
+
+/* strata-window-series.c */
+void _strata_window_choose_series (StrataWindow *self);
+/* Open the folders that waited for a prompt set now that one is loaded; without one
+ * (prompts_loaded FALSE: the person chose none) forget them. */
+void _strata_window_resume_series (StrataWindow *self, gboolean prompts_loaded);
+/* The series pages are in the switcher only while the view model holds a series. */
+void _strata_window_update_series_pages (StrataWindow *self);
+/* Fill the options bar's target, tag, named-position and site lists from the series. */
+void _strata_window_fill_series_options (StrataWindow *self);
+/* Open checkpoint `checkpoint` of run `run` of the series in slot 0, run it as the series
+ * did and show it on the curves page at `layer` (-1: its last). */
+void _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoint, int layer);
 
 /* strata-window-session.c */
 void _strata_window_save (StrataWindow *self, gboolean save_as);

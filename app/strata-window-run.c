@@ -25,14 +25,12 @@ progress_tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-#define CANCELLED_MESSAGE "Cancelled; the previous results are unchanged."
-
-static GCancellable *
-begin_job (StrataWindow *self, const char *what)
+GCancellable *
+_strata_window_begin_job (StrataWindow *self, const char *what)
 {
   /* The notice of a cancelled run is stale once another starts; other messages stay. */
   if (gtk_widget_get_visible (self->banner)
-      && g_strcmp0 (gtk_label_get_text (GTK_LABEL (self->banner_label)), CANCELLED_MESSAGE) == 0)
+      && g_strcmp0 (gtk_label_get_text (GTK_LABEL (self->banner_label)), STRATA_WINDOW_CANCELLED_MESSAGE) == 0)
     _strata_window_hide_error (self);
   self->cancellable = g_cancellable_new ();
   g_atomic_int_set (&self->progress_permille, -1);
@@ -47,8 +45,8 @@ begin_job (StrataWindow *self, const char *what)
   return self->cancellable;
 }
 
-static void
-end_job (StrataWindow *self)
+void
+_strata_window_end_job (StrataWindow *self)
 {
   g_clear_object (&self->cancellable);
   if (self->progress_source) {
@@ -122,7 +120,7 @@ open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   StrataWindow *self = STRATA_WINDOW (source);
   OpenJob *j = g_task_get_task_data (G_TASK (result));
   g_autoptr (GError) error = NULL;
-  end_job (self);
+  _strata_window_end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     strata_window_show_error (self, error->message);
     g_clear_pointer (&self->pending_compare, g_free);
@@ -180,7 +178,7 @@ strata_window_open_model (StrataWindow *self, const char *path, int slot, gboole
   j->run_lens = run_lens;
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *what = g_strdup_printf ("Opening %s…", base);
-  GCancellable *c = begin_job (self, what);
+  GCancellable *c = _strata_window_begin_job (self, what);
   g_autoptr (GTask) task = g_task_new (self, c, open_done_cb, NULL);
   g_task_set_task_data (task, j, (GDestroyNotify) open_job_free);
   g_task_run_in_thread (task, open_thread);
@@ -350,10 +348,10 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   StrataWindow *self = STRATA_WINDOW (source);
   RunJob *j = g_task_get_task_data (G_TASK (result));
   g_autoptr (GError) error = NULL;
-  end_job (self);
+  _strata_window_end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      _strata_window_show_info (self, CANCELLED_MESSAGE);
+      _strata_window_show_info (self, STRATA_WINDOW_CANCELLED_MESSAGE);
     else
       strata_window_show_error (self, error->message);
     return;
@@ -497,7 +495,7 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
     }
     j->warning = warn->len ? g_strdup (warn->str) : NULL;
   }
-  GCancellable *c = begin_job (self, patching ? "Patching…" : "Running the lens…");
+  GCancellable *c = _strata_window_begin_job (self, patching ? "Patching…" : "Running the lens…");
   g_autoptr (GTask) task = g_task_new (self, c, run_done_cb, NULL);
   g_task_set_task_data (task, j, (GDestroyNotify) run_job_free);
   g_task_run_in_thread (task, run_thread);

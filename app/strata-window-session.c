@@ -11,7 +11,7 @@ refresh_recent (StrataWindow *self)
     _strata_window_rebuild_recent_menu (self, recent);
 }
 
-/* Build a session that borrows the window's analyses; nothing is copied. */
+/* Build a session that borrows the window's analyses and series; nothing is copied. */
 static gboolean
 save_to (StrataWindow *self, const char *path, GError **error)
 {
@@ -23,12 +23,14 @@ save_to (StrataWindow *self, const char *path, GError **error)
     if (a)
       g_ptr_array_add (s->analyses, a);
   }
+  s->series = strata_view_model_get_series (self->view);
   strata_view_state_clear (&s->view);
   s->view = *strata_view_model_get_state (self->view);
   s->view.target = g_strdup (s->view.target);
   s->view.tag = g_strdup (s->view.tag);
   s->view.figure = _strata_window_get_visible_figure (self);
   gboolean ok = strata_session_save (s, path, error);
+  s->series = NULL;
   while (s->analyses->len > 0)               /* hand the borrowed analyses back */
     g_ptr_array_steal_index (s->analyses, s->analyses->len - 1);
   return ok;
@@ -81,7 +83,9 @@ save_response_cb (GtkNativeDialog *dialog, int response, StrataWindow *self)
 static void
 save_with_after (StrataWindow *self, gboolean save_as, AfterSave after)
 {
-  if (!strata_view_model_get_analysis (self->view, 0)) {
+  StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
+  StrataSeries *series = strata_view_model_get_series (self->view);
+  if (!a && !series) {
     strata_window_show_error (self, "Nothing to save yet: run the lens first.");
     return;
   }
@@ -99,8 +103,10 @@ save_with_after (StrataWindow *self, gboolean save_as, AfterSave after)
   gtk_file_filter_add_pattern (f, "*.h5");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), f);
   g_object_unref (f);
-  StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
-  g_autofree char *name = g_strdup_printf ("%s.h5", a->model.name ? a->model.name : "session");
+  const char *stem = a && a->model.name ? a->model.name
+                     : series && series->runs->len > 0 ? ((StrataTrainingRun *) series->runs->pdata[0])->name
+                                                       : "session";
+  g_autofree char *name = g_strdup_printf ("%s.h5", stem);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), name);
   g_object_set_data (G_OBJECT (dialog), "after", GINT_TO_POINTER (after));
   g_signal_connect (dialog, "response", G_CALLBACK (save_response_cb), self);
@@ -154,17 +160,21 @@ strata_window_open_session (StrataWindow *self, const char *path)
     return;
   }
   _strata_window_example_forget (self);
-  if (!s->analyses || s->analyses->len == 0) {
+  guint n_analyses = s->analyses ? s->analyses->len : 0;
+  if (n_analyses == 0 && !s->series) {
     g_autofree char *msg = g_strdup_printf ("%s: the session holds no analysis", path);
     strata_window_show_error (self, msg);
     return;
   }
-  /* Take the analyses out of the session; the view model owns them from now on. */
-  if (s->analyses->len > 2) /* more than two checkpoints: the window shows the first two */
-    g_ptr_array_set_size (s->analyses, 2);
+  /* Take the analyses and the series out of the session; the view model owns them from now on. */
+  if (n_analyses > 2) /* more than two checkpoints: the window shows the first two */
+    g_ptr_array_set_size (s->analyses, n_analyses = 2);
   StrataAnalysis *taken[2] = { NULL, NULL };
-  for (int i = (int) s->analyses->len - 1; i >= 0; i--)
+  for (int i = (int) n_analyses - 1; i >= 0; i--)
     taken[i] = g_ptr_array_steal_index (s->analyses, (guint) i);
+  /* Before the view state: a series figure's layer and position are the series'. */
+  strata_view_model_set_series (self->view, g_steal_pointer (&s->series), (GDestroyNotify) strata_series_free);
+  _strata_window_update_series_pages (self);
   for (int i = 0; i < 2; i++) {
     StrataAnalysis *a = taken[i];
     strata_view_model_set_analysis (self->view, i, a, (GDestroyNotify) strata_analysis_free);
@@ -173,7 +183,8 @@ strata_window_open_session (StrataWindow *self, const char *path)
       _strata_window_set_model (self, i, NULL);
   }
   strata_view_model_set_state (self->view, &s->view);
-  if (s->view.figure >= 0 && s->view.figure < STRATA_FIGURE_N)
+  if (s->view.figure >= 0 && s->view.figure < STRATA_FIGURE_N_ALL
+      && (!STRATA_FIGURE_IS_SERIES (s->view.figure) || strata_view_model_get_series (self->view)))
     gtk_stack_set_visible_child (GTK_STACK (self->stack), self->figures[s->view.figure]);
   g_free (self->session_path);
   self->session_path = g_strdup (path);
@@ -187,7 +198,7 @@ strata_window_open_session (StrataWindow *self, const char *path)
 
   /* Say plainly when the checkpoint on disk is not the one the session was made with. */
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
-  g_autofree char *changed = self->model[0] ? NULL : strata_analysis_check_model (a);
+  g_autofree char *changed = self->model[0] || !a ? NULL : strata_analysis_check_model (a);
   if (changed) {
     g_autofree char *msg = g_strdup_printf ("%c%s.", g_ascii_toupper (changed[0]), changed + 1);
     _strata_window_show_info (self, msg);

@@ -7,8 +7,6 @@ G_DEFINE_FINAL_TYPE (StrataWindow, strata_window, GTK_TYPE_APPLICATION_WINDOW)
 
 static const char *const card_keys[] = { "Family", "Layers", "Width", "Heads", "Vocabulary", "Parameters",
                                          "Dtype", "Device", "BOS" };
-/* Items of the tag list read "tag id"; the view state holds "id". */
-#define TAG_ITEM "tag "
 
 
 /* ---- banner ---- */
@@ -130,7 +128,10 @@ void
 _strata_window_update_title (StrataWindow *self)
 {
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
+  StrataSeries *series = strata_view_model_get_series (self->view);
   const char *name = self->model[0] ? self->model[0]->name : (a ? a->model.name : NULL);
+  if (!name && series && series->runs->len > 0) /* a series alone: its (first) training run */
+    name = ((StrataTrainingRun *) series->runs->pdata[0])->name;
   g_autofree char *session = self->session_path ? g_path_get_basename (self->session_path) : NULL;
   g_autofree char *title = g_strdup_printf ("%s%s%s%s \xe2\x80\x94 Strata", self->dirty ? "\xe2\x80\xa2 " : "",
                                             session ? session : (name ? name : "No model"), session && name ? " \xc2\xb7 " : "",
@@ -149,7 +150,7 @@ StrataFigureKind
 _strata_window_get_visible_figure (StrataWindow *self)
 {
   GtkWidget *child = gtk_stack_get_visible_child (GTK_STACK (self->stack));
-  for (int k = 0; k < STRATA_FIGURE_N; k++)
+  for (int k = 0; k < STRATA_FIGURE_N_ALL; k++)
     if (self->figures[k] == child)
       return k;
   return STRATA_FIGURE_LENS_HEATMAP;
@@ -160,6 +161,11 @@ _strata_window_get_visible_figure (StrataWindow *self)
 static void
 fill_targets (StrataWindow *self)
 {
+  if (STRATA_FIGURE_IS_SERIES (_strata_window_get_visible_figure (self)) && strata_view_model_get_series (self->view)) {
+    _strata_window_fill_series_options (self);
+    return;
+  }
+  self->options_for_series = FALSE;
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
   g_autoptr (GtkStringList) list = gtk_string_list_new (NULL);
   gtk_string_list_append (list, "top-1 token");
@@ -182,7 +188,7 @@ fill_targets (StrataWindow *self)
   g_autoptr (GtkStringList) tags = gtk_string_list_new (NULL);
   for (guint i = 0; a && a->lens_aggregates && i < a->lens_aggregates->len; i++) {
     const StrataLensAggregate *ag = g_ptr_array_index (a->lens_aggregates, i);
-    g_autofree char *item = g_strdup_printf (TAG_ITEM "%s", ag->tag);
+    g_autofree char *item = g_strdup_printf (STRATA_WINDOW_TAG_ITEM "%s", ag->tag);
     gboolean seen = FALSE;
     for (guint k = 0; k < g_list_model_get_n_items (G_LIST_MODEL (tags)) && !seen; k++)
       seen = g_strcmp0 (gtk_string_list_get_string (tags, k), item) == 0;
@@ -268,28 +274,37 @@ _strata_window_sync_controls (StrataWindow *self)
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->site_dropdown), site_sel);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->log_check), v->log_color);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->compare_check), v->compare);
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->quantity_dropdown), v->curve == STRATA_CURVE_PROB ? 1 : 0);
   /* Only the options of the figure on show. */
   StrataFigureKind shown = _strata_window_get_visible_figure (self);
-  gtk_widget_set_visible (self->target_dropdown, shown == STRATA_FIGURE_LENS_HEATMAP);
+  gboolean series_map = shown == STRATA_FIGURE_SERIES_HEATMAP && self->options_for_series;
+  gboolean series_patch = shown == STRATA_FIGURE_SERIES_PATCH && self->options_for_series;
+  gtk_widget_set_visible (self->target_dropdown, shown == STRATA_FIGURE_LENS_HEATMAP || series_map);
   gtk_widget_set_visible (self->curve_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES);
-  gtk_widget_set_visible (self->site_dropdown, shown == STRATA_FIGURE_PATCH_HEATMAP && self->site_index->len > 0);
-  gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION);
+  gtk_widget_set_visible (self->quantity_dropdown, series_map);
+  gtk_widget_set_visible (self->site_dropdown, (shown == STRATA_FIGURE_PATCH_HEATMAP || series_patch)
+                                                 && self->site_index->len > 0);
+  gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION
+                                             || (series_map && v->curve == STRATA_CURVE_PROB));
   GListModel *tags = gtk_drop_down_get_model (GTK_DROP_DOWN (self->tag_dropdown));
   guint tag_sel = 0;
-  g_autofree char *tag_item = g_strdup_printf (TAG_ITEM "%s", v->tag ? v->tag : "all");
+  g_autofree char *tag_item = g_strdup_printf (STRATA_WINDOW_TAG_ITEM "%s", v->tag ? v->tag : "all");
   for (guint k = 0; tags && k < g_list_model_get_n_items (tags); k++)
     if (g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (tags), k), tag_item) == 0)
       tag_sel = k;
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->tag_dropdown), tag_sel);
-  gtk_widget_set_visible (self->tag_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES && v->curve == STRATA_CURVE_MRR
-                                                && has_prompt_set (self) && tags && g_list_model_get_n_items (tags) > 1);
+  gboolean tags_apply = (shown == STRATA_FIGURE_TOKEN_CURVES && v->curve == STRATA_CURVE_MRR && has_prompt_set (self))
+                        || series_map || series_patch;
+  gtk_widget_set_visible (self->tag_dropdown, tags_apply && tags && g_list_model_get_n_items (tags) > 1);
   guint pos_sel = GTK_INVALID_LIST_POSITION;
   int pos_now = v->position >= 0 ? v->position : T - 1;
   for (guint k = 0; k < self->posname_index->len; k++)
     if (g_array_index (self->posname_index, int, k) == pos_now)
       pos_sel = k;
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->posname_dropdown), pos_sel);
-  gtk_widget_set_visible (self->posname_dropdown, shown == STRATA_FIGURE_TOKEN_CURVES && self->posname_index->len > 0);
+  gboolean head_site = v->patch_site == STRATA_PATCH_HEAD || v->patch_site == STRATA_PATCH_HEAD_AT;
+  gtk_widget_set_visible (self->posname_dropdown, (shown == STRATA_FIGURE_TOKEN_CURVES || series_map
+                                                   || (series_patch && !head_site)) && self->posname_index->len > 0);
   gtk_widget_set_sensitive (self->compare_check, strata_view_model_get_analysis (self->view, 1) != NULL);
   self->syncing = FALSE;
 }
@@ -328,7 +343,9 @@ target_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
     return;
   guint i = gtk_drop_down_get_selected (dd);
   GtkStringObject *s = gtk_drop_down_get_selected_item (dd);
-  strata_view_model_set_target (self->view, i == 0 || !s ? NULL : gtk_string_object_get_string (s));
+  /* The checkpoint list begins with "top-1 token" (no target); the series' holds targets only. */
+  gboolean top1 = i == 0 && !self->options_for_series;
+  strata_view_model_set_target (self->view, top1 || !s ? NULL : gtk_string_object_get_string (s));
 }
 
 static void
@@ -336,7 +353,7 @@ tag_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
 {
   GtkStringObject *s = gtk_drop_down_get_selected_item (dd);
   if (!self->syncing && s)
-    strata_view_model_set_tag (self->view, gtk_string_object_get_string (s) + strlen (TAG_ITEM));
+    strata_view_model_set_tag (self->view, gtk_string_object_get_string (s) + strlen (STRATA_WINDOW_TAG_ITEM));
 }
 
 static void
@@ -352,6 +369,14 @@ curve_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
 {
   if (!self->syncing)
     strata_view_model_set_curve (self->view, gtk_drop_down_get_selected (dd));
+}
+
+static void
+quantity_selected_cb (GtkDropDown *dd, GParamSpec *pspec, StrataWindow *self)
+{
+  if (!self->syncing)
+    strata_view_model_set_curve (self->view,
+                                 gtk_drop_down_get_selected (dd) == 1 ? STRATA_CURVE_PROB : STRATA_CURVE_MRR);
 }
 
 static void
@@ -379,7 +404,11 @@ compare_toggled_cb (GtkToggleButton *b, StrataWindow *self)
 static void
 stack_child_cb (GtkStack *stack, GParamSpec *pspec, StrataWindow *self)
 {
-  strata_view_model_set_figure (self->view, _strata_window_get_visible_figure (self));
+  StrataFigureKind shown = _strata_window_get_visible_figure (self);
+  strata_view_model_set_figure (self->view, shown);
+  /* The lists name the series' targets, tags and positions on its pages, else the analysis'. */
+  if (!STRATA_FIGURE_IS_SERIES (shown) != !self->options_for_series)
+    _strata_window_refresh_targets (self);
   _strata_window_sync_controls (self);
 }
 
@@ -405,6 +434,12 @@ key_pressed_cb (GtkEventControllerKey *ctl, guint keyval, guint keycode, GdkModi
   }
   strata_view_model_set_layer (self->view, layer);
   return TRUE;
+}
+
+static void
+checkpoint_activated_cb (StrataFigureView *figure, int run, int checkpoint, int layer, StrataWindow *self)
+{
+  _strata_window_open_series_checkpoint (self, run, checkpoint, layer);
 }
 
 static gboolean
@@ -500,8 +535,10 @@ build_sidebar (StrataWindow *self)
   gtk_box_append (GTK_BOX (set_row), self->prompt_set_clear);
   gtk_box_append (GTK_BOX (box), set_row);
 
+  /* The primary actions sit in a footer below the scroller: visible whatever the cards hold. */
   GtkWidget *buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_box_set_homogeneous (GTK_BOX (buttons), TRUE);
+  gtk_widget_add_css_class (buttons, "strata-actions");
   self->run_button = gtk_button_new_with_label ("Run");
   gtk_widget_set_tooltip_text (self->run_button, "Run the logit lens (Ctrl+Return)");
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->run_button), "win.run-lens");
@@ -511,15 +548,19 @@ build_sidebar (StrataWindow *self)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->patch_button), "win.run-patching");
   gtk_box_append (GTK_BOX (buttons), self->run_button);
   gtk_box_append (GTK_BOX (buttons), self->patch_button);
-  gtk_box_append (GTK_BOX (box), buttons);
   gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
   gtk_box_append (GTK_BOX (box), strata_topk_panel_new (self->view));
 
   GtkWidget *scroller = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), box);
-  gtk_widget_set_size_request (scroller, 300, -1);
-  return scroller;
+  gtk_widget_set_vexpand (scroller, TRUE);
+  GtkWidget *sidebar = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_box_append (GTK_BOX (sidebar), scroller);
+  gtk_box_append (GTK_BOX (sidebar), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_box_append (GTK_BOX (sidebar), buttons);
+  gtk_widget_set_size_request (sidebar, 300, -1);
+  return sidebar;
 }
 
 static GtkWidget *
@@ -531,16 +572,29 @@ dropdown (const char *const *items, const char *accessible)
   return dd;
 }
 
+/* The figure switcher and the options of the figure on show: one row while both fit, else
+ * the options wrap below the switcher, so neither widens the window (1280 px with the
+ * series pages and the series' options on show). */
 static GtkWidget *
 build_options_bar (StrataWindow *self)
 {
-  GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  GtkWidget *flow = gtk_flow_box_new ();
+  gtk_flow_box_set_selection_mode (GTK_FLOW_BOX (flow), GTK_SELECTION_NONE);
+  gtk_flow_box_set_min_children_per_line (GTK_FLOW_BOX (flow), 1);
+  gtk_flow_box_set_max_children_per_line (GTK_FLOW_BOX (flow), 2);
+  gtk_flow_box_set_column_spacing (GTK_FLOW_BOX (flow), 8);
+  gtk_flow_box_set_row_spacing (GTK_FLOW_BOX (flow), 6);
   GtkWidget *switcher = gtk_stack_switcher_new ();
   gtk_stack_switcher_set_stack (GTK_STACK_SWITCHER (switcher), GTK_STACK (self->stack));
-  gtk_box_append (GTK_BOX (bar), switcher);
-  GtkWidget *spacer = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
-  gtk_widget_set_hexpand (spacer, TRUE);
-  gtk_box_append (GTK_BOX (bar), spacer);
+  gtk_widget_add_css_class (switcher, "strata-switcher"); /* buttons as wide as their labels */
+  gtk_widget_set_halign (switcher, GTK_ALIGN_START);
+  GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  gtk_widget_set_halign (bar, GTK_ALIGN_END);
+  gtk_widget_set_hexpand (bar, TRUE);
+  gtk_flow_box_append (GTK_FLOW_BOX (flow), switcher);
+  gtk_flow_box_append (GTK_FLOW_BOX (flow), bar);
+  for (GtkWidget *c = gtk_widget_get_first_child (flow); c; c = gtk_widget_get_next_sibling (c))
+    gtk_widget_set_focusable (c, FALSE); /* the wrappers; the controls inside keep their focus */
   const char *targets[] = { "top-1 token", NULL };
   self->target_dropdown = dropdown (targets, "Colour by");
   gtk_widget_set_tooltip_text (self->target_dropdown, "What the lens heatmap colours: the top-1 token or a target");
@@ -560,23 +614,29 @@ build_options_bar (StrataWindow *self)
   self->posname_dropdown = dropdown (none, "Named position");
   gtk_widget_set_tooltip_text (self->posname_dropdown, "The position the curves read, by the name the prompt set gives it");
   self->posname_index = g_array_new (FALSE, FALSE, sizeof (int));
+  const char *quantities[] = { "MRR", "mean probability", NULL };
+  self->quantity_dropdown = dropdown (quantities, "Series quantity");
+  gtk_widget_set_tooltip_text (self->quantity_dropdown, "What the series heat map colours: the MRR of the target or "
+                                                        "its mean probability over the prompts");
   gtk_box_append (GTK_BOX (bar), self->target_dropdown);
   gtk_box_append (GTK_BOX (bar), self->posname_dropdown);
   gtk_box_append (GTK_BOX (bar), self->tag_dropdown);
   gtk_box_append (GTK_BOX (bar), self->curve_dropdown);
+  gtk_box_append (GTK_BOX (bar), self->quantity_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
-  gtk_widget_set_margin_start (bar, 12);
-  gtk_widget_set_margin_end (bar, 12);
-  gtk_widget_set_margin_top (bar, 6);
-  gtk_widget_set_margin_bottom (bar, 6);
+  gtk_widget_set_margin_start (flow, 12);
+  gtk_widget_set_margin_end (flow, 12);
+  gtk_widget_set_margin_top (flow, 6);
+  gtk_widget_set_margin_bottom (flow, 6);
   g_signal_connect (self->target_dropdown, "notify::selected", G_CALLBACK (target_selected_cb), self);
   g_signal_connect (self->curve_dropdown, "notify::selected", G_CALLBACK (curve_selected_cb), self);
+  g_signal_connect (self->quantity_dropdown, "notify::selected", G_CALLBACK (quantity_selected_cb), self);
   g_signal_connect (self->tag_dropdown, "notify::selected", G_CALLBACK (tag_selected_cb), self);
   g_signal_connect (self->posname_dropdown, "notify::selected", G_CALLBACK (posname_selected_cb), self);
   g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
   g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
-  return bar;
+  return flow;
 }
 
 static GtkWidget *
@@ -633,6 +693,7 @@ build_menu (StrataWindow *self)
   GMenu *files = g_menu_new ();
   g_menu_append (files, "Open Model…", "win.open-model");
   g_menu_append (files, "Open Second Checkpoint…", "win.open-compare");
+  g_menu_append (files, "Open Series…", "win.open-series");
   g_menu_append (files, "Load Prompt Set…", "win.load-prompts");
   GMenu *examples = g_menu_new ();
   for (gsize i = 0; i < strata_n_examples; i++) {
@@ -691,6 +752,7 @@ strata_window_finalize (GObject *object)
   g_free (self->prompt_set_path);
   g_free (self->pending_compare);
   g_free (self->auto_prompt);
+  g_strfreev (self->pending_series);
   if (self->posname_index)
     g_array_unref (self->posname_index);
   if (self->site_index)
@@ -775,10 +837,12 @@ strata_window_init (StrataWindow *self)
   GtkWidget *main = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   self->stack = gtk_stack_new ();
   gtk_stack_set_transition_type (GTK_STACK (self->stack), GTK_STACK_TRANSITION_TYPE_NONE);
-  for (int k = 0; k < STRATA_FIGURE_N; k++) {
+  for (int k = 0; k < STRATA_FIGURE_N_ALL; k++) {
     self->figures[k] = strata_figure_view_new (self->view, k);
     gtk_stack_add_titled (GTK_STACK (self->stack), self->figures[k], strata_figure_kind_to_string (k),
                           strata_enum_get_label (&strata_figure_kind_table, k));
+    if (STRATA_FIGURE_IS_SERIES (k))
+      g_signal_connect (self->figures[k], "checkpoint-activated", G_CALLBACK (checkpoint_activated_cb), self);
   }
   gtk_box_append (GTK_BOX (main), build_options_bar (self));
   gtk_box_append (GTK_BOX (main), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
@@ -797,6 +861,7 @@ strata_window_init (StrataWindow *self)
   g_signal_connect (self->view, "changed", G_CALLBACK (view_changed_cb), self);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
   _strata_window_install_actions (self);
+  _strata_window_update_series_pages (self);
   _strata_window_state_restore (self);
   _strata_window_sync_controls (self);
   _strata_window_update_cards (self);

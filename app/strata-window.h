@@ -21,6 +21,10 @@ void strata_window_open_pair (StrataWindow *self, const char *a, const char *b);
 void strata_window_open_session (StrataWindow *self, const char *path);
 /* Open a bundled example: its checkpoint(s), prompt set and view, with a line saying what it is. */
 void strata_window_open_example (StrataWindow *self, const StrataExample *example);
+/* Training dynamics: the checkpoints of one or two training-run folders (`dirs`, NULL
+ * terminated), each run over the window's prompt set in the background; the series pages
+ * fill in checkpoint by checkpoint. Without a prompt set it asks for one first. */
+void strata_window_open_series (StrataWindow *self, const char *const *dirs);
 /* The prompt set Run analyses instead of the typed prompt (JSON Lines, resolved against
  * each model when run); NULL unloads it. */
 void strata_window_set_prompt_set (StrataWindow *self, const char *path);

@@ -355,6 +355,43 @@ test_series_hit (void)
   fixture_clear (&f);
 }
 
+/* What a click opens: the cell under the pointer names the checkpoint (its folder) and the
+ * layer; the accuracy curve, which has no layer, opens at the checkpoint's last; a column
+ * not run yet still names its checkpoint but no layer. */
+static void
+test_series_pick (void)
+{
+  Fixture f;
+  fixture_init (&f, STRATA_FIGURE_SERIES_HEATMAP);
+  double x, y, w, h;
+  StrataFigureHit hit;
+  int layer = 99;
+  cell_rect (&f.in, 0, L + 1, 3, 2, 1, &x, &y, &w, &h);
+  g_assert_true (strata_figure_hit_test (&f.in, W, H, x + w / 2, y + h / 2, &hit));
+  const StrataSeriesCheckpoint *cp = strata_figure_series_pick (&f.in, hit.panel, hit.checkpoint, hit.layer, &layer);
+  g_assert_nonnull (cp);
+  g_assert_cmpstr (cp->path, ==, "checkpoint-200");
+  g_assert_cmpint (layer, ==, 2);
+
+  cell_rect (&f.in, 1, L + 1, 3, 4, 2, &x, &y, &w, &h);
+  g_assert_true (strata_figure_hit_test (&f.in, W, H, x + w / 2, y + h / 2, &hit));
+  cp = strata_figure_series_pick (&f.in, hit.panel, hit.checkpoint, hit.layer, &layer);
+  g_assert_cmpstr (cp->path, ==, "checkpoint-500");
+  g_assert_cmpint (layer, ==, 4);
+  cp = strata_figure_series_pick (&f.in, 1, 2, -1, &layer);
+  g_assert_cmpstr (cp->path, ==, "checkpoint-500");
+  g_assert_cmpint (layer, ==, -1);
+
+  cp = strata_figure_series_pick (&f.in, 1, 1, -1, &layer);
+  g_assert_cmpstr (cp->path, ==, "checkpoint-300");
+  g_assert_cmpint (layer, ==, L);
+  g_assert_null (strata_figure_series_pick (&f.in, 1, 3, 0, &layer));
+  g_assert_null (strata_figure_series_pick (&f.in, 2, 0, 0, &layer));
+  g_assert_null (strata_figure_series_pick (&f.in, -1, 0, 0, &layer));
+  g_assert_cmpint (layer, ==, -1);
+  fixture_clear (&f);
+}
+
 static void
 test_series_accuracy (void)
 {
@@ -508,6 +545,7 @@ main (int argc, char **argv)
   g_test_add_func ("/figures/series/cells", test_series_cells);
   g_test_add_func ("/figures/series/trace", test_series_trace);
   g_test_add_func ("/figures/series/hit", test_series_hit);
+  g_test_add_func ("/figures/series/pick", test_series_pick);
   g_test_add_func ("/figures/series/accuracy", test_series_accuracy);
   g_test_add_func ("/figures/series/patch", test_series_patch);
   g_test_add_func ("/figures/series/empty", test_series_empty);

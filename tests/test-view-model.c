@@ -99,10 +99,62 @@ test_selection (void)
   g_assert_cmpint (freed, ==, 3); /* every analysis given to it, once */
 }
 
+/* A series of two 8-layer checkpoints (one done) over one prompt of 5 tokens. */
+static StrataSeries *
+series (void)
+{
+  StrataSeries *s = strata_series_new ();
+  s->prompts = g_new0 (StrataPromptSet, 1);
+  s->prompts->prompts = g_ptr_array_new_with_free_func (strata_prompt_free);
+  StrataPrompt *p = g_new0 (StrataPrompt, 1);
+  p->ids = g_array_new (FALSE, TRUE, sizeof (int32_t));
+  g_array_set_size (p->ids, 5);
+  g_ptr_array_add (s->prompts->prompts, p);
+  StrataTrainingRun *run = strata_training_run_new ("cot", "cot");
+  for (int c = 0; c < 2; c++) {
+    StrataSeriesCheckpoint *cp = strata_series_checkpoint_new ("ckpt", "ckpt", 100 * (c + 1));
+    cp->model.config.n_layers = 8;
+    if (c == 0)
+      strata_series_checkpoint_set_done (cp);
+    g_ptr_array_add (run->checkpoints, cp);
+  }
+  strata_series_add_run (s, run);
+  return s;
+}
+
+/* On a series page the selection lives in the series: its layers and its first prompt's
+ * positions, whatever analysis 0 holds; back on a checkpoint page it is pulled inside the
+ * analysis again. */
+static void
+test_series_bounds (void)
+{
+  g_autoptr (StrataViewModel) m = strata_view_model_new ();
+  strata_view_model_set_analysis (m, 0, analysis (4, 3), free_analysis);
+  strata_view_model_set_series (m, series (), (GDestroyNotify) strata_series_free);
+  g_assert_cmpint (strata_view_model_get_max_layer (m), ==, 4);
+  strata_view_model_set_figure (m, STRATA_FIGURE_SERIES_HEATMAP);
+  g_assert_cmpint (strata_view_model_get_max_layer (m), ==, 8);
+  g_assert_cmpint (strata_view_model_get_n_positions (m), ==, 5);
+  strata_view_model_set_layer (m, 7);
+  strata_view_model_set_position (m, 4);
+  g_assert_cmpint (strata_view_model_get_layer (m), ==, 7);
+  g_assert_cmpint (strata_view_model_get_state (m)->position, ==, 4);
+  strata_view_model_set_checkpoint (m, 0, 1);
+  g_assert_cmpint (strata_view_model_get_state (m)->checkpoint, ==, 1);
+  strata_view_model_set_figure (m, STRATA_FIGURE_TOKEN_CURVES);
+  g_assert_cmpint (strata_view_model_get_layer (m), ==, 4);
+  g_assert_cmpint (strata_view_model_get_state (m)->position, ==, 2);
+  /* No series: a series figure's bounds are the analysis'. */
+  strata_view_model_set_series (m, NULL, NULL);
+  strata_view_model_set_figure (m, STRATA_FIGURE_SERIES_HEATMAP);
+  g_assert_cmpint (strata_view_model_get_max_layer (m), ==, 4);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/views/model/selection", test_selection);
+  g_test_add_func ("/views/model/series-bounds", test_series_bounds);
   return g_test_run ();
 }

@@ -45,6 +45,20 @@ strata_figure_series_checkpoint (const StrataFigureInput *in, int run, int col)
   return col >= 0 && (guint) col < tr->checkpoints->len ? tr->checkpoints->pdata[col] : NULL;
 }
 
+const StrataSeriesCheckpoint *
+strata_figure_series_pick (const StrataFigureInput *in, int run, int checkpoint, int layer, int *open_layer)
+{
+  const StrataSeriesCheckpoint *cp = strata_figure_series_checkpoint (in, run, checkpoint);
+  *open_layer = -1;
+  if (!cp)
+    return NULL;
+  if (layer >= 0)
+    *open_layer = layer;
+  else if (strata_series_checkpoint_is_done (cp))
+    *open_layer = cp->model.config.n_layers;
+  return cp;
+}
+
 static char *
 step_text (gint64 step)
 {

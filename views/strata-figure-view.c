@@ -11,6 +11,9 @@ struct _StrataFigureView {
 
 G_DEFINE_FINAL_TYPE (StrataFigureView, strata_figure_view, GTK_TYPE_WIDGET)
 
+enum { CHECKPOINT_ACTIVATED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 static void
 update_accessible (StrataFigureView *self)
 {
@@ -60,7 +63,41 @@ pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, StrataFig
     strata_view_model_set_position (self->model, hit.position);
   if (hit.head >= 0)
     strata_view_model_set_head (self->model, hit.head);
+  if (hit.checkpoint >= 0)
+    strata_view_model_set_checkpoint (self->model, hit.panel, hit.checkpoint);
   g_object_thaw_notify (G_OBJECT (self->model));
+  if (hit.checkpoint >= 0)
+    g_signal_emit (self, signals[CHECKPOINT_ACTIVATED], 0, hit.panel, hit.checkpoint, hit.layer);
+}
+
+/* Series figures: Left and Right move the selected checkpoint along its run, Return (or
+ * Enter, or Space) activates it at the selected layer, as a click on its cell does. */
+static gboolean
+key_pressed_cb (GtkEventControllerKey *ctl, guint keyval, guint keycode, GdkModifierType state,
+                StrataFigureView *self)
+{
+  StrataSeries *series = strata_view_model_get_series (self->model);
+  if (!STRATA_FIGURE_IS_SERIES (self->kind) || !series || series->runs->len == 0
+      || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SHIFT_MASK)))
+    return FALSE;
+  const StrataViewState *v = strata_view_model_get_state (self->model);
+  int run = CLAMP (v->run, 0, (int) series->runs->len - 1);
+  int n = (int) ((StrataTrainingRun *) series->runs->pdata[run])->checkpoints->len;
+  switch (keyval) {
+  case GDK_KEY_Left: case GDK_KEY_KP_Left:
+    strata_view_model_set_checkpoint (self->model, run, v->checkpoint < 0 ? n - 1 : MAX (v->checkpoint - 1, 0));
+    return TRUE;
+  case GDK_KEY_Right: case GDK_KEY_KP_Right:
+    strata_view_model_set_checkpoint (self->model, run, v->checkpoint < 0 ? 0 : MIN (v->checkpoint + 1, n - 1));
+    return TRUE;
+  case GDK_KEY_Return: case GDK_KEY_KP_Enter: case GDK_KEY_space:
+    if (v->run < 0 || v->checkpoint < 0)
+      return FALSE;
+    g_signal_emit (self, signals[CHECKPOINT_ACTIVATED], 0, v->run, v->checkpoint, v->layer);
+    return TRUE;
+  default:
+    return FALSE;
+  }
 }
 
 static void
@@ -92,6 +129,9 @@ strata_figure_view_class_init (StrataFigureViewClass *klass)
   widget_class->measure = strata_figure_view_measure;
   gtk_widget_class_set_css_name (widget_class, "strata-figure");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+  signals[CHECKPOINT_ACTIVATED] = g_signal_new ("checkpoint-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                                                G_TYPE_INT, G_TYPE_INT, G_TYPE_INT); /* run, checkpoint, layer */
 }
 
 static void
@@ -100,6 +140,9 @@ strata_figure_view_init (StrataFigureView *self)
   GtkGesture *click = gtk_gesture_click_new ();
   g_signal_connect (click, "pressed", G_CALLBACK (pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);

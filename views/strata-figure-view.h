@@ -1,5 +1,10 @@
 /* strata-figure-view.h: a widget that draws one figure of a StrataViewModel and turns
- * clicks into selections (layer, position, head) on that model. */
+ * clicks into selections (layer, position, head, a series' checkpoint) on that model.
+ *
+ * Signal "checkpoint-activated" (int run, int checkpoint, int layer), series figures only:
+ * a click on a checkpoint's cell or point (after it is selected), or Return on the selected
+ * checkpoint; layer is the row clicked or the selected layer, -1 where the figure has none
+ * (the accuracy curve). The window opens that checkpoint on its own. */
 #pragma once
 
 #include <gtk/gtk.h>

@@ -44,6 +44,14 @@ typedef struct {
   gint64 step;    /* series figures: its training step */
 } StrataFigureHit;
 
+/* What activating checkpoint `checkpoint` of training run `run` of a series figure opens (the
+ * window, on a click or Return): the checkpoint, and in *open_layer the residual point to
+ * show: `layer` when >= 0 (the heat maps' row), else the checkpoint's last (the accuracy
+ * curve reads the final layer), or -1 for a checkpoint not run yet. NULL when the input
+ * has no such checkpoint. */
+const StrataSeriesCheckpoint *strata_figure_series_pick (const StrataFigureInput *in, int run, int checkpoint,
+                                                         int layer, int *open_layer);
+
 /* Default size of an exported figure, in points (PDF/SVG) or pixels at scale 1 (PNG). */
 #define STRATA_FIGURE_DEFAULT_WIDTH 880.0
 #define STRATA_FIGURE_DEFAULT_HEIGHT 560.0

@@ -181,9 +181,35 @@ strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state
   emit (self, PROP_LAYER);
 }
 
+/* The series figures select layers and positions of the series, not of analysis 0 (whose
+ * model may have other sizes): while one shows, the bounds are the series'. */
+static gboolean
+series_shown (StrataViewModel *self)
+{
+  return self->series && STRATA_FIGURE_IS_SERIES (self->state.figure);
+}
+
+/* Residual points of the deepest checkpoint done (L + 1 of them: 0..L); -1 when none is. */
+static int
+series_max_layer (const StrataSeries *s)
+{
+  int max = -1;
+  for (guint r = 0; r < s->runs->len; r++) {
+    const StrataTrainingRun *tr = s->runs->pdata[r];
+    for (guint c = 0; c < tr->checkpoints->len; c++) {
+      const StrataSeriesCheckpoint *cp = tr->checkpoints->pdata[c];
+      if (strata_series_checkpoint_is_done (cp))
+        max = MAX (max, cp->model.config.n_layers);
+    }
+  }
+  return max;
+}
+
 int
 strata_view_model_get_max_layer (StrataViewModel *self)
 {
+  if (series_shown (self))
+    return series_max_layer (self->series);
   StrataAnalysis *a = self->analysis[0];
   if (!a)
     return -1;
@@ -197,6 +223,10 @@ strata_view_model_get_max_layer (StrataViewModel *self)
 int
 strata_view_model_get_n_positions (StrataViewModel *self)
 {
+  /* Series aggregates read positions of the set's first prompt (strata-series.h). */
+  if (series_shown (self))
+    return self->series->prompts && self->series->prompts->prompts->len > 0
+               ? (int) ((StrataPrompt *) self->series->prompts->prompts->pdata[0])->ids->len : 0;
   StrataAnalysis *a = self->analysis[0];
   if (!a || !a->lens_results || a->lens_results->len == 0)
     return 0;
@@ -248,6 +278,12 @@ strata_view_model_set_figure (StrataViewModel *self, StrataFigureKind figure)
   if (figure == self->state.figure)
     return;
   self->state.figure = figure;
+  /* Between series and checkpoint figures the bounds change: keep the selection inside. */
+  int max = strata_view_model_get_max_layer (self), T = strata_view_model_get_n_positions (self);
+  if (max >= 0 && self->state.layer > max)
+    self->state.layer = max;
+  if (self->state.position >= T)
+    self->state.position = T - 1;
   emit (self, 0);
 }
 

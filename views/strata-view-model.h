@@ -29,7 +29,9 @@ const StrataViewState *strata_view_model_get_state (StrataViewModel *self);
 /* Copies `state` (target string included). */
 void strata_view_model_set_state (StrataViewModel *self, const StrataViewState *state);
 
-/* Residual points of the primary analysis' lens: layers run 0..max. -1 without a result. */
+/* Residual points of the primary analysis' lens: layers run 0..max. -1 without a result.
+ * While a series figure is the state's figure and a series is set: those of the series'
+ * deepest checkpoint done, and the positions of its prompt set's first prompt. */
 int strata_view_model_get_max_layer (StrataViewModel *self);
 /* Positions of the selected prompt (0 when none). */
 int strata_view_model_get_n_positions (StrataViewModel *self);

@@ -19,13 +19,24 @@
 # while it runs; the window must show its cancelled notice and keep the lens it had (with
 # python3-pyatspi; the notice is read by its accessible name).
 #
+# Then training dynamics (SERIES, a folder of checkpoints, over the prompt set SET): `strata
+# --series SERIES --prompts SET` fills the series heat map, whose export names every
+# checkpoint's step; a click on one of its cells (placed from the figure's extents over
+# AT-SPI) opens that checkpoint on the curves page at the cell's layer, as the series figure
+# itself reports the selection; Left and Return open the other checkpoint from the keyboard;
+# Save Session As writes the series, and `strata open` shows a CLI-written series session.
+# Last, two models open at 1280x800: the Run button lies inside the window and a click on
+# it runs the lens.
+#
 # Starts its own Xvfb (a free display chosen by the server) and a private session bus;
 # stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
 set -u -o pipefail
 
 STRATA=${1:?usage: test-window.sh STRATA MODEL}
-MODEL=${2:?usage: test-window.sh STRATA MODEL [TWOHOP_FIXTURES]}
+MODEL=${2:?usage: test-window.sh STRATA MODEL [TWOHOP_FIXTURES [SERIES SET]]}
 TWOHOP=${3:-}
+SERIES=${4:-}
+SET=${5:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 
@@ -374,5 +385,126 @@ if [ $A11Y = 1 ]; then
 else
   echo "ok 15 # SKIP python3-pyatspi not installed (the notice is read over AT-SPI)"
 fi
-echo "1..15"
+
+# 16: a series from the command line. It is done when its export names both steps and no
+# column is left to run.
+series_done () {
+  rm -f "$FIG"; key ctrl+e
+  [ -s "$FIG" ] && grep -q "Column labels: 500, 3000\." "$FIG" && ! grep -q "not run yet" "$FIG"
+}
+# Which checkpoint (index in the run) and layer the series figure shows as selected.
+series_selection () { # -> "CHECKPOINT LAYER", from the series page's export
+  key alt+6
+  rm -f "$FIG"; key ctrl+e
+  local c k
+  c=$(grep -o "Selected checkpoint [0-9]* of run 0" "$FIG" | grep -o "[0-9]*" | head -n1)
+  k=$(grep -o "Selected layer [0-9]*," "$FIG" | grep -o "[0-9]*")
+  echo "$c $k"
+}
+title_names () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "$1"; }
+if [ -n "$SERIES" ] && [ -d "$SERIES/checkpoint-500" ] && [ -f "$SET" ]; then
+  LAUNCH_A11Y=$A11Y launch_closable config6 --series "$SERIES" --prompts "$SET"
+  wait_until 60 series_done || fail "the series never finished: $(grep -o '<title>[^<]*' "$FIG"; grep -o 'Column labels[^.]*' "$FIG")"
+  grep -q "<title>MRR of “bridge” by training step and layer at position r2, tag all" "$FIG" \
+    || fail "series title: $(grep -o '<title>[^<]*' "$FIG")"
+  grep -q "cot (2 checkpoints)" "$FIG" || fail "the series export does not name the run"
+  "$PY" - "$FIG" <<'PYEOF' || fail "exported series SVG check"
+import sys, xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(sys.argv[1]).getroot()
+desc = root.find("s:desc", ns).text
+assert "Row labels: 0 emb, 1, 2, 3, 4, 5, 6." in desc, desc[:400]
+assert "500: never, 3000: 5" in desc, desc[:600]
+PYEOF
+  echo "ok 16 - strata --series: the series heat map fills in; its export names steps 500 and 3000"
+
+  if [ $A11Y = 1 ]; then
+    # 17: click the 3000 column's cell at layer 4: the figure (AT-SPI role image) spans the
+    # page; at 1280x800 the cells sit at the left of its plot (x 22%, y 37% of the figure).
+    read -r FX FY FW FH FRW FRH < <("$PY" "$HERE/atspi-extents.py" strata image "MRR of" 2>&1) \
+      || fail "the series figure has no extents over AT-SPI"
+    eval "$(xdotool getwindowgeometry --shell "$WID")"
+    OFF=$(( (WIDTH - FRW) / 2 )) # GTK's shadow around the frame: X window minus the frame, halved
+    xdotool mousemove --window "$WID" $((OFF + FX + FW * 22 / 100)) $((OFF + FY + FH * 37 / 100)) click 1
+    wait_until 60 title_names "checkpoint-" || fail "a click on the series opened no checkpoint: $(xdotool getwindowname "$WID")"
+    export_until "MRR of" 30 || fail "the opened checkpoint shows no MRR curves"
+    OPENED=$(xdotool getwindowname "$WID" | grep -o "checkpoint-[0-9]*")
+    grep -q "($OPENED)\|$OPENED ·" "$FIG" || fail "the curves do not name $OPENED: $(grep -o '<desc>.\{0,200\}' "$FIG")"
+    CURVE_LAYER=$(grep -o "Selected layer [0-9]*," "$FIG" | grep -o "[0-9]*")
+    read -r SEL_CP SEL_LAYER < <(series_selection)
+    STEPS=(500 3000)
+    [ -n "$SEL_CP" ] && [ "checkpoint-${STEPS[$SEL_CP]}" = "$OPENED" ] \
+      || fail "the series selected checkpoint '$SEL_CP' but the window opened $OPENED"
+    [ "$SEL_LAYER" = "$CURVE_LAYER" ] || fail "the series selected layer $SEL_LAYER, the curves show $CURVE_LAYER"
+    [ "$OPENED" = checkpoint-3000 ] && [ "$SEL_LAYER" = 4 ] \
+      || fail "the click at the 3000 column, layer 4 opened $OPENED at layer $SEL_LAYER"
+    "$PY" "$HERE/atspi-wait.py" strata "Layer 4 of 6" "" 10 >"$TMP/atspi.log" 2>&1 \
+      || { sed 's/^/# /' "$TMP/atspi.log"; fail "the layer bar does not read Layer 4 of 6"; }
+    echo "ok 17 - a click on a series cell opens $OPENED at layer $SEL_LAYER on the curves page (Layer 4 of 6)"
+
+    # 18: keyboard: on the series page Left selects the previous checkpoint, Return opens it
+    # (a click beside the cells, on the title, gives the figure the focus).
+    xdotool mousemove --window "$WID" $((OFF + FX + FW - 30)) $((OFF + FY + 10)) click 1; sleep 0.3
+    key Left Return
+    wait_until 60 title_names "checkpoint-500" || fail "Left, Return on the series did not open checkpoint-500: $(xdotool getwindowname "$WID")"
+    export_until "checkpoint-500" 30 || fail "the curves after Return do not name checkpoint-500"
+    grep -q "Selected layer 4," "$FIG" || fail "Return opened checkpoint-500 at another layer: $(grep -o 'Selected layer[^.]*' "$FIG")"
+    echo "ok 18 - Left, Return on the series page opens checkpoint-500 at the same layer"
+  else
+    echo "ok 17 # SKIP python3-pyatspi not installed (the figure's extents come over AT-SPI)"
+    echo "ok 18 # SKIP python3-pyatspi not installed"
+  fi
+
+  # 19: Save Session As writes the series (session-info names it); a CLI series session opens
+  # in the window with its heat map.
+  SAVED3="$TMP/series-window.h5"
+  key ctrl+shift+s
+  wait_until 20 has_dialog || fail "Ctrl+Shift+S opened no save dialog"
+  DLG=$(dialog_wid); sleep 0.5
+  xdotool windowfocus "$DLG" 2>/dev/null
+  xdotool key --delay 80 ctrl+a
+  xdotool type --delay 20 "$SAVED3"
+  xdotool key --delay 80 Return
+  wait_until 20 test -s "$SAVED3" || fail "Save Session As wrote no file with a series loaded"
+  "$STRATA" session-info "$SAVED3" >"$TMP/info.txt" 2>&1 || { sed 's/^/# /' "$TMP/info.txt"; fail "session-info on the window's series session"; }
+  grep -qi "series" "$TMP/info.txt" && grep -q "checkpoint-3000" "$TMP/info.txt" \
+    || { sed 's/^/# /' "$TMP/info.txt"; fail "the window's session does not hold the series"; }
+  for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+  "$STRATA" series "$SERIES" --prompts "$SET" --view-tag id --session "$TMP/series-cli.h5" 2>"$TMP/app.log" \
+    || fail "strata series --session"
+  launch_closable config7 open "$TMP/series-cli.h5"
+  export_until "by training step and layer" 20 || fail "strata open of a series session shows no series figure: $(grep -o '<title>[^<]*' "$FIG")"
+  grep -q "tag id" "$FIG" || fail "the series session's tag was not restored: $(grep -o '<title>[^<]*' "$FIG")"
+  grep -q "Column labels: 500, 3000\." "$FIG" || fail "the series session's figure lacks the steps"
+  for child in $(pgrep -P "$APP_PID" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+  echo "ok 19 - Save Session As writes the series; strata open shows a CLI series session (tag id)"
+else
+  for n in 16 17 18 19; do echo "ok $n # SKIP series test copies not found (${SERIES:-none given})"; done
+fi
+
+# 20: two models at 1280x800: the sidebar holds two model cards, yet Run lies inside the
+# window, and a click on it runs the lens on a newly typed prompt.
+if [ $A11Y = 1 ]; then
+  [ -n "$APP_PID" ] && { kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""; }
+  LAUNCH_A11Y=1 launch_closable config8 "$MODEL" "$MODEL"
+  export_until "stories260K vs stories260K" 60 || fail "the two models' lens never ran"
+  read -r RX RY RW RH FRW FRH < <("$PY" "$HERE/atspi-extents.py" strata "push button" Run 2>&1) \
+    || fail "no Run button over AT-SPI"
+  [ "$RY" -ge 0 ] && [ $((RY + RH)) -le "$FRH" ] && [ $((RX + RW)) -le "$FRW" ] \
+    || fail "Run at $RX,$RY ${RW}x$RH lies outside the ${FRW}x$FRH window"
+  key ctrl+l
+  key ctrl+a
+  xdotool type --delay 30 "Lily and Tom"
+  eval "$(xdotool getwindowgeometry --shell "$WID")"
+  OFF=$(( (WIDTH - FRW) / 2 ))
+  xdotool mousemove --window "$WID" $((OFF + RX + RW / 2)) $((OFF + RY + RH / 2)) click 1
+  export_until "Tom" 60 || fail "a click on Run did not run the lens on the new prompt"
+  echo "ok 20 - two models at ${FRW}x$FRH: Run at y $RY..$((RY + RH)) is inside the window, and a click runs"
+  kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+else
+  echo "ok 20 # SKIP python3-pyatspi not installed (extents come over AT-SPI)"
+fi
+echo "1..20"
 exit 0
