@@ -25,8 +25,10 @@
 # AT-SPI) opens that checkpoint on the curves page at the cell's layer, as the series figure
 # itself reports the selection; Left and Return open the other checkpoint from the keyboard;
 # Save Session As writes the series, and `strata open` shows a CLI-written series session.
-# Last, two models open at 1280x800: the Run button lies inside the window and a click on
-# it runs the lens.
+# Then two models open at 1280x800: the Run button lies inside the window and a click on
+# it runs the lens. Last, the first launch: `strata` with no argument opens the bundled
+# two-hop comparison (MRR of the bridge at r2, tag id; not unsaved work), and the button
+# above the figure opens stories260K in a window of its own.
 #
 # Starts its own Xvfb (a free display chosen by the server) and a private session bus;
 # stops only the processes it started. Exit 77 (skip) when Xvfb or xdotool are missing.
@@ -206,11 +208,12 @@ app_gone () { ! kill -0 "$APP_PID" 2>/dev/null; }
 
 # Start a window that will exit on its own, with a fresh config folder; sets APP_PID and WID.
 # GTK and its libraries keep a few blocks for the life of the process, so a sanitizer build
-# checks memory errors here but not leaks at exit. ARGs replace the model on the command line;
-# LAUNCH_A11Y=1 keeps the window on the accessibility bus.
+# checks memory errors here but not leaks at exit. ARGs replace the model on the command line
+# ("(none)": no argument at all); LAUNCH_A11Y=1 keeps the window on the accessibility bus.
 launch_closable () { # CONFIG_NAME [ARG...]
   local config=$1; shift
   [ $# -gt 0 ] || set -- "$MODEL"
+  [ "$1" != "(none)" ] || set -- # `strata` with no argument
   mkdir -p "$TMP/$config"
   env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 \
       $([ "${LAUNCH_A11Y:-0}" = 1 ] || echo GTK_A11Y=none) \
@@ -506,5 +509,29 @@ if [ $A11Y = 1 ]; then
 else
   echo "ok 20 # SKIP python3-pyatspi not installed (extents come over AT-SPI)"
 fi
-echo "1..20"
+# 21: the first launch. `strata` with no argument opens the bundled two-hop comparison on the
+# MRR curves of the bridge at r2 over the id queries, both checkpoints named; that is not
+# unsaved work; the line above the figure opens stories260K in a window of its own.
+LAUNCH_A11Y=$A11Y launch_closable config9 "(none)"
+T0=$(date +%s%N)
+export_until "MRR of “bridge”, “answer” by layer at position r2, tag id (60 prompts)" 30 \
+  || fail "strata with no argument did not open the two-hop comparison: $(grep -o '<title>[^<]*' "$FIG")"
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+grep -q "bridge (cot-3000)" "$FIG" && grep -q "bridge (nocot-9000)" "$FIG" \
+  || fail "the first launch's curves do not name both checkpoints"
+wait_until 5 title_clean || fail "the bundled example counts as unsaved work: $(xdotool getwindowname "$WID")"
+if [ $A11Y = 1 ]; then
+  read -r BX BY BW BH FRW FRH < <("$PY" "$HERE/atspi-extents.py" strata "push button" "Open Stories260K" 2>&1) \
+    || fail "no Open Stories260K button over AT-SPI"
+  eval "$(xdotool getwindowgeometry --shell "$WID")"
+  OFF=$(( (WIDTH - FRW) / 2 ))
+  xdotool mousemove --window "$WID" $((OFF + BX + BW / 2)) $((OFF + BY + BH / 2)) click 1
+  stories_window () { xdotool search --onlyvisible --pid "$APP_PID" --name "stories260K" >/dev/null 2>&1; }
+  wait_until 30 stories_window || fail "Open Stories260K opened no stories260K window"
+  echo "ok 21 - strata with no argument: the two-hop comparison at r2, tag id (figure within ${MS} ms of the window); one click opens stories260K"
+else
+  echo "ok 21 - strata with no argument: the two-hop comparison at r2, tag id (figure within ${MS} ms of the window)"
+fi
+kill -TERM "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+echo "1..21"
 exit 0
