@@ -1,5 +1,6 @@
 /* strata-backend-select.c: pick a backend by name, falling back to the CPU for "auto". */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "strata-backend.h"
@@ -47,4 +48,47 @@ strata_backend_select (const char *name, char *why, size_t n)
     return try_cuda (why, n);
   snprintf (why, n, "unknown backend \"%s\" (auto, cpu or cuda)", name);
   return NULL;
+}
+
+/* The device's name from the CUDA backend's description, "CUDA device 0: NAME (sm_90, ...)";
+ * the whole description when it has another shape. */
+static void
+cuda_label (const char *why, char *label, size_t n)
+{
+  const char *name = strstr (why, ": ");
+  name = name ? name + 2 : why;
+  const char *end = strstr (name, " (");
+  int len = end ? (int) (end - name) : (int) strlen (name);
+  snprintf (label, n, "cuda (%.*s)", len, name);
+}
+
+const StrataBackend *
+strata_device_choose (const char *name, StrataDeviceChoice *out)
+{
+  memset (out, 0, sizeof *out);
+  if (!name || !*name) {
+    const char *env = getenv ("STRATA_DEVICE");
+    out->from_env = env && *env;
+    name = out->from_env ? env : "auto";
+  }
+  snprintf (out->asked, sizeof out->asked, "%s", name);
+  if (!strcmp (name, "cpu")) {
+    snprintf (out->why, sizeof out->why, "CPU (OpenBLAS), as asked");
+    snprintf (out->label, sizeof out->label, "cpu");
+    return out->backend = strata_backend_cpu ();
+  }
+  if (strcmp (name, "auto") != 0 && strcmp (name, "cuda") != 0) {
+    snprintf (out->why, sizeof out->why, "unknown device \"%s\" (%s)", name, STRATA_DEVICE_NAMES);
+    return NULL;
+  }
+  out->backend = try_cuda (out->why, sizeof out->why);
+  if (out->backend) {
+    cuda_label (out->why, out->label, sizeof out->label);
+    return out->backend;
+  }
+  if (!strcmp (name, "cuda"))
+    return NULL;
+  out->fell_back = 1;
+  snprintf (out->label, sizeof out->label, "cpu (auto: %s)", STRATA_HAVE_CUDA ? "no usable GPU" : "CUDA not built");
+  return out->backend = strata_backend_cpu ();
 }

@@ -70,3 +70,22 @@ const StrataBackend *strata_backend_cpu (void);
  * else the CPU). NULL for an unknown name or an unavailable "cuda". `why` (size n) receives
  * the reason for the choice, or for the failure. */
 const StrataBackend *strata_backend_select (const char *name, char *why, size_t n);
+
+/* The device policy every command, benchmark and the window share (DESIGN.md section 3). */
+#define STRATA_DEVICE_NAMES "auto, cpu or cuda"
+
+typedef struct {
+  const StrataBackend *backend; /* NULL: an unknown name, or "cuda" with no usable GPU */
+  char asked[32];               /* the name that applied: the argument, STRATA_DEVICE, or "auto" */
+  int from_env;                 /* `asked` came from STRATA_DEVICE */
+  int fell_back;                /* "auto" chose the CPU because CUDA is not usable */
+  char why[256];                /* the reason for the choice or the failure: the driver's words
+                                 * for CUDA, "built without CUDA ..." in a CPU-only build */
+  char label[160];              /* short, for a model card: "cpu", "cpu (auto: CUDA not built)",
+                                 * "cuda (NVIDIA H200)" */
+} StrataDeviceChoice;
+
+/* Choose the device for `name` ("auto", "cpu" or "cuda"); NULL or "" reads the environment
+ * variable STRATA_DEVICE, and when that is unset or empty, "auto". Returns the backend (also
+ * in out->backend) or NULL, with out->why saying why either way. */
+const StrataBackend *strata_device_choose (const char *name, StrataDeviceChoice *out);
