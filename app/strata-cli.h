@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "strata-engine.h"
 #include "strata-model.h"
 
 typedef struct {
@@ -27,6 +28,18 @@ gboolean strata_cli_fail_with (GError **error, const char *fmt, ...) G_GNUC_PRIN
 gboolean strata_cli_check_writable (const char *option, const char *path, GError **error);
 /* "2,325,#325" -> int32 ids (--ids). */
 GArray *strata_cli_parse_ids (const char *list, GError **error);
+
+/* strata-cli-device.c: --device, the same on every command that runs a model. The value
+ * goes to strata_cli_device(), which applies strata_device_choose (the argument, else
+ * STRATA_DEVICE, else auto): NULL with an error naming the reason (the driver's words for
+ * cuda, the accepted names for an unknown one); when auto falls back to the CPU, one line on
+ * stderr says why. `choice` (may be NULL) receives the whole choice. */
+#define STRATA_CLI_DEVICE_HELP "Where the model runs: auto, cpu or cuda (default: $STRATA_DEVICE, else auto)"
+#define STRATA_CLI_DEVICE_ENTRY(var) \
+  { "device", 0, 0, G_OPTION_ARG_STRING, &(var), STRATA_CLI_DEVICE_HELP, "auto|cpu|cuda" }
+const StrataBackend *strata_cli_device (const char *name, StrataDeviceChoice *choice, GError **error);
+/* An engine for `m` on `backend`; NULL with the engine's reason. */
+StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error);
 
 int strata_cmd_info (int argc, char **argv);
 int strata_cmd_tokenize (int argc, char **argv);

@@ -146,11 +146,17 @@ int
 strata_cmd_info (int argc, char **argv)
 {
   g_auto (ModelOptions) mo = { 0 };
+  g_autofree char *device = NULL;
+  GOptionEntry extra[] = { STRATA_CLI_DEVICE_ENTRY (device), { NULL } };
   GError *error = NULL;
-  if (!parse (&argc, &argv, "MODEL", "Open and validate a checkpoint.", &mo, NULL, &error))
+  if (!parse (&argc, &argv, "MODEL", "Open and validate a checkpoint; say which device would run it.", &mo, extra,
+              &error))
     return strata_cli_fail (error);
   if (argc != 2)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "info takes one MODEL"));
+  StrataDeviceChoice dev;
+  if (!strata_cli_device (device, &dev, &error))
+    return strata_cli_fail (error);
   g_autoptr (StrataModel) m = open_model (argv[1], &mo, FALSE, &error);
   if (!m)
     return strata_cli_fail (error);
@@ -202,6 +208,13 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "add_bos"), json_builder_add_boolean_value (b, m->add_bos);
     json_builder_set_member_name (b, "bos_id"), json_builder_add_int_value (b, m->bos_id);
     json_builder_set_member_name (b, "eos_id"), json_builder_add_int_value (b, m->eos_id);
+    json_builder_set_member_name (b, "device");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name"), json_builder_add_string_value (b, dev.backend->name);
+    json_builder_set_member_name (b, "asked"), json_builder_add_string_value (b, dev.asked);
+    json_builder_set_member_name (b, "fell_back"), json_builder_add_boolean_value (b, dev.fell_back);
+    json_builder_set_member_name (b, "why"), json_builder_add_string_value (b, dev.why);
+    json_builder_end_object (b);
     json_builder_end_object (b);
     g_autoptr (JsonNode) root = json_builder_get_root (b);
     return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);
@@ -231,6 +244,7 @@ strata_cmd_info (int argc, char **argv)
   else
     printf ("  tokenizer      none (pass --tokenizer FILE)\n");
   printf ("  BOS            %s (bos %d, eos %d)\n", m->add_bos ? "prepended" : "not prepended", m->bos_id, m->eos_id);
+  printf ("  device         %s%s: %s\n", dev.label, dev.from_env ? " (from STRATA_DEVICE)" : "", dev.why);
   return 0;
 }
 
@@ -286,16 +300,12 @@ strata_cmd_tokenize (int argc, char **argv)
  * or the context is full. Each step reruns the whole prefix: exact, and fast enough for the
  * small models a researcher generates from while probing. */
 static gboolean
-generate_greedy (StrataModel *m, GArray *ids, int n, gboolean echo, GError **error)
+generate_greedy (const StrataBackend *backend, StrataModel *m, GArray *ids, int n, gboolean echo, GError **error)
 {
   const StrataConfig *c = &m->weights->cfg;
-  StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
-  if (!e) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "cannot start the engine: %s",
-                 strata_status_to_string (st));
+  StrataEngine *e = strata_cli_engine_new (backend, m, error);
+  if (!e)
     return FALSE;
-  }
   float *logits = g_new (float, (gsize) c->n_ctx * c->vocab);
   gboolean ok = TRUE;
   for (int step = 0; step < n && (int) ids->len < c->n_ctx; step++) {
@@ -334,9 +344,10 @@ int
 strata_cmd_generate (int argc, char **argv)
 {
   g_auto (ModelOptions) mo = { 0 };
-  g_autofree char *prompt = NULL;
+  g_autofree char *prompt = NULL, *device = NULL;
   int n = 32;
   GOptionEntry extra[] = {
+    STRATA_CLI_DEVICE_ENTRY (device),
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text to continue (default: empty, BOS only)", "TEXT" },
     { "tokens", 'n', 0, G_OPTION_ARG_INT, &n, "Number of tokens to generate (default 32)", "N" },
     { NULL }
@@ -348,6 +359,9 @@ strata_cmd_generate (int argc, char **argv)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "generate takes one MODEL"));
   if (n < 0)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "-n must not be negative"));
+  const StrataBackend *backend = strata_cli_device (device, NULL, &error);
+  if (!backend)
+    return strata_cli_fail (error);
   g_autoptr (StrataModel) m = open_model (argv[1], &mo, TRUE, &error);
   if (!m)
     return strata_cli_fail (error);
@@ -360,7 +374,7 @@ strata_cmd_generate (int argc, char **argv)
   guint prompt_len = ids->len;
   if (!mo.json)
     fputs (prompt ? prompt : "", stdout);
-  if (!generate_greedy (m, ids, n, !mo.json, &error))
+  if (!generate_greedy (backend, m, ids, n, !mo.json, &error))
     return strata_cli_fail (error);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -374,6 +388,7 @@ strata_cmd_generate (int argc, char **argv)
     g_autofree char *text = strata_tokenizer_decode (m->tokenizer, (const int32_t *) ids->data + prompt_len,
                                                      ids->len - prompt_len);
     json_builder_set_member_name (b, "text"), json_builder_add_string_value (b, text);
+    json_builder_set_member_name (b, "device"), json_builder_add_string_value (b, backend->name);
     json_builder_end_object (b);
     g_autoptr (JsonNode) root = json_builder_get_root (b);
     return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);

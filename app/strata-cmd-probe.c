@@ -23,6 +23,8 @@ typedef struct {
   char *session;
   char *figure;
   char *view;
+  char *device;                  /* --device as given (NULL: STRATA_DEVICE, else auto) */
+  const StrataBackend *backend;  /* what it chose, once per command (--compare shares it) */
   double scale;
   int layer, head;
   StrataFigureKind kind;  /* from --view, else the command's default */
@@ -39,6 +41,7 @@ common_entries (Common *c, const char *view_help)
     { "session", 0, 0, G_OPTION_ARG_FILENAME, &c->session, "Save the whole analysis as a session (HDF5)", "OUT.h5" },
     { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &c->figure, "Draw a figure to OUT (.png, .svg or .pdf)", "OUT" },
     { "view", 0, 0, G_OPTION_ARG_STRING, &c->view, view_help, "NAME" },
+    STRATA_CLI_DEVICE_ENTRY (c->device),
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
     { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
@@ -51,7 +54,7 @@ static void
 common_clear (Common *c)
 {
   g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
-  g_free (c->session), g_free (c->figure), g_free (c->view);
+  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device);
 }
 
 #define fail_with strata_cli_fail_with
@@ -94,8 +97,11 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
       return fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", c->figure);
 #endif
   }
-  return strata_cli_check_writable ("--figure", c->figure, error) && strata_cli_check_writable ("--session", c->session, error)
-         && strata_cli_check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error);
+  if (!strata_cli_check_writable ("--figure", c->figure, error) || !strata_cli_check_writable ("--session", c->session, error)
+      || !strata_cli_check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error))
+    return FALSE;
+  /* Last: every other mistake is reported first, and nothing has been written yet. */
+  return (c->backend = strata_cli_device (c->device, NULL, error)) != NULL;
 }
 
 static StrataModel *
@@ -112,16 +118,6 @@ open_model (const char *path, const Common *c, GError **error)
     return NULL;
   }
   return g_steal_pointer (&m);
-}
-
-static StrataEngine *
-engine_new (StrataModel *m, GError **error)
-{
-  StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
-  if (!e)
-    fail_with (error, "cannot start the engine: %s", strata_status_to_string (st));
-  return e;
 }
 
 /* --candidates FILE (tokens as text or #ID, one per line) or --candidates-prefix STR (every
@@ -310,7 +306,7 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   }
   if ((in->cand_file || in->cand_prefix) && !(candidates = load_candidates (m, in->cand_file, in->cand_prefix, error)))
     return NULL;
-  StrataEngine *e = engine_new (m, error);
+  StrataEngine *e = strata_cli_engine_new (c->backend, m, error);
   if (!e)
     return NULL;
   StrataAnalysisRequest req;
@@ -487,7 +483,7 @@ strata_cmd_patch (int argc, char **argv)
     site_list[0] = STRATA_PATCH_RESID_PRE, site_list[1] = STRATA_PATCH_ATTN_OUT, site_list[2] = STRATA_PATCH_MLP_OUT;
     po.n_sites = 3;
   }
-  if (!(m = open_model (argv[1], &c, &error)) || !(e = engine_new (m, &error)))
+  if (!(m = open_model (argv[1], &c, &error)) || !(e = strata_cli_engine_new (c.backend, m, &error)))
     goto out;
   const char *const one_target[] = { target, NULL };
   set = prompts ? strata_prompt_set_load (prompts, m, &error)

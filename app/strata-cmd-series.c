@@ -27,6 +27,7 @@ typedef struct {
   gboolean patch;
   char **sites;
   char *direction, *metric, *patch_target;
+  char *device;
   int head_pos;
   /* outputs and what the figure and the saved view show */
   char *json, *session, *figure, *view;
@@ -43,7 +44,7 @@ options_clear (Options *o)
   g_strfreev (o->sites), g_free (o->direction), g_free (o->metric), g_free (o->patch_target);
   g_free (o->json), g_free (o->session), g_free (o->figure), g_free (o->view);
   g_free (o->view_target), g_free (o->view_position), g_free (o->view_tag), g_free (o->view_quantity);
-  g_free (o->view_site);
+  g_free (o->view_site), g_free (o->device);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
 
@@ -281,6 +282,7 @@ strata_cmd_series (int argc, char **argv)
     { "view-quantity", 0, 0, G_OPTION_ARG_STRING, &o.view_quantity, "Heat map colour: mrr (default) or prob (mean probability)", "Q" },
     { "view-site", 0, 0, G_OPTION_ARG_STRING, &o.view_site, "Patching site shown (default: the first patched)", "SITE" },
     { "log-color", 0, 0, G_OPTION_ARG_NONE, &o.log_color, "Logarithmic colour scale for probabilities", NULL },
+    STRATA_CLI_DEVICE_ENTRY (o.device),
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("DIR [DIR_B]");
@@ -319,6 +321,8 @@ strata_cmd_series (int argc, char **argv)
   req.patch = o.patch;
   req.patch_options = (StrataPatchOptions) { sites, n_sites, dir, met, o.head_pos };
   req.patch_target = o.patch_target;
+  if (!(req.backend = strata_cli_device (o.device, NULL, &error)))
+    return strata_cli_fail (error);
 
   g_autoptr (StrataSeries) s = strata_series_new ();
   for (int i = 1; i < argc; i++) {

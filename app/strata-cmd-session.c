@@ -13,6 +13,7 @@ print_analysis (guint index, const StrataAnalysis *a)
           m->format, m->dtype, m->config.n_layers, m->config.vocab, m->add_bos ? "on" : "off");
   printf ("  path       %s\n", m->path);
   printf ("  weights    sha256 %s\n", m->weights_sha256);
+  printf ("  device     %s\n", m->device && *m->device ? m->device : "unknown (saved before format 1.3)");
   g_autofree char *changed = strata_analysis_check_model (a);
   if (changed)
     fprintf (stderr, "strata: warning: %s\n", changed);
@@ -63,7 +64,8 @@ print_series (const StrataSeries *s)
       printf ("    step %-8" G_GINT64_FORMAT " %s%s", cp->step, cp->label,
               strata_series_checkpoint_is_done (cp) ? "" : " (not run)");
       if (strata_series_checkpoint_is_done (cp))
-        printf ("  weights sha256 %.16s", cp->model.weights_sha256 ? cp->model.weights_sha256 : "");
+        printf ("  weights sha256 %.16s  %s", cp->model.weights_sha256 ? cp->model.weights_sha256 : "",
+                cp->model.device && *cp->model.device ? cp->model.device : "device unknown");
       printf ("\n");
     }
   }

@@ -58,6 +58,7 @@ strata_probe_json_header (JsonBuilder *b, const char *command, const StrataAnaly
   const StrataModelRef *r = &a->model;
   MEMBER (b, "strata_version"), json_builder_add_string_value (b, STRATA_VERSION);
   MEMBER (b, "command"), json_builder_add_string_value (b, command);
+  MEMBER (b, "device"), json_builder_add_string_value (b, r->device && *r->device ? r->device : "unknown");
   MEMBER (b, "model");
   strata_probe_json_model (b, r);
   MEMBER (b, "prompt_source"), json_builder_add_string_value (b, a->prompts ? a->prompts->source : "");
@@ -78,6 +79,7 @@ strata_probe_json_model (JsonBuilder *b, const StrataModelRef *r)
   MEMBER (b, "heads"), json_builder_add_int_value (b, r->config.n_heads);
   MEMBER (b, "vocab"), json_builder_add_int_value (b, r->config.vocab);
   MEMBER (b, "add_bos"), json_builder_add_boolean_value (b, r->add_bos);
+  MEMBER (b, "device"), json_builder_add_string_value (b, r->device && *r->device ? r->device : "unknown");
   json_builder_end_object (b);
 }
 

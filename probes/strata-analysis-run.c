@@ -210,6 +210,8 @@ strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *
 {
   g_autoptr (StrataAnalysis) a = strata_analysis_new (model);
   a->prompts = prompts;
+  g_free (a->model.device);
+  a->model.device = g_strdup (strata_engine_get_backend (engine)->name);
   if (report) {
     strata_analysis_report_clear (report);
     report->warnings = g_ptr_array_new_with_free_func (g_free);

@@ -15,6 +15,7 @@ strata_model_ref_clear (StrataModelRef *ref)
   g_clear_pointer (&ref->dtype, g_free);
   g_clear_pointer (&ref->weights_sha256, g_free);
   g_clear_pointer (&ref->tokenizer_sha256, g_free);
+  g_clear_pointer (&ref->device, g_free);
 }
 
 void
@@ -27,6 +28,7 @@ strata_model_ref_copy (StrataModelRef *dst, const StrataModelRef *src)
   dst->dtype = g_strdup (src->dtype);
   dst->weights_sha256 = g_strdup (src->weights_sha256);
   dst->tokenizer_sha256 = g_strdup (src->tokenizer_sha256);
+  dst->device = g_strdup (src->device);
   dst->config = src->config;
   dst->add_bos = src->add_bos;
 }
@@ -84,6 +86,7 @@ strata_analysis_new (StrataModel *model)
   r->tokenizer_sha256 = g_strdup (tok_sha ? tok_sha : "");
   r->config = model->weights->cfg;
   r->add_bos = model->add_bos;
+  r->device = g_strdup ("");
   return a;
 }
 

@@ -206,9 +206,10 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
   if (!s->answer_target)
     s->answer_target = default_answer (s->prompts);
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  const StrataBackend *be = req->backend ? req->backend : strata_backend_cpu ();
+  StrataEngine *e = strata_engine_new (be, m->weights, &st);
   if (!e) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "cannot start the engine: %s",
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "cannot start the engine on %s: %s", be->name,
                  strata_status_to_string (st));
     return FALSE;
   }

@@ -88,6 +88,8 @@ typedef struct {
   /* How each checkpoint opens: tokenizer file (NULL: its own), matrix policy; bos -1: the
    * model's policy, 0 off, 1 on. */
   StrataOpenOptions open;
+  const StrataBackend *backend;       /* where every checkpoint runs (NULL: the CPU); recorded
+                                       * in each checkpoint's model record */
   int bos;
   /* The prompt set when series->prompts is NULL: make_prompts when set, else loaded from
    * prompts_path. */

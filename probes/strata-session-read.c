@@ -129,6 +129,10 @@ read_model (hid_t parent, StrataModelRef *m, GError **error)
   TRY ((m->weights_sha256 = strata_h5_get_string_attr (g, "weights_sha256", error)));
   TRY ((m->tokenizer_sha256 = strata_h5_get_string_attr (g, "tokenizer_sha256", error)));
   TRY (get_bool (g, "add_bos", &m->add_bos, error));
+  if (strata_h5_has_attr (g, "device")) /* format 1.3 */
+    TRY ((m->device = strata_h5_get_string_attr (g, "device", error)));
+  else
+    m->device = g_strdup ("");
 
   StrataConfig *c = &m->config;
   g_auto (StrataH5Group) cg = strata_h5_group_open (g, "config", error);

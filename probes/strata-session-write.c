@@ -70,6 +70,7 @@ write_model (hid_t parent, const StrataModelRef *m, GError **error)
   TRY (strata_h5_set_string_attr (g, "weights_sha256", m->weights_sha256, error));
   TRY (strata_h5_set_string_attr (g, "tokenizer_sha256", m->tokenizer_sha256, error));
   TRY (set_bool (g, "add_bos", m->add_bos, error));
+  TRY (strata_h5_set_string_attr (g, "device", m->device ? m->device : "", error)); /* 1.3 */
 
   const StrataConfig *c = &m->config;
   g_auto (StrataH5Group) cg = strata_h5_group_create (g, "config", error);

@@ -271,6 +271,7 @@ sample_analysis (const SampleOptions *o, guint which)
   m->config.recipe.rope.pairing = which == 0 ? STRATA_ROPE_NONE : STRATA_ROPE_HALF;
   m->config.recipe.rope.theta = which == 0 ? -0.0f : 10000.0f;
   m->add_bos = which == 1;
+  m->device = g_strdup (which == 0 ? "cuda" : "cpu");
 
   a->prompts = sample_prompts (o, salt);
   a->has_lens = TRUE;
@@ -346,6 +347,7 @@ sample_series (const SampleOptions *o)
       cp->model.dtype = g_strdup ("F32");
       cp->model.weights_sha256 = g_strdup_printf ("%064u", salt);
       cp->model.tokenizer_sha256 = g_strdup (s->tokenizer_sha256);
+      cp->model.device = g_strdup (c == 0 ? "cuda" : "cpu");
       strata_config_set_family (&cp->model.config, STRATA_FAMILY_GPT2);
       cp->model.config.n_layers = L;
       cp->model.config.d_model = 128;
@@ -496,6 +498,7 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
   g_assert_cmpstr (m->weights_sha256, ==, n->weights_sha256);
   g_assert_cmpstr (m->tokenizer_sha256, ==, n->tokenizer_sha256);
   g_assert_cmpint (m->add_bos, ==, n->add_bos);
+  g_assert_cmpstr (m->device, ==, n->device);
   CMP_MEM (&m->config, &n->config, sizeof (StrataConfig)); /* g_new0: padding is zero */
 
   assert_prompts_equal (a->prompts, b->prompts);
@@ -665,6 +668,7 @@ assert_series_equal (const StrataSeries *a, const StrataSeries *b)
       if (!strata_series_checkpoint_is_done (p))
         continue;
       g_assert_cmpstr (p->model.weights_sha256, ==, q->model.weights_sha256);
+      g_assert_cmpstr (p->model.device, ==, q->model.device);
       g_assert_cmpint (p->model.config.n_layers, ==, q->model.config.n_layers);
       assert_lens_aggregates_equal (p->lens_aggregates, q->lens_aggregates);
       g_assert_cmpuint (p->accuracy->len, ==, q->accuracy->len);

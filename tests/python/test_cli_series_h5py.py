@@ -53,7 +53,7 @@ class CliSeries(unittest.TestCase):
     def test_header_and_view(self):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
-        self.assertEqual((int(f.attrs["format_major"]), int(f.attrs["format_minor"])), (1, 2))
+        self.assertEqual((int(f.attrs["format_major"]), int(f.attrs["format_minor"])), (1, 3))
         self.assertEqual(int(f["analyses"].attrs["count"]), 0)  # a series alone
         v = f["view"]
         # A 1.1 reader reads a checkpoint figure from `figure` and ignores `series_figure`.
@@ -100,6 +100,8 @@ class CliSeries(unittest.TestCase):
                 self.assertEqual(attr_str(cp, "label"), jc["label"])
                 self.assertEqual(int(cp.attrs["done"]), 1)
                 self.assertEqual(attr_str(cp["model"], "weights_sha256"), jc["model"]["weights_sha256"])
+                self.assertEqual(attr_str(cp["model"], "device"), jc["model"]["device"])
+                self.assertIn(jc["model"]["device"], ("cpu", "cuda"))
                 L = int(cp["model/config"].attrs["n_layers"])
                 aggs = cp["lens_aggregates"]
                 n = 0

@@ -63,7 +63,7 @@ class CliSession(unittest.TestCase):
         for f, js in ((self.lens, self.lens_json), (self.patch, self.patch_json)):
             self.assertEqual(attr_str(f, "format"), "strata-session")
             self.assertEqual(int(f.attrs["format_major"]), 1)
-            self.assertEqual(int(f.attrs["format_minor"]), 2)
+            self.assertEqual(int(f.attrs["format_minor"]), 3)
             self.assertEqual(attr_str(f, "program_version"), js["strata_version"])
             self.assertEqual(int(f["analyses"].attrs["count"]), 1)
             m = f["analyses/000000/model"]
@@ -73,6 +73,10 @@ class CliSession(unittest.TestCase):
             self.assertEqual(int(m["config"].attrs["n_layers"]), js["model"]["layers"])
             self.assertEqual(int(m["config"].attrs["vocab"]), js["model"]["vocab"])
             self.assertEqual(int(m.attrs["add_bos"]), int(js["model"]["add_bos"]))
+            # format 1.3: the device that ran it, as the JSON says (no GPU here: cpu or cuda).
+            self.assertIn(attr_str(m, "device"), ("cpu", "cuda"))
+            self.assertEqual(attr_str(m, "device"), js["model"]["device"])
+            self.assertEqual(js["device"], js["model"]["device"])
 
     def test_lens_matches_json(self):
         js = self.lens_json["prompts"][0]

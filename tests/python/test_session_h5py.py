@@ -68,7 +68,7 @@ class SessionFromPython(unittest.TestCase):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
         self.assertEqual(int(f.attrs["format_major"]), 1)
-        self.assertEqual(int(f.attrs["format_minor"]), 2)
+        self.assertEqual(int(f.attrs["format_minor"]), 3)
         self.assertRegex(attr_str(f, "program_version"), r"^\d+\.\d+\.\d+")
         self.assertRegex(attr_str(f, "created"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         self.assertRegex(attr_str(f, "modified"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -82,6 +82,8 @@ class SessionFromPython(unittest.TestCase):
         self.assertEqual(attr_str(m, "tokenizer_sha256"), "")
         self.assertEqual(len(attr_str(m, "weights_sha256")), 64)
         self.assertEqual(int(m.attrs["add_bos"]), 0)
+        self.assertEqual(attr_str(m, "device"), "cuda")  # format 1.3
+        self.assertEqual(attr_str(self.f["analyses/000001/model"], "device"), "cpu")
         c = m["config"]
         self.assertEqual(attr_str(c, "family"), "gpt2")
         self.assertEqual(attr_str(c, "rope"), "none")
