@@ -1,0 +1,318 @@
+/* --device and STRATA_DEVICE as a person meets them on the command line: which device runs,
+ * what the JSON and the session record, and what an unusable or unknown device does (exit 1,
+ * the reason on stderr, nothing on stdout, no file written).
+ *
+ * The expectations follow this build and machine: the test asks strata_backend_select
+ * whether CUDA is usable here (it links the same kernels) and checks the CUDA answers when
+ * it is, the fallbacks when it is not. Without a GPU only the second half can run. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "strata-backend.h"
+#include "strata-config.h"
+#include "strata-session.h"
+
+typedef struct {
+  int status;
+  char *out, *err;
+} Run;
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+static const StrataBackend *cuda; /* NULL: CUDA not usable in this build or on this machine */
+static char cuda_why[256];
+
+static char *
+data_path (const char *rel)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", rel, NULL);
+}
+
+/* strata ARGS with STRATA_DEVICE set to `env` (NULL: unset). */
+static void
+strata_env (Run *r, const char *env, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (char *) g_getenv ("STRATA_BIN"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (char *) *args);
+  g_ptr_array_add (argv, NULL);
+  g_auto (GStrv) envp = g_get_environ ();
+  envp = env ? g_environ_setenv (envp, "STRATA_DEVICE", env, TRUE) : g_environ_unsetenv (envp, "STRATA_DEVICE");
+  g_autoptr (GError) error = NULL;
+  int wait = 0;
+  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err, &wait, &error);
+  g_assert_no_error (error);
+  r->status = WIFEXITED (wait) ? WEXITSTATUS (wait) : 128 + WTERMSIG (wait);
+}
+
+static JsonObject *
+parse_object (JsonParser *p, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_data (p, text, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (p));
+}
+
+static guint
+count_lines (const char *s)
+{
+  guint n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* `lens` on stories260K with `device` (NULL: no option) and STRATA_DEVICE `env`; its JSON on
+ * stdout. */
+static void
+lens (Run *r, const char *env, const char *device)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  if (device)
+    strata_env (r, env, (const char *[]) { "lens", model, "--prompt", "Once upon", "--device", device, "--json", "-", NULL });
+  else
+    strata_env (r, env, (const char *[]) { "lens", model, "--prompt", "Once upon", "--json", "-", NULL });
+}
+
+static void
+assert_ran_on (const Run *r, const char *name)
+{
+  if (r->status != 0)
+    g_error ("exit %d: %s", r->status, r->err);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *o = parse_object (p, r->out);
+  g_assert_cmpstr (json_object_get_string_member (o, "device"), ==, name);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (o, "model"), "device"), ==, name);
+}
+
+/* A refused device: exit 1, the reason (and `needle`) on one stderr line, nothing on stdout. */
+static void
+assert_refused (const Run *r, const char *needle)
+{
+  g_test_message ("stderr: %s", r->err);
+  g_assert_cmpint (r->status, ==, 1);
+  g_assert_cmpstr (r->out, ==, "");
+  g_assert_cmpuint (count_lines (r->err), ==, 1);
+  if (!strstr (r->err, needle))
+    g_error ("expected '%s' in: %s", needle, r->err);
+}
+
+static void
+test_cpu (void)
+{
+  g_auto (Run) r = { 0 };
+  lens (&r, NULL, "cpu");
+  assert_ran_on (&r, "cpu");
+  g_assert_cmpstr (r.err, ==, ""); /* asked for the CPU: nothing to explain */
+}
+
+static void
+test_cuda (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("strata-device-XXXXXX", NULL);
+  g_autofree char *json = g_build_filename (dir, "out.json", NULL);
+  g_autofree char *h5 = g_build_filename (dir, "out.h5", NULL);
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_auto (Run) r = { 0 };
+  strata_env (&r, NULL, (const char *[]) { "lens", model, "--prompt", "Once upon", "--device", "cuda", "--json", json,
+                                           "--session", h5, NULL });
+  if (cuda) {
+    g_assert_cmpint (r.status, ==, 0);
+    g_autoptr (StrataSession) s = strata_session_load (h5, NULL);
+    g_assert_nonnull (s);
+    g_assert_cmpstr (((StrataAnalysis *) s->analyses->pdata[0])->model.device, ==, "cuda");
+  } else {
+    /* The driver's (or the build's) own words, after the option that asked. */
+    g_autofree char *expect = g_strdup_printf ("--device cuda: %s", cuda_why);
+    assert_refused (&r, expect);
+    g_assert_false (g_file_test (json, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (h5, G_FILE_TEST_EXISTS));
+  }
+  g_unlink (json), g_unlink (h5), g_rmdir (dir);
+  /* Every command that runs a model refuses the same way. */
+  g_autofree char *tok = data_path ("stories260K/tok512.bin");
+  g_autofree char *bin = data_path ("stories260K/stories260K.bin");
+  g_autofree char *series = data_path ("twohop-series/cot");
+  const char *const cases[][12] = {
+    { "generate", model, "-n", "2", "--device", "cuda", NULL },
+    { "patch", model, "--clean", "Once upon", "--corrupt", "Lily upon", "--target", "#1", "--device", "cuda", "--json", "-" },
+    { "info", bin, "--tokenizer", tok, "--device", "cuda", NULL },
+    { "series", series, "--ids", "2,325,325", "--target", "#298", "--device", "cuda", "--json", "-", NULL },
+  };
+  for (gsize i = 0; !cuda && i < G_N_ELEMENTS (cases); i++) {
+    g_auto (Run) c = { 0 };
+    const char *args[13] = { 0 };
+    memcpy (args, cases[i], sizeof cases[i]);
+    strata_env (&c, NULL, args);
+    assert_refused (&c, cuda_why);
+  }
+}
+
+static void
+test_auto (void)
+{
+  g_auto (Run) r = { 0 };
+  lens (&r, NULL, "auto");
+  assert_ran_on (&r, cuda ? "cuda" : "cpu");
+  if (cuda)
+    g_assert_cmpstr (r.err, ==, "");
+  else {
+    /* One line says why it is the CPU. */
+    g_assert_cmpuint (count_lines (r.err), ==, 1);
+    g_assert_nonnull (strstr (r.err, "auto"));
+    g_assert_nonnull (strstr (r.err, cuda_why));
+  }
+  /* No option and no STRATA_DEVICE: auto, the same answer. */
+  g_auto (Run) d = { 0 };
+  lens (&d, NULL, NULL);
+  assert_ran_on (&d, cuda ? "cuda" : "cpu");
+  g_assert_cmpstr (d.err, ==, r.err);
+}
+
+static void
+test_env (void)
+{
+  g_auto (Run) r = { 0 };
+  lens (&r, "cpu", NULL);
+  assert_ran_on (&r, "cpu");
+  g_assert_cmpstr (r.err, ==, ""); /* cpu as asked (by the environment): no fallback line */
+  /* --device overrides STRATA_DEVICE, both ways. */
+  g_auto (Run) o = { 0 };
+  lens (&o, "cuda", "cpu");
+  assert_ran_on (&o, "cpu");
+  g_auto (Run) back = { 0 };
+  lens (&back, "cpu", "auto");
+  assert_ran_on (&back, cuda ? "cuda" : "cpu");
+  if (!cuda) {
+    g_auto (Run) c = { 0 };
+    lens (&c, "cuda", NULL);
+    assert_refused (&c, "STRATA_DEVICE=cuda");
+    g_assert_nonnull (strstr (c.err, cuda_why));
+  }
+  g_auto (Run) bad = { 0 };
+  lens (&bad, "tpu", NULL);
+  assert_refused (&bad, "STRATA_DEVICE=tpu");
+  g_assert_nonnull (strstr (bad.err, STRATA_DEVICE_NAMES));
+}
+
+static void
+test_unknown (void)
+{
+  g_auto (Run) r = { 0 };
+  lens (&r, NULL, "tpu");
+  assert_refused (&r, "--device tpu");
+  g_assert_nonnull (strstr (r.err, STRATA_DEVICE_NAMES));
+}
+
+/* `info` says what it would use, and why. */
+static void
+test_info (void)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_auto (Run) r = { 0 };
+  strata_env (&r, NULL, (const char *[]) { "info", model, "--device", "auto", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  const char *line = strstr (r.out, "\n  device ");
+  g_assert_nonnull (line);
+  g_autofree char *expect = cuda ? g_strdup ("cuda (") : g_strdup_printf ("cpu (auto: %s): %s", STRATA_HAVE_CUDA ? "no usable GPU" : "CUDA not built", cuda_why);
+  if (!strstr (line, expect))
+    g_error ("expected '%s' in: %s", expect, line);
+
+  g_auto (Run) j = { 0 };
+  strata_env (&j, NULL, (const char *[]) { "info", model, "--device", "auto", "--json", NULL });
+  g_assert_cmpint (j.status, ==, 0);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *d = json_object_get_object_member (parse_object (p, j.out), "device");
+  g_assert_cmpstr (json_object_get_string_member (d, "name"), ==, cuda ? "cuda" : "cpu");
+  g_assert_cmpstr (json_object_get_string_member (d, "asked"), ==, "auto");
+  g_assert_cmpint (json_object_get_boolean_member (d, "fell_back"), ==, cuda == NULL);
+  g_assert_cmpstr (json_object_get_string_member (d, "why"), ==, cuda_why);
+}
+
+/* The session records the device: read back by the session API and `strata session-info`. */
+static void
+test_session (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("strata-device-XXXXXX", NULL);
+  g_autofree char *h5 = g_build_filename (dir, "lens.h5", NULL);
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_autofree char *other = data_path ("stories260K/stories260K.bin");
+  g_autofree char *tok = data_path ("stories260K/tok512.bin");
+  g_auto (Run) r = { 0 };
+  strata_env (&r, NULL, (const char *[]) { "lens", model, "--prompt", "Once upon", "--compare", other, "--tokenizer", tok,
+                                           "--device", "cpu", "--session", h5, NULL });
+  if (r.status != 0)
+    g_error ("exit %d: %s", r.status, r.err);
+  GError *error = NULL;
+  g_autoptr (StrataSession) s = strata_session_load (h5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->analyses->len, ==, 2); /* --compare runs on the same device */
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpstr (((StrataAnalysis *) s->analyses->pdata[i])->model.device, ==, "cpu");
+  g_auto (Run) info = { 0 };
+  strata_env (&info, NULL, (const char *[]) { "session-info", h5, NULL });
+  g_assert_cmpint (info.status, ==, 0);
+  g_assert_nonnull (strstr (info.out, "  device     cpu\n"));
+  g_unlink (h5), g_rmdir (dir);
+}
+
+/* generate, patch and series take the option too and say where they ran. */
+static void
+test_commands (void)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_auto (Run) g = { 0 };
+  strata_env (&g, NULL, (const char *[]) { "generate", model, "-n", "3", "--device", "cpu", "--json", NULL });
+  g_assert_cmpint (g.status, ==, 0);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_cmpstr (json_object_get_string_member (parse_object (p, g.out), "device"), ==, "cpu");
+
+  g_auto (Run) pa = { 0 };
+  strata_env (&pa, "cuda", (const char *[]) { "patch", model, "--clean", "Once upon", "--corrupt", "Lily upon", "--target", "#1", "--contrast", "#2",
+                                               "--device", "cpu", "--json", "-", NULL });
+  assert_ran_on (&pa, "cpu");
+
+  g_autofree char *series = data_path ("twohop-series/cot");
+  g_auto (Run) se = { 0 };
+  strata_env (&se, "cpu", (const char *[]) { "series", series, "--ids", "2,325,325", "--target", "#298", "--json", "-", NULL });
+  g_assert_cmpint (se.status, ==, 0);
+  g_autoptr (JsonParser) q = json_parser_new ();
+  JsonArray *runs = json_object_get_array_member (parse_object (q, se.out), "runs");
+  JsonArray *cps = json_object_get_array_member (json_array_get_object_element (runs, 0), "checkpoints");
+  g_assert_cmpuint (json_array_get_length (cps), >, 0);
+  for (guint i = 0; i < json_array_get_length (cps); i++) {
+    JsonObject *m = json_object_get_object_member (json_array_get_object_element (cps, i), "model");
+    g_assert_cmpstr (json_object_get_string_member (m, "device"), ==, "cpu");
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  if (!g_getenv ("STRATA_BIN")) {
+    g_test_skip ("STRATA_BIN is not set");
+    return g_test_run ();
+  }
+  cuda = strata_backend_select ("cuda", cuda_why, sizeof cuda_why);
+  g_test_message ("cuda here: %s", cuda ? "usable" : cuda_why);
+  g_test_add_func ("/cli-device/cpu", test_cpu);
+  g_test_add_func ("/cli-device/cuda", test_cuda);
+  g_test_add_func ("/cli-device/auto", test_auto);
+  g_test_add_func ("/cli-device/env", test_env);
+  g_test_add_func ("/cli-device/unknown", test_unknown);
+  g_test_add_func ("/cli-device/info", test_info);
+  g_test_add_func ("/cli-device/session", test_session);
+  g_test_add_func ("/cli-device/commands", test_commands);
+  return g_test_run ();
+}
