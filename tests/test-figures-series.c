@@ -136,6 +136,7 @@ make_series (void)
       if (r == 1 && c == 2)
         continue; /* not run yet */
       cp->model.config.n_layers = L;
+      cp->model.device = g_strdup ("cpu");
       cp->lens_aggregates = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_aggregate_free);
       g_ptr_array_add (cp->lens_aggregates, make_aggregate ("all", "bridge", "r2", r, c));
       g_ptr_array_add (cp->lens_aggregates, make_aggregate ("all", "bridge", "r1", r, c + 3));
@@ -296,6 +297,8 @@ test_series_trace (void)
   g_assert_nonnull (strstr (desc, "by column: 100: never, 300: 4, 500: no data."));
   g_assert_nonnull (strstr (desc, "Panel cot."));
   g_assert_nonnull (strstr (desc, "not run yet (5 of 6 checkpoints done)"));
+  /* The device the checkpoints ran on, once, after the runs. */
+  g_assert_true (g_str_has_prefix (desc, "cot (3 checkpoints) vs nocot (3 checkpoints) \xc2\xb7 cpu \xc2\xb7 "));
   g_assert_nonnull (strstr (title, "MRR of \xe2\x80\x9c" "bridge\xe2\x80\x9d by training step and layer at position r2, tag all"));
 
   cairo_surface_t *s = render (&f.in);

@@ -242,6 +242,7 @@ static void
 fixture_clear (Fixture *f)
 {
   g_free (f->a.model.name);
+  g_free (f->a.model.device);
   g_ptr_array_unref (f->a.lens_results);
   g_ptr_array_unref (f->a.patch_results);
   circuit_free (f->a.circuit);
@@ -624,6 +625,50 @@ test_lens_compare_target (void)
   fixture_clear (&g);
 }
 
+/* Every checkpoint caption names the device after the model names, short; a record that
+ * does not know its device (a session older than format 1.3) adds nothing. */
+static void
+test_caption_device (void)
+{
+  Fixture f, g;
+  fixture_init (&f, 4, 5, prob_by_layer);
+  fixture_init (&g, 4, 5, prob_by_layer);
+  f.a.model.device = g_strdup ("cpu");
+  g.a.model.device = g_strdup ("cpu");
+  g_free (g.a.model.name);
+  g.a.model.name = g_strdup ("other-model");
+  for (int k = 0; k < STRATA_FIGURE_N; k++) {
+    f.in.kind = (StrataFigureKind) k;
+    f.in.b = NULL;
+    f.v.compare = FALSE;
+    g_autofree char *desc = NULL;
+    strata_figure_describe (&f.in, NULL, &desc);
+    if (!g_str_has_prefix (desc, "toy-model \xc2\xb7 cpu \xc2\xb7 "))
+      g_error ("%s: %s", strata_figure_kind_to_string (f.in.kind), desc);
+  }
+  /* Two checkpoints on one device: said once; on two: both. */
+  f.in.kind = STRATA_FIGURE_LENS_HEATMAP;
+  f.in.b = &g.a;
+  f.v.compare = TRUE;
+  g_autofree char *same = NULL;
+  strata_figure_describe (&f.in, NULL, &same);
+  g_assert_true (g_str_has_prefix (same, "toy-model vs other-model \xc2\xb7 cpu \xc2\xb7 "));
+  g_free (g.a.model.device);
+  g.a.model.device = g_strdup ("cuda");
+  g_autofree char *mixed = NULL;
+  strata_figure_describe (&f.in, NULL, &mixed);
+  g_assert_true (g_str_has_prefix (mixed, "toy-model vs other-model \xc2\xb7 cpu, cuda \xc2\xb7 "));
+  g_free (f.a.model.device);
+  f.a.model.device = g_strdup (""); /* unknown */
+  f.in.b = NULL;
+  f.v.compare = FALSE;
+  g_autofree char *unknown = NULL;
+  strata_figure_describe (&f.in, NULL, &unknown);
+  g_assert_true (g_str_has_prefix (unknown, "toy-model \xc2\xb7 final-norm lens"));
+  fixture_clear (&f);
+  fixture_clear (&g);
+}
+
 static void
 prompt_free (gpointer p)
 {
@@ -970,6 +1015,7 @@ main (int argc, char **argv)
   g_test_add_func ("/figures/lens/compare-target", test_lens_compare_target);
   g_test_add_func ("/figures/curves/mrr-set", test_curves_mrr_set);
   g_test_add_func ("/figures/attention", test_attention);
+  g_test_add_func ("/figures/caption-device", test_caption_device);
   g_test_add_func ("/figures/curves", test_curves);
   g_test_add_func ("/figures/circuit", test_circuit);
   g_test_add_func ("/figures/empty", test_empty);

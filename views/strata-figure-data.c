@@ -229,6 +229,27 @@ model_name (const StrataAnalysis *a)
   return a->model.name ? a->model.name : (a->model.path ? a->model.path : "model");
 }
 
+void
+strata_figure_note_device (GString *devices, const char *device)
+{
+  if (!device || !*device)
+    return;
+  g_auto (GStrv) known = g_strsplit (devices->str, ", ", -1);
+  if (devices->len && g_strv_contains ((const char *const *) known, device))
+    return;
+  g_string_append_printf (devices, "%s%s", devices->len ? ", " : "", device);
+}
+
+/* " · cpu": where `a` (and `b`, may be NULL) ran; "" when the records do not say. */
+static char *
+device_note (const StrataAnalysis *a, const StrataAnalysis *b)
+{
+  g_autoptr (GString) devices = g_string_new (NULL);
+  strata_figure_note_device (devices, a ? a->model.device : NULL);
+  strata_figure_note_device (devices, b ? b->model.device : NULL);
+  return devices->len ? g_strdup_printf (" \xc2\xb7 %s", devices->str) : g_strdup ("");
+}
+
 static void
 add_pieces (GPtrArray *labels, const StrataLensResult *lr, int T)
 {
@@ -327,9 +348,10 @@ strata_figure_data_lens (const StrataFigureInput *in)
   }
   strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
-  f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s lens, %d layers \xc2\xb7 %s \xc2\xb7 cell text: top-1 token",
+  g_autofree char *device = device_note (in->a, f->n_panels > 1 ? in->b : NULL);
+  f->caption = g_strdup_printf ("%s%s%s%s \xc2\xb7 %s lens, %d layers \xc2\xb7 %s \xc2\xb7 cell text: top-1 token",
                                 model_name (in->a), f->n_panels > 1 ? " vs " : "",
-                                f->n_panels > 1 ? model_name (in->b) : "",
+                                f->n_panels > 1 ? model_name (in->b) : "", device,
                                 r->raw ? "raw (no final norm)" : "final-norm", r->n_layers, prompt);
   return f;
 }
@@ -434,8 +456,9 @@ strata_figure_data_patch (const StrataFigureInput *in)
   } else {
     metric = g_strdup (strata_enum_get_long_name (&strata_patch_metric_table, pr->metric));
   }
-  f->caption = g_strdup_printf ("%s \xc2\xb7 %s \xc2\xb7 metric %s, clean %.3g, corrupt %.3g%s \xc2\xb7 %s",
-                                model_name (in->a), def, metric,
+  g_autofree char *device = device_note (in->a, NULL);
+  f->caption = g_strdup_printf ("%s%s \xc2\xb7 %s \xc2\xb7 metric %s, clean %.3g, corrupt %.3g%s \xc2\xb7 %s",
+                                model_name (in->a), device, def, metric,
                                 pr->baseline_clean, pr->baseline_corrupt,
                                 pr->small_gap ? " (WARNING: clean and corrupt barely differ; scores are not meaningful)" : "",
                                 prompt);
@@ -474,8 +497,9 @@ strata_figure_data_attention (const StrataFigureInput *in)
   f->scale_label = g_strdup ("attention weight");
   strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);
-  f->caption = g_strdup_printf ("%s \xc2\xb7 blocks.%d.attn.hook_pattern, head %d of %d \xc2\xb7 %s",
-                                model_name (in->a), l, h, att->n_heads, prompt);
+  g_autofree char *device = device_note (in->a, NULL);
+  f->caption = g_strdup_printf ("%s%s \xc2\xb7 blocks.%d.attn.hook_pattern, head %d of %d \xc2\xb7 %s",
+                                model_name (in->a), device, l, h, att->n_heads, prompt);
   return f;
 }
 
@@ -659,8 +683,9 @@ strata_figure_data_curves (const StrataFigureInput *in)
   g_autofree char *prompt = agg ? g_strdup_printf ("prompt set %s (%u prompts)", set_name,
                                                    in->a->prompts->prompts->len)
                                 : prompt_text (in->a, v);
-  f->caption = g_strdup_printf ("%s%s%s \xc2\xb7 %s \xc2\xb7 markers: resolution layer (%s)%s",
-                                model_name (in->a), two ? " (solid) vs " : "", two ? model_name (in->b) : "",
+  g_autofree char *device = device_note (in->a, two ? in->b : NULL);
+  f->caption = g_strdup_printf ("%s%s%s%s \xc2\xb7 %s \xc2\xb7 markers: resolution layer (%s)%s",
+                                model_name (in->a), two ? " (solid) vs " : "", two ? model_name (in->b) : "", device,
                                 prompt,
                                 agg ? "first layer with MRR \xe2\x89\xa5 0.9"
                                     : "first layer where the target is top-1 through the last",
@@ -696,8 +721,9 @@ strata_figure_data_circuit (const StrataFigureInput *in)
                                           cpr && g_strcmp0 (cpr->target_name, c->target_name) == 0 ? cpr->target : -1);
   f->title = g_strdup_printf ("Circuit for target %s", target);
   g_autofree char *prompt = prompt_text (in->a, v);
-  f->caption = g_strdup_printf ("%s \xc2\xb7 nodes and edges with |effect| \xe2\x89\xa5 %.2g; size and colour = patching "
+  g_autofree char *device = device_note (in->a, NULL);
+  f->caption = g_strdup_printf ("%s%s \xc2\xb7 nodes and edges with |effect| \xe2\x89\xa5 %.2g; size and colour = patching "
                                 "effect, ring = the lens decodes the target there (top-1); edge width = strength \xc2\xb7 %s",
-                                model_name (in->a), c->threshold, prompt);
+                                model_name (in->a), device, c->threshold, prompt);
   return f;
 }

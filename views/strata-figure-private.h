@@ -102,6 +102,10 @@ StrataCurveFigure *strata_figure_data_series_accuracy (const StrataFigureInput *
 const StrataSeriesCheckpoint *strata_figure_series_checkpoint (const StrataFigureInput *in, int run, int col);
 /* Shared by the data files. */
 char *strata_figure_visible (const char *s);
+/* Captions name the device that ran (a model record's `device`): append it to the list
+ * `devices` (", " between) unless it is unknown ("" or NULL) or already there. A caption then
+ * adds " · LIST" after the model names: " · cpu", or " · cpu, cuda" for mixed records. */
+void strata_figure_note_device (GString *devices, const char *device);
 /* A probability on the colour scale: [0, 1] linear, or log10 from 1e-4 to 1 (log_color). */
 double strata_figure_prob_to_unit (double p, gboolean log_color);
 /* The colour bar of probabilities: linear 0..1 or powers of ten 1e-4..1. */

@@ -80,6 +80,18 @@ runs_phrase (const StrataSeries *s)
     const StrataTrainingRun *tr = s->runs->pdata[r];
     g_string_append_printf (out, "%s%s (%u checkpoints)", r ? " vs " : "", tr->name, tr->checkpoints->len);
   }
+  /* Where the checkpoints ran: " · cpu" (a series may have been resumed elsewhere). */
+  g_autoptr (GString) devices = g_string_new (NULL);
+  for (int r = 0; r < n_panels (s); r++) {
+    const StrataTrainingRun *tr = s->runs->pdata[r];
+    for (guint c = 0; c < tr->checkpoints->len; c++) {
+      const StrataSeriesCheckpoint *cp = tr->checkpoints->pdata[c];
+      if (strata_series_checkpoint_is_done (cp))
+        strata_figure_note_device (devices, cp->model.device);
+    }
+  }
+  if (devices->len)
+    g_string_append_printf (out, " \xc2\xb7 %s", devices->str);
   return g_string_free (out, FALSE);
 }
 
