@@ -293,3 +293,30 @@ strata_bench_open_gpt2_small (GError **error)
     return NULL;
   return strata_model_open (dir, NULL, error);
 }
+
+const StrataBackend *
+strata_bench_device (const char *prog, int *argc, char **argv)
+{
+  const char *name = NULL;
+  int kept = 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp (argv[i], "--device") == 0 && i + 1 < *argc)
+      name = argv[++i];
+    else if (g_str_has_prefix (argv[i], "--device="))
+      name = argv[i] + strlen ("--device=");
+    else
+      argv[kept++] = argv[i];
+  }
+  *argc = kept;
+  argv[kept] = NULL;
+  StrataDeviceChoice ch;
+  const StrataBackend *be = strata_device_choose (name, &ch);
+  if (!be) {
+    fprintf (stderr, "%s: %s%s: %s\n", prog, ch.from_env ? "STRATA_DEVICE=" : "--device ", ch.asked, ch.why);
+    return NULL;
+  }
+  if (ch.fell_back)
+    fprintf (stderr, "%s: device auto: running on the CPU; CUDA is not usable: %s\n", prog, ch.why);
+  printf ("device: %s (%s)\n", ch.label, ch.why);
+  return be;
+}

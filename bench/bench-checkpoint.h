@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "strata-backend.h"
 #include "strata-model.h"
 
 typedef struct {
@@ -12,6 +13,12 @@ typedef struct {
   int vocab;    /* V */
   int n_ctx;    /* N */
 } StrataBenchGpt2;
+
+/* The device a benchmark runs on, by the policy of every `strata` command
+ * (strata_device_choose): `--device auto|cpu|cuda` (or `--device=NAME`), taken out of argv,
+ * else STRATA_DEVICE, else auto. Prints the device and why on stdout (auto's CPU fallback
+ * on stderr too); NULL after printing the reason on stderr when it cannot run there. */
+const StrataBackend *strata_bench_device (const char *prog, int *argc, char **argv);
 
 /* Seeded normal values (Box-Muller over a xorshift generator): the same sequence every
  * run, shared by every caller in the process. */

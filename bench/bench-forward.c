@@ -37,6 +37,9 @@ sgemm_peak (void)
 int
 main (int argc, char **argv)
 {
+  const StrataBackend *be = strata_bench_device ("bench-forward", &argc, argv);
+  if (!be)
+    return 1;
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = strata_bench_open_gpt2_small (&error);
   if (!m) {
@@ -44,7 +47,11 @@ main (int argc, char **argv)
     return 1;
   }
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  StrataEngine *e = strata_engine_new (be, m->weights, &st);
+  if (!e) {
+    fprintf (stderr, "bench-forward: engine on %s: %s\n", be->name, strata_status_to_string (st));
+    return 1;
+  }
   int32_t tokens[T];
   for (int t = 0; t < T; t++)
     tokens[t] = (int32_t) ((t * 7919u) % V);
@@ -67,9 +74,9 @@ main (int argc, char **argv)
   double unembed = 2.0 * T * (double) V * C;
   double gflops = (linear + attn + unembed) / best / 1e9;
   printf ("machine sgemm peak (2048^3, OpenBLAS): %.1f GFLOP/s\n", peak);
-  printf ("forward, GPT-2 small shape, %d tokens: %.1f ms, %.0f tokens/s, %.1f GFLOP/s\n", T,
+  printf ("forward on %s, GPT-2 small shape, %d tokens: %.1f ms, %.0f tokens/s, %.1f GFLOP/s\n", be->name, T,
           best * 1e3, T / best, gflops);
-  printf ("fraction of sgemm peak: %.2f\n", gflops / peak);
+  printf ("fraction of the CPU's sgemm peak: %.2f\n", gflops / peak);
   g_free (logits);
   strata_engine_free (e);
   return 0;

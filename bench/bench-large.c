@@ -1,11 +1,11 @@
 /* bench-large: a checkpoint whose F32 copy does not fit in this machine's memory, on the CPU.
  *
- *   bench-large [1b|8b] [DIR]
+ *   bench-large [--device auto|cpu|cuda] [1b|8b] [DIR]
  *
  * Writes a Llama-shaped BF16 checkpoint into DIR (default: a folder in the temporary
  * directory; kept, and reused when its config.json is there) in shards with an index, then
  * opens it as the CLI does (matrices kept in BF16 when the F32 copy would take more than half
- * of the available memory), creates the CPU engine (which converts the 16-bit matrices per
+ * of the available memory), creates the engine on the chosen device (on the CPU it converts the 16-bit matrices per
  * product when it cannot afford the copy) and runs the logit lens on 16 tokens. Prints each
  * step's time, the peak resident memory against the F32 copy's size and the memory the system
  * had available, and the lens's top token at the last position. A benchmark, not a test. */
@@ -35,6 +35,9 @@ peak_rss_gb (void)
 int
 main (int argc, char **argv)
 {
+  const StrataBackend *be = strata_bench_device ("bench-large", &argc, argv);
+  if (!be)
+    return 1;
   const StrataBenchLlama *shape = argc > 1 && strcmp (argv[1], "1b") == 0 ? &strata_bench_llama_1b : &strata_bench_llama_8b;
   g_autofree char *dir = argc > 2 ? g_strdup (argv[2]) : g_build_filename (g_get_tmp_dir (), shape->name, NULL);
   g_autofree char *config = g_build_filename (dir, "config.json", NULL);
@@ -68,9 +71,9 @@ main (int argc, char **argv)
 
   StrataStatus st;
   t0 = g_get_monotonic_time ();
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  StrataEngine *e = strata_engine_new (be, m->weights, &st);
   if (!e) {
-    fprintf (stderr, "bench-large: engine: %s\n", strata_status_to_string (st));
+    fprintf (stderr, "bench-large: engine on %s: %s\n", be->name, strata_status_to_string (st));
     return 1;
   }
   printf ("engine: %.1f s, %s\n", seconds_since (t0),

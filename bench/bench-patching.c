@@ -34,6 +34,9 @@ timed (StrataEngine *e, const StrataPrompt *p, const StrataTarget *t, const Stra
 int
 main (int argc, char **argv)
 {
+  const StrataBackend *be = strata_bench_device ("bench-patching", &argc, argv);
+  if (!be)
+    return 1;
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = strata_bench_open_gpt2_small (&error);
   if (!m) {
@@ -41,7 +44,11 @@ main (int argc, char **argv)
     return 1;
   }
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), m->weights, &st);
+  StrataEngine *e = strata_engine_new (be, m->weights, &st);
+  if (!e) {
+    fprintf (stderr, "bench-patching: engine on %s: %s\n", be->name, strata_status_to_string (st));
+    return 1;
+  }
   StrataPrompt p = { 0 };
   p.ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
   p.corrupt_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
