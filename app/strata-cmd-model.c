@@ -214,6 +214,7 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "asked"), json_builder_add_string_value (b, dev.asked);
     json_builder_set_member_name (b, "fell_back"), json_builder_add_boolean_value (b, dev.fell_back);
     json_builder_set_member_name (b, "why"), json_builder_add_string_value (b, dev.why);
+    json_builder_set_member_name (b, "label"), json_builder_add_string_value (b, dev.label); /* the window's card */
     json_builder_end_object (b);
     json_builder_end_object (b);
     g_autoptr (JsonNode) root = json_builder_get_root (b);

@@ -329,6 +329,7 @@ _strata_window_update_actions (StrataWindow *self)
   set_enabled (self, "open-recent", !busy);
   set_enabled (self, "save", !busy && have);
   set_enabled (self, "save-as", !busy && have);
+  set_enabled (self, "device", !busy);
 }
 
 void

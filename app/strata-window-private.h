@@ -30,6 +30,7 @@ struct _StrataWindow {
   StrataViewModel *view;
   StrataModel *model[2];       /* NULL when not loaded (a session opened without it) */
   StrataEngine *engine[2];
+  StrataDeviceChoice device;   /* where new engines run: backend always set (-device.c) */
   char *prompt_set_path;       /* loaded set (resolved against each model when run) */
   char *pending_compare;       /* second checkpoint to open once the first is open */
   char *auto_prompt;           /* the text the window put in the prompt entry itself */
@@ -119,6 +120,14 @@ void _strata_window_fill_series_options (StrataWindow *self);
 /* Open checkpoint `checkpoint` of run `run` of the series in slot 0, run it as the series
  * did and show it on the curves page at `layer` (-1: its last). */
 void _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoint, int layer);
+
+/* strata-window-device.c: the device (STRATA_DEVICE, else auto; the action win.device). */
+void _strata_window_device_init (StrataWindow *self);
+const StrataBackend *_strata_window_get_backend (StrataWindow *self);
+/* The model card's Device row of `slot`: its text and tooltip (NULL: none), borrowed. */
+void _strata_window_describe_device (StrataWindow *self, int slot, const char **text, const char **tooltip);
+/* The Device submenu: Auto, CPU, CUDA as radio items of win.device. */
+GMenuModel *_strata_window_device_menu (void);
 
 /* strata-window-session.c */
 void _strata_window_save (StrataWindow *self, gboolean save_as);

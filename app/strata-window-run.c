@@ -70,6 +70,7 @@ typedef struct {
   char *path;
   int slot;
   gboolean run_lens;
+  const StrataBackend *backend; /* the window's device when the job started */
   StrataModel *model;
   StrataEngine *engine;
 } OpenJob;
@@ -97,10 +98,10 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     return;
   }
   StrataStatus st = STRATA_OK;
-  j->engine = strata_engine_new (strata_backend_cpu (), j->model->weights, &st);
+  j->engine = strata_engine_new (j->backend, j->model->weights, &st);
   if (!j->engine) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine: %s", j->path,
-                             strata_status_to_string (st));
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s", j->path,
+                             j->backend->name, strata_status_to_string (st));
     return;
   }
   g_task_return_boolean (task, TRUE);
@@ -176,6 +177,7 @@ strata_window_open_model (StrataWindow *self, const char *path, int slot, gboole
   j->path = g_strdup (path);
   j->slot = slot;
   j->run_lens = run_lens;
+  j->backend = _strata_window_get_backend (self);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *what = g_strdup_printf ("Opening %s…", base);
   GCancellable *c = _strata_window_begin_job (self, what);

@@ -127,6 +127,7 @@ typedef struct {
   StrataSeries *series;      /* the job's until handed to the view model */
   gboolean handed;           /* main thread only */
   char *prompts_path;
+  const StrataBackend *backend; /* the window's device */
   gint *progress;            /* the window's progress_permille */
 } SeriesJob;
 
@@ -203,6 +204,7 @@ series_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   StrataSeriesRequest req;
   strata_series_request_init (&req);
   req.prompts_path = j->prompts_path;
+  req.backend = j->backend;
   req.progress = series_progress_cb;
   req.progress_data = j;
   req.checkpoint_done = checkpoint_done_cb;
@@ -285,6 +287,7 @@ strata_window_open_series (StrataWindow *self, const char *const *dirs)
   SeriesJob *j = g_new0 (SeriesJob, 1);
   j->series = g_steal_pointer (&series);
   j->prompts_path = g_strdup (self->prompt_set_path);
+  j->backend = _strata_window_get_backend (self);
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Series: running the lens over %u checkpoints…", total);
   GCancellable *c = _strata_window_begin_job (self, what);
@@ -302,6 +305,7 @@ typedef struct {
   StrataAnalysisRequest req;   /* as the series ran it (sites borrowed from the series) */
   int layer;
   gint *progress;
+  const StrataBackend *backend; /* the window's device */
   StrataModel *model;
   StrataEngine *engine;
   StrataAnalysis *analysis;
@@ -347,9 +351,9 @@ checkpoint_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
     return;
   }
   StrataStatus st = STRATA_OK;
-  if (!(j->engine = strata_engine_new (strata_backend_cpu (), j->model->weights, &st))) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine: %s", j->path,
-                             strata_status_to_string (st));
+  if (!(j->engine = strata_engine_new (j->backend, j->model->weights, &st))) {
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s", j->path,
+                             j->backend->name, strata_status_to_string (st));
     return;
   }
   j->req.progress = checkpoint_progress_cb;
@@ -423,6 +427,7 @@ _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoi
   strata_series_init_analysis_request (s, TRUE, &j->req);
   j->req.attention = TRUE;
   j->layer = open_layer;
+  j->backend = _strata_window_get_backend (self);
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Opening %s (step %" G_GINT64_FORMAT ")…", cp->label ? cp->label : cp->path,
                                            cp->step);

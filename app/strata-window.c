@@ -109,7 +109,9 @@ fill_card (StrataWindow *self, int slot)
   g_autofree char *vocab = g_strdup_printf ("%d", c->vocab);
   g_autofree char *params = m ? format_params (strata_weights_param_count (m->weights)) : g_strdup ("\xe2\x80\x94");
   const char *dtype = m ? strata_dtype_to_string (m->dtype) : a->model.dtype;
-  const char *device = self->engine[slot] ? strata_engine_get_backend (self->engine[slot])->name : "\xe2\x80\x94";
+  const char *device, *device_tip;
+  _strata_window_describe_device (self, slot, &device, &device_tip);
+  gtk_widget_set_tooltip_text (card->values[7], device_tip);
   gboolean bos = m ? m->add_bos : a->model.add_bos;
   const char *values[] = { family, layers, width, heads, vocab, params, dtype ? dtype : "?", device,
                            bos ? "prepended" : "not prepended" };
@@ -714,6 +716,8 @@ build_menu (StrataWindow *self)
   g_menu_append_section (menu, NULL, G_MENU_MODEL (session));
   GMenu *fig = g_menu_new ();
   g_menu_append (fig, "Export Figure…", "win.export");
+  g_autoptr (GMenuModel) device = _strata_window_device_menu ();
+  g_menu_append_submenu (fig, "Device", device);
   g_menu_append_section (menu, NULL, G_MENU_MODEL (fig));
   GMenu *app = g_menu_new ();
   g_menu_append (app, "Keyboard Shortcuts", "win.show-help-overlay");
@@ -860,6 +864,7 @@ strata_window_init (StrataWindow *self)
 
   g_signal_connect (self->view, "changed", G_CALLBACK (view_changed_cb), self);
   g_signal_connect (self, "close-request", G_CALLBACK (close_request_cb), self);
+  _strata_window_device_init (self);
   _strata_window_install_actions (self);
   _strata_window_update_series_pages (self);
   _strata_window_state_restore (self);

@@ -5,7 +5,9 @@
 # layers with Home/Up/Page Up, exports the figure (Ctrl+E; STRATA_EXPORT_PATH names the
 # file so no file chooser is needed) and checks the exported SVG: well-formed, the prompt's
 # pieces as column labels, the selected layer. With python3-pyatspi it also finds the
-# controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider.
+# controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider, and
+# the model card's Device row, switched through the Device menu's action (win.device, set
+# over D-Bus): CUDA without a usable GPU keeps the device and explains in the banner.
 #
 # With TWOHOP_FIXTURES (../shared/fixtures/twohop) it also opens the two two-hop
 # checkpoints with `--prompts prompts-stage1.jsonl` and checks the MRR curves and the tag
@@ -158,7 +160,34 @@ echo "ok 6 - exported SVG is well-formed, titled, labelled with the prompt and t
 
 if [ $A11Y = 1 ]; then
   "$PY" "$HERE/atspi-check.py" strata 3 >"$TMP/atspi.log" 2>&1 || { cat "$TMP/atspi.log" | sed 's/^/# /'; fail "AT-SPI check"; }
-  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3"
+  # The device: the card names what `strata info` says the policy chose here (STRATA_DEVICE,
+  # else auto); the Device menu's action (set over D-Bus, as its radio item does) switches
+  # it, and CUDA where it cannot run leaves the card as it was with the reason in the banner.
+  devjson () { "$STRATA" info "$MODEL" "$@" --json 2>/dev/null \
+                 | "$PY" -c 'import json,sys; d=json.load(sys.stdin)["device"]; print(d["label"]); print(d["why"])'; }
+  card_reads () { "$PY" "$HERE/atspi-wait.py" strata "$1" "" 15 >"$TMP/atspi.log" 2>&1; }
+  set_device () { "$PY" "$HERE/dbus-action.py" "$APP_PID" /org/strata/Workbench/window/1 device "$1" >"$TMP/dbus.log" 2>&1 \
+                    || { sed 's/^/# /' "$TMP/dbus.log"; fail "could not set win.device to $1 over D-Bus"; }; }
+  DEV=$(devjson | head -n1)
+  [ -n "$DEV" ] || fail "strata info --json names no device label"
+  card_reads "$DEV" || { sed 's/^/# /' "$TMP/atspi.log"; fail "the card's Device row does not read '$DEV'"; }
+  if CUDA=$(devjson --device cuda); then
+    set_device cuda
+    card_reads "$(echo "$CUDA" | head -n1)" || fail "Device > CUDA: the card does not read the CUDA device"
+    SAID="card reads the CUDA device after Device > CUDA"
+  else
+    WHY=$("$STRATA" info "$MODEL" --device cuda 2>&1 >/dev/null | sed 's/^strata: --device cuda: //')
+    set_device cuda
+    "$PY" "$HERE/atspi-wait.py" strata "CUDA is not available: $WHY. The models stay on $DEV." "" 15 >"$TMP/atspi.log" 2>&1 \
+      || { sed 's/^/# /' "$TMP/atspi.log"; fail "Device > CUDA without a GPU: no banner with the driver's reason"; }
+    card_reads "$DEV" || fail "Device > CUDA without a GPU changed the card"
+    SAID="Device > CUDA here: the banner gives the reason ($WHY), the card keeps '$DEV'"
+  fi
+  set_device cpu
+  card_reads "cpu" || { sed 's/^/# /' "$TMP/atspi.log"; fail "Device > CPU: the card does not read 'cpu'"; }
+  set_device auto
+  card_reads "$DEV" || fail "Device > Auto: the card does not read '$DEV' again"
+  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3; the card's Device row reads '$DEV' as strata info says; $SAID; CPU and Auto switch it"
 else
   echo "ok 7 # SKIP python3-pyatspi not installed"
 fi

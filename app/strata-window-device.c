@@ -1,0 +1,183 @@
+/* strata-window-device.c: the device the window's engines run on (DESIGN.md section 3).
+ *
+ * The policy is the command line's (strata_device_choose): STRATA_DEVICE, else auto. The
+ * model cards name the device, with auto's reason when it fell back to the CPU (the whole
+ * reason in the tooltip). The menu's Device submenu is the stateful action win.device
+ * ("auto", "cpu", "cuda"); choosing another device re-creates the engines of the open
+ * models off the main thread, as opening a model creates them. A device that cannot run
+ * (CUDA without a usable GPU) leaves everything as it was and says why in the banner. */
+#include <stdio.h>
+
+#include "strata-window-private.h"
+
+/* The menu's names for the radio items. */
+static const char *
+device_title (const char *name)
+{
+  return g_strcmp0 (name, "cuda") == 0 ? "CUDA" : g_strcmp0 (name, "cpu") == 0 ? "CPU" : "Auto";
+}
+
+const StrataBackend *
+_strata_window_get_backend (StrataWindow *self)
+{
+  return self->device.backend;
+}
+
+void
+_strata_window_describe_device (StrataWindow *self, int slot, const char **text, const char **tooltip)
+{
+  *text = "\xe2\x80\x94";
+  *tooltip = NULL;
+  if (self->engine[slot]) {
+    const StrataBackend *be = strata_engine_get_backend (self->engine[slot]);
+    if (be == self->device.backend) {
+      *text = self->device.label;
+      *tooltip = self->device.why;
+    } else {
+      *text = be->name;
+    }
+    return;
+  }
+  /* A session opened without its model: where its analysis ran, when the file says. */
+  StrataAnalysis *a = strata_view_model_get_analysis (self->view, slot);
+  if (a && a->model.device && *a->model.device) {
+    *text = a->model.device;
+    *tooltip = "Where the saved analysis ran";
+  }
+}
+
+/* ---- switching: new engines for the open models, off the main thread ---- */
+
+typedef struct {
+  StrataDeviceChoice choice;
+  StrataModel *model[2];   /* borrowed: the window keeps them while it is busy */
+  StrataEngine *engine[2]; /* new, on choice.backend */
+} DeviceJob;
+
+static void
+device_job_free (DeviceJob *j)
+{
+  for (int s = 0; s < 2; s++)
+    if (j->engine[s])
+      strata_engine_free (j->engine[s]);
+  g_free (j);
+}
+
+static void
+device_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  DeviceJob *j = data;
+  for (int s = 0; s < 2; s++) {
+    if (!j->model[s])
+      continue;
+    StrataStatus st = STRATA_OK;
+    if (!(j->engine[s] = strata_engine_new (j->choice.backend, j->model[s]->weights, &st))) {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s",
+                               j->model[s]->name, j->choice.backend->name, strata_status_to_string (st));
+      return;
+    }
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+apply_choice (StrataWindow *self, const StrataDeviceChoice *choice)
+{
+  self->device = *choice;
+  GAction *a = g_action_map_lookup_action (G_ACTION_MAP (self), "device");
+  g_simple_action_set_state (G_SIMPLE_ACTION (a), g_variant_new_string (choice->asked));
+  _strata_window_update_cards (self);
+}
+
+static void
+device_done_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  StrataWindow *self = STRATA_WINDOW (source);
+  DeviceJob *j = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  _strata_window_end_job (self);
+  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
+    g_autofree char *msg = g_strdup_printf ("%s; the models stay on %s.", error->message, self->device.label);
+    strata_window_show_error (self, msg);
+    return;
+  }
+  for (int s = 0; s < 2; s++) {
+    if (!j->engine[s])
+      continue;
+    g_clear_pointer (&self->engine[s], strata_engine_free);
+    self->engine[s] = g_steal_pointer (&j->engine[s]);
+  }
+  _strata_window_hide_error (self);
+  apply_choice (self, &j->choice);
+}
+
+static void
+device_change_state_cb (GSimpleAction *action, GVariant *value, gpointer data)
+{
+  StrataWindow *self = data;
+  const char *name = g_variant_get_string (value, NULL);
+  if (g_strcmp0 (name, self->device.asked) == 0)
+    return;
+  if (_strata_window_is_busy (self)) {
+    strata_window_show_error (self, "Wait for the running job to finish or cancel it before changing the device.");
+    return;
+  }
+  StrataDeviceChoice choice;
+  if (!strata_device_choose (name, &choice)) {
+    /* The state stays: the menu keeps the device that runs. */
+    g_autofree char *msg = g_strdup_printf ("%s is not available: %s. The models stay on %s.", device_title (name),
+                                            choice.why, self->device.label);
+    strata_window_show_error (self, msg);
+    return;
+  }
+  gboolean same = TRUE;
+  for (int s = 0; s < 2; s++)
+    same = same && (!self->engine[s] || strata_engine_get_backend (self->engine[s]) == choice.backend);
+  if (same) { /* e.g. cpu -> auto that falls back to the CPU: only the card's words change */
+    apply_choice (self, &choice);
+    return;
+  }
+  DeviceJob *j = g_new0 (DeviceJob, 1);
+  j->choice = choice;
+  for (int s = 0; s < 2; s++)
+    j->model[s] = self->engine[s] ? self->model[s] : NULL;
+  g_autofree char *what = g_strdup_printf ("Starting the engines on %s\xe2\x80\xa6", choice.label);
+  GCancellable *c = _strata_window_begin_job (self, what);
+  g_autoptr (GTask) task = g_task_new (self, c, device_done_cb, NULL);
+  g_task_set_task_data (task, j, (GDestroyNotify) device_job_free);
+  g_task_run_in_thread (task, device_thread);
+}
+
+void
+_strata_window_device_init (StrataWindow *self)
+{
+  /* STRATA_DEVICE, else auto; a value that cannot run here falls back to auto, said once on
+   * stderr and in the banner. */
+  StrataDeviceChoice env;
+  if (!strata_device_choose (NULL, &env)) {
+    g_autofree char *msg = g_strdup_printf ("STRATA_DEVICE=%s: %s. Using Auto instead.", env.asked, env.why);
+    fprintf (stderr, "strata: %s\n", msg);
+    strata_device_choose ("auto", &self->device);
+    strata_window_show_error (self, msg);
+  } else {
+    self->device = env;
+  }
+  GSimpleAction *a = g_simple_action_new_stateful ("device", G_VARIANT_TYPE_STRING,
+                                                   g_variant_new_string (self->device.asked));
+  g_signal_connect (a, "change-state", G_CALLBACK (device_change_state_cb), self);
+  g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (a));
+  g_object_unref (a);
+}
+
+GMenuModel *
+_strata_window_device_menu (void)
+{
+  GMenu *menu = g_menu_new ();
+  const char *names[] = { "auto", "cpu", "cuda" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr (GMenuItem) item = g_menu_item_new (device_title (names[i]), NULL);
+    g_menu_item_set_action_and_target_value (item, "win.device", g_variant_new_string (names[i]));
+    g_menu_append_item (menu, item);
+  }
+  return G_MENU_MODEL (menu);
+}
