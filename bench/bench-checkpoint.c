@@ -20,46 +20,44 @@ strata_bench_normal (float std)
 }
 
 typedef struct {
-  const char *name;
+  char *name;
   gint64 rows, cols; /* cols 0: a vector */
-  float std, mean;
+  float std, mean;   /* GPT-2's seeded values (Llama's come from a pool) */
 } Tensor;
 
-gboolean
-strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError **error)
+static void
+tensor_free (gpointer p)
 {
-  const int L = shape->n_layers, C = shape->d_model, H = shape->n_heads, V = shape->vocab;
-  const int N_CTX = shape->n_ctx;
-  GPtrArray *ts = g_ptr_array_new_with_free_func (g_free);
-  Tensor base[] = { { "wte.weight", V, C, 0.02f, 0 }, { "wpe.weight", N_CTX, C, 0.01f, 0 },
-                    { "ln_f.weight", C, 0, 0.02f, 1 }, { "ln_f.bias", C, 0, 0.02f, 0 } };
-  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
-    g_ptr_array_add (ts, g_memdup2 (&base[i], sizeof base[i]));
-  for (int l = 0; l < L; l++) {
-    struct { const char *n; gint64 r, c; float std, mean; } per[] = {
-      { "ln_1.weight", C, 0, 0.02f, 1 }, { "ln_1.bias", C, 0, 0.02f, 0 },
-      { "attn.c_attn.weight", C, 3 * C, 0.02f, 0 }, { "attn.c_attn.bias", 3 * C, 0, 0.02f, 0 },
-      { "attn.c_proj.weight", C, C, 0.02f, 0 }, { "attn.c_proj.bias", C, 0, 0.02f, 0 },
-      { "ln_2.weight", C, 0, 0.02f, 1 }, { "ln_2.bias", C, 0, 0.02f, 0 },
-      { "mlp.c_fc.weight", C, 4 * C, 0.02f, 0 }, { "mlp.c_fc.bias", 4 * C, 0, 0.02f, 0 },
-      { "mlp.c_proj.weight", 4 * C, C, 0.02f, 0 }, { "mlp.c_proj.bias", C, 0, 0.02f, 0 },
-    };
-    for (gsize i = 0; i < G_N_ELEMENTS (per); i++) {
-      Tensor *t = g_new (Tensor, 1);
-      *t = (Tensor) { g_strdup_printf ("h.%d.%s", l, per[i].n), per[i].r, per[i].c, per[i].std, per[i].mean };
-      g_ptr_array_add (ts, t);
-    }
-  }
-  /* Header: every tensor F32, laid out in order. */
+  Tensor *t = p;
+  g_free (t->name);
+  g_free (t);
+}
+
+/* Appends a tensor of normal(0.02) values. */
+static Tensor *
+add_tensor (GPtrArray *ts, char *name, gint64 rows, gint64 cols)
+{
+  Tensor *t = g_new (Tensor, 1);
+  *t = (Tensor) { name, rows, cols, 0.02f, 0 };
+  g_ptr_array_add (ts, t);
+  return t;
+}
+
+/* Creates a safetensors file and writes its header: ts[from, to) in order, every tensor of
+ * `dtype` (elem_size bytes each). The caller writes the data and closes the file. */
+static FILE *
+begin_safetensors (const char *path, GPtrArray *ts, guint from, guint to, const char *dtype,
+                   int elem_size, GError **error)
+{
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   gint64 offset = 0;
-  for (guint i = 0; i < ts->len; i++) {
+  for (guint i = from; i < to; i++) {
     Tensor *t = ts->pdata[i];
     gint64 n = t->rows * (t->cols ? t->cols : 1);
     json_builder_set_member_name (b, t->name);
     json_builder_begin_object (b);
-    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, "F32");
+    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, dtype);
     json_builder_set_member_name (b, "shape");
     json_builder_begin_array (b);
     json_builder_add_int_value (b, t->rows);
@@ -69,10 +67,10 @@ strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError *
     json_builder_set_member_name (b, "data_offsets");
     json_builder_begin_array (b);
     json_builder_add_int_value (b, offset);
-    json_builder_add_int_value (b, offset + n * 4);
+    json_builder_add_int_value (b, offset + n * elem_size);
     json_builder_end_array (b);
     json_builder_end_object (b);
-    offset += n * 4;
+    offset += n * elem_size;
   }
   json_builder_end_object (b);
   g_autoptr (JsonGenerator) gen = json_generator_new ();
@@ -81,19 +79,46 @@ strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError *
   gsize hlen;
   g_autofree char *header = json_generator_to_data (gen, &hlen);
   gsize padded = (hlen + 7) / 8 * 8;
-
-  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
-  FILE *f = fopen (st_path, "wb");
+  FILE *f = fopen (path, "wb");
   if (!f) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write %s", st_path);
-    g_ptr_array_unref (ts);
-    return FALSE;
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write %s", path);
+    return NULL;
   }
   guint64 le = GUINT64_TO_LE ((guint64) padded);
   fwrite (&le, 8, 1, f);
   fwrite (header, 1, hlen, f);
   for (gsize i = hlen; i < padded; i++)
     fputc (' ', f);
+  return f;
+}
+
+gboolean
+strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError **error)
+{
+  const int L = shape->n_layers, C = shape->d_model, H = shape->n_heads, V = shape->vocab;
+  const int N_CTX = shape->n_ctx;
+  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (tensor_free);
+  add_tensor (ts, g_strdup ("wte.weight"), V, C);
+  add_tensor (ts, g_strdup ("wpe.weight"), N_CTX, C)->std = 0.01f;
+  add_tensor (ts, g_strdup ("ln_f.weight"), C, 0)->mean = 1;
+  add_tensor (ts, g_strdup ("ln_f.bias"), C, 0);
+  for (int l = 0; l < L; l++) {
+    struct { const char *n; gint64 r, c; float mean; } per[] = {
+      { "ln_1.weight", C, 0, 1 }, { "ln_1.bias", C, 0, 0 },
+      { "attn.c_attn.weight", C, 3 * C, 0 }, { "attn.c_attn.bias", 3 * C, 0, 0 },
+      { "attn.c_proj.weight", C, C, 0 }, { "attn.c_proj.bias", C, 0, 0 },
+      { "ln_2.weight", C, 0, 1 }, { "ln_2.bias", C, 0, 0 },
+      { "mlp.c_fc.weight", C, 4 * C, 0 }, { "mlp.c_fc.bias", 4 * C, 0, 0 },
+      { "mlp.c_proj.weight", 4 * C, C, 0 }, { "mlp.c_proj.bias", C, 0, 0 },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (per); i++)
+      add_tensor (ts, g_strdup_printf ("h.%d.%s", l, per[i].n), per[i].r, per[i].c)->mean =
+        per[i].mean;
+  }
+  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
+  FILE *f = begin_safetensors (st_path, ts, 0, ts->len, "F32", 4, error);
+  if (!f)
+    return FALSE;
   float *buf = g_new (float, 4 * C * C > V * C / 8 ? 4 * C * C : V * C / 8);
   for (guint i = 0; i < ts->len; i++) {
     Tensor *t = ts->pdata[i];
@@ -108,7 +133,6 @@ strata_bench_write_gpt2 (const char *dir, const StrataBenchGpt2 *shape, GError *
   }
   g_free (buf);
   gboolean ok = fclose (f) == 0;
-  g_ptr_array_unref (ts);
   g_autofree char *config = g_strdup_printf (
       "{\"model_type\": \"gpt2\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_positions\": %d,"
       " \"n_ctx\": %d, \"vocab_size\": %d, \"layer_norm_epsilon\": 1e-05, \"activation_function\": \"gelu_new\"}\n",
@@ -122,75 +146,17 @@ const StrataBenchGpt2 strata_bench_gpt2_small = { 12, 768, 12, 50257, 1024 };
 const StrataBenchLlama strata_bench_llama_1b = { "llama-1b", 16, 2048, 32, 8, 8192, 128256, 8192 };
 const StrataBenchLlama strata_bench_llama_8b = { "llama-8b", 32, 4096, 32, 8, 14336, 128256, 8192 };
 
-typedef struct {
-  char *name;
-  gint64 rows, cols; /* cols 0: a vector (norm gain: all ones) */
-} LlamaTensor;
-
-static void
-llama_tensor_free (gpointer p)
-{
-  LlamaTensor *t = p;
-  g_free (t->name);
-  g_free (t);
-}
-
-static void
-add_tensor (GPtrArray *ts, char *name, gint64 rows, gint64 cols)
-{
-  LlamaTensor *t = g_new (LlamaTensor, 1);
-  *t = (LlamaTensor) { name, rows, cols };
-  g_ptr_array_add (ts, t);
-}
-
 /* One shard: its header (BF16 tensors in order) and data. */
 static gboolean
 write_shard (const char *path, GPtrArray *ts, guint from, guint to, const guint16 *pool, gsize pool_n,
              GError **error)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  gint64 offset = 0;
-  for (guint i = from; i < to; i++) {
-    LlamaTensor *t = ts->pdata[i];
-    gint64 n = t->rows * (t->cols ? t->cols : 1);
-    json_builder_set_member_name (b, t->name);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, "BF16");
-    json_builder_set_member_name (b, "shape");
-    json_builder_begin_array (b);
-    json_builder_add_int_value (b, t->rows);
-    if (t->cols)
-      json_builder_add_int_value (b, t->cols);
-    json_builder_end_array (b);
-    json_builder_set_member_name (b, "data_offsets");
-    json_builder_begin_array (b);
-    json_builder_add_int_value (b, offset);
-    json_builder_add_int_value (b, offset + n * 2);
-    json_builder_end_array (b);
-    json_builder_end_object (b);
-    offset += n * 2;
-  }
-  json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  gsize hlen;
-  g_autofree char *header = json_generator_to_data (gen, &hlen);
-  gsize padded = (hlen + 7) / 8 * 8;
-  FILE *f = fopen (path, "wb");
-  if (!f) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot write %s", path);
+  FILE *f = begin_safetensors (path, ts, from, to, "BF16", 2, error);
+  if (!f)
     return FALSE;
-  }
-  guint64 le = GUINT64_TO_LE ((guint64) padded);
-  fwrite (&le, 8, 1, f);
-  fwrite (header, 1, hlen, f);
-  for (gsize i = hlen; i < padded; i++)
-    fputc (' ', f);
   const guint16 one = 0x3f80; /* 1.0 in BF16 */
   for (guint i = from; i < to; i++) {
-    LlamaTensor *t = ts->pdata[i];
+    Tensor *t = ts->pdata[i];
     if (!t->cols) {
       for (gint64 j = 0; j < t->rows; j++)
         fwrite (&one, 2, 1, f);
@@ -212,7 +178,7 @@ gboolean
 strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **error)
 {
   gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D;
-  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (llama_tensor_free);
+  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (tensor_free);
   add_tensor (ts, g_strdup ("model.embed_tokens.weight"), s->vocab, C);
   for (int l = 0; l < s->n_layers; l++) {
     add_tensor (ts, g_strdup_printf ("model.layers.%d.input_layernorm.weight", l), C, 0);
@@ -240,7 +206,7 @@ strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **e
   g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
   gint64 bytes = 0;
   for (guint i = 0; i < ts->len; i++) {
-    LlamaTensor *t = ts->pdata[i];
+    Tensor *t = ts->pdata[i];
     if (i == 0 || bytes >= ((gint64) 4 << 30)) {
       g_array_append_val (starts, i);
       bytes = 0;
@@ -260,7 +226,7 @@ strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **e
     if (!write_shard (path, ts, from, to, pool, pool_n, error))
       return FALSE;
     for (guint i = from; i < to; i++) {
-      json_builder_set_member_name (index, ((LlamaTensor *) ts->pdata[i])->name);
+      json_builder_set_member_name (index, ((Tensor *) ts->pdata[i])->name);
       json_builder_add_string_value (index, file);
     }
   }

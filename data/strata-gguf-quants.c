@@ -125,44 +125,38 @@ scale_min_k4 (int j, const guint8 *q, guint8 *sc, guint8 *m)
   }
 }
 
+/* One Q4_K or Q5_K block: 8 sub-blocks of 32 values; qh (Q5_K; NULL for Q4_K) gives each
+ * value its 5th bit. */
+static inline void
+decode_k_block (const guint8 *b, const guint8 *qh, const guint8 *qs, float *y)
+{
+  const float d = f16_at (b), dmin = f16_at (b + 2);
+  const guint8 *scales = b + 4;
+  for (int s = 0; s < 8; s += 2, qs += 32) { /* 64 values: low nibbles, then high */
+    guint8 sc, m;
+    scale_min_k4 (s, scales, &sc, &m);
+    const float d1 = d * (float) sc, m1 = dmin * (float) m;
+    scale_min_k4 (s + 1, scales, &sc, &m);
+    const float d2 = d * (float) sc, m2 = dmin * (float) m;
+    for (int l = 0; l < 32; l++)
+      *y++ = d1 * (float) ((qs[l] & 0x0F) | (qh ? ((qh[l] >> s) & 1) << 4 : 0)) - m1;
+    for (int l = 0; l < 32; l++)
+      *y++ = d2 * (float) ((qs[l] >> 4) | (qh ? ((qh[l] >> (s + 1)) & 1) << 4 : 0)) - m2;
+  }
+}
+
 static void
 decode_q4_k (const guint8 *b, float *y, gsize n_blocks)
 {
-  for (gsize i = 0; i < n_blocks; i++, b += 144) {
-    const float d = f16_at (b), dmin = f16_at (b + 2);
-    const guint8 *scales = b + 4, *qs = b + 16;
-    for (int s = 0; s < 8; s += 2, qs += 32) { /* 64 values: low nibbles, then high */
-      guint8 sc, m;
-      scale_min_k4 (s, scales, &sc, &m);
-      const float d1 = d * (float) sc, m1 = dmin * (float) m;
-      scale_min_k4 (s + 1, scales, &sc, &m);
-      const float d2 = d * (float) sc, m2 = dmin * (float) m;
-      for (int l = 0; l < 32; l++)
-        *y++ = d1 * (float) (qs[l] & 0x0F) - m1;
-      for (int l = 0; l < 32; l++)
-        *y++ = d2 * (float) (qs[l] >> 4) - m2;
-    }
-  }
+  for (gsize i = 0; i < n_blocks; i++, b += 144, y += 256)
+    decode_k_block (b, NULL, b + 16, y);
 }
 
 static void
 decode_q5_k (const guint8 *b, float *y, gsize n_blocks)
 {
-  for (gsize i = 0; i < n_blocks; i++, b += 176) {
-    const float d = f16_at (b), dmin = f16_at (b + 2);
-    const guint8 *scales = b + 4, *qh = b + 16, *qs = b + 48;
-    for (int s = 0; s < 8; s += 2, qs += 32) {
-      guint8 sc, m;
-      scale_min_k4 (s, scales, &sc, &m);
-      const float d1 = d * (float) sc, m1 = dmin * (float) m;
-      scale_min_k4 (s + 1, scales, &sc, &m);
-      const float d2 = d * (float) sc, m2 = dmin * (float) m;
-      for (int l = 0; l < 32; l++)
-        *y++ = d1 * (float) ((qs[l] & 0x0F) | ((qh[l] >> s) & 1) << 4) - m1;
-      for (int l = 0; l < 32; l++)
-        *y++ = d2 * (float) ((qs[l] >> 4) | ((qh[l] >> (s + 1)) & 1) << 4) - m2;
-    }
-  }
+  for (gsize i = 0; i < n_blocks; i++, b += 176, y += 256)
+    decode_k_block (b, b + 16, b + 48, y);
 }
 
 static void

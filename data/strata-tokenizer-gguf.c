@@ -42,14 +42,6 @@
 
 #include <string.h>
 
-#define FAIL(code, ...)                                                                       \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_set_error (error, STRATA_DATA_ERROR, code, __VA_ARGS__);                                \
-    return NULL;                                                                              \
-  }                                                                                           \
-  G_STMT_END
-
 /* GGUF token types (gguf-py's TokenType, llama.cpp's llama_token_type). */
 enum {
   TYPE_UNDEFINED = 0,
@@ -137,22 +129,13 @@ build_steps (StrataTokenizer *tok, const Family *fam, GError **error)
   return TRUE;
 }
 
-static void
-added_clear (gpointer p)
-{
-  StrataAddedToken *a = p;
-  g_free (a->content);
-  g_free (a->pattern);
-}
-
 /* pieces, id flags and added tokens from the strings and their types. */
 static gboolean
 build_vocab (StrataTokenizer *tok, const StrataGgufBpe *v, GError **error)
 {
   int n = v->n_tokens;
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GArray) added = g_array_new (FALSE, TRUE, sizeof (StrataAddedToken));
-  g_array_set_clear_func (added, added_clear);
+  g_autoptr (GArray) added = _strata_hf_added_new ();
   char **pieces = g_new0 (char *, n + 1);
   tok->id_flags = g_new0 (guint8, n);
   for (int i = 0; i < n; i++) {
@@ -256,11 +239,12 @@ vocab_sha256 (const StrataGgufBpe *v)
   return g_strdup (g_checksum_get_string (sum));
 }
 
-StrataTokenizer *
-strata_tokenizer_new_gguf_bpe (const char *source, const StrataGgufBpe *v, GError **error)
+/* The family of the pipeline the file names, and the tokens and merges it must hold. */
+static gboolean
+check_vocab (const char *source, const StrataGgufBpe *v, const Family **fam, GError **error)
 {
-  const Family *fam = find_family (v->pre);
-  if (fam == NULL) {
+  *fam = find_family (v->pre);
+  if (*fam == NULL) {
     g_autofree char *known = known_names ();
     if (v->pre == NULL)
       FAIL (STRATA_DATA_ERROR_UNSUPPORTED,
@@ -279,6 +263,15 @@ strata_tokenizer_new_gguf_bpe (const char *source, const StrataGgufBpe *v, GErro
           "has no merges (tokenizer.ggml.merges)", source, v->pre);
   if (v->n_tokens <= 0 || v->tokens == NULL || (v->n_merges > 0 && v->merges == NULL))
     FAIL (STRATA_DATA_ERROR_FORMAT, "%s: the byte-level BPE vocabulary is empty", source);
+  return TRUE;
+}
+
+StrataTokenizer *
+strata_tokenizer_new_gguf_bpe (const char *source, const StrataGgufBpe *v, GError **error)
+{
+  const Family *fam;
+  if (!check_vocab (source, v, &fam, error))
+    return NULL;
 
   g_autoptr (StrataTokenizer) tok =
     _strata_tokenizer_alloc (STRATA_TOKENIZER_BYTE_BPE, STRATA_ENCODER_HF, source);

@@ -14,27 +14,7 @@
 
 #include <string.h>
 
-#define FAIL(code, ...)                                                                       \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_set_error (error, STRATA_DATA_ERROR, code, __VA_ARGS__);                                \
-    return FALSE;                                                                             \
-  }                                                                                           \
-  G_STMT_END
-
 /* ---- reading ----------------------------------------------------------------------------- */
-
-static gboolean
-read_char (StrataTokenizer *tok, JsonObject *o, const char *member, const char *what,
-           gunichar *out, GError **error)
-{
-  const char *s = _strata_json_string (o, member);
-  if (s == NULL || s[0] == '\0' || *g_utf8_next_char (s) != '\0')
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s needs one character as \"%s\"", tok->source, what,
-          member);
-  *out = g_utf8_get_char (s);
-  return TRUE;
-}
 
 static gboolean
 read_count (StrataTokenizer *tok, JsonObject *o, const char *member, gsize *out, GError **error)
@@ -48,27 +28,9 @@ read_count (StrataTokenizer *tok, JsonObject *o, const char *member, gsize *out,
 }
 
 static gboolean
-read_dec (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
+read_dec (StrataTokenizer *tok, JsonObject *o, const char *type, GError **error)
 {
-  const char *type = _strata_json_type (o);
   StrataDecStep d = { 0 };
-  if (depth > 32)
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: decoders nested too deeply", tok->source);
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *list = json_object_get_member (o, "decoders");
-    if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: decoder Sequence needs a list \"decoders\"",
-            tok->source);
-    JsonArray *a = json_node_get_array (list);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      JsonNode *e = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_OBJECT (e))
-        FAIL (STRATA_DATA_ERROR_FORMAT, "%s: decoders[%u] is not an object", tok->source, i);
-      if (!read_dec (tok, json_node_get_object (e), depth + 1, error))
-        return FALSE;
-    }
-    return TRUE;
-  }
   if (strcmp (type, "ByteLevel") == 0) {
     d.kind = STRATA_DEC_BYTE_LEVEL;
   } else if (strcmp (type, "ByteFallback") == 0) {
@@ -79,7 +41,7 @@ read_dec (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
     JsonNode *legacy = json_object_get_member (o, "add_prefix_space");
     const char *scheme = _strata_json_string (o, "prepend_scheme");
     d.kind = STRATA_DEC_METASPACE;
-    if (!read_char (tok, o, "replacement", "decoder Metaspace", &d.ch, error))
+    if (!_strata_hf_read_char (tok, o, "replacement", "decoder Metaspace", &d.ch, error))
       return FALSE;
     /* only "never" changes decoding */
     d.prepend = g_strcmp0 (scheme, "never") == 0 ||
@@ -87,23 +49,12 @@ read_dec (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
                   ? STRATA_PREPEND_NEVER
                   : STRATA_PREPEND_ALWAYS;
   } else if (strcmp (type, "Replace") == 0) {
-    JsonObject *pat = _strata_json_object (o, "pattern");
-    const char *str = _strata_json_string (pat, "String");
-    const char *re = _strata_json_string (pat, "Regex");
-    const char *content = _strata_json_string (o, "content");
-    g_autoptr (GError) local = NULL;
-    if ((str == NULL && re == NULL) || content == NULL)
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: decoder Replace needs a pattern and a content",
-            tok->source);
     d.kind = STRATA_DEC_REPLACE;
-    d.regex = _strata_hf_regex_new (str != NULL ? str : re, str != NULL, &local);
-    if (d.regex == NULL)
-      FAIL (STRATA_DATA_ERROR_UNSUPPORTED, "%s: decoder Replace pattern '%s' does not compile: %s",
-            tok->source, str != NULL ? str : re, local->message);
-    d.content = g_strdup (content);
+    if (!_strata_hf_read_replace (tok, o, "decoder Replace", &d.regex, &d.content, error))
+      return FALSE;
   } else if (strcmp (type, "Strip") == 0) {
     d.kind = STRATA_DEC_STRIP;
-    if (!read_char (tok, o, "content", "decoder Strip", &d.ch, error) ||
+    if (!_strata_hf_read_char (tok, o, "content", "decoder Strip", &d.ch, error) ||
         !read_count (tok, o, "start", &d.start, error) ||
         !read_count (tok, o, "stop", &d.stop, error))
       return FALSE;
@@ -114,16 +65,7 @@ read_dec (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
   return TRUE;
 }
 
-gboolean
-_strata_hf_read_decoder (StrataTokenizer *tok, JsonNode *node, GError **error)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: decoder is not an object", tok->source);
-  tok->hf->has_decoder = TRUE;
-  return read_dec (tok, json_node_get_object (node), 0, error);
-}
+const StrataHfSteps _strata_hf_decoders = { "decoder", "decoders", "decoders", read_dec };
 
 /* A ["token", id] pair of Roberta/BertProcessing. */
 static gboolean
@@ -193,27 +135,9 @@ read_template (StrataTokenizer *tok, JsonObject *o, GArray *pre, GArray *post, G
 }
 
 static gboolean
-read_post (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
+read_post (StrataTokenizer *tok, JsonObject *o, const char *type, GError **error)
 {
-  const char *type = _strata_json_type (o);
   StrataHf *hf = tok->hf;
-  if (depth > 32)
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: post-processors nested too deeply", tok->source);
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *list = json_object_get_member (o, "processors");
-    if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: post_processor Sequence needs a list \"processors\"",
-            tok->source);
-    JsonArray *a = json_node_get_array (list);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      JsonNode *e = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_OBJECT (e))
-        FAIL (STRATA_DATA_ERROR_FORMAT, "%s: processors[%u] is not an object", tok->source, i);
-      if (!read_post (tok, json_node_get_object (e), depth + 1, error))
-        return FALSE;
-    }
-    return TRUE;
-  }
   if (strcmp (type, "ByteLevel") == 0)
     return TRUE; /* offsets only */
   /* each processor wraps what the ones before it made */
@@ -236,15 +160,8 @@ read_post (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
   return TRUE;
 }
 
-gboolean
-_strata_hf_read_post_processor (StrataTokenizer *tok, JsonNode *node, GError **error)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: post_processor is not an object", tok->source);
-  return read_post (tok, json_node_get_object (node), 0, error);
-}
+const StrataHfSteps _strata_hf_post_processors = { "post_processor", "processors",
+                                                   "post-processors", read_post };
 
 gboolean
 _strata_hf_get_specials (const StrataTokenizer *tok, const int32_t **prefix, gsize *n_prefix,
@@ -410,19 +327,8 @@ dec_step (const StrataDecStep *d, GPtrArray *in)
     break;
   case STRATA_DEC_REPLACE:
     for (guint i = 0; i < in->len; i++) {
-      const char *t = in->pdata[i];
-      gsize len = strlen (t);
-      g_autoptr (GArray) m = g_array_new (FALSE, FALSE, sizeof (gsize));
-      GString *s = g_string_new (NULL);
-      gsize prev = 0;
-      if (len > 0 && _strata_hf_regex_spans (d->regex, t, len, m, NULL)) {
-        for (guint k = 0; k + 1 < m->len; k += 2) {
-          g_string_append_len (s, t + prev, g_array_index (m, gsize, k) - prev);
-          g_string_append (s, d->content);
-          prev = g_array_index (m, gsize, k + 1);
-        }
-      }
-      g_string_append (s, t + prev);
+      GString *s = g_string_new (in->pdata[i]);
+      _strata_hf_replace (d->regex, d->content, s, NULL); /* a failed match leaves s as is */
       g_ptr_array_add (out, g_string_free (s, FALSE));
     }
     break;

@@ -20,6 +20,15 @@
 
 G_BEGIN_DECLS
 
+/* The readers' way out: sets *error and returns FALSE. */
+#define FAIL(code, ...)                                                                       \
+  G_STMT_START                                                                                \
+  {                                                                                           \
+    g_set_error (error, STRATA_DATA_ERROR, code, __VA_ARGS__);                                \
+    return FALSE;                                                                             \
+  }                                                                                           \
+  G_STMT_END
+
 /* HF's SplitDelimiterBehavior: what happens to a match when a string is split on it. */
 typedef enum {
   STRATA_SPLIT_REMOVED,
@@ -134,9 +143,27 @@ struct _StrataHf {
 /* strata-tokenizer-hf.c: building a pipeline (the tokenizer.json reader's steps, also used
  * by strata-tokenizer-gguf.c) */
 StrataHf *_strata_hf_new (void);
+/* An empty list of StrataAddedToken that frees their strings. */
+GArray *_strata_hf_added_new (void);
 /* The patterns tok->added are matched by, in two indexes: raw text and normalized (after
  * the normalizers are read). */
 gboolean _strata_hf_index_added (StrataTokenizer *tok, GError **error);
+
+/* One of tokenizer.json's step lists, and how one step of it that is not a Sequence is read
+ * (a Sequence's members are read in its place, in order). */
+typedef struct {
+  const char *member;  /* the member of tokenizer.json that holds it: "pre_tokenizer" */
+  const char *list;    /* a Sequence's list of members: "pretokenizers" */
+  const char *nested;  /* in the message on too deep a nesting: "pre-tokenizers" */
+  gboolean (*read) (StrataTokenizer *tok, JsonObject *o, const char *type, GError **error);
+} StrataHfSteps;
+
+/* The four lists: strata-tokenizer-hf-steps.c and strata-tokenizer-hf-decode.c. */
+extern const StrataHfSteps _strata_hf_normalizers, _strata_hf_pre_tokenizers;
+extern const StrataHfSteps _strata_hf_decoders, _strata_hf_post_processors;
+/* Reads root's member steps->member into the pipeline (absent or null: no steps). */
+gboolean _strata_hf_read_steps (StrataTokenizer *tok, JsonObject *root, const StrataHfSteps *steps,
+                                GError **error);
 
 /* strata-tokenizer-hf-steps.c: normalizers and pre-tokenizers */
 
@@ -160,8 +187,11 @@ GRegex *_strata_hf_regex_new (const char *pattern, gboolean literal, GError **er
 gboolean _strata_hf_regex_spans (GRegex *re, const char *s, gsize len, GArray *spans /* gsize */,
                                  GError **error);
 
-gboolean _strata_hf_read_normalizer (StrataTokenizer *tok, JsonNode *node, GError **error);
-gboolean _strata_hf_read_pre_tokenizer (StrataTokenizer *tok, JsonNode *node, GError **error);
+/* A Replace step (normalizer or decoder: HF's one Replace): its pattern and content. */
+gboolean _strata_hf_read_replace (StrataTokenizer *tok, JsonObject *o, const char *what,
+                                  GRegex **regex, char **content, GError **error);
+/* Replaces every match of re in s with content. */
+gboolean _strata_hf_replace (GRegex *re, const char *content, GString *s, GError **error);
 /* Appends a ByteLevel pre-tokenizer step (with GPT-2's regex when use_regex) and marks the
  * tokenizer byte-level. */
 gboolean _strata_hf_add_byte_level (StrataTokenizer *tok, gboolean add_prefix_space,
@@ -195,10 +225,6 @@ const char *_strata_hf_onig_class (const char *name, gsize len);
 gboolean _strata_hf_unsupported (StrataTokenizer *tok, const char *what, const char *type,
                                  GError **error);
 
-/* strata-tokenizer-hf-decode.c: decoders and post-processors */
-gboolean _strata_hf_read_decoder (StrataTokenizer *tok, JsonNode *node, GError **error);
-gboolean _strata_hf_read_post_processor (StrataTokenizer *tok, JsonNode *node, GError **error);
-
 /* strata-tokenizer-unigram.c */
 gboolean _strata_unigram_prepare (StrataTokenizer *tok, GError **error);
 gboolean _strata_unigram_encode (StrataTokenizer *tok, const char *w, gsize n, GArray *out,
@@ -211,5 +237,8 @@ gboolean _strata_json_bool (JsonObject *o, const char *name, gboolean fallback);
 JsonObject *_strata_json_object (JsonObject *o, const char *name);
 /* A node's "type" member, or "(no type)". */
 const char *_strata_json_type (JsonObject *o);
+/* A member that must hold exactly one character (Rust's char); `what` names the step. */
+gboolean _strata_hf_read_char (StrataTokenizer *tok, JsonObject *o, const char *member,
+                               const char *what, gunichar *out, GError **error);
 
 G_END_DECLS

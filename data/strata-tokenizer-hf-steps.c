@@ -19,14 +19,6 @@
 
 #include <string.h>
 
-#define FAIL(code, ...)                                                                       \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_set_error (error, STRATA_DATA_ERROR, code, __VA_ARGS__);                                \
-    return FALSE;                                                                             \
-  }                                                                                           \
-  G_STMT_END
-
 gboolean
 _strata_hf_unsupported (StrataTokenizer *tok, const char *what, const char *type, GError **error)
 {
@@ -415,8 +407,21 @@ read_pattern (StrataTokenizer *tok, JsonObject *o, const char *what, GRegex **ou
   return TRUE;
 }
 
+gboolean
+_strata_hf_read_replace (StrataTokenizer *tok, JsonObject *o, const char *what, GRegex **regex,
+                         char **content, GError **error)
+{
+  const char *c = _strata_json_string (o, "content");
+  if (c == NULL)
+    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s needs a \"content\"", tok->source, what);
+  if (!read_pattern (tok, o, what, regex, error))
+    return FALSE;
+  *content = g_strdup (c);
+  return TRUE;
+}
+
 static gboolean
-read_norm (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
+read_norm (StrataTokenizer *tok, JsonObject *o, const char *type, GError **error)
 {
   static const struct {
     const char *name;
@@ -431,9 +436,6 @@ read_norm (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
     { "Nmt", STRATA_NORM_NMT },
     { "ByteLevel", STRATA_NORM_BYTE_LEVEL },
   };
-  const char *type = _strata_json_type (o);
-  if (depth > 32)
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: normalizers nested too deeply", tok->source);
   StrataNormalizer n = { 0 };
   for (guint i = 0; i < G_N_ELEMENTS (plain); i++) {
     if (strcmp (type, plain[i].name) == 0) {
@@ -442,29 +444,10 @@ read_norm (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
       return TRUE;
     }
   }
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *list = json_object_get_member (o, "normalizers");
-    if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: normalizer Sequence needs a list \"normalizers\"",
-            tok->source);
-    JsonArray *a = json_node_get_array (list);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      JsonNode *e = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_OBJECT (e))
-        FAIL (STRATA_DATA_ERROR_FORMAT, "%s: normalizers[%u] is not an object", tok->source, i);
-      if (!read_norm (tok, json_node_get_object (e), depth + 1, error))
-        return FALSE;
-    }
-    return TRUE;
-  }
   if (strcmp (type, "Replace") == 0) {
-    const char *content = _strata_json_string (o, "content");
-    if (content == NULL)
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: normalizer Replace needs a \"content\"", tok->source);
     n.kind = STRATA_NORM_REPLACE;
-    if (!read_pattern (tok, o, "normalizer Replace", &n.regex, error))
+    if (!_strata_hf_read_replace (tok, o, "normalizer Replace", &n.regex, &n.content, error))
       return FALSE;
-    n.content = g_strdup (content);
   } else if (strcmp (type, "Prepend") == 0) {
     const char *prepend = _strata_json_string (o, "prepend");
     if (prepend == NULL)
@@ -482,15 +465,8 @@ read_norm (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
   return TRUE;
 }
 
-gboolean
-_strata_hf_read_normalizer (StrataTokenizer *tok, JsonNode *node, GError **error)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: normalizer is not an object", tok->source);
-  return read_norm (tok, json_node_get_object (node), 0, error);
-}
+const StrataHfSteps _strata_hf_normalizers = { "normalizer", "normalizers", "normalizers",
+                                               read_norm };
 
 /* Rust's char::to_lowercase: the simple mapping, except U+0130 that lowercases to two
  * characters (the only unconditional multi-character lowercase mapping). GLib maps only
@@ -517,8 +493,8 @@ lowercase (GString *s)
   g_string_free (out, TRUE);
 }
 
-static gboolean
-replace (GRegex *re, const char *content, GString *s, GError **error)
+gboolean
+_strata_hf_replace (GRegex *re, const char *content, GString *s, GError **error)
 {
   g_autoptr (GArray) m = g_array_new (FALSE, FALSE, sizeof (gsize));
   if (s->len == 0 || !_strata_hf_regex_spans (re, s->str, s->len, m, error))
@@ -663,7 +639,7 @@ _strata_hf_normalize (StrataHf *hf, GString *s, GError **error)
       lowercase (s);
       break;
     case STRATA_NORM_REPLACE:
-      if (!replace (n->regex, n->content, s, error))
+      if (!_strata_hf_replace (n->regex, n->content, s, error))
         return FALSE;
       break;
     case STRATA_NORM_PREPEND:
@@ -714,19 +690,6 @@ read_behavior (StrataTokenizer *tok, JsonObject *o, const char *what, gboolean r
         b != NULL ? b : "(none)");
 }
 
-/* A member that must hold exactly one character (Rust's char). */
-static gboolean
-read_char (StrataTokenizer *tok, JsonObject *o, const char *member, const char *what,
-           gunichar *out, GError **error)
-{
-  const char *s = _strata_json_string (o, member);
-  if (s == NULL || s[0] == '\0' || *g_utf8_next_char (s) != '\0')
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s needs one character as \"%s\"", tok->source, what,
-          member);
-  *out = g_utf8_get_char (s);
-  return TRUE;
-}
-
 static gboolean
 read_prepend_scheme (StrataTokenizer *tok, JsonObject *o, StrataPrepend *out, GError **error)
 {
@@ -755,27 +718,9 @@ read_prepend_scheme (StrataTokenizer *tok, JsonObject *o, StrataPrepend *out, GE
 }
 
 static gboolean
-read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
+read_pre (StrataTokenizer *tok, JsonObject *o, const char *type, GError **error)
 {
-  const char *type = _strata_json_type (o);
   StrataPreStep p = { 0 };
-  if (depth > 32)
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: pre-tokenizers nested too deeply", tok->source);
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *list = json_object_get_member (o, "pretokenizers");
-    if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
-      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: pre_tokenizer Sequence needs a list \"pretokenizers\"",
-            tok->source);
-    JsonArray *a = json_node_get_array (list);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      JsonNode *e = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_OBJECT (e))
-        FAIL (STRATA_DATA_ERROR_FORMAT, "%s: pretokenizers[%u] is not an object", tok->source, i);
-      if (!read_pre (tok, json_node_get_object (e), depth + 1, error))
-        return FALSE;
-    }
-    return TRUE;
-  }
   if (strcmp (type, "Split") == 0) {
     p.kind = STRATA_PRE_SPLIT;
     p.invert = _strata_json_bool (o, "invert", FALSE);
@@ -788,7 +733,8 @@ read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
   } else if (strcmp (type, "Metaspace") == 0) {
     p.kind = STRATA_PRE_METASPACE;
     p.split = _strata_json_bool (o, "split", TRUE);
-    if (!read_char (tok, o, "replacement", "pre_tokenizer Metaspace", &p.ch, error) ||
+    if (!_strata_hf_read_char (tok, o, "replacement", "pre_tokenizer Metaspace", &p.ch,
+                               error) ||
         !read_prepend_scheme (tok, o, &p.prepend, error))
       return FALSE;
   } else if (strcmp (type, "Digits") == 0) {
@@ -812,7 +758,8 @@ read_pre (StrataTokenizer *tok, JsonObject *o, int depth, GError **error)
     p.behavior = STRATA_SPLIT_ISOLATED;
   } else if (strcmp (type, "CharDelimiterSplit") == 0) {
     p.kind = STRATA_PRE_CHAR_DELIMITER;
-    if (!read_char (tok, o, "delimiter", "pre_tokenizer CharDelimiterSplit", &p.ch, error))
+    if (!_strata_hf_read_char (tok, o, "delimiter", "pre_tokenizer CharDelimiterSplit", &p.ch,
+                               error))
       return FALSE;
   } else {
     return _strata_hf_unsupported (tok, "pre_tokenizer", type, error);
@@ -837,15 +784,8 @@ _strata_hf_add_byte_level (StrataTokenizer *tok, gboolean add_prefix_space, gboo
   return TRUE;
 }
 
-gboolean
-_strata_hf_read_pre_tokenizer (StrataTokenizer *tok, JsonNode *node, GError **error)
-{
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: pre_tokenizer is not an object", tok->source);
-  return read_pre (tok, json_node_get_object (node), 0, error);
-}
+const StrataHfSteps _strata_hf_pre_tokenizers = { "pre_tokenizer", "pretokenizers",
+                                                  "pre-tokenizers", read_pre };
 
 /* Adds the kept spans of a piece (at `base` in the arena) as pieces. */
 static void

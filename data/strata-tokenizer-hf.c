@@ -22,14 +22,6 @@
 
 #include <string.h>
 
-#define FAIL(code, ...)                                                                       \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_set_error (error, STRATA_DATA_ERROR, code, __VA_ARGS__);                                \
-    return FALSE;                                                                             \
-  }                                                                                           \
-  G_STMT_END
-
 /* ---- JSON helpers ------------------------------------------------------------------------ */
 
 const char *
@@ -62,6 +54,55 @@ _strata_json_type (JsonObject *o)
 {
   const char *t = _strata_json_string (o, "type");
   return t != NULL ? t : "(no type)";
+}
+
+gboolean
+_strata_hf_read_char (StrataTokenizer *tok, JsonObject *o, const char *member, const char *what,
+                      gunichar *out, GError **error)
+{
+  const char *s = _strata_json_string (o, member);
+  if (s == NULL || s[0] == '\0' || *g_utf8_next_char (s) != '\0')
+    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s needs one character as \"%s\"", tok->source, what,
+          member);
+  *out = g_utf8_get_char (s);
+  return TRUE;
+}
+
+/* One step of a list; a Sequence stands for its members, nested at most 32 deep. */
+static gboolean
+read_step (StrataTokenizer *tok, JsonObject *o, const StrataHfSteps *steps, int depth,
+           GError **error)
+{
+  const char *type = _strata_json_type (o);
+  if (depth > 32)
+    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s nested too deeply", tok->source, steps->nested);
+  if (strcmp (type, "Sequence") != 0)
+    return steps->read (tok, o, type, error);
+  JsonNode *list = json_object_get_member (o, steps->list);
+  if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
+    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s Sequence needs a list \"%s\"", tok->source,
+          steps->member, steps->list);
+  JsonArray *a = json_node_get_array (list);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonNode *e = json_array_get_element (a, i);
+    if (!JSON_NODE_HOLDS_OBJECT (e))
+      FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s[%u] is not an object", tok->source, steps->list, i);
+    if (!read_step (tok, json_node_get_object (e), steps, depth + 1, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+_strata_hf_read_steps (StrataTokenizer *tok, JsonObject *root, const StrataHfSteps *steps,
+                       GError **error)
+{
+  JsonNode *node = json_object_get_member (root, steps->member);
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    FAIL (STRATA_DATA_ERROR_FORMAT, "%s: %s is not an object", tok->source, steps->member);
+  return read_step (tok, json_node_get_object (node), steps, 0, error);
 }
 
 static gboolean
@@ -191,6 +232,14 @@ added_clear (gpointer p)
   StrataAddedToken *a = p;
   g_free (a->content);
   g_free (a->pattern);
+}
+
+GArray *
+_strata_hf_added_new (void)
+{
+  GArray *added = g_array_new (FALSE, TRUE, sizeof (StrataAddedToken));
+  g_array_set_clear_func (added, added_clear);
+  return added;
 }
 
 /* added_tokens: each gets the model's id when the model lists its content (as HF does),
@@ -536,8 +585,7 @@ load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
   for (guint i = model_pieces->len; i-- > 0;) /* the first id of a repeated piece wins */
     if (model_pieces->pdata[i] != NULL)
       g_hash_table_insert (model_ids, model_pieces->pdata[i], GINT_TO_POINTER (i + 1));
-  g_autoptr (GArray) added = g_array_new (FALSE, TRUE, sizeof (StrataAddedToken));
-  g_array_set_clear_func (added, added_clear);
+  g_autoptr (GArray) added = _strata_hf_added_new ();
   char **pieces = NULL;
   int n = 0;
   if (!read_added (tok, root, model_ids, added, error) ||
@@ -547,14 +595,14 @@ load (const char *path, JsonNode *root_node, gboolean beside, GError **error)
   tok->added = (StrataAddedToken *) g_array_steal (added, NULL);
 
   /* The steps before the vocabulary: ByteLevel decides how pieces read. */
-  if (!_strata_hf_read_normalizer (tok, json_object_get_member (root, "normalizer"), error) ||
-      !_strata_hf_read_pre_tokenizer (tok, json_object_get_member (root, "pre_tokenizer"), error) ||
-      !_strata_hf_read_decoder (tok, json_object_get_member (root, "decoder"), error) ||
-      !_strata_hf_read_post_processor (tok, json_object_get_member (root, "post_processor"),
-                                       error)) {
+  if (!_strata_hf_read_steps (tok, root, &_strata_hf_normalizers, error) ||
+      !_strata_hf_read_steps (tok, root, &_strata_hf_pre_tokenizers, error) ||
+      !_strata_hf_read_steps (tok, root, &_strata_hf_decoders, error) ||
+      !_strata_hf_read_steps (tok, root, &_strata_hf_post_processors, error)) {
     _strata_pieces_free (pieces, n);
     return NULL;
   }
+  tok->hf->has_decoder = _strata_json_object (root, "decoder") != NULL;
   for (guint i = 0; i < tok->hf->normalizers->len; i++)
     if (g_array_index (tok->hf->normalizers, StrataNormalizer, i).kind == STRATA_NORM_BYTE_LEVEL)
       tok->byte_level = TRUE;

@@ -646,8 +646,10 @@ read_accuracy (hid_t parent, GError **error)
       return NULL;
     }
     StrataSeriesAccuracy *a = g_new0 (StrataSeriesAccuracy, 1);
-    a->tag = g_steal_pointer (&tags[i]);
-    a->target = g_steal_pointer (&targets[i]);
+    /* Copied, not stolen: a NULL left in a GStrv would end g_strfreev there, and a later
+     * row's error would leak the rest. */
+    a->tag = g_strdup (tags[i]);
+    a->target = g_strdup (targets[i]);
     a->n = count[i];
     a->correct = correct[i];
     g_ptr_array_add (out, a);

@@ -486,6 +486,44 @@ assert_lens_equal (const StrataLensResult *a, const StrataLensResult *b)
   }
 }
 
+void
+sample_lens_aggregates_assert_equal (GPtrArray *a, GPtrArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++) {
+    const StrataLensAggregate *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
+    g_assert_cmpstr (x->tag, ==, y->tag);
+    g_assert_cmpstr (x->target, ==, y->target);
+    g_assert_cmpstr (x->position, ==, y->position);
+    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
+    g_assert_cmpint (x->n_layers, ==, y->n_layers);
+    g_assert_cmpint (x->resolution_layer, ==, y->resolution_layer);
+    CMP_MEM (x->mrr, y->mrr, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->mean_prob, y->mean_prob, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->top1, y->top1, (gsize) (x->n_layers + 1) * 8);
+    CMP_MEM (x->resolution_counts, y->resolution_counts, (gsize) (x->n_layers + 2) * 4);
+  }
+}
+
+static void
+assert_patch_aggregates_equal (GPtrArray *a, GPtrArray *b)
+{
+  g_assert_true ((a == NULL) == (b == NULL));
+  if (a == NULL)
+    return;
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++) {
+    const StrataPatchAggregate *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
+    g_assert_cmpstr (x->tag, ==, y->tag);
+    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
+    g_assert_cmpint (x->site, ==, y->site);
+    g_assert_cmpint (x->rows, ==, y->rows);
+    g_assert_cmpint (x->cols, ==, y->cols);
+    CMP_MEM (x->mean_score, y->mean_score, (gsize) x->rows * x->cols * 8);
+    CMP_MEM (x->mean_metric, y->mean_metric, (gsize) x->rows * x->cols * 8);
+  }
+}
+
 static void
 assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
 {
@@ -515,22 +553,7 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
   for (guint i = 0; i < a->lens_results->len; i++)
     assert_lens_equal (g_ptr_array_index (a->lens_results, i), g_ptr_array_index (b->lens_results, i));
 
-  g_assert_cmpuint (a->lens_aggregates->len, ==, b->lens_aggregates->len);
-  for (guint i = 0; i < a->lens_aggregates->len; i++) {
-    const StrataLensAggregate *x = g_ptr_array_index (a->lens_aggregates, i);
-    const StrataLensAggregate *y = g_ptr_array_index (b->lens_aggregates, i);
-    g_assert_cmpstr (x->tag, ==, y->tag);
-    g_assert_cmpstr (x->target, ==, y->target);
-    g_assert_cmpstr (x->position, ==, y->position);
-    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
-    g_assert_cmpint (x->n_layers, ==, y->n_layers);
-    g_assert_cmpint (x->resolution_layer, ==, y->resolution_layer);
-    gsize n = (gsize) x->n_layers + 1;
-    CMP_MEM (x->mrr, y->mrr, n * 8);
-    CMP_MEM (x->mean_prob, y->mean_prob, n * 8);
-    CMP_MEM (x->top1, y->top1, n * 8);
-    CMP_MEM (x->resolution_counts, y->resolution_counts, (n + 1) * sizeof (int));
-  }
+  sample_lens_aggregates_assert_equal (a->lens_aggregates, b->lens_aggregates);
 
   g_assert_cmpuint (a->patch_results->len, ==, b->patch_results->len);
   for (guint i = 0; i < a->patch_results->len; i++) {
@@ -559,18 +582,7 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
     }
   }
 
-  g_assert_cmpuint (a->patch_aggregates->len, ==, b->patch_aggregates->len);
-  for (guint i = 0; i < a->patch_aggregates->len; i++) {
-    const StrataPatchAggregate *x = g_ptr_array_index (a->patch_aggregates, i);
-    const StrataPatchAggregate *y = g_ptr_array_index (b->patch_aggregates, i);
-    g_assert_cmpstr (x->tag, ==, y->tag);
-    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
-    g_assert_cmpint (x->site, ==, y->site);
-    g_assert_cmpint (x->rows, ==, y->rows);
-    g_assert_cmpint (x->cols, ==, y->cols);
-    CMP_MEM (x->mean_score, y->mean_score, (gsize) x->rows * x->cols * 8);
-    CMP_MEM (x->mean_metric, y->mean_metric, (gsize) x->rows * x->cols * 8);
-  }
+  assert_patch_aggregates_equal (a->patch_aggregates, b->patch_aggregates);
 
   g_assert_true ((a->circuit == NULL) == (b->circuit == NULL));
   if (a->circuit != NULL) {
@@ -612,27 +624,8 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
   }
 }
 
-static void
-assert_lens_aggregates_equal (GPtrArray *a, GPtrArray *b)
-{
-  g_assert_cmpuint (a->len, ==, b->len);
-  for (guint i = 0; i < a->len; i++) {
-    const StrataLensAggregate *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
-    g_assert_cmpstr (x->tag, ==, y->tag);
-    g_assert_cmpstr (x->target, ==, y->target);
-    g_assert_cmpstr (x->position, ==, y->position);
-    g_assert_cmpint (x->n_prompts, ==, y->n_prompts);
-    g_assert_cmpint (x->n_layers, ==, y->n_layers);
-    g_assert_cmpint (x->resolution_layer, ==, y->resolution_layer);
-    CMP_MEM (x->mrr, y->mrr, (gsize) (x->n_layers + 1) * 8);
-    CMP_MEM (x->mean_prob, y->mean_prob, (gsize) (x->n_layers + 1) * 8);
-    CMP_MEM (x->top1, y->top1, (gsize) (x->n_layers + 1) * 8);
-    CMP_MEM (x->resolution_counts, y->resolution_counts, (gsize) (x->n_layers + 2) * 4);
-  }
-}
-
-static void
-assert_series_equal (const StrataSeries *a, const StrataSeries *b)
+void
+sample_series_assert_equal (const StrataSeries *a, const StrataSeries *b)
 {
   g_assert_true ((a == NULL) == (b == NULL));
   if (!a)
@@ -670,7 +663,7 @@ assert_series_equal (const StrataSeries *a, const StrataSeries *b)
       g_assert_cmpstr (p->model.weights_sha256, ==, q->model.weights_sha256);
       g_assert_cmpstr (p->model.device, ==, q->model.device);
       g_assert_cmpint (p->model.config.n_layers, ==, q->model.config.n_layers);
-      assert_lens_aggregates_equal (p->lens_aggregates, q->lens_aggregates);
+      sample_lens_aggregates_assert_equal (p->lens_aggregates, q->lens_aggregates);
       g_assert_cmpuint (p->accuracy->len, ==, q->accuracy->len);
       for (guint i = 0; i < p->accuracy->len; i++) {
         const StrataSeriesAccuracy *u = g_ptr_array_index (p->accuracy, i), *v = g_ptr_array_index (q->accuracy, i);
@@ -679,17 +672,7 @@ assert_series_equal (const StrataSeries *a, const StrataSeries *b)
         g_assert_cmpint (u->n, ==, v->n);
         g_assert_cmpint (u->correct, ==, v->correct);
       }
-      g_assert_cmpuint (p->patch_aggregates->len, ==, q->patch_aggregates->len);
-      for (guint i = 0; i < p->patch_aggregates->len; i++) {
-        const StrataPatchAggregate *u = g_ptr_array_index (p->patch_aggregates, i);
-        const StrataPatchAggregate *v = g_ptr_array_index (q->patch_aggregates, i);
-        g_assert_cmpstr (u->tag, ==, v->tag);
-        g_assert_cmpint (u->site, ==, v->site);
-        g_assert_cmpint (u->rows, ==, v->rows);
-        g_assert_cmpint (u->cols, ==, v->cols);
-        CMP_MEM (u->mean_score, v->mean_score, (gsize) u->rows * u->cols * 8);
-        CMP_MEM (u->mean_metric, v->mean_metric, (gsize) u->rows * u->cols * 8);
-      }
+      assert_patch_aggregates_equal (p->patch_aggregates, q->patch_aggregates);
     }
   }
 }
@@ -697,7 +680,7 @@ assert_series_equal (const StrataSeries *a, const StrataSeries *b)
 void
 sample_session_assert_equal (const StrataSession *a, const StrataSession *b)
 {
-  assert_series_equal (a->series, b->series);
+  sample_series_assert_equal (a->series, b->series);
   g_assert_cmpuint (a->analyses->len, ==, b->analyses->len);
   for (guint i = 0; i < a->analyses->len; i++)
     assert_analysis_equal (g_ptr_array_index (a->analyses, i), g_ptr_array_index (b->analyses, i));

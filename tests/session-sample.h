@@ -26,5 +26,9 @@ StrataSession *sample_session_new (const SampleOptions *opts);
 
 /* g_assert that every field of a and b is equal, arrays byte for byte. */
 void sample_session_assert_equal (const StrataSession *a, const StrataSession *b);
+/* The same for a series (NULL or not, as the other) and for a list of lens aggregates
+ * (StrataLensAggregate *). */
+void sample_series_assert_equal (const StrataSeries *a, const StrataSeries *b);
+void sample_lens_aggregates_assert_equal (GPtrArray *a, GPtrArray *b);
 
 G_END_DECLS

@@ -3,43 +3,8 @@
 #include <math.h>
 #include <glib/gstdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
-typedef struct {
-  int status;
-  char *out, *err;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
-static char *
-data_path (const char *rel)
-{
-  return g_test_build_filename (G_TEST_DIST, "data", rel, NULL);
-}
-
-/* argv after the program name, NULL-terminated. */
-static void
-strata (Run *r, const char *const *args)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (char *) g_getenv ("STRATA_BIN"));
-  for (; *args; args++)
-    g_ptr_array_add (argv, (char *) *args);
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
-  int wait = 0;
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err,
-                &wait, &error);
-  g_assert_no_error (error);
-  r->status = WIFEXITED (wait) ? WEXITSTATUS (wait) : 128 + WTERMSIG (wait);
-}
+#include "test-cli-util.h"
 
 /* Greedy decoding from BOS for 200 steps prints exactly llama2.c's published output for
  * stories260K (its test_all.py expected_stdout), from each of the three files. */

@@ -9,9 +9,7 @@
 #include <string.h>
 
 #include "strata-figure.h"
-
-#define W STRATA_FIGURE_DEFAULT_WIDTH
-#define H STRATA_FIGURE_DEFAULT_HEIGHT
+#include "test-figures-util.h"
 #define L 4 /* layers: residual points 0..4 */
 #define T 3 /* positions h, r1, r2 */
 
@@ -179,25 +177,10 @@ fixture_clear (Fixture *f)
 
 /* ---- pixels ---- */
 
-static cairo_surface_t *
-render (const StrataFigureInput *in)
-{
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, (int) W, (int) H);
-  cairo_t *cr = cairo_create (s);
-  strata_figure_draw (cr, W, H, in);
-  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
-  cairo_destroy (cr);
-  cairo_surface_flush (s);
-  return s;
-}
-
 static void
 rgb_of (cairo_surface_t *s, int x, int y, double *r, double *g, double *b)
 {
-  const unsigned char *d = cairo_image_surface_get_data (s);
-  int stride = cairo_image_surface_get_stride (s);
-  g_assert_true (x >= 0 && y >= 0 && x < cairo_image_surface_get_width (s) && y < cairo_image_surface_get_height (s));
-  guint32 p = *(const guint32 *) (d + y * stride + x * 4);
+  guint32 p = pixel (s, x, y);
   *r = ((p >> 16) & 0xff) / 255.0;
   *g = ((p >> 8) & 0xff) / 255.0;
   *b = (p & 0xff) / 255.0;

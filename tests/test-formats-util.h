@@ -1,5 +1,6 @@
-/* test-formats-util.h: temp folders, fixture bytes and a safetensors writer for
- * test-formats.c. Malformed files are always derived from the real fixtures here. */
+/* test-formats-util.h: temp folders, fixture bytes, a safetensors writer and GGUF offsets for
+ * the file-format tests (test-formats.c, test-gguf.c, test-gguf-vocab.c). Malformed files are
+ * always derived from the real fixtures here. */
 #pragma once
 
 #include <glib.h>
@@ -17,14 +18,14 @@ typedef struct {
   char *dir;
 } Tmp;
 
-static void
+static inline void
 tmp_setup (Tmp *t, gconstpointer data)
 {
   t->dir = g_dir_make_tmp ("strata-formats-XXXXXX", NULL);
   g_assert_nonnull (t->dir);
 }
 
-static void
+static inline void
 tmp_teardown (Tmp *t, gconstpointer data)
 {
   g_autoptr (GDir) d = g_dir_open (t->dir, 0, NULL);
@@ -37,7 +38,7 @@ tmp_teardown (Tmp *t, gconstpointer data)
   g_free (t->dir);
 }
 
-static char *
+static inline char *
 data_path (const char *rel)
 {
   const char *root = g_getenv ("STRATA_TEST_DATA");
@@ -45,7 +46,7 @@ data_path (const char *rel)
   return g_build_filename (root, rel, NULL);
 }
 
-static guint8 *
+static inline guint8 *
 read_fixture (const char *rel, gsize *len)
 {
   g_autofree char *p = data_path (rel);
@@ -54,7 +55,7 @@ read_fixture (const char *rel, gsize *len)
   return (guint8 *) bytes;
 }
 
-static char *
+static inline char *
 tmp_write (Tmp *t, const char *name, const void *bytes, gsize len)
 {
   char *p = g_build_filename (t->dir, name, NULL);
@@ -62,7 +63,7 @@ tmp_write (Tmp *t, const char *name, const void *bytes, gsize len)
   return p;
 }
 
-static char *
+static inline char *
 tmp_copy_fixture (Tmp *t, const char *rel, const char *name)
 {
   gsize len;
@@ -71,7 +72,7 @@ tmp_copy_fixture (Tmp *t, const char *rel, const char *name)
 }
 
 /* Open must fail with a STRATA_DATA_ERROR naming `file` and containing `phrase`. */
-static void
+static inline void
 assert_open_fails (const char *path, const char *tokenizer, const char *file, const char *phrase)
 {
   g_autoptr (GError) error = NULL;
@@ -85,7 +86,7 @@ assert_open_fails (const char *path, const char *tokenizer, const char *file, co
 }
 
 /* A safetensors file: header JSON padded with spaces to a multiple of 8, then data. */
-static char *
+static inline char *
 write_safetensors (Tmp *t, const char *name, JsonObject *header, const guint8 *data, gsize len)
 {
   g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
@@ -114,7 +115,7 @@ typedef struct {
   gsize data_len;
 } HfFixture;
 
-static void
+static inline void
 hf_fixture_load (HfFixture *f)
 {
   guint64 hlen;
@@ -128,7 +129,7 @@ hf_fixture_load (HfFixture *f)
   f->data_len = f->len - 8 - hlen;
 }
 
-static void
+static inline void
 hf_fixture_clear (HfFixture *f)
 {
   json_object_unref (f->header);
@@ -136,15 +137,36 @@ hf_fixture_clear (HfFixture *f)
 }
 
 /* Put config.json beside a (possibly edited) copy of the HF weights. */
-static char *
+static inline char *
 tmp_hf_folder (Tmp *t, HfFixture *f)
 {
   g_free (tmp_copy_fixture (t, "stories260K-hf/config.json", "config.json"));
   return write_safetensors (t, "model.safetensors", f->header, f->data, f->data_len);
 }
 
-static JsonArray *
+static inline JsonArray *
 tensor_array (HfFixture *f, const char *tensor, const char *member)
 {
   return json_object_get_array_member (json_object_get_object_member (f->header, tensor), member);
+}
+
+/* GGUF: the byte offset just after the first counted string `s` (u64 length, then its bytes)
+ * in b[0..len). After a tensor's name stands its record: n_dims (u32), dims (u64, innermost
+ * first), type (u32), offset (u64). */
+static inline gsize
+gguf_after_string (const guint8 *b, gsize len, const char *s)
+{
+  gsize n = strlen (s);
+  guint64 le = GUINT64_TO_LE ((guint64) n);
+  for (gsize at = 0; at + 8 + n <= len; at++)
+    if (memcmp (b + at, &le, 8) == 0 && memcmp (b + at + 8, s, n) == 0)
+      return at + 8 + n;
+  g_error ("'%s' is not in the file", s);
+}
+
+/* GGUF: the byte offset of the value of metadata key `key` (after the key and its u32 type). */
+static inline gsize
+gguf_value_of (const guint8 *b, gsize len, const char *key)
+{
+  return gguf_after_string (b, len, key) + 4;
 }

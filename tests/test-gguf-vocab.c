@@ -12,7 +12,6 @@
  * - /data/gguf/vocab/unknown-pre: with a pre-tokenizer name Strata does not know, or none,
  *   open without a tokenizer and say why (strata_model_encode's error, `strata info`);
  * - /data/gguf/vocab/malformed: refuse a vocabulary that cannot be a tokenizer.json's. */
-#define _GNU_SOURCE /* memmem */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -21,64 +20,8 @@
 #include "strata-gguf.h"
 #include "strata-model.h"
 #include "strata-tokenizer.h"
-
-static char *
-data_path (const char *rel)
-{
-  const char *root = g_getenv ("STRATA_TEST_DATA");
-  g_assert_nonnull (root);
-  return g_build_filename (root, rel, NULL);
-}
-
-static JsonNode *goldens;
-
-static JsonObject *
-golden_root (void)
-{
-  if (goldens == NULL) {
-    g_autofree char *path = data_path ("hf-pipeline/goldens.json");
-    g_autoptr (JsonParser) parser = json_parser_new ();
-    g_autoptr (GError) error = NULL;
-    json_parser_load_from_file (parser, path, &error);
-    g_assert_no_error (error);
-    goldens = json_node_copy (json_parser_get_root (parser));
-  }
-  return json_node_get_object (goldens);
-}
-
-static JsonObject *
-golden_entry (const char *folder)
-{
-  return json_object_get_object_member (json_object_get_object_member (golden_root (), "tokenizers"),
-                                        folder);
-}
-
-static GArray *
-json_ids (JsonArray *a)
-{
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++) {
-    int32_t id = (int32_t) json_array_get_int_element (a, i);
-    g_array_append_val (ids, id);
-  }
-  return ids;
-}
-
-static char *
-ids_str (const int32_t *ids, guint n)
-{
-  GString *s = g_string_new ("[");
-  for (guint i = 0; i < n; i++)
-    g_string_append_printf (s, i ? ", %d" : "%d", ids[i]);
-  g_string_append (s, "]");
-  return g_string_free (s, FALSE);
-}
-
-static gboolean
-same_ids (const GArray *a, const GArray *b)
-{
-  return a->len == b->len && (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (int32_t)) == 0);
-}
+#include "test-formats-util.h"
+#include "test-hf-goldens.h"
 
 typedef struct {
   const char *file, *folder; /* gguf-vocab/<file>, hf-pipeline/<folder> */
@@ -105,58 +48,6 @@ static const VocabCase vocab_gpt2 = {
 static const VocabCase vocab_neox = {
   "gguf-vocab/gpt-neox.gguf", "gpt-neox", "olmo", { "mpt" }, "    indented", "    ",
 };
-
-/* Every golden text: HF's ids; the failures listed (up to 8). Returns the count of texts. */
-static guint
-check_ids (StrataTokenizer *tok, const char *what, JsonObject *entry)
-{
-  JsonArray *texts = json_object_get_array_member (golden_root (), "texts");
-  JsonArray *ids = json_object_get_array_member (entry, "ids");
-  g_assert_cmpuint (json_array_get_length (ids), ==, json_array_get_length (texts));
-  g_autoptr (GString) report = g_string_new (NULL);
-  guint bad = 0, n = json_array_get_length (texts);
-  for (guint i = 0; i < n; i++) {
-    const char *text = json_array_get_string_element (texts, i);
-    g_autoptr (GArray) want = json_ids (json_array_get_array_element (ids, i));
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GArray) got = strata_tokenizer_encode (tok, text, &error);
-    g_assert_no_error (error);
-    if (!same_ids (got, want) && bad++ < 8) {
-      g_autofree char *g = ids_str ((int32_t *) got->data, got->len);
-      g_autofree char *w = ids_str ((int32_t *) want->data, want->len);
-      g_autofree char *shown = g_strescape (text, NULL);
-      g_string_append_printf (report, "\n  text %u '%s':\n    got  %s\n    want %s", i, shown, g, w);
-    }
-  }
-  if (bad > 0)
-    g_test_fail_printf ("%s: %u of %u texts differ from HF tokenizers:%s", what, bad, n, report->str);
-  return n - bad;
-}
-
-/* decode(HF's ids) is HF's decode. */
-static void
-check_decode (StrataTokenizer *tok, const char *what, JsonObject *entry)
-{
-  JsonArray *texts = json_object_get_array_member (golden_root (), "texts");
-  JsonArray *ids = json_object_get_array_member (entry, "ids");
-  JsonObject *decoded = json_object_get_object_member (entry, "decoded");
-  g_assert_nonnull (decoded);
-  guint bad = 0;
-  for (guint i = 0; i < json_array_get_length (texts); i++) {
-    g_autofree char *key = g_strdup_printf ("%u", i);
-    const char *want = json_object_has_member (decoded, key) ? json_object_get_string_member (decoded, key)
-                                                              : json_array_get_string_element (texts, i);
-    g_autoptr (GArray) in = json_ids (json_array_get_array_element (ids, i));
-    g_autofree char *got = strata_tokenizer_decode (tok, (int32_t *) in->data, in->len);
-    if (strcmp (got, want) != 0 && bad++ < 4) {
-      g_autofree char *g = g_strescape (got, NULL);
-      g_autofree char *w = g_strescape (want, NULL);
-      g_test_message ("%s: text %u decodes to '%s', HF '%s'", what, i, g, w);
-    }
-  }
-  if (bad > 0)
-    g_test_fail_printf ("%s: %u decodes differ from HF", what, bad);
-}
 
 static void
 test_vocab (gconstpointer data)
@@ -228,20 +119,6 @@ test_vocab (gconstpointer data)
   }
 }
 
-/* Byte offset of the value of metadata key `key` (after its u64 length, bytes, u32 type). */
-static gsize
-value_of (const guint8 *b, gsize len, const char *key)
-{
-  gsize n = strlen (key);
-  g_autofree guint8 *needle = g_malloc (8 + n);
-  guint64 le = GUINT64_TO_LE ((guint64) n);
-  memcpy (needle, &le, 8);
-  memcpy (needle + 8, key, n);
-  const guint8 *at = memmem (b, len, needle, 8 + n);
-  g_assert_nonnull (at);
-  return (gsize) (at - b) + 8 + n + 4;
-}
-
 /* A pre-tokenizer name Strata does not know (or none): the model opens without a tokenizer and
  * says why, in its note, in the error of an encode and in `strata info`. */
 static void
@@ -251,8 +128,8 @@ test_unknown_pre (void)
   gsize len;
   g_autofree char *orig = NULL;
   g_assert_true (g_file_get_contents (src, &orig, &len, NULL));
-  gsize pre = value_of ((guint8 *) orig, len, "tokenizer.ggml.pre") + 8; /* the string's bytes */
-  gsize key = value_of ((guint8 *) orig, len, "tokenizer.ggml.pre") - 4 - strlen ("tokenizer.ggml.pre");
+  gsize pre = gguf_value_of ((guint8 *) orig, len, "tokenizer.ggml.pre") + 8; /* the string's bytes */
+  gsize key = gguf_value_of ((guint8 *) orig, len, "tokenizer.ggml.pre") - 4 - strlen ("tokenizer.ggml.pre");
   g_assert_cmpmem (orig + pre, 5, "qwen2", 5);
   struct { gsize at; const char *bytes; const char *phrase; } cases[] = {
     { pre, "qwen9", "names pre-tokenizer 'qwen9' (tokenizer.ggml.pre), which Strata does not know" },

@@ -31,26 +31,10 @@
 #include "strata-gguf.h"
 #include "strata-model.h"
 #include "strata-tokenizer.h"
+#include "test-formats-util.h"
 
 #define QUANTS "gguf-quants/quants.gguf"
 #define STORIES "stories260K-gguf/stories260K.gguf"
-
-static char *
-data_path (const char *rel)
-{
-  const char *root = g_getenv ("STRATA_TEST_DATA");
-  g_assert_nonnull (root);
-  return g_build_filename (root, rel, NULL);
-}
-
-static guint8 *
-read_fixture (const char *rel, gsize *len)
-{
-  g_autofree char *p = data_path (rel);
-  char *bytes = NULL;
-  g_assert_true (g_file_get_contents (p, &bytes, len, NULL));
-  return (guint8 *) bytes;
-}
 
 static StrataModel *
 open_model (const char *rel)
@@ -166,53 +150,6 @@ test_quants (gconstpointer data)
 
 /* ---- malformed files ---- */
 
-typedef struct {
-  char *dir;
-} Tmp;
-
-static void
-tmp_setup (Tmp *t, gconstpointer data)
-{
-  t->dir = g_dir_make_tmp ("strata-gguf-XXXXXX", NULL);
-  g_assert_nonnull (t->dir);
-}
-
-static void
-tmp_teardown (Tmp *t, gconstpointer data)
-{
-  g_autoptr (GDir) d = g_dir_open (t->dir, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name (d))) {
-    g_autofree char *p = g_build_filename (t->dir, name, NULL);
-    g_remove (p);
-  }
-  g_rmdir (t->dir);
-  g_free (t->dir);
-}
-
-static char *
-tmp_write (Tmp *t, const char *name, const void *bytes, gsize len)
-{
-  char *p = g_build_filename (t->dir, name, NULL);
-  g_assert_true (g_file_set_contents (p, bytes, (gssize) len, NULL));
-  return p;
-}
-
-/* Byte offset of the record of tensor `name` just after its name: n_dims (u32), dims (u64,
- * innermost first), type (u32), offset (u64). */
-static gsize
-record_of (const guint8 *b, gsize len, const char *name)
-{
-  gsize n = strlen (name);
-  g_autofree guint8 *needle = g_malloc (8 + n);
-  guint64 le = GUINT64_TO_LE ((guint64) n);
-  memcpy (needle, &le, 8);
-  memcpy (needle + 8, name, n);
-  const guint8 *at = memmem (b, len, needle, 8 + n);
-  g_assert_nonnull (at);
-  return (gsize) (at - b) + 8 + n;
-}
-
 static void
 put (guint8 *b, gsize at, guint64 value, int width)
 {
@@ -241,8 +178,8 @@ test_quants_malformed (Tmp *t, gconstpointer data)
   gsize len;
   g_autofree guint8 *orig = read_fixture (QUANTS, &len);
   g_autofree guint8 *b = g_memdup2 (orig, len);
-  gsize q4 = record_of (orig, len, "q4_0.random"); /* 2 dims: 256 values x 4 rows, Q4_0 */
-  gsize qk = record_of (orig, len, "q4_k.random");  /* 512 x 4, Q4_K */
+  gsize q4 = gguf_after_string (orig, len, "q4_0.random"); /* 2 dims: 256 values x 4 rows, Q4_0 */
+  gsize qk = gguf_after_string (orig, len, "q4_k.random");  /* 512 x 4, Q4_K */
   struct { gsize at; guint64 value; int width; gsize cut; const char *phrase; } cases[] = {
     { q4 + 20, 10, 4, 0, "tensor 'q4_0.random' has type Q2_K (10), which Strata does not read" },
     { q4 + 20, 17, 4, 0, "tensor 'q4_0.random' has type IQ2_XS (17), which Strata does not read" },
@@ -278,10 +215,8 @@ test_model_unsupported (Tmp *t, gconstpointer data)
   gsize len;
   g_autofree guint8 *orig = read_fixture ("stories260K-gguf/stories260K-q4_0.gguf", &len);
   g_autofree guint8 *b = g_memdup2 (orig, len);
-  gsize emb = record_of (orig, len, "token_embd.weight");
-  const guint8 *arch = memmem (orig, len, "general.architecture", 20);
-  g_assert_nonnull (arch);
-  gsize arch_value = (gsize) (arch - orig) + 20 + 4 + 8; /* key, value type, string length */
+  gsize emb = gguf_after_string (orig, len, "token_embd.weight");
+  gsize arch_value = gguf_value_of (orig, len, "general.architecture") + 8; /* the string's bytes */
   struct { gsize at; const char *bytes; guint64 type; const char *phrase; } cases[] = {
     { emb + 20, NULL, 17, "tensor 'token_embd.weight' has type IQ2_XS (17), which Strata does not read" },
     { emb + 20, NULL, 10, "tensor 'token_embd.weight' has type Q2_K (10), which Strata does not read" },
@@ -562,21 +497,6 @@ test_arch (gconstpointer data)
   }
 }
 
-/* Byte offset of the value of metadata key `key`: after its u64 length, its bytes and its
- * u32 type. */
-static gsize
-value_of (const guint8 *b, gsize len, const char *key)
-{
-  gsize n = strlen (key);
-  g_autofree guint8 *needle = g_malloc (8 + n);
-  guint64 le = GUINT64_TO_LE ((guint64) n);
-  memcpy (needle, &le, 8);
-  memcpy (needle + 8, key, n);
-  const guint8 *at = memmem (b, len, needle, 8 + n);
-  g_assert_nonnull (at);
-  return (gsize) (at - b) + 8 + n + 4;
-}
-
 /* Gemma 2 with the 27B's 46 layers (a small synthetic file): llama.cpp's (C / H)^-1/2 score
  * scale; and which layers get the window, as gemma2.attention.sliding_window_pattern says it
  * (llama.cpp's set_swa_pattern(n): layers l with n == 0 || l % n < n - 1). */
@@ -586,8 +506,8 @@ test_gemma2_layers (Tmp *t, gconstpointer data)
   gsize len;
   g_autofree guint8 *orig = read_fixture ("gguf-arch/gemma2-46layers.gguf", &len);
   g_autofree guint8 *b = g_memdup2 (orig, len);
-  gsize pattern = value_of (orig, len, "gemma2.attention.sliding_window_pattern");
-  gsize window = value_of (orig, len, "gemma2.attention.sliding_window");
+  gsize pattern = gguf_value_of (orig, len, "gemma2.attention.sliding_window_pattern");
+  gsize window = gguf_value_of (orig, len, "gemma2.attention.sliding_window");
   struct { gsize at; guint64 value; int want_window, want_period; const char *phrase; } cases[] = {
     { pattern, 2, 4, 2, NULL },  /* as written: layers 0, 2, 4, ... */
     { pattern, 0, 4, 1, NULL },  /* every layer */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "session-sample.h"
 #include "strata-data-error.h"
 #include "strata-series.h"
 #include "strata-session.h"
@@ -217,26 +218,6 @@ calls_clear (Calls *c)
   g_array_unref (c->done);
 }
 
-static void
-assert_aggregates_equal (GPtrArray *x, GPtrArray *y)
-{
-  g_assert_cmpuint (x->len, ==, y->len);
-  for (guint i = 0; i < x->len; i++) {
-    const StrataLensAggregate *a = x->pdata[i], *b = y->pdata[i];
-    g_assert_cmpstr (a->tag, ==, b->tag);
-    g_assert_cmpstr (a->target, ==, b->target);
-    g_assert_cmpstr (a->position, ==, b->position);
-    g_assert_cmpint (a->n_prompts, ==, b->n_prompts);
-    g_assert_cmpint (a->n_layers, ==, b->n_layers);
-    g_assert_cmpint (a->resolution_layer, ==, b->resolution_layer);
-    g_assert_cmpmem (a->mrr, (a->n_layers + 1) * sizeof (double), b->mrr, (b->n_layers + 1) * sizeof (double));
-    g_assert_cmpmem (a->mean_prob, (a->n_layers + 1) * sizeof (double), b->mean_prob, (b->n_layers + 1) * sizeof (double));
-    g_assert_cmpmem (a->top1, (a->n_layers + 1) * sizeof (double), b->top1, (b->n_layers + 1) * sizeof (double));
-    g_assert_cmpmem (a->resolution_counts, (a->n_layers + 2) * sizeof (int), b->resolution_counts,
-                     (b->n_layers + 2) * sizeof (int));
-  }
-}
-
 /* The series equals the single-checkpoint pipeline, checkpoint by checkpoint. */
 static void
 test_run_equals_pipeline (void)
@@ -270,7 +251,7 @@ test_run_equals_pipeline (void)
     g_autoptr (StrataAnalysis) a = strata_analysis_run (e, m, set, &ar, NULL, &error);
     g_assert_no_error (error);
     strata_engine_free (e);
-    assert_aggregates_equal (cp->lens_aggregates, a->lens_aggregates);
+    sample_lens_aggregates_assert_equal (cp->lens_aggregates, a->lens_aggregates);
     g_assert_null (cp->patch_aggregates);
 
     /* Accuracy: the answer's rank at k = L, last position, counted here from the per-prompt
@@ -394,9 +375,10 @@ test_run_cancel_continue (void)
   req.cancellable = NULL;
   g_assert_true (strata_series_run (fresh, &req, &error));
   const StrataTrainingRun *resumed = s->runs->pdata[0], *once = fresh->runs->pdata[0];
-  for (guint c = 0; c < 2; c++)
-    assert_aggregates_equal (((StrataSeriesCheckpoint *) resumed->checkpoints->pdata[c])->lens_aggregates,
-                             ((StrataSeriesCheckpoint *) once->checkpoints->pdata[c])->lens_aggregates);
+  for (guint c = 0; c < 2; c++) {
+    const StrataSeriesCheckpoint *p = resumed->checkpoints->pdata[c], *q = once->checkpoints->pdata[c];
+    sample_lens_aggregates_assert_equal (p->lens_aggregates, q->lens_aggregates);
+  }
   calls_clear (&calls);
 }
 
@@ -498,62 +480,6 @@ test_run_tokenizer_mismatch (void)
 
 /* ---- sessions ---- */
 
-static void
-assert_series_equal (const StrataSeries *a, const StrataSeries *b)
-{
-  g_assert_cmpuint (a->runs->len, ==, b->runs->len);
-  g_assert_cmpstr (a->tokenizer_sha256, ==, b->tokenizer_sha256);
-  g_assert_cmpstr (a->answer_target, ==, b->answer_target);
-  g_assert_cmpstr (a->answer_position, ==, b->answer_position);
-  g_assert_cmpint (a->raw, ==, b->raw);
-  g_assert_cmpfloat (a->threshold, ==, b->threshold);
-  g_assert_cmpint (a->has_patch, ==, b->has_patch);
-  g_assert_cmpuint (a->prompts->prompts->len, ==, b->prompts->prompts->len);
-  g_assert_cmpstr (a->prompts->source, ==, b->prompts->source);
-  if (a->has_patch) {
-    g_assert_cmpuint (a->patch_sites->len, ==, b->patch_sites->len);
-    g_assert_cmpint (a->patch_direction, ==, b->patch_direction);
-    g_assert_cmpint (a->patch_metric, ==, b->patch_metric);
-    g_assert_cmpstr (a->patch_target, ==, b->patch_target);
-  }
-  for (guint r = 0; r < a->runs->len; r++) {
-    const StrataTrainingRun *x = a->runs->pdata[r], *y = b->runs->pdata[r];
-    g_assert_cmpstr (x->name, ==, y->name);
-    g_assert_cmpstr (x->path, ==, y->path);
-    g_assert_cmpuint (x->checkpoints->len, ==, y->checkpoints->len);
-    for (guint c = 0; c < x->checkpoints->len; c++) {
-      const StrataSeriesCheckpoint *p = x->checkpoints->pdata[c], *q = y->checkpoints->pdata[c];
-      g_assert_cmpstr (p->path, ==, q->path);
-      g_assert_cmpstr (p->label, ==, q->label);
-      g_assert_cmpint (p->step, ==, q->step);
-      g_assert_cmpint (strata_series_checkpoint_is_done (p), ==, strata_series_checkpoint_is_done (q));
-      if (!strata_series_checkpoint_is_done (p))
-        continue;
-      g_assert_cmpstr (p->model.weights_sha256, ==, q->model.weights_sha256);
-      g_assert_cmpint (p->model.config.n_layers, ==, q->model.config.n_layers);
-      assert_aggregates_equal (p->lens_aggregates, q->lens_aggregates);
-      g_assert_cmpuint (p->accuracy->len, ==, q->accuracy->len);
-      for (guint i = 0; i < p->accuracy->len; i++) {
-        const StrataSeriesAccuracy *u = p->accuracy->pdata[i], *v = q->accuracy->pdata[i];
-        g_assert_cmpstr (u->tag, ==, v->tag);
-        g_assert_cmpstr (u->target, ==, v->target);
-        g_assert_cmpint (u->n, ==, v->n);
-        g_assert_cmpint (u->correct, ==, v->correct);
-      }
-      g_assert_cmpint (p->patch_aggregates != NULL, ==, q->patch_aggregates != NULL);
-      for (guint i = 0; p->patch_aggregates && i < p->patch_aggregates->len; i++) {
-        const StrataPatchAggregate *u = p->patch_aggregates->pdata[i], *v = q->patch_aggregates->pdata[i];
-        g_assert_cmpstr (u->tag, ==, v->tag);
-        g_assert_cmpint (u->site, ==, v->site);
-        g_assert_cmpint (u->rows, ==, v->rows);
-        g_assert_cmpint (u->cols, ==, v->cols);
-        g_assert_cmpmem (u->mean_score, u->rows * u->cols * sizeof (double), v->mean_score,
-                         v->rows * v->cols * sizeof (double));
-      }
-    }
-  }
-}
-
 /* Saved with one checkpoint done (a cancelled run) and with patching; opened equal. */
 static void
 test_session_roundtrip (void)
@@ -590,7 +516,7 @@ test_session_roundtrip (void)
   g_assert_no_error (error);
   g_assert_nonnull (back->series);
   g_assert_cmpuint (back->analyses->len, ==, 0);
-  assert_series_equal (session->series, back->series);
+  sample_series_assert_equal (session->series, back->series);
   g_assert_cmpint (back->view.figure, ==, STRATA_FIGURE_SERIES_PATCH);
   g_assert_cmpint (back->view.run, ==, 0);
   g_assert_cmpint (back->view.checkpoint, ==, 1);
@@ -612,7 +538,7 @@ test_session_roundtrip (void)
     g_assert_no_error (error);
     strata_engine_free (e);
     g_assert_cmpuint (a->lens_results->len, ==, back->series->prompts->prompts->len);
-    assert_aggregates_equal (first->lens_aggregates, a->lens_aggregates);
+    sample_lens_aggregates_assert_equal (first->lens_aggregates, a->lens_aggregates);
     g_assert_cmpuint (a->patch_aggregates->len, ==, first->patch_aggregates->len);
     for (guint i = 0; i < a->patch_aggregates->len; i++) {
       const StrataPatchAggregate *u = a->patch_aggregates->pdata[i], *v = first->patch_aggregates->pdata[i];

@@ -21,6 +21,8 @@ import os
 import tokenizers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from hf_pipeline_goldens import relayout
+
 DATA = "tests/data"
 
 TRAIN_TEXT = """
@@ -95,15 +97,8 @@ def train_spm():
     trainer = trainers.BpeTrainer(vocab_size=450, min_frequency=2,
                                   special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
     tok.train_from_iterator([TRAIN_TEXT], trainer=trainer)
-    spec = json.loads(tok.to_str())
-    learned = sorted(spec["model"]["vocab"].items(), key=lambda kv: kv[1])
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    for b in range(256):
-        vocab[f"<0x{b:02X}>"] = len(vocab)
-    for piece, _ in learned:
-        if piece not in vocab:
-            vocab[piece] = len(vocab)
-    spec["model"]["vocab"] = vocab
+    spec = relayout(json.loads(tok.to_str()), ["<unk>", "<s>", "</s>"], with_bytes=True)
+    vocab = spec["model"]["vocab"]
     for t in spec["added_tokens"]:
         t["id"] = vocab[t["content"]]
     spec["decoder"] = {"type": "Sequence", "decoders": [
