@@ -8,50 +8,22 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "strata-backend.h"
 #include "strata-config.h"
 #include "strata-session.h"
-
-typedef struct {
-  int status;
-  char *out, *err;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+#include "test-cli-util.h"
 
 static const StrataBackend *cuda; /* NULL: CUDA not usable in this build or on this machine */
 static char cuda_why[256];
-
-static char *
-data_path (const char *rel)
-{
-  return g_test_build_filename (G_TEST_DIST, "data", rel, NULL);
-}
 
 /* strata ARGS with STRATA_DEVICE set to `env` (NULL: unset). */
 static void
 strata_env (Run *r, const char *env, const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (char *) g_getenv ("STRATA_BIN"));
-  for (; *args; args++)
-    g_ptr_array_add (argv, (char *) *args);
-  g_ptr_array_add (argv, NULL);
   g_auto (GStrv) envp = g_get_environ ();
   envp = env ? g_environ_setenv (envp, "STRATA_DEVICE", env, TRUE) : g_environ_unsetenv (envp, "STRATA_DEVICE");
-  g_autoptr (GError) error = NULL;
-  int wait = 0;
-  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err, &wait, &error);
-  g_assert_no_error (error);
-  r->status = WIFEXITED (wait) ? WEXITSTATUS (wait) : 128 + WTERMSIG (wait);
+  strata_envp (r, envp, args);
 }
 
 static JsonObject *

@@ -1,5 +1,5 @@
 /* test-cli-util.h: running the real `strata` binary (STRATA_BIN) from a test, for
- * test-cli.c and test-series-cli.c. */
+ * test-cli.c, test-series-cli.c and test-cli-device.c. */
 #pragma once
 
 #include <glib.h>
@@ -25,9 +25,9 @@ data_path (const char *rel)
   return g_test_build_filename (G_TEST_DIST, "data", rel, NULL);
 }
 
-/* argv after the program name, NULL-terminated. */
+/* argv after the program name, NULL-terminated; `envp` the environment (NULL: this one). */
 static inline void
-strata (Run *r, const char *const *args)
+strata_envp (Run *r, char **envp, const char *const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_ptr_array_add (argv, (char *) g_getenv ("STRATA_BIN"));
@@ -36,8 +36,14 @@ strata (Run *r, const char *const *args)
   g_ptr_array_add (argv, NULL);
   g_autoptr (GError) error = NULL;
   int wait = 0;
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err,
+  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err,
                 &wait, &error);
   g_assert_no_error (error);
   r->status = WIFEXITED (wait) ? WEXITSTATUS (wait) : 128 + WTERMSIG (wait);
+}
+
+static inline void
+strata (Run *r, const char *const *args)
+{
+  strata_envp (r, NULL, args);
 }
