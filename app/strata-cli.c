@@ -129,6 +129,25 @@ strata_cli_check_writable (const char *option, const char *path, GError **error)
   return TRUE;
 }
 
+gboolean
+strata_cli_check_outputs (const char *figure, double scale, const char *session, const char *json, GError **error)
+{
+  if (!(scale > 0 && scale <= 16))
+    return strata_cli_fail_with (error, "--scale must lie in (0, 16], not %g", scale);
+  if (figure) {
+#ifndef STRATA_HAVE_FIGURES
+    return strata_cli_fail_with (error, "--figure: this strata was built without figures (cairo and pangocairo were "
+                                        "not found); save a --session and run `strata export` where they are");
+#else
+    g_autofree char *lower = g_ascii_strdown (figure, -1);
+    if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg") && !g_str_has_suffix (lower, ".pdf"))
+      return strata_cli_fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", figure);
+#endif
+  }
+  return strata_cli_check_writable ("--figure", figure, error) && strata_cli_check_writable ("--session", session, error)
+         && strata_cli_check_writable ("--json", json && strcmp (json, "-") != 0 ? json : NULL, error);
+}
+
 GArray *
 strata_cli_parse_ids (const char *list, GError **error)
 {

@@ -26,6 +26,11 @@ gboolean strata_cli_fail_with (GError **error, const char *fmt, ...) G_GNUC_PRIN
 /* Outputs are written to a temporary file beside the target and renamed, so the folder must
  * exist and be writable: checked before a (possibly long) run. NULL path: nothing to check. */
 gboolean strata_cli_check_writable (const char *option, const char *path, GError **error);
+/* The outputs of a probe command, before it runs: --scale in (0, 16], --figure's extension
+ * (and that figures were built), and each of --figure, --session, --json ('-': stdout)
+ * writable. NULL paths are not given. */
+gboolean strata_cli_check_outputs (const char *figure, double scale, const char *session, const char *json,
+                                   GError **error);
 /* "2,325,#325" -> int32 ids (--ids). */
 GArray *strata_cli_parse_ids (const char *list, GError **error);
 

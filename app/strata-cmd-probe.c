@@ -85,20 +85,7 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "--view takes %s, not '%s'", views, c->view);
   if (c->view)
     c->kind = (StrataFigureKind) kind;
-  if (!(c->scale > 0 && c->scale <= 16))
-    return fail_with (error, "--scale must lie in (0, 16], not %g", c->scale);
-  if (c->figure) {
-#ifndef STRATA_HAVE_FIGURES
-    return fail_with (error, "--figure: this strata was built without figures (cairo and pangocairo were not "
-                             "found); save a --session and run `strata export` where they are");
-#else
-    g_autofree char *lower = g_ascii_strdown (c->figure, -1);
-    if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg") && !g_str_has_suffix (lower, ".pdf"))
-      return fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", c->figure);
-#endif
-  }
-  if (!strata_cli_check_writable ("--figure", c->figure, error) || !strata_cli_check_writable ("--session", c->session, error)
-      || !strata_cli_check_writable ("--json", c->json && strcmp (c->json, "-") != 0 ? c->json : NULL, error))
+  if (!strata_cli_check_outputs (c->figure, c->scale, c->session, c->json, error))
     return FALSE;
   /* Last: every other mistake is reported first, and nothing has been written yet. */
   return (c->backend = strata_cli_device (c->device, NULL, error)) != NULL;

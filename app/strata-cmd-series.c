@@ -155,21 +155,7 @@ check_options (const Options *o, int argc, StrataFigureKind *kind, GError **erro
     return strata_cli_fail_with (error, "--view series-patch needs --patch");
   if (o->view_quantity && strcmp (o->view_quantity, "mrr") != 0 && strcmp (o->view_quantity, "prob") != 0)
     return strata_cli_fail_with (error, "--view-quantity takes mrr or prob, not '%s'", o->view_quantity);
-  if (!(o->scale > 0 && o->scale <= 16))
-    return strata_cli_fail_with (error, "--scale must lie in (0, 16], not %g", o->scale);
-  if (o->figure) {
-#ifndef STRATA_HAVE_FIGURES
-    return strata_cli_fail_with (error, "--figure: this strata was built without figures (cairo and pangocairo were "
-                                        "not found); save a --session and run `strata export` where they are");
-#else
-    g_autofree char *lower = g_ascii_strdown (o->figure, -1);
-    if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg") && !g_str_has_suffix (lower, ".pdf"))
-      return strata_cli_fail_with (error, "--figure %s: the name must end in .png, .svg or .pdf", o->figure);
-#endif
-  }
-  return strata_cli_check_writable ("--figure", o->figure, error)
-         && strata_cli_check_writable ("--session", o->session, error)
-         && strata_cli_check_writable ("--json", o->json && strcmp (o->json, "-") != 0 ? o->json : NULL, error);
+  return strata_cli_check_outputs (o->figure, o->scale, o->session, o->json, error);
 }
 
 /* The view the figure and the session show. */
