@@ -142,25 +142,6 @@ load_candidates (StrataModel *m, const char *file, const char *prefix, GError **
   return g_steal_pointer (&out);
 }
 
-/* Extra targets from the command line, added to every prompt of a set under the token as
- * written. */
-static gboolean
-add_targets (StrataModel *m, StrataPromptSet *set, char **targets, GError **error)
-{
-  for (int i = 0; targets && targets[i]; i++) {
-    g_autofree char *what = g_strdup_printf ("target '%s'", targets[i]);
-    int32_t id;
-    if (!strata_resolve_token (m, targets[i], what, &id, error))
-      return FALSE;
-    for (guint j = 0; j < set->prompts->len; j++) {
-      StrataPrompt *p = set->prompts->pdata[j];
-      StrataTarget t = { g_strdup (targets[i]), id };
-      g_array_append_val (p->targets, t);
-    }
-  }
-  return TRUE;
-}
-
 /* What the saved view and the figure show: the figure asked for (or the command's own),
  * the first target, the first patched site. */
 static void
@@ -280,7 +261,8 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   if (!(m = open_model (path, c, error)))
     return NULL;
   if (in->prompts) {
-    if (!(set = strata_prompt_set_load (in->prompts, m, error)) || !add_targets (m, set, in->targets, error))
+    if (!(set = strata_prompt_set_load (in->prompts, m, error))
+        || !strata_prompt_set_add_targets (set, m, (const char *const *) in->targets, error))
       return NULL;
   } else {
     g_autoptr (GArray) ids = in->ids_list ? strata_cli_parse_ids (in->ids_list, error) : NULL;

@@ -50,29 +50,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
 
 /* ---- prompts: a set, or one prompt with targets from the command line ---- */
 
-static gboolean
-add_targets (StrataModel *m, StrataPromptSet *set, char **targets, GError **error)
-{
-  for (int i = 0; targets && targets[i]; i++) {
-    g_autofree char *what = g_strdup_printf ("target '%s'", targets[i]);
-    int32_t id;
-    if (!strata_resolve_token (m, targets[i], what, &id, error))
-      return FALSE;
-    for (guint j = 0; j < set->prompts->len; j++) {
-      StrataTarget t = { g_strdup (targets[i]), id };
-      g_array_append_val (((StrataPrompt *) set->prompts->pdata[j])->targets, t);
-    }
-  }
-  return TRUE;
-}
-
 static StrataPromptSet *
 make_prompts_cb (StrataModel *m, gpointer data, GError **error)
 {
   const Options *o = data;
   g_autoptr (StrataPromptSet) set = NULL;
   if (o->prompts) {
-    if (!(set = strata_prompt_set_load (o->prompts, m, error)) || !add_targets (m, set, o->targets, error))
+    if (!(set = strata_prompt_set_load (o->prompts, m, error))
+        || !strata_prompt_set_add_targets (set, m, (const char *const *) o->targets, error))
       return NULL;
     return g_steal_pointer (&set);
   }

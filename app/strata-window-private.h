@@ -89,6 +89,9 @@ gboolean _strata_window_is_busy (StrataWindow *self);
  * cancellable is the window's until _strata_window_end_job(). */
 GCancellable *_strata_window_begin_job (StrataWindow *self, const char *what);
 void _strata_window_end_job (StrataWindow *self);
+/* A GTask job's end on the main thread: _strata_window_end_job(), then TRUE when it
+ * succeeded; else FALSE with the cancelled notice or the error in the banner. */
+gboolean _strata_window_finish_job (StrataWindow *self, GAsyncResult *result);
 void _strata_window_run_lens (StrataWindow *self, gboolean patching);
 void _strata_window_cancel (StrataWindow *self);
 void _strata_window_set_model (StrataWindow *self, int slot, StrataModel *model);

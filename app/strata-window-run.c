@@ -57,6 +57,20 @@ _strata_window_end_job (StrataWindow *self)
   _strata_window_update_actions (self);
 }
 
+gboolean
+_strata_window_finish_job (StrataWindow *self, GAsyncResult *result)
+{
+  g_autoptr (GError) error = NULL;
+  _strata_window_end_job (self);
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    return TRUE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    _strata_window_show_info (self, STRATA_WINDOW_CANCELLED_MESSAGE);
+  else
+    strata_window_show_error (self, error->message);
+  return FALSE;
+}
+
 void
 _strata_window_cancel (StrataWindow *self)
 {
@@ -349,15 +363,8 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   StrataWindow *self = STRATA_WINDOW (source);
   RunJob *j = g_task_get_task_data (G_TASK (result));
-  g_autoptr (GError) error = NULL;
-  _strata_window_end_job (self);
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      _strata_window_show_info (self, STRATA_WINDOW_CANCELLED_MESSAGE);
-    else
-      strata_window_show_error (self, error->message);
+  if (!_strata_window_finish_job (self, result))
     return;
-  }
   if (j->warning || j->notes->len) {
     g_autofree char *all = g_strjoin ("\n", j->warning ? j->warning : j->notes->str,
                                       j->warning && j->notes->len ? j->notes->str : NULL, NULL);

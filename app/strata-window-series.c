@@ -371,15 +371,8 @@ checkpoint_open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   StrataWindow *self = STRATA_WINDOW (source);
   CheckpointJob *j = g_task_get_task_data (G_TASK (result));
-  g_autoptr (GError) error = NULL;
-  _strata_window_end_job (self);
-  if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      _strata_window_show_info (self, STRATA_WINDOW_CANCELLED_MESSAGE);
-    else
-      strata_window_show_error (self, error->message);
+  if (!_strata_window_finish_job (self, result))
     return;
-  }
   _strata_window_hide_error (self);
   _strata_window_set_model (self, 0, g_steal_pointer (&j->model));
   self->engine[0] = g_steal_pointer (&j->engine);

@@ -567,3 +567,19 @@ strata_prompt_set_position_index (const StrataPromptSet *set, const char *name)
     return (int) v;
   return -1;
 }
+
+gboolean
+strata_prompt_set_add_targets (StrataPromptSet *set, StrataModel *model, const char *const *targets, GError **error)
+{
+  for (int i = 0; targets && targets[i]; i++) {
+    g_autofree char *what = g_strdup_printf ("target '%s'", targets[i]);
+    int32_t id;
+    if (!strata_resolve_token (model, targets[i], what, &id, error))
+      return FALSE;
+    for (guint j = 0; j < set->prompts->len; j++) {
+      StrataTarget t = { g_strdup (targets[i]), id };
+      g_array_append_val (((StrataPrompt *) set->prompts->pdata[j])->targets, t);
+    }
+  }
+  return TRUE;
+}

@@ -69,6 +69,10 @@ char *strata_prompt_set_position_name (const StrataPromptSet *set, int pos);
  * first prompt names none); -1 when none. */
 int strata_prompt_set_position_index (const StrataPromptSet *set, const char *name);
 
+/* Targets given on the command line (token text or #ID), added to every prompt of the set
+ * under the name as written. */
+gboolean strata_prompt_set_add_targets (StrataPromptSet *set, StrataModel *model, const char *const *targets,
+                                        GError **error);
 /* "#338" -> 338; "<e_17>" -> its id if it is exactly one token; else a TOKEN error naming
  * `what` (e.g. "target 'bridge'"). */
 gboolean strata_resolve_token (StrataModel *model, const char *written, const char *what,
