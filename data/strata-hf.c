@@ -123,18 +123,46 @@ store_rows (StrataMat *dst, const float *src, guint64 row0, guint64 rows, guint6
   strata_mat_store (dst, 0, src + row0 * cols, rows * cols);
 }
 
+/* dst[o][i] = src[i][col0 + o] for o < out, i < in (src rows `stride` floats long): a
+ * transpose in tiles, so that reads and writes both stay in cache. */
+static void
+transpose_tiles (float *dst, const float *src, guint64 in, guint64 out, guint64 stride, guint64 col0)
+{
+  enum { TILE = 32 };
+  for (guint64 i0 = 0; i0 < in; i0 += TILE)
+    for (guint64 o0 = 0; o0 < out; o0 += TILE)
+      for (guint64 i = i0; i < MIN (i0 + TILE, in); i++)
+        for (guint64 o = o0; o < MIN (o0 + TILE, out); o++)
+          dst[o * in + i] = src[i * stride + col0 + o];
+}
+
+/* Columns [col0, col0 + out) of a Conv1D weight held as [in, stride] in `src`, stored into dst
+ * as [out, in]: straight into an F32 matrix, else through `scratch` (in * out floats). */
+static void
+store_transposed (StrataMat *dst, const float *src, guint64 in, guint64 out, guint64 stride, guint64 col0,
+                  float *scratch)
+{
+  float *t = dst->dtype == STRATA_DTYPE_F32 ? (float *) dst->data : scratch;
+  transpose_tiles (t, src, in, out, stride, col0);
+  if (t == scratch)
+    store_rows (dst, t, 0, out, in);
+}
+
+/* The buffers the GPT-2 loader reuses for every layer (fresh pages per tensor cost as much as
+ * the copy): `raw` holds one Conv1D weight as stored, `t` its transpose when the matrix is
+ * not F32. */
+typedef struct {
+  float *raw, *t;
+} Gpt2Scratch;
+
 /* Load a Conv1D weight stored [in, out] into dst as [out, in]. */
 static gboolean
-load_transposed (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, StrataMat *dst, GError **error)
+load_transposed (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, StrataMat *dst,
+                 const Gpt2Scratch *scratch, GError **error)
 {
-  g_autofree float *tmp = g_new (float, in * out);
-  g_autofree float *t = g_new (float, in * out);
-  if (!strata_tensor_set_load (set, name, in, out, tmp, error))
+  if (!strata_tensor_set_load (set, name, in, out, scratch->raw, error))
     return FALSE;
-  for (guint64 o = 0; o < out; o++)
-    for (guint64 i = 0; i < in; i++)
-      t[o * in + i] = tmp[i * out + o];
-  store_rows (dst, t, 0, out, in);
+  store_transposed (dst, scratch->raw, in, out, out, 0, scratch->t);
   return TRUE;
 }
 
@@ -145,8 +173,9 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
   guint64 C = c->d_model, F = c->d_mlp, V = c->vocab, N = c->n_ctx;
   /* transformers' GPT2LMHeadModel saves "transformer.h.0..."; GPT2Model saves "h.0...". */
   const char *pre = strata_tensor_set_lookup (set, "transformer.wte.weight") ? "transformer." : "";
-  g_autofree float *qkv = g_new (float, C * 3 * C);
-  g_autofree float *split = g_new (float, C * C);
+  guint64 largest = MAX (C * 3 * C, C * F);
+  g_autofree float *raw = g_new (float, largest), *t = g_new (float, largest);
+  const Gpt2Scratch scratch = { raw, t };
   g_autofree float *qkv_b = g_new (float, 3 * C);
   Wanted global[] = {
     { "wte.weight", V, C, &w->tok_embed, NULL }, { "wpe.weight", N, C, &w->pos_embed, NULL },
@@ -166,20 +195,18 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
       { "mlp.c_proj.bias", C, 0, NULL, lw->b_down },
     };
     ok = load_wanted (set, p, vectors, G_N_ELEMENTS (vectors), error) &&
-         strata_tensor_set_load (set, aw, C, 3 * C, qkv, error) &&
+         load_transposed (set, ow, C, C, &lw->w_o, &scratch, error) &&
+         load_transposed (set, fw, C, F, &lw->w_up, &scratch, error) &&
+         load_transposed (set, dw, F, C, &lw->w_down, &scratch, error) &&
          strata_tensor_set_load (set, ab, 3 * C, 0, qkv_b, error) &&
-         load_transposed (set, ow, C, C, &lw->w_o, error) && load_transposed (set, fw, C, F, &lw->w_up, error) &&
-         load_transposed (set, dw, F, C, &lw->w_down, error);
+         strata_tensor_set_load (set, aw, C, 3 * C, raw, error);
     if (!ok)
       break;
     /* c_attn (C_in, 3C_out): output columns [0,C) are q, [C,2C) k, [2C,3C) v. */
     StrataMat *dst[3] = { &lw->w_q, &lw->w_k, &lw->w_v };
     float *dst_b[3] = { lw->b_q, lw->b_k, lw->b_v };
     for (int s = 0; s < 3; s++) {
-      for (guint64 o = 0; o < C; o++)
-        for (guint64 i = 0; i < C; i++)
-          split[o * C + i] = qkv[i * 3 * C + s * C + o];
-      store_rows (dst[s], split, 0, C, C);
+      store_transposed (dst[s], raw, C, C, 3 * C, s * C, t);
       memcpy (dst_b[s], qkv_b + s * C, C * sizeof (float));
     }
   }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Sizes a table row can name; resolved against the config by dim_size(). */
@@ -219,12 +220,16 @@ strata_weights_new (const StrataConfig *cfg, StrataDType matrix_dtype)
   if (w->layers)
     strata_weights_visit (w, carve_cb, &c);
   w->arena_bytes = c.used;
-  w->arena = w->layers ? aligned_alloc (ALIGN, c.used ? c.used : ALIGN) : NULL;
-  if (!w->arena) {
+  /* Anonymous pages: zero without being written, page-aligned (a multiple of ALIGN), and
+   * touched first by the loader that fills them (a memset would touch every page twice). */
+  void *arena = w->layers ? mmap (NULL, c.used ? c.used : ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                  -1, 0)
+                          : MAP_FAILED;
+  if (arena == MAP_FAILED) {
     strata_weights_free (w);
     return NULL;
   }
-  memset (w->arena, 0, c.used);
+  w->arena = arena;
   c = (Carver) { w->arena, 0, matrix_dtype };
   strata_weights_visit (w, carve_cb, &c);
   tie (w);
@@ -236,7 +241,8 @@ strata_weights_free (StrataWeights *w)
 {
   if (!w)
     return;
-  free (w->arena);
+  if (w->arena)
+    munmap (w->arena, w->arena_bytes ? w->arena_bytes : ALIGN);
   free (w->layers);
   free (w);
 }
