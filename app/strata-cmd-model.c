@@ -190,7 +190,7 @@ strata_cmd_info (int argc, char **argv)
     json_builder_add_string_value (b, strata_dtype_to_string (m->weights->tok_embed.dtype));
     if (m->stored_types)
       json_builder_set_member_name (b, "stored_types"), json_builder_add_string_value (b, m->stored_types);
-    json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, m->weights_sha256);
+    json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, strata_model_get_weights_sha256 (m));
     json_builder_set_member_name (b, "tokenizer");
     if (m->tokenizer) {
       json_builder_begin_object (b);
@@ -236,7 +236,7 @@ strata_cmd_info (int argc, char **argv)
     printf ("  weights        kept in %s, converted to f32 per product: an f32 copy would need %.1f GB (%.1f GB "
             "available now)\n", strata_dtype_to_string (held),
             strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, strata_memory_available () / 1e9);
-  printf ("  weights sha256 %s\n", m->weights_sha256);
+  printf ("  weights sha256 %s\n", strata_model_get_weights_sha256 (m));
   if (m->tokenizer)
     printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],
             strata_tokenizer_get_vocab_size (m->tokenizer), strata_tokenizer_get_source (m->tokenizer));

@@ -151,7 +151,7 @@ open_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   self->engine[j->slot] = g_steal_pointer (&j->engine);
   /* An analysis of another checkpoint no longer matches the card: drop it. */
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, j->slot);
-  if (a && g_strcmp0 (a->model.weights_sha256, self->model[j->slot]->weights_sha256) != 0)
+  if (a && g_strcmp0 (a->model.weights_sha256, strata_model_get_weights_sha256 (self->model[j->slot])) != 0)
     strata_view_model_set_analysis (self->view, j->slot, NULL, NULL);
   if (j->slot == 0)
     _strata_window_apply_default_prompt (self);

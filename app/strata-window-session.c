@@ -179,7 +179,7 @@ strata_window_open_session (StrataWindow *self, const char *path)
     StrataAnalysis *a = taken[i];
     strata_view_model_set_analysis (self->view, i, a, (GDestroyNotify) strata_analysis_free);
     /* A loaded model that is not the session's checkpoint would mislabel the card. */
-    if (self->model[i] && (!a || g_strcmp0 (a->model.weights_sha256, self->model[i]->weights_sha256) != 0))
+    if (self->model[i] && (!a || g_strcmp0 (a->model.weights_sha256, strata_model_get_weights_sha256 (self->model[i])) != 0))
       _strata_window_set_model (self, i, NULL);
   }
   strata_view_model_set_state (self->view, &s->view);

@@ -65,7 +65,7 @@ main (int argc, char **argv)
     return 1;
   }
   double f32_gb = strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9;
-  printf ("open (validate, load, sha256): %.1f s; matrices held as %s, %.1f GB (the F32 copy: %.1f GB); peak RSS %.1f GB\n",
+  printf ("open (validate, load; the sha256 too unless it runs on its own thread): %.1f s; matrices held as %s, %.1f GB (the F32 copy: %.1f GB); peak RSS %.1f GB\n",
           seconds_since (t0), strata_dtype_to_string (m->weights->tok_embed.dtype), m->weights->arena_bytes / 1e9,
           f32_gb, peak_rss_gb ());
 
@@ -98,6 +98,9 @@ main (int argc, char **argv)
   gsize last = ((gsize) r->n_layers * r->T + r->T - 1) * r->topk;
   printf ("lens on %d tokens (%d residual points): %.1f s; top token at the last position: #%d (p = %.3g)\n", T,
           r->n_layers + 1, lens_s, r->topk_ids[last], r->topk_prob[last]);
+  t0 = g_get_monotonic_time ();
+  const char *sha = strata_model_get_weights_sha256 (m);
+  printf ("sha256 of the shards %.12s...: waited %.1f s for it after the lens\n", sha ? sha : "", seconds_since (t0));
   printf ("peak RSS %.1f GB = %.2f of the F32 copy (%.1f GB), %.2f of the memory available at the start (%.1f GB)\n",
           peak, peak / f32_gb, f32_gb, peak / available, available);
   g_array_unref (p.ids);

@@ -720,7 +720,7 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
 
   GMappedFile *map = strata_gguf_get_mapped_file (g);
   if (map)
-    m->weights_sha256 = strata_sha256_mapped_files (&map, 1);
+    m->weights_hash = strata_sha256_start (&map, 1);
   return TRUE;
 }
 

@@ -494,7 +494,7 @@ load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const
   g_autofree GMappedFile **maps = g_new0 (GMappedFile *, ck->shards->len + 1);
   for (guint i = 0; i < ck->shards->len; i++)
     maps[i] = strata_safetensors_get_mapped_file (ck->shards->pdata[i]);
-  m->weights_sha256 = strata_sha256_mapped_files (maps, ck->shards->len);
+  m->weights_hash = strata_sha256_start (maps, ck->shards->len);
 
   GError *tok_error = NULL;
   m->tokenizer = tokenizer_path ? strata_tokenizer_open_path (tokenizer_path, hc->cfg.vocab, &tok_error)

@@ -183,7 +183,7 @@ strata_llama2c_load (StrataModel *m, const char *path, const char *tokenizer_pat
   m->add_bos = TRUE;
   m->bos_id = 1;
   m->eos_id = 2;
-  m->weights_sha256 = strata_sha256_mapped_files (&map, 1);
+  m->weights_hash = strata_sha256_start (&map, 1);
 
   g_autofree char *tok = tokenizer_path ? g_strdup (tokenizer_path) : find_tokenizer (path, cfg.vocab);
   if (tok) {

@@ -7,6 +7,19 @@
 
 #include "strata-data-error.h"
 #include "strata-model-private.h"
+#include "strata-tensor-private.h"
+
+const char *
+strata_model_get_weights_sha256 (const StrataModel *model)
+{
+  static GMutex lock;
+  StrataModel *m = (StrataModel *) model; /* the digest is filled in once, under the lock */
+  g_mutex_lock (&lock);
+  if (m->weights_hash)
+    m->weights_hex = strata_sha256_finish (g_steal_pointer (&m->weights_hash));
+  g_mutex_unlock (&lock);
+  return m->weights_hex;
+}
 
 void
 strata_model_free (StrataModel *m)
@@ -16,7 +29,8 @@ strata_model_free (StrataModel *m)
   g_free (m->path);
   g_free (m->name);
   g_free (m->arch);
-  g_free (m->weights_sha256);
+  strata_model_get_weights_sha256 (m); /* ends the hashing thread */
+  g_free (m->weights_hex);
   g_free (m->stored_types);
   g_free (m->tokenizer_note);
   strata_weights_free (m->weights);

@@ -54,13 +54,20 @@ typedef struct {
   char *tokenizer_note;    /* why the checkpoint gave no tokenizer, when it can say; else NULL */
   gboolean add_bos;        /* prepend bos_id before running a prompt */
   int32_t bos_id, eos_id;  /* -1 when unknown */
-  char *weights_sha256;    /* of the weight file(s), hex */
+  /* The SHA-256 of the weight file(s), hashed on a thread of its own while the model loads
+   * and runs: read it with strata_model_get_weights_sha256(). */
+  char *weights_hex;
+  struct _StrataSha256Job *weights_hash; /* the hashing still running, or NULL */
 } StrataModel;
 
 /* Matrices in F32 (STRATA_MATRICES_F32). */
 StrataModel *strata_model_open (const char *path, const char *tokenizer_path, GError **error);
 StrataModel *strata_model_open_with (const char *path, const StrataOpenOptions *options, GError **error);
 void strata_model_free (StrataModel *model);
+/* The hex SHA-256 of the model's weight file(s), the model's identity in sessions and JSON:
+ * waits for the hashing thread the first time (thread-safe). NULL for a model made from
+ * memory. */
+const char *strata_model_get_weights_sha256 (const StrataModel *model);
 
 const char *strata_format_to_string (StrataFormat format);
 

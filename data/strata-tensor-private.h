@@ -90,5 +90,11 @@ StrataDType strata_tensor_set_matrix_dtype (const StrataTensorSet *set);
 
 /* SHA-256 (hex) of the concatenated bytes of the given mapped files. */
 char *strata_sha256_mapped_files (GMappedFile **files, guint n);
+/* The same on a thread of its own, started now (the files are kept mapped until it ends),
+ * or at once when the files take more than a quarter of the available memory;
+ * strata_sha256_finish waits for it and returns the hex digest. */
+typedef struct _StrataSha256Job StrataSha256Job;
+StrataSha256Job *strata_sha256_start (GMappedFile **files, guint n);
+char *strata_sha256_finish (StrataSha256Job *job);
 
 G_END_DECLS

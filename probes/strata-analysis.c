@@ -81,7 +81,7 @@ strata_analysis_new (StrataModel *model)
   r->arch = g_strdup (model->arch ? model->arch : "");
   r->format = g_strdup (strata_format_to_string (model->format));
   r->dtype = g_strdup (strata_dtype_to_string (model->dtype));
-  r->weights_sha256 = g_strdup (model->weights_sha256 ? model->weights_sha256 : "");
+  r->weights_sha256 = g_strdup (strata_model_get_weights_sha256 (model) ? strata_model_get_weights_sha256 (model) : "");
   const char *tok_sha = model->tokenizer ? strata_tokenizer_get_sha256 (model->tokenizer) : NULL;
   r->tokenizer_sha256 = g_strdup (tok_sha ? tok_sha : "");
   r->config = model->weights->cfg;
@@ -158,9 +158,9 @@ strata_analysis_check_model (const StrataAnalysis *a)
   if (!model)
     return g_strdup_printf ("the checkpoint at %s cannot be opened to check that it is the one this session was "
                             "made with (%s); the figures show the saved results", m->path, error->message);
-  if (g_strcmp0 (model->weights_sha256, m->weights_sha256) != 0)
+  if (g_strcmp0 (strata_model_get_weights_sha256 (model), m->weights_sha256) != 0)
     return g_strdup_printf ("the checkpoint at %s has changed since this session was saved: its weights have "
                             "sha256 %s, the session was made with %s; the figures show the saved results",
-                            m->path, model->weights_sha256, m->weights_sha256);
+                            m->path, strata_model_get_weights_sha256 (model), m->weights_sha256);
   return NULL;
 }

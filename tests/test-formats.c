@@ -66,7 +66,7 @@ check_stories_config (const StrataModel *m, StrataRope rope, int n_ctx)
   g_assert_true (m->add_bos);
   g_assert_cmpint (m->bos_id, ==, 1);
   g_assert_cmpint (m->eos_id, ==, 2);
-  g_assert_cmpuint (strlen (m->weights_sha256), ==, 64);
+  g_assert_cmpuint (strlen (strata_model_get_weights_sha256 (m)), ==, 64);
 }
 
 static void
@@ -78,7 +78,7 @@ test_llama2c_open (Tmp *t, gconstpointer data)
   g_assert_cmpstr (m->name, ==, "stories260K");
   g_assert_true (m->weights->cfg.recipe.tied && m->weights->unembed.data == m->weights->tok_embed.data);
   g_assert_null (m->tokenizer);
-  g_assert_cmpstr (m->weights_sha256, ==, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
+  g_assert_cmpstr (strata_model_get_weights_sha256 (m), ==, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
   /* Spot values read straight from the file: the first embedding float and rms_final[63]. */
   gsize len;
   g_autofree guint8 *b = read_fixture (BIN, &len);
@@ -116,7 +116,7 @@ test_gguf_open (Tmp *t, gconstpointer data)
   g_assert_cmpmem (m->weights->unembed.data, 512 * 64 * 4, m->weights->tok_embed.data, 512 * 64 * 4);
   g_assert_nonnull (m->tokenizer); /* the embedded SentencePiece vocabulary */
   g_assert_cmpint (strata_tokenizer_get_vocab_size (m->tokenizer), ==, 512);
-  g_assert_cmpstr (m->weights_sha256, ==, "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
+  g_assert_cmpstr (strata_model_get_weights_sha256 (m), ==, "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
 }
 
 static void
@@ -127,7 +127,7 @@ test_hf_open (void)
   g_assert_cmpint (m->format, ==, STRATA_FORMAT_HF_SAFETENSORS);
   g_assert_cmpstr (m->name, ==, "stories260K-hf");
   g_assert_true (m->weights->cfg.recipe.tied); /* config says tied; the stored lm_head copy is not used */
-  g_assert_cmpstr (m->weights_sha256, ==, "8086b49673a06f3133188dac99396c6e088c9fe7d3901b991e90c45fb26e548f");
+  g_assert_cmpstr (strata_model_get_weights_sha256 (m), ==, "8086b49673a06f3133188dac99396c6e088c9fe7d3901b991e90c45fb26e548f");
 }
 
 #define N_(n) ((gsize) (n) * sizeof (float))
