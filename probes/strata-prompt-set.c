@@ -204,7 +204,8 @@ text_ids (StrataModel *model, const char *text, GError **error)
 {
   if (!model->tokenizer) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_TOKEN,
-                 "the model has no tokenizer: give the prompt as ids");
+                 "%s has no tokenizer: give the prompt as ids (or a tokenizer with --tokenizer)",
+                 model->path ? model->path : "the model");
     return NULL;
   }
   return strata_model_encode (model, text, error);
