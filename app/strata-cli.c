@@ -16,7 +16,7 @@
 static const StrataCommand commands[] = {
   { "info", "open and validate a checkpoint; print its architecture and sizes", strata_cmd_info },
   { "tokenize", "print the token ids and pieces of a text", strata_cmd_tokenize },
-  { "generate", "greedy continuation of a prompt", strata_cmd_generate },
+  { "generate", "continue a prompt, greedy or sampled with a seed", strata_cmd_generate },
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "series", "the lens (and patching) over every checkpoint of one or two training runs", strata_cmd_series },
@@ -146,6 +146,19 @@ strata_cli_check_outputs (const char *figure, double scale, const char *session,
   }
   return strata_cli_check_writable ("--figure", figure, error) && strata_cli_check_writable ("--session", session, error)
          && strata_cli_check_writable ("--json", json && strcmp (json, "-") != 0 ? json : NULL, error);
+}
+
+gboolean
+strata_cli_generate_options (const StrataCliSampling *s, int n, StrataGenerateOptions *out, GError **error)
+{
+  if (n < 0)
+    return strata_cli_fail_with (error, "the number of tokens to generate must not be negative, not %d", n);
+  if (!(s->temperature >= 0 && s->temperature <= 100))
+    return strata_cli_fail_with (error, "--temperature must lie in [0, 100], not %g", s->temperature);
+  if (!(s->top_p > 0 && s->top_p <= 1))
+    return strata_cli_fail_with (error, "--top-p must lie in (0, 1], not %g", s->top_p);
+  *out = (StrataGenerateOptions) { n, s->temperature, s->top_p, (guint32) s->seed, s->stop };
+  return TRUE;
 }
 
 GArray *

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "strata-engine.h"
+#include "strata-generate.h"
 #include "strata-model.h"
 
 typedef struct {
@@ -45,6 +46,22 @@ GArray *strata_cli_parse_ids (const char *list, GError **error);
 const StrataBackend *strata_cli_device (const char *name, StrataDeviceChoice *choice, GError **error);
 /* An engine for `m` on `backend`; NULL with the engine's reason. */
 StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error);
+
+/* Sampling options of `strata generate` and `strata lens --generate`: greedy unless
+ * --temperature is above 0; --top-p, --seed, --stop as StrataGenerateOptions reads them. */
+typedef struct {
+  double temperature, top_p;
+  int seed;
+  char *stop;
+} StrataCliSampling;
+#define STRATA_CLI_SAMPLING_INIT { 0, 1, 0, NULL }
+#define STRATA_CLI_SAMPLING_ENTRIES(s) \
+  { "temperature", 0, 0, G_OPTION_ARG_DOUBLE, &(s).temperature, "Sample at this temperature (default 0: greedy)", "T" }, \
+  { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &(s).top_p, "Sample from the most probable tokens holding this much probability (default 1)", "P" }, \
+  { "seed", 0, 0, G_OPTION_ARG_INT, &(s).seed, "Seed of the sampler (default 0): the same seed gives the same tokens", "S" }, \
+  { "stop", 0, 0, G_OPTION_ARG_STRING, &(s).stop, "Stop once the generated text contains this", "TEXT" }
+/* The generation options for n new tokens; an option out of range is an error naming it. */
+gboolean strata_cli_generate_options (const StrataCliSampling *s, int n, StrataGenerateOptions *out, GError **error);
 
 int strata_cmd_info (int argc, char **argv);
 int strata_cmd_tokenize (int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "strata-cli.h"
 #include "strata-engine.h"
+#include "strata-generate.h"
 #include "strata-enum.h"
 
 /* Parse options shared by the model commands; leaves positional arguments in argv. */
@@ -297,46 +298,36 @@ strata_cmd_tokenize (int argc, char **argv)
   return 0;
 }
 
-/* Greedy decoding: the argmax of the last position's logits, appended until n tokens, EOS
- * or the context is full. Each step reruns the whole prefix: exact, and fast enough for the
- * small models a researcher generates from while probing. */
+/* Prints each new token's piece as it comes. */
+typedef struct {
+  StrataModel *model;
+  gboolean after_bos; /* the first token follows BOS */
+} Echo;
+
 static gboolean
-generate_greedy (const StrataBackend *backend, StrataModel *m, GArray *ids, int n, gboolean echo, GError **error)
+echo_token (int32_t id, gpointer data)
 {
-  const StrataConfig *c = &m->weights->cfg;
+  Echo *echo = data;
+  const char *piece = strata_tokenizer_get_piece (echo->model->tokenizer, id);
+  /* SentencePiece's dummy prefix puts a space before the first word; like llama2.c's run.c,
+   * do not print it right after BOS. */
+  if (echo->after_bos && piece[0] == ' ' && strata_tokenizer_get_kind (echo->model->tokenizer) == STRATA_TOKENIZER_SPM_BPE)
+    piece++;
+  echo->after_bos = FALSE;
+  fputs (piece, stdout);
+  fflush (stdout);
+  return TRUE;
+}
+
+static gboolean
+generate (const StrataBackend *backend, StrataModel *m, GArray *ids, const StrataGenerateOptions *go, gboolean echo,
+          GError **error)
+{
   StrataEngine *e = strata_cli_engine_new (backend, m, error);
   if (!e)
     return FALSE;
-  float *logits = g_new (float, (gsize) c->n_ctx * c->vocab);
-  gboolean ok = TRUE;
-  for (int step = 0; step < n && (int) ids->len < c->n_ctx; step++) {
-    int T = (int) ids->len;
-    if (strata_engine_forward (e, (const int32_t *) ids->data, 1, T, NULL, logits) != STRATA_OK) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "forward pass failed: %s",
-                   strata_engine_get_error (e));
-      ok = FALSE;
-      break;
-    }
-    const float *last = logits + (size_t) (T - 1) * c->vocab;
-    int32_t best = 0;
-    for (int v = 1; v < c->vocab; v++)
-      if (last[v] > last[best])
-        best = v;
-    if (best == m->eos_id)
-      break;
-    g_array_append_val (ids, best);
-    if (echo && m->tokenizer) {
-      const char *piece = strata_tokenizer_get_piece (m->tokenizer, best);
-      /* SentencePiece's dummy prefix puts a space before the first word; like llama2.c's
-       * run.c, do not print it right after BOS. */
-      if (T == 1 && g_array_index (ids, int32_t, 0) == m->bos_id && piece[0] == ' ' &&
-          strata_tokenizer_get_kind (m->tokenizer) == STRATA_TOKENIZER_SPM_BPE)
-        piece++;
-      fputs (piece, stdout);
-      fflush (stdout);
-    }
-  }
-  g_free (logits);
+  Echo state = { m, ids->len == 1 && g_array_index (ids, int32_t, 0) == m->bos_id };
+  gboolean ok = strata_generate (e, m, ids, go, echo && m->tokenizer ? echo_token : NULL, &state, error);
   strata_engine_free (e);
   return ok;
 }
@@ -347,19 +338,24 @@ strata_cmd_generate (int argc, char **argv)
   g_auto (ModelOptions) mo = { 0 };
   g_autofree char *prompt = NULL, *device = NULL;
   int n = 32;
+  StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   GOptionEntry extra[] = {
     STRATA_CLI_DEVICE_ENTRY (device),
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text to continue (default: empty, BOS only)", "TEXT" },
     { "tokens", 'n', 0, G_OPTION_ARG_INT, &n, "Number of tokens to generate (default 32)", "N" },
+    STRATA_CLI_SAMPLING_ENTRIES (sampling),
     { NULL }
   };
+  g_autofree char *stop = NULL; /* frees what the option parser allocated */
   GError *error = NULL;
-  if (!parse (&argc, &argv, "MODEL", "Greedy continuation of a prompt.", &mo, extra, &error))
+  if (!parse (&argc, &argv, "MODEL", "Continue a prompt: greedy, or sampled with a seed.", &mo, extra, &error))
     return strata_cli_fail (error);
   if (argc != 2)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "generate takes one MODEL"));
-  if (n < 0)
-    return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "-n must not be negative"));
+  stop = sampling.stop;
+  StrataGenerateOptions go;
+  if (!strata_cli_generate_options (&sampling, n, &go, &error))
+    return strata_cli_fail (error);
   const StrataBackend *backend = strata_cli_device (device, NULL, &error);
   if (!backend)
     return strata_cli_fail (error);
@@ -375,7 +371,7 @@ strata_cmd_generate (int argc, char **argv)
   guint prompt_len = ids->len;
   if (!mo.json)
     fputs (prompt ? prompt : "", stdout);
-  if (!generate_greedy (backend, m, ids, n, !mo.json, &error))
+  if (!generate (backend, m, ids, &go, !mo.json, &error))
     return strata_cli_fail (error);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();

@@ -247,6 +247,8 @@ typedef struct {
   int topk;
   double threshold;
   gboolean raw;
+  int generate;               /* --generate N: the model continues the prompt first */
+  StrataGenerateOptions go;
 } LensInput;
 
 /* The lens of one checkpoint over the prompt, ids or set of `in` (tokenized by that
@@ -278,6 +280,16 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   StrataEngine *e = strata_cli_engine_new (c->backend, m, error);
   if (!e)
     return NULL;
+  if (in->generate > 0) {
+    StrataPrompt *p = set->prompts->pdata[0];
+    guint before = p->ids->len;
+    gboolean ok = strata_generate (e, m, p->ids, &in->go, NULL, NULL, error);
+    p->n_generated = (int) (p->ids->len - before);
+    if (!ok) {
+      strata_engine_free (e);
+      return NULL;
+    }
+  }
   StrataAnalysisRequest req;
   strata_analysis_request_init (&req);
   req.lens_options = (StrataLensOptions) { in->topk, in->raw, in->threshold, candidates ? (int32_t *) candidates->data : NULL,
@@ -327,6 +339,7 @@ strata_cmd_lens (int argc, char **argv)
   Common c = { .scale = 2.0, .layer = -1, .head = 0 };
   LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5 };
   LensView lv = { 0 };
+  StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   g_autofree char *compare = NULL;
   gboolean summary = FALSE;
   g_autofree char *curves = strata_enum_join (&strata_curve_quantity_table, ", ", " or ", -1);
@@ -347,6 +360,8 @@ strata_cmd_lens (int argc, char **argv)
     { "view-position", 0, 0, G_OPTION_ARG_STRING, &lv.position, "Named position the curves read (default: the last)", "NAME" },
     { "view-tag", 0, 0, G_OPTION_ARG_STRING, &lv.tag, "Prompt tag the MRR curves average over (default: all)", "TAG" },
     { "view-curve", 0, 0, G_OPTION_ARG_STRING, &lv.curve, curve_help, "Q" },
+    { "generate", 0, 0, G_OPTION_ARG_INT, &in.generate, "Let the model continue the prompt by N tokens first, then read the whole sequence", "N" },
+    STRATA_CLI_SAMPLING_ENTRIES (sampling),
     { NULL }
   };
   GError *error = NULL;
@@ -365,6 +380,12 @@ strata_cmd_lens (int argc, char **argv)
     fail_with (&error, "give at most one of --candidates and --candidates-prefix");
     goto out;
   }
+  if (in.generate && (in.prompts || compare)) {
+    fail_with (&error, "--generate continues one --prompt or --ids (not a prompt set, nor with --compare)");
+    goto out;
+  }
+  if (!strata_cli_generate_options (&sampling, in.generate, &in.go, &error))
+    goto out;
   if (!(a = lens_checkpoint (argv[1], &c, &in, &m, &error)))
     goto out;
   view_for (&c, a, NULL, &v);
@@ -382,6 +403,7 @@ out:
   g_free (in.prompt), g_free (in.ids_list), g_free (in.prompts), g_free (in.cand_file), g_free (in.cand_prefix);
   g_strfreev (in.targets);
   g_free (lv.target), g_free (lv.position), g_free (lv.tag), g_free (lv.curve);
+  g_free (sampling.stop);
   common_clear (&c);
   return error ? strata_cli_fail (error) : status;
 }

@@ -93,6 +93,7 @@ add_prompt_common (JsonBuilder *b, StrataModel *m, const StrataPrompt *p)
     json_builder_add_null_value (b);
   add_ids (b, "ids", p->ids);
   add_pieces (b, "pieces", m, p->ids);
+  MEMBER (b, "generated"), json_builder_add_int_value (b, p->n_generated);
   MEMBER (b, "tags");
   json_builder_begin_array (b);
   json_builder_add_string_value (b, "all");

@@ -79,6 +79,7 @@ strata_prompt_set_copy (const StrataPromptSet *set)
     q->ids = copy_i32 (p->ids);
     q->corrupt_ids = copy_i32 (p->corrupt_ids);
     q->contrast = p->contrast;
+    q->n_generated = p->n_generated;
     q->targets = g_array_new (FALSE, TRUE, sizeof (StrataTarget));
     for (guint j = 0; p->targets && j < p->targets->len; j++) {
       StrataTarget t = g_array_index (p->targets, StrataTarget, j);

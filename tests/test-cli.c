@@ -256,6 +256,111 @@ test_lens_compare (void)
   g_rmdir (dir);
 }
 
+/* The ids `strata generate --json` prints: the prompt's, then the generated ones. */
+static GArray *
+generated_ids (const char *model, const char *const *extra)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  const char *base[] = { "generate", model, "--prompt", "Once upon a time", "-n", "12", "--json" };
+  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
+    g_ptr_array_add (args, (gpointer) base[i]);
+  for (; extra && *extra; extra++)
+    g_ptr_array_add (args, (gpointer) *extra);
+  g_ptr_array_add (args, NULL);
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *const *) args->pdata);
+  g_assert_cmpint (r.status, ==, 0);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_object (r.out, &parser);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  const char *members[] = { "prompt_ids", "ids" };
+  for (int m = 0; m < 2; m++) {
+    JsonArray *a = json_object_get_array_member (o, members[m]);
+    for (guint i = 0; i < json_array_get_length (a); i++) {
+      gint64 id = json_array_get_int_element (a, i);
+      g_array_append_val (ids, id);
+    }
+  }
+  return ids;
+}
+
+/* The ids `strata lens --generate 12` ran, and how many it says were generated. */
+static GArray *
+lens_generated_ids (const char *model, const char *const *extra, gint64 *n_generated)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  const char *base[] = { "lens", model, "--prompt", "Once upon a time", "--generate", "12", "--summary", "--json", "-" };
+  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
+    g_ptr_array_add (args, (gpointer) base[i]);
+  for (; extra && *extra; extra++)
+    g_ptr_array_add (args, (gpointer) *extra);
+  g_ptr_array_add (args, NULL);
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *const *) args->pdata);
+  g_assert_cmpint (r.status, ==, 0);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_object (r.out, &parser);
+  JsonObject *p = json_array_get_object_element (json_object_get_array_member (o, "prompts"), 0);
+  *n_generated = json_object_get_int_member (p, "generated");
+  JsonArray *a = json_object_get_array_member (p, "ids");
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    gint64 id = json_array_get_int_element (a, i);
+    g_array_append_val (ids, id);
+  }
+  /* The lens read every position of the whole sequence. */
+  guint T = json_array_get_length (json_object_get_array_member (p, "pieces"));
+  g_assert_cmpuint (T, ==, ids->len);
+  return ids;
+}
+
+static void
+assert_same_ids (GArray *a, GArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  g_assert_cmpmem (a->data, a->len * sizeof (gint64), b->data, b->len * sizeof (gint64));
+}
+
+/* `strata lens --generate N` runs exactly the ids `strata generate` prints for the same
+ * settings, greedy and sampled (a seed gives the same tokens on every run; another seed,
+ * other tokens), and says how many of them the model wrote. */
+static void
+test_lens_generate (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  gint64 n = -1;
+  g_autoptr (GArray) greedy = generated_ids (model, NULL);
+  g_autoptr (GArray) lens_greedy = lens_generated_ids (model, NULL, &n);
+  assert_same_ids (greedy, lens_greedy);
+  g_assert_cmpint (n, ==, 12);
+  g_assert_cmpuint (greedy->len, ==, 5 + 12); /* BOS and 4 prompt tokens, then 12 */
+
+  const char *seed2[] = { "--temperature", "1.5", "--seed", "2", NULL };
+  const char *seed3[] = { "--temperature", "1.5", "--seed", "3", "--top-p", "0.95", NULL };
+  g_autoptr (GArray) sampled = generated_ids (model, seed2);
+  g_autoptr (GArray) again = generated_ids (model, seed2);
+  g_autoptr (GArray) lens_sampled = lens_generated_ids (model, seed2, &n);
+  assert_same_ids (sampled, again);
+  assert_same_ids (sampled, lens_sampled);
+  g_autoptr (GArray) other = generated_ids (model, seed3);
+  g_assert_false (other->len == sampled->len && memcmp (other->data, sampled->data, other->len * sizeof (gint64)) == 0);
+  g_assert_false (sampled->len == greedy->len && memcmp (sampled->data, greedy->data, greedy->len * sizeof (gint64)) == 0);
+
+  struct { const char *args[12]; const char *needle; } bad[] = {
+    { { "lens", model, "--prompt", "Once", "--generate", "4", "--top-p", "0", "--json", "-" }, "--top-p" },
+    { { "lens", model, "--prompt", "Once", "--generate", "4", "--temperature", "-1", "--json", "-" }, "--temperature" },
+    { { "lens", model, "--prompt", "Once", "--generate", "-4", "--json", "-" }, "negative" },
+    { { "lens", model, "--prompt", "Once", "--compare", model, "--generate", "4", "--json", "-" }, "--generate" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_auto (Run) r = { 0 };
+    strata (&r, bad[i].args);
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, bad[i].needle));
+    g_assert_cmpstr (r.out, ==, "");
+  }
+}
+
 /* `strata patch`: sites[SITE].metric and .score as [layer][position], baselines, ids, the
  * circuit; the naive loop gives the same scores. */
 static void
@@ -361,6 +466,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/lens-json", test_lens_json);
   g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
   g_test_add_func ("/app/cli/lens-compare", test_lens_compare);
+  g_test_add_func ("/app/cli/lens-generate", test_lens_generate);
   g_test_add_func ("/app/cli/patch-json", test_patch_json);
   g_test_add_func ("/app/cli/probe-errors", test_probe_errors);
   return g_test_run ();

@@ -1,0 +1,98 @@
+/* strata-generate.c: greedy and seeded nucleus sampling over full passes. */
+#include "strata-generate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata-probes-private.h"
+
+void
+strata_generate_options_init (StrataGenerateOptions *o)
+{
+  *o = (StrataGenerateOptions) { .n = 32, .temperature = 0, .top_p = 1, .seed = 0, .stop = NULL };
+}
+
+static int32_t
+argmax (const float *logits, int V)
+{
+  int32_t best = 0;
+  for (int v = 1; v < V; v++)
+    if (logits[v] > logits[best])
+      best = v;
+  return best;
+}
+
+typedef struct {
+  double p;
+  int32_t id;
+} Candidate;
+
+static int
+by_probability (const void *a, const void *b)
+{
+  const Candidate *x = a, *y = b;
+  if (x->p != y->p)
+    return x->p < y->p ? 1 : -1;
+  return x->id - y->id;
+}
+
+/* One draw from softmax(logits / t) over the top_p nucleus. */
+static int32_t
+sample (const float *logits, int V, double t, double top_p, GRand *rng, Candidate *c)
+{
+  double max = logits[argmax (logits, V)], sum = 0;
+  for (int v = 0; v < V; v++) {
+    c[v] = (Candidate) { exp ((logits[v] - max) / t), v };
+    sum += c[v].p;
+  }
+  qsort (c, (size_t) V, sizeof *c, by_probability);
+  int kept = 0;
+  double mass = 0;
+  while (kept < V && (kept == 0 || mass < top_p * sum))
+    mass += c[kept++].p;
+  double u = g_rand_double (rng) * mass, acc = 0;
+  for (int i = 0; i < kept; i++) {
+    acc += c[i].p;
+    if (u < acc)
+      return c[i].id;
+  }
+  return c[kept - 1].id;
+}
+
+gboolean
+strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
+                 StrataTokenFunc on_token, gpointer data, GError **error)
+{
+  const StrataConfig *c = &model->weights->cfg;
+  if (ids->len == 0 || o->n < 0 || !(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT,
+                 "generation needs a prompt, n >= 0, a temperature >= 0 and top-p in (0, 1]");
+    return FALSE;
+  }
+  guint first = ids->len;
+  g_autofree float *logits = g_new (float, (gsize) c->n_ctx * c->vocab);
+  g_autofree Candidate *scratch = o->temperature > 0 ? g_new (Candidate, c->vocab) : NULL;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (o->seed);
+  for (int step = 0; step < o->n && (int) ids->len < c->n_ctx; step++) {
+    int T = (int) ids->len;
+    StrataStatus st = strata_engine_forward (e, (const int32_t *) ids->data, 1, T, NULL, logits);
+    if (st != STRATA_OK)
+      return _strata_probe_pass_failed (e, st, "forward pass", error);
+    const float *last = logits + (size_t) (T - 1) * c->vocab;
+    int32_t next = o->temperature > 0 ? sample (last, c->vocab, o->temperature, o->top_p, rng, scratch)
+                                      : argmax (last, c->vocab);
+    if (next == model->eos_id)
+      break;
+    g_array_append_val (ids, next);
+    if (on_token && !on_token (next, data))
+      break;
+    if (o->stop && *o->stop && model->tokenizer) {
+      g_autofree char *text = strata_tokenizer_decode (model->tokenizer, (const int32_t *) ids->data + first,
+                                                       ids->len - first);
+      if (text && strstr (text, o->stop))
+        break;
+    }
+  }
+  return TRUE;
+}

@@ -1,0 +1,39 @@
+/* strata-generate.h: continuing a token sequence with the model, greedy or sampled.
+ *
+ * Each step runs the whole sequence again and reads the last position's logits: exact (the
+ * logits are those of a full forward pass), and fast enough for the models a researcher
+ * generates from while probing. Greedy takes the argmax (the lowest id on a tie). Sampling
+ * draws from softmax(logits / temperature) restricted to the smallest set of most probable
+ * tokens whose probability reaches top_p, with a GRand seeded by `seed`: the same settings
+ * give the same tokens on every run. Generation stops after n tokens, at the model's EOS (not
+ * appended), when the context is full, or when the decoded continuation contains `stop`. */
+#pragma once
+
+#include <glib.h>
+
+#include "strata-engine.h"
+#include "strata-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  int n;               /* at most this many new tokens */
+  double temperature;  /* 0: greedy */
+  double top_p;        /* in (0, 1]; 1: the whole vocabulary */
+  guint32 seed;        /* of the sampler */
+  const char *stop;    /* optional: stop once the continuation's text contains it */
+} StrataGenerateOptions;
+
+/* Greedy, n = 32, top_p = 1, seed 0, no stop string. */
+void strata_generate_options_init (StrataGenerateOptions *o);
+
+/* Called with each new token (already appended to ids); return FALSE to stop. */
+typedef gboolean (*StrataTokenFunc) (int32_t id, gpointer data);
+
+/* Append the continuation to `ids` (int32_t, not empty). FALSE with an error when a pass
+ * fails (G_IO_ERROR_CANCELLED when the engine's abort check stopped it) or an option is out
+ * of range; the tokens appended so far stay. */
+gboolean strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
+                          StrataTokenFunc on_token, gpointer data, GError **error);
+
+G_END_DECLS
