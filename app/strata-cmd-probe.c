@@ -280,15 +280,22 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   StrataEngine *e = strata_cli_engine_new (c->backend, m, error);
   if (!e)
     return NULL;
-  if (in->generate > 0) {
-    StrataPrompt *p = set->prompts->pdata[0];
+  /* Each prompt continued in turn; prompt i samples with seed S + i (the first as
+   * `strata generate --seed S` would). */
+  for (guint i = 0; in->generate > 0 && i < set->prompts->len; i++) {
+    StrataPrompt *p = set->prompts->pdata[i];
+    StrataGenerateOptions go = in->go;
+    go.seed += i;
     guint before = p->ids->len;
-    gboolean ok = strata_generate (e, m, p->ids, &in->go, NULL, NULL, error);
+    gboolean ok = strata_generate (e, m, p->ids, &go, NULL, NULL, error);
     p->n_generated = (int) (p->ids->len - before);
     if (!ok) {
+      g_prefix_error (error, "%s, prompt %u: ", set->source, i + 1);
       strata_engine_free (e);
       return NULL;
     }
+    if (p->corrupt_ids)  /* a corrupted input no longer matches the longer sequence */
+      g_clear_pointer (&p->corrupt_ids, g_array_unref);
   }
   StrataAnalysisRequest req;
   strata_analysis_request_init (&req);
@@ -360,7 +367,7 @@ strata_cmd_lens (int argc, char **argv)
     { "view-position", 0, 0, G_OPTION_ARG_STRING, &lv.position, "Named position the curves read (default: the last)", "NAME" },
     { "view-tag", 0, 0, G_OPTION_ARG_STRING, &lv.tag, "Prompt tag the MRR curves average over (default: all)", "TAG" },
     { "view-curve", 0, 0, G_OPTION_ARG_STRING, &lv.curve, curve_help, "Q" },
-    { "generate", 0, 0, G_OPTION_ARG_INT, &in.generate, "Let the model continue the prompt by N tokens first, then read the whole sequence", "N" },
+    { "generate", 0, 0, G_OPTION_ARG_INT, &in.generate, "Let the model continue each prompt by up to N tokens first, then read the whole sequence", "N" },
     STRATA_CLI_SAMPLING_ENTRIES (sampling),
     { NULL }
   };
@@ -380,8 +387,8 @@ strata_cmd_lens (int argc, char **argv)
     fail_with (&error, "give at most one of --candidates and --candidates-prefix");
     goto out;
   }
-  if (in.generate && (in.prompts || compare)) {
-    fail_with (&error, "--generate continues one --prompt or --ids (not a prompt set, nor with --compare)");
+  if (in.generate && compare) {
+    fail_with (&error, "--generate and --compare: the two checkpoints would read different sequences; run each alone");
     goto out;
   }
   if (!strata_cli_generate_options (&sampling, in.generate, &in.go, &error))

@@ -165,6 +165,8 @@ read_prompt (hid_t g, StrataPrompt *p, GError **error)
     TRY ((p->text = strata_h5_get_string_attr (g, "text", error)));
   TRY (get_i32 (g, "contrast", &p->contrast, error));
   TRY ((p->ids = read_garray_i32 (g, "ids", -1, error)));
+  if (strata_h5_has_attr (g, "n_generated"))
+    TRY (get_int (g, "n_generated", 0, p->ids->len, &p->n_generated, error));
   if (strata_h5_exists (g, "corrupt_ids"))
     TRY ((p->corrupt_ids = read_garray_i32 (g, "corrupt_ids", -1, error)));
 

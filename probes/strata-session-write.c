@@ -98,6 +98,8 @@ write_prompt (hid_t g, const StrataPrompt *p, GError **error)
   if (p->text != NULL)
     TRY (strata_h5_set_string_attr (g, "text", p->text, error));
   TRY (strata_h5_set_int_attr (g, "contrast", p->contrast, error));
+  if (p->n_generated > 0)
+    TRY (strata_h5_set_int_attr (g, "n_generated", p->n_generated, error));
   TRY (write_garray_i32 (g, "ids", p->ids, error));
   if (p->corrupt_ids != NULL)
     TRY (write_garray_i32 (g, "corrupt_ids", p->corrupt_ids, error));

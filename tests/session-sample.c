@@ -79,6 +79,7 @@ sample_prompts (const SampleOptions *o, guint salt)
       g_array_append_val (p->targets, t2);
     }
     p->contrast = i == 0 ? -1 : 4;
+    p->n_generated = i == 1 ? 2 : 0;
     p->positions = g_array_new (FALSE, TRUE, sizeof (StrataPosition));
     if (i == 0) {
       StrataPosition r1 = { g_strdup ("r1"), 1 }, r2 = { g_strdup ("r2"), 2 };
@@ -426,6 +427,7 @@ assert_prompts_equal (const StrataPromptSet *a, const StrataPromptSet *b)
     assert_garray_equal (p->ids, q->ids);
     assert_garray_equal (p->corrupt_ids, q->corrupt_ids);
     g_assert_cmpint (p->contrast, ==, q->contrast);
+    g_assert_cmpint (p->n_generated, ==, q->n_generated);
     g_assert_cmpuint (p->targets->len, ==, q->targets->len);
     for (guint k = 0; k < p->targets->len; k++) {
       g_assert_cmpstr (g_array_index (p->targets, StrataTarget, k).name, ==,

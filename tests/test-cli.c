@@ -258,10 +258,10 @@ test_lens_compare (void)
 
 /* The ids `strata generate --json` prints: the prompt's, then the generated ones. */
 static GArray *
-generated_ids (const char *model, const char *const *extra)
+generated_ids (const char *model, const char *prompt, const char *const *extra)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
-  const char *base[] = { "generate", model, "--prompt", "Once upon a time", "-n", "12", "--json" };
+  const char *base[] = { "generate", model, "--prompt", prompt, "-n", "12", "--json" };
   for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
     g_ptr_array_add (args, (gpointer) base[i]);
   for (; extra && *extra; extra++)
@@ -329,7 +329,8 @@ test_lens_generate (void)
 {
   g_autofree char *model = data_path ("stories260K/stories260K.bin");
   gint64 n = -1;
-  g_autoptr (GArray) greedy = generated_ids (model, NULL);
+  const char *once = "Once upon a time";
+  g_autoptr (GArray) greedy = generated_ids (model, once, NULL);
   g_autoptr (GArray) lens_greedy = lens_generated_ids (model, NULL, &n);
   assert_same_ids (greedy, lens_greedy);
   g_assert_cmpint (n, ==, 12);
@@ -337,14 +338,38 @@ test_lens_generate (void)
 
   const char *seed2[] = { "--temperature", "1.5", "--seed", "2", NULL };
   const char *seed3[] = { "--temperature", "1.5", "--seed", "3", "--top-p", "0.95", NULL };
-  g_autoptr (GArray) sampled = generated_ids (model, seed2);
-  g_autoptr (GArray) again = generated_ids (model, seed2);
+  g_autoptr (GArray) sampled = generated_ids (model, once, seed2);
+  g_autoptr (GArray) again = generated_ids (model, once, seed2);
   g_autoptr (GArray) lens_sampled = lens_generated_ids (model, seed2, &n);
   assert_same_ids (sampled, again);
   assert_same_ids (sampled, lens_sampled);
-  g_autoptr (GArray) other = generated_ids (model, seed3);
+  g_autoptr (GArray) other = generated_ids (model, once, seed3);
   g_assert_false (other->len == sampled->len && memcmp (other->data, sampled->data, other->len * sizeof (gint64)) == 0);
   g_assert_false (sampled->len == greedy->len && memcmp (sampled->data, greedy->data, greedy->len * sizeof (gint64)) == 0);
+
+  /* A prompt set: prompt i continues as `strata generate --seed S + i` would. */
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *set = g_build_filename (dir, "set.jsonl", NULL);
+  g_assert_true (g_file_set_contents (set, "{\"prompt\": \"Once upon a time\", \"targets\": {\"t\": \" the\"}}\n"
+                                           "{\"prompt\": \"Lily went to the park\", \"targets\": {\"t\": \" the\"}}\n", -1, NULL));
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *[]) { "lens", model, "--prompts", set, "--generate", "12", "--temperature", "1.5", "--seed",
+                                 "2", "--summary", "--json", "-", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonArray *prompts = json_object_get_array_member (parse_object (r.out, &parser), "prompts");
+  const char *seed3_only[] = { "--temperature", "1.5", "--seed", "3", NULL };
+  g_autoptr (GArray) first = generated_ids (model, once, seed2);
+  g_autoptr (GArray) second = generated_ids (model, "Lily went to the park", seed3_only);
+  GArray *expect[] = { first, second };
+  for (guint i = 0; i < 2; i++) {
+    JsonArray *ids = json_object_get_array_member (json_array_get_object_element (prompts, i), "ids");
+    g_assert_cmpuint (json_array_get_length (ids), ==, expect[i]->len);
+    for (guint k = 0; k < expect[i]->len; k++)
+      g_assert_cmpint (json_array_get_int_element (ids, k), ==, g_array_index (expect[i], gint64, k));
+  }
+  g_unlink (set);
+  g_rmdir (dir);
 
   struct { const char *args[12]; const char *needle; } bad[] = {
     { { "lens", model, "--prompt", "Once", "--generate", "4", "--top-p", "0", "--json", "-" }, "--top-p" },
