@@ -667,6 +667,52 @@ aggregate_free (gpointer p)
   g_free (ag);
 }
 
+/* A prompt followed by what the model generated: the caption says how much and from where
+ * (a long text shortened), and a dashed line marks the boundary between the last prompt
+ * column and the first generated one, not elsewhere. */
+static void
+test_lens_generated (void)
+{
+  Fixture f;
+  const int L = 4, T = 12, from = 8;
+  fixture_init (&f, L, T, prob_by_layer);
+  StrataPromptSet set = { (char *) "command line", g_ptr_array_new_with_free_func (prompt_free) };
+  StrataPrompt *pr = g_new0 (StrataPrompt, 1);
+  pr->text = (char *) "Once upon a time, in a small village near the big green forest, there lived a little";
+  pr->ids = g_array_ref (((StrataLensResult *) f.a.lens_results->pdata[0])->ids);
+  pr->positions = g_array_new (FALSE, TRUE, sizeof (StrataPosition));
+  pr->tags = g_new0 (char *, 1);
+  pr->n_generated = T - from;
+  g_ptr_array_add (set.prompts, pr);
+  f.a.prompts = &set;
+  f.in.kind = STRATA_FIGURE_LENS_HEATMAP;
+  g_autofree char *desc = NULL;
+  strata_figure_describe (&f.in, NULL, &desc);
+  g_assert_nonnull (strstr (desc, "prompt \xe2\x80\x9cOnce upon a time, in a small village near the big green for"
+                                  "\xe2\x80\xa6\xe2\x80\x9d + 4 generated tokens (from position 8, dashed line)"));
+  /* The line: against the same figure without a generated part, the plot area differs
+   * only within two pixels of the boundary before column 8, and along much of its height. */
+  cairo_surface_t *s = render (&f.in);
+  pr->n_generated = 0;
+  cairo_surface_t *plain = render (&f.in);
+  double x, y, w, h;
+  g_assert_true (strata_figure_get_plot_area (&f.in, W, H, 0, &x, &y, &w, &h));
+  double boundary = x + from * (w / T);
+  int near = 0, elsewhere = 0;
+  for (int py = (int) y; py < (int) (y + h); py++)
+    for (int px = (int) x; px < (int) (x + w); px++)
+      if (pixel (s, px, py) != pixel (plain, px, py))
+        fabs (px + 0.5 - boundary) <= 2.5 ? near++ : elsewhere++;
+  g_assert_cmpint (elsewhere, ==, 0);
+  g_assert_cmpint (near, >, h / 4);
+  cairo_surface_destroy (plain);
+  cairo_surface_destroy (s);
+  f.a.prompts = NULL;
+  pr->text = NULL;
+  g_ptr_array_unref (set.prompts);
+  fixture_clear (&f);
+}
+
 /* MRR of `target` at `pos` for `tag`: constant `level` from layer `from` on, else 0.1. */
 static StrataLensAggregate *
 make_aggregate (const char *tag, const char *target, const char *pos, int L, int n, int from, double level)
@@ -993,6 +1039,7 @@ main (int argc, char **argv)
   g_test_add_func ("/figures/curves/mrr-set", test_curves_mrr_set);
   g_test_add_func ("/figures/attention", test_attention);
   g_test_add_func ("/figures/caption-device", test_caption_device);
+  g_test_add_func ("/figures/lens-generated", test_lens_generated);
   g_test_add_func ("/figures/curves", test_curves);
   g_test_add_func ("/figures/circuit", test_circuit);
   g_test_add_func ("/figures/empty", test_empty);

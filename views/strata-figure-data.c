@@ -208,18 +208,50 @@ target_label (const StrataFigureInput *in, const StrataAnalysis *a, const char *
   return g_strdup_printf ("%s \xe2\x80\x9c%s\xe2\x80\x9d", shown, tok);
 }
 
+static const StrataPrompt *
+shown_prompt (const StrataAnalysis *a, const StrataViewState *v)
+{
+  if (!a->prompts || a->prompts->prompts->len == 0)
+    return NULL;
+  guint p = (guint) CLAMP (v->prompt, 0, (int) a->prompts->prompts->len - 1);
+  return g_ptr_array_index (a->prompts->prompts, p);
+}
+
+/* The first of T positions the model generated (StrataPrompt.n_generated); 0: none. */
+static int
+first_generated (const StrataAnalysis *a, const StrataViewState *v, int T)
+{
+  const StrataPrompt *pr = shown_prompt (a, v);
+  if (!pr || pr->n_generated <= 0 || !pr->ids || (int) pr->ids->len != T)
+    return 0;
+  return T - pr->n_generated;
+}
+
+/* The prompt for a caption: a long text shortened, ids listed up to 24, and what the model
+ * generated after it. */
 static char *
 prompt_text (const StrataAnalysis *a, const StrataViewState *v)
 {
-  if (!a->prompts || a->prompts->prompts->len == 0)
+  enum { MAX_CHARS = 60 };
+  const StrataPrompt *pr = shown_prompt (a, v);
+  if (!pr)
     return g_strdup ("prompt not recorded");
-  guint p = (guint) CLAMP (v->prompt, 0, (int) a->prompts->prompts->len - 1);
-  const StrataPrompt *pr = g_ptr_array_index (a->prompts->prompts, p);
-  if (pr->text)
-    return g_strdup_printf ("prompt \xe2\x80\x9c%s\xe2\x80\x9d", pr->text);
-  GString *s = g_string_new ("prompt ids");
-  for (guint i = 0; pr->ids && i < pr->ids->len && i < 24; i++)
-    g_string_append_printf (s, " %d", g_array_index (pr->ids, int32_t, i));
+  GString *s = g_string_new (NULL);
+  if (pr->text && g_utf8_strlen (pr->text, -1) > MAX_CHARS) {
+    g_autofree char *head = g_utf8_substring (pr->text, 0, MAX_CHARS - 1);
+    g_string_append_printf (s, "prompt \xe2\x80\x9c%s\xe2\x80\xa6\xe2\x80\x9d", head);
+  } else if (pr->text) {
+    g_string_append_printf (s, "prompt \xe2\x80\x9c%s\xe2\x80\x9d", pr->text);
+  } else {
+    g_string_append (s, "prompt ids");
+    for (guint i = 0; pr->ids && i < pr->ids->len && i < 24; i++)
+      g_string_append_printf (s, " %d", g_array_index (pr->ids, int32_t, i));
+    if (pr->ids && pr->ids->len > 24)
+      g_string_append (s, " \xe2\x80\xa6");
+  }
+  if (pr->n_generated > 0)
+    g_string_append_printf (s, " + %d generated token%s (from position %u, dashed line)", pr->n_generated,
+                            pr->n_generated == 1 ? "" : "s", pr->ids->len - (guint) pr->n_generated);
   return g_string_free (s, FALSE);
 }
 
@@ -300,6 +332,7 @@ lens_grid (const StrataFigureInput *in, const StrataAnalysis *a)
   add_pieces (g->col_labels, r, T);
   g->sel_row = v->layer >= 0 && v->layer < R ? v->layer : -1;
   g->sel_col = v->position >= 0 && v->position < T ? v->position : -1;
+  g->first_generated_col = first_generated (a, v, T);
   g->title = missing ? g_strdup_printf ("%s (no target %s)", model_name (a), v->target) : g_strdup (model_name (a));
   return g;
 }

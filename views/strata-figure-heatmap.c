@@ -123,6 +123,26 @@ cell_y (const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r
   return r->y + visual * r->cell_h;
 }
 
+/* Where the model's own generation begins: a dashed line (white halo, then the text colour)
+ * down the boundary between the prompt and the generated columns (the caption says so). */
+static void
+draw_generated_boundary (cairo_t *cr, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  double x = r->x + g->first_generated_col * r->cell_w - gap / 2;
+  const double dash[] = { 4, 3 };
+  cairo_save (cr);
+  cairo_move_to (cr, x, r->y - 2);
+  cairo_line_to (cr, x, r->y + r->h);
+  cairo_set_line_width (cr, 3);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_stroke_preserve (cr);
+  cairo_set_dash (cr, dash, 2, 0);
+  cairo_set_line_width (cr, 1.5);
+  strata_style_set (cr, strata_style_text, 1.0);
+  cairo_stroke (cr);
+  cairo_restore (cr);
+}
+
 /* The traced row (a series' resolution layer): each traced cell outlined, joined to the
  * next column's by a link along the column boundary (so the cell text stays readable), and a
  * ring in the band above a column that never reaches it ("never" where it fits). A white
@@ -212,6 +232,8 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
   cairo_restore (cr);
   if (g->trace)
     draw_trace_line (cr, f, g, r, gap);
+  if (g->first_generated_col > 0 && g->first_generated_col < g->cols)
+    draw_generated_boundary (cr, g, r, gap);
 
   /* Cell text where it fits, light on dark cells. */
   if (g->cell_text && r->cell_h >= tick_h && r->cell_w >= 18) {
