@@ -256,20 +256,28 @@ test_lens_compare (void)
   g_rmdir (dir);
 }
 
-/* The ids `strata generate --json` prints: the prompt's, then the generated ones. */
-static GArray *
-generated_ids (const char *model, const char *prompt, const char *const *extra)
+/* strata with `base` (n_base arguments) then `extra` (NULL-terminated, may be NULL); must
+ * exit 0. */
+static void
+strata_ok (Run *r, const char *const *base, gsize n_base, const char *const *extra)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
-  const char *base[] = { "generate", model, "--prompt", prompt, "-n", "12", "--json" };
-  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
+  for (gsize i = 0; i < n_base; i++)
     g_ptr_array_add (args, (gpointer) base[i]);
   for (; extra && *extra; extra++)
     g_ptr_array_add (args, (gpointer) *extra);
   g_ptr_array_add (args, NULL);
+  strata (r, (const char *const *) args->pdata);
+  g_assert_cmpint (r->status, ==, 0);
+}
+
+/* The ids `strata generate --json` prints: the prompt's, then the generated ones. */
+static GArray *
+generated_ids (const char *model, const char *prompt, const char *const *extra)
+{
+  const char *base[] = { "generate", model, "--prompt", prompt, "-n", "12", "--json" };
   g_auto (Run) r = { 0 };
-  strata (&r, (const char *const *) args->pdata);
-  g_assert_cmpint (r.status, ==, 0);
+  strata_ok (&r, base, G_N_ELEMENTS (base), extra);
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_object (r.out, &parser);
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -288,16 +296,9 @@ generated_ids (const char *model, const char *prompt, const char *const *extra)
 static GArray *
 lens_generated_ids (const char *model, const char *const *extra, gint64 *n_generated)
 {
-  g_autoptr (GPtrArray) args = g_ptr_array_new ();
   const char *base[] = { "lens", model, "--prompt", "Once upon a time", "--generate", "12", "--summary", "--json", "-" };
-  for (gsize i = 0; i < G_N_ELEMENTS (base); i++)
-    g_ptr_array_add (args, (gpointer) base[i]);
-  for (; extra && *extra; extra++)
-    g_ptr_array_add (args, (gpointer) *extra);
-  g_ptr_array_add (args, NULL);
   g_auto (Run) r = { 0 };
-  strata (&r, (const char *const *) args->pdata);
-  g_assert_cmpint (r.status, ==, 0);
+  strata_ok (&r, base, G_N_ELEMENTS (base), extra);
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_object (r.out, &parser);
   JsonObject *p = json_array_get_object_element (json_object_get_array_member (o, "prompts"), 0);
