@@ -2,29 +2,13 @@
 """atspi-check.py APP LAYER: the window's controls are reachable by their accessible names
 and the Layer slider reads LAYER. Exit 0 when all hold."""
 import sys
-import time
 
-import pyatspi
-
-
-def walk(acc):
-    yield acc
-    for i in range(acc.childCount):
-        child = acc.getChildAtIndex(i)
-        if child is not None:
-            yield from walk(child)
+from atspi_tree import find_app, walk
 
 
 def main():
     name, layer = sys.argv[1], float(sys.argv[2])
-    app = None
-    for _ in range(50):
-        for a in pyatspi.Registry.getDesktop(0):
-            if a is not None and a.name == name:
-                app = a
-        if app:
-            break
-        time.sleep(0.2)
+    app = find_app(name, 10)
     if app is None:
         print("app not on the accessibility bus")
         return 1

@@ -5,31 +5,15 @@ whose name starts with NAME: its extents relative to its window, and the size of
 window (the application's frame). Exit 1 when there is none, 2 when APP is not on the
 accessibility bus."""
 import sys
-import time
 
 import pyatspi
 
-
-def walk(acc, depth=0):
-    yield acc
-    if depth > 40:
-        return
-    for i in range(acc.childCount):
-        child = acc.getChildAtIndex(i)
-        if child is not None:
-            yield from walk(child, depth + 1)
+from atspi_tree import find_app, walk
 
 
 def main():
     app_name, role, name = sys.argv[1], sys.argv[2], sys.argv[3]
-    app = None
-    for _ in range(50):
-        for a in pyatspi.Registry.getDesktop(0):
-            if a is not None and a.name == app_name:
-                app = a  # the newest instance is listed last
-        if app:
-            break
-        time.sleep(0.2)
+    app = find_app(app_name, 10)
     if app is None:
         print("app not on the accessibility bus")
         return 2

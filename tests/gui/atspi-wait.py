@@ -14,23 +14,7 @@ import time
 
 import pyatspi
 
-
-def walk(acc, depth=0):
-    yield acc
-    if depth > 40:
-        return
-    for i in range(acc.childCount):
-        child = acc.getChildAtIndex(i)
-        if child is not None:
-            yield from walk(child, depth + 1)
-
-
-def find_app(name):
-    app = None
-    for a in pyatspi.Registry.getDesktop(0):
-        if a is not None and a.name == name:
-            app = a  # the newest instance is listed last
-    return app
+from atspi_tree import find_app, walk
 
 
 def matches(app, name, state):
@@ -55,11 +39,7 @@ def matches(app, name, state):
 def main():
     name, text, state, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     end = time.monotonic() + timeout
-    app = None
-    while app is None and time.monotonic() < end:
-        app = find_app(name)
-        if app is None:
-            time.sleep(0.2)
+    app = find_app(name, timeout)
     if app is None:
         print("app not on the accessibility bus")
         return 2
