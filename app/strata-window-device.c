@@ -142,10 +142,8 @@ device_change_state_cb (GSimpleAction *action, GVariant *value, gpointer data)
   for (int s = 0; s < 2; s++)
     j->model[s] = self->engine[s] ? self->model[s] : NULL;
   g_autofree char *what = g_strdup_printf ("Starting the engines on %s\xe2\x80\xa6", choice.label);
-  GCancellable *c = _strata_window_begin_job (self, what);
-  g_autoptr (GTask) task = g_task_new (self, c, device_done_cb, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) device_job_free);
-  g_task_run_in_thread (task, device_thread);
+  _strata_window_start_job (self, what, j, (GDestroyNotify) device_job_free, device_thread,
+                            device_done_cb);
 }
 
 void

@@ -85,9 +85,11 @@ void _strata_window_export_to (StrataWindow *self, const char *path);
 /* strata-window-run.c */
 #define STRATA_WINDOW_CANCELLED_MESSAGE "Cancelled; the previous results are unchanged."
 gboolean _strata_window_is_busy (StrataWindow *self);
-/* A background job: shows the progress bar with `what`, disables what must wait; the
- * cancellable is the window's until _strata_window_end_job(). */
-GCancellable *_strata_window_begin_job (StrataWindow *self, const char *what);
+/* A background job: shows the progress bar with `what`, disables what must wait, and runs
+ * `thread` on `job` (freed with free_job) in a GTask whose cancellable is the window's until
+ * _strata_window_end_job(); `done` runs on the main thread when it ends. */
+void _strata_window_start_job (StrataWindow *self, const char *what, gpointer job, GDestroyNotify free_job,
+                               GTaskThreadFunc thread, GAsyncReadyCallback done);
 void _strata_window_end_job (StrataWindow *self);
 /* A GTask job's end on the main thread: _strata_window_end_job(), then TRUE when it
  * succeeded; else FALSE with the cancelled notice or the error in the banner. */

@@ -25,8 +25,9 @@ progress_tick_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-GCancellable *
-_strata_window_begin_job (StrataWindow *self, const char *what)
+void
+_strata_window_start_job (StrataWindow *self, const char *what, gpointer job, GDestroyNotify free_job,
+                          GTaskThreadFunc thread, GAsyncReadyCallback done)
 {
   /* The notice of a cancelled run is stale once another starts; other messages stay. */
   if (gtk_widget_get_visible (self->banner)
@@ -42,7 +43,9 @@ _strata_window_begin_job (StrataWindow *self, const char *what)
   if (!self->progress_source)
     self->progress_source = g_timeout_add (100, progress_tick_cb, self);
   _strata_window_update_actions (self);
-  return self->cancellable;
+  g_autoptr (GTask) task = g_task_new (self, self->cancellable, done, NULL);
+  g_task_set_task_data (task, job, free_job);
+  g_task_run_in_thread (task, thread);
 }
 
 void
@@ -194,10 +197,8 @@ strata_window_open_model (StrataWindow *self, const char *path, int slot, gboole
   j->backend = _strata_window_get_backend (self);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *what = g_strdup_printf ("Opening %s…", base);
-  GCancellable *c = _strata_window_begin_job (self, what);
-  g_autoptr (GTask) task = g_task_new (self, c, open_done_cb, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) open_job_free);
-  g_task_run_in_thread (task, open_thread);
+  _strata_window_start_job (self, what, j, (GDestroyNotify) open_job_free, open_thread,
+                            open_done_cb);
 }
 
 /* ---- lens and patching ---- */
@@ -504,8 +505,6 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
     }
     j->warning = warn->len ? g_strdup (warn->str) : NULL;
   }
-  GCancellable *c = _strata_window_begin_job (self, patching ? "Patching…" : "Running the lens…");
-  g_autoptr (GTask) task = g_task_new (self, c, run_done_cb, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) run_job_free);
-  g_task_run_in_thread (task, run_thread);
+  _strata_window_start_job (self, patching ? "Patching…" : "Running the lens…", j, (GDestroyNotify) run_job_free,
+                            run_thread, run_done_cb);
 }

@@ -290,10 +290,8 @@ strata_window_open_series (StrataWindow *self, const char *const *dirs)
   j->backend = _strata_window_get_backend (self);
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Series: running the lens over %u checkpoints…", total);
-  GCancellable *c = _strata_window_begin_job (self, what);
-  g_autoptr (GTask) task = g_task_new (self, c, series_done_cb, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) series_job_free);
-  g_task_run_in_thread (task, series_thread);
+  _strata_window_start_job (self, what, j, (GDestroyNotify) series_job_free, series_thread,
+                            series_done_cb);
 }
 
 /* ---- opening one checkpoint of the series ---- */
@@ -424,8 +422,6 @@ _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoi
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Opening %s (step %" G_GINT64_FORMAT ")…", cp->label ? cp->label : cp->path,
                                            cp->step);
-  GCancellable *c = _strata_window_begin_job (self, what);
-  g_autoptr (GTask) task = g_task_new (self, c, checkpoint_open_done_cb, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) checkpoint_job_free);
-  g_task_run_in_thread (task, checkpoint_thread);
+  _strata_window_start_job (self, what, j, (GDestroyNotify) checkpoint_job_free, checkpoint_thread,
+                            checkpoint_open_done_cb);
 }
