@@ -158,7 +158,7 @@ view_for (const Options *o, const StrataSeries *s, StrataFigureKind kind, Strata
     return FALSE;
   if (o->view_site)
     v->patch_site = (StrataPatchSite) site;
-  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->prompts);
   const char *target = o->view_target ? o->view_target : targets->len ? targets->pdata[0] : NULL;
   gboolean known = FALSE;
   for (guint i = 0; target && i < targets->len; i++)
@@ -167,7 +167,7 @@ view_for (const Options *o, const StrataSeries *s, StrataFigureKind kind, Strata
     return strata_cli_fail_with (error, "--view-target: the prompt set has no target '%s'", target);
   v->target = g_strdup (target);
   if (o->view_tag) {
-    g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
+    g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->prompts);
     gboolean tag_known = FALSE;
     for (guint i = 0; i < tags->len; i++)
       tag_known = tag_known || strcmp (tags->pdata[i], o->view_tag) == 0;
@@ -175,7 +175,7 @@ view_for (const Options *o, const StrataSeries *s, StrataFigureKind kind, Strata
       return strata_cli_fail_with (error, "--view-tag: no prompt has the tag '%s'", o->view_tag);
     v->tag = g_strdup (o->view_tag);
   }
-  if (o->view_position && (v->position = strata_series_position_index (s, o->view_position)) < 0)
+  if (o->view_position && (v->position = strata_prompt_set_position_index (s->prompts, o->view_position)) < 0)
     return strata_cli_fail_with (error, "--view-position: the first prompt has no position '%s'", o->view_position);
   return TRUE;
 }

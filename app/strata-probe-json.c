@@ -574,9 +574,9 @@ strata_probe_json_series (JsonBuilder *b, const StrataSeries *s)
   MEMBER (b, "prompt_source"), add_string_or_null (b, s->prompts ? s->prompts->source : NULL);
   MEMBER (b, "n_prompts"), json_builder_add_int_value (b, s->prompts ? s->prompts->prompts->len : 0);
   MEMBER (b, "tokenizer_sha256"), add_string_or_null (b, s->tokenizer_sha256);
-  g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
-  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
-  g_autoptr (GPtrArray) positions = strata_series_list_positions (s);
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->prompts);
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->prompts);
+  g_autoptr (GPtrArray) positions = strata_prompt_set_list_positions (s->prompts);
   add_string_list (b, "tags", tags);
   add_string_list (b, "targets", targets);
   add_string_list (b, "positions", positions);

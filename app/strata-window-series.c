@@ -78,7 +78,7 @@ _strata_window_fill_series_options (StrataWindow *self)
   self->options_for_series = TRUE;
 
   /* The series figure falls back to the set's first target: so does the list. */
-  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->prompts);
   g_autoptr (GtkStringList) target_list = gtk_string_list_new (NULL);
   for (guint i = 0; i < targets->len; i++)
     gtk_string_list_append (target_list, targets->pdata[i]);
@@ -86,7 +86,7 @@ _strata_window_fill_series_options (StrataWindow *self)
   guint target = index_of (targets, v->target);
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->target_dropdown), target == GTK_INVALID_LIST_POSITION ? 0 : target);
 
-  g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->prompts);
   g_autoptr (GtkStringList) tag_list = gtk_string_list_new (NULL);
   for (guint i = 0; i < tags->len; i++) {
     g_autofree char *item = g_strdup_printf (STRATA_WINDOW_TAG_ITEM "%s", (const char *) tags->pdata[i]);
@@ -94,11 +94,11 @@ _strata_window_fill_series_options (StrataWindow *self)
   }
   gtk_drop_down_set_model (GTK_DROP_DOWN (self->tag_dropdown), G_LIST_MODEL (tag_list));
 
-  g_autoptr (GPtrArray) positions = strata_series_list_positions (s);
+  g_autoptr (GPtrArray) positions = strata_prompt_set_list_positions (s->prompts);
   g_autoptr (GtkStringList) position_list = gtk_string_list_new (NULL);
   g_array_set_size (self->posname_index, 0);
   for (guint i = 0; i < positions->len; i++) {
-    int index = strata_series_position_index (s, positions->pdata[i]);
+    int index = strata_prompt_set_position_index (s->prompts, positions->pdata[i]);
     if (index < 0)
       continue; /* a set that names no positions: the Position spin button selects them */
     g_autofree char *item = g_strdup_printf ("at %s", (const char *) positions->pdata[i]);
@@ -158,7 +158,7 @@ hand_over (StrataWindow *self, SeriesJob *j)
   strata_view_model_set_series (self->view, j->series, (GDestroyNotify) strata_series_free);
   strata_view_model_set_checkpoint (self->view, -1, -1);
   strata_view_model_set_curve (self->view, STRATA_CURVE_MRR); /* as `strata series` draws it by default */
-  g_autoptr (GPtrArray) tags = strata_series_list_tags (j->series);
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (j->series->prompts);
   if (index_of (tags, strata_view_model_get_state (self->view)->tag) == GTK_INVALID_LIST_POSITION)
     strata_view_model_set_tag (self->view, NULL);
   _strata_window_update_series_pages (self);

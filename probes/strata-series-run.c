@@ -124,8 +124,8 @@ static GPtrArray *
 accuracy_of (const StrataSeries *s, GPtrArray *results)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_series_accuracy_free);
-  g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
-  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->prompts);
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->prompts);
   for (guint ti = 0; ti < tags->len; ti++) {
     for (guint gi = 0; gi < targets->len; gi++) {
       StrataSeriesAccuracy *acc = g_new0 (StrataSeriesAccuracy, 1);

@@ -344,32 +344,3 @@ strata_series_checkpoint_get_patch (const StrataSeriesCheckpoint *cp, const char
   return NULL;
 }
 
-GPtrArray *
-strata_series_list_tags (const StrataSeries *series)
-{
-  return strata_prompt_set_list_tags (series->prompts);
-}
-
-GPtrArray *
-strata_series_list_targets (const StrataSeries *series)
-{
-  return strata_prompt_set_list_targets (series->prompts);
-}
-
-GPtrArray *
-strata_series_list_positions (const StrataSeries *series)
-{
-  return strata_prompt_set_list_positions (series->prompts);
-}
-
-char *
-strata_series_position_name (const StrataSeries *series, int pos)
-{
-  return strata_prompt_set_position_name (series->prompts, pos);
-}
-
-int
-strata_series_position_index (const StrataSeries *series, const char *name)
-{
-  return strata_prompt_set_position_index (series->prompts, name);
-}

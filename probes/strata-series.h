@@ -163,20 +163,6 @@ const StrataSeriesAccuracy *strata_series_checkpoint_get_accuracy (const StrataS
 const StrataPatchAggregate *strata_series_checkpoint_get_patch (const StrataSeriesCheckpoint *cp,
                                                                  const char *tag, StrataPatchSite site);
 
-/* The tags, targets and named positions of the series' prompt set, in first-seen order
- * (tags: "all" first; positions: the first prompt's names, or indices when it names none).
- * Borrowed strings; free the array only. */
-GPtrArray *strata_series_list_tags (const StrataSeries *series);
-GPtrArray *strata_series_list_targets (const StrataSeries *series);
-GPtrArray *strata_series_list_positions (const StrataSeries *series);
-
-/* The name under which the aggregates read position index `pos` (the first prompt's name for
- * it, else the index as text); pos < 0: the last position of the first prompt. Newly
- * allocated; NULL without prompts. */
-char *strata_series_position_name (const StrataSeries *series, int pos);
-/* The index of a named position in the first prompt, -1 when none. */
-int strata_series_position_index (const StrataSeries *series, const char *name);
-
 void strata_series_accuracy_free (StrataSeriesAccuracy *acc);
 void strata_series_checkpoint_free (StrataSeriesCheckpoint *cp);
 /* A checkpoint to fill (for readers and tests that build series): not done, no results. */

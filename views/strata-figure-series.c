@@ -16,7 +16,7 @@
 static const char *
 series_target (const StrataSeries *s, const StrataViewState *v)
 {
-  g_autoptr (GPtrArray) targets = strata_series_list_targets (s);
+  g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->prompts);
   for (guint i = 0; v->target && i < targets->len; i++)
     if (strcmp (targets->pdata[i], v->target) == 0)
       return targets->pdata[i];
@@ -176,7 +176,7 @@ strata_figure_data_series (const StrataFigureInput *in)
   if (!s || !s->prompts || n_panels (s) == 0)
     return NULL;
   const char *target = series_target (s, v);
-  g_autofree char *pos = strata_series_position_name (s, v->position);
+  g_autofree char *pos = strata_prompt_set_position_name (s->prompts, v->position);
   if (!target || !pos)
     return NULL;
   gboolean prob = v->curve == STRATA_CURVE_PROB;
@@ -299,7 +299,7 @@ strata_figure_data_series_patch (const StrataFigureInput *in)
   if (f->n_panels == 1)
     g_clear_pointer (&f->panels[0]->title, g_free);
   gboolean heads = v->patch_site == STRATA_PATCH_HEAD || v->patch_site == STRATA_PATCH_HEAD_AT;
-  g_autofree char *where = heads ? g_strdup_printf ("head %d", column) : strata_series_position_name (s, column);
+  g_autofree char *where = heads ? g_strdup_printf ("head %d", column) : strata_prompt_set_position_name (s->prompts, column);
   const char *site = strata_patch_site_to_string (v->patch_site);
   gboolean causal = s->patch_direction == STRATA_PATCH_NOISE && s->patch_metric == STRATA_METRIC_TOP1_CHANGE;
   const char *target = s->patch_target ? s->patch_target : "each prompt's first target";
@@ -339,7 +339,7 @@ strata_figure_data_series_accuracy (const StrataFigureInput *in)
   const char *target = series_target (s, &pick);
   if (!target)
     return NULL;
-  g_autoptr (GPtrArray) tags = strata_series_list_tags (s);
+  g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->prompts);
   g_autoptr (StrataCurveFigure) f = g_new0 (StrataCurveFigure, 1);
   f->series = g_ptr_array_new_with_free_func (strata_curve_series_free);
   f->x_numeric = TRUE;

@@ -203,7 +203,7 @@ series_missing (const StrataFigureInput *in)
   const StrataSeries *s = in->series;
   if (!s || !s->prompts)
     return NULL;
-  g_autofree char *pos = strata_series_position_name (s, in->view->position);
+  g_autofree char *pos = strata_prompt_set_position_name (s->prompts, in->view->position);
   return g_strdup_printf ("This series has no %s of \xe2\x80\x9c%s\xe2\x80\x9d at position %s, tag %s.",
                           in->kind == STRATA_FIGURE_SERIES_ACCURACY ? "accuracy" : "aggregate",
                           in->view->target ? in->view->target : "?", pos, in->view->tag ? in->view->tag : "all");

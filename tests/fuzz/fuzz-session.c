@@ -81,10 +81,10 @@ use_session (StrataSession *s)
   if (s->series) {
     guint total;
     strata_series_count_done (s->series, &total);
-    g_autoptr (GPtrArray) tags = strata_series_list_tags (s->series);
-    g_autoptr (GPtrArray) targets = strata_series_list_targets (s->series);
-    g_autoptr (GPtrArray) positions = strata_series_list_positions (s->series);
-    g_free (strata_series_position_name (s->series, v.position));
+    g_autoptr (GPtrArray) tags = strata_prompt_set_list_tags (s->series->prompts);
+    g_autoptr (GPtrArray) targets = strata_prompt_set_list_targets (s->series->prompts);
+    g_autoptr (GPtrArray) positions = strata_prompt_set_list_positions (s->series->prompts);
+    g_free (strata_prompt_set_position_name (s->series->prompts, v.position));
   }
   cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 320, 200);
   for (int k = 0; k < STRATA_FIGURE_N_ALL; k++) {
