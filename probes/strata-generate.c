@@ -7,12 +7,6 @@
 
 #include "strata-probes-private.h"
 
-void
-strata_generate_options_init (StrataGenerateOptions *o)
-{
-  *o = (StrataGenerateOptions) { .n = 32, .temperature = 0, .top_p = 1, .seed = 0, .stop = NULL };
-}
-
 static int32_t
 argmax (const float *logits, int V)
 {

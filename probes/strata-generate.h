@@ -24,9 +24,6 @@ typedef struct {
   const char *stop;    /* optional: stop once the continuation's text contains it */
 } StrataGenerateOptions;
 
-/* Greedy, n = 32, top_p = 1, seed 0, no stop string. */
-void strata_generate_options_init (StrataGenerateOptions *o);
-
 /* Called with each new token (already appended to ids); return FALSE to stop. */
 typedef gboolean (*StrataTokenFunc) (int32_t id, gpointer data);
 
