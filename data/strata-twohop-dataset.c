@@ -7,11 +7,13 @@
 
 #include "strata-data-error.h"
 
-/* Sizes are bounded so every table fits comfortably in memory and every count in an int32:
- * 2^27 two-hop candidates is 170 times the papers' 800000. */
+/* Sizes are bounded so the tables fit comfortably in memory: the (entity, relation) table
+ * at most 512 MiB, and at most 2^24 two-hop candidates (21 times the papers' 800000), whose
+ * pool and training table then take under 1 GiB. */
 #define MAX_ENTITIES 1000000
 #define MAX_RELATIONS 100000
 #define MAX_CELLS (G_GINT64_CONSTANT (1) << 27)
+#define MAX_QUERIES (G_GINT64_CONSTANT (1) << 24)
 
 /* ---- random stream: xoshiro256** (Blackman & Vigna 2018), seeded by splitmix64 ---- */
 
@@ -143,10 +145,11 @@ strata_twohop_params_check (const StrataTwohopParams *p, GError **error)
          p->n_relations, p->per_entity);
   gint64 cells = (gint64) p->n_entities * p->n_relations;
   gint64 candidates = (gint64) p->n_entities * p->per_entity * p->per_entity;
-  if (cells > MAX_CELLS || candidates > MAX_CELLS)
+  if (cells > MAX_CELLS || candidates > MAX_QUERIES)
     BAD ("two-hop dataset: %d entities x %d relations (%d per entity) is too large: %" G_GINT64_FORMAT
-         " (entity, relation) cells and %" G_GINT64_FORMAT " two-hop queries, at most %" G_GINT64_FORMAT " each",
-         p->n_entities, p->n_relations, p->per_entity, cells, candidates, MAX_CELLS);
+         " (entity, relation) cells (at most %" G_GINT64_FORMAT ") and %" G_GINT64_FORMAT
+         " two-hop queries (at most %" G_GINT64_FORMAT ")",
+         p->n_entities, p->n_relations, p->per_entity, cells, MAX_CELLS, candidates, MAX_QUERIES);
   if (!check_unit ("the OOD fraction", p->ood_fraction, error) || !check_unit ("the ID test probability", p->test_prob, error)
       || !check_unit ("the noise fraction", p->noise, error))
     return FALSE;

@@ -2,7 +2,10 @@
  * strata-twohop-dataset.h), in the layout of ../shared/fixtures/twohop so one analysis and
  * one trainer read both. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -10,13 +13,95 @@
 #include "strata-data-error.h"
 #include "strata-twohop-dataset.h"
 
-/* Temporary file beside the target, then rename (GLib's CONSISTENT mode): a reader sees the
- * old file or the whole new one. */
+/* Every file goes to a temporary beside it (hidden and suffixed, so a left-over after a crash
+ * is never taken for a dataset file) and is renamed when whole: a reader sees the previous
+ * file or the complete new one. Text collects in `buf` and reaches the file every MiB, since
+ * the training file of a large graph runs to gigabytes. */
+#define FLUSH_BYTES (1 << 20)
+
+typedef struct {
+  char *path, *tmp;
+  FILE *fp;
+  GString *buf;
+  int err; /* first errno of a failed write; 0 while all is well */
+} Out;
+
+static void
+out_clear (Out *o)
+{
+  if (o->fp) {
+    fclose (o->fp);
+    g_unlink (o->tmp);
+  }
+  g_free (o->path);
+  g_free (o->tmp);
+  if (o->buf)
+    g_string_free (o->buf, TRUE);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Out, out_clear)
+
+static gboolean
+out_open (Out *o, const char *dir, const char *name, GError **error)
+{
+  o->path = g_build_filename (dir, name, NULL);
+  g_autofree char *tmp_name = g_strdup_printf (".%s.XXXXXX.tmp", name);
+  o->tmp = g_build_filename (dir, tmp_name, NULL);
+  o->buf = g_string_sized_new (FLUSH_BYTES + 4096);
+  int fd = g_mkstemp_full (o->tmp, O_WRONLY | O_CLOEXEC, 0644);
+  if (fd >= 0 && (o->fp = fdopen (fd, "wb")) == NULL) {
+    int e = errno;
+    close (fd);
+    g_unlink (o->tmp);
+    errno = e;
+  }
+  if (o->fp == NULL) {
+    int e = errno;
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot create a temporary file beside it: %s",
+                 o->path, g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Hands the buffered text to the file once it holds FLUSH_BYTES (always when `all`). */
+static void
+out_flush (Out *o, gboolean all)
+{
+  if (o->buf->len < FLUSH_BYTES && !all)
+    return;
+  if (o->err == 0 && fwrite (o->buf->str, 1, o->buf->len, o->fp) != o->buf->len)
+    o->err = errno ? errno : EIO;
+  g_string_truncate (o->buf, 0);
+}
+
+static gboolean
+out_commit (Out *o, GError **error)
+{
+  out_flush (o, TRUE);
+  if (o->err == 0 && (fflush (o->fp) != 0 || fsync (fileno (o->fp)) != 0))
+    o->err = errno;
+  if (fclose (o->fp) != 0 && o->err == 0)
+    o->err = errno;
+  o->fp = NULL;
+  if (o->err == 0 && g_rename (o->tmp, o->path) != 0)
+    o->err = errno;
+  if (o->err != 0) {
+    g_unlink (o->tmp);
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot write: %s", o->path,
+                 g_strerror (o->err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 write_file (const char *dir, const char *name, const char *text, gsize len, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+  g_auto (Out) o = { 0 };
+  if (!out_open (&o, dir, name, error))
+    return FALSE;
+  g_string_append_len (o.buf, text, (gssize) len);
+  return out_commit (&o, error);
 }
 
 static gboolean
@@ -120,27 +205,34 @@ append_query (GString *s, const StrataTwohopParams *p, const char *type, const S
 static gboolean
 write_train (const StrataTwohopDataset *d, const char *dir, GError **error)
 {
-  g_autoptr (GString) s = g_string_sized_new ((d->facts->len + d->train->len) * 400);
+  g_auto (Out) o = { 0 };
+  if (!out_open (&o, dir, "train.jsonl", error))
+    return FALSE;
   for (guint i = 0; i < d->train_order->len; i++) {
     guint k = (guint) g_array_index (d->train_order, int32_t, i);
     if (k < d->facts->len) {
       const StrataTwohopFact *f = &g_array_index (d->facts, StrataTwohopFact, k);
-      append_item (s, &d->params, f->ood ? "atomic_ood" : "atomic_id", f->h, f->r, -1, -1, f->t, FALSE);
+      append_item (o.buf, &d->params, f->ood ? "atomic_ood" : "atomic_id", f->h, f->r, -1, -1, f->t, FALSE);
     } else {
-      append_query (s, &d->params, "train_inferred", &g_array_index (d->train, StrataTwohopQuery, k - d->facts->len));
+      append_query (o.buf, &d->params, "train_inferred", &g_array_index (d->train, StrataTwohopQuery, k - d->facts->len));
     }
+    out_flush (&o, FALSE);
   }
-  return write_file (dir, "train.jsonl", s->str, s->len, error);
+  return out_commit (&o, error);
 }
 
 static gboolean
 write_tests (const StrataTwohopDataset *d, const char *dir, GArray *queries, const char *type, GError **error)
 {
-  g_autoptr (GString) s = g_string_new (NULL);
-  for (guint i = 0; i < queries->len; i++)
-    append_query (s, &d->params, type, &g_array_index (queries, StrataTwohopQuery, i));
   g_autofree char *name = g_strdup_printf ("%s.jsonl", type);
-  return write_file (dir, name, s->str, s->len, error);
+  g_auto (Out) o = { 0 };
+  if (!out_open (&o, dir, name, error))
+    return FALSE;
+  for (guint i = 0; i < queries->len; i++) {
+    append_query (o.buf, &d->params, type, &g_array_index (queries, StrataTwohopQuery, i));
+    out_flush (&o, FALSE);
+  }
+  return out_commit (&o, error);
 }
 
 /* ---- prompt sets ---- */
@@ -212,13 +304,15 @@ append_prompt (GString *s, const StrataTwohopParams *p, const StrataTwohopQuery 
 static gboolean
 write_prompts (const StrataTwohopDataset *d, const char *dir, int stage, GError **error)
 {
-  g_autoptr (GString) s = g_string_new (NULL);
-  for (guint i = 0; i < d->test_id->len; i++)
-    append_prompt (s, &d->params, &g_array_index (d->test_id, StrataTwohopQuery, i), stage, "id");
-  for (guint i = 0; i < d->test_ood->len; i++)
-    append_prompt (s, &d->params, &g_array_index (d->test_ood, StrataTwohopQuery, i), stage, "ood");
   g_autofree char *name = g_strdup_printf ("prompts-stage%d.jsonl", stage);
-  return write_file (dir, name, s->str, s->len, error);
+  g_auto (Out) o = { 0 };
+  if (!out_open (&o, dir, name, error))
+    return FALSE;
+  for (guint i = 0; i < d->test_id->len; i++)
+    append_prompt (o.buf, &d->params, &g_array_index (d->test_id, StrataTwohopQuery, i), stage, "id");
+  for (guint i = 0; i < d->test_ood->len; i++)
+    append_prompt (o.buf, &d->params, &g_array_index (d->test_ood, StrataTwohopQuery, i), stage, "ood");
+  return out_commit (&o, error);
 }
 
 /* ---- vocabulary and tokenizer ---- */
