@@ -157,8 +157,25 @@ check_invariants (const StrataTwohopParams *p)
       g_assert_true (fact_ood (&f, q->h, q->r1) == want_ood && fact_ood (&f, q->b, q->r2) == want_ood);
       g_assert_false (g_hash_table_contains (train, query_key (p, q)));
     }
+  /* every query (h, r1, r2) enumerated from the facts: both OOD ones are all in the OOD
+   * test, mixed ones discarded, both ID ones in the ID test or the pool */
+  gint64 both_id = 0, both_ood = 0, mixed = 0;
+  for (guint i = 0; i < d->facts->len; i++) {
+    const StrataTwohopFact *x = &g_array_index (d->facts, StrataTwohopFact, i);
+    for (int r2 = 0; r2 < p->n_relations; r2++) {
+      if (fact_tail (&f, x->t, r2) < 0)
+        continue;
+      gboolean o1 = fact_ood (&f, x->h, x->r), o2 = fact_ood (&f, x->t, r2);
+      both_ood += o1 && o2;
+      mixed += o1 != o2;
+      both_id += !o1 && !o2;
+    }
+  }
+  g_assert_cmpint (both_id + both_ood + mixed, ==, (gint64) E * K * K);
   g_assert_cmpint (d->n_candidates, ==, (gint64) E * K * K);
-  g_assert_cmpint (d->n_pool + d->test_id->len + d->test_ood->len + d->n_discarded, ==, d->n_candidates);
+  g_assert_cmpint (d->test_ood->len, ==, both_ood);
+  g_assert_cmpint (d->n_discarded, ==, mixed);
+  g_assert_cmpint (d->n_pool + d->test_id->len, ==, both_id);
   g_hash_table_unref (f.tail);
   g_hash_table_unref (f.ood);
 }
