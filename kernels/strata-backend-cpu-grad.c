@@ -61,7 +61,8 @@ _strata_cpu_norm_grad (const StrataBackend *be, float *dx, float *dw, float *db,
 }
 
 /* gelu_tanh(u) = 0.5 u (1 + tanh s), s = k (u + 0.044715 u³):
- * gelu' = 0.5 (1 + tanh s) + 0.5 u (1 - tanh² s) k (1 + 3 · 0.044715 u²). */
+ * gelu' = 0.5 (1 + tanh s) + 0.5 u (1 - tanh² s) k (1 + 3 · 0.044715 u²), with
+ * tanh s = 1 - 2 / (1 + exp 2s) (expf costs a third of tanhf, as in the forward). */
 StrataStatus
 _strata_cpu_activation_grad (const StrataBackend *be, float *dy, const float *u, size_t n, StrataActivation act)
 {
@@ -69,7 +70,7 @@ _strata_cpu_activation_grad (const StrataBackend *be, float *dy, const float *u,
     return STRATA_ERR_UNSUPPORTED;
   const float k = 0.7978845608028654f; /* sqrt(2/pi) */
   for (size_t i = 0; i < n; i++) {
-    float x = u[i], t = tanhf (k * (x + 0.044715f * x * x * x));
+    float x = u[i], t = 1.0f - 2.0f / (1.0f + expf (2.0f * k * (x + 0.044715f * x * x * x)));
     dy[i] *= 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
   }
   return STRATA_OK;
