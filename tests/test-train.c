@@ -362,6 +362,16 @@ test_refusals (void)
 
   Fixture f = { 0 };
   fixture_open (&f);
+  /* A backend without the training operations (CUDA today), here the CPU's without one. */
+  StrataBackend no_grad = *strata_backend_cpu ();
+  no_grad.name = "no-grad";
+  no_grad.attention_grad = NULL;
+  e = strata_engine_new (&no_grad, f.model->weights, &st);
+  g_assert_null (strata_trainer_new (e, &st));
+  g_assert_cmpint (st, ==, STRATA_ERR_UNSUPPORTED);
+  g_assert_cmpstr (strata_engine_get_error (e), ==, "training is not supported on the no-grad backend (use the CPU)");
+  strata_engine_free (e);
+
   int V = strata_engine_get_config (f.engine)->vocab, R = f.B * f.T;
   g_autofree gint32 *targets = g_new (gint32, R);
   for (int i = 0; i < R; i++)
