@@ -44,8 +44,8 @@ main (int argc, char **argv)
     tokens[i] = (int32_t) ((i * 7919u + 13) % V);
   for (int i = 0; i < B * T; i++)
     targets[i] = i % T >= PROMPT - 1 && i % T < T - 1 ? tokens[i + 1] : -1;
-  const StrataAdamW opt = { .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f,
-                            .max_grad_norm = 1.0f, .warmup_steps = 300, .schedule = STRATA_LR_CONSTANT };
+  const StrataAdamW opt = { .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1,
+                            .max_grad_norm = 1.0, .warmup_steps = 300, .schedule = STRATA_LR_CONSTANT };
 
   double peak = strata_bench_sgemm_peak ();
   double best = 1e9, loss = 0;

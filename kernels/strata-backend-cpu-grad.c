@@ -163,12 +163,11 @@ StrataStatus
 _strata_cpu_adamw (const StrataBackend *be, float *p, const float *g, float *m, float *v, size_t n,
                    const StrataAdamWUpdate *u)
 {
-  float keep = 1.0f - u->lr * u->weight_decay;
   for (size_t i = 0; i < n; i++) {
     float gi = g[i] * u->grad_scale;
-    p[i] *= keep;
-    m[i] = m[i] * u->beta1 + gi * (1.0f - u->beta1);
-    v[i] = v[i] * u->beta2 + gi * gi * (1.0f - u->beta2);
+    p[i] *= u->keep;
+    m[i] = m[i] * u->beta1 + gi * u->one_minus_beta1;
+    v[i] = v[i] * u->beta2 + gi * gi * u->one_minus_beta2;
     p[i] += -u->step_size * (m[i] / (sqrtf (v[i]) / u->bc2_sqrt + u->eps));
   }
   return STRATA_OK;

@@ -15,14 +15,15 @@
 
 typedef struct StrataBackend StrataBackend;
 
-/* One AdamW step, per element in float as torch.optim.AdamW computes it (step t, 1-based):
+/* One AdamW step, per element in float as torch.optim.AdamW computes it (step t, 1-based),
+ * every scalar formed in double by the caller and rounded to float once, as torch does:
  *   g = grad · grad_scale                       (the clipping coefficient, 1 when none)
- *   p = p · (1 - lr · weight_decay)
- *   m = beta1 · m + (1 - beta1) · g;  v = beta2 · v + (1 - beta2) · g²
+ *   p = p · keep                                (keep = 1 - lr · weight_decay)
+ *   m = beta1 · m + one_minus_beta1 · g;  v = beta2 · v + one_minus_beta2 · g²
  *   p = p - step_size · m / (sqrt(v) / bc2_sqrt + eps)
  * with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t). */
 typedef struct {
-  float lr, beta1, beta2, eps, weight_decay, grad_scale;
+  float keep, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, grad_scale;
   float step_size, bc2_sqrt;
 } StrataAdamWUpdate;
 

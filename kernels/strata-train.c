@@ -171,7 +171,7 @@ strata_adamw_lr (const StrataAdamW *o, int step)
 typedef struct {
   StrataTrainer *t;
   StrataAdamWUpdate u;
-  float weight_decay;
+  double lr, weight_decay;
   StrataStatus st;
 } StepState;
 
@@ -185,7 +185,7 @@ adamw_cb (StrataWeightTensor *wt, void *user)
   float *p = wt->matrix ? wt->mat->data : *wt->vec;
   size_t off = (size_t) (p - (float *) t->e->w.arena), n = wt->rows * wt->cols;
   StrataAdamWUpdate u = s->u;
-  u.weight_decay = wt->matrix ? s->weight_decay : 0.0f;
+  u.keep = (float) (1.0 - s->lr * (wt->matrix ? s->weight_decay : 0.0));
   s->st = t->e->be->adamw (t->e->be, p, t->grad_arena + off, t->m + off, t->v + off, n, &u);
   return s->st != STRATA_OK;
 }
@@ -206,9 +206,14 @@ strata_trainer_step (StrataTrainer *t, const StrataAdamW *o, double *grad_norm)
   double lr = strata_adamw_lr (o, t->step);
   t->step++;
   double coef = o->max_grad_norm > 0 ? fmin (1.0, o->max_grad_norm / (norm + 1e-6)) : 1.0;
-  StepState s = { t, { (float) lr, o->beta1, o->beta2, o->eps, 0.0f, (float) coef,
-                       (float) (lr / (1.0 - pow (o->beta1, t->step))), (float) sqrt (1.0 - pow (o->beta2, t->step)) },
-                  o->weight_decay, STRATA_OK };
+  StrataAdamWUpdate u = {
+    .beta1 = (float) o->beta1, .one_minus_beta1 = (float) (1.0 - o->beta1),
+    .beta2 = (float) o->beta2, .one_minus_beta2 = (float) (1.0 - o->beta2),
+    .eps = (float) o->eps, .grad_scale = (float) coef,
+    .step_size = (float) (lr / (1.0 - pow (o->beta1, t->step))),
+    .bc2_sqrt = (float) sqrt (1.0 - pow (o->beta2, t->step)),
+  };
+  StepState s = { t, u, lr, o->weight_decay, STRATA_OK };
   strata_weights_visit (&e->w, adamw_cb, &s);
   return s.st == STRATA_OK ? STRATA_OK : backend_fail (e, s.st, "adamw");
 }

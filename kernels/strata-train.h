@@ -66,8 +66,8 @@ typedef enum { STRATA_LR_CONSTANT, STRATA_LR_LINEAR, STRATA_LR_COSINE } StrataLr
  * embeddings included) and none on biases and LayerNorm gains and biases (the Hugging Face
  * Trainer's default groups), after torch.nn.utils.clip_grad_norm_ of the global L2 norm. */
 typedef struct {
-  float lr, beta1, beta2, eps, weight_decay;
-  float max_grad_norm;      /* <= 0: no clipping */
+  double lr, beta1, beta2, eps, weight_decay;
+  double max_grad_norm;     /* <= 0: no clipping */
   int warmup_steps, total_steps;
   StrataLrSchedule schedule;
 } StrataAdamW;

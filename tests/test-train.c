@@ -12,7 +12,8 @@
  *    matrices only) and the gradient norms: 1e-5 relative to torch's float32 run (its own
  *    float64 rerun differs by 8.3e-7);
  *  - finite differences of the inference engine's loss (an independent forward) on a few
- *    parameters: 1e-2 relative to the largest of them. */
+ *    parameters: 1e-2 relative to the largest of them; and the trainer's loss equals the
+ *    engine's (1e-12 relative: the same logits). */
 #include <math.h>
 #include <string.h>
 
@@ -135,10 +136,10 @@ golden_sites (Fixture *f, const char *prefix, StrataGradSite *sites, char names[
   gint64 shape[STRATA_GOLDEN_MAX_DIMS];
   for (int l = 0; l < g->n_layers; l++)
     for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++) {
+      g_assert_cmpint (n, <, max);
       g_snprintf (names[n], 64, "%sblocks.%d.%s", prefix, l, kinds[k].name);
       if (!strata_golden_has (f->golden, names[n], &n_dims, shape))
         continue;
-      g_assert_cmpint (n, <, max);
       sites[n] = (StrataGradSite) { kinds[k].site, l, g_new0 (float, rows) };
       n++;
     }
@@ -240,8 +241,8 @@ test_adamw (void)
 {
   Fixture f = { 0 };
   fixture_open (&f);
-  StrataAdamW o = { .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f,
-                    .max_grad_norm = 1.0f, .warmup_steps = 2, .total_steps = 6, .schedule = STRATA_LR_LINEAR };
+  StrataAdamW o = { .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1,
+                    .max_grad_norm = 1.0, .warmup_steps = 2, .total_steps = 6, .schedule = STRATA_LR_LINEAR };
   g_autofree float *ref_loss = golden_f32 (&f, "adamw_loss", 6);
   g_autofree float *ref_norm = golden_f32 (&f, "adamw_norm", 5);
   for (int s = 0; s <= 5; s++) {
@@ -315,8 +316,14 @@ test_finite_differences (void)
 {
   Fixture f = { 0 };
   fixture_open (&f);
-  g_assert_cmpint (strata_trainer_loss_grad (f.trainer, f.tokens, f.targets, f.B, f.T, 1.0f, NULL, 0, NULL), ==,
+  double loss = 0;
+  g_assert_cmpint (strata_trainer_loss_grad (f.trainer, f.tokens, f.targets, f.B, f.T, 1.0f, NULL, 0, &loss), ==,
                    STRATA_OK);
+  /* The training forward runs the inference block's operations in the same order: the same
+   * logits, so the same loss up to the order of the host's double sums. */
+  double engine = engine_loss (&f);
+  g_test_message ("loss: trainer %.15f, engine %.15f", loss, engine);
+  g_assert_cmpfloat_with_epsilon (loss, engine, 1e-12 * engine);
   const StrataConfig *g = strata_engine_get_config (f.engine);
   struct { const char *name; gsize index; } probes[] = {
     { "tok_embed", (gsize) f.tokens[0] * g->d_model + 3 }, { "pos_embed", 2 * (gsize) g->d_model + 1 },
@@ -395,7 +402,7 @@ test_refusals (void)
 static void
 test_schedules (void)
 {
-  StrataAdamW o = { .lr = 2.0f, .warmup_steps = 4, .total_steps = 12 };
+  StrataAdamW o = { .lr = 2.0, .warmup_steps = 4, .total_steps = 12 };
   for (int s = STRATA_LR_CONSTANT; s <= STRATA_LR_COSINE; s++) {
     o.schedule = s;
     g_assert_cmpfloat (strata_adamw_lr (&o, 0), ==, 0.0);
