@@ -190,6 +190,18 @@ print_report (const StrataAnalysisReport *report)
     fprintf (stderr, "strata: note: %s\n", report->attention_note);
 }
 
+/* One line per site on stderr: the estimate against real patching. */
+static void
+print_agreement (const GArray *agreement)
+{
+  for (guint i = 0; agreement && i < agreement->len; i++) {
+    const StrataPatchAgreement *ag = &g_array_index (agreement, StrataPatchAgreement, i);
+    fprintf (stderr, "strata: attribution vs real patching, %s: mean Pearson r %.3f, top-%d overlap %.2f, "
+             "largest score difference %.3g (%d prompts)\n", strata_patch_site_to_string (ag->site), ag->pearson, ag->k,
+             ag->topk_overlap, ag->max_abs_diff, ag->n_prompts);
+  }
+}
+
 /* The checkpoint `--compare` names: its model and analysis, beside the primary's. */
 typedef struct {
   StrataModel *model;
@@ -197,8 +209,9 @@ typedef struct {
 } Compared;
 
 static int
-finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po, double seconds,
-        gboolean grid, const Compared *cmp, const StrataViewState *v, const Common *c)
+finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnalysisRequest *patched,
+        const StrataAnalysisReport *report, gboolean grid, const Compared *cmp, const StrataViewState *v,
+        const Common *c)
 {
   GError *error = NULL;
   StrataAnalysis *b = cmp ? cmp->analysis : NULL;
@@ -206,8 +219,8 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatc
     g_autoptr (JsonBuilder) jb = json_builder_new ();
     json_builder_begin_object (jb);
     strata_probe_json_header (jb, command, a);
-    if (po)
-      strata_probe_json_patch (jb, m, a, po, seconds);
+    if (patched)
+      strata_probe_json_patch (jb, m, a, &patched->patch_options, patched->patch_method, report);
     else
       strata_probe_json_lens (jb, m, a, grid);
     if (b) {
@@ -403,7 +416,7 @@ strata_cmd_lens (int argc, char **argv)
       goto out;
     v.compare = TRUE;
   }
-  status = finish ("lens", m, a, NULL, 0, !summary, compare ? &cmp : NULL, &v, &c);
+  status = finish ("lens", m, a, NULL, NULL, !summary, compare ? &cmp : NULL, &v, &c);
 out:
   g_clear_pointer (&cmp.analysis, strata_analysis_free);
   g_clear_pointer (&cmp.model, strata_model_free);
@@ -423,7 +436,9 @@ strata_cmd_patch (int argc, char **argv)
   g_autofree char *direction = NULL, *metric = NULL;
   g_auto (GStrv) sites = NULL;
   int head_pos = -1;
-  gboolean naive = FALSE;
+  gboolean naive = FALSE, agreement = FALSE;
+  g_autofree char *method = NULL;
+  g_autofree char *method_help = strata_enum_join (&strata_patch_method_table, ", ", " or ", STRATA_PATCH_EXACT);
   g_autofree char *site_words = strata_enum_join (&strata_patch_site_table, ", ", " or ", -1);
   g_autofree char *site_help = g_strdup_printf ("%s; repeats", site_words);
   g_autofree char *direction_help = strata_enum_join (&strata_patch_direction_table, ", ", " or ", STRATA_PATCH_DENOISE);
@@ -439,6 +454,9 @@ strata_cmd_patch (int argc, char **argv)
     { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, metric_help, "METRIC" },
     { "head-pos", 0, 0, G_OPTION_ARG_INT, &head_pos, "Position of the head_at site (default: the last)", "P" },
     { "naive", 0, 0, G_OPTION_ARG_NONE, &naive, "One full forward pass per patch (the reference loop)", NULL },
+    { "method", 0, 0, G_OPTION_ARG_STRING, &method, method_help, "METHOD" },
+    { "agreement", 0, 0, G_OPTION_ARG_NONE, &agreement,
+      "With --method attribution: also run real patching and report how well the estimate agrees", NULL },
     { NULL }
   };
   GError *error = NULL;
@@ -456,7 +474,7 @@ strata_cmd_patch (int argc, char **argv)
   g_auto (StrataViewState) v = { 0 };
   StrataPatchSite site_list[16];
   StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
-  int dir = 0, met = 0;
+  int dir = 0, met = 0, how = STRATA_PATCH_EXACT;
   if ((prompts != NULL) == (clean != NULL || corrupt != NULL) || (!prompts && (!clean || !corrupt))) {
     fail_with (&error, "give --clean and --corrupt, or --prompts");
     goto out;
@@ -466,8 +484,17 @@ strata_cmd_patch (int argc, char **argv)
     goto out;
   }
   if ((direction && !parse_enum ("--direction", direction, &strata_patch_direction_table, &dir, &error)) ||
-      (metric && !parse_enum ("--metric", metric, &strata_patch_metric_table, &met, &error)))
+      (metric && !parse_enum ("--metric", metric, &strata_patch_metric_table, &met, &error)) ||
+      (method && !parse_enum ("--method", method, &strata_patch_method_table, &how, &error)))
     goto out;
+  if (how == STRATA_PATCH_ATTRIBUTION && met == STRATA_METRIC_TOP1_CHANGE) {
+    fail_with (&error, "--method attribution needs a differentiable metric: --metric logit-diff or prob");
+    goto out;
+  }
+  if (agreement && how != STRATA_PATCH_ATTRIBUTION) {
+    fail_with (&error, "--agreement compares attribution patching with real patching: give --method attribution");
+    goto out;
+  }
   po.direction = (StrataPatchDirection) dir;
   po.metric = (StrataPatchMetric) met;
   for (int i = 0; sites && sites[i]; i++) {
@@ -503,15 +530,17 @@ strata_cmd_patch (int argc, char **argv)
   req.patch_options = po;
   req.patch_target = target;
   req.patch_naive = naive;
+  req.patch_method = (StrataPatchMethod) how;
+  req.patch_agreement = agreement;
   a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, &error);
   print_report (&report);
   if (!a)
     goto out;
-  double seconds = report.patch_seconds;
+  print_agreement (report.agreement);
   strata_engine_free (e);
   e = NULL;
   view_for (&c, a, &po, &v);
-  status = finish ("patch", m, a, &po, seconds, FALSE, NULL, &v, &c);
+  status = finish ("patch", m, a, &req, &report, FALSE, NULL, &v, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);

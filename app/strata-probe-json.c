@@ -308,6 +308,7 @@ add_grid (JsonBuilder *b, const char *name, const double *v, int rows, int cols)
 static void
 add_patch_fields (JsonBuilder *b, StrataModel *m, const StrataPatchResult *r)
 {
+  MEMBER (b, "method"), json_builder_add_string_value (b, strata_enum_to_string (&strata_patch_method_table, r->method));
   MEMBER (b, "target");
   json_builder_begin_object (b);
   MEMBER (b, "name"), json_builder_add_string_value (b, r->target_name);
@@ -401,12 +402,34 @@ add_circuit (JsonBuilder *b, const StrataCircuit *c)
   json_builder_end_object (b);
 }
 
+/* agreement: [{site, n_prompts, n_cells, pearson, k, topk_overlap, max_abs_diff}] */
+static void
+add_agreement (JsonBuilder *b, const GArray *agreement)
+{
+  MEMBER (b, "agreement");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < agreement->len; i++) {
+    const StrataPatchAgreement *ag = &g_array_index (agreement, StrataPatchAgreement, i);
+    json_builder_begin_object (b);
+    MEMBER (b, "site"), json_builder_add_string_value (b, strata_patch_site_to_string (ag->site));
+    MEMBER (b, "n_prompts"), json_builder_add_int_value (b, ag->n_prompts);
+    MEMBER (b, "n_cells"), json_builder_add_int_value (b, ag->n_cells);
+    MEMBER (b, "pearson"), add_num (b, ag->pearson);
+    MEMBER (b, "k"), json_builder_add_int_value (b, ag->k);
+    MEMBER (b, "topk_overlap"), add_num (b, ag->topk_overlap);
+    MEMBER (b, "max_abs_diff"), add_num (b, ag->max_abs_diff);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 void
 strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
-                         const StrataPatchOptions *o, double elapsed_s)
+                         const StrataPatchOptions *o, StrataPatchMethod method, const StrataAnalysisReport *report)
 {
   MEMBER (b, "settings");
   json_builder_begin_object (b);
+  MEMBER (b, "method"), json_builder_add_string_value (b, strata_enum_to_string (&strata_patch_method_table, method));
   MEMBER (b, "direction"), json_builder_add_string_value (b, strata_patch_direction_to_string (o->direction));
   MEMBER (b, "metric"), json_builder_add_string_value (b, strata_patch_metric_to_string (o->metric));
   MEMBER (b, "sites");
@@ -414,7 +437,9 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   for (int i = 0; i < o->n_sites; i++)
     json_builder_add_string_value (b, strata_patch_site_to_string (o->sites[i]));
   json_builder_end_array (b);
-  MEMBER (b, "seconds"), add_num (b, elapsed_s);
+  MEMBER (b, "seconds"), add_num (b, report->patch_seconds);
+  if (report->agreement)
+    MEMBER (b, "exact_seconds"), add_num (b, report->exact_seconds);
   json_builder_end_object (b);
 
   GPtrArray *results = a->patch_results;
@@ -433,6 +458,8 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   MEMBER (b, "aggregate");
   strata_probe_json_patch_aggregates (b, a->patch_aggregates);
   add_circuit (b, a->circuit);
+  if (report->agreement)
+    add_agreement (b, report->agreement);
 }
 
 /* aggregate[TAG] = {n, sites[SITE] = {mean_score, mean_metric}}, in the list's order. */

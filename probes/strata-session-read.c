@@ -387,6 +387,10 @@ static gboolean
 read_patch_result (hid_t g, StrataPatchResult *r, GError **error)
 {
   int e;
+  if (strata_h5_has_attr (g, "method")) { /* format 1.4; before, every result was exact */
+    TRY (_strata_session_get_enum (g, "method", &strata_patch_method_table, &e, error));
+    r->method = (StrataPatchMethod) e;
+  }
   TRY (_strata_session_get_enum (g, "direction", &strata_patch_direction_table, &e, error));
   r->direction = (StrataPatchDirection) e;
   TRY (_strata_session_get_enum (g, "metric", &strata_patch_metric_table, &e, error));

@@ -271,6 +271,7 @@ write_patch_map (hid_t g, const StrataPatchMap *m, GError **error)
 static gboolean
 write_patch_result (hid_t g, const StrataPatchResult *r, GError **error)
 {
+  TRY (_strata_session_set_enum (g, "method", &strata_patch_method_table, r->method, error)); /* 1.4 */
   TRY (_strata_session_set_enum (g, "direction", &strata_patch_direction_table, r->direction, error));
   TRY (_strata_session_set_enum (g, "metric", &strata_patch_metric_table, r->metric, error));
   TRY (strata_h5_set_string_attr (g, "target_name", r->target_name, error));

@@ -468,8 +468,8 @@ strata_figure_data_patch (const StrataFigureInput *in)
   g_autofree char *what = m->site == STRATA_PATCH_HEAD      ? g_strdup ("each head (every position)")
                           : m->site == STRATA_PATCH_HEAD_AT ? g_strdup_printf ("each head at position %d", m->head_pos)
                                                             : g_strdup (strata_patch_site_to_string (m->site));
-  f->title = g_strdup_printf ("Activation patching: %s (%s), target %s", what,
-                              strata_enum_get_label (&strata_patch_direction_table, pr->direction), target);
+  f->title = g_strdup_printf ("%s: %s (%s), target %s", strata_enum_get_label (&strata_patch_method_table, pr->method),
+                              what, strata_enum_get_label (&strata_patch_direction_table, pr->direction), target);
   f->row_axis = g_strdup ("layer (block)");
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
