@@ -153,8 +153,9 @@ piece_has_newline (const char *piece)
   return strchr (piece, '\n') || strcmp (piece, "<0x0A>") == 0 || strstr (piece, "\xc4\x8a");
 }
 
-/* Whether the token at `w` begins a sentence: the text before it, skipping tokens that are
- * only spaces, ends in '.', '!', '?' or a newline, or there is none (BOS only). */
+/* Whether the token at `w` begins a sentence: the text before it, over spaces, quotes and
+ * brackets (an opening quote: `. "Tom`; a closing one: `." Tom`), ends in '.', '!', '?' or a
+ * newline, or there is none (BOS only). */
 static gboolean
 begins_sentence (const StrataPrompt *prompt, StrataTokenizer *tok, int32_t bos, int w)
 {
@@ -167,11 +168,13 @@ begins_sentence (const StrataPrompt *prompt, StrataTokenizer *tok, int32_t bos, 
       return FALSE;
     if (piece_has_newline (piece))
       return TRUE;
-    g_autofree char *text = g_strchomp (g_strdup (strip_marker (piece)));
-    if (!*text)
+    g_autofree char *text = g_strdup (strip_marker (piece));
+    gsize n = strlen (text);
+    while (n > 0 && strchr (" \"'()[]", text[n - 1]))
+      n--;
+    if (n == 0)
       continue;
-    char last = text[strlen (text) - 1];
-    return last == '.' || last == '!' || last == '?';
+    return text[n - 1] == '.' || text[n - 1] == '!' || text[n - 1] == '?';
   }
   return TRUE;
 }

@@ -80,8 +80,8 @@ gboolean strata_trace_piece_is_capitalized (const char *piece);
 /* Add to `prompt`'s targets the numbers and entities its generated part writes: a token is a
  * number when its piece is all digits, an entity when its piece is capitalized and at least
  * one of its occurrences in the generated part does not begin a sentence (the preceding
- * text, over whitespace-only tokens, ends in '.', '!', '?' or a newline, or is the start of
- * the sequence: nothing before it but BOS). Tokens already targets are skipped; the `max`
+ * text, read back over spaces and the ASCII quotes and brackets " ' ( ) [ ], ends in '.',
+ * '!', '?' or a newline, or is the start of the sequence: nothing before it but BOS). Tokens already targets are skipped; the `max`
  * most frequent in the generated part are kept (first written first on a tie), each named by
  * its piece (its "#ID" when a target already has that name). Returns how many were added. */
 int strata_trace_add_auto_targets (StrataPrompt *prompt, StrataTokenizer *tok, int32_t bos, int max);
