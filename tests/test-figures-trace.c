@@ -160,6 +160,20 @@ test_matches_json (Fixture *f, gconstpointer data)
   check_figure (f, 3);
 }
 
+/* A session saved showing the trace figure reopens on it, with its K and its positions. */
+static void
+test_session_view (Fixture *f, gconstpointer data)
+{
+  const StrataViewState *v = &f->session->view;
+  g_assert_cmpint (v->figure, ==, STRATA_FIGURE_TRACE);
+  g_assert_cmpint (v->trace.topk, ==, 3);
+  g_assert_true (v->trace.anywhere);
+  JsonObject *settings = json_object_get_object_member (json_node_get_object (json_parser_get_root (f->parser)),
+                                                        "settings");
+  g_assert_cmpint (json_object_get_int_member (settings, "trace_topk"), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (settings, "trace_written"), ==, "anywhere");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,5 +183,7 @@ main (int argc, char **argv)
   g_test_add ("/figures-trace/matches-json", Fixture, plain, fixture_set_up, test_matches_json, fixture_tear_down);
   g_test_add ("/figures-trace/matches-json-typed", Fixture, typed, fixture_set_up, test_matches_json,
               fixture_tear_down);
+  static const char *const shown[] = { "--view", "trace", "--trace-topk", "3", "--trace-anywhere", NULL };
+  g_test_add ("/figures-trace/session-view", Fixture, shown, fixture_set_up, test_session_view, fixture_tear_down);
   return g_test_run ();
 }
