@@ -174,6 +174,53 @@ test_session_view (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (settings, "trace_written"), ==, "anywhere");
 }
 
+/* A trace of 2000 positions fits the figure: cells narrower than a unit stay inside the plot,
+ * and a point maps back to the cell drawn there. Hand-built: one target, id 7, written at
+ * 1500 and 1999, top-1 at (layer 2, position 1200). */
+static void
+test_long_trace (void)
+{
+  enum { T = 2000, L = 4 };
+  StrataLensResult *r = g_new0 (StrataLensResult, 1);
+  r->n_layers = L;
+  r->T = T;
+  r->ids = g_array_new (FALSE, TRUE, sizeof (int32_t));
+  g_array_set_size (r->ids, T);
+  g_array_index (r->ids, int32_t, 1500) = g_array_index (r->ids, int32_t, 1999) = 7;
+  r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
+  StrataLensTarget *t = g_new0 (StrataLensTarget, 1);
+  t->name = g_strdup ("seven");
+  t->id = 7;
+  t->rank = g_new (int32_t, (L + 1) * T);
+  for (int c = 0; c < (L + 1) * T; c++)
+    t->rank[c] = 100;
+  t->rank[2 * T + 1200] = 0;
+  g_ptr_array_add (r->targets, t);
+  StrataAnalysis a = { .lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free) };
+  g_ptr_array_add (a.lens_results, r);
+  StrataViewState v = { .layer = -1, .position = -1, .trace = { 1, TRUE } };
+  StrataFigureInput in = { .kind = STRATA_FIGURE_TRACE, .a = &a, .view = &v };
+  double W = STRATA_FIGURE_DEFAULT_WIDTH, H = STRATA_FIGURE_DEFAULT_HEIGHT, x, y, w, h;
+  g_assert_true (strata_figure_get_plot_area (&in, W, H, 0, &x, &y, &w, &h));
+  g_assert_cmpfloat (x, >, 0);
+  g_assert_cmpfloat (x + w, <=, W);
+  StrataFigureHit hit;
+  g_assert_true (strata_figure_hit_test (&in, W, H, x + (1200 + 0.5) * w / T, y + (L - 2 + 0.5) * h / (L + 1), &hit));
+  g_assert_cmpint (hit.position, ==, 1200);
+  g_assert_cmpint (hit.layer, ==, 2);
+  g_autoptr (StrataHeatFigure) f = strata_figure_data_trace (&in);
+  g_assert_cmpfloat (f->panels[0]->value[2 * T + 1200], ==, 0);
+  g_assert_cmpuint (f->panels[0]->outlined->len, ==, 1);
+  g_autofree char *dir = g_dir_make_tmp ("strata-trace-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "long.png", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (strata_figure_export (png, W, H, 1, &in, &error));
+  g_assert_no_error (error);
+  g_unlink (png);
+  g_rmdir (dir);
+  g_ptr_array_unref (a.lens_results);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,6 +231,7 @@ main (int argc, char **argv)
   g_test_add ("/figures-trace/matches-json-typed", Fixture, typed, fixture_set_up, test_matches_json,
               fixture_tear_down);
   static const char *const shown[] = { "--view", "trace", "--trace-topk", "3", "--trace-anywhere", NULL };
+  g_test_add_func ("/figures-trace/long", test_long_trace);
   g_test_add ("/figures-trace/session-view", Fixture, shown, fixture_set_up, test_session_view, fixture_tear_down);
   return g_test_run ();
 }
