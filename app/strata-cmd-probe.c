@@ -251,9 +251,11 @@ typedef struct {
   gboolean raw;
   int generate;               /* --generate N: the model continues the prompt first */
   StrataGenerateOptions go;
-  /* Trace resolution: the targets chosen from the generated part (--trace-targets, capped by
-   * --trace-max) and how cells count (--trace-topk, --trace-anywhere). */
+  /* Trace resolution: the targets chosen from the generated part (--trace-targets as given,
+   * and what it means: auto with --generate unless said otherwise; capped by --trace-max) and
+   * how cells count (--trace-topk, -1 until given; --trace-anywhere). */
   char *trace_targets;
+  StrataTraceTargets trace_mode;
   int trace_max;
   StrataTraceOptions trace;
 } LensInput;
@@ -306,7 +308,7 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   }
   /* Targets chosen from the generated text join the lens' targets: their ranks are read in
    * the same pass as the typed ones'. */
-  gboolean auto_targets = in->trace_targets ? strcmp (in->trace_targets, "auto") == 0 : in->generate > 0;
+  gboolean auto_targets = in->trace_mode == STRATA_TRACE_TARGETS_AUTO;
   if (auto_targets && !m->tokenizer && in->trace_targets) {
     strata_engine_free (e);
     return fail_with (error, "%s: --trace-targets=auto reads token text and the model has no tokenizer (give --tokenizer)",
@@ -361,7 +363,7 @@ int
 strata_cmd_lens (int argc, char **argv)
 {
   Common c = { .scale = 2.0, .layer = -1, .head = 0 };
-  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5, .trace_max = STRATA_TRACE_MAX_AUTO, .trace = { 1, FALSE } };
+  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5, .trace_max = STRATA_TRACE_MAX_AUTO, .trace = { -1, FALSE } };
   LensView lv = { 0 };
   StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   g_autofree char *compare = NULL;
@@ -414,9 +416,14 @@ strata_cmd_lens (int argc, char **argv)
   }
   if (!strata_cli_generate_options (&sampling, in.generate, &in.go, &error))
     goto out;
-  int trace_targets;
-  if (in.trace_targets && !parse_enum ("--trace-targets", in.trace_targets, &strata_trace_targets_table, &trace_targets, &error))
+  int trace_mode = in.generate > 0 ? STRATA_TRACE_TARGETS_AUTO : STRATA_TRACE_TARGETS_NONE;
+  if (in.trace_targets && !parse_enum ("--trace-targets", in.trace_targets, &strata_trace_targets_table, &trace_mode, &error))
     goto out;
+  in.trace_mode = (StrataTraceTargets) trace_mode;
+  /* The JSON reports the trace resolution of a generated trace, or when any option asks. */
+  gboolean trace = in.generate > 0 || in.trace_targets || in.trace.topk != -1 || in.trace.anywhere;
+  if (in.trace.topk == -1)
+    in.trace.topk = 1;
   if (in.trace.topk < 1 || in.trace_max < 0) {
     fail_with (&error, "--trace-topk takes K >= 1 and --trace-max N >= 0 (given %d and %d)", in.trace.topk, in.trace_max);
     goto out;
@@ -432,7 +439,6 @@ strata_cmd_lens (int argc, char **argv)
     v.compare = TRUE;
   }
   v.trace = in.trace;
-  gboolean trace = in.generate > 0 || in.trace_targets || in.trace.topk != 1 || in.trace.anywhere;
   status = finish ("lens", m, a, NULL, 0, !summary, trace ? &in.trace : NULL, compare ? &cmp : NULL, &v, &c);
 out:
   g_clear_pointer (&cmp.analysis, strata_analysis_free);
