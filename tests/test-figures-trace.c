@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 #include "strata-figure-private.h"
 #include "strata-session.h"
@@ -146,6 +147,13 @@ check_figure (Fixture *f, int topk)
                         && c->col == json_object_get_int_member (first, "position"));
     }
     g_assert_true (found);
+    /* ... and said in the description (SVG <desc>, accessibility). */
+    g_autofree char *desc = NULL;
+    strata_figure_describe (&in, NULL, &desc);
+    g_autofree char *said = g_strdup_printf ("at layer %" G_GINT64_FORMAT ", position %" G_GINT64_FORMAT,
+                                             json_object_get_int_member (first, "layer"),
+                                             json_object_get_int_member (first, "position"));
+    g_assert_nonnull (strstr (desc, said));
     n_first++;
   }
   g_assert_cmpint (n_marked, <=, n_written);

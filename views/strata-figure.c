@@ -158,6 +158,22 @@ append_trace (GString *s, const char *what, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
+/* The outlined cells (the trace figure's first held cell per target): "“L” at layer 5,
+ * position 20". */
+static void
+append_outlined (GString *s, const StrataHeatFigure *f, const StrataGrid *g)
+{
+  if (!g->outlined || !f->legend)
+    return;
+  g_string_append (s, " Outlined:");
+  for (guint i = 0; i < g->outlined->len; i++) {
+    const StrataGridCell *c = &g_array_index (g->outlined, StrataGridCell, i);
+    const char *what = c->entry >= 0 && (guint) c->entry < f->legend->len ? g_ptr_array_index (f->legend, c->entry) : "?";
+    g_string_append_printf (s, "%s %s at layer %d, position %d", i ? "," : "", what, c->row, c->col);
+  }
+  g_string_append_c (s, '.');
+}
+
 static char *
 heat_describe (gconstpointer data, GString *s)
 {
@@ -172,6 +188,7 @@ heat_describe (gconstpointer data, GString *s)
     append_labels (s, "Row labels", f->panels[p]->row_labels);
     append_labels (s, "Column labels", f->panels[p]->col_labels);
     append_trace (s, f->trace_label, f->panels[p]);
+    append_outlined (s, f, f->panels[p]);
     append_cell_text (s, f->panels[p]);
   }
   return g_strdup (f->title);
