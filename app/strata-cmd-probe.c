@@ -208,10 +208,11 @@ typedef struct {
   StrataAnalysis *analysis;
 } Compared;
 
+/* `trace`: the trace resolution the JSON reports (NULL: none). */
 static int
 finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnalysisRequest *patched,
-        const StrataAnalysisReport *report, gboolean grid, const Compared *cmp, const StrataViewState *v,
-        const Common *c)
+        const StrataAnalysisReport *report, gboolean grid, const StrataTraceOptions *trace, const Compared *cmp,
+        const StrataViewState *v, const Common *c)
 {
   GError *error = NULL;
   StrataAnalysis *b = cmp ? cmp->analysis : NULL;
@@ -222,12 +223,12 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnal
     if (patched)
       strata_probe_json_patch (jb, m, a, &patched->patch_options, patched->patch_method, report);
     else
-      strata_probe_json_lens (jb, m, a, grid);
+      strata_probe_json_lens (jb, m, a, grid, trace);
     if (b) {
       json_builder_set_member_name (jb, "compare");
       json_builder_begin_object (jb);
       strata_probe_json_header (jb, command, b);
-      strata_probe_json_lens (jb, cmp->model, b, grid);
+      strata_probe_json_lens (jb, cmp->model, b, grid, trace);
       json_builder_end_object (jb);
     }
     json_builder_end_object (jb);
@@ -262,6 +263,13 @@ typedef struct {
   gboolean raw;
   int generate;               /* --generate N: the model continues the prompt first */
   StrataGenerateOptions go;
+  /* Trace resolution: the targets chosen from the generated part (--trace-targets as given,
+   * and what it means: auto with --generate unless said otherwise; capped by --trace-max) and
+   * how cells count (--trace-topk, -1 until given; --trace-anywhere). */
+  char *trace_targets;
+  StrataTraceTargets trace_mode;
+  int trace_max;
+  StrataTraceOptions trace;
 } LensInput;
 
 /* The lens of one checkpoint over the prompt, ids or set of `in` (tokenized by that
@@ -310,6 +318,16 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
     if (p->corrupt_ids)  /* a corrupted input no longer matches the longer sequence */
       g_clear_pointer (&p->corrupt_ids, g_array_unref);
   }
+  /* Targets chosen from the generated text join the lens' targets: their ranks are read in
+   * the same pass as the typed ones'. */
+  gboolean auto_targets = in->trace_mode == STRATA_TRACE_TARGETS_AUTO;
+  if (auto_targets && !m->tokenizer && in->trace_targets) {
+    strata_engine_free (e);
+    return fail_with (error, "%s: --trace-targets=auto reads token text and the model has no tokenizer (give --tokenizer)",
+                      path), NULL;
+  }
+  for (guint i = 0; auto_targets && m->tokenizer && i < set->prompts->len; i++)
+    strata_trace_add_auto_targets (set->prompts->pdata[i], m->tokenizer, m->bos_id, in->trace_max);
   StrataAnalysisRequest req;
   strata_analysis_request_init (&req);
   req.lens_options = (StrataLensOptions) { in->topk, in->raw, in->threshold, candidates ? (int32_t *) candidates->data : NULL,
@@ -357,7 +375,7 @@ int
 strata_cmd_lens (int argc, char **argv)
 {
   Common c = { .scale = 2.0, .layer = -1, .head = 0 };
-  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5 };
+  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5, .trace_max = STRATA_TRACE_MAX_AUTO, .trace = { -1, FALSE } };
   LensView lv = { 0 };
   StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   g_autofree char *compare = NULL;
@@ -382,6 +400,10 @@ strata_cmd_lens (int argc, char **argv)
     { "view-curve", 0, 0, G_OPTION_ARG_STRING, &lv.curve, curve_help, "Q" },
     { "generate", 0, 0, G_OPTION_ARG_INT, &in.generate, "Let the model continue each prompt by up to N tokens first, then read the whole sequence", "N" },
     STRATA_CLI_SAMPLING_ENTRIES (sampling),
+    { "trace-targets", 0, 0, G_OPTION_ARG_STRING, &in.trace_targets, "Trace resolution targets: auto (every number and entity the generated part writes, as well as --target) or none (--target only); default auto with --generate", "auto|none" },
+    { "trace-max", 0, 0, G_OPTION_ARG_INT, &in.trace_max, "At most N automatic trace targets, the most frequent (default " G_STRINGIFY (STRATA_TRACE_MAX_AUTO) ")", "N" },
+    { "trace-topk", 0, 0, G_OPTION_ARG_INT, &in.trace.topk, "A target counts as held where the lens ranks it within the top K (default 1)", "K" },
+    { "trace-anywhere", 0, 0, G_OPTION_ARG_NONE, &in.trace.anywhere, "Trace targets count as written anywhere in the sequence, not only in the generated part", NULL },
     { NULL }
   };
   GError *error = NULL;
@@ -406,6 +428,18 @@ strata_cmd_lens (int argc, char **argv)
   }
   if (!strata_cli_generate_options (&sampling, in.generate, &in.go, &error))
     goto out;
+  int trace_mode = in.generate > 0 ? STRATA_TRACE_TARGETS_AUTO : STRATA_TRACE_TARGETS_NONE;
+  if (in.trace_targets && !parse_enum ("--trace-targets", in.trace_targets, &strata_trace_targets_table, &trace_mode, &error))
+    goto out;
+  in.trace_mode = (StrataTraceTargets) trace_mode;
+  /* The JSON reports the trace resolution of a generated trace, or when any option asks. */
+  gboolean trace = in.generate > 0 || in.trace_targets || in.trace.topk != -1 || in.trace.anywhere;
+  if (in.trace.topk == -1)
+    in.trace.topk = 1;
+  if (in.trace.topk < 1 || in.trace_max < 0) {
+    fail_with (&error, "--trace-topk takes K >= 1 and --trace-max N >= 0 (given %d and %d)", in.trace.topk, in.trace_max);
+    goto out;
+  }
   if (!(a = lens_checkpoint (argv[1], &c, &in, &m, &error)))
     goto out;
   view_for (&c, a, NULL, &v);
@@ -416,11 +450,13 @@ strata_cmd_lens (int argc, char **argv)
       goto out;
     v.compare = TRUE;
   }
-  status = finish ("lens", m, a, NULL, NULL, !summary, compare ? &cmp : NULL, &v, &c);
+  v.trace = in.trace;
+  status = finish ("lens", m, a, NULL, NULL, !summary, trace ? &in.trace : NULL, compare ? &cmp : NULL, &v, &c);
 out:
   g_clear_pointer (&cmp.analysis, strata_analysis_free);
   g_clear_pointer (&cmp.model, strata_model_free);
   g_free (in.prompt), g_free (in.ids_list), g_free (in.prompts), g_free (in.cand_file), g_free (in.cand_prefix);
+  g_free (in.trace_targets);
   g_strfreev (in.targets);
   g_free (lv.target), g_free (lv.position), g_free (lv.tag), g_free (lv.curve);
   g_free (sampling.stop);
@@ -540,7 +576,7 @@ strata_cmd_patch (int argc, char **argv)
   strata_engine_free (e);
   e = NULL;
   view_for (&c, a, &po, &v);
-  status = finish ("patch", m, a, &req, &report, FALSE, NULL, &v, &c);
+  status = finish ("patch", m, a, &req, &report, FALSE, NULL, NULL, &v, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);

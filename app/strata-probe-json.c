@@ -205,6 +205,42 @@ add_lens_grid (JsonBuilder *b, StrataModel *m, const StrataLensResult *r)
   json_builder_end_array (b);
 }
 
+/* trace_resolution: per target where the lens first holds it before the trace writes it
+ * (probes/strata-trace-resolution.h). */
+static void
+add_trace_resolution (JsonBuilder *b, const StrataPrompt *p, const StrataLensResult *r, const StrataTraceOptions *o)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTraceResolution) t = strata_trace_resolution_new (r, p->n_generated, o, &error);
+  MEMBER (b, "trace_resolution");
+  json_builder_begin_array (b);
+  for (guint i = 0; t && i < t->targets->len; i++) {
+    const StrataTraceTarget *tt = t->targets->pdata[i];
+    json_builder_begin_object (b);
+    MEMBER (b, "name"), json_builder_add_string_value (b, tt->name);
+    MEMBER (b, "id"), json_builder_add_int_value (b, tt->id);
+    MEMBER (b, "topk"), json_builder_add_int_value (b, t->topk);
+    MEMBER (b, "written");
+    json_builder_begin_array (b);
+    for (guint j = 0; j < tt->written->len; j++)
+      json_builder_add_int_value (b, g_array_index (tt->written, int, j));
+    json_builder_end_array (b);
+    MEMBER (b, "first");
+    if (tt->first_position >= 0) {
+      json_builder_begin_object (b);
+      MEMBER (b, "layer"), json_builder_add_int_value (b, tt->first_layer);
+      MEMBER (b, "position"), json_builder_add_int_value (b, tt->first_position);
+      json_builder_end_object (b);
+    } else {
+      json_builder_add_null_value (b);
+    }
+    MEMBER (b, "written_at"), add_layer_or_null (b, tt->written_at);
+    MEMBER (b, "tokens_ahead"), add_layer_or_null (b, tt->tokens_ahead);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 static void
 add_doubles (JsonBuilder *b, const char *name, const double *v, int n)
 {
@@ -216,7 +252,8 @@ add_doubles (JsonBuilder *b, const char *name, const double *v, int n)
 }
 
 void
-strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a, gboolean per_prompt_grid)
+strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a, gboolean per_prompt_grid,
+                        const StrataTraceOptions *trace)
 {
   const StrataLensOptions *o = &a->lens_options;
   MEMBER (b, "settings");
@@ -229,6 +266,10 @@ strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
     add_ids (b, NULL, a->lens_candidates);
   else
     json_builder_add_null_value (b);
+  if (trace) {
+    MEMBER (b, "trace_topk"), json_builder_add_int_value (b, trace->topk);
+    MEMBER (b, "trace_written"), json_builder_add_string_value (b, trace->anywhere ? "anywhere" : "generated");
+  }
   json_builder_end_object (b);
 
   MEMBER (b, "prompts");
@@ -242,6 +283,8 @@ strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
       add_lens_grid (b, m, r);
     add_resolution (b, "resolution", p, r, FALSE);
     add_resolution (b, "resolution_threshold", p, r, TRUE);
+    if (trace)
+      add_trace_resolution (b, p, r, trace);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);

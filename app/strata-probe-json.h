@@ -15,9 +15,10 @@ void strata_probe_json_model (JsonBuilder *b, const StrataModelRef *model);
  * (StrataPatchAggregate *): an object, after a member name. */
 void strata_probe_json_lens_aggregates (JsonBuilder *b, GPtrArray *aggregates);
 void strata_probe_json_patch_aggregates (JsonBuilder *b, GPtrArray *aggregates);
-/* settings, prompts[i] (lens grid when per_prompt_grid), aggregate. */
+/* settings, prompts[i] (lens grid when per_prompt_grid; trace_resolution with `trace`, else
+ * NULL), aggregate. */
 void strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
-                             gboolean per_prompt_grid);
+                             gboolean per_prompt_grid, const StrataTraceOptions *trace);
 /* settings (with the method and the run's timing), the single prompt's fields at the top
  * level, prompts[i], aggregate, circuit, and the report's agreement with real patching. */
 void strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,

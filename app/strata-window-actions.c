@@ -272,7 +272,7 @@ help_activated (GSimpleAction *a, GVariant *p, gpointer data)
     "Ctrl+Return: run the lens    Ctrl+Shift+Return: run patching    Escape: cancel\n"
     "Ctrl+E: export figure    Ctrl+L: edit the prompt    Ctrl+P: load a prompt set\n"
     "Alt+1…5: lens, curves, patching, circuit, attention    Ctrl+D: compare checkpoints\n"
-    "Alt+6…8: series, accuracy, series patching (with a series open)\n"
+    "Alt+6…8: series, accuracy, series patching (with a series open)    Alt+9: trace\n"
     "Series figures: Left / Right: checkpoint    Return: open it at the selected layer\n"
     "Ctrl+O: open model    Ctrl+Shift+O: second checkpoint    Ctrl+Alt+O: open session\n"
     "Ctrl+Shift+T: open a series of checkpoints (training runs)\n"

@@ -13,6 +13,8 @@
 #define TRACE_BAND 14.0
 #define TRACE_R 3.5
 #define TRACE_COLOR 4 /* red, against the blue sequential map */
+#define MAX_LEGEND_LABEL 120.0
+#define COL_MARK_H 5.0 /* the band under the cells marking columns (StrataGrid.col_mark) */
 
 static double
 max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
@@ -43,12 +45,15 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   double tick_h = strata_text_height (cr, STRATA_FONT_TICK);
   double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
 
-  /* Colour bar on the right: bar, tick labels, then the vertical bar label. */
+  /* Colour bar on the right: bar, tick labels, then the vertical bar label; or the legend:
+   * swatches and their names. */
   g_autofree char *t0 = scale_tick (f, f->scale_min), *t1 = scale_tick (f, f->scale_max);
   double tw0, tw1;
   strata_text_size (cr, STRATA_FONT_TICK, t0, &tw0, NULL);
   strata_text_size (cr, STRATA_FONT_TICK, t1, &tw1, NULL);
   double bar_block = 12 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
+  if (f->legend)
+    bar_block = 12 + BAR_W + 5 + MIN (max_label_width (cr, f->legend, STRATA_FONT_TICK), MAX_LEGEND_LABEL) + 4;
   w -= bar_block;
 
   /* A traced row marks "never" above its column, in a band between title and cells. */
@@ -71,11 +76,16 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
     max_rows = MAX (max_rows, f->panels[p]->rows);
   }
   double avail = w - (f->n_panels - 1) * GAP_PANELS - f->n_panels * left;
-  double cell_w = floor (MIN (avail / total_cols, MAX_CELL_W));
-  cell_w = MAX (cell_w, 2);
+  /* Whole units while a cell is 2 wide or more; below that (a trace of thousands of
+   * positions) fractional, so every column stays inside the figure. */
+  double cell_w = avail / total_cols >= 2 ? floor (MIN (avail / total_cols, MAX_CELL_W)) : MAX (avail / total_cols, 0.25);
   /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
   gboolean vertical = col_w + 4 > cell_w;
-  double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
+  lay->mark_h = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    if (f->panels[p]->col_mark)
+      lay->mark_h = COL_MARK_H + 1;
+  double col_block = lay->mark_h + (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
   /* Cells fill the height, up to square (or MAX_CELL_H when narrow): a few layers of a small
    * model get tall readable rows instead of a band of empty space. */
   double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w)));
@@ -107,7 +117,11 @@ static void
 cell_color (const StrataHeatFigure *f, double v, StrataRgb *c)
 {
   if (isnan (v)) {
-    *c = strata_style_nodata;
+    *c = f->legend ? strata_style_background : strata_style_nodata;
+    return;
+  }
+  if (f->legend) {
+    *c = strata_style_series ((int) v);
     return;
   }
   if (f->diverging)
@@ -209,6 +223,46 @@ draw_trace_marks (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, c
   cairo_restore (cr);
 }
 
+/* Outlined cells (the first cell holding each trace target): the text colour inside a
+ * white halo, at least 5 units across so a cell of a long trace still shows. */
+static void
+draw_outlines (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  cairo_save (cr);
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0)
+      cairo_set_source_rgb (cr, 1, 1, 1);
+    else
+      strata_style_set (cr, strata_style_text, 1.0);
+    cairo_set_line_width (cr, pass == 0 ? 3.5 : 1.5);
+    for (guint i = 0; i < g->outlined->len; i++) {
+      const StrataGridCell *c = &g_array_index (g->outlined, StrataGridCell, i);
+      double w = MAX (r->cell_w - gap, 5), h = MAX (r->cell_h - gap, 5);
+      double cx = r->x + c->col * r->cell_w + (r->cell_w - gap) / 2, cy = cell_y (f, g, r, c->row) + (r->cell_h - gap) / 2;
+      cairo_rectangle (cr, cx - w / 2, cy - h / 2, w, h);
+      cairo_stroke (cr);
+    }
+  }
+  cairo_restore (cr);
+}
+
+/* Column marks: a tick in the legend colour under each marked column (a writing position). */
+static void
+draw_col_marks (cairo_t *cr, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int j = 0; j < g->cols; j++) {
+    if (g->col_mark[j] < 0)
+      continue;
+    strata_style_set (cr, strata_style_series (g->col_mark[j]), 1.0);
+    double w = MAX (r->cell_w - gap, 2);
+    cairo_rectangle (cr, r->x + j * r->cell_w + (r->cell_w - gap - w) / 2, r->y + r->h + 1, w, COL_MARK_H);
+    cairo_fill (cr);
+  }
+  cairo_restore (cr);
+}
+
 static void
 draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
             const StrataHeatLayout *lay)
@@ -258,6 +312,10 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
 
   if (g->trace)
     draw_trace_marks (cr, f, g, r, lay, gap);
+  if (g->outlined)
+    draw_outlines (cr, f, g, r, gap);
+  if (g->col_mark)
+    draw_col_marks (cr, g, r, gap);
 
   /* Row labels (bold and marked when selected). */
   for (int i = 0; i < g->rows; i++) {
@@ -268,10 +326,9 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
       strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
                         r->x - 6, cy, 1.0, 0.5, 0);
   }
-  /* Column labels. */
-  double ly = r->y + r->h + 3;
+  /* Column labels, every `every` columns where they do not fit each one. */
+  double ly = r->y + r->h + 3 + lay->mark_h;
   int every = 1;
-  if (lay->col_label_rot == 0 && r->cell_w < 1) every = 1;
   if (lay->col_label_rot != 0 && r->cell_w < tick_h)
     every = (int) ceil (tick_h / r->cell_w);
   for (int j = 0; j < g->cols; j++) {
@@ -370,6 +427,31 @@ draw_colorbar (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *l
                              lay->bar_y + lay->bar_h / 2);
 }
 
+/* The legend of categorical cells in the colour bar's place: a swatch and a name per entry,
+ * as many as fit the panel's height, then how many more there are. */
+static void
+draw_legend (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *lay)
+{
+  double row_h = MAX (strata_text_height (cr, STRATA_FONT_TICK) + 3, BAR_W + 2);
+  int fit = MAX ((int) floor (lay->panel[0].h / row_h), 1);
+  int shown = (int) f->legend->len <= fit ? (int) f->legend->len : fit - 1;
+  for (int i = 0; i < shown; i++) {
+    double y = lay->bar_y + i * row_h;
+    StrataRgb c = strata_style_series (i);
+    strata_style_set (cr, c, 1.0);
+    cairo_rectangle (cr, lay->bar_x, y, BAR_W, BAR_W);
+    cairo_fill (cr);
+    strata_style_set (cr, strata_style_text, 1.0);
+    strata_text_draw (cr, STRATA_FONT_TICK, g_ptr_array_index (f->legend, i), lay->bar_x + BAR_W + 5, y + BAR_W / 2,
+                      0, 0.5, MAX_LEGEND_LABEL);
+  }
+  if (shown < (int) f->legend->len) {
+    g_autofree char *more = g_strdup_printf ("+%d more", (int) f->legend->len - shown);
+    strata_style_set (cr, strata_style_muted, 1.0);
+    strata_text_draw (cr, STRATA_FONT_TICK, more, lay->bar_x, lay->bar_y + shown * row_h + BAR_W / 2, 0, 0.5, 0);
+  }
+}
+
 void
 strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double height)
 {
@@ -381,7 +463,10 @@ strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double h
   strata_heat_layout (cr, f, width, height, &lay);
   for (int p = 0; p < f->n_panels; p++)
     draw_panel (cr, f, f->panels[p], &lay.panel[p], &lay);
-  draw_colorbar (cr, f, &lay);
+  if (f->legend)
+    draw_legend (cr, f, &lay);
+  else
+    draw_colorbar (cr, f, &lay);
 
   /* Axis titles: rows on the left of the first panel, columns under every panel. */
   double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
@@ -402,7 +487,7 @@ strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double h
   }
   for (int p = 0; p < f->n_panels; p++) {
     const StrataPanelRect *r = &lay.panel[p];
-    strata_text_draw (cr, STRATA_FONT_LABEL, f->col_axis, r->x + r->w / 2, r->y + r->h + 3 + col_block + 4,
+    strata_text_draw (cr, STRATA_FONT_LABEL, f->col_axis, r->x + r->w / 2, r->y + r->h + 3 + lay.mark_h + col_block + 4,
                       0.5, 0, 0);
   }
 }

@@ -14,6 +14,8 @@ const StrataRgb strata_style_background = { 1.0, 1.0, 1.0 };
 const StrataRgb strata_style_highlight = { 0.90, 0.38, 0.0 };   /* orange 4 */
 const StrataRgb strata_style_nodata = { 0.94, 0.93, 0.92 };
 
+/* Six strong colours, then six lighter ones of other hues, so the trace figure tells a dozen
+ * targets apart before colours repeat. */
 static const StrataRgb series_palette[] = {
   { 0.11, 0.44, 0.85 },  /* blue 4 */
   { 0.90, 0.38, 0.0 },   /* orange 4 */
@@ -21,6 +23,12 @@ static const StrataRgb series_palette[] = {
   { 0.51, 0.24, 0.61 },  /* purple 3 */
   { 0.75, 0.11, 0.16 },  /* red 4 */
   { 0.53, 0.37, 0.24 },  /* brown 3 */
+  { 0.90, 0.65, 0.04 },  /* yellow 5 */
+  { 0.38, 0.63, 0.92 },  /* blue 2 */
+  { 0.20, 0.82, 0.48 },  /* green 3 */
+  { 0.86, 0.54, 0.87 },  /* purple 1 */
+  { 0.80, 0.67, 0.56 },  /* brown 1 */
+  { 0.37, 0.36, 0.39 },  /* dark 1 */
 };
 
 StrataRgb

@@ -2,7 +2,7 @@
  *
  * A figure kind is a row of `kinds` below: how to build its normalised data from the input
  * (strata-figure-data.c) and how to draw, lay out, hit-test and describe that data (its draw
- * file). The three heat maps share every row function but the builder and the hit test.
+ * file). The heat maps share every row function but the builder and the hit test.
  * Adding a kind is adding its row; the entry points at the end only look the row up. */
 #include <math.h>
 
@@ -68,7 +68,7 @@ append_cell_text (GString *s, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
-/* ---- heat maps: lens, patching, attention ---- */
+/* ---- heat maps: lens, patching, attention, trace ---- */
 
 static gboolean
 heat_plot_area (cairo_t *cr, gconstpointer data, double width, double height, int panel, double *x, double *y,
@@ -158,18 +158,37 @@ append_trace (GString *s, const char *what, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
+/* The outlined cells (the trace figure's first held cell per target): "“L” at layer 5,
+ * position 20". */
+static void
+append_outlined (GString *s, const StrataHeatFigure *f, const StrataGrid *g)
+{
+  if (!g->outlined || !f->legend)
+    return;
+  g_string_append (s, " Outlined:");
+  for (guint i = 0; i < g->outlined->len; i++) {
+    const StrataGridCell *c = &g_array_index (g->outlined, StrataGridCell, i);
+    const char *what = c->entry >= 0 && (guint) c->entry < f->legend->len ? g_ptr_array_index (f->legend, c->entry) : "?";
+    g_string_append_printf (s, "%s %s at layer %d, position %d", i ? "," : "", what, c->row, c->col);
+  }
+  g_string_append_c (s, '.');
+}
+
 static char *
 heat_describe (gconstpointer data, GString *s)
 {
   const StrataHeatFigure *f = data;
   g_string_append_printf (s, "%s. Rows: %s; columns: %s; colour: %s.", f->caption, f->row_axis, f->col_axis,
                           f->scale_label);
+  if (f->legend)
+    append_labels (s, "Colours, in order", f->legend);
   for (int p = 0; p < f->n_panels; p++) {
     if (f->panels[p]->title)
       g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
     append_labels (s, "Row labels", f->panels[p]->row_labels);
     append_labels (s, "Column labels", f->panels[p]->col_labels);
     append_trace (s, f->trace_label, f->panels[p]);
+    append_outlined (s, f, f->panels[p]);
     append_cell_text (s, f->panels[p]);
   }
   return g_strdup (f->title);
@@ -389,6 +408,10 @@ static const FigureKind kinds[] = {
   [STRATA_FIGURE_ATTENTION] = {
     .build = (FigureBuild) strata_figure_data_attention, .hit = attention_hit, HEAT_FIGURE,
     .empty = "No attention pattern yet: run the lens.",
+  },
+  [STRATA_FIGURE_TRACE] = {
+    .build = (FigureBuild) strata_figure_data_trace, .hit = lens_hit, HEAT_FIGURE,
+    .empty = "No logit-lens result yet: run the lens on a prompt the model continues (Generate).",
   },
   [STRATA_FIGURE_SERIES_HEATMAP] = {
     .build = (FigureBuild) strata_figure_data_series, .hit = series_hit, HEAT_FIGURE,
