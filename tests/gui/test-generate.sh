@@ -67,7 +67,7 @@ FIG="$TMP/figure.svg"
 # here, not leaks at exit.
 env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11 GSK_RENDERER=cairo \
     GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config" \
-    GTK_USE_PORTAL=0 STRATA_EXPORT_PATH="$FIG" STRATA_DEVICE=cpu "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
+    GTK_USE_PORTAL=0 LC_ALL=C.UTF-8 STRATA_EXPORT_PATH="$FIG" STRATA_DEVICE=cpu "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
 APP_PID=$!
 WID=""
 for _ in $(seq 150); do
@@ -106,13 +106,18 @@ click () { # ROLE NAME
   off=$(( (WIDTH - fw) / 2 ))
   xdotool mousemove --window "$WID" $((off + x + w / 2)) $((off + y + h / 2)) click 1; sleep 0.5
 }
-# Max new tokens in the generation settings: the popover beside Generate opens with the
-# focus in its first field, Max new tokens; Tab takes the value, Escape closes it.
-set_tokens () { # N
+# The generation settings, typed as a person would: the popover beside Generate opens with
+# the focus in its first field, Max new tokens; Tab moves through Temperature, Top-p, Seed
+# and Stop string, Escape closes it.
+set_settings () { # N TEMPERATURE TOP_P SEED [STOP]
   click "push button" "Generation settings" || fail "no Generation settings button over AT-SPI"
   "$PY" "$HERE/atspi-wait.py" strata "Max new tokens" focused 10 >"$TMP/atspi.log" 2>&1 \
     || { sed 's/^/# /' "$TMP/atspi.log"; fail "the settings did not open on Max new tokens"; }
-  xdotool key --delay 80 ctrl+a; xdotool type --delay 30 "$1"; xdotool key --delay 80 Tab Escape; sleep 0.4
+  local v
+  for v in "$1" "$2" "$3" "$4" "${5:-}"; do
+    xdotool key --delay 80 ctrl+a BackSpace; [ -z "$v" ] || xdotool type --delay 30 "$v"; xdotool key --delay 80 Tab
+  done
+  xdotool key --delay 80 Escape; sleep 0.4
 }
 # The trace's text (prompt and continuation) over AT-SPI, in $TMP/trace.txt.
 read_trace () {
@@ -140,7 +145,7 @@ echo "ok 1 - the window shows Generate"
 key ctrl+l
 key ctrl+a
 xdotool type --delay 30 "$PROMPT"
-set_tokens 20
+set_settings 20 0 1 0
 key ctrl+g
 export_until "generated token" 60 || fail "no figure with generated tokens after Generate: $(grep -o '<desc>[^<]*' "$FIG")"
 idle 30 || fail "the window stayed busy after Generate"
@@ -188,7 +193,7 @@ PYEOF
 echo "ok 4 - Save writes n_generated and the exact ids of prompt and continuation"
 
 # A long generation (stories260K fills its 512-token context in about 15 s here), cancelled.
-set_tokens 1000
+set_settings 1000 0 1 0
 key ctrl+g
 busy 20 || fail "the long generation did not start"
 sleep 2
@@ -209,5 +214,43 @@ read_trace || fail "the trace is not readable after Cancel"
   || fail "after Cancel the trace reads '$(cat "$TMP/trace.txt")', strata generate -n $K prints '$(cat "$TMP/cli-k.txt")'"
 kill -0 "$APP_PID" 2>/dev/null || fail "strata died after Cancel"
 echo "ok 5 - Escape during a 1000-token generation: the notice, the $K tokens kept in the trace (as strata generate -n $K), the lens on them"
-echo "1..5"
+
+# Sampled, with a stop string: the same tokens as strata generate with the same settings, and
+# the banner says why it ended early.
+set_settings 40 1 0.9 2 .
+key ctrl+g
+SAMPLED=(--temperature 1 --top-p 0.9 --seed 2 --stop . -n 40)
+"$STRATA" generate "$MODEL" --device cpu --prompt "$PROMPT" "${SAMPLED[@]}" >"$TMP/cli-s.txt" 2>>"$TMP/cli.err" \
+  || fail "strata generate ${SAMPLED[*]}"
+"$STRATA" generate "$MODEL" --device cpu --prompt "$PROMPT" "${SAMPLED[@]}" --json >"$TMP/cli-s.json" 2>>"$TMP/cli.err" \
+  || fail "strata generate ${SAMPLED[*]} --json"
+K=$("$PY" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["ids"]))' "$TMP/cli-s.json")
+[ "$K" -lt 40 ] || fail "seed 2 was chosen to stop at the stop string, yet strata generate made $K tokens"
+NOTICE="Generation stopped after $K tokens at the stop string “.”."
+"$PY" "$HERE/atspi-wait.py" strata "$NOTICE" "" 20 >"$TMP/atspi.log" 2>&1 \
+  || { sed 's/^/# /' "$TMP/atspi.log"; fail "no notice '$NOTICE'"; }
+read_trace || fail "the trace is not readable after the sampled generation"
+[ "$(cat "$TMP/trace.txt")" = "$(cat "$TMP/cli-s.txt")" ] \
+  || fail "sampled: the trace reads '$(cat "$TMP/trace.txt")', strata generate prints '$(cat "$TMP/cli-s.txt")'"
+echo "ok 6 - temperature 1, top-p 0.9, seed 2, stop '.': the trace equals strata generate's: $(cat "$TMP/cli-s.txt")"
+
+# Run on the same prompt reads the generation again (its exact ids); an edited prompt is
+# read as typed. Ctrl+S saves to the session file of test 4 and clears the unsaved mark in
+# the title, which the run's end sets again.
+title_dirty () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "^•"; }
+title_clean () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "Strata" && ! title_dirty; }
+idle 30 || fail "the sampled generation's lens never ended"
+key ctrl+s
+wait_until 10 title_clean || fail "Ctrl+S did not clear the unsaved mark: $(xdotool getwindowname "$WID")"
+key ctrl+Return
+wait_until 30 title_dirty || fail "Run after Generate never ended"
+export_until "+ $K generated tokens" 10 || fail "Run on the unchanged prompt lost the generation: $(caption_count)"
+key ctrl+l
+key End
+xdotool type --delay 30 " big"
+key Return
+export_until "prompt “$PROMPT big”" 30 || fail "Run on the edited prompt did not analyse the typed text"
+grep -q "generated token" "$FIG" && fail "Run on the edited prompt still reads the generation: $(caption_count)"
+echo "ok 7 - Run re-reads the generation while the prompt is unchanged, and the typed text once it is edited"
+echo "1..7"
 exit 0
