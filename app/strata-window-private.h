@@ -1,7 +1,7 @@
 /* strata-window-private.h: what the window's files share (GNOME Text Editor style split:
  * strata-window.c builds the widgets, -actions.c the actions and keys, -run.c the
- * background jobs, -generate.c Generate and its trace, -series.c a series of checkpoints and opening one of them, -session.c
- * saving and opening, -state.c size and recent files). */
+ * background jobs, -generate.c Generate and its trace, -series.c a series of checkpoints and
+ * opening one of them, -session.c saving and opening, -state.c size and recent files). */
 #pragma once
 
 #include "strata-analysis.h"
