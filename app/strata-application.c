@@ -129,6 +129,7 @@ strata_application_startup (GApplication *app)
     { "win.save-as", { "<Control><Shift>s", NULL } },
     { "win.run-lens", { "<Control>Return", NULL } },
     { "win.run-patching", { "<Control><Shift>Return", NULL } },
+    { "win.generate", { "<Control>g", NULL } },
     { "win.cancel", { "Escape", NULL } },
     { "win.export", { "<Control>e", NULL } },
     { "win.focus-prompt", { "<Control>l", NULL } },

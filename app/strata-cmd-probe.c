@@ -307,16 +307,11 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
     StrataPrompt *p = set->prompts->pdata[i];
     StrataGenerateOptions go = in->go;
     go.seed += i;
-    guint before = p->ids->len;
-    gboolean ok = strata_generate (e, m, p->ids, &go, NULL, NULL, error);
-    p->n_generated = (int) (p->ids->len - before);
-    if (!ok) {
+    if (!strata_generate_prompt (e, m, p, &go, NULL, NULL, error)) {
       g_prefix_error (error, "%s, prompt %u: ", set->source, i + 1);
       strata_engine_free (e);
       return NULL;
     }
-    if (p->corrupt_ids)  /* a corrupted input no longer matches the longer sequence */
-      g_clear_pointer (&p->corrupt_ids, g_array_unref);
   }
   /* Targets chosen from the generated text join the lens' targets: their ranks are read in
    * the same pass as the typed ones'. */

@@ -513,6 +513,7 @@ build_sidebar (StrataWindow *self)
   g_signal_connect (self->prompt_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   g_signal_connect (self->targets_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   gtk_box_append (GTK_BOX (box), labelled ("_Prompt", self->prompt_entry));
+  gtk_box_append (GTK_BOX (box), _strata_window_generate_box_new (self));
   gtk_box_append (GTK_BOX (box), labelled ("C_orrupted prompt", self->corrupt_entry));
   gtk_box_append (GTK_BOX (box), labelled ("_Targets", self->targets_entry));
   gtk_box_append (GTK_BOX (box), labelled ("Co_ntrast", self->contrast_entry));
@@ -739,6 +740,7 @@ strata_window_dispose (GObject *object)
     g_source_remove (self->progress_source);
     self->progress_source = 0;
   }
+  g_clear_handle_id (&self->trace_source, g_source_remove);
   G_OBJECT_CLASS (strata_window_parent_class)->dispose (object);
 }
 
@@ -756,6 +758,8 @@ strata_window_finalize (GObject *object)
   g_free (self->prompt_set_path);
   g_free (self->pending_compare);
   g_free (self->auto_prompt);
+  g_clear_pointer (&self->generation, strata_prompt_free);
+  g_free (self->generation_note);
   g_strfreev (self->pending_series);
   if (self->posname_index)
     g_array_unref (self->posname_index);

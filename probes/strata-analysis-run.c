@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "strata-probes-private.h"
+
 typedef struct {
   StrataEngine *e;
   StrataModel *m;
@@ -19,13 +21,6 @@ step (Run *run)
   run->done++;
   if (run->req->progress)
     run->req->progress (run->units ? MIN (1.0, (double) run->done / run->units) : 1.0, run->req->progress_data);
-}
-
-/* The engine's abort check while the pipeline runs: GCancellable is thread-safe. */
-static int
-cancelled_cb (void *data)
-{
-  return g_cancellable_is_cancelled (data);
 }
 
 /* A probe of prompt n failed: its error, named after the prompt unless it was cancelled. */
@@ -249,7 +244,7 @@ strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *
   Run run = { engine, model, req, report, a, (req->patch ? n : 0) + (req->lens ? n : 0) + (req->attention ? 1 : 0),
               0, -1 };
   if (req->cancellable)
-    strata_engine_set_abort (engine, cancelled_cb, req->cancellable);
+    strata_engine_set_abort (engine, _strata_probe_cancelled_cb, req->cancellable);
   gboolean ok = run_all (&run, error);
   if (req->cancellable)
     strata_engine_set_abort (engine, NULL, NULL);

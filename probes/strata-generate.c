@@ -54,9 +54,9 @@ sample (const float *logits, int V, double t, double top_p, GRand *rng, Candidat
   return c[kept - 1].id;
 }
 
-gboolean
-strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
-                 StrataTokenFunc on_token, gpointer data, GError **error)
+static gboolean
+generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o, StrataTokenFunc on_token,
+          gpointer data, GError **error)
 {
   const StrataConfig *c = &model->weights->cfg;
   if (ids->len == 0 || o->n < 0 || !(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1)) {
@@ -87,6 +87,31 @@ strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataG
       if (text && strstr (text, o->stop))
         break;
     }
+    if (g_cancellable_set_error_if_cancelled (o->cancellable, error))
+      return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
+                 StrataTokenFunc on_token, gpointer data, GError **error)
+{
+  if (o->cancellable)
+    strata_engine_set_abort (e, _strata_probe_cancelled_cb, o->cancellable);
+  gboolean ok = generate (e, model, ids, o, on_token, data, error);
+  if (o->cancellable)
+    strata_engine_set_abort (e, NULL, NULL);
+  return ok;
+}
+
+gboolean
+strata_generate_prompt (StrataEngine *e, StrataModel *model, StrataPrompt *p, const StrataGenerateOptions *o,
+                        StrataTokenFunc on_token, gpointer data, GError **error)
+{
+  guint before = p->ids->len;
+  gboolean ok = strata_generate (e, model, p->ids, o, on_token, data, error);
+  p->n_generated = (int) (p->ids->len - before);
+  g_clear_pointer (&p->corrupt_ids, g_array_unref);
+  return ok;
 }
