@@ -37,15 +37,23 @@ last_written (const StrataTraceTarget *t)
   return t->written->len ? g_array_index (t->written, int, t->written->len - 1) : -1;
 }
 
-/* The first cell in reading order (position, then layer) whose rank is < K, over the
- * positions before the last writing position; then the writing position it anticipates. */
-static void
-find_first (StrataTraceTarget *tt, const StrataLensTarget *lt, int R, int T, int K)
+/* Whether position p can hold the target: before its last writing position, and not reading
+ * the target itself (an echo of the input, not a result held ahead). */
+static gboolean
+can_hold (const StrataTraceTarget *tt, const StrataLensResult *r, int p)
 {
+  return p < last_written (tt) && g_array_index (r->ids, int32_t, p) != tt->id;
+}
+
+/* The first cell in reading order (position, then layer) that holds the target (rank < K at
+ * a position that can hold it); then the writing position it anticipates. */
+static void
+find_first (StrataTraceTarget *tt, const StrataLensResult *r, const StrataLensTarget *lt, int K)
+{
+  int R = r->n_layers + 1, T = r->T;
   tt->first_layer = tt->first_position = tt->written_at = tt->tokens_ahead = -1;
-  int end = last_written (tt);
-  for (int p = 0; p < end && tt->first_position < 0; p++)
-    for (int k = 0; k < R; k++)
+  for (int p = 0; p < last_written (tt) && tt->first_position < 0; p++)
+    for (int k = 0; k < R && can_hold (tt, r, p); k++)
       if (lt->rank[(gsize) k * T + p] < K) {
         tt->first_layer = k;
         tt->first_position = p;
@@ -89,7 +97,7 @@ strata_trace_resolution_new (const StrataLensResult *r, int n_generated, const S
     for (int w = from; w < r->T; w++)
       if (g_array_index (r->ids, int32_t, w) == lt->id)
         g_array_append_val (tt->written, w);
-    find_first (tt, lt, r->n_layers + 1, r->T, o->topk);
+    find_first (tt, r, lt, o->topk);
     g_ptr_array_add (t->targets, tt);
   }
   return t;
@@ -104,7 +112,7 @@ strata_trace_resolution_cell (const StrataTraceResolution *t, const StrataLensRe
   for (guint i = 0; i < t->targets->len; i++) {
     const StrataTraceTarget *tt = t->targets->pdata[i];
     int32_t rank = ((const StrataLensTarget *) r->targets->pdata[tt->target])->rank[c];
-    if (p < last_written (tt) && rank < t->topk && rank < best_rank) {
+    if (can_hold (tt, r, p) && rank < t->topk && rank < best_rank) {
       best = (int) i;
       best_rank = rank;
     }

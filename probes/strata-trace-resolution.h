@@ -3,7 +3,9 @@
  * Along a generated trace (chain of thought), an intermediate result -- a number, a name --
  * is written at some position w (ids[w] == its id). The lens at position p predicts token
  * p + 1, so a cell (layer k, position p) with p < w "holds" the target when the lens ranks
- * it within the top K there (rank < K, 0-based over the full vocabulary; K = 1: top-1).
+ * it within the top K there (rank < K, 0-based over the full vocabulary; K = 1: top-1) and
+ * the token read at p is not the target itself: there the lens, at the embedding above all,
+ * decodes the input token, an echo rather than a result held ahead.
  *
  * Per target: its writing positions w (in the generated part, StrataPrompt.n_generated, or
  * anywhere in the sequence with `anywhere`); the cells that hold it at some p < w_last (the

@@ -3,8 +3,8 @@
  * One run of the real CLI on stories260K (GGUF) with --generate writes the JSON and a session;
  * the figure's data (strata_figure_data_trace), built from the session as the window and
  * `strata export` build it, must colour exactly the cells whose target rank in the JSON is
- * within the top K before the target's last writing position (the best-ranked target where
- * several are), mark the writing positions and outline the JSON's first cells. */
+ * within the top K before the target's last writing position, at a position not reading the
+ * target itself (the best-ranked target where several are), mark the writing positions and outline the JSON's first cells. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -85,6 +85,7 @@ check_figure (Fixture *f, int topk)
   JsonArray *trace = json_object_get_array_member (f->prompt, "trace_resolution");
   g_autoptr (GPtrArray) legend = g_ptr_array_new ();
   g_autoptr (GArray) last = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GArray) target_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < json_array_get_length (trace); i++) {
     JsonObject *e = json_array_get_object_element (trace, i);
     gint64 id = json_object_get_int_member (e, "id");
@@ -96,6 +97,7 @@ check_figure (Fixture *f, int topk)
       continue;
     g_ptr_array_add (legend, (gpointer) json_object_get_string_member (e, "name"));
     g_array_append_val (last, w_last);
+    g_array_append_val (target_ids, id);
   }
   g_assert_cmpuint (legend->len, >, 0);
 
@@ -116,7 +118,8 @@ check_figure (Fixture *f, int topk)
       gint64 best = G_MAXINT64;
       for (guint i = 0; i < legend->len; i++) {
         gint64 rank = json_rank (f->prompt, legend->pdata[i], k, p);
-        if (p < g_array_index (last, int, i) && rank < topk && rank < best)
+        gboolean echo = json_array_get_int_element (ids, p) == g_array_index (target_ids, gint64, i);
+        if (p < g_array_index (last, int, i) && !echo && rank < topk && rank < best)
           want = (int) i, best = rank;
       }
       double got = g->value[(gsize) k * T + p];

@@ -8,7 +8,7 @@ checkpoint (tests/data/twohop, prompts-trimmed.jsonl) and recomputes, from the J
 (ids, pieces, the number generated, the per-cell target ranks of the lens grid):
 
 - the writing positions of each target, its first cell held (rank < K at p < its last
-  writing position: earliest position, then shallowest layer), the writing position that
+  writing position, ids[p] not the target itself: earliest position, then shallowest layer), the writing position that
   cell anticipates (the first w > p) and the tokens ahead (w - 1 - p), the rule of
   probes/strata-trace-resolution.h, written again here;
 - the targets chosen automatically (numbers and capitalized pieces that are not only
@@ -104,6 +104,8 @@ def reference(prompt, name, target_id, K, anywhere):
     if written:
         grid = prompt["lens"]
         for p in range(written[-1]):
+            if ids[p] == target_id:  # the lens echoes the input token there
+                continue
             layers = [k for k in range(len(grid)) if grid[k][p]["targets"][name]["rank"] < K]
             if layers:
                 first = (layers[0], p)
