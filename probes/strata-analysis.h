@@ -108,6 +108,11 @@ typedef struct {
    * patch_site, tag, position (or head for head sites). */
   int run;
   int checkpoint;
+  /* The positions the position-axis figures show: [range_first, range_first + range_count);
+   * range_count 0 (the zeroed default): the whole sequence. Figures clamp it to each
+   * analysis' length. Not saved in sessions. */
+  int range_first;
+  int range_count;
 } StrataViewState;
 
 StrataAnalysis *strata_analysis_new (StrataModel *model);

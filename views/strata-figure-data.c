@@ -38,6 +38,7 @@ strata_grid_free (StrataGrid *g)
   g_ptr_array_unref (g->col_labels);
   g_free (g->title);
   g_free (g->trace);
+  g_free (g->overview);
   g_free (g);
 }
 
@@ -373,6 +374,7 @@ strata_figure_data_lens (const StrataFigureInput *in)
   f->row_axis = g_strdup ("residual point (layer)");
   f->col_axis = g_strdup ("input position");
   f->row0_bottom = TRUE;
+  f->col_positions = TRUE;
   if (t) {
     g_autofree char *shown = strata_figure_visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
     f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
@@ -474,6 +476,7 @@ strata_figure_data_patch (const StrataFigureInput *in)
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
   f->row0_bottom = TRUE;
+  f->col_positions = !heads;
   f->diverging = TRUE;
   f->scale_label = g_strdup ("score");
   f->scale_min = -range;
@@ -527,6 +530,7 @@ strata_figure_data_attention (const StrataFigureInput *in)
   f->title = g_strdup_printf ("Attention pattern: layer %d, head %d", l, h);
   f->row_axis = g_strdup ("query position");
   f->col_axis = g_strdup ("key position");
+  f->row_positions = f->col_positions = TRUE;
   f->scale_label = g_strdup ("attention weight");
   strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);

@@ -13,6 +13,9 @@
 #define TRACE_BAND 14.0
 #define TRACE_R 3.5
 #define TRACE_COLOR 4 /* red, against the blue sequential map */
+#define OVERVIEW_H 10.0
+#define OVERVIEW_GAP 6.0
+#define LABEL_GAP 2.0 /* between neighbouring vertical labels */
 
 static double
 max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
@@ -56,7 +59,13 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   for (int p = 0; p < f->n_panels; p++)
     if (f->panels[p]->trace)
       lay->band = TRACE_BAND;
-  double panel_title_h = (f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0) + lay->band;
+  /* A window of a longer sequence shows the whole of it in a strip above the cells. */
+  lay->overview_h = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    if (f->panels[p]->overview)
+      lay->overview_h = OVERVIEW_H + OVERVIEW_GAP;
+  double panel_title_h = (f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0) + lay->overview_h
+                         + lay->band;
   double row_w = 0, col_w = 0;
   for (int p = 0; p < f->n_panels; p++) {
     row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
@@ -209,6 +218,46 @@ draw_trace_marks (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, c
   cairo_restore (cr);
 }
 
+/* The overview strip's rectangle: the panel's width, above the trace band and the cells. */
+static void
+overview_rect (const StrataPanelRect *r, const StrataHeatLayout *lay, double *x, double *y, double *w, double *h)
+{
+  *x = r->x;
+  *y = r->y - lay->band - lay->overview_h;
+  *w = r->w;
+  *h = OVERVIEW_H;
+}
+
+/* The whole sequence as one row of thin cells, the shown window outlined and the rest
+ * veiled, so where the window sits in a long trace reads at a glance. */
+static void
+draw_overview (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
+               const StrataHeatLayout *lay)
+{
+  double x, y, w, h;
+  overview_rect (r, lay, &x, &y, &w, &h);
+  double step = w / g->n_overview;
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int j = 0; j < g->n_overview; j++) {
+    StrataRgb c;
+    cell_color (f, g->overview[j], &c);
+    strata_style_set (cr, c, 1.0);
+    cairo_rectangle (cr, x + j * step, y, step + 0.5, h);
+    cairo_fill (cr);
+  }
+  double wx0 = x + g->col_offset * step, wx1 = x + (g->col_offset + g->cols) * step;
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.55);
+  cairo_rectangle (cr, x, y, wx0 - x, h);
+  cairo_rectangle (cr, wx1, y, x + w - wx1, h);
+  cairo_fill (cr);
+  cairo_restore (cr);
+  strata_style_set (cr, strata_style_highlight, 1.0);
+  cairo_set_line_width (cr, 1.5);
+  cairo_rectangle (cr, wx0 - 0.75, y - 0.75, MAX (wx1 - wx0, 1.5) + 1.5, h + 1.5);
+  cairo_stroke (cr);
+}
+
 static void
 draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
             const StrataHeatLayout *lay)
@@ -259,24 +308,24 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
   if (g->trace)
     draw_trace_marks (cr, f, g, r, lay, gap);
 
-  /* Row labels (bold and marked when selected). */
+  /* Row labels (bold and marked when selected), on a stride of absolute rows when dense. */
+  int row_stride = strata_label_stride (r->cell_h, tick_h * 0.9);
   for (int i = 0; i < g->rows; i++) {
     gboolean sel = i == g->sel_row;
+    if (!strata_label_shown (i + g->row_offset, g->sel_row >= 0 ? g->sel_row + g->row_offset : -1, row_stride))
+      continue;
     strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
     double cy = cell_y (f, g, r, i) + (r->cell_h - gap) / 2;
-    if (r->cell_h >= tick_h * 0.9 || sel || i % (int) ceil (tick_h / r->cell_h) == 0)
-      strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
-                        r->x - 6, cy, 1.0, 0.5, 0);
+    strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
+                      r->x - 6, cy, 1.0, 0.5, 0);
   }
-  /* Column labels. */
+  /* Column labels: horizontal ones are ellipsized to their cell; vertical ones stand a line
+   * apart, on a stride of absolute positions (stable while the window scrolls). */
   double ly = r->y + r->h + 3;
-  int every = 1;
-  if (lay->col_label_rot == 0 && r->cell_w < 1) every = 1;
-  if (lay->col_label_rot != 0 && r->cell_w < tick_h)
-    every = (int) ceil (tick_h / r->cell_w);
+  int stride = lay->col_label_rot == 0 ? 1 : strata_label_stride (r->cell_w, tick_h + LABEL_GAP);
   for (int j = 0; j < g->cols; j++) {
     gboolean sel = j == g->sel_col;
-    if (j % every != 0 && !sel)
+    if (!strata_label_shown (j + g->col_offset, g->sel_col >= 0 ? g->sel_col + g->col_offset : -1, stride))
       continue;
     strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
     StrataFont font = sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK;
@@ -322,9 +371,11 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
     cairo_restore (cr);
   }
 
+  if (g->overview)
+    draw_overview (cr, f, g, r, lay);
   if (g->title) {
     strata_style_set (cr, strata_style_text, 1.0);
-    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4 - lay->band, 0, 1, r->w);
+    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4 - lay->band - lay->overview_h, 0, 1, r->w);
   }
 }
 
@@ -420,8 +471,26 @@ strata_heat_hit (const StrataHeatLayout *lay, const StrataHeatFigure *f, double 
     int c = (int) floor ((x - r->x) / r->cell_w);
     visual = CLAMP (visual, 0, g->rows - 1);
     *panel = p;
-    *row = f->row0_bottom ? g->rows - 1 - visual : visual;
-    *col = CLAMP (c, 0, g->cols - 1);
+    *row = (f->row0_bottom ? g->rows - 1 - visual : visual) + g->row_offset;
+    *col = CLAMP (c, 0, g->cols - 1) + g->col_offset;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
+strata_heat_hit_overview (const StrataHeatLayout *lay, const StrataHeatFigure *f, double x, double y,
+                          int *panel, int *position)
+{
+  for (int p = 0; p < lay->n_panels; p++) {
+    const StrataGrid *g = f->panels[p];
+    double ox, oy, ow, oh;
+    overview_rect (&lay->panel[p], lay, &ox, &oy, &ow, &oh);
+    /* a little slack above and below: the strip is thin */
+    if (!g->overview || x < ox || x >= ox + ow || y < oy - 3 || y >= oy + oh + 3)
+      continue;
+    *panel = p;
+    *position = CLAMP ((int) floor ((x - ox) / ow * g->n_overview), 0, g->n_overview - 1);
     return TRUE;
   }
   return FALSE;
