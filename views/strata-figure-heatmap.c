@@ -7,6 +7,7 @@
 
 #define GAP_PANELS 28.0
 #define BAR_W 14.0
+#define BAR_GAP 16.0 /* between the last panel and the colour bar */
 #define MAX_CELL_H 60.0
 #define MAX_CELL_W 96.0
 #define MAX_COL_LABEL 90.0
@@ -37,6 +38,16 @@ scale_tick (const StrataHeatFigure *f, double v)
   return g_strdup_printf ("%.2g", fabs (v) < 1e-12 ? 0.0 : v);
 }
 
+/* A cell's size from the space per cell: capped, whole units down to 2, and below that
+ * the exact share (never more than the space: the grid stays inside the figure). */
+static double
+fit_cell (double space, double cap)
+{
+  if (space >= 2)
+    return floor (MIN (space, cap));
+  return MAX (space, 0.05);
+}
+
 void
 strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,
                     StrataHeatLayout *lay)
@@ -51,7 +62,8 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   double tw0, tw1;
   strata_text_size (cr, STRATA_FONT_TICK, t0, &tw0, NULL);
   strata_text_size (cr, STRATA_FONT_TICK, t1, &tw1, NULL);
-  double bar_block = 12 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
+  /* (+ 1: the panels and the bar sit on whole units) */
+  double bar_block = BAR_GAP + 1 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
   w -= bar_block;
 
   /* A traced row marks "never" above its column, in a band between title and cells. */
@@ -80,15 +92,15 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
     max_rows = MAX (max_rows, f->panels[p]->rows);
   }
   double avail = w - (f->n_panels - 1) * GAP_PANELS - f->n_panels * left;
-  double cell_w = floor (MIN (avail / total_cols, MAX_CELL_W));
-  cell_w = MAX (cell_w, 2);
+  /* Whole units while cells are wide enough to show as cells; a long trace's narrower
+   * cells keep their fraction so the grid still fits the figure. */
+  double cell_w = fit_cell (avail / total_cols, MAX_CELL_W);
   /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
   gboolean vertical = col_w + 4 > cell_w;
   double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
   /* Cells fill the height, up to square (or MAX_CELL_H when narrow): a few layers of a small
    * model get tall readable rows instead of a band of empty space. */
-  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w)));
-  cell_h = MAX (cell_h, 2);
+  double cell_h = fit_cell ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w));
   lay->spare_h = MAX (0, h - panel_title_h - col_block - max_rows * cell_h);
 
   lay->n_panels = f->n_panels;
@@ -106,7 +118,7 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
     px = r->x + r->w + GAP_PANELS;
   }
   const StrataPanelRect *last = &lay->panel[f->n_panels - 1];
-  lay->bar_x = round (last->x + last->w + 16);
+  lay->bar_x = round (last->x + last->w + BAR_GAP);
   lay->bar_y = lay->panel[0].y;
   lay->bar_w = BAR_W;
   lay->bar_h = MIN (lay->panel[0].h, 260);
