@@ -687,6 +687,27 @@ build_options_bar (StrataWindow *self)
   gtk_box_append (GTK_BOX (bar), self->quantity_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
+  /* Long traces: the positions shown (Ctrl + wheel and + / - on the figure zoom them) and a
+   * search through the decoded text. */
+  self->range_entry = gtk_entry_new ();
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->range_entry), 9);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (self->range_entry), "A:B");
+  gtk_widget_set_tooltip_text (self->range_entry, "Positions the figures show, A:B (half-open, from 0); "
+                                                  "Ctrl + wheel or + / - on the figure zooms, the wheel scrolls");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->range_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Positions", -1);
+  self->find_entry = gtk_search_entry_new ();
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->find_entry), 12);
+  gtk_widget_set_tooltip_text (self->find_entry, "Find a token or text in the trace; Enter: next match");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->find_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Find in trace", -1);
+  self->find_status = gtk_label_new ("not found");
+  gtk_widget_add_css_class (self->find_status, "error");
+  gtk_widget_set_visible (self->find_status, FALSE);
+  gtk_box_append (GTK_BOX (bar), self->range_entry);
+  gtk_box_append (GTK_BOX (bar), self->find_entry);
+  gtk_box_append (GTK_BOX (bar), self->find_status);
+  g_signal_connect (self->range_entry, "activate", G_CALLBACK (range_activate_cb), self);
+  g_signal_connect (self->find_entry, "search-changed", G_CALLBACK (find_changed_cb), self);
+  g_signal_connect (self->find_entry, "activate", G_CALLBACK (find_next_cb), self);
   gtk_widget_set_margin_start (flow, 12);
   gtk_widget_set_margin_end (flow, 12);
   gtk_widget_set_margin_top (flow, 6);
@@ -742,27 +763,6 @@ build_layer_bar (StrataWindow *self)
   gtk_box_append (GTK_BOX (bar), self->position_spin);
   gtk_box_append (GTK_BOX (bar), head_label);
   gtk_box_append (GTK_BOX (bar), self->head_spin);
-  /* Long traces: the positions shown (Ctrl + wheel and + / - on the figure zoom them) and a
-   * search through the decoded text. */
-  self->range_entry = gtk_entry_new ();
-  gtk_editable_set_width_chars (GTK_EDITABLE (self->range_entry), 9);
-  gtk_entry_set_placeholder_text (GTK_ENTRY (self->range_entry), "A:B");
-  gtk_widget_set_tooltip_text (self->range_entry, "Positions the figures show, A:B (half-open, from 0); "
-                                                  "Ctrl + wheel or + / - on the figure zooms, the wheel scrolls");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->range_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Positions", -1);
-  self->find_entry = gtk_search_entry_new ();
-  gtk_editable_set_width_chars (GTK_EDITABLE (self->find_entry), 12);
-  gtk_widget_set_tooltip_text (self->find_entry, "Find a token or text in the trace; Enter: next match");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->find_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Find in trace", -1);
-  self->find_status = gtk_label_new ("not found");
-  gtk_widget_add_css_class (self->find_status, "error");
-  gtk_widget_set_visible (self->find_status, FALSE);
-  gtk_box_append (GTK_BOX (bar), self->range_entry);
-  gtk_box_append (GTK_BOX (bar), self->find_entry);
-  gtk_box_append (GTK_BOX (bar), self->find_status);
-  g_signal_connect (self->range_entry, "activate", G_CALLBACK (range_activate_cb), self);
-  g_signal_connect (self->find_entry, "search-changed", G_CALLBACK (find_changed_cb), self);
-  g_signal_connect (self->find_entry, "activate", G_CALLBACK (find_next_cb), self);
   g_signal_connect (self->layer_adj, "value-changed", G_CALLBACK (layer_value_cb), self);
   g_signal_connect (self->position_adj, "value-changed", G_CALLBACK (position_value_cb), self);
   g_signal_connect (self->head_adj, "value-changed", G_CALLBACK (head_value_cb), self);
