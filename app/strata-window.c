@@ -687,8 +687,34 @@ build_options_bar (StrataWindow *self)
   gtk_box_append (GTK_BOX (bar), self->quantity_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
-  /* Long traces: the positions shown (Ctrl + wheel and + / - on the figure zoom them) and a
-   * search through the decoded text. */
+  gtk_widget_set_margin_start (flow, 12);
+  gtk_widget_set_margin_end (flow, 12);
+  gtk_widget_set_margin_top (flow, 6);
+  gtk_widget_set_margin_bottom (flow, 6);
+  g_signal_connect (self->target_dropdown, "notify::selected", G_CALLBACK (target_selected_cb), self);
+  g_signal_connect (self->curve_dropdown, "notify::selected", G_CALLBACK (curve_selected_cb), self);
+  g_signal_connect (self->quantity_dropdown, "notify::selected", G_CALLBACK (quantity_selected_cb), self);
+  g_signal_connect (self->tag_dropdown, "notify::selected", G_CALLBACK (tag_selected_cb), self);
+  g_signal_connect (self->posname_dropdown, "notify::selected", G_CALLBACK (posname_selected_cb), self);
+  g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
+  g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
+  return flow;
+}
+
+/* Long traces: the positions the figures show (Ctrl + wheel and + / - on the figure zoom
+ * them) and a search through the decoded text, in a row of their own under the figure so
+ * the options bar and the layer slider keep their room. */
+static GtkWidget *
+build_trace_bar (StrataWindow *self)
+{
+  GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_set_halign (bar, GTK_ALIGN_END);
+  gtk_widget_set_margin_start (bar, 12);
+  gtk_widget_set_margin_end (bar, 12);
+  gtk_widget_set_margin_bottom (bar, 4);
+  GtkWidget *label = gtk_label_new ("Positions");
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_box_append (GTK_BOX (bar), label);
   self->range_entry = gtk_entry_new ();
   gtk_editable_set_width_chars (GTK_EDITABLE (self->range_entry), 9);
   gtk_entry_set_placeholder_text (GTK_ENTRY (self->range_entry), "A:B");
@@ -708,18 +734,7 @@ build_options_bar (StrataWindow *self)
   g_signal_connect (self->range_entry, "activate", G_CALLBACK (range_activate_cb), self);
   g_signal_connect (self->find_entry, "search-changed", G_CALLBACK (find_changed_cb), self);
   g_signal_connect (self->find_entry, "activate", G_CALLBACK (find_next_cb), self);
-  gtk_widget_set_margin_start (flow, 12);
-  gtk_widget_set_margin_end (flow, 12);
-  gtk_widget_set_margin_top (flow, 6);
-  gtk_widget_set_margin_bottom (flow, 6);
-  g_signal_connect (self->target_dropdown, "notify::selected", G_CALLBACK (target_selected_cb), self);
-  g_signal_connect (self->curve_dropdown, "notify::selected", G_CALLBACK (curve_selected_cb), self);
-  g_signal_connect (self->quantity_dropdown, "notify::selected", G_CALLBACK (quantity_selected_cb), self);
-  g_signal_connect (self->tag_dropdown, "notify::selected", G_CALLBACK (tag_selected_cb), self);
-  g_signal_connect (self->posname_dropdown, "notify::selected", G_CALLBACK (posname_selected_cb), self);
-  g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
-  g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
-  return flow;
+  return bar;
 }
 
 static GtkWidget *
@@ -932,6 +947,7 @@ strata_window_init (StrataWindow *self)
   gtk_box_append (GTK_BOX (main), build_options_bar (self));
   gtk_box_append (GTK_BOX (main), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
   gtk_box_append (GTK_BOX (main), self->stack);
+  gtk_box_append (GTK_BOX (main), build_trace_bar (self));
   gtk_box_append (GTK_BOX (main), build_layer_bar (self));
   gtk_paned_set_end_child (GTK_PANED (paned), main);
   gtk_box_append (GTK_BOX (outer), paned);

@@ -117,9 +117,9 @@ strata_view_model_set_analysis (StrataViewModel *self, int index, StrataAnalysis
   g_return_if_fail (STRATA_IS_VIEW_MODEL (self) && (index == 0 || index == 1));
   if (self->analysis[index] == analysis)
     return;
+  int T_before = strata_view_model_get_n_positions (self); /* read before the old one goes */
   if (self->analysis[index] && self->free_func[index])
     self->free_func[index] (self->analysis[index]);
-  int T_before = strata_view_model_get_n_positions (self);
   self->analysis[index] = analysis;
   self->free_func[index] = free_func;
   /* keep the selection inside the new result; another sequence shows whole at first */

@@ -49,7 +49,12 @@ SESSION="$TMP/long.h5"
   >"$TMP/cli.log" 2>&1 || { sed 's/^/# /' "$TMP/cli.log"; fail "strata lens --generate 400 failed"; }
 T=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["prompts"][0]["pieces"]))' "$TMP/long.json")
 [ "$T" -gt 300 ] || fail "the trace has only $T positions"
-echo "ok 1 - a session of $T positions written by the CLI"
+# The CLI's --positions past the end: refused before anything is written.
+"$STRATA" lens "$MODEL" --prompt "Once upon a time" --session "$TMP/bad.h5" --figure "$TMP/bad.svg" --positions 3:99 \
+  >"$TMP/cli.log" 2>&1 && fail "strata lens --positions 3:99 accepted on a short prompt"
+grep -q -- "--positions: .* of [0-9]* positions" "$TMP/cli.log" || fail "the range error names no flag or length: $(cat "$TMP/cli.log")"
+[ ! -e "$TMP/bad.h5" ] && [ ! -e "$TMP/bad.svg" ] || fail "a refused --positions left an output"
+echo "ok 1 - a session of $T positions written by the CLI; --positions past the end refused with nothing written"
 
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -noreset 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 &
 XVFB_PID=$!
