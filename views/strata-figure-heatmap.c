@@ -16,7 +16,7 @@
 #define TRACE_COLOR 4 /* red, against the blue sequential map */
 #define OVERVIEW_H 10.0
 #define OVERVIEW_GAP 6.0
-#define LABEL_GAP 2.0 /* between neighbouring vertical labels */
+#define LABEL_GAP 2.0 /* between neighbouring labels of a dense axis */
 
 static double
 max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
@@ -321,7 +321,8 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
     draw_trace_marks (cr, f, g, r, lay, gap);
 
   /* Row labels (bold and marked when selected), on a stride of absolute rows when dense. */
-  int row_stride = strata_label_stride (r->cell_h, tick_h * 0.9);
+  double label_pitch = strata_text_height (cr, STRATA_FONT_TICK) + LABEL_GAP; /* a label's height, spaced */
+  int row_stride = strata_label_stride (r->cell_h, label_pitch);
   for (int i = 0; i < g->rows; i++) {
     gboolean sel = i == g->sel_row;
     if (!strata_label_shown (i + g->row_offset, g->sel_row >= 0 ? g->sel_row + g->row_offset : -1, row_stride))
@@ -334,7 +335,7 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
   /* Column labels: horizontal ones are ellipsized to their cell; vertical ones stand a line
    * apart, on a stride of absolute positions (stable while the window scrolls). */
   double ly = r->y + r->h + 3;
-  int stride = lay->col_label_rot == 0 ? 1 : strata_label_stride (r->cell_w, tick_h + LABEL_GAP);
+  int stride = lay->col_label_rot == 0 ? 1 : strata_label_stride (r->cell_w, label_pitch);
   for (int j = 0; j < g->cols; j++) {
     gboolean sel = j == g->sel_col;
     if (!strata_label_shown (j + g->col_offset, g->sel_col >= 0 ? g->sel_col + g->col_offset : -1, stride))
