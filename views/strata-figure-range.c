@@ -24,7 +24,10 @@ strata_figure_parse_range (const char *text, int n_positions, int *first, int *c
       || (*b_text && !g_ascii_string_to_signed (b_text, 10, 0, G_MAXINT, &b, NULL)))
     return g_set_error (error, STRATA_FIGURE_ERROR, STRATA_FIGURE_ERROR_RANGE,
                         "'%s' is not a range A:B of non-negative whole numbers", text), FALSE;
-  if (a >= b || b > n_positions)
+  if (a >= b)
+    return g_set_error (error, STRATA_FIGURE_ERROR, STRATA_FIGURE_ERROR_RANGE,
+                        "range %s holds no position: A:B needs A < B", text), FALSE;
+  if (b > n_positions)
     return g_set_error (error, STRATA_FIGURE_ERROR, STRATA_FIGURE_ERROR_RANGE,
                         "range %s is outside the sequence of %d positions: it needs 0 <= A < B <= %d", text,
                         n_positions, n_positions), FALSE;
