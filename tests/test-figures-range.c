@@ -303,6 +303,36 @@ test_hit (void)
   fixture_clear (&f);
 }
 
+/* Two checkpoints side by side (sequences of 300 and 250): both panels show the window, and a
+ * hit in the second names its absolute position. */
+static void
+test_compare (void)
+{
+  Fixture f, g;
+  fixture_init (&f, 300, "a prompt", 0);
+  fixture_init (&g, 250, "a prompt", 0);
+  f.in.b = &g.a;
+  f.v.compare = TRUE;
+  f.v.range_first = 120;
+  f.v.range_count = 30;
+  g_autoptr (GPtrArray) texts = drawn_texts (&f.in, W, H);
+  g_autoptr (GPtrArray) boxes = NULL;
+  g_autoptr (GArray) pos = column_labels (texts, &f.in, &boxes);
+  g_assert_cmpuint (pos->len, >, 0);
+  for (guint i = 0; i < pos->len; i++) {
+    g_assert_cmpint (g_array_index (pos, int, i), >=, 120);
+    g_assert_cmpint (g_array_index (pos, int, i), <, 150);
+  }
+  double x, y, w, h;
+  g_assert_true (strata_figure_get_plot_area (&f.in, W, H, 1, &x, &y, &w, &h));
+  StrataFigureHit hit;
+  g_assert_true (strata_figure_hit_test (&f.in, W, H, x + 3.5 * w / 30, y + 1, &hit));
+  g_assert_cmpint (hit.panel, ==, 1);
+  g_assert_cmpint (hit.position, ==, 123);
+  fixture_clear (&f);
+  fixture_clear (&g);
+}
+
 /* Pixels of the plot area that differ between two draws, near x = `at` (within 2.5) and
  * elsewhere. */
 static void
@@ -427,6 +457,7 @@ main (int argc, char **argv)
   g_test_add_func ("/figures/range/labels-all", test_labels_all);
   g_test_add_func ("/figures/range/labels-stride", test_labels_stride);
   g_test_add_func ("/figures/range/hit", test_hit);
+  g_test_add_func ("/figures/range/compare", test_compare);
   g_test_add_func ("/figures/range/boundary", test_boundary);
   g_test_add_func ("/figures/range/text-inside", test_text_inside);
   g_test_add_func ("/figures/range/parse", test_parse);
