@@ -3,7 +3,8 @@
 #
 # The CLI writes a session of MODEL continuing a prompt by 400 tokens (and the same run's
 # pieces as JSON, the reference for labels). `strata open` shows it; on the lens figure:
-# + zooms in (the export names a window of the positions), Right and the wheel move it,
+# + zooms in (the export names a window of the positions), a click and a drag on the
+# overview strip move it, Right and the wheel move it too,
 # "Find in trace" selects a position whose piece starts the text found and brings it into
 # view, a string that never occurs shows "not found", and the "Positions" field set to
 # 100:140 makes the exported SVG's column labels exactly the pieces of positions 100..139.
@@ -43,7 +44,7 @@ fail () {
   exit 1
 }
 
-echo "1..6"
+echo "1..7"
 SESSION="$TMP/long.h5"
 "$STRATA" lens "$MODEL" --prompt "Once upon a time" --generate 400 --session "$SESSION" --json "$TMP/long.json" \
   >"$TMP/cli.log" 2>&1 || { sed 's/^/# /' "$TMP/cli.log"; fail "strata lens --generate 400 failed"; }
@@ -118,6 +119,26 @@ read -r A B <<<"$(shown | awk '{print $2, $4}')"
 [ $((B - A + 1)) -le $((T / 3)) ] || fail "two steps of zoom show $((B - A + 1)) of $T positions"
 echo "ok 2 - + + zooms to positions $A..$B of $T"
 
+# The overview strip runs along the top of the figure's frame, under the title (about 46
+# units below the figure's top edge): a click at 85% of the figure's width moves the window
+# right past its old end, a drag from there to 15% brings its start before the old start.
+eval "$(xdotool getwindowgeometry --shell "$WID")"
+read -r FX FY FW FH FRW FRH < <("$PY" "$HERE/atspi-extents.py" strata image "Logit lens" 2>&1) \
+  || fail "the lens figure has no extents over AT-SPI"
+OFF=$(( (WIDTH - FRW) / 2 ))
+SY=$((OFF + FY + 46))
+xdotool mousemove --window "$WID" $((OFF + FX + FW * 85 / 100)) "$SY" click 1; sleep 0.5
+export_until "Positions" 10 || fail "no export after the strip click"
+read -r A5 B5 <<<"$(shown | awk '{print $2, $4}')"
+[ "$A5" -gt "$B" ] || fail "a click on the strip at 85% left the window at $A5..$B5 (was $A..$B)"
+xdotool mousemove --window "$WID" $((OFF + FX + FW * 85 / 100)) "$SY" mousedown 1 \
+  mousemove --window "$WID" $((OFF + FX + FW * 50 / 100)) "$SY" mousemove --window "$WID" $((OFF + FX + FW * 15 / 100)) "$SY" \
+  mouseup 1; sleep 0.5
+export_until "Positions" 10 || fail "no export after the strip drag"
+read -r A6 B6 <<<"$(shown | awk '{print $2, $4}')"
+[ "$A6" -lt "$A" ] && [ "$A6" -lt "$A5" ] || fail "a drag along the strip to 15% left the window at $A6..$B6 (was $A..$B)"
+echo "ok 3 - the overview strip: a click moves the window to $A5..$B5, a drag back to $A6..$B6"
+
 # Right moves the selection; pressed past the window's end, the window follows.
 P0=$(selected)
 N=$((B - P0 + 3))
@@ -130,7 +151,7 @@ xdotool click 5 click 5; sleep 0.5
 export_until "Positions" 10 || fail "no export after the wheel"
 read -r A3 B3 <<<"$(shown | awk '{print $2, $4}')"
 [ "$A3" -gt "$A2" ] || fail "the wheel did not scroll the window on: $A2..$B2 then $A3..$B3"
-echo "ok 3 - Right moves the selection to $((P0 + N)) and the window follows ($A2..$B2); the wheel scrolls it to $A3..$B3"
+echo "ok 4 - Right moves the selection to $((P0 + N)) and the window follows ($A2..$B2); the wheel scrolls it to $A3..$B3"
 
 # Find a word of the generated text (after the window), the way the reference pieces hold it.
 WORD=$("$PY" - "$TMP/long.json" "$B3" <<'PYEOF'
@@ -168,7 +189,7 @@ xdotool type --delay 30 "qqzzxq"; sleep 0.3
 xdotool key Return; sleep 0.5
 "$PY" "$HERE/atspi-wait.py" strata "not found" "" 10 >"$TMP/atspi.log" 2>&1 \
   || { sed 's/^/# /' "$TMP/atspi.log"; fail "no visible 'not found' for a string the trace lacks"; }
-echo "ok 4 - Find in trace '$WORD' selects position $P (in view: $A4..$B4); 'qqzzxq' shows not found"
+echo "ok 5 - Find in trace '$WORD' selects position $P (in view: $A4..$B4); 'qqzzxq' shows not found"
 
 # Type a range into the Positions field: the export's column labels are those positions.
 click_on text "Positions"
@@ -176,7 +197,7 @@ key ctrl+a
 xdotool type --delay 30 "100:140"; sleep 0.2
 xdotool key Return; sleep 0.5
 export_until "Positions 100 to 139 of $T shown" 10 || fail "the Positions field 100:140 did not set the range: $(shown)"
-echo "ok 5 - the Positions field sets positions 100..139"
+echo "ok 6 - the Positions field sets positions 100..139"
 "$PY" - "$FIG" "$TMP/long.json" <<'PYEOF' || fail "the exported column labels are not the pieces of 100..139"
 import json, sys, xml.etree.ElementTree as ET
 ns = {"s": "http://www.w3.org/2000/svg"}
@@ -194,5 +215,5 @@ def visible(s):  # as figures write tokens: spaces, newlines, tabs and control b
 want = "Column labels: " + ", ".join(visible(p) for p in pieces[100:140]) + "."
 assert want in desc, (want, desc[:600])
 PYEOF
-echo "ok 6 - the exported SVG's column labels are exactly the pieces of positions 100..139"
+echo "ok 7 - the exported SVG's column labels are exactly the pieces of positions 100..139"
 kill -0 "$APP_PID" 2>/dev/null || fail "strata died during the test"
