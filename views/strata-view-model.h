@@ -43,8 +43,9 @@ void strata_view_model_set_head (StrataViewModel *self, int head);
 
 /* The visible position range of the position-axis figures (StrataViewState.range_first,
  * range_count): clamped to the selected prompt's positions; one covering them all is stored
- * as "all" (count 0). While a range is set, a selected position outside it moves the range
- * (by the least amount) so the selection stays in view. */
+ * as "all" (count 0). The selection stays in view: a range set (or scrolled) away from it
+ * takes the selection along to its nearest end, and a position selected outside the range
+ * moves the range by the least amount. */
 void strata_view_model_set_range (StrataViewModel *self, int first, int count);
 /* The range as shown: [*first, *first + *count), the whole sequence when none is set. */
 void strata_view_model_get_range (StrataViewModel *self, int *first, int *count);
