@@ -24,6 +24,7 @@ typedef struct {
   char *figure;
   char *view;
   char *device;                  /* --device as given (NULL: STRATA_DEVICE, else auto) */
+  char *positions;               /* --positions A:B of the figure, or NULL */
   const StrataBackend *backend;  /* what it chose, once per command (--compare shares it) */
   double scale;
   int layer, head;
@@ -45,6 +46,9 @@ common_entries (Common *c, const char *view_help)
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
     { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
+#ifdef STRATA_HAVE_FIGURES
+    { "positions", 0, 0, G_OPTION_ARG_STRING, &c->positions, STRATA_CLI_POSITIONS_HELP, "A:B" },
+#endif
     { NULL }
   };
   return g_memdup2 (entries, sizeof entries);
@@ -54,7 +58,7 @@ static void
 common_clear (Common *c)
 {
   g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
-  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device);
+  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device), g_free (c->positions);
 }
 
 #define fail_with strata_cli_fail_with
@@ -85,6 +89,15 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "--view takes %s, not '%s'", views, c->view);
   if (c->view)
     c->kind = (StrataFigureKind) kind;
+#ifdef STRATA_HAVE_FIGURES
+  /* The form now, the bounds once the sequence is known (finish). */
+  int first, count;
+  g_autoptr (GError) range_error = NULL;
+  if (c->positions && !c->figure)
+    return fail_with (error, "--positions chooses what --figure draws; give --figure OUT");
+  if (c->positions && !strata_figure_parse_range (c->positions, G_MAXINT, &first, &count, &range_error))
+    return fail_with (error, "--positions: %s", range_error->message);
+#endif
   if (!strata_cli_check_outputs (c->figure, c->scale, c->session, c->json, error))
     return FALSE;
   /* Last: every other mistake is reported first, and nothing has been written yet. */
@@ -216,6 +229,13 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnal
 {
   GError *error = NULL;
   StrataAnalysis *b = cmp ? cmp->analysis : NULL;
+#ifdef STRATA_HAVE_FIGURES
+  /* Checked before anything is written: a bad range leaves no output behind. */
+  StrataViewState figure_view = *v;
+  StrataFigureInput in = { .kind = v->figure, .a = a, .b = b, .view = &figure_view };
+  if (!strata_cli_apply_positions (c->positions, &in, &figure_view, &error))
+    return strata_cli_fail (error);
+#endif
   if (c->json) {
     g_autoptr (JsonBuilder) jb = json_builder_new ();
     json_builder_begin_object (jb);
@@ -239,7 +259,7 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnal
   if (c->session && !save_session (c->session, a, b, v, &error))
     return strata_cli_fail (error);
 #ifdef STRATA_HAVE_FIGURES
-  if (c->figure && !strata_figure_export_analysis (a, b, v->figure, v, c->figure, c->scale, &error))
+  if (c->figure && !strata_figure_export_analysis (a, b, v->figure, &figure_view, c->figure, c->scale, &error))
     return strata_cli_fail (error);
 #endif
   return 0;

@@ -281,6 +281,7 @@ help_activated (GSimpleAction *a, GVariant *p, gpointer data)
     "Alt+1…5: lens, curves, patching, circuit, attention    Ctrl+D: compare checkpoints\n"
     "Alt+6…8: series, accuracy, series patching (with a series open)    Alt+9: trace\n"
     "Series figures: Left / Right: checkpoint    Return: open it at the selected layer\n"
+    "Long traces: Left / Right: position    + / \xe2\x88\x92 or Ctrl+wheel: zoom    wheel: scroll\n"
     "Ctrl+O: open model    Ctrl+Shift+O: second checkpoint    Ctrl+Alt+O: open session\n"
     "Ctrl+Shift+T: open a series of checkpoints (training runs)\n"
     "Ctrl+S / Ctrl+Shift+S: save session    Ctrl+W: close    Ctrl+Q: quit");

@@ -58,6 +58,8 @@ struct _StrataWindow {
   GtkWidget *stack;
   GtkWidget *figures[STRATA_FIGURE_N_ALL]; /* the checkpoint pages, then the series pages */
   GtkWidget *layer_scale, *layer_label, *position_spin, *head_spin;
+  GtkWidget *range_entry;        /* "A:B": the positions the figures show */
+  GtkWidget *find_entry, *find_status; /* find in the decoded trace; "not found" */
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
   GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
   GtkWidget *quantity_dropdown;  /* series heat map: MRR or mean probability */

@@ -112,6 +112,11 @@ typedef struct {
   int checkpoint;
   /* The trace figure: its K (topk 0 is read as 1) and which writing positions count. */
   StrataTraceOptions trace;
+  /* The positions the position-axis figures show: [range_first, range_first + range_count);
+   * range_count 0 (the zeroed default): the whole sequence. Figures clamp it to each
+   * analysis' length. Not saved in sessions. */
+  int range_first;
+  int range_count;
 } StrataViewState;
 
 StrataAnalysis *strata_analysis_new (StrataModel *model);

@@ -162,6 +162,34 @@ check_figure (Fixture *f, int topk)
   g_assert_cmpint (n_marked, <=, n_written);
   if (topk == 1)
     g_assert_cmpuint (g->outlined->len, ==, n_first);
+
+  /* A window of the positions (the window's zoom, --positions) shows the same cells, marks and
+   * outlines, shifted. */
+  int first = T / 3, count = T / 2;
+  StrataViewState vr = v;
+  vr.range_first = first, vr.range_count = count;
+  g_autoptr (StrataHeatFigure) cropped = strata_figure_data_trace (&in);
+  strata_heat_figure_apply_range (cropped, &vr);
+  const StrataGrid *c = cropped->panels[0];
+  g_assert_cmpint (c->cols, ==, count);
+  g_assert_cmpint (c->col_offset, ==, first);
+  for (int k = 0; k < R; k++)
+    for (int j = 0; j < count; j++) {
+      double x = c->value[(gsize) k * count + j], y = g->value[(gsize) k * T + first + j];
+      g_assert_true (isnan (x) ? isnan (y) : x == y);
+    }
+  for (int j = 0; j < count; j++)
+    g_assert_cmpint (c->col_mark[j], ==, g->col_mark[first + j]);
+  guint inside = 0;
+  for (guint j = 0; j < g->outlined->len; j++) {
+    int col = g_array_index (g->outlined, StrataGridCell, j).col;
+    inside += col >= first && col < first + count;
+  }
+  g_assert_cmpuint (c->outlined->len, ==, inside);
+  for (guint j = 0; j < c->outlined->len; j++) {
+    const StrataGridCell *o = &g_array_index (c->outlined, StrataGridCell, j);
+    g_assert_cmpfloat (g->value[(gsize) o->row * T + first + o->col], ==, c->value[(gsize) o->row * count + o->col]);
+  }
 }
 
 static void

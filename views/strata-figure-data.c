@@ -41,6 +41,7 @@ strata_grid_free (StrataGrid *g)
   g_free (g->col_mark);
   if (g->outlined)
     g_array_unref (g->outlined);
+  g_free (g->overview);
   g_free (g);
 }
 
@@ -378,6 +379,7 @@ strata_figure_data_lens (const StrataFigureInput *in)
   f->row_axis = g_strdup ("residual point (layer)");
   f->col_axis = g_strdup ("input position");
   f->row0_bottom = TRUE;
+  f->col_positions = TRUE;
   if (t) {
     g_autofree char *shown = strata_figure_visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
     f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
@@ -413,6 +415,7 @@ strata_figure_data_trace (const StrataFigureInput *in)
   f->panels[f->n_panels++] = g;
   /* The legend lists the targets written in the trace; `entry` maps a target to its entry. */
   f->legend = g_ptr_array_new_with_free_func (g_free);
+  f->col_positions = TRUE;
   g_autofree int *entry = g_new (int, MAX (t->targets->len, 1));
   for (guint i = 0; i < t->targets->len; i++) {
     const StrataTraceTarget *tt = t->targets->pdata[i];
@@ -547,6 +550,7 @@ strata_figure_data_patch (const StrataFigureInput *in)
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
   f->row0_bottom = TRUE;
+  f->col_positions = !heads;
   f->diverging = TRUE;
   f->scale_label = g_strdup ("score");
   f->scale_min = -range;
@@ -600,6 +604,7 @@ strata_figure_data_attention (const StrataFigureInput *in)
   f->title = g_strdup_printf ("Attention pattern: layer %d, head %d", l, h);
   f->row_axis = g_strdup ("query position");
   f->col_axis = g_strdup ("key position");
+  f->row_positions = f->col_positions = TRUE;
   f->scale_label = g_strdup ("attention weight");
   strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);

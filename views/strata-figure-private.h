@@ -37,6 +37,14 @@ typedef struct {
    * written), -1 none; and cells outlined (the first cell holding each target). */
   int *col_mark;
   GArray *outlined;        /* StrataGridCell, or NULL */
+  /* Cropped to the view's position range (strata-figure-range.c): the absolute position of
+   * column 0 and row 0 (hits and label strides read absolute positions). 0 otherwise. */
+  int col_offset, row_offset;
+  /* Optional, when the columns are a window of a longer sequence: one row's values across
+   * the whole sequence (n_overview positions, on the grid's colour scale), drawn as a thin
+   * strip with the window [col_offset, col_offset + cols) marked. NULL: no strip. */
+  double *overview;
+  int n_overview;
 } StrataGrid;
 
 #define STRATA_TRACE_NEVER (-1)
@@ -56,6 +64,8 @@ typedef struct {
   GPtrArray *legend;          /* char * */
   int n_panels;
   StrataGrid *panels[2];
+  /* Which axes are token positions: the view's range crops those (a builder sets them). */
+  gboolean col_positions, row_positions;
 } StrataHeatFigure;
 
 typedef struct {
@@ -136,6 +146,12 @@ const StrataPatchResult *strata_figure_data_patch_result (const StrataAnalysis *
 /* Position the view reads at: v->position when valid, else the last position. */
 int strata_figure_data_position (const StrataViewState *v, int T);
 
+/* strata-figure-range.c: crop every panel of `f` to the view's position range (the axes
+ * col_positions / row_positions name), keeping the selection, the generation boundary and a
+ * trace in step, and give the panels an overview of the whole sequence. No-op without a
+ * range or when it covers the sequence. */
+void strata_heat_figure_apply_range (StrataHeatFigure *f, const StrataViewState *v);
+
 /* ---- drawing ---- */
 
 typedef enum {
@@ -169,6 +185,13 @@ void strata_frame_draw (cairo_t *cr, double width, double height, const char *ti
                         gboolean paint);
 void strata_figure_draw_empty (cairo_t *cr, double width, double height, const char *message);
 
+/* Axis labels of a dense axis: a label every `stride` positions (1, 2, 5, 10, 20, 50, ...),
+ * the smallest stride whose labels, `pitch` apart at least, fit cells `cell` wide. */
+int strata_label_stride (double cell, double pitch);
+/* Whether absolute position `p` is labelled: the selected one always, the others on the
+ * stride unless they would touch the selected one's label (closer than a stride). */
+gboolean strata_label_shown (int p, int selected, int stride);
+
 /* Heat figures: layout, draw, hit (the lens, patching, attention and trace figures). */
 typedef struct {
   double x, y, w, h;     /* cell area */
@@ -183,13 +206,18 @@ typedef struct {
   double spare_h;                     /* height left unused below the cells (cells at their cap) */
   double band;                        /* above the cells, for a trace's "never" marks (0: none) */
   double mark_h;                      /* under the cells, for column marks (0: none) */
+  double overview_h;                  /* the overview strips' height above the cells (0: none) */
 } StrataHeatLayout;
 
 void strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,
                          StrataHeatLayout *lay);
 void strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double height);
+/* `row` and `col` are absolute (a cropped grid's offsets added). */
 gboolean strata_heat_hit (const StrataHeatLayout *lay, const StrataHeatFigure *f, double x,
                           double y, int *panel, int *row, int *col);
+/* The position of panel `panel`'s overview strip under (x, y); FALSE off every strip. */
+gboolean strata_heat_hit_overview (const StrataHeatLayout *lay, const StrataHeatFigure *f, double x, double y,
+                                   int *panel, int *position);
 
 typedef struct {
   double x, y, w, h;     /* plot area */

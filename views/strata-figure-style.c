@@ -137,6 +137,37 @@ strata_text_height (cairo_t *cr, StrataFont font)
   return h;
 }
 
+static StrataFigureTextFunc text_observer;
+static gpointer text_observer_data;
+
+void
+strata_figure_set_text_observer (StrataFigureTextFunc func, gpointer data)
+{
+  text_observer = func;
+  text_observer_data = data;
+}
+
+/* Report a layout about to be shown at the current point to the test observer: its ink
+ * box's four corners in device units, so rotated labels report where they really land. */
+static void
+observe_layout (cairo_t *cr, PangoLayout *layout)
+{
+  if (!text_observer)
+    return;
+  PangoRectangle ink;
+  pango_layout_get_extents (layout, &ink, NULL);
+  double ox, oy;
+  cairo_get_current_point (cr, &ox, &oy);
+  double x0 = G_MAXDOUBLE, y0 = G_MAXDOUBLE, x1 = -G_MAXDOUBLE, y1 = -G_MAXDOUBLE;
+  for (int corner = 0; corner < 4; corner++) {
+    double x = ox + (double) (ink.x + (corner & 1 ? ink.width : 0)) / PANGO_SCALE;
+    double y = oy + (double) (ink.y + (corner & 2 ? ink.height : 0)) / PANGO_SCALE;
+    cairo_user_to_device (cr, &x, &y);
+    x0 = MIN (x0, x), y0 = MIN (y0, y), x1 = MAX (x1, x), y1 = MAX (y1, y);
+  }
+  text_observer (pango_layout_get_text (layout), x0, y0, x1, y1, text_observer_data);
+}
+
 double
 strata_text_draw (cairo_t *cr, StrataFont font, const char *text, double x, double y,
                   double xalign, double yalign, double max_width)
@@ -151,6 +182,7 @@ strata_text_draw (cairo_t *cr, StrataFont font, const char *text, double x, doub
   double w = (double) pw / PANGO_SCALE, h = (double) ph / PANGO_SCALE;
   cairo_save (cr);
   cairo_move_to (cr, x - xalign * w, y - yalign * h);
+  observe_layout (cr, layout);
   pango_cairo_show_layout (cr, layout);
   cairo_new_path (cr); /* no current point left for the next arc to connect from */
   cairo_restore (cr);
@@ -194,6 +226,7 @@ strata_frame_draw (cairo_t *cr, double width, double height, const char *title,
     if (paint) {
       strata_style_set (cr, strata_style_muted, 1.0);
       cairo_move_to (cr, pad, bottom);
+      observe_layout (cr, layout);
       pango_cairo_show_layout (cr, layout);
       cairo_new_path (cr);
     }
