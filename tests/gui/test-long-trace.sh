@@ -24,25 +24,8 @@ done
 [ -x "$PY" ] || PY=python3
 "$PY" -c 'import pyatspi' 2>/dev/null || { echo "1..0 # SKIP python3-pyatspi not installed"; exit 77; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/strata-long.XXXXXX")
-XVFB_PID=""; BUS_PID=""; APP_PID=""
-cleanup () {
-  for pid in $APP_PID $BUS_PID; do
-    [ -n "$pid" ] || continue
-    for child in $(pgrep -P "$pid" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in $APP_PID $BUS_PID; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
-  [ -n "$XVFB_PID" ] && kill -TERM "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail () {
-  echo "not ok - $*"
-  echo "# ---- app log ----"; sed 's/^/# /' "$TMP/app.log" 2>/dev/null | tail -30
-  exit 1
-}
+. "$HERE/gui-session.sh"
+gui_start strata-long
 
 echo "1..7"
 SESSION="$TMP/long.h5"
@@ -56,19 +39,6 @@ T=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["prompts"]
 grep -q -- "--positions: .* of [0-9]* positions" "$TMP/cli.log" || fail "the range error names no flag or length: $(cat "$TMP/cli.log")"
 [ ! -e "$TMP/bad.h5" ] && [ ! -e "$TMP/bad.svg" ] || fail "a refused --positions left an output"
 echo "ok 1 - a session of $T positions written by the CLI; --positions past the end refused with nothing written"
-
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -noreset 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 &
-XVFB_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/display" ] && break; sleep 0.1; done
-DNUM=$(tr -dc '0-9' <"$TMP/display")
-[ -n "$DNUM" ] || { echo "1..0 # SKIP Xvfb did not start"; exit 77; }
-export DISPLAY=":$DNUM"
-mkdir -p "$TMP/run" "$TMP/config" && chmod 700 "$TMP/run"
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$TMP/bus" >"$TMP/dbus.log" 2>&1 &
-BUS_PID=$!
-for _ in $(seq 50); do [ -S "$TMP/bus" ] && break; sleep 0.1; done
-[ -S "$TMP/bus" ] || fail "private session bus did not start"
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$TMP/bus"
 
 FIG="$TMP/figure.svg"
 env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 \
