@@ -133,7 +133,7 @@ cpu_embed (const StrataBackend *be, float *out, const StrataMat *tm, const int32
 }
 
 static StrataStatus
-cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const StrataRopeParams *p)
+cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, int pos0, const StrataRopeParams *p)
 {
   if (p->pairing == STRATA_ROPE_NONE)
     return STRATA_OK;
@@ -145,7 +145,7 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const 
         for (int i = 0; i < half; i++) {
           /* Frequency of pair i: theta^(-2i/dims), identical in both conventions; they
            * differ only in which two coordinates form the pair. */
-          double angle = t * pow (p->theta, -2.0 * i / dims);
+          double angle = (pos0 + t) * pow (p->theta, -2.0 * i / dims);
           float c = (float) cos (angle), s = (float) sin (angle);
           int i0 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i : i;
           int i1 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i + 1 : i + half;
@@ -157,49 +157,78 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const 
   return STRATA_OK;
 }
 
+/* Query rows per tile when no pattern is asked for: the scores of a tile, (tile, Tk) at most,
+ * are the only scratch (256 KiB per 1024 keys). */
+#define ATTN_TILE 64
+
+/* Scores of `rows` query rows (absolute positions i0..) against keys lo..hi-1 in p (ld
+ * floats apart): scaled products, soft-capped, then a causal (windowed) softmax per row,
+ * zero on the keys a row does not see. */
+static void
+softmax_rows (float *p, size_t ld, int rows, int i0, int lo, int hi, const StrataAttnParams *a)
+{
+  float cap = a->softcap;
+  for (int t = 0; t < rows; t++) {
+    int i = i0 + t;
+    float *row = p + (size_t) t * ld - lo; /* row[j] is key j */
+    int first = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
+    float mx = -INFINITY;
+    for (int j = first; j <= i; j++) {
+      if (cap > 0)
+        row[j] = cap * tanhf (row[j] / cap);
+      mx = fmaxf (mx, row[j]);
+    }
+    double sum = 0;
+    for (int j = first; j <= i; j++) {
+      row[j] = expf (row[j] - mx);
+      sum += row[j];
+    }
+    float inv = (float) (1.0 / sum);
+    for (int j = lo; j < first; j++)
+      row[j] = 0.0f;
+    for (int j = first; j <= i; j++)
+      row[j] *= inv;
+    for (int j = i + 1; j < hi; j++)
+      row[j] = 0.0f;
+  }
+}
+
+/* With a pattern, each head is one (Tq, Tk) product and softmax into it, as the materialized
+ * pattern always was. Without, query tiles of ATTN_TILE rows see only the keys some row of
+ * the tile sees (from the tile's first visible key to its last query), so scratch is
+ * O(tile x Tk) and the masked half of the products is skipped; the sums run over fewer zero
+ * terms, which moves results by float32 rounding only. */
 static StrataStatus
 cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q, const float *k,
-               const float *v, int B, int T, int H, int K, int D, const StrataAttnParams *a)
+               const float *v, int B, int Tq, int Tk, int H, int K, int D, const StrataAttnParams *a)
 {
-  int group = H / K;
-  float scale = a->scale, cap = a->softcap;
+  int group = H / K, q0 = Tk - Tq, tile = pattern ? (Tq > 0 ? Tq : 1) : ATTN_TILE;
+  float *scores = pattern ? NULL : malloc ((size_t) tile * Tk * sizeof (float));
+  if (!pattern && !scores)
+    return STRATA_ERR_MEMORY;
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       /* Strided views of one head: rows of q, k, v and z are H*D or K*D apart. */
-      const float *qh = q + (size_t) b * T * H * D + (size_t) h * D;
-      const float *kh = k + (size_t) b * T * K * D + (size_t) (h / group) * D;
-      const float *vh = v + (size_t) b * T * K * D + (size_t) (h / group) * D;
-      float *zh = z + (size_t) b * T * H * D + (size_t) h * D;
-      float *p = pattern + ((size_t) b * H + h) * T * T;
-      /* p (T, T) = scale · q_h · k_hᵀ, then a causal softmax per row. */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh, K * D,
-                   0.0f, p, T);
-      for (int i = 0; i < T; i++) {
-        float *row = p + (size_t) i * T;
-        int lo = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
-        float mx = -INFINITY;
-        for (int j = lo; j <= i; j++) {
-          if (cap > 0)
-            row[j] = cap * tanhf (row[j] / cap);
-          mx = fmaxf (mx, row[j]);
-        }
-        double sum = 0;
-        for (int j = lo; j <= i; j++) {
-          row[j] = expf (row[j] - mx);
-          sum += row[j];
-        }
-        float inv = (float) (1.0 / sum);
-        for (int j = 0; j < lo; j++)
-          row[j] = 0.0f;
-        for (int j = lo; j <= i; j++)
-          row[j] *= inv;
-        for (int j = i + 1; j < T; j++)
-          row[j] = 0.0f;
+      const float *qh = q + (size_t) b * Tq * H * D + (size_t) h * D;
+      const float *kh = k + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
+      const float *vh = v + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
+      float *zh = z + (size_t) b * Tq * H * D + (size_t) h * D;
+      for (int t0 = 0; t0 < Tq; t0 += tile) {
+        int rows = Tq - t0 < tile ? Tq - t0 : tile, i0 = q0 + t0;
+        int lo = pattern || a->window <= 0 || i0 < a->window ? 0 : i0 - a->window + 1;
+        int hi = pattern ? Tk : i0 + rows;
+        size_t ld = (size_t) (hi - lo);
+        float *p = pattern ? pattern + ((size_t) b * H + h) * Tq * Tk : scores;
+        /* p (rows, hi - lo) = scale · q_h · k_hᵀ, then a causal softmax per row. */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, hi - lo, D, a->scale,
+                     qh + (size_t) t0 * H * D, H * D, kh + (size_t) lo * K * D, K * D, 0.0f, p, (int) ld);
+        softmax_rows (p, ld, rows, i0, lo, hi, a);
+        /* z_h (rows, D) = p · v_h */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, hi - lo, 1.0f, p, (int) ld,
+                     vh + (size_t) lo * K * D, K * D, 0.0f, zh + (size_t) t0 * H * D, H * D);
       }
-      /* z_h (T, D) = p · v_h */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, p, T, vh, K * D, 0.0f,
-                   zh, H * D);
     }
+  free (scores);
   return STRATA_OK;
 }
 

@@ -255,8 +255,8 @@ strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, con
   group_by_batch (hooks ? hooks->patches : NULL, n_patches, B, sorted, span, span + B);
   for (int b = 0; b < B; b++)
     jobs[b] = (PassJob) { .slot = b, .patches = sorted + span[b], .n_patches = span[B + b] };
-  Pass pass = { jobs, B, T, -1, tokens, NULL, hooks ? hooks->caches : NULL, hooks ? hooks->n_caches : 0,
-                NULL, 0, logits };
+  Pass pass = { .jobs = jobs, .n = B, .T = T, .out_pos = -1, .tokens = tokens,
+                .caches = hooks ? hooks->caches : NULL, .n_caches = hooks ? hooks->n_caches : 0, .out = logits };
   StrataStatus st = _strata_engine_run_pass (e, &pass);
   free (jobs), free (sorted), free (span);
   return st;
@@ -313,7 +313,8 @@ strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const Str
       }
     start = end;
   }
-  Pass pass = { pj, n_jobs, base->T, out_pos, NULL, base, NULL, 0, ids, ids ? n_ids : 0, out };
+  Pass pass = { .jobs = pj, .n = n_jobs, .T = base->T, .out_pos = out_pos, .base = base, .ids = ids,
+                .n_ids = ids ? n_ids : 0, .out = out };
   StrataStatus st = _strata_engine_run_pass (e, &pass);
   if (st == STRATA_ERR_MEMORY && !e->error[0])
     fail (e, st, "cannot allocate the patching pass of %d copies", n_jobs);

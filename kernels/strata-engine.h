@@ -130,3 +130,26 @@ StrataStatus strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *ba
 StrataStatus strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int layer,
                                            int pos, int B, const StrataPatch *patches,
                                            int n_patches, int out_pos, float *out_logits);
+
+/* Incremental decoding: the keys and values of the positions one sequence has run so far,
+ * kept in the backend's memory (device memory on CUDA) for every layer, so each new token
+ * runs every block over its own row only. Keys are stored after RoPE (each is rotated once,
+ * at its own position), values as computed. The cache belongs to the engine it was made for
+ * and must be freed before it. */
+typedef struct StrataKVCache StrataKVCache;
+
+/* A cache for up to `capacity` positions (at most the model's context): L x capacity x K*D
+ * floats each for keys and values. NULL with the engine's error when it cannot be allocated. */
+StrataKVCache *strata_kv_cache_new (StrataEngine *e, int capacity);
+void strata_kv_cache_free (StrataKVCache *c);
+/* Positions it holds (0 when new). */
+int strata_kv_cache_length (const StrataKVCache *c);
+
+/* Run N new tokens at positions length..length+N-1 of the cached sequence through every block
+ * (the same block as every pass, over those rows only, attending to the cached keys and
+ * values), append their keys and values, and write the last new row's logits (V) to `logits`.
+ * N is the prompt's length for the first step (the prefill), then 1. Equal to the last row
+ * of strata_engine_forward() on the whole sequence up to the rounding of products over fewer
+ * rows. No hooks: a run that caches or patches activations uses strata_engine_forward(). */
+StrataStatus strata_engine_step (StrataEngine *e, StrataKVCache *c, const int32_t *tokens, int N,
+                                 float *logits);

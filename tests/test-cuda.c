@@ -206,8 +206,8 @@ test_rope (void)
         int dims = th == 0 ? D : D / 4 + D / 4 % 2;
         Pair x = pair_new ((gsize) B * T * nh * D, -2, 2);
         StrataRopeParams rp = { (StrataRope) pairing, dims, thetas[th] };
-        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, &rp),
-              dev->rope (dev, x.dev, B, T, nh, D, &rp));
+        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, 0, &rp),
+              dev->rope (dev, x.dev, B, T, nh, D, 0, &rp));
         g_autofree char *what = g_strdup_printf ("rope %s B=%d T=%d nh=%d D=%d dims=%d theta=%g",
                                                  pairing == STRATA_ROPE_HALF ? "half" : "adjacent",
                                                  B, T, nh, D, dims, thetas[th]);
@@ -235,8 +235,8 @@ test_attention (void)
     StrataAttnParams ap = { 1.0f / sqrtf ((float) D), 0.0f, 0 };
     if (s % 2)
       ap = (StrataAttnParams) { 0.3f, 2.0f, 5 };
-    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, H, K, D, &ap),
-          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, H, K, D, &ap));
+    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, T, H, K, D, &ap),
+          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, T, H, K, D, &ap));
     g_autofree char *wp = g_strdup_printf ("attention pattern B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
                                            H, K, D, ap.softcap, ap.window);
     g_autofree char *wz = g_strdup_printf ("attention z       B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
@@ -294,7 +294,7 @@ test_bad_shape (void)
     return;
   }
   StrataAttnParams ap = { 0.35f, 0.0f, 0 };
-  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 3, 2, 8, &ap);
+  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 4, 3, 2, 8, &ap);
   g_assert_cmpint (st, !=, STRATA_OK);
   if (dev->last_error)
     g_assert_cmpstr (dev->last_error (dev), !=, "");
