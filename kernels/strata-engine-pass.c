@@ -99,6 +99,14 @@ wants (const Run *r, StrataSite site, int layer)
   return 0;
 }
 
+/* Whether a pass computes its logits: a full pass that neither copies them out nor caches
+ * them (the lens caches residuals only) skips the unembedding, (n, T, V) floats. */
+static int
+needs_logits (const Run *r)
+{
+  return !r->full || r->p->out || wants (r, STRATA_SITE_LOGITS, -1);
+}
+
 /* ---- memory ---- */
 
 static StrataStatus
@@ -112,7 +120,7 @@ reserve (Run *r, size_t n_patch_floats)
   size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
   size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
   size_t full_q = r->full || r->kv ? 0 : nT * HD, full_kv = r->full || r->kv ? 0 : nT * KD;
-  size_t logits = r->full ? R * V : p->ids ? 0 : n * V;
+  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->ids ? 0 : n * V;
   size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
   const StrataPrefix *bp = p->base;
   size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
@@ -643,6 +651,8 @@ finish (Run *r)
   TRY (hook (r, STRATA_SITE_LN_FINAL, -1, r->b.normed, space));
   if (p->ids)
     return logits_of_ids (r, r->b.normed);
+  if (!needs_logits (r))
+    return STRATA_OK;
   TRY (be->linear (be, r->b.logits, r->b.normed, &e->w.unembed, e->w.b_unembed, rows, V, C));
   if (g->recipe.final_softcap > 0)
     TRY (be->softcap (be, r->b.logits, (size_t) rows * V, g->recipe.final_softcap));
