@@ -65,7 +65,16 @@ struct StrataBackend {
   /* Optional: message of the backend's last failure ("" when none). The engine appends it
    * to its own message. */
   const char *(*last_error) (const StrataBackend *be);
+  /* Optional for host-memory backends: bytes free in the backend's memory now (CUDA:
+   * cudaMemGetInfo); 0 when unknown. */
+  size_t (*memory_free) (const StrataBackend *be);
 };
+
+/* Bytes free now for allocations of `be` (NULL: host memory): its memory_free, else
+ * /proc/meminfo MemAvailable for host memory, so with the model's weights already resident.
+ * The environment variable STRATA_MEMORY_LIMIT (bytes) caps the answer: tests set it to a
+ * tiny budget to reach the out-of-memory errors. SIZE_MAX when nothing is known. */
+size_t strata_backend_memory_free (const StrataBackend *be);
 
 /* The CPU backend: OpenBLAS for products. Always available. */
 const StrataBackend *strata_backend_cpu (void);

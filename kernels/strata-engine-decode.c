@@ -14,8 +14,10 @@ strata_kv_cache_new (StrataEngine *e, int capacity)
     fail (e, STRATA_ERR_ARGUMENT, "KV cache of %d positions: the model's context is %d", capacity, g->n_ctx);
     return NULL;
   }
-  StrataKVCache *c = calloc (1, sizeof *c);
   size_t floats = (size_t) g->n_layers * capacity * g->n_kv_heads * g->d_head;
+  if (strata_engine_check_memory (e, 2 * floats * sizeof (float), 0, "the KV cache") != STRATA_OK)
+    return NULL;
+  StrataKVCache *c = calloc (1, sizeof *c);
   if (c) {
     *c = (StrataKVCache) { .be = e->be, .capacity = capacity };
     c->k = e->be->alloc (e->be, floats);

@@ -109,13 +109,14 @@ needs_logits (const Run *r)
 
 /* ---- memory ---- */
 
-static StrataStatus
-reserve (Run *r, size_t n_patch_floats)
+/* The scratch of a pass: each tensor's floats in `sizes` (slots as in reserve), and their
+ * total with every tensor 64-byte aligned. */
+#define N_SLOTS 26
+static size_t
+scratch_sizes (const Run *r, size_t n_patch_floats, size_t sizes[N_SLOTS])
 {
-  StrataEngine *e = r->e;
-  const StrataConfig *g = &e->w.cfg;
+  const StrataConfig *g = &r->e->w.cfg;
   const Pass *p = r->p;
-  Bufs *b = &r->b;
   size_t R = (size_t) r->R, n = (size_t) p->n, T = (size_t) p->T, C = g->d_model;
   size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
   size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
@@ -124,18 +125,31 @@ reserve (Run *r, size_t n_patch_floats)
   size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
   const StrataPrefix *bp = p->base;
   size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
-  size_t sizes[] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
-                     r->pattern ? nT * g->n_heads * T : 0, r->wants_result ? R * HD : 0, r->wants_result ? R * C : 0,
-                     R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read, logits,
-                     base * C, base * KD, base * KD, base_attn, base_mid, n_patch_floats };
-  float **slots[] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
-                      &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
-                      &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_attn,
-                      &b->base_mid, &b->patch_rows };
+  size_t all[N_SLOTS] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
+                          r->pattern ? nT * g->n_heads * T : 0, r->wants_result ? R * HD : 0,
+                          r->wants_result ? R * C : 0, R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read,
+                          logits, base * C, base * KD, base * KD, base_attn, base_mid, n_patch_floats };
+  memcpy (sizes, all, sizeof all);
   size_t total = 0;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+  for (int i = 0; i < N_SLOTS; i++)
     total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
+  return total;
+}
+
+static StrataStatus
+reserve (Run *r, size_t n_patch_floats)
+{
+  StrataEngine *e = r->e;
+  Bufs *b = &r->b;
+  size_t sizes[N_SLOTS];
+  size_t total = scratch_sizes (r, n_patch_floats, sizes);
+  float **slots[N_SLOTS] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
+                             &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
+                             &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_attn,
+                             &b->base_mid, &b->patch_rows };
   if (total > e->scratch_cap) {
+    /* The old scratch is freed first: only the growth must fit. */
+    TRY (strata_engine_check_memory (e, (total - e->scratch_cap) * sizeof (float), 0, "a forward pass"));
     if (e->scratch)
       e->be->free (e->be, e->scratch);
     e->scratch = e->be->alloc (e->be, total);
@@ -144,7 +158,7 @@ reserve (Run *r, size_t n_patch_floats)
       return fail (e, STRATA_ERR_MEMORY, "cannot allocate %zu floats of activations", total);
   }
   float *at = e->scratch;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+  for (int i = 0; i < N_SLOTS; i++) {
     *slots[i] = sizes[i] ? at : NULL;
     at += (sizes[i] + 15) / 16 * 16;
   }
@@ -676,23 +690,42 @@ finish (Run *r)
   return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "logits download");
 }
 
-StrataStatus
-_strata_engine_run_pass (StrataEngine *e, const Pass *p)
+/* The run of pass p before its scratch: each job's rows and patch offsets, which sites are
+ * cached. Returns the floats of every patch row. */
+static size_t
+run_init (Run *r, StrataEngine *e, const Pass *p)
 {
   const StrataConfig *g = &e->w.cfg;
-  Run r = { .e = e, .p = p, .full = p->base == NULL && p->kv == NULL, .kv = p->kv };
+  *r = (Run) { .e = e, .p = p, .full = p->base == NULL && p->kv == NULL, .kv = p->kv };
   size_t patch_floats_total = 0;
   for (int j = 0; j < p->n; j++) {
-    p->jobs[j].off = r.R;
+    p->jobs[j].off = r->R;
     p->jobs[j].patch_at = patch_floats_total;
-    r.R += p->T - p->jobs[j].pos;
+    r->R += p->T - p->jobs[j].pos;
     for (int i = 0; i < p->jobs[j].n_patches; i++)
       patch_floats_total += patch_floats (g, &p->jobs[j].patches[i]);
   }
   for (int l = 0; l < g->n_layers; l++) {
-    r.wants_result |= wants (&r, STRATA_SITE_ATTN_RESULT, l);
-    r.pattern |= wants (&r, STRATA_SITE_ATTN_PATTERN, l);
+    r->wants_result |= wants (r, STRATA_SITE_ATTN_RESULT, l);
+    r->pattern |= wants (r, STRATA_SITE_ATTN_PATTERN, l);
   }
+  return patch_floats_total;
+}
+
+size_t
+_strata_engine_pass_bytes (StrataEngine *e, const Pass *p)
+{
+  Run r;
+  size_t sizes[N_SLOTS], patch = run_init (&r, e, p);
+  return scratch_sizes (&r, patch, sizes) * sizeof (float);
+}
+
+StrataStatus
+_strata_engine_run_pass (StrataEngine *e, const Pass *p)
+{
+  const StrataConfig *g = &e->w.cfg;
+  Run r;
+  size_t patch_floats_total = run_init (&r, e, p);
   float *staging = malloc ((patch_floats_total ? patch_floats_total : 1) * sizeof (float));
   if (!staging)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patch rows");

@@ -100,3 +100,5 @@ typedef struct {
 
 /* Run the pass (strata-engine-pass.c). The caller has checked its inputs. */
 StrataStatus _strata_engine_run_pass (StrataEngine *e, const Pass *p);
+/* The bytes of backend scratch the pass needs (what _strata_engine_run_pass reserves). */
+size_t _strata_engine_pass_bytes (StrataEngine *e, const Pass *p);

@@ -80,6 +80,18 @@ const char *strata_engine_get_error (const StrataEngine *e);
 StrataStatus strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T,
                                     const StrataHooks *hooks, float *logits);
 
+/* Bytes of the engine's backend memory a strata_engine_forward() of this shape and hooks
+ * that returns no logits (as the lens runs it) needs for its activations. Weights are
+ * resident already and not counted; host arrays the caller passes are the caller's. */
+size_t strata_engine_forward_bytes (StrataEngine *e, int B, int T, const StrataHooks *hooks);
+
+/* STRATA_OK when `bytes` more fit in the free memory of the engine's backend (host != 0, or a
+ * host-memory backend: host memory, /proc/meminfo MemAvailable), as strata_backend_memory_free
+ * says (STRATA_MEMORY_LIMIT lowers it); else STRATA_ERR_MEMORY and a message naming what,
+ * the bytes needed and the bytes free. Every pass checks its own activations with it before
+ * allocating them, the KV cache its keys and values; callers check their host arrays. */
+StrataStatus strata_engine_check_memory (StrataEngine *e, size_t bytes, int host, const char *what);
+
 /* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
  * the host, through the model's own output transform (its final soft-cap). raw != 0 skips
  * the final norm. */

@@ -74,7 +74,7 @@ strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataG
   /* The last new token needs no step of its own: the cache holds every position but it. */
   StrataKVCache *cache = strata_kv_cache_new (e, (int) first + steps - 1);
   if (!cache)
-    return _strata_probe_pass_failed (e, STRATA_ERR_MEMORY, "KV cache", error);
+    return _strata_probe_pass_failed (e, STRATA_ERR_MEMORY, "generation", error);
   gboolean ok = TRUE;
   for (int step = 0; step < steps; step++) {
     /* The prompt in one step, then each new token. */

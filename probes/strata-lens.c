@@ -255,6 +255,25 @@ scan_logits (StrataLensResult *r, const float *x, int row, const int32_t *tids, 
   }
 }
 
+/* Before the run: the forward pass's activations and the unembedding's rows in the
+ * backend's memory, the residuals, a chunk of logits and the result's arrays on the host (one
+ * budget on a host-memory backend). Fails naming the bytes needed and free. */
+static gboolean
+check_memory (StrataEngine *engine, int T, int chunk, int n_t, const StrataLensOptions *o, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  size_t R = (size_t) (g->n_layers + 1) * T, C = g->d_model, V = g->vocab, f = sizeof (float);
+  size_t device = strata_engine_forward_bytes (engine, 1, T, NULL) + (size_t) chunk * (C + V) * f;
+  size_t host = (R * C + (size_t) chunk * V + R * 3 * (size_t) o->topk + R * 5 * (size_t) n_t) * f;
+  g_autofree char *what = g_strdup_printf ("the lens over %d positions", T);
+  StrataStatus st = STRATA_OK;
+  if (strata_engine_get_backend (engine)->host_memory)
+    st = strata_engine_check_memory (engine, host + device, 1, what);
+  else if ((st = strata_engine_check_memory (engine, device, 0, what)) == STRATA_OK)
+    st = strata_engine_check_memory (engine, host, 1, what);
+  return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "lens", error);
+}
+
 StrataLensResult *
 strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *prompt,
                  const StrataLensOptions *opts, GError **error)
@@ -264,12 +283,14 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
     return NULL;
   int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab;
   int R = L1 * T, n_t = (int) prompt->targets->len;
-  g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
-  if (!cache_residuals (engine, prompt->ids, resid, error))
-    return NULL;
   /* Rows per unembedding: a fixed budget of logits (each row is scanned independently, so
    * the chunking changes no value). */
   int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, STRATA_LENS_LOGITS_BUDGET / ((size_t) V * sizeof (float))));
+  if (!check_memory (engine, T, chunk, n_t, opts, error))
+    return NULL;
+  g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
+  if (!cache_residuals (engine, prompt->ids, resid, error))
+    return NULL;
   g_autofree float *logits = g_try_new (float, (size_t) chunk * V);
   if (!logits) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,

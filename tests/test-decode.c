@@ -133,6 +133,29 @@ test_step_errors (void)
   strata_engine_free (e);
 }
 
+/* With the free memory lowered below what they need (STRATA_MEMORY_LIMIT), a KV cache and a
+ * forward pass fail before allocating, naming the bytes needed and free: the figures of
+ * the model's shape (L x capacity x K*D keys and values). */
+static void
+test_memory_budget (void)
+{
+  g_autoptr (StrataModel) model = open_model ("stories260K-gguf/stories260K.gguf");
+  StrataEngine *e = cpu_engine (model);
+  const StrataConfig *g = strata_engine_get_config (e);
+  g_setenv ("STRATA_MEMORY_LIMIT", "1000", TRUE);
+  g_assert_null (strata_kv_cache_new (e, 100));
+  g_autofree char *kv = g_strdup_printf ("the KV cache needs %zu bytes", (size_t) 2 * g->n_layers * 100 * g->n_kv_heads
+                                                                          * g->d_head * sizeof (float));
+  g_assert_nonnull (strstr (strata_engine_get_error (e), kv));
+  g_assert_nonnull (strstr (strata_engine_get_error (e), "but 1000 bytes (0.0 MiB) are free"));
+  g_autofree int32_t *tokens = some_tokens (100, g->vocab);
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, 100, NULL, NULL), ==, STRATA_ERR_MEMORY);
+  g_assert_nonnull (strstr (strata_engine_get_error (e), "a forward pass needs"));
+  g_unsetenv ("STRATA_MEMORY_LIMIT");
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, 100, NULL, NULL), ==, STRATA_OK);
+  strata_engine_free (e);
+}
+
 static float *
 random_floats (gsize n, guint32 seed)
 {
@@ -197,6 +220,7 @@ main (int argc, char **argv)
     g_test_add_data_func (name, &cases[i], test_step);
   }
   g_test_add_func ("/kernels/decode/errors", test_step_errors);
+  g_test_add_func ("/kernels/decode/memory-budget", test_memory_budget);
   g_test_add_func ("/kernels/attention/tiles", test_tiles);
   return g_test_run ();
 }
