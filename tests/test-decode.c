@@ -202,12 +202,42 @@ test_tiles (void)
   }
 }
 
+/* The same model run without any pattern (query tiles at every layer) and with the pattern
+ * cached at every layer (materialized everywhere, as the goldens of test-forward.c check it):
+ * the logits agree within 1e-6 of the largest |logit|. */
+static void
+test_tiles_model (gconstpointer data)
+{
+  const DecodeCase *dc = data;
+  g_autoptr (StrataModel) model = open_model (dc->model);
+  StrataEngine *e = cpu_engine (model);
+  const StrataConfig *g = strata_engine_get_config (e);
+  int T = MIN (g->n_ctx, dc->max_len), V = g->vocab, L = g->n_layers, H = g->n_heads;
+  g_autofree int32_t *tokens = some_tokens (T, V);
+  g_autofree float *tiled = g_new (float, (gsize) T * V), *materialized = g_new (float, (gsize) T * V);
+  g_autofree float *patterns = g_new (float, (gsize) L * H * T * T);
+  g_autofree StrataCache *caches = g_new (StrataCache, L);
+  for (int l = 0; l < L; l++)
+    caches[l] = (StrataCache) { STRATA_SITE_ATTN_PATTERN, l, patterns + (gsize) l * H * T * T };
+  StrataHooks hooks = { caches, L, NULL, 0 };
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, NULL, tiled), ==, STRATA_OK);
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, &hooks, materialized), ==, STRATA_OK);
+  double scale = 0;
+  for (gsize i = 0; i < (gsize) T * V; i++)
+    scale = fmax (scale, fabs (materialized[i]));
+  double d = max_abs_diff (tiled, materialized, (gsize) T * V) / scale;
+  g_test_message ("%s: %d tokens, max relative |diff| %.2e", dc->model, T, d);
+  g_assert_cmpfloat (d, <=, TILE_TOLERANCE);
+  strata_engine_free (e);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  /* stories260K: a prefill of 70 (two query tiles), then 10 steps. The golden models'
-   * context is 16 (8 for the two-hop GPT-2): every window of 4 is passed. */
+  /* stories260K: a prefill of 70 (two query tiles), then 10 steps; 80 tokens (two tiles)
+   * for the pattern-free attention. The golden models' context is 16 (8 for the two-hop
+   * GPT-2): every window of 4 is passed. */
   static const DecodeCase cases[] = {
     { "stories260K-gguf/stories260K.gguf", 70, 80 }, { "twohop/cot-3000", 2, 64 },
     { "golden/llama-gqa", 3, 64 },                   { "golden/neox", 3, 64 },
@@ -218,6 +248,8 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *name = g_strdup_printf ("/kernels/decode/%s", cases[i].model);
     g_test_add_data_func (name, &cases[i], test_step);
+    g_autofree char *tiles = g_strdup_printf ("/kernels/attention/tiles/%s", cases[i].model);
+    g_test_add_data_func (tiles, &cases[i], test_tiles_model);
   }
   g_test_add_func ("/kernels/decode/errors", test_step_errors);
   g_test_add_func ("/kernels/decode/memory-budget", test_memory_budget);
