@@ -473,8 +473,8 @@ cached_attention (Run *r, int l, int rows_q, const StrataAttnParams *attn)
   return be->attention (be, b->z, NULL, b->q, kv->k + layer, kv->v + layer, 1, rows_q, T, H, K, D, attn);
 }
 
-/* Block l over the running jobs' rows. In the last block of a patching pass the residual
- * of the read-out rows ends in b.last; else in b.x. */
+/* Block l over the running jobs' rows. In the last block of a patching pass or a decode
+ * step the residual of the read-out rows ends in b.last; else in b.x. */
 static StrataStatus
 block (Run *r, int l)
 {
