@@ -157,20 +157,20 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, int po
   return STRATA_OK;
 }
 
-/* Query rows per tile when no pattern is asked for: the scores of a tile, (tile, Tk) at most,
- * are the only scratch (256 KiB per 1024 keys). */
+/* Query rows per tile when no pattern is asked for: the scores of a tile, (tile, Tk), are
+ * the only scratch (256 KiB per 1024 keys). */
 #define ATTN_TILE 64
 
-/* Scores of `rows` query rows (absolute positions i0..) against keys lo..hi-1 in p (ld
- * floats apart): scaled products, soft-capped, then a causal (windowed) softmax per row,
- * zero on the keys a row does not see. */
+/* Rows of scores p (rows, Tk) of queries at positions i0.. whose keys lo..hi-1 hold scaled
+ * products: soft-capped, then a causal (windowed) softmax per row; every key a row does not
+ * see becomes 0, as in the materialized pattern. */
 static void
-softmax_rows (float *p, size_t ld, int rows, int i0, int lo, int hi, const StrataAttnParams *a)
+softmax_rows (float *p, int Tk, int rows, int i0, int lo, int hi, const StrataAttnParams *a)
 {
   float cap = a->softcap;
   for (int t = 0; t < rows; t++) {
     int i = i0 + t;
-    float *row = p + (size_t) t * ld - lo; /* row[j] is key j */
+    float *row = p + (size_t) t * Tk;
     int first = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
     float mx = -INFINITY;
     for (int j = first; j <= i; j++) {
@@ -184,20 +184,21 @@ softmax_rows (float *p, size_t ld, int rows, int i0, int lo, int hi, const Strat
       sum += row[j];
     }
     float inv = (float) (1.0 / sum);
-    for (int j = lo; j < first; j++)
+    for (int j = 0; j < first; j++)
       row[j] = 0.0f;
     for (int j = first; j <= i; j++)
       row[j] *= inv;
-    for (int j = i + 1; j < hi; j++)
+    for (int j = i + 1; j < Tk; j++)
       row[j] = 0.0f;
   }
 }
 
-/* With a pattern, each head is one (Tq, Tk) product and softmax into it, as the materialized
- * pattern always was. Without, query tiles of ATTN_TILE rows see only the keys some row of
- * the tile sees (from the tile's first visible key to its last query), so scratch is
- * O(tile x Tk) and the masked half of the products is skipped; the sums run over fewer zero
- * terms, which moves results by float32 rounding only. */
+/* With a pattern, each head is one (Tq, Tk) block of scores and softmax into it. Without,
+ * query tiles of ATTN_TILE rows go through a (tile, Tk) scratch, so no (Tq, Tk) array exists.
+ * Either way the scores are computed only for the keys some row of the block sees (from its
+ * first row's first visible key to its last query), and P · V runs over all Tk keys, zeros
+ * included: OpenBLAS splits a product's inner dimension by its length, so a shorter one
+ * would round differently from the materialized pattern's (1e-6 relative at T = 1024). */
 static StrataStatus
 cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q, const float *k,
                const float *v, int B, int Tq, int Tk, int H, int K, int D, const StrataAttnParams *a)
@@ -215,17 +216,15 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
       float *zh = z + (size_t) b * Tq * H * D + (size_t) h * D;
       for (int t0 = 0; t0 < Tq; t0 += tile) {
         int rows = Tq - t0 < tile ? Tq - t0 : tile, i0 = q0 + t0;
-        int lo = pattern || a->window <= 0 || i0 < a->window ? 0 : i0 - a->window + 1;
-        int hi = pattern ? Tk : i0 + rows;
-        size_t ld = (size_t) (hi - lo);
-        float *p = pattern ? pattern + ((size_t) b * H + h) * Tq * Tk : scores;
-        /* p (rows, hi - lo) = scale · q_h · k_hᵀ, then a causal softmax per row. */
+        int lo = a->window <= 0 || i0 < a->window ? 0 : i0 - a->window + 1, hi = i0 + rows;
+        float *p = pattern ? pattern + (((size_t) b * H + h) * Tq + t0) * Tk : scores;
+        /* p[:, lo:hi] = scale · q_h · k_hᵀ, then a causal softmax per row. */
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, hi - lo, D, a->scale,
-                     qh + (size_t) t0 * H * D, H * D, kh + (size_t) lo * K * D, K * D, 0.0f, p, (int) ld);
-        softmax_rows (p, ld, rows, i0, lo, hi, a);
+                     qh + (size_t) t0 * H * D, H * D, kh + (size_t) lo * K * D, K * D, 0.0f, p + lo, Tk);
+        softmax_rows (p, Tk, rows, i0, lo, hi, a);
         /* z_h (rows, D) = p · v_h */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, hi - lo, 1.0f, p, (int) ld,
-                     vh + (size_t) lo * K * D, K * D, 0.0f, zh + (size_t) t0 * H * D, H * D);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tk, 1.0f, p, Tk, vh, K * D, 0.0f,
+                     zh + (size_t) t0 * H * D, H * D);
       }
     }
   free (scores);
