@@ -157,56 +157,61 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, int po
   return STRATA_OK;
 }
 
-/* Query rows per tile when no pattern is asked for: the scores of a tile, (tile, Tk), are
- * the only scratch (256 KiB per 1024 keys). */
-#define ATTN_TILE 64
+/* Floats of scores one attention call holds when no pattern is asked for (4 MiB): the whole
+ * (Tq, Tk) array of a head when it fits, else blocks of Tq rows that fill it. */
+#define ATTN_SCRATCH_FLOATS ((size_t) 1 << 20)
 
-/* Rows of scores p (rows, Tk) of queries at positions i0.. whose keys lo..hi-1 hold scaled
- * products: soft-capped, then a causal (windowed) softmax per row; every key a row does not
- * see becomes 0, as in the materialized pattern. */
+/* Rows of scaled scores p (rows, Tk) of queries at positions i0..: soft-capped, then a causal
+ * (windowed) softmax per row; every key a row does not see becomes 0. */
 static void
-softmax_rows (float *p, int Tk, int rows, int i0, int lo, int hi, const StrataAttnParams *a)
+softmax_rows (float *p, int Tk, int rows, int i0, const StrataAttnParams *a)
 {
   float cap = a->softcap;
   for (int t = 0; t < rows; t++) {
     int i = i0 + t;
     float *row = p + (size_t) t * Tk;
-    int first = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
+    int lo = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
     float mx = -INFINITY;
-    for (int j = first; j <= i; j++) {
+    for (int j = lo; j <= i; j++) {
       if (cap > 0)
         row[j] = cap * tanhf (row[j] / cap);
       mx = fmaxf (mx, row[j]);
     }
     double sum = 0;
-    for (int j = first; j <= i; j++) {
+    for (int j = lo; j <= i; j++) {
       row[j] = expf (row[j] - mx);
       sum += row[j];
     }
     float inv = (float) (1.0 / sum);
-    for (int j = 0; j < first; j++)
+    for (int j = 0; j < lo; j++)
       row[j] = 0.0f;
-    for (int j = first; j <= i; j++)
+    for (int j = lo; j <= i; j++)
       row[j] *= inv;
     for (int j = i + 1; j < Tk; j++)
       row[j] = 0.0f;
   }
 }
 
-/* With a pattern, each head is one (Tq, Tk) block of scores and softmax into it. Without,
- * query tiles of ATTN_TILE rows go through a (tile, Tk) scratch, so no (Tq, Tk) array exists.
- * Either way the scores are computed only for the keys some row of the block sees (from its
- * first row's first visible key to its last query), and P · V runs over all Tk keys, zeros
- * included: OpenBLAS splits a product's inner dimension by its length, so a shorter one
- * would round differently from the materialized pattern's (1e-6 relative at T = 1024). */
+/* Per head: scores p (Tq, Tk) = scale · q_h · k_hᵀ, a causal softmax per row, z_h = p · v_h.
+ * With a pattern, p is the head's block of it. Without, blocks of query rows go through a
+ * scratch of ATTN_SCRATCH_FLOATS: the same two products over fewer rows, every key included,
+ * so the bits are the materialized pattern's. Blocks keep at least ATTN_SCRATCH_FLOATS / Tk
+ * rows (the last one moves back rather than shrinking): OpenBLAS chooses its kernel by a
+ * product's size (on SkylakeX a small-matrix kernel under 10^6 multiply-adds, which rounds
+ * differently), and 64-row blocks moved the lens of stories260K by 5e-6 relative at T = 500. */
 static StrataStatus
 cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q, const float *k,
                const float *v, int B, int Tq, int Tk, int H, int K, int D, const StrataAttnParams *a)
 {
-  int group = H / K, q0 = Tk - Tq, tile = pattern ? (Tq > 0 ? Tq : 1) : ATTN_TILE;
-  float *scores = pattern ? NULL : malloc ((size_t) tile * Tk * sizeof (float));
-  if (!pattern && !scores)
-    return STRATA_ERR_MEMORY;
+  int group = H / K, q0 = Tk - Tq, block = Tq;
+  float *scores = NULL;
+  if (!pattern) {
+    size_t fit = ATTN_SCRATCH_FLOATS / (size_t) (Tk > 0 ? Tk : 1);
+    block = fit < 1 ? 1 : fit < (size_t) Tq ? (int) fit : Tq;
+    scores = malloc ((size_t) (block > 0 ? block : 1) * Tk * sizeof (float));
+    if (!scores)
+      return STRATA_ERR_MEMORY;
+  }
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       /* Strided views of one head: rows of q, k, v and z are H*D or K*D apart. */
@@ -214,17 +219,14 @@ cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q
       const float *kh = k + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
       const float *vh = v + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
       float *zh = z + (size_t) b * Tq * H * D + (size_t) h * D;
-      for (int t0 = 0; t0 < Tq; t0 += tile) {
-        int rows = Tq - t0 < tile ? Tq - t0 : tile, i0 = q0 + t0;
-        int lo = a->window <= 0 || i0 < a->window ? 0 : i0 - a->window + 1, hi = i0 + rows;
-        float *p = pattern ? pattern + (((size_t) b * H + h) * Tq + t0) * Tk : scores;
-        /* p[:, lo:hi] = scale · q_h · k_hᵀ, then a causal softmax per row. */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, hi - lo, D, a->scale,
-                     qh + (size_t) t0 * H * D, H * D, kh + (size_t) lo * K * D, K * D, 0.0f, p + lo, Tk);
-        softmax_rows (p, Tk, rows, i0, lo, hi, a);
-        /* z_h (rows, D) = p · v_h */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tk, 1.0f, p, Tk, vh, K * D, 0.0f,
-                     zh + (size_t) t0 * H * D, H * D);
+      for (int t0 = 0; t0 < Tq; t0 += block) {
+        int start = t0 + block > Tq ? Tq - block : t0; /* the last block ends at Tq, full size */
+        float *p = pattern ? pattern + ((size_t) b * H + h) * Tq * Tk : scores;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, block, Tk, D, a->scale, qh + (size_t) start * H * D,
+                     H * D, kh, K * D, 0.0f, p, Tk);
+        softmax_rows (p, Tk, block, q0 + start, a);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, block, D, Tk, 1.0f, p, Tk, vh, K * D, 0.0f,
+                     zh + (size_t) start * H * D, H * D);
       }
     }
   free (scores);

@@ -47,8 +47,8 @@ struct StrataBackend {
   /* Causal attention with grouped heads: q (B, Tq, H, D) are the last Tq of Tk positions
    * (Tq <= Tk; Tq < Tk when earlier keys come from a cache), k v (B, Tk, K, D) ->
    * z (B, Tq, H, D) and pattern (B, H, Tq, Tk) (zero where a key is not visible). pattern
-   * may be NULL: then no (Tq, Tk) array is formed (the CPU runs query tiles; CUDA forms it
-   * in its own scratch). */
+   * may be NULL: then no (Tq, Tk) array is returned, and the backend bounds its scratch (the
+   * CPU: blocks of query rows in 4 MiB; CUDA forms the array in its own scratch). */
   StrataStatus (*attention) (const StrataBackend *be, float *z, float *pattern, const float *q,
                              const float *k, const float *v, int B, int Tq, int Tk, int H, int K,
                              int D, const StrataAttnParams *p);
