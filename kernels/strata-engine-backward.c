@@ -94,7 +94,7 @@ forward (StrataTrainer *t, const Acts *a, const int32_t *tokens, const int32_t *
     TRY (be->linear (be, s->q, s->ln1, &lw->w_q, lw->b_q, R, HD, C));
     TRY (be->linear (be, s->k, s->ln1, &lw->w_k, lw->b_k, R, KD, C));
     TRY (be->linear (be, s->v, s->ln1, &lw->w_v, lw->b_v, R, KD, C));
-    TRY (be->attention (be, s->z, s->pattern, s->q, s->k, s->v, B, T, g->n_heads, g->n_kv_heads, g->d_head,
+    TRY (be->attention (be, s->z, s->pattern, s->q, s->k, s->v, B, T, T, g->n_heads, g->n_kv_heads, g->d_head,
                         &attn));
     TRY (be->linear (be, a->dtmp, s->z, &lw->w_o, lw->b_o, R, C, HD));
     TRY (be->copy (be, s->x_mid, s->x_in, RC * sizeof (float)));

@@ -1,8 +1,9 @@
 /* strata-generate.h: continuing a token sequence with the model, greedy or sampled.
  *
- * Each step runs the whole sequence again and reads the last position's logits: exact (the
- * logits are those of a full forward pass), and fast enough for the models a researcher
- * generates from while probing. Greedy takes the argmax (the lowest id on a tie). Sampling
+ * The prompt runs once into a KV cache (strata_engine_step), then each new token runs alone
+ * against the cached keys and values: a step costs O(T), not a full pass of O(T²), and the
+ * logits are those of a full forward pass up to float32 rounding (tests/test-decode.c checks
+ * 1e-5 at every step). Greedy takes the argmax (the lowest id on a tie). Sampling
  * draws from softmax(logits / temperature) restricted to the smallest set of most probable
  * tokens whose probability reaches top_p, with a GRand seeded by `seed`: the same settings
  * give the same tokens on every run. Generation stops after n tokens, at the model's EOS (not

@@ -83,6 +83,32 @@ test_errors (void)
   g_rmdir (dir);
 }
 
+/* A run that needs more memory than is free fails before allocating it, naming the bytes
+ * needed and free, and writes nothing: a generation's KV cache, a lens's arrays.
+ * STRATA_MEMORY_LIMIT lowers the free memory to 100 000 bytes. */
+static void
+test_memory_budget (void)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *out = g_build_filename (dir, "lens.json", NULL);
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "STRATA_MEMORY_LIMIT", "100000", TRUE);
+  struct { const char *args[9]; const char *needle; } cases[] = {
+    { { "lens", model, "--prompt", "Once upon a time", "--generate", "100", "--json", out, NULL },
+      "the KV cache needs 133120 bytes (0.1 MiB) of host memory, but 100000 bytes" },
+    { { "lens", model, "--prompt", "Once upon a time", "--json", out, NULL }, "the lens over 5 positions needs" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_auto (Run) r = { 0 };
+    strata_envp (&r, envp, cases[i].args);
+    g_assert_cmpint (r.status, !=, 0);
+    g_assert_true (r.status < 128);
+    g_assert_nonnull (strstr (r.err, cases[i].needle));
+    g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  }
+  g_rmdir (dir);
+}
+
 static JsonObject *
 parse_object (const char *text, JsonParser **parser)
 {
@@ -562,6 +588,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
   g_test_add_func ("/app/cli/lens-compare", test_lens_compare);
   g_test_add_func ("/app/cli/lens-generate", test_lens_generate);
+  g_test_add_func ("/app/cli/memory-budget", test_memory_budget);
   g_test_add_func ("/app/cli/patch-json", test_patch_json);
   g_test_add_func ("/app/cli/patch-attribution", test_patch_attribution);
   g_test_add_func ("/app/cli/probe-errors", test_probe_errors);
