@@ -88,7 +88,11 @@ typedef struct {
 } StrataLensAggregate;
 
 /* aggregates: GPtrArray of StrataLensAggregate *, ordered by tag ("all" first), target,
- * position. Positions read: the prompt's named positions, else every position index. */
+ * position. Positions read: the prompt's named positions, else every position index of a
+ * prompt of at most STRATA_LENS_AGGREGATE_ALL_POSITIONS tokens, else its last position only
+ * (a generated trace of thousands of tokens would give targets x T aggregates: 32000 groups,
+ * 300 MB of session metadata, for a 2000-token trace with 16 targets). */
+#define STRATA_LENS_AGGREGATE_ALL_POSITIONS 64
 GPtrArray *strata_lens_aggregate (const StrataPromptSet *set, GPtrArray *results);
 void strata_lens_aggregate_free (StrataLensAggregate *a);
 
