@@ -154,6 +154,12 @@ strata_heat_figure_apply_range (StrataHeatFigure *f, const StrataViewState *v)
     if (f->row_positions && window_of (v, g->rows, &first, &count))
       crop_rows (g, first, count);
     if (f->col_positions && window_of (v, g->cols, &first, &count)) {
+      /* The axis says which positions these are: its labels are tokens, not numbers. */
+      if (p == 0 && f->col_axis) {
+        char *axis = g_strdup_printf ("%s %d\xe2\x80\x93%d of %d", f->col_axis, first, first + count - 1, g->cols);
+        g_free (f->col_axis);
+        f->col_axis = axis;
+      }
       keep_overview (g, f->row0_bottom);
       crop_cols (g, first, count);
     }
