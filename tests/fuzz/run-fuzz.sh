@@ -37,9 +37,11 @@ if wants safetensors; then
   cp "$root/tests/data/stories260K-hf/model.safetensors" "$work/corpus-safetensors/"
 fi
 if wants gguf; then
-  # The GGUF target runs the model loader too, so it takes every data/ source but the HDF5 one.
+  # The GGUF target runs the model loader too, so it takes every data/ source but the HDF5 one
+  # and the writers (of checkpoints and the two-hop dataset), which no loader calls.
   # shellcheck disable=SC2046
-  build fuzz-gguf $(ls "$root"/data/strata-*.c | grep -v -e strata-h5.c -e strata-tensor.c -e strata-data-error.c)
+  build fuzz-gguf $(ls "$root"/data/strata-*.c | grep -v -e strata-h5.c -e strata-tensor.c -e strata-data-error.c \
+    -e strata-hf-write.c -e strata-twohop-)
   mkdir -p "$work/corpus-gguf"
   # Every committed GGUF: F32, F16, BF16 and quantized tensors, every architecture row, the
   # SentencePiece and the byte-level BPE vocabularies (each gguf-vocab family).
