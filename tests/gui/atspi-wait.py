@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """atspi-wait.py APP NAME STATE TIMEOUT_S: wait until the application APP has an accessible
-named NAME (a label's text, a button's name) that is in STATE ("sensitive", "focusable", ...
+named NAME (a label's text, a button's name; "^TEXT": a name that begins with TEXT, as a
+banner whose first line is TEXT) that is in STATE ("sensitive", "focusable", ...
 as pyatspi.stateToString writes them), or not in it ("!sensitive"), or simply exists ("").
 Exit 0 when it does, 1 after TIMEOUT_S (printing what it saw), 2 when APP is not on the
 accessibility bus.
@@ -21,7 +22,7 @@ def matches(app, name, state):
     seen = []
     for acc in walk(app):
         try:
-            if acc.name != name:
+            if not (acc.name.startswith(name[1:]) if name.startswith("^") else acc.name == name):
                 continue
             states = [pyatspi.stateToString(s) for s in acc.getState().getStates()]
         except Exception:  # an object that went away while we looked
