@@ -97,8 +97,10 @@ generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerate
       if (text && strstr (text, o->stop))
         break;
     }
-    if (g_cancellable_set_error_if_cancelled (o->cancellable, error))
-      return FALSE;
+    if (g_cancellable_set_error_if_cancelled (o->cancellable, error)) {
+      ok = FALSE;
+      break;
+    }
   }
   strata_kv_cache_free (cache);
   return ok;
