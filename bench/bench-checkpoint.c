@@ -2,6 +2,7 @@
  * the benchmarks need nothing but the build. */
 #include "bench-checkpoint.h"
 
+#include <cblas.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -285,4 +286,24 @@ strata_bench_device (const char *prog, int *argc, char **argv)
     fprintf (stderr, "%s: device auto: running on the CPU; CUDA is not usable: %s\n", prog, ch.why);
   printf ("device: %s (%s)\n", ch.label, ch.why);
   return be;
+}
+
+/* Best single-precision GFLOP/s of OpenBLAS on large square products: the machine's
+ * practical matrix-multiply peak. */
+double
+strata_bench_sgemm_peak (void)
+{
+  const int n = 2048;
+  float *a = g_new (float, (gsize) n * n), *b = g_new (float, (gsize) n * n), *c = g_new (float, (gsize) n * n);
+  for (gsize i = 0; i < (gsize) n * n; i++)
+    a[i] = strata_bench_normal (1), b[i] = strata_bench_normal (1);
+  double best = 0;
+  for (int rep = 0; rep < 5; rep++) {
+    gint64 t0 = g_get_monotonic_time ();
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double s = (g_get_monotonic_time () - t0) / 1e6;
+    best = MAX (best, 2.0 * n * n * n / s / 1e9);
+  }
+  g_free (a), g_free (b), g_free (c);
+  return best;
 }

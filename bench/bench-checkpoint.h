@@ -20,6 +20,10 @@ typedef struct {
  * on stderr too); NULL after printing the reason on stderr when it cannot run there. */
 const StrataBackend *strata_bench_device (const char *prog, int *argc, char **argv);
 
+/* Best single-precision GFLOP/s of OpenBLAS on large square products (2048³): the
+ * machine's practical matrix-multiply peak, measured in the benchmark's own run. */
+double strata_bench_sgemm_peak (void);
+
 /* Seeded normal values (Box-Muller over a xorshift generator): the same sequence every
  * run, shared by every caller in the process. */
 float strata_bench_normal (float std);

@@ -2,7 +2,6 @@
  * wide, vocabulary 50257, seeded random weights written here as a Hugging Face checkpoint)
  * on a 128-token prompt, against this machine's single-precision matrix-multiply peak
  * measured in the same run. Prints the ratio; it is a benchmark, not a test. */
-#include <cblas.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -13,26 +12,6 @@
 #include "strata-model.h"
 
 enum { L = 12, C = 768, V = 50257, T = 128 }; /* the shape of strata_bench_gpt2_small */
-
-/* Best single-precision GFLOP/s of OpenBLAS on large square products: the machine's
- * practical matrix-multiply peak. */
-static double
-sgemm_peak (void)
-{
-  const int n = 2048;
-  float *a = g_new (float, (gsize) n * n), *b = g_new (float, (gsize) n * n), *c = g_new (float, (gsize) n * n);
-  for (gsize i = 0; i < (gsize) n * n; i++)
-    a[i] = strata_bench_normal (1), b[i] = strata_bench_normal (1);
-  double best = 0;
-  for (int rep = 0; rep < 5; rep++) {
-    gint64 t0 = g_get_monotonic_time ();
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double s = (g_get_monotonic_time () - t0) / 1e6;
-    best = MAX (best, 2.0 * n * n * n / s / 1e9);
-  }
-  g_free (a), g_free (b), g_free (c);
-  return best;
-}
 
 int
 main (int argc, char **argv)
@@ -57,7 +36,7 @@ main (int argc, char **argv)
     tokens[t] = (int32_t) ((t * 7919u) % V);
   float *logits = g_new (float, (gsize) T * V);
 
-  double peak = sgemm_peak ();
+  double peak = strata_bench_sgemm_peak ();
   double best = 1e9;
   for (int rep = 0; rep < 6; rep++) { /* the first run warms up; take the best */
     gint64 t0 = g_get_monotonic_time ();

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "strata-backend.h"
+#include "strata-backend-cpu-grad.h"
 
 static float *
 cpu_alloc (const StrataBackend *be, size_t n_floats)
@@ -290,6 +291,14 @@ static const StrataBackend cpu_backend = {
   .add = cpu_add,
   .scale = cpu_scale,
   .softcap = cpu_softcap,
+  .linear_grad = _strata_cpu_linear_grad,
+  .norm_grad = _strata_cpu_norm_grad,
+  .activation_grad = _strata_cpu_activation_grad,
+  .attention_grad = _strata_cpu_attention_grad,
+  .cross_entropy_grad = _strata_cpu_cross_entropy_grad,
+  .embed_grad = _strata_cpu_embed_grad,
+  .sum_squares = _strata_cpu_sum_squares,
+  .adamw = _strata_cpu_adamw,
 };
 
 const StrataBackend *

@@ -15,6 +15,18 @@
 
 typedef struct StrataBackend StrataBackend;
 
+/* One AdamW step, per element in float as torch.optim.AdamW computes it (step t, 1-based),
+ * every scalar formed in double by the caller and rounded to float once, as torch does:
+ *   g = grad · grad_scale                       (the clipping coefficient, 1 when none)
+ *   p = p · keep                                (keep = 1 - lr · weight_decay)
+ *   m = beta1 · m + one_minus_beta1 · g;  v = beta2 · v + one_minus_beta2 · g²
+ *   p = p - step_size · m / (sqrt(v) / bc2_sqrt + eps)
+ * with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t). */
+typedef struct {
+  float keep, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, grad_scale;
+  float step_size, bc2_sqrt;
+} StrataAdamWUpdate;
+
 struct StrataBackend {
   const char *name; /* "cpu", "cuda" */
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
@@ -57,6 +69,39 @@ struct StrataBackend {
   StrataStatus (*scale) (const StrataBackend *be, float *x, size_t n, float s);
   /* x = cap · tanh(x / cap), n floats. */
   StrataStatus (*softcap) (const StrataBackend *be, float *x, size_t n, float cap);
+
+  /* Training (strata-train.h). Optional as a group: NULL in a backend that cannot train,
+   * which the trainer refuses with a message. F32 matrices only. "(+)=" means "=", or "+="
+   * when the call's `add` is nonzero; parameter gradients (dw, db) always accumulate. */
+  /* The gradients of linear: dx (R, K) (+)= dy (R, N) · w (N, K); dw (N, K) += dyᵀ · x;
+   * db (N) += the column sums of dy. dx, dw or db NULL: not computed. */
+  StrataStatus (*linear_grad) (const StrataBackend *be, float *dx, float *dw, float *db, const float *dy,
+                               const float *x, const float *w, int R, int N, int K, int add);
+  /* The gradients of norm (LayerNorm only, else STRATA_ERR_UNSUPPORTED) at its input x:
+   * dx (R, C) (+)= ..., dw += ..., db += ... from dy (R, C). */
+  StrataStatus (*norm_grad) (const StrataBackend *be, float *dx, float *dw, float *db, const float *dy,
+                             const float *x, const float *w, int R, int C, const StrataNormParams *p, int add);
+  /* In place, n floats: dy *= act'(u) (ungated GELU tanh only, else STRATA_ERR_UNSUPPORTED). */
+  StrataStatus (*activation_grad) (const StrataBackend *be, float *dy, const float *u, size_t n,
+                                   StrataActivation act);
+  /* The gradients of attention (no soft-cap, else STRATA_ERR_UNSUPPORTED) from dz (B, T, H, D)
+   * and the forward's pattern, q, k, v: dq (B, T, H, D), dk dv (B, T, K, D) are written. */
+  StrataStatus (*attention_grad) (const StrataBackend *be, float *dq, float *dk, float *dv, const float *dz,
+                                  const float *pattern, const float *q, const float *k, const float *v, int B,
+                                  int T, int H, int K, int D, const StrataAttnParams *p);
+  /* Cross-entropy: rows r with targets[r] >= 0 (host memory) add -log softmax(logits_r)[target]
+   * to *loss (host) and become weight · (softmax(logits_r) - onehot(target)), the gradient of
+   * weight × that loss; the other rows become 0. In place on logits (R, V). */
+  StrataStatus (*cross_entropy_grad) (const StrataBackend *be, float *logits, double *loss,
+                                      const int32_t *targets, int R, int V, float weight);
+  /* dtable[ids[r]] += dx[r] for R rows of C; ids are host memory. */
+  StrataStatus (*embed_grad) (const StrataBackend *be, float *dtable, const float *dx, const int32_t *ids,
+                              int R, int C);
+  /* *out (host) = the sum of x², n floats, accumulated in double. */
+  StrataStatus (*sum_squares) (const StrataBackend *be, double *out, const float *x, size_t n);
+  /* One AdamW update of n parameters p with gradients g and moments m, v (torch.optim.AdamW). */
+  StrataStatus (*adamw) (const StrataBackend *be, float *p, const float *g, float *m, float *v, size_t n,
+                         const StrataAdamWUpdate *u);
 
   /* Optional: message of the backend's last failure ("" when none). The engine appends it
    * to its own message. */

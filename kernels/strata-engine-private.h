@@ -90,5 +90,11 @@ typedef struct {
                                * pass: (n, T, V); NULL: nothing copied out */
 } Pass;
 
+/* Checks every entry point shares (strata-engine.c), with the engine's error set: the site
+ * exists in this model at this layer (its name written to `name`, size n); B × T token ids
+ * inside the vocabulary and the context. */
+StrataStatus _strata_engine_check_site (StrataEngine *e, StrataSite site, int layer, char *name, int n);
+StrataStatus _strata_engine_check_tokens (StrataEngine *e, const int32_t *tokens, int B, int T);
+
 /* Run the pass (strata-engine-pass.c). The caller has checked its inputs. */
 StrataStatus _strata_engine_run_pass (StrataEngine *e, const Pass *p);

@@ -131,9 +131,8 @@ check_patch (StrataEngine *e, const StrataPatch *p, int T, const char *name)
   return STRATA_OK;
 }
 
-/* The site exists in this model at this layer. */
-static StrataStatus
-check_site (StrataEngine *e, StrataSite site, int layer, char *name, int n)
+StrataStatus
+_strata_engine_check_site (StrataEngine *e, StrataSite site, int layer, char *name, int n)
 {
   const StrataConfig *g = &e->w.cfg;
   if ((int) site < 0 || site >= STRATA_SITE_COUNT)
@@ -156,10 +155,10 @@ check_hooks (StrataEngine *e, const StrataHooks *hooks, int B, int T)
     return STRATA_OK;
   char name[96];
   for (int i = 0; i < hooks->n_caches; i++)
-    TRY (check_site (e, hooks->caches[i].site, hooks->caches[i].layer, name, sizeof name));
+    TRY (_strata_engine_check_site (e, hooks->caches[i].site, hooks->caches[i].layer, name, sizeof name));
   for (int i = 0; i < hooks->n_patches; i++) {
     const StrataPatch *p = &hooks->patches[i];
-    TRY (check_site (e, p->site, p->layer, name, sizeof name));
+    TRY (_strata_engine_check_site (e, p->site, p->layer, name, sizeof name));
     if (p->batch < 0 || p->batch >= B)
       return fail (e, STRATA_ERR_ARGUMENT, "%s: patch of sequence %d outside the batch of %d", name, p->batch, B);
     TRY (check_patch (e, p, T, name));
@@ -167,8 +166,8 @@ check_hooks (StrataEngine *e, const StrataHooks *hooks, int B, int T)
   return STRATA_OK;
 }
 
-static StrataStatus
-check_tokens (StrataEngine *e, const int32_t *tokens, int B, int T)
+StrataStatus
+_strata_engine_check_tokens (StrataEngine *e, const int32_t *tokens, int B, int T)
 {
   const StrataConfig *g = &e->w.cfg;
   if (B <= 0 || T <= 0)
@@ -206,7 +205,7 @@ check_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jo
     for (int i = 0; i < job->n_patches; i++) {
       const StrataPatch *p = &job->patches[i];
       char name[96];
-      TRY (check_site (e, p->site, p->layer, name, sizeof name));
+      TRY (_strata_engine_check_site (e, p->site, p->layer, name, sizeof name));
       if (!strata_site_is_per_layer (p->site))
         return fail (e, STRATA_ERR_UNSUPPORTED, "%s cannot be patched in a suffix forward", name);
       if (p->layer < job->layer || p->pos < job->pos)
@@ -241,7 +240,7 @@ strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, con
                        float *logits)
 {
   e->error[0] = '\0';
-  TRY (check_tokens (e, tokens, B, T));
+  TRY (_strata_engine_check_tokens (e, tokens, B, T));
   TRY (check_hooks (e, hooks, B, T));
   int n_patches = hooks ? hooks->n_patches : 0;
   PassJob *jobs = calloc ((size_t) B, sizeof *jobs);
