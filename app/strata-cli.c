@@ -20,6 +20,7 @@ static const StrataCommand commands[] = {
   { "lens", "logit lens over every layer and position of a prompt or a prompt set", strata_cmd_lens },
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "series", "the lens (and patching) over every checkpoint of one or two training runs", strata_cmd_series },
+  { "dataset", "generate a synthetic dataset (twohop: the two-hop knowledge graph)", strata_cmd_dataset },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 #ifdef STRATA_HAVE_FIGURES
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },

@@ -70,6 +70,7 @@ int strata_cmd_lens (int argc, char **argv);
 int strata_cmd_patch (int argc, char **argv);
 int strata_cmd_series (int argc, char **argv);
 int strata_cmd_session_info (int argc, char **argv);
+int strata_cmd_dataset (int argc, char **argv);
 /* strata-cmd-view.c (builds with GTK only) */
 int strata_cmd_export (int argc, char **argv);
 int strata_cmd_open (int argc, char **argv);
