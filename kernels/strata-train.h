@@ -44,7 +44,9 @@ typedef StrataCache StrataGradSite;
 /* A training forward over tokens (B, T) and its backward: *loss (may be NULL) receives the
  * mean cross-entropy over the positions with targets >= 0 (at least one), and the gradients
  * of `scale` × that mean are ADDED to the accumulated ones (scale 1 for one batch; for a
- * batch split into micro-batches, each one's share of the batch's counted positions). */
+ * batch split into micro-batches, each one's share of the batch's counted positions). A
+ * call that fails once the backward has begun (cancelled by the engine's abort check, a
+ * backend failure) leaves the accumulated gradients incomplete: zero them before using them. */
 StrataStatus strata_trainer_loss_grad (StrataTrainer *t, const int32_t *tokens, const int32_t *targets, int B,
                                        int T, float scale, const StrataGradSite *sites, int n_sites,
                                        double *loss);

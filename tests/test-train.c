@@ -11,6 +11,8 @@
  *  - the losses of 5 AdamW steps (clipping, warmup, linear decay, weight decay on the
  *    matrices only) and the gradient norms: 1e-5 relative to torch's float32 run (its own
  *    float64 rerun differs by 8.3e-7);
+ *  - micro-batches scaled by their share of the counted positions accumulate the batch's
+ *    gradients (1e-4 of the largest, as above);
  *  - finite differences of the inference engine's loss (an independent forward) on a few
  *    parameters: 1e-2 relative to the largest of them; and the trainer's loss equals the
  *    engine's (1e-12 relative: the same logits). */
@@ -208,6 +210,31 @@ test_gradients (void)
   strata_weights_visit (grads, compare_cb, &c);
   g_assert_cmpint (c.n, >=, 36); /* 2 layers × 16 tensors, 2 embeddings, the final norm's 2 */
   check_sites (&f, sites, names, n_sites);
+  fixture_close (&f);
+}
+
+/* A batch split into micro-batches, each scaled by its share of the counted positions,
+ * accumulates the whole batch's gradients (up to the order of float sums). */
+static void
+test_accumulation (void)
+{
+  Fixture f = { 0 };
+  fixture_open (&f);
+  g_assert_cmpint (strata_trainer_loss_grad (f.trainer, f.tokens, f.targets, f.B, f.T, 1.0f, NULL, 0, NULL), ==,
+                   STRATA_OK);
+  const StrataWeights *grads = strata_trainer_get_grads (f.trainer);
+  gsize n = grads->arena_bytes / sizeof (float);
+  g_autofree float *whole = g_memdup2 (grads->arena, n * sizeof (float));
+  g_assert_cmpint (strata_trainer_zero_grads (f.trainer), ==, STRATA_OK);
+  int counted[2] = { 0, 0 }, first = 1; /* sequence 0, then the others */
+  for (int i = 0; i < f.B * f.T; i++)
+    counted[i >= first * f.T] += f.targets[i] >= 0;
+  float share0 = (float) counted[0] / (float) (counted[0] + counted[1]);
+  g_assert_cmpint (strata_trainer_loss_grad (f.trainer, f.tokens, f.targets, first, f.T, share0, NULL, 0, NULL), ==,
+                   STRATA_OK);
+  g_assert_cmpint (strata_trainer_loss_grad (f.trainer, f.tokens + first * f.T, f.targets + first * f.T,
+                                             f.B - first, f.T, 1.0f - share0, NULL, 0, NULL), ==, STRATA_OK);
+  check_close ("accumulated gradients", grads->arena, whole, n, 0.0);
   fixture_close (&f);
 }
 
@@ -424,6 +451,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kernels/train/gradients", test_gradients);
+  g_test_add_func ("/kernels/train/accumulation", test_accumulation);
   g_test_add_func ("/kernels/train/metric", test_metric);
   g_test_add_func ("/kernels/train/adamw", test_adamw);
   g_test_add_func ("/kernels/train/finite-differences", test_finite_differences);
