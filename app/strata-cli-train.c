@@ -7,10 +7,12 @@
 #include "strata-cli.h"
 
 const StrataBackend *
-strata_cli_train_device (const char *name, GError **error)
+strata_cli_train_device (const char *name, const StrataBackend **chosen, GError **error)
 {
   StrataDeviceChoice choice;
   const StrataBackend *be = strata_cli_device (name, &choice, error);
+  if (chosen)
+    *chosen = be;
   if (!be || be->adamw)
     return be;
   /* Only the CPU backend has the training operations: auto trains there; an explicit

@@ -49,8 +49,9 @@ const StrataBackend *strata_cli_device (const char *name, StrataDeviceChoice *ch
 StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error);
 
 /* strata-cli-train.c: the device a trainer runs on: strata_cli_device, except that auto
- * picks the CPU (with a line on stderr) when the device it found cannot train. */
-const StrataBackend *strata_cli_train_device (const char *name, GError **error);
+ * picks the CPU (with a line on stderr) when the device it found cannot train. `chosen`
+ * (may be NULL) receives strata_cli_device's answer, where the analyses run. */
+const StrataBackend *strata_cli_train_device (const char *name, const StrataBackend **chosen, GError **error);
 /* Training progress on stderr: a bar with the loss and the time left on a terminal; one
  * line per evaluation with the accuracies always. */
 typedef struct {
@@ -100,6 +101,7 @@ int strata_cmd_series (int argc, char **argv);
 int strata_cmd_session_info (int argc, char **argv);
 int strata_cmd_dataset (int argc, char **argv);
 int strata_cmd_train (int argc, char **argv);
+int strata_cmd_study (int argc, char **argv);
 /* strata-cmd-view.c (builds with GTK only) */
 int strata_cmd_export (int argc, char **argv);
 int strata_cmd_open (int argc, char **argv);

@@ -42,7 +42,7 @@ strata_cmd_train (int argc, char **argv)
     strata_cli_fail_with (&error, "give --cot or --no-cot, not both");
   else if (seed < 0)
     strata_cli_fail_with (&error, "--seed must be 0 or more, not %" G_GINT64_FORMAT, seed);
-  if (error || !(o.backend = strata_cli_train_device (device, &error)))
+  if (error || !(o.backend = strata_cli_train_device (device, NULL, &error)))
     return strata_cli_fail (error);
   o.cot = !nocot;
   o.seed = (guint64) seed;

@@ -202,30 +202,30 @@ init_tensor_cb (StrataWeightTensor *t, void *user)
   return 0;
 }
 
-static gboolean
-new_model (Run *r, GError **error)
+StrataWeights *
+strata_train_new_gpt2 (const StrataTrainRunOptions *o, int vocab, int n_ctx, GError **error)
 {
-  const StrataTrainRunOptions *o = r->o;
   StrataConfig cfg = { 0 };
   cfg.n_layers = o->n_layers;
   cfg.d_model = o->d_model;
   cfg.n_heads = cfg.n_kv_heads = o->n_heads;
   cfg.d_head = o->n_heads > 0 ? o->d_model / o->n_heads : 0;
   cfg.d_mlp = 4 * o->d_model;
-  cfg.vocab = r->vocab;
-  cfg.n_ctx = r->train->T;
+  cfg.vocab = vocab;
+  cfg.n_ctx = n_ctx;
   strata_config_set_family (&cfg, STRATA_FAMILY_GPT2);
   const char *bad = o->n_heads > 0 && o->d_model % o->n_heads != 0 ? "the width must be a multiple of the heads"
                                                                    : strata_config_check (&cfg);
-  if (bad || !(r->weights = strata_weights_new (&cfg, STRATA_DTYPE_F32))) {
+  StrataWeights *w = bad ? NULL : strata_weights_new (&cfg, STRATA_DTYPE_F32);
+  if (!w) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "a GPT-2 of %d layers, width %d, %d heads: %s",
                  o->n_layers, o->d_model, o->n_heads, bad ? bad : "out of memory");
-    return FALSE;
+    return NULL;
   }
   InitState s = { .n_layers = o->n_layers };
   strata_rng_seed (&s.rng, o->seed);
-  strata_weights_visit (r->weights, init_tensor_cb, &s);
-  return TRUE;
+  strata_weights_visit (w, init_tensor_cb, &s);
+  return w;
 }
 
 /* ---- checkpoints on disk ---- */
@@ -545,7 +545,7 @@ strata_train_run (const char *dataset_dir, const char *out_dir, const StrataTrai
     return FALSE;
   }
   r.perm = g_new (guint32, r.train->n);
-  if (o->resume ? !resume (&r, latest, error) : !new_model (&r, error) || !start_trainer (&r, r.weights, "the trainer", error))
+  if (o->resume ? !resume (&r, latest, error) : !(r.weights = strata_train_new_gpt2 (o, r.vocab, r.train->T, error)) || !start_trainer (&r, r.weights, "the trainer", error))
     return FALSE;
   StrataStatus st;
   StrataAdamW adamw = o->adamw;

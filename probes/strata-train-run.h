@@ -86,6 +86,10 @@ typedef struct {
  * eval_sample 1000, seed 42. */
 void strata_train_run_options_init (StrataTrainRunOptions *o);
 
+/* A new GPT-2 of the options' shape and seed, initialised as described above: vocab tokens,
+ * n_ctx positions, F32. NULL with an error naming the shape when it cannot run. */
+StrataWeights *strata_train_new_gpt2 (const StrataTrainRunOptions *o, int vocab, int n_ctx, GError **error);
+
 /* Train on `dataset_dir` into `out_dir` (created when missing). Errors name the file and the
  * problem: a missing or malformed dataset file, an out folder that already holds a run (when
  * not resuming) or no checkpoint with an optimizer state (when resuming), a resumed
