@@ -26,8 +26,8 @@
 #define STUDY_BATCH 128
 #define STUDY_LR 2e-3
 #define STUDY_WARMUP 100
-#define STUDY_STEPS_COT 1000
-#define STUDY_STEPS_NOCOT 1500
+#define STUDY_STEPS_COT 2000
+#define STUDY_STEPS_NOCOT 3000
 #define STUDY_EVERY 250
 
 typedef struct {
@@ -179,8 +179,8 @@ strata_cmd_study (int argc, char **argv)
     { "test-prob", 0, 0, G_OPTION_ARG_DOUBLE, &p.test_prob, "Chance that an ID two-hop query is held out (default 0.05)", "Q" },
     { "noise", 0, 0, G_OPTION_ARG_DOUBLE, &p.noise, "Share of train two-hop items with a wrong tail (default 0)", "XI" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the data, the initialisation and the data order (default 42)", "S" },
-    { "steps-cot", 0, 0, G_OPTION_ARG_INT, &steps_cot, "Steps of the CoT run (default 1000)", "N" },
-    { "steps-nocot", 0, 0, G_OPTION_ARG_INT, &steps_nocot, "Steps of the non-CoT run (default 1500)", "N" },
+    { "steps-cot", 0, 0, G_OPTION_ARG_INT, &steps_cot, "Steps of the CoT run (default 2000)", "N" },
+    { "steps-nocot", 0, 0, G_OPTION_ARG_INT, &steps_nocot, "Steps of the non-CoT run (default 3000)", "N" },
     STRATA_CLI_TRAIN_ENTRIES (o),
     STRATA_CLI_DEVICE_ENTRY (device),
     { "no-window", 0, 0, G_OPTION_ARG_NONE, &no_window, "Do not open the session in the window", NULL },
@@ -213,6 +213,11 @@ strata_cmd_study (int argc, char **argv)
   g_autofree char *session = g_build_filename (out, "study.h5", NULL), *stage2 = g_build_filename (out, "stage2.h5", NULL);
   g_autofree char *prompts1 = g_build_filename (data, "prompts-stage1.jsonl", NULL);
   g_autofree char *prompts2 = g_build_filename (data, "prompts-stage2.jsonl", NULL);
+  /* Refused before the dataset is written over: a study folder is used once. */
+  if (g_file_test (cot, G_FILE_TEST_EXISTS) || g_file_test (nocot, G_FILE_TEST_EXISTS)) {
+    strata_cli_fail_with (&error, "%s already holds a study (cot/ or nocot/): give another --out", out);
+    return strata_cli_fail (error);
+  }
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (StrataTwohopDataset) d = strata_twohop_generate (&p, &error);
   if (!d || !strata_twohop_write (d, data, &error))

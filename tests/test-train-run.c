@@ -375,6 +375,10 @@ test_study (void)
   g_assert_nonnull (strstr (r.out, "final accuracies"));
   g_assert_nonnull (strstr (r.out, "bridge at r2 (id"));
   g_assert_nonnull (strstr (r.out, "causal strength (id"));
+  g_auto (Run) again = { 0 };
+  strata (&again, (const char *[]) { "study", "twohop", "--out", out, "--no-window", NULL });
+  g_assert_cmpint (again.status, ==, 1);
+  g_assert_nonnull (strstr (again.err, "already holds a study"));
   rm_tree (tmp);
 }
 
