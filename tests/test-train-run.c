@@ -209,6 +209,41 @@ test_by_hand (void)
   rm_tree (tmp);
 }
 
+static void
+cancel_cb (int step, int total, double loss, const StrataTrainEval *eval, gpointer data)
+{
+  if (step == 3)
+    g_cancellable_cancel (data);
+}
+
+/* Cancelled after step 3 of 6 (saving every 2): a cancelled error, checkpoint-2 kept and
+ * resumable. */
+static void
+test_cancel (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("strata-train-XXXXXX", NULL);
+  g_autofree char *data = g_build_filename (tmp, "data", NULL), *out = g_build_filename (tmp, "run", NULL);
+  g_autoptr (StrataTwohopDataset) d = small_dataset (data);
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  StrataTrainRunOptions o;
+  small_options (&o);
+  o.steps = 6, o.eval_every = o.save_every = 2;
+  o.cancellable = cancel, o.progress = cancel_cb, o.progress_data = cancel;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (strata_train_run (data, out, &o, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_autoptr (StrataTrainingRun) run = strata_training_run_discover (out, NULL);
+  g_assert_nonnull (run);
+  g_assert_cmpuint (run->checkpoints->len, ==, 1);
+  g_assert_cmpint (((StrataSeriesCheckpoint *) run->checkpoints->pdata[0])->step, ==, 2);
+  g_autoptr (GArray) rest = g_array_new (FALSE, FALSE, sizeof (double));
+  g_array_set_size (rest, 2); /* resumed at step 3 */
+  o.resume = TRUE, o.cancellable = NULL;
+  train (data, out, &o, rest);
+  g_assert_cmpuint (rest->len, ==, 6);
+  rm_tree (tmp);
+}
+
 static double
 std_of (const float *x, size_t n, double *mean)
 {
@@ -387,6 +422,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/train-run/resume", test_resume);
+  g_test_add_func ("/train-run/cancel", test_cancel);
   g_test_add_func ("/train-run/by-hand", test_by_hand);
   g_test_add_func ("/train-run/init", test_init);
   g_test_add_func ("/train-run/checkpoints", test_checkpoints);
