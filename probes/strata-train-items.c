@@ -5,7 +5,9 @@
 
 #include "strata-train-run-private.h"
 
-enum { MAX_LEN = 255, EVAL_CHUNK = 512 };
+/* Two-hop targets have at most 6 tokens; rows of MAX_LEN keep the first pass small at the
+ * papers' scale (hundreds of thousands of items). */
+enum { MAX_LEN = 16, EVAL_CHUNK = 512 };
 
 void
 _strata_train_items_free (TrainItems *items)

@@ -24,7 +24,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TrainItems, _strata_train_items_free)
 
 /* The items of a dataset file in `fmt` ("cot" or "nocot"), padded with pad_id. Errors name
  * the file, the line and the problem (ids outside the vocabulary, a mask that does not
- * cover the continuation, a target longer than 255 tokens). */
+ * cover the continuation, a target longer than 16 tokens). */
 TrainItems *_strata_train_items_load (const char *path, const char *fmt, int vocab, int32_t pad_id, GError **error);
 /* The first `limit` items of `kind`, in file order (limit < 0: all). */
 TrainItems *_strata_train_items_select (const TrainItems *items, TrainItemKind kind, int limit);

@@ -381,6 +381,24 @@ test_cli_errors (void)
     g_assert_nonnull (strstr (r.err, "continues GPT-2 models"));
   }
   {
+    /* A damaged test file and a mask that also covers the input: the file, line and problem. */
+    g_autofree char *bad = g_build_filename (tmp, "bad", NULL), *bad_out = g_build_filename (tmp, "bad-run", NULL);
+    g_autoptr (StrataTwohopDataset) again = small_dataset (bad);
+    g_autofree char *ood = g_build_filename (bad, "test_inferred_ood.jsonl", NULL);
+    g_assert_true (g_file_set_contents (ood, "{\"type\":\"test_inferred_ood\"", -1, NULL));
+    g_auto (Run) r = { 0 };
+    strata (&r, (const char *[]) { "train", bad, "--out", bad_out, NULL });
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, "test_inferred_ood.jsonl: line 1"));
+    const char *line = "{\"type\":\"test_inferred_ood\",\"input_ids\":[1,21,22],\"target_ids_cot\":[1,21,22,3,4,25],"
+                       "\"loss_mask_cot\":[1,1,1,1,1,1]}\n";
+    g_assert_true (g_file_set_contents (ood, line, -1, NULL));
+    g_auto (Run) r2 = { 0 };
+    strata (&r2, (const char *[]) { "train", bad, "--out", bad_out, NULL });
+    g_assert_cmpint (r2.status, ==, 1);
+    g_assert_nonnull (strstr (r2.err, "line 1: the loss mask does not cover exactly the tokens after the input"));
+  }
+  {
     g_auto (Run) r = { 0 };
     strata (&r, (const char *[]) { "train", data, "--out", out, "--cot", "--no-cot", NULL });
     g_assert_cmpint (r.status, ==, 1);
