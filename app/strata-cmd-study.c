@@ -166,7 +166,7 @@ strata_cmd_study (int argc, char **argv)
   o.n_layers = STUDY_LAYERS, o.d_model = STUDY_WIDTH, o.batch = STUDY_BATCH, o.adamw.lr = STUDY_LR;
   o.adamw.warmup_steps = STUDY_WARMUP, o.eval_every = o.save_every = STUDY_EVERY;
   int steps_cot = STUDY_STEPS_COT, steps_nocot = STUDY_STEPS_NOCOT;
-  g_autofree char *out = g_strdup ("twohop-study"), *device = NULL;
+  g_autofree char *out = NULL, *device = NULL; /* GOption would drop a default string */
   gint64 seed = (gint64) p.seed;
   gboolean no_window = FALSE;
   GOptionEntry entries[] = {
@@ -199,6 +199,8 @@ strata_cmd_study (int argc, char **argv)
     fprintf (stderr, "Usage: strata study twohop [OPTION…] (the only study is twohop)\n");
     return 2;
   }
+  if (!out)
+    out = g_strdup ("twohop-study");
   if (seed < 0)
     strata_cli_fail_with (&error, "--seed must be 0 or more, not %" G_GINT64_FORMAT, seed);
   else if (steps_cot < 1 || steps_nocot < 1)

@@ -273,9 +273,10 @@ state_bytes (Run *r, GError **error)
   guint8 *buf = g_malloc (bytes);
   memcpy (buf, &h, sizeof h);
   float *m = (float *) (buf + sizeof h);
-  if (strata_trainer_get_state (r->trainer, m, m + n) != STRATA_OK) {
+  StrataStatus st = strata_trainer_get_state (r->trainer, m, m + n);
+  if (st != STRATA_OK) {
     g_free (buf);
-    _strata_probe_pass_failed (r->engine, STRATA_ERR_BACKEND, "saving the optimizer state", error);
+    _strata_probe_pass_failed (r->engine, st, "saving the optimizer state", error);
     return NULL;
   }
   return g_bytes_new_take (buf, bytes);
@@ -415,8 +416,9 @@ resume (Run *r, gint64 step, GError **error)
     return FALSE;
   }
   const float *m = (const float *) (data + sizeof h);
-  if (strata_trainer_set_state (r->trainer, m, m + n, (int) h.step) != STRATA_OK)
-    return _strata_probe_pass_failed (r->engine, STRATA_ERR_BACKEND, state_path, error);
+  StrataStatus st = strata_trainer_set_state (r->trainer, m, m + n, (int) h.step);
+  if (st != STRATA_OK)
+    return _strata_probe_pass_failed (r->engine, st, state_path, error);
   r->items_seen = h.items_seen;
   r->seconds_before = h.seconds;
   /* The log keeps the evaluations up to the resumed step. */
