@@ -62,19 +62,20 @@ typedef struct {
 } StrataCliTrainProgress;
 void strata_cli_train_progress_init (StrataCliTrainProgress *p, const char *name);
 void strata_cli_train_progress_cb (int step, int total, double loss, const StrataTrainEval *eval, gpointer data);
-/* The options `strata train` and `strata study` share, into a StrataTrainRunOptions. */
+/* The options `strata train` and `strata study` share, into a StrataTrainRunOptions (each
+ * command states its own defaults in its summary). */
 #define STRATA_CLI_TRAIN_ENTRIES(o) \
-  { "batch", 0, 0, G_OPTION_ARG_INT, &(o).batch, "Sequences per step (default 512)", "B" }, \
-  { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.lr, "AdamW learning rate (default 1e-3)", "LR" }, \
-  { "warmup", 0, 0, G_OPTION_ARG_INT, &(o).adamw.warmup_steps, "Linear warmup steps, then constant (default 300)", "N" }, \
-  { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.weight_decay, "AdamW weight decay of the matrices (default 0.1)", "WD" }, \
-  { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.max_grad_norm, "Clip the gradient norm at this (default 1; 0: no clipping)", "C" }, \
-  { "eval-every", 0, 0, G_OPTION_ARG_INT, &(o).eval_every, "Evaluate every N steps (default 500; 0: at the end only)", "N" }, \
-  { "save-every", 0, 0, G_OPTION_ARG_INT, &(o).save_every, "Write a checkpoint every N steps (default 500; 0: at the end only)", "N" }, \
-  { "eval-sample", 0, 0, G_OPTION_ARG_INT, &(o).eval_sample, "ID atomic and train two-hop items scored (default 1000)", "N" }, \
-  { "layers", 0, 0, G_OPTION_ARG_INT, &(o).n_layers, "Layers of a new model (default 6)", "L" }, \
-  { "width", 0, 0, G_OPTION_ARG_INT, &(o).d_model, "Width of a new model (default 128)", "C" }, \
-  { "heads", 0, 0, G_OPTION_ARG_INT, &(o).n_heads, "Attention heads of a new model (default 4)", "H" }
+  { "batch", 0, 0, G_OPTION_ARG_INT, &(o).batch, "Sequences per step", "B" }, \
+  { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.lr, "AdamW learning rate", "LR" }, \
+  { "warmup", 0, 0, G_OPTION_ARG_INT, &(o).adamw.warmup_steps, "Linear warmup steps, then constant", "N" }, \
+  { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.weight_decay, "AdamW weight decay of the matrices", "WD" }, \
+  { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.max_grad_norm, "Clip the gradient norm at this (0: no clipping)", "C" }, \
+  { "eval-every", 0, 0, G_OPTION_ARG_INT, &(o).eval_every, "Evaluate every N steps (0: at the end only)", "N" }, \
+  { "save-every", 0, 0, G_OPTION_ARG_INT, &(o).save_every, "Write a checkpoint every N steps (0: at the end only)", "N" }, \
+  { "eval-sample", 0, 0, G_OPTION_ARG_INT, &(o).eval_sample, "ID atomic and train two-hop items scored", "N" }, \
+  { "layers", 0, 0, G_OPTION_ARG_INT, &(o).n_layers, "Layers of a new model", "L" }, \
+  { "width", 0, 0, G_OPTION_ARG_INT, &(o).d_model, "Width of a new model", "C" }, \
+  { "heads", 0, 0, G_OPTION_ARG_INT, &(o).n_heads, "Attention heads of a new model", "H" }
 
 /* Sampling options of `strata generate` and `strata lens --generate`: greedy unless
  * --temperature is above 0; --top-p, --seed, --stop as StrataGenerateOptions reads them. */

@@ -29,7 +29,9 @@ strata_cmd_train (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("DATASET_DIR --out DIR");
   g_option_context_set_summary (ctx, "Train a GPT-2 from scratch on a two-hop dataset (strata dataset twohop): AdamW "
                                      "with warmup, weight decay and clipping, loss on the generated tokens; "
-                                     "accuracies logged and checkpoints written as it goes.");
+                                     "accuracies logged and checkpoints written as it goes.\n"
+                                     "Defaults: the fixture's run: 6 layers, width 128, 4 heads, batch 512, lr 1e-3, "
+                                     "warmup 300, weight decay 0.1, clip 1, eval and save every 500, eval sample 1000.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   GError *error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
