@@ -9,9 +9,13 @@
  *   0.02/sqrt(2L), gains 1, biases 0), and the seed decides the weights.
  * - checkpoints: they reopen with strata_model_open as GPT-2 with the dataset's tokenizer,
  *   and a series finds them in step order.
+ * - accuracy: the CoT bridge accuracy the loop logs (greedy decoding of its own) equals the
+ *   final-layer top-1 count of `bridge` that strata_series_run finds on the same checkpoint
+ *   over prompts-stage1.jsonl, per tag (independent code, the same queries).
  * - CLI: errors for a missing dataset, an unwritable --out, a run folder already in use, a
  *   resume without a checkpoint and one of a non-GPT-2 model; a tiny `strata study twohop`. */
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -326,6 +330,49 @@ test_checkpoints (void)
 }
 
 static void
+test_accuracy (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("strata-train-XXXXXX", NULL);
+  g_autofree char *data = g_build_filename (tmp, "data", NULL), *out = g_build_filename (tmp, "run", NULL);
+  g_autoptr (StrataTwohopDataset) d = small_dataset (data);
+  StrataTrainRunOptions o;
+  small_options (&o);
+  o.steps = 150, o.eval_every = o.save_every = 0, o.adamw.lr = 1e-2;
+  g_autoptr (GArray) losses = g_array_new (FALSE, FALSE, sizeof (double));
+  train (data, out, &o, losses);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataSeries) s = strata_series_new ();
+  strata_series_add_run (s, strata_training_run_discover (out, &error));
+  g_assert_no_error (error);
+  StrataSeriesRequest req;
+  strata_series_request_init (&req);
+  g_autofree char *prompts = g_build_filename (data, "prompts-stage1.jsonl", NULL);
+  req.prompts_path = prompts;
+  g_assert_true (strata_series_run (s, &req, &error));
+  g_assert_no_error (error);
+  const StrataTrainingRun *run = s->runs->pdata[0];
+  const StrataSeriesCheckpoint *cp = run->checkpoints->pdata[0];
+  g_autoptr (GBytes) info = file_bytes (out, "checkpoint-150", "train_info.json");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, g_bytes_get_data (info, NULL), (gssize) g_bytes_get_size (info), NULL));
+  JsonObject *acc = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "accuracy");
+  const char *tags[] = { "id", "ood" }, *sets[] = { "test_inferred_id", "test_inferred_ood" };
+  int some_right = 0, some_wrong = 0;
+  for (int i = 0; i < 2; i++) {
+    const StrataSeriesAccuracy *a = strata_series_checkpoint_get_accuracy (cp, tags[i], "bridge");
+    g_assert_nonnull (a);
+    double b = json_object_get_double_member (json_object_get_object_member (acc, sets[i]), "b");
+    g_test_message ("%s: bridge %d of %d (series), b %.6f (loop)", tags[i], a->correct, a->n, b);
+    g_assert_cmpint (a->correct, ==, (int) lround (b * a->n));
+    some_right += a->correct > 0, some_wrong += a->correct < a->n;
+  }
+  /* Not a trivial agreement: the model got some bridges right and some wrong. */
+  g_assert_true (some_right && some_wrong);
+  rm_tree (tmp);
+}
+
+static void
 test_cli_errors (void)
 {
   g_autofree char *tmp = g_dir_make_tmp ("strata-train-XXXXXX", NULL);
@@ -444,6 +491,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train-run/by-hand", test_by_hand);
   g_test_add_func ("/train-run/init", test_init);
   g_test_add_func ("/train-run/checkpoints", test_checkpoints);
+  g_test_add_func ("/train-run/accuracy", test_accuracy);
   g_test_add_func ("/train-run/cli-errors", test_cli_errors);
   g_test_add_func ("/train-run/study", test_study);
   return g_test_run ();
