@@ -129,6 +129,7 @@ strata_application_startup (GApplication *app)
     { "win.save-as", { "<Control><Shift>s", NULL } },
     { "win.run-lens", { "<Control>Return", NULL } },
     { "win.run-patching", { "<Control><Shift>Return", NULL } },
+    { "win.generate", { "<Control>g", NULL } },
     { "win.cancel", { "Escape", NULL } },
     { "win.export", { "<Control>e", NULL } },
     { "win.focus-prompt", { "<Control>l", NULL } },
@@ -139,9 +140,12 @@ strata_application_startup (GApplication *app)
     { "win.show-figure(2)", { "<Alt>3", NULL } },
     { "win.show-figure(3)", { "<Alt>4", NULL } },
     { "win.show-figure(4)", { "<Alt>5", NULL } },
-    { "win.show-figure(5)", { "<Alt>6", NULL } },
-    { "win.show-figure(6)", { "<Alt>7", NULL } },
-    { "win.show-figure(7)", { "<Alt>8", NULL } },
+    /* Alt+6..8 stay the series pages they were before the trace figure (index 5) came; it
+     * takes Alt+9. */
+    { "win.show-figure(6)", { "<Alt>6", NULL } },
+    { "win.show-figure(7)", { "<Alt>7", NULL } },
+    { "win.show-figure(8)", { "<Alt>8", NULL } },
+    { "win.show-figure(5)", { "<Alt>9", NULL } },
     { "window.close", { "<Control>w", NULL } },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)

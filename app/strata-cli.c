@@ -151,6 +151,23 @@ strata_cli_check_outputs (const char *figure, double scale, const char *session,
          && strata_cli_check_writable ("--json", json && strcmp (json, "-") != 0 ? json : NULL, error);
 }
 
+#ifdef STRATA_HAVE_FIGURES
+gboolean
+strata_cli_apply_positions (const char *positions, const StrataFigureInput *in, StrataViewState *v, GError **error)
+{
+  if (!positions)
+    return TRUE;
+  int n = strata_figure_n_positions (in);
+  if (n <= 0)
+    return strata_cli_fail_with (error, "--positions: the %s figure has no axis of positions",
+                                 strata_figure_kind_to_string (in->kind));
+  g_autoptr (GError) local = NULL;
+  if (!strata_figure_parse_range (positions, n, &v->range_first, &v->range_count, &local))
+    return strata_cli_fail_with (error, "--positions: %s", local->message);
+  return TRUE;
+}
+#endif
+
 gboolean
 strata_cli_generate_options (const StrataCliSampling *s, int n, StrataGenerateOptions *out, GError **error)
 {

@@ -33,6 +33,15 @@ gboolean strata_cli_check_writable (const char *option, const char *path, GError
  * writable. NULL paths are not given. */
 gboolean strata_cli_check_outputs (const char *figure, double scale, const char *session, const char *json,
                                    GError **error);
+#ifdef STRATA_HAVE_FIGURES
+#include "strata-figure.h"
+/* --positions A:B of a figure: the view's range, checked against the figure's sequence
+ * (an error names the flag and the length). NULL `positions`: the view is left as it is. */
+gboolean strata_cli_apply_positions (const char *positions, const StrataFigureInput *in, StrataViewState *v,
+                                     GError **error);
+#define STRATA_CLI_POSITIONS_HELP "Draw only positions A to B-1 (half-open, 0-based; default: all)"
+#endif
+
 /* "2,325,#325" -> int32 ids (--ids). */
 GArray *strata_cli_parse_ids (const char *list, GError **error);
 

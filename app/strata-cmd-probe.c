@@ -24,6 +24,7 @@ typedef struct {
   char *figure;
   char *view;
   char *device;                  /* --device as given (NULL: STRATA_DEVICE, else auto) */
+  char *positions;               /* --positions A:B of the figure, or NULL */
   const StrataBackend *backend;  /* what it chose, once per command (--compare shares it) */
   double scale;
   int layer, head;
@@ -45,6 +46,9 @@ common_entries (Common *c, const char *view_help)
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
     { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
+#ifdef STRATA_HAVE_FIGURES
+    { "positions", 0, 0, G_OPTION_ARG_STRING, &c->positions, STRATA_CLI_POSITIONS_HELP, "A:B" },
+#endif
     { NULL }
   };
   return g_memdup2 (entries, sizeof entries);
@@ -54,7 +58,7 @@ static void
 common_clear (Common *c)
 {
   g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
-  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device);
+  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device), g_free (c->positions);
 }
 
 #define fail_with strata_cli_fail_with
@@ -85,6 +89,15 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
     return fail_with (error, "--view takes %s, not '%s'", views, c->view);
   if (c->view)
     c->kind = (StrataFigureKind) kind;
+#ifdef STRATA_HAVE_FIGURES
+  /* The form now, the bounds once the sequence is known (finish). */
+  int first, count;
+  g_autoptr (GError) range_error = NULL;
+  if (c->positions && !c->figure)
+    return fail_with (error, "--positions chooses what --figure draws; give --figure OUT");
+  if (c->positions && !strata_figure_parse_range (c->positions, G_MAXINT, &first, &count, &range_error))
+    return fail_with (error, "--positions: %s", range_error->message);
+#endif
   if (!strata_cli_check_outputs (c->figure, c->scale, c->session, c->json, error))
     return FALSE;
   /* Last: every other mistake is reported first, and nothing has been written yet. */
@@ -190,31 +203,52 @@ print_report (const StrataAnalysisReport *report)
     fprintf (stderr, "strata: note: %s\n", report->attention_note);
 }
 
+/* One line per site on stderr: the estimate against real patching. */
+static void
+print_agreement (const GArray *agreement)
+{
+  for (guint i = 0; agreement && i < agreement->len; i++) {
+    const StrataPatchAgreement *ag = &g_array_index (agreement, StrataPatchAgreement, i);
+    fprintf (stderr, "strata: attribution vs real patching, %s: mean Pearson r %.3f, top-%d overlap %.2f, "
+             "largest score difference %.3g (%d prompts)\n", strata_patch_site_to_string (ag->site), ag->pearson, ag->k,
+             ag->topk_overlap, ag->max_abs_diff, ag->n_prompts);
+  }
+}
+
 /* The checkpoint `--compare` names: its model and analysis, beside the primary's. */
 typedef struct {
   StrataModel *model;
   StrataAnalysis *analysis;
 } Compared;
 
+/* `trace`: the trace resolution the JSON reports (NULL: none). */
 static int
-finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatchOptions *po, double seconds,
-        gboolean grid, const Compared *cmp, const StrataViewState *v, const Common *c)
+finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnalysisRequest *patched,
+        const StrataAnalysisReport *report, gboolean grid, const StrataTraceOptions *trace, const Compared *cmp,
+        const StrataViewState *v, const Common *c)
 {
   GError *error = NULL;
   StrataAnalysis *b = cmp ? cmp->analysis : NULL;
+#ifdef STRATA_HAVE_FIGURES
+  /* Checked before anything is written: a bad range leaves no output behind. */
+  StrataViewState figure_view = *v;
+  StrataFigureInput in = { .kind = v->figure, .a = a, .b = b, .view = &figure_view };
+  if (!strata_cli_apply_positions (c->positions, &in, &figure_view, &error))
+    return strata_cli_fail (error);
+#endif
   if (c->json) {
     g_autoptr (JsonBuilder) jb = json_builder_new ();
     json_builder_begin_object (jb);
     strata_probe_json_header (jb, command, a);
-    if (po)
-      strata_probe_json_patch (jb, m, a, po, seconds);
+    if (patched)
+      strata_probe_json_patch (jb, m, a, &patched->patch_options, patched->patch_method, report);
     else
-      strata_probe_json_lens (jb, m, a, grid);
+      strata_probe_json_lens (jb, m, a, grid, trace);
     if (b) {
       json_builder_set_member_name (jb, "compare");
       json_builder_begin_object (jb);
       strata_probe_json_header (jb, command, b);
-      strata_probe_json_lens (jb, cmp->model, b, grid);
+      strata_probe_json_lens (jb, cmp->model, b, grid, trace);
       json_builder_end_object (jb);
     }
     json_builder_end_object (jb);
@@ -225,7 +259,7 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataPatc
   if (c->session && !save_session (c->session, a, b, v, &error))
     return strata_cli_fail (error);
 #ifdef STRATA_HAVE_FIGURES
-  if (c->figure && !strata_figure_export_analysis (a, b, v->figure, v, c->figure, c->scale, &error))
+  if (c->figure && !strata_figure_export_analysis (a, b, v->figure, &figure_view, c->figure, c->scale, &error))
     return strata_cli_fail (error);
 #endif
   return 0;
@@ -249,6 +283,13 @@ typedef struct {
   gboolean raw;
   int generate;               /* --generate N: the model continues the prompt first */
   StrataGenerateOptions go;
+  /* Trace resolution: the targets chosen from the generated part (--trace-targets as given,
+   * and what it means: auto with --generate unless said otherwise; capped by --trace-max) and
+   * how cells count (--trace-topk, -1 until given; --trace-anywhere). */
+  char *trace_targets;
+  StrataTraceTargets trace_mode;
+  int trace_max;
+  StrataTraceOptions trace;
 } LensInput;
 
 /* The lens of one checkpoint over the prompt, ids or set of `in` (tokenized by that
@@ -286,17 +327,22 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
     StrataPrompt *p = set->prompts->pdata[i];
     StrataGenerateOptions go = in->go;
     go.seed += i;
-    guint before = p->ids->len;
-    gboolean ok = strata_generate (e, m, p->ids, &go, NULL, NULL, error);
-    p->n_generated = (int) (p->ids->len - before);
-    if (!ok) {
+    if (!strata_generate_prompt (e, m, p, &go, NULL, NULL, error)) {
       g_prefix_error (error, "%s, prompt %u: ", set->source, i + 1);
       strata_engine_free (e);
       return NULL;
     }
-    if (p->corrupt_ids)  /* a corrupted input no longer matches the longer sequence */
-      g_clear_pointer (&p->corrupt_ids, g_array_unref);
   }
+  /* Targets chosen from the generated text join the lens' targets: their ranks are read in
+   * the same pass as the typed ones'. */
+  gboolean auto_targets = in->trace_mode == STRATA_TRACE_TARGETS_AUTO;
+  if (auto_targets && !m->tokenizer && in->trace_targets) {
+    strata_engine_free (e);
+    return fail_with (error, "%s: --trace-targets=auto reads token text and the model has no tokenizer (give --tokenizer)",
+                      path), NULL;
+  }
+  for (guint i = 0; auto_targets && m->tokenizer && i < set->prompts->len; i++)
+    strata_trace_add_auto_targets (set->prompts->pdata[i], m->tokenizer, m->bos_id, in->trace_max);
   StrataAnalysisRequest req;
   strata_analysis_request_init (&req);
   req.lens_options = (StrataLensOptions) { in->topk, in->raw, in->threshold, candidates ? (int32_t *) candidates->data : NULL,
@@ -344,7 +390,7 @@ int
 strata_cmd_lens (int argc, char **argv)
 {
   Common c = { .scale = 2.0, .layer = -1, .head = 0 };
-  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5 };
+  LensInput in = { .topk = STRATA_ANALYSIS_TOPK, .threshold = 0.5, .trace_max = STRATA_TRACE_MAX_AUTO, .trace = { -1, FALSE } };
   LensView lv = { 0 };
   StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   g_autofree char *compare = NULL;
@@ -369,6 +415,10 @@ strata_cmd_lens (int argc, char **argv)
     { "view-curve", 0, 0, G_OPTION_ARG_STRING, &lv.curve, curve_help, "Q" },
     { "generate", 0, 0, G_OPTION_ARG_INT, &in.generate, "Let the model continue each prompt by up to N tokens first, then read the whole sequence", "N" },
     STRATA_CLI_SAMPLING_ENTRIES (sampling),
+    { "trace-targets", 0, 0, G_OPTION_ARG_STRING, &in.trace_targets, "Trace resolution targets: auto (every number and entity the generated part writes, as well as --target) or none (--target only); default auto with --generate", "auto|none" },
+    { "trace-max", 0, 0, G_OPTION_ARG_INT, &in.trace_max, "At most N automatic trace targets, the most frequent (default " G_STRINGIFY (STRATA_TRACE_MAX_AUTO) ")", "N" },
+    { "trace-topk", 0, 0, G_OPTION_ARG_INT, &in.trace.topk, "A target counts as held where the lens ranks it within the top K (default 1)", "K" },
+    { "trace-anywhere", 0, 0, G_OPTION_ARG_NONE, &in.trace.anywhere, "Trace targets count as written anywhere in the sequence, not only in the generated part", NULL },
     { NULL }
   };
   GError *error = NULL;
@@ -393,6 +443,18 @@ strata_cmd_lens (int argc, char **argv)
   }
   if (!strata_cli_generate_options (&sampling, in.generate, &in.go, &error))
     goto out;
+  int trace_mode = in.generate > 0 ? STRATA_TRACE_TARGETS_AUTO : STRATA_TRACE_TARGETS_NONE;
+  if (in.trace_targets && !parse_enum ("--trace-targets", in.trace_targets, &strata_trace_targets_table, &trace_mode, &error))
+    goto out;
+  in.trace_mode = (StrataTraceTargets) trace_mode;
+  /* The JSON reports the trace resolution of a generated trace, or when any option asks. */
+  gboolean trace = in.generate > 0 || in.trace_targets || in.trace.topk != -1 || in.trace.anywhere;
+  if (in.trace.topk == -1)
+    in.trace.topk = 1;
+  if (in.trace.topk < 1 || in.trace_max < 0) {
+    fail_with (&error, "--trace-topk takes K >= 1 and --trace-max N >= 0 (given %d and %d)", in.trace.topk, in.trace_max);
+    goto out;
+  }
   if (!(a = lens_checkpoint (argv[1], &c, &in, &m, &error)))
     goto out;
   view_for (&c, a, NULL, &v);
@@ -403,11 +465,13 @@ strata_cmd_lens (int argc, char **argv)
       goto out;
     v.compare = TRUE;
   }
-  status = finish ("lens", m, a, NULL, 0, !summary, compare ? &cmp : NULL, &v, &c);
+  v.trace = in.trace;
+  status = finish ("lens", m, a, NULL, NULL, !summary, trace ? &in.trace : NULL, compare ? &cmp : NULL, &v, &c);
 out:
   g_clear_pointer (&cmp.analysis, strata_analysis_free);
   g_clear_pointer (&cmp.model, strata_model_free);
   g_free (in.prompt), g_free (in.ids_list), g_free (in.prompts), g_free (in.cand_file), g_free (in.cand_prefix);
+  g_free (in.trace_targets);
   g_strfreev (in.targets);
   g_free (lv.target), g_free (lv.position), g_free (lv.tag), g_free (lv.curve);
   g_free (sampling.stop);
@@ -423,7 +487,9 @@ strata_cmd_patch (int argc, char **argv)
   g_autofree char *direction = NULL, *metric = NULL;
   g_auto (GStrv) sites = NULL;
   int head_pos = -1;
-  gboolean naive = FALSE;
+  gboolean naive = FALSE, agreement = FALSE;
+  g_autofree char *method = NULL;
+  g_autofree char *method_help = strata_enum_join (&strata_patch_method_table, ", ", " or ", STRATA_PATCH_EXACT);
   g_autofree char *site_words = strata_enum_join (&strata_patch_site_table, ", ", " or ", -1);
   g_autofree char *site_help = g_strdup_printf ("%s; repeats", site_words);
   g_autofree char *direction_help = strata_enum_join (&strata_patch_direction_table, ", ", " or ", STRATA_PATCH_DENOISE);
@@ -439,6 +505,9 @@ strata_cmd_patch (int argc, char **argv)
     { "metric", 0, 0, G_OPTION_ARG_STRING, &metric, metric_help, "METRIC" },
     { "head-pos", 0, 0, G_OPTION_ARG_INT, &head_pos, "Position of the head_at site (default: the last)", "P" },
     { "naive", 0, 0, G_OPTION_ARG_NONE, &naive, "One full forward pass per patch (the reference loop)", NULL },
+    { "method", 0, 0, G_OPTION_ARG_STRING, &method, method_help, "METHOD" },
+    { "agreement", 0, 0, G_OPTION_ARG_NONE, &agreement,
+      "With --method attribution: also run real patching and report how well the estimate agrees", NULL },
     { NULL }
   };
   GError *error = NULL;
@@ -456,7 +525,7 @@ strata_cmd_patch (int argc, char **argv)
   g_auto (StrataViewState) v = { 0 };
   StrataPatchSite site_list[16];
   StrataPatchOptions po = { site_list, 0, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, head_pos };
-  int dir = 0, met = 0;
+  int dir = 0, met = 0, how = STRATA_PATCH_EXACT;
   if ((prompts != NULL) == (clean != NULL || corrupt != NULL) || (!prompts && (!clean || !corrupt))) {
     fail_with (&error, "give --clean and --corrupt, or --prompts");
     goto out;
@@ -466,8 +535,17 @@ strata_cmd_patch (int argc, char **argv)
     goto out;
   }
   if ((direction && !parse_enum ("--direction", direction, &strata_patch_direction_table, &dir, &error)) ||
-      (metric && !parse_enum ("--metric", metric, &strata_patch_metric_table, &met, &error)))
+      (metric && !parse_enum ("--metric", metric, &strata_patch_metric_table, &met, &error)) ||
+      (method && !parse_enum ("--method", method, &strata_patch_method_table, &how, &error)))
     goto out;
+  if (how == STRATA_PATCH_ATTRIBUTION && met == STRATA_METRIC_TOP1_CHANGE) {
+    fail_with (&error, "--method attribution needs a differentiable metric: --metric logit-diff or prob");
+    goto out;
+  }
+  if (agreement && how != STRATA_PATCH_ATTRIBUTION) {
+    fail_with (&error, "--agreement compares attribution patching with real patching: give --method attribution");
+    goto out;
+  }
   po.direction = (StrataPatchDirection) dir;
   po.metric = (StrataPatchMetric) met;
   for (int i = 0; sites && sites[i]; i++) {
@@ -503,15 +581,17 @@ strata_cmd_patch (int argc, char **argv)
   req.patch_options = po;
   req.patch_target = target;
   req.patch_naive = naive;
+  req.patch_method = (StrataPatchMethod) how;
+  req.patch_agreement = agreement;
   a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, &error);
   print_report (&report);
   if (!a)
     goto out;
-  double seconds = report.patch_seconds;
+  print_agreement (report.agreement);
   strata_engine_free (e);
   e = NULL;
   view_for (&c, a, &po, &v);
-  status = finish ("patch", m, a, &po, seconds, FALSE, NULL, &v, &c);
+  status = finish ("patch", m, a, &req, &report, FALSE, NULL, NULL, &v, &c);
 out:
   strata_engine_free (e);
   common_clear (&c);

@@ -12,7 +12,7 @@
 int
 strata_cmd_export (int argc, char **argv)
 {
-  g_autofree char *figure = NULL, *view = NULL;
+  g_autofree char *figure = NULL, *view = NULL, *positions = NULL;
   g_autofree char *views = strata_enum_join (&strata_figure_kind_table, ", ", ", ", -1);
   g_autofree char *view_help = g_strdup_printf ("Figure: %s (default: as saved)", views);
   double scale = 2.0, width = STRATA_FIGURE_DEFAULT_WIDTH, height = -1;
@@ -25,6 +25,7 @@ strata_cmd_export (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default: up to 560, fitted to the content)", "H" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &layer, "Selected layer (default: as saved)", "K" },
     { "position", 0, 0, G_OPTION_ARG_INT, &position, "Selected position (default: as saved)", "P" },
+    { "positions", 0, 0, G_OPTION_ARG_STRING, &positions, STRATA_CLI_POSITIONS_HELP, "A:B" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.h5");
@@ -62,6 +63,8 @@ strata_cmd_export (int argc, char **argv)
   StrataFigureInput in = { .kind = v.figure, .a = s->analyses->len > 0 ? g_ptr_array_index (s->analyses, 0) : NULL,
                            .b = s->analyses->len > 1 ? g_ptr_array_index (s->analyses, 1) : NULL, .series = s->series,
                            .view = &v };
+  if (!strata_cli_apply_positions (positions, &in, &v, &error))
+    return strata_cli_fail (error);
   if (height < 0)
     height = strata_figure_fit_height (&in, width, STRATA_FIGURE_DEFAULT_HEIGHT);
   if (!strata_figure_export (figure, width, height, scale, &in, &error))

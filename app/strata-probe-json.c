@@ -205,6 +205,42 @@ add_lens_grid (JsonBuilder *b, StrataModel *m, const StrataLensResult *r)
   json_builder_end_array (b);
 }
 
+/* trace_resolution: per target where the lens first holds it before the trace writes it
+ * (probes/strata-trace-resolution.h). */
+static void
+add_trace_resolution (JsonBuilder *b, const StrataPrompt *p, const StrataLensResult *r, const StrataTraceOptions *o)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataTraceResolution) t = strata_trace_resolution_new (r, p->n_generated, o, &error);
+  MEMBER (b, "trace_resolution");
+  json_builder_begin_array (b);
+  for (guint i = 0; t && i < t->targets->len; i++) {
+    const StrataTraceTarget *tt = t->targets->pdata[i];
+    json_builder_begin_object (b);
+    MEMBER (b, "name"), json_builder_add_string_value (b, tt->name);
+    MEMBER (b, "id"), json_builder_add_int_value (b, tt->id);
+    MEMBER (b, "topk"), json_builder_add_int_value (b, t->topk);
+    MEMBER (b, "written");
+    json_builder_begin_array (b);
+    for (guint j = 0; j < tt->written->len; j++)
+      json_builder_add_int_value (b, g_array_index (tt->written, int, j));
+    json_builder_end_array (b);
+    MEMBER (b, "first");
+    if (tt->first_position >= 0) {
+      json_builder_begin_object (b);
+      MEMBER (b, "layer"), json_builder_add_int_value (b, tt->first_layer);
+      MEMBER (b, "position"), json_builder_add_int_value (b, tt->first_position);
+      json_builder_end_object (b);
+    } else {
+      json_builder_add_null_value (b);
+    }
+    MEMBER (b, "written_at"), add_layer_or_null (b, tt->written_at);
+    MEMBER (b, "tokens_ahead"), add_layer_or_null (b, tt->tokens_ahead);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 static void
 add_doubles (JsonBuilder *b, const char *name, const double *v, int n)
 {
@@ -216,7 +252,8 @@ add_doubles (JsonBuilder *b, const char *name, const double *v, int n)
 }
 
 void
-strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a, gboolean per_prompt_grid)
+strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a, gboolean per_prompt_grid,
+                        const StrataTraceOptions *trace)
 {
   const StrataLensOptions *o = &a->lens_options;
   MEMBER (b, "settings");
@@ -229,6 +266,10 @@ strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
     add_ids (b, NULL, a->lens_candidates);
   else
     json_builder_add_null_value (b);
+  if (trace) {
+    MEMBER (b, "trace_topk"), json_builder_add_int_value (b, trace->topk);
+    MEMBER (b, "trace_written"), json_builder_add_string_value (b, trace->anywhere ? "anywhere" : "generated");
+  }
   json_builder_end_object (b);
 
   MEMBER (b, "prompts");
@@ -242,6 +283,8 @@ strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
       add_lens_grid (b, m, r);
     add_resolution (b, "resolution", p, r, FALSE);
     add_resolution (b, "resolution_threshold", p, r, TRUE);
+    if (trace)
+      add_trace_resolution (b, p, r, trace);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -308,6 +351,7 @@ add_grid (JsonBuilder *b, const char *name, const double *v, int rows, int cols)
 static void
 add_patch_fields (JsonBuilder *b, StrataModel *m, const StrataPatchResult *r)
 {
+  MEMBER (b, "method"), json_builder_add_string_value (b, strata_enum_to_string (&strata_patch_method_table, r->method));
   MEMBER (b, "target");
   json_builder_begin_object (b);
   MEMBER (b, "name"), json_builder_add_string_value (b, r->target_name);
@@ -401,12 +445,34 @@ add_circuit (JsonBuilder *b, const StrataCircuit *c)
   json_builder_end_object (b);
 }
 
+/* agreement: [{site, n_prompts, n_cells, pearson, k, topk_overlap, max_abs_diff}] */
+static void
+add_agreement (JsonBuilder *b, const GArray *agreement)
+{
+  MEMBER (b, "agreement");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < agreement->len; i++) {
+    const StrataPatchAgreement *ag = &g_array_index (agreement, StrataPatchAgreement, i);
+    json_builder_begin_object (b);
+    MEMBER (b, "site"), json_builder_add_string_value (b, strata_patch_site_to_string (ag->site));
+    MEMBER (b, "n_prompts"), json_builder_add_int_value (b, ag->n_prompts);
+    MEMBER (b, "n_cells"), json_builder_add_int_value (b, ag->n_cells);
+    MEMBER (b, "pearson"), add_num (b, ag->pearson);
+    MEMBER (b, "k"), json_builder_add_int_value (b, ag->k);
+    MEMBER (b, "topk_overlap"), add_num (b, ag->topk_overlap);
+    MEMBER (b, "max_abs_diff"), add_num (b, ag->max_abs_diff);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 void
 strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
-                         const StrataPatchOptions *o, double elapsed_s)
+                         const StrataPatchOptions *o, StrataPatchMethod method, const StrataAnalysisReport *report)
 {
   MEMBER (b, "settings");
   json_builder_begin_object (b);
+  MEMBER (b, "method"), json_builder_add_string_value (b, strata_enum_to_string (&strata_patch_method_table, method));
   MEMBER (b, "direction"), json_builder_add_string_value (b, strata_patch_direction_to_string (o->direction));
   MEMBER (b, "metric"), json_builder_add_string_value (b, strata_patch_metric_to_string (o->metric));
   MEMBER (b, "sites");
@@ -414,7 +480,9 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   for (int i = 0; i < o->n_sites; i++)
     json_builder_add_string_value (b, strata_patch_site_to_string (o->sites[i]));
   json_builder_end_array (b);
-  MEMBER (b, "seconds"), add_num (b, elapsed_s);
+  MEMBER (b, "seconds"), add_num (b, report->patch_seconds);
+  if (report->agreement)
+    MEMBER (b, "exact_seconds"), add_num (b, report->exact_seconds);
   json_builder_end_object (b);
 
   GPtrArray *results = a->patch_results;
@@ -433,6 +501,8 @@ strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a
   MEMBER (b, "aggregate");
   strata_probe_json_patch_aggregates (b, a->patch_aggregates);
   add_circuit (b, a->circuit);
+  if (report->agreement)
+    add_agreement (b, report->agreement);
 }
 
 /* aggregate[TAG] = {n, sites[SITE] = {mean_score, mean_metric}}, in the list's order. */

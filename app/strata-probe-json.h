@@ -4,7 +4,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "strata-analysis.h"
+#include "strata-analysis-run.h"
 #include "strata-series.h"
 
 /* strata_version, command, model (identity), prompt_source. */
@@ -15,12 +15,15 @@ void strata_probe_json_model (JsonBuilder *b, const StrataModelRef *model);
  * (StrataPatchAggregate *): an object, after a member name. */
 void strata_probe_json_lens_aggregates (JsonBuilder *b, GPtrArray *aggregates);
 void strata_probe_json_patch_aggregates (JsonBuilder *b, GPtrArray *aggregates);
-/* settings, prompts[i] (lens grid when per_prompt_grid), aggregate. */
+/* settings, prompts[i] (lens grid when per_prompt_grid; trace_resolution with `trace`, else
+ * NULL), aggregate. */
 void strata_probe_json_lens (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
-                             gboolean per_prompt_grid);
-/* settings, the single prompt's fields at the top level, prompts[i], aggregate, circuit. */
+                             gboolean per_prompt_grid, const StrataTraceOptions *trace);
+/* settings (with the method and the run's timing), the single prompt's fields at the top
+ * level, prompts[i], aggregate, circuit, and the report's agreement with real patching. */
 void strata_probe_json_patch (JsonBuilder *b, StrataModel *m, const StrataAnalysis *a,
-                              const StrataPatchOptions *o, double elapsed_s);
+                              const StrataPatchOptions *o, StrataPatchMethod method,
+                              const StrataAnalysisReport *report);
 
 /* The whole object `strata series` writes (docs/probe-json.md): version, command, prompt set,
  * settings, runs[r].checkpoints[c] with each done checkpoint's model, aggregate, accuracy and

@@ -120,6 +120,12 @@ run_patching_activated (GSimpleAction *a, GVariant *p, gpointer data)
 }
 
 static void
+generate_activated (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  _strata_window_generate (STRATA_WINDOW (data));
+}
+
+static void
 cancel_activated (GSimpleAction *a, GVariant *p, gpointer data)
 {
   _strata_window_cancel (STRATA_WINDOW (data));
@@ -270,10 +276,12 @@ help_activated (GSimpleAction *a, GVariant *p, gpointer data)
   gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
     "Up / Down: next / previous layer\nPage Up / Page Down: several layers\nHome / End: embedding / last layer\n"
     "Ctrl+Return: run the lens    Ctrl+Shift+Return: run patching    Escape: cancel\n"
+    "Ctrl+G: generate (the model continues the prompt), then run the lens on both\n"
     "Ctrl+E: export figure    Ctrl+L: edit the prompt    Ctrl+P: load a prompt set\n"
     "Alt+1…5: lens, curves, patching, circuit, attention    Ctrl+D: compare checkpoints\n"
-    "Alt+6…8: series, accuracy, series patching (with a series open)\n"
+    "Alt+6…8: series, accuracy, series patching (with a series open)    Alt+9: trace\n"
     "Series figures: Left / Right: checkpoint    Return: open it at the selected layer\n"
+    "Long traces: Left / Right: position    + / \xe2\x88\x92 or Ctrl+wheel: zoom    wheel: scroll\n"
     "Ctrl+O: open model    Ctrl+Shift+O: second checkpoint    Ctrl+Alt+O: open session\n"
     "Ctrl+Shift+T: open a series of checkpoints (training runs)\n"
     "Ctrl+S / Ctrl+Shift+S: save session    Ctrl+W: close    Ctrl+Q: quit");
@@ -290,6 +298,7 @@ static const GActionEntry entries[] = {
   { "unload-prompts", unload_prompts_activated, NULL, NULL, NULL, { 0 } },
   { "run-lens", run_lens_activated, NULL, NULL, NULL, { 0 } },
   { "run-patching", run_patching_activated, NULL, NULL, NULL, { 0 } },
+  { "generate", generate_activated, NULL, NULL, NULL, { 0 } },
   { "cancel", cancel_activated, NULL, NULL, NULL, { 0 } },
   { "layer-next", layer_next_activated, NULL, NULL, NULL, { 0 } },
   { "layer-prev", layer_prev_activated, NULL, NULL, NULL, { 0 } },
@@ -320,6 +329,7 @@ _strata_window_update_actions (StrataWindow *self)
   gboolean have = strata_view_model_get_analysis (self->view, 0) || strata_view_model_get_series (self->view);
   set_enabled (self, "run-lens", !busy && self->model[0]);
   set_enabled (self, "run-patching", !busy && self->model[0]);
+  set_enabled (self, "generate", !busy && self->model[0]);
   set_enabled (self, "cancel", busy);
   set_enabled (self, "open-model", !busy);
   set_enabled (self, "open-folder", !busy);

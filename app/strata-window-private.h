@@ -1,7 +1,7 @@
 /* strata-window-private.h: what the window's files share (GNOME Text Editor style split:
  * strata-window.c builds the widgets, -actions.c the actions and keys, -run.c the
- * background jobs, -series.c a series of checkpoints and opening one of them, -session.c
- * saving and opening, -state.c size and recent files). */
+ * background jobs, -generate.c Generate and its trace, -series.c a series of checkpoints and
+ * opening one of them, -session.c saving and opening, -state.c size and recent files). */
 #pragma once
 
 #include "strata-analysis.h"
@@ -9,6 +9,7 @@
 #include "strata-examples.h"
 #include "strata-figure-view.h"
 #include "strata-model.h"
+#include "strata-prompt-set.h"
 #include "strata-topk-panel.h"
 #include "strata-view-model.h"
 #include "strata-window.h"
@@ -57,6 +58,8 @@ struct _StrataWindow {
   GtkWidget *stack;
   GtkWidget *figures[STRATA_FIGURE_N_ALL]; /* the checkpoint pages, then the series pages */
   GtkWidget *layer_scale, *layer_label, *position_spin, *head_spin;
+  GtkWidget *range_entry;        /* "A:B": the positions the figures show */
+  GtkWidget *find_entry, *find_status; /* find in the decoded trace; "not found" */
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
   GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
   GtkWidget *quantity_dropdown;  /* series heat map: MRR or mean probability */
@@ -64,6 +67,16 @@ struct _StrataWindow {
   GArray *site_index;          /* int (StrataPatchSite): the site of each site_dropdown item */
   GtkWidget *run_button, *patch_button, *export_button;
   GtkAdjustment *layer_adj, *position_adj, *head_adj;
+
+  /* Generate (-generate.c): its settings, and the trace of prompt + continuation. */
+  GtkWidget *gen_tokens, *gen_temperature, *gen_top_p, *gen_seed, *gen_stop;
+  GtkWidget *trace_box, *trace_view, *trace_status;
+  guint trace_source;          /* streams the running generation into the trace */
+  /* The last generation: the prompt's text as typed, its ids followed by the continuation
+   * (exact ids, n_generated of them generated). Run analyses these ids while the prompt entry
+   * holds that text. NULL: none. */
+  StrataPrompt *generation;
+  char *generation_note;       /* why it ended early, for the banner after its lens; or NULL */
 };
 
 /* strata-window.c */
@@ -112,6 +125,15 @@ GtkWidget *_strata_window_example_bar_new (StrataWindow *self);
 void _strata_window_example_apply_view (StrataWindow *self);
 /* Another checkpoint or a session replaces the example: its line goes. */
 void _strata_window_example_forget (StrataWindow *self);
+
+/* strata-window-generate.c: the Generate row (button and settings) and the trace below it,
+ * for the sidebar under the prompt entry. Generate (win.generate) continues the prompt on
+ * the window's engine, streaming the tokens into the trace, then runs the lens on the prompt
+ * and its continuation. */
+GtkWidget *_strata_window_generate_box_new (StrataWindow *self);
+void _strata_window_generate (StrataWindow *self);
+/* The generation no longer describes what Run reads (another model, an edited prompt). */
+void _strata_window_forget_generation (StrataWindow *self);
 
 /* strata-window-series.c */
 void _strata_window_choose_series (StrataWindow *self);

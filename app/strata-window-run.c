@@ -127,6 +127,8 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 void
 _strata_window_set_model (StrataWindow *self, int slot, StrataModel *model)
 {
+  if (slot == 0)
+    _strata_window_forget_generation (self); /* its ids are another model's */
   g_clear_pointer (&self->engine[slot], strata_engine_free);
   g_clear_pointer (&self->model[slot], strata_model_free);
   self->model[slot] = model;
@@ -207,6 +209,8 @@ typedef struct {
   StrataModel *model[2];     /* borrowed: the window keeps them while it is busy */
   StrataEngine *engine[2];
   char *text, *corrupt, *contrast, *prompt_set;
+  GArray *ids;               /* after Generate: the prompt's ids and the continuation; else NULL */
+  int n_generated;
   char **targets;
   char *shared_target;       /* no target typed: the primary's prediction, read by both */
   char *warning;             /* words the tokenizers map to their unknown token, or NULL */
@@ -224,6 +228,8 @@ run_job_free (RunJob *j)
   g_free (j->corrupt);
   g_free (j->contrast);
   g_free (j->prompt_set);
+  if (j->ids)
+    g_array_unref (j->ids);
   g_strfreev (j->targets);
   g_free (j->shared_target);
   g_free (j->warning);
@@ -280,6 +286,23 @@ shared_target_name (RunJob *j, int32_t id, GError **error)
   return g_strdup (piece);
 }
 
+/* The typed prompt as a one-prompt set, or after Generate the exact ids it analysed (its
+ * text stays the prompt as typed, as `strata lens --generate` keeps it). */
+static StrataPromptSet *
+typed_prompt (RunJob *j, StrataModel *m, const char *const *targets, GError **error)
+{
+  StrataPromptSet *set = strata_prompt_set_new_single (m, j->ids ? NULL : j->text,
+                                                       j->ids ? (const int32_t *) j->ids->data : NULL,
+                                                       j->ids ? (int) j->ids->len : 0, j->corrupt, targets,
+                                                       j->contrast, error);
+  if (set && j->ids) {
+    StrataPrompt *p = set->prompts->pdata[0];
+    p->text = g_strdup (j->text);
+    p->n_generated = j->n_generated;
+  }
+  return set;
+}
+
 static StrataAnalysis *
 analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
 {
@@ -289,8 +312,7 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
   if (j->prompt_set)
     set = strata_prompt_set_load (j->prompt_set, m, error);
   else
-    set = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, (const char *const *) j->targets, j->contrast,
-                                        error);
+    set = typed_prompt (j, m, (const char *const *) j->targets, error);
   if (!set)
     return NULL;
   /* No target given: follow the primary model's final prediction at the last position
@@ -310,8 +332,7 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
         return NULL;
     }
     const char *auto_targets[] = { j->shared_target, NULL };
-    g_autoptr (StrataPromptSet) again = strata_prompt_set_new_single (m, j->text, NULL, 0, j->corrupt, auto_targets,
-                                                                      j->contrast, error);
+    g_autoptr (StrataPromptSet) again = typed_prompt (j, m, auto_targets, error);
     if (!again)
       return NULL;
     strata_prompt_set_free (g_steal_pointer (&set));
@@ -441,6 +462,36 @@ split_targets (const char *text)
   return g_strv_builder_end (b);
 }
 
+/* Both tokenizers are the same file: the same text, and the same ids, mean the same. */
+static gboolean
+share_tokenizer (StrataModel *a, StrataModel *b)
+{
+  return a->tokenizer && b->tokenizer
+         && g_strcmp0 (strata_tokenizer_get_sha256 (a->tokenizer), strata_tokenizer_get_sha256 (b->tokenizer)) == 0;
+}
+
+/* After Generate, Run reads the exact ids of the prompt and its continuation while the
+ * prompt entry holds the text they continued: the decoded continuation tokenized again may
+ * give other ids. An edited prompt is read as typed (editing forgets the generation). */
+static gboolean
+take_generation (StrataWindow *self, RunJob *j)
+{
+  StrataPrompt *g = self->generation;
+  if (!g || j->prompt_set || g_strcmp0 (g->text, j->text) != 0)
+    return TRUE;
+  if (self->model[1] && !share_tokenizer (self->model[0], self->model[1])) {
+    strata_window_show_error (self, "The second checkpoint has another tokenizer: it cannot read the generated "
+                                    "ids. Edit the prompt to analyse the typed text with both.");
+    return FALSE;
+  }
+  j->ids = g_array_ref (g->ids);
+  j->n_generated = g->n_generated;
+  if (self->generation_note)
+    g_string_append (j->notes, self->generation_note);
+  g_clear_pointer (&self->generation_note, g_free);
+  return TRUE;
+}
+
 void
 _strata_window_run_lens (StrataWindow *self, gboolean patching)
 {
@@ -470,6 +521,10 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   j->progress = &self->progress_permille;
   j->notes = g_string_new (NULL);
   j->n_slots = self->model[1] ? 2 : 1;
+  if (!take_generation (self, j)) {
+    run_job_free (j);
+    return;
+  }
   j->targets = split_targets (targets);
   if (!j->targets) {
     strata_window_show_error (self, "Targets: write tokens or #ids separated by spaces; quote a token that holds "
@@ -495,9 +550,7 @@ _strata_window_run_lens (StrataWindow *self, gboolean patching)
   if (!j->prompt_set) {
     g_autoptr (GString) warn = g_string_new (NULL);
     for (int s = 0; s < 2; s++) {
-      if (s == 1 && self->model[1] && self->model[0]->tokenizer && self->model[1]->tokenizer
-          && g_strcmp0 (strata_tokenizer_get_sha256 (self->model[0]->tokenizer),
-                        strata_tokenizer_get_sha256 (self->model[1]->tokenizer)) == 0)
+      if (s == 1 && self->model[1] && share_tokenizer (self->model[0], self->model[1]))
         break; /* the same tokenizer: the same words, said once */
       g_autofree char *w = _strata_window_unknown_words (self->model[s], text);
       if (w)

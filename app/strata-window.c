@@ -265,6 +265,14 @@ _strata_window_sync_controls (StrataWindow *self)
   gtk_label_set_text (GTK_LABEL (self->layer_label), ll);
   int T = strata_view_model_get_n_positions (self->view);
   gtk_adjustment_configure (self->position_adj, v->position >= 0 ? v->position : MAX (T - 1, 0), 0, MAX (T - 1, 0), 1, 4, 0);
+  int first, count;
+  strata_view_model_get_range (self->view, &first, &count);
+  g_autofree char *range = T > 0 ? g_strdup_printf ("%d:%d", first, first + count) : g_strdup ("");
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->range_entry)), range) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->range_entry), range);
+  gtk_widget_remove_css_class (self->range_entry, "error");
+  gtk_widget_set_sensitive (self->range_entry, T > 0);
+  gtk_widget_set_sensitive (self->find_entry, T > 0);
   StrataAnalysis *a = strata_view_model_get_analysis (self->view, 0);
   int H = a ? a->model.config.n_heads : 0;
   gtk_adjustment_configure (self->head_adj, v->head, 0, MAX (H - 1, 0), 1, 4, 0);
@@ -329,6 +337,58 @@ position_value_cb (GtkAdjustment *adj, StrataWindow *self)
 {
   if (!self->syncing)
     strata_view_model_set_position (self->view, (int) gtk_adjustment_get_value (adj));
+}
+
+/* The range field: "A:B" of the selected prompt's positions; a bad one is marked and
+ * explained in the banner, the figures keep the range they had. */
+static void
+range_activate_cb (GtkEntry *entry, StrataWindow *self)
+{
+  int T = strata_view_model_get_n_positions (self->view), first, count;
+  g_autoptr (GError) error = NULL;
+  if (!strata_figure_parse_range (gtk_editable_get_text (GTK_EDITABLE (entry)), T, &first, &count, &error)) {
+    gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
+    g_autofree char *msg = g_strdup_printf ("Positions: %s", error->message);
+    strata_window_show_error (self, msg);
+    return;
+  }
+  _strata_window_hide_error (self);
+  gtk_widget_remove_css_class (GTK_WIDGET (entry), "error");
+  strata_view_model_set_range (self->view, first, count);
+}
+
+/* Find the text in the decoded trace from position `from` on (wrapping): select the match's
+ * position (the range follows it), or say "not found". */
+static void
+find_from (StrataWindow *self, int from)
+{
+  const char *query = gtk_editable_get_text (GTK_EDITABLE (self->find_entry));
+  if (!*query) {
+    gtk_widget_set_visible (self->find_status, FALSE);
+    gtk_widget_remove_css_class (self->find_entry, "error");
+    return;
+  }
+  int found = strata_view_model_find (self->view, query, from);
+  gtk_widget_set_visible (self->find_status, found < 0);
+  if (found < 0) {
+    gtk_widget_add_css_class (self->find_entry, "error");
+    return;
+  }
+  gtk_widget_remove_css_class (self->find_entry, "error");
+  strata_view_model_set_position (self->view, found);
+}
+
+static void
+find_changed_cb (GtkSearchEntry *entry, StrataWindow *self)
+{
+  find_from (self, MAX (strata_view_model_get_state (self->view)->position, 0));
+}
+
+/* Enter: the next match after the selected position. */
+static void
+find_next_cb (GtkSearchEntry *entry, StrataWindow *self)
+{
+  find_from (self, strata_view_model_get_state (self->view)->position + 1);
 }
 
 static void
@@ -513,6 +573,7 @@ build_sidebar (StrataWindow *self)
   g_signal_connect (self->prompt_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   g_signal_connect (self->targets_entry, "activate", G_CALLBACK (entry_activate_cb), self);
   gtk_box_append (GTK_BOX (box), labelled ("_Prompt", self->prompt_entry));
+  gtk_box_append (GTK_BOX (box), _strata_window_generate_box_new (self));
   gtk_box_append (GTK_BOX (box), labelled ("C_orrupted prompt", self->corrupt_entry));
   gtk_box_append (GTK_BOX (box), labelled ("_Targets", self->targets_entry));
   gtk_box_append (GTK_BOX (box), labelled ("Co_ntrast", self->contrast_entry));
@@ -641,6 +702,42 @@ build_options_bar (StrataWindow *self)
   return flow;
 }
 
+/* Long traces: the positions the figures show (Ctrl + wheel and + / - on the figure zoom
+ * them) and a search through the decoded text, in a row of their own under the figure so
+ * the options bar and the layer slider keep their room. */
+static GtkWidget *
+build_trace_bar (StrataWindow *self)
+{
+  GtkWidget *bar = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_set_halign (bar, GTK_ALIGN_END);
+  gtk_widget_set_margin_start (bar, 12);
+  gtk_widget_set_margin_end (bar, 12);
+  gtk_widget_set_margin_bottom (bar, 4);
+  GtkWidget *label = gtk_label_new ("Positions");
+  gtk_widget_add_css_class (label, "dim-label");
+  gtk_box_append (GTK_BOX (bar), label);
+  self->range_entry = gtk_entry_new ();
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->range_entry), 9);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (self->range_entry), "A:B");
+  gtk_widget_set_tooltip_text (self->range_entry, "Positions the figures show, A:B (half-open, from 0); "
+                                                  "Ctrl + wheel or + / - on the figure zooms, the wheel scrolls");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->range_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Positions", -1);
+  self->find_entry = gtk_search_entry_new ();
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->find_entry), 12);
+  gtk_widget_set_tooltip_text (self->find_entry, "Find a token or text in the trace; Enter: next match");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->find_entry), GTK_ACCESSIBLE_PROPERTY_LABEL, "Find in trace", -1);
+  self->find_status = gtk_label_new ("not found");
+  gtk_widget_add_css_class (self->find_status, "error");
+  gtk_widget_set_visible (self->find_status, FALSE);
+  gtk_box_append (GTK_BOX (bar), self->range_entry);
+  gtk_box_append (GTK_BOX (bar), self->find_entry);
+  gtk_box_append (GTK_BOX (bar), self->find_status);
+  g_signal_connect (self->range_entry, "activate", G_CALLBACK (range_activate_cb), self);
+  g_signal_connect (self->find_entry, "search-changed", G_CALLBACK (find_changed_cb), self);
+  g_signal_connect (self->find_entry, "activate", G_CALLBACK (find_next_cb), self);
+  return bar;
+}
+
 static GtkWidget *
 build_layer_bar (StrataWindow *self)
 {
@@ -739,6 +836,7 @@ strata_window_dispose (GObject *object)
     g_source_remove (self->progress_source);
     self->progress_source = 0;
   }
+  g_clear_handle_id (&self->trace_source, g_source_remove);
   G_OBJECT_CLASS (strata_window_parent_class)->dispose (object);
 }
 
@@ -756,6 +854,8 @@ strata_window_finalize (GObject *object)
   g_free (self->prompt_set_path);
   g_free (self->pending_compare);
   g_free (self->auto_prompt);
+  g_clear_pointer (&self->generation, strata_prompt_free);
+  g_free (self->generation_note);
   g_strfreev (self->pending_series);
   if (self->posname_index)
     g_array_unref (self->posname_index);
@@ -851,6 +951,7 @@ strata_window_init (StrataWindow *self)
   gtk_box_append (GTK_BOX (main), build_options_bar (self));
   gtk_box_append (GTK_BOX (main), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
   gtk_box_append (GTK_BOX (main), self->stack);
+  gtk_box_append (GTK_BOX (main), build_trace_bar (self));
   gtk_box_append (GTK_BOX (main), build_layer_bar (self));
   gtk_paned_set_end_child (GTK_PANED (paned), main);
   gtk_box_append (GTK_BOX (outer), paned);

@@ -134,7 +134,7 @@ cpu_embed (const StrataBackend *be, float *out, const StrataMat *tm, const int32
 }
 
 static StrataStatus
-cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const StrataRopeParams *p)
+cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, int pos0, const StrataRopeParams *p)
 {
   if (p->pairing == STRATA_ROPE_NONE)
     return STRATA_OK;
@@ -146,7 +146,7 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const 
         for (int i = 0; i < half; i++) {
           /* Frequency of pair i: theta^(-2i/dims), identical in both conventions; they
            * differ only in which two coordinates form the pair. */
-          double angle = t * pow (p->theta, -2.0 * i / dims);
+          double angle = (pos0 + t) * pow (p->theta, -2.0 * i / dims);
           float c = (float) cos (angle), s = (float) sin (angle);
           int i0 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i : i;
           int i1 = p->pairing == STRATA_ROPE_ADJACENT ? 2 * i + 1 : i + half;
@@ -158,49 +158,79 @@ cpu_rope (const StrataBackend *be, float *x, int B, int T, int nh, int D, const 
   return STRATA_OK;
 }
 
+/* Floats of scores one attention call holds when no pattern is asked for (4 MiB): the whole
+ * (Tq, Tk) array of a head when it fits, else blocks of Tq rows that fill it. */
+#define ATTN_SCRATCH_FLOATS ((size_t) 1 << 20)
+
+/* Rows of scaled scores p (rows, Tk) of queries at positions i0..: soft-capped, then a causal
+ * (windowed) softmax per row; every key a row does not see becomes 0. */
+static void
+softmax_rows (float *p, int Tk, int rows, int i0, const StrataAttnParams *a)
+{
+  float cap = a->softcap;
+  for (int t = 0; t < rows; t++) {
+    int i = i0 + t;
+    float *row = p + (size_t) t * Tk;
+    int lo = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
+    float mx = -INFINITY;
+    for (int j = lo; j <= i; j++) {
+      if (cap > 0)
+        row[j] = cap * tanhf (row[j] / cap);
+      mx = fmaxf (mx, row[j]);
+    }
+    double sum = 0;
+    for (int j = lo; j <= i; j++) {
+      row[j] = expf (row[j] - mx);
+      sum += row[j];
+    }
+    float inv = (float) (1.0 / sum);
+    for (int j = 0; j < lo; j++)
+      row[j] = 0.0f;
+    for (int j = lo; j <= i; j++)
+      row[j] *= inv;
+    for (int j = i + 1; j < Tk; j++)
+      row[j] = 0.0f;
+  }
+}
+
+/* Per head: scores p (Tq, Tk) = scale · q_h · k_hᵀ, a causal softmax per row, z_h = p · v_h.
+ * With a pattern, p is the head's block of it. Without, blocks of query rows go through a
+ * scratch of ATTN_SCRATCH_FLOATS: the same two products over fewer rows, every key included,
+ * so the bits are the materialized pattern's. Blocks keep at least ATTN_SCRATCH_FLOATS / Tk
+ * rows (the last one moves back rather than shrinking): OpenBLAS chooses its kernel by a
+ * product's size (on SkylakeX a small-matrix kernel under 10^6 multiply-adds, which rounds
+ * differently), and 64-row blocks moved the lens of stories260K by 5e-6 relative at T = 500. */
 static StrataStatus
 cpu_attention (const StrataBackend *be, float *z, float *pattern, const float *q, const float *k,
-               const float *v, int B, int T, int H, int K, int D, const StrataAttnParams *a)
+               const float *v, int B, int Tq, int Tk, int H, int K, int D, const StrataAttnParams *a)
 {
-  int group = H / K;
-  float scale = a->scale, cap = a->softcap;
+  int group = H / K, q0 = Tk - Tq, block = Tq;
+  float *scores = NULL;
+  if (!pattern) {
+    size_t fit = ATTN_SCRATCH_FLOATS / (size_t) (Tk > 0 ? Tk : 1);
+    block = fit < 1 ? 1 : fit < (size_t) Tq ? (int) fit : Tq;
+    scores = malloc ((size_t) (block > 0 ? block : 1) * Tk * sizeof (float));
+    if (!scores)
+      return STRATA_ERR_MEMORY;
+  }
   for (int b = 0; b < B; b++)
     for (int h = 0; h < H; h++) {
       /* Strided views of one head: rows of q, k, v and z are H*D or K*D apart. */
-      const float *qh = q + (size_t) b * T * H * D + (size_t) h * D;
-      const float *kh = k + (size_t) b * T * K * D + (size_t) (h / group) * D;
-      const float *vh = v + (size_t) b * T * K * D + (size_t) (h / group) * D;
-      float *zh = z + (size_t) b * T * H * D + (size_t) h * D;
-      float *p = pattern + ((size_t) b * H + h) * T * T;
-      /* p (T, T) = scale · q_h · k_hᵀ, then a causal softmax per row. */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh, K * D,
-                   0.0f, p, T);
-      for (int i = 0; i < T; i++) {
-        float *row = p + (size_t) i * T;
-        int lo = a->window > 0 && i >= a->window ? i - a->window + 1 : 0; /* first visible key */
-        float mx = -INFINITY;
-        for (int j = lo; j <= i; j++) {
-          if (cap > 0)
-            row[j] = cap * tanhf (row[j] / cap);
-          mx = fmaxf (mx, row[j]);
-        }
-        double sum = 0;
-        for (int j = lo; j <= i; j++) {
-          row[j] = expf (row[j] - mx);
-          sum += row[j];
-        }
-        float inv = (float) (1.0 / sum);
-        for (int j = 0; j < lo; j++)
-          row[j] = 0.0f;
-        for (int j = lo; j <= i; j++)
-          row[j] *= inv;
-        for (int j = i + 1; j < T; j++)
-          row[j] = 0.0f;
+      const float *qh = q + (size_t) b * Tq * H * D + (size_t) h * D;
+      const float *kh = k + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
+      const float *vh = v + (size_t) b * Tk * K * D + (size_t) (h / group) * D;
+      float *zh = z + (size_t) b * Tq * H * D + (size_t) h * D;
+      for (int t0 = 0; t0 < Tq; t0 += block) {
+        int start = t0 + block > Tq ? Tq - block : t0; /* the last block ends at Tq, full size */
+        float *p = pattern ? pattern + ((size_t) b * H + h) * Tq * Tk : scores;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, block, Tk, D, a->scale, qh + (size_t) start * H * D,
+                     H * D, kh, K * D, 0.0f, p, Tk);
+        softmax_rows (p, Tk, block, q0 + start, a);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, block, D, Tk, 1.0f, p, Tk, vh, K * D, 0.0f,
+                     zh + (size_t) start * H * D, H * D);
       }
-      /* z_h (T, D) = p · v_h */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, p, T, vh, K * D, 0.0f,
-                   zh, H * D);
     }
+  free (scores);
   return STRATA_OK;
 }
 

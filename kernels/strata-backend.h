@@ -52,14 +52,18 @@ struct StrataBackend {
   /* out (R, C) = table[ids[r]] as F32; ids are host memory. */
   StrataStatus (*embed) (const StrataBackend *be, float *out, const StrataMat *table,
                          const int32_t *ids, int R, int C);
-  /* In place: x (B, T, nh, D) rotated by position t (p->pairing NONE: unchanged). */
-  StrataStatus (*rope) (const StrataBackend *be, float *x, int B, int T, int nh, int D,
+  /* In place: x (B, T, nh, D), row t rotated by position pos0 + t (p->pairing NONE:
+   * unchanged). pos0 > 0: new rows of a sequence whose first pos0 positions ran before. */
+  StrataStatus (*rope) (const StrataBackend *be, float *x, int B, int T, int nh, int D, int pos0,
                         const StrataRopeParams *p);
-  /* Causal attention with grouped heads: q (B, T, H, D), k v (B, T, K, D) ->
-   * pattern (B, H, T, T) (zero where a key is not visible) and z (B, T, H, D). */
+  /* Causal attention with grouped heads: q (B, Tq, H, D) are the last Tq of Tk positions
+   * (Tq <= Tk; Tq < Tk when earlier keys come from a cache), k v (B, Tk, K, D) ->
+   * z (B, Tq, H, D) and pattern (B, H, Tq, Tk) (zero where a key is not visible). pattern
+   * may be NULL: then no (Tq, Tk) array is returned, and the backend bounds its scratch (the
+   * CPU: blocks of query rows in 4 MiB; CUDA forms the array in its own scratch). */
   StrataStatus (*attention) (const StrataBackend *be, float *z, float *pattern, const float *q,
-                             const float *k, const float *v, int B, int T, int H, int K, int D,
-                             const StrataAttnParams *p);
+                             const float *k, const float *v, int B, int Tq, int Tk, int H, int K,
+                             int D, const StrataAttnParams *p);
   /* In place, n floats: x = act(x), times up (elementwise) when up is not NULL (gated MLPs). */
   StrataStatus (*activation) (const StrataBackend *be, float *x, const float *up, size_t n,
                               StrataActivation act);
@@ -106,7 +110,16 @@ struct StrataBackend {
   /* Optional: message of the backend's last failure ("" when none). The engine appends it
    * to its own message. */
   const char *(*last_error) (const StrataBackend *be);
+  /* Optional for host-memory backends: bytes free in the backend's memory now (CUDA:
+   * cudaMemGetInfo); 0 when unknown. */
+  size_t (*memory_free) (const StrataBackend *be);
 };
+
+/* Bytes free now for allocations of `be` (NULL: host memory): its memory_free, else
+ * /proc/meminfo MemAvailable for host memory, so with the model's weights already resident.
+ * The environment variable STRATA_MEMORY_LIMIT (bytes) caps the answer: tests set it to a
+ * tiny budget to reach the out-of-memory errors. SIZE_MAX when nothing is known. */
+size_t strata_backend_memory_free (const StrataBackend *be);
 
 /* The CPU backend: OpenBLAS for products. Always available. */
 const StrataBackend *strata_backend_cpu (void);

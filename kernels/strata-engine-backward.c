@@ -94,7 +94,7 @@ forward (StrataTrainer *t, const Acts *a, const int32_t *tokens, const int32_t *
     TRY (be->linear (be, s->q, s->ln1, &lw->w_q, lw->b_q, R, HD, C));
     TRY (be->linear (be, s->k, s->ln1, &lw->w_k, lw->b_k, R, KD, C));
     TRY (be->linear (be, s->v, s->ln1, &lw->w_v, lw->b_v, R, KD, C));
-    TRY (be->attention (be, s->z, s->pattern, s->q, s->k, s->v, B, T, g->n_heads, g->n_kv_heads, g->d_head,
+    TRY (be->attention (be, s->z, s->pattern, s->q, s->k, s->v, B, T, T, g->n_heads, g->n_kv_heads, g->d_head,
                         &attn));
     TRY (be->linear (be, a->dtmp, s->z, &lw->w_o, lw->b_o, R, C, HD));
     TRY (be->copy (be, s->x_mid, s->x_in, RC * sizeof (float)));
@@ -114,15 +114,15 @@ forward (StrataTrainer *t, const Acts *a, const int32_t *tokens, const int32_t *
 
 /* ---- backward ---- */
 
-/* Write dres to every grad site asking for (site, layer). */
+/* Write `grad` (R rows of `width` floats) to every grad site asking for (site, layer). */
 static StrataStatus
-grad_hook (StrataTrainer *t, const Acts *a, StrataSite site, int layer, int R, const StrataGradSite *sites,
-           int n_sites)
+grad_hook (StrataTrainer *t, const float *grad, size_t width, StrataSite site, int layer, int R,
+           const StrataGradSite *sites, int n_sites)
 {
   StrataEngine *e = t->e;
   for (int i = 0; i < n_sites; i++)
     if (sites[i].site == site && sites[i].layer == layer)
-      TRY (e->be->download (e->be, sites[i].dst, a->dres, (size_t) R * e->w.cfg.d_model * sizeof (float)));
+      TRY (e->be->download (e->be, sites[i].dst, grad, (size_t) R * width * sizeof (float)));
   return STRATA_OK;
 }
 
@@ -149,21 +149,22 @@ backward (StrataTrainer *t, const Acts *a, const int32_t *tokens, const int32_t 
     const StrataLayerWeights *lw = &e->w.layers[l], *lg = &gw->layers[l];
     const LayerActs *s = &a->layers[l];
     StrataAttnParams attn = strata_config_layer_attention (g, l);
-    TRY (grad_hook (t, a, STRATA_SITE_RESID_POST, l, R, sites, n_sites));
-    TRY (grad_hook (t, a, STRATA_SITE_MLP_OUT, l, R, sites, n_sites));
+    TRY (grad_hook (t, a->dres, C, STRATA_SITE_RESID_POST, l, R, sites, n_sites));
+    TRY (grad_hook (t, a->dres, C, STRATA_SITE_MLP_OUT, l, R, sites, n_sites));
     TRY (be->linear_grad (be, a->dh, GRAD (lg->w_down), lg->b_down, a->dres, s->h, MAT (lw->w_down), R, C, F, 0));
     TRY (be->activation_grad (be, a->dh, s->u, (size_t) R * F, g->recipe.act));
     TRY (be->linear_grad (be, a->dtmp, GRAD (lg->w_up), lg->b_up, a->dh, s->ln2, MAT (lw->w_up), R, F, C, 0));
     TRY (be->norm_grad (be, a->dres, lg->norm2_w, lg->norm2_b, a->dtmp, s->x_mid, lw->norm2_w, R, C, np, 1));
-    TRY (grad_hook (t, a, STRATA_SITE_RESID_MID, l, R, sites, n_sites));
-    TRY (grad_hook (t, a, STRATA_SITE_ATTN_OUT, l, R, sites, n_sites));
+    TRY (grad_hook (t, a->dres, C, STRATA_SITE_RESID_MID, l, R, sites, n_sites));
+    TRY (grad_hook (t, a->dres, C, STRATA_SITE_ATTN_OUT, l, R, sites, n_sites));
     TRY (be->linear_grad (be, a->dz, GRAD (lg->w_o), lg->b_o, a->dres, s->z, MAT (lw->w_o), R, C, HD, 0));
+    TRY (grad_hook (t, a->dz, HD, STRATA_SITE_ATTN_Z, l, R, sites, n_sites));
     TRY (be->attention_grad (be, a->dq, a->dk, a->dv, a->dz, s->pattern, s->q, s->k, s->v, B, T, H, K, D, &attn));
     TRY (be->linear_grad (be, a->dtmp, GRAD (lg->w_q), lg->b_q, a->dq, s->ln1, MAT (lw->w_q), R, HD, C, 0));
     TRY (be->linear_grad (be, a->dtmp, GRAD (lg->w_k), lg->b_k, a->dk, s->ln1, MAT (lw->w_k), R, KD, C, 1));
     TRY (be->linear_grad (be, a->dtmp, GRAD (lg->w_v), lg->b_v, a->dv, s->ln1, MAT (lw->w_v), R, KD, C, 1));
     TRY (be->norm_grad (be, a->dres, lg->norm1_w, lg->norm1_b, a->dtmp, s->x_in, lw->norm1_w, R, C, np, 1));
-    TRY (grad_hook (t, a, STRATA_SITE_RESID_PRE, l, R, sites, n_sites));
+    TRY (grad_hook (t, a->dres, C, STRATA_SITE_RESID_PRE, l, R, sites, n_sites));
   }
   TRY (be->embed_grad (be, GRAD (gw->tok_embed), a->dres, tokens, R, C));
   TRY (be->embed_grad (be, GRAD (gw->pos_embed), a->dres, positions, R, C));

@@ -31,6 +31,15 @@
  *    row gets its keys and values (the read-out row attends to them) but only the read-out
  *    row of each job gets a query, the attention output, the MLP and the final norm.
  *
+ * A decode step (strata_engine_step) is a pass of one job that starts at block 0 at the first
+ * position the KV cache does not hold: its compact rows are the new tokens, embedded at their
+ * own positions; each block computes their keys and values, rotates them and appends them to
+ * the cache, and their queries attend to every cached key (no full tensors, no copies). Its
+ * last block reads out the last row, as a patching pass's does.
+ *
+ * The attention pattern is formed only at the layers where a cache asks for it; elsewhere the
+ * backend runs attention without the (n, H, T, T) array.
+ *
  * Everything a pass reads from the host (the base run, the patch rows) is uploaded once;
  * the rest are copies inside the backend. */
 #include <math.h>
@@ -64,6 +73,8 @@ typedef struct {
   const Pass *p;
   Bufs b;
   int full;      /* a full pass */
+  StrataKVCache *kv; /* a decode step's cache, else NULL */
+  int pattern;   /* some layer's pattern is cached: room for one (n, H, T, T) array */
   int R;         /* compact rows */
   int wants_result;
   /* The block being run. */
@@ -88,35 +99,57 @@ wants (const Run *r, StrataSite site, int layer)
   return 0;
 }
 
+/* Whether a pass computes its logits: a full pass that neither copies them out nor caches
+ * them (the lens caches residuals only) skips the unembedding, (n, T, V) floats. */
+static int
+needs_logits (const Run *r)
+{
+  return !r->full || r->p->out || wants (r, STRATA_SITE_LOGITS, -1);
+}
+
 /* ---- memory ---- */
+
+/* The scratch of a pass: each tensor's floats in `sizes` (slots as in reserve), and their
+ * total with every tensor 64-byte aligned. */
+#define N_SLOTS 26
+static size_t
+scratch_sizes (const Run *r, size_t n_patch_floats, size_t sizes[N_SLOTS])
+{
+  const StrataConfig *g = &r->e->w.cfg;
+  const Pass *p = r->p;
+  size_t R = (size_t) r->R, n = (size_t) p->n, T = (size_t) p->T, C = g->d_model;
+  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
+  size_t full_q = r->full || r->kv ? 0 : nT * HD, full_kv = r->full || r->kv ? 0 : nT * KD;
+  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->ids ? 0 : n * V;
+  size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
+  const StrataPrefix *bp = p->base;
+  size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
+  size_t all[N_SLOTS] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
+                          r->pattern ? nT * g->n_heads * T : 0, r->wants_result ? R * HD : 0,
+                          r->wants_result ? R * C : 0, R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read,
+                          logits, base * C, base * KD, base * KD, base_attn, base_mid, n_patch_floats };
+  memcpy (sizes, all, sizeof all);
+  size_t total = 0;
+  for (int i = 0; i < N_SLOTS; i++)
+    total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
+  return total;
+}
 
 static StrataStatus
 reserve (Run *r, size_t n_patch_floats)
 {
   StrataEngine *e = r->e;
-  const StrataConfig *g = &e->w.cfg;
-  const Pass *p = r->p;
   Bufs *b = &r->b;
-  size_t R = (size_t) r->R, n = (size_t) p->n, T = (size_t) p->T, C = g->d_model;
-  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
-  size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
-  size_t full_q = r->full ? 0 : nT * HD, full_kv = r->full ? 0 : nT * KD;
-  size_t logits = r->full ? R * V : p->ids ? 0 : n * V;
-  size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
-  const StrataPrefix *bp = p->base;
-  size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
-  size_t sizes[] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
-                     nT * g->n_heads * T, r->wants_result ? R * HD : 0, r->wants_result ? R * C : 0,
-                     R * C, R * C, R * F, g->recipe.gated ? R * F : 0, read, read, logits,
-                     base * C, base * KD, base * KD, base_attn, base_mid, n_patch_floats };
-  float **slots[] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
-                      &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
-                      &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_attn,
-                      &b->base_mid, &b->patch_rows };
-  size_t total = 0;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
-    total += (sizes[i] + 15) / 16 * 16; /* keep every tensor 64-byte aligned */
+  size_t sizes[N_SLOTS];
+  size_t total = scratch_sizes (r, n_patch_floats, sizes);
+  float **slots[N_SLOTS] = { &b->x, &b->normed, &b->q, &b->k, &b->v, &b->z, &b->qf, &b->kf, &b->vf, &b->zf,
+                             &b->pattern, &b->zh, &b->result, &b->attn_out, &b->mlp_out, &b->mlp_h, &b->mlp_up,
+                             &b->last, &b->last_n, &b->logits, &b->base_x, &b->base_k, &b->base_v, &b->base_attn,
+                             &b->base_mid, &b->patch_rows };
   if (total > e->scratch_cap) {
+    /* The old scratch is freed first: only the growth must fit. */
+    TRY (strata_engine_check_memory (e, (total - e->scratch_cap) * sizeof (float), 0, "a forward pass"));
     if (e->scratch)
       e->be->free (e->be, e->scratch);
     e->scratch = e->be->alloc (e->be, total);
@@ -125,7 +158,7 @@ reserve (Run *r, size_t n_patch_floats)
       return fail (e, STRATA_ERR_MEMORY, "cannot allocate %zu floats of activations", total);
   }
   float *at = e->scratch;
-  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+  for (int i = 0; i < N_SLOTS; i++) {
     *slots[i] = sizes[i] ? at : NULL;
     at += (sizes[i] + 15) / 16 * 16;
   }
@@ -419,8 +452,29 @@ mlp (Run *r, const StrataLayerWeights *lw, int l, const float *in, int rows)
   return hook (r, STRATA_SITE_MLP_OUT, l, b->mlp_out, query_space (r));
 }
 
-/* Block l over the running jobs' rows. In the last block of a patching pass the residual
- * of the read-out rows ends in b.last; else in b.x. */
+/* A decode step's attention in block l: the new rows' keys (rotated at their positions) and
+ * values join the cache, and the query rows (the last one in the last block) attend to every
+ * key the cache holds. */
+static StrataStatus
+cached_attention (Run *r, int l, int rows_q, const StrataAttnParams *attn)
+{
+  StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
+  const StrataConfig *g = &e->w.cfg;
+  const StrataRopeParams *rope = &g->recipe.rope;
+  Bufs *b = &r->b;
+  StrataKVCache *kv = r->kv;
+  int T = r->p->T, pos = r->p->jobs[0].pos, H = g->n_heads, K = g->n_kv_heads, D = g->d_head;
+  size_t KD = (size_t) K * D, layer = (size_t) l * kv->capacity * KD, bytes = (size_t) r->R_kv * KD * sizeof (float);
+  TRY (be->rope (be, b->q, 1, rows_q, H, D, T - rows_q, rope));
+  TRY (be->rope (be, b->k, 1, r->R_kv, K, D, pos, rope));
+  TRY (be->copy (be, kv->k + layer + (size_t) pos * KD, b->k, bytes));
+  TRY (be->copy (be, kv->v + layer + (size_t) pos * KD, b->v, bytes));
+  return be->attention (be, b->z, NULL, b->q, kv->k + layer, kv->v + layer, 1, rows_q, T, H, K, D, attn);
+}
+
+/* Block l over the running jobs' rows. In the last block of a patching pass or a decode
+ * step the residual of the read-out rows ends in b.last; else in b.x. */
 static StrataStatus
 block (Run *r, int l)
 {
@@ -452,17 +506,23 @@ block (Run *r, int l)
   TRY (hook (r, STRATA_SITE_ATTN_Q, l, b->q, q_space));
   TRY (hook (r, STRATA_SITE_ATTN_K, l, b->k, ROWS_KV));
   TRY (hook (r, STRATA_SITE_ATTN_V, l, b->v, ROWS_KV));
-  if (!r->full) {
-    TRY (copy_queries (r, b->qf, b->q, HD, 1));
-    TRY (scatter_keys (r, l, b->kf, b->k, b->base_k));
-    TRY (scatter_keys (r, l, b->vf, b->v, b->base_v));
+  if (r->kv)
+    TRY (cached_attention (r, l, rows_q, &attn));
+  else {
+    if (!r->full) {
+      TRY (copy_queries (r, b->qf, b->q, HD, 1));
+      TRY (scatter_keys (r, l, b->kf, b->k, b->base_k));
+      TRY (scatter_keys (r, l, b->vf, b->v, b->base_v));
+    }
+    float *pattern = wants (r, STRATA_SITE_ATTN_PATTERN, l) ? b->pattern : NULL;
+    TRY (be->rope (be, b->qf, n, T, H, D, 0, &rc->rope));
+    TRY (be->rope (be, b->kf, n, T, K, D, 0, &rc->rope));
+    TRY (be->attention (be, b->zf, pattern, b->qf, b->kf, b->vf, n, T, T, H, K, D, &attn));
+    if (pattern)
+      TRY (hook (r, STRATA_SITE_ATTN_PATTERN, l, pattern, ROWS_X));
+    if (!r->full)
+      TRY (copy_queries (r, b->zf, b->z, HD, 0));
   }
-  TRY (be->rope (be, b->qf, n, T, H, D, &rc->rope));
-  TRY (be->rope (be, b->kf, n, T, K, D, &rc->rope));
-  TRY (be->attention (be, b->zf, b->pattern, b->qf, b->kf, b->vf, n, T, H, K, D, &attn));
-  TRY (hook (r, STRATA_SITE_ATTN_PATTERN, l, b->pattern, ROWS_X));
-  if (!r->full)
-    TRY (copy_queries (r, b->zf, b->z, HD, 0));
   TRY (hook (r, STRATA_SITE_ATTN_Z, l, b->z, q_space));
   if (wants (r, STRATA_SITE_ATTN_RESULT, l))
     TRY (head_results (r, lw, l));
@@ -492,7 +552,7 @@ embed (Run *r)
   StrataEngine *e = r->e;
   const StrataBackend *be = e->be;
   const StrataConfig *g = &e->w.cfg;
-  int R = r->R, T = r->p->T, C = g->d_model;
+  int R = r->R, C = g->d_model;
   TRY (be->embed (be, r->b.x, &e->w.tok_embed, r->p->tokens, R, C));
   if (g->recipe.embed_scale != 1.0f)
     TRY (be->scale (be, r->b.x, (size_t) R * C, g->recipe.embed_scale));
@@ -502,8 +562,10 @@ embed (Run *r)
   int32_t *positions = malloc ((size_t) R * sizeof *positions);
   if (!positions)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d positions", R);
+  /* Every job of a full pass starts at 0; a decode step's one job at the cache's length. */
+  int pos0 = r->p->jobs[0].pos, S = r->p->T - pos0;
   for (int i = 0; i < R; i++)
-    positions[i] = i % T;
+    positions[i] = pos0 + i % S;
   /* attn_out is free until the first block: it holds the position rows. */
   StrataStatus st = be->embed (be, r->b.attn_out, &e->w.pos_embed, positions, R, C);
   free (positions);
@@ -603,6 +665,8 @@ finish (Run *r)
   TRY (hook (r, STRATA_SITE_LN_FINAL, -1, r->b.normed, space));
   if (p->ids)
     return logits_of_ids (r, r->b.normed);
+  if (!needs_logits (r))
+    return STRATA_OK;
   TRY (be->linear (be, r->b.logits, r->b.normed, &e->w.unembed, e->w.b_unembed, rows, V, C));
   if (g->recipe.final_softcap > 0)
     TRY (be->softcap (be, r->b.logits, (size_t) rows * V, g->recipe.final_softcap));
@@ -626,21 +690,42 @@ finish (Run *r)
   return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "logits download");
 }
 
+/* The run of pass p before its scratch: each job's rows and patch offsets, which sites are
+ * cached. Returns the floats of every patch row. */
+static size_t
+run_init (Run *r, StrataEngine *e, const Pass *p)
+{
+  const StrataConfig *g = &e->w.cfg;
+  *r = (Run) { .e = e, .p = p, .full = p->base == NULL && p->kv == NULL, .kv = p->kv };
+  size_t patch_floats_total = 0;
+  for (int j = 0; j < p->n; j++) {
+    p->jobs[j].off = r->R;
+    p->jobs[j].patch_at = patch_floats_total;
+    r->R += p->T - p->jobs[j].pos;
+    for (int i = 0; i < p->jobs[j].n_patches; i++)
+      patch_floats_total += patch_floats (g, &p->jobs[j].patches[i]);
+  }
+  for (int l = 0; l < g->n_layers; l++) {
+    r->wants_result |= wants (r, STRATA_SITE_ATTN_RESULT, l);
+    r->pattern |= wants (r, STRATA_SITE_ATTN_PATTERN, l);
+  }
+  return patch_floats_total;
+}
+
+size_t
+_strata_engine_pass_bytes (StrataEngine *e, const Pass *p)
+{
+  Run r;
+  size_t sizes[N_SLOTS], patch = run_init (&r, e, p);
+  return scratch_sizes (&r, patch, sizes) * sizeof (float);
+}
+
 StrataStatus
 _strata_engine_run_pass (StrataEngine *e, const Pass *p)
 {
   const StrataConfig *g = &e->w.cfg;
-  Run r = { .e = e, .p = p, .full = p->base == NULL };
-  size_t patch_floats_total = 0;
-  for (int j = 0; j < p->n; j++) {
-    p->jobs[j].off = r.R;
-    p->jobs[j].patch_at = patch_floats_total;
-    r.R += p->T - p->jobs[j].pos;
-    for (int i = 0; i < p->jobs[j].n_patches; i++)
-      patch_floats_total += patch_floats (g, &p->jobs[j].patches[i]);
-  }
-  for (int l = 0; l < g->n_layers; l++)
-    r.wants_result |= wants (&r, STRATA_SITE_ATTN_RESULT, l);
+  Run r;
+  size_t patch_floats_total = run_init (&r, e, p);
   float *staging = malloc ((patch_floats_total ? patch_floats_total : 1) * sizeof (float));
   if (!staging)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patch rows");
@@ -650,7 +735,7 @@ _strata_engine_run_pass (StrataEngine *e, const Pass *p)
   free (staging);
   if (st != STRATA_OK)
     return st;
-  if (r.full)
+  if (!p->base)
     TRY (embed (&r));
   for (int l = p->jobs[0].layer; l < g->n_layers; l++) {
     CHECK_ABORT (e);

@@ -62,6 +62,12 @@ norm_rows (StrataEngine *e, float *y, const float *x, const float *w, const floa
   return e->be->norm (e->be, y, x, w, b, R, C, &e->w.cfg.recipe.norm);
 }
 
+struct StrataKVCache {
+  const StrataBackend *be;
+  float *k, *v;               /* (L, capacity, K*D) each, backend memory; keys after RoPE */
+  int capacity, length;
+};
+
 /* One sequence of a pass (a patched copy of the base run, or a sequence of the full pass).
  * See strata-engine-pass.c for the row layout. */
 typedef struct {
@@ -82,6 +88,8 @@ typedef struct {
   int out_pos;                /* the read position of every job; -1: every row (a full pass) */
   const int32_t *tokens;      /* (n, T): a full pass starts from the embedding */
   const StrataPrefix *base;   /* else rows and keys/values before each start come from here */
+  StrataKVCache *kv;          /* a decode step: one job whose tokens are positions pos..T-1 and
+                               * whose earlier keys/values are in the cache, which gains its own */
   const StrataCache *caches;  /* full passes only */
   int n_caches;
   const int32_t *ids;         /* read logits of these vocabulary ids only (n_ids), or NULL */
@@ -98,3 +106,5 @@ StrataStatus _strata_engine_check_tokens (StrataEngine *e, const int32_t *tokens
 
 /* Run the pass (strata-engine-pass.c). The caller has checked its inputs. */
 StrataStatus _strata_engine_run_pass (StrataEngine *e, const Pass *p);
+/* The bytes of backend scratch the pass needs (what _strata_engine_run_pass reserves). */
+size_t _strata_engine_pass_bytes (StrataEngine *e, const Pass *p);

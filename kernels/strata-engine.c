@@ -235,13 +235,11 @@ group_by_batch (const StrataPatch *patches, int n, int B, StrataPatch *sorted, i
   }
 }
 
-StrataStatus
-strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, const StrataHooks *hooks,
-                       float *logits)
+/* A full pass of B sequences: run it, or with `bytes` only say how much scratch it needs. */
+static StrataStatus
+forward_pass (StrataEngine *e, const int32_t *tokens, int B, int T, const StrataHooks *hooks, float *logits,
+              size_t *bytes)
 {
-  e->error[0] = '\0';
-  TRY (_strata_engine_check_tokens (e, tokens, B, T));
-  TRY (check_hooks (e, hooks, B, T));
   int n_patches = hooks ? hooks->n_patches : 0;
   PassJob *jobs = calloc ((size_t) B, sizeof *jobs);
   StrataPatch *sorted = malloc ((size_t) (n_patches ? n_patches : 1) * sizeof *sorted);
@@ -254,11 +252,44 @@ strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, con
   group_by_batch (hooks ? hooks->patches : NULL, n_patches, B, sorted, span, span + B);
   for (int b = 0; b < B; b++)
     jobs[b] = (PassJob) { .slot = b, .patches = sorted + span[b], .n_patches = span[B + b] };
-  Pass pass = { jobs, B, T, -1, tokens, NULL, hooks ? hooks->caches : NULL, hooks ? hooks->n_caches : 0,
-                NULL, 0, logits };
-  StrataStatus st = _strata_engine_run_pass (e, &pass);
+  Pass pass = { .jobs = jobs, .n = B, .T = T, .out_pos = -1, .tokens = tokens,
+                .caches = hooks ? hooks->caches : NULL, .n_caches = hooks ? hooks->n_caches : 0, .out = logits };
+  StrataStatus st = STRATA_OK;
+  if (bytes)
+    *bytes = _strata_engine_pass_bytes (e, &pass);
+  else
+    st = _strata_engine_run_pass (e, &pass);
   free (jobs), free (sorted), free (span);
   return st;
+}
+
+StrataStatus
+strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T, const StrataHooks *hooks,
+                       float *logits)
+{
+  e->error[0] = '\0';
+  TRY (_strata_engine_check_tokens (e, tokens, B, T));
+  TRY (check_hooks (e, hooks, B, T));
+  return forward_pass (e, tokens, B, T, hooks, logits, NULL);
+}
+
+size_t
+strata_engine_forward_bytes (StrataEngine *e, int B, int T, const StrataHooks *hooks)
+{
+  size_t bytes = 0;
+  forward_pass (e, NULL, B, T, hooks, NULL, &bytes); /* only the shapes matter: no token is read */
+  return bytes;
+}
+
+StrataStatus
+strata_engine_check_memory (StrataEngine *e, size_t bytes, int host, const char *what)
+{
+  const StrataBackend *be = host || e->be->host_memory ? NULL : e->be;
+  size_t free_bytes = strata_backend_memory_free (be);
+  if (bytes <= free_bytes)
+    return STRATA_OK;
+  return fail (e, STRATA_ERR_MEMORY, "%s needs %zu bytes (%.1f MiB) of %s memory, but %zu bytes (%.1f MiB) are free",
+               what, bytes, bytes / 1048576.0, be ? e->be->name : "host", free_bytes, free_bytes / 1048576.0);
 }
 
 /* Whether a job's first block can compute its start row only (strata-engine-pass.c): every
@@ -312,7 +343,8 @@ strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const Str
       }
     start = end;
   }
-  Pass pass = { pj, n_jobs, base->T, out_pos, NULL, base, NULL, 0, ids, ids ? n_ids : 0, out };
+  Pass pass = { .jobs = pj, .n = n_jobs, .T = base->T, .out_pos = out_pos, .base = base, .ids = ids,
+                .n_ids = ids ? n_ids : 0, .out = out };
   StrataStatus st = _strata_engine_run_pass (e, &pass);
   if (st == STRATA_ERR_MEMORY && !e->error[0])
     fail (e, st, "cannot allocate the patching pass of %d copies", n_jobs);

@@ -80,6 +80,18 @@ const char *strata_engine_get_error (const StrataEngine *e);
 StrataStatus strata_engine_forward (StrataEngine *e, const int32_t *tokens, int B, int T,
                                     const StrataHooks *hooks, float *logits);
 
+/* Bytes of the engine's backend memory a strata_engine_forward() of this shape and hooks
+ * that returns no logits (as the lens runs it) needs for its activations. Weights are
+ * resident already and not counted; host arrays the caller passes are the caller's. */
+size_t strata_engine_forward_bytes (StrataEngine *e, int B, int T, const StrataHooks *hooks);
+
+/* STRATA_OK when `bytes` more fit in the free memory of the engine's backend (host != 0, or a
+ * host-memory backend: host memory, /proc/meminfo MemAvailable), as strata_backend_memory_free
+ * says (STRATA_MEMORY_LIMIT lowers it); else STRATA_ERR_MEMORY and a message naming what,
+ * the bytes needed and the bytes free. Every pass checks its own activations with it before
+ * allocating them, the KV cache its keys and values; callers check their host arrays. */
+StrataStatus strata_engine_check_memory (StrataEngine *e, size_t bytes, int host, const char *what);
+
 /* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
  * the host, through the model's own output transform (its final soft-cap). raw != 0 skips
  * the final norm. */
@@ -130,3 +142,26 @@ StrataStatus strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *ba
 StrataStatus strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int layer,
                                            int pos, int B, const StrataPatch *patches,
                                            int n_patches, int out_pos, float *out_logits);
+
+/* Incremental decoding: the keys and values of the positions one sequence has run so far,
+ * kept in the backend's memory (device memory on CUDA) for every layer, so each new token
+ * runs every block over its own row only. Keys are stored after RoPE (each is rotated once,
+ * at its own position), values as computed. The cache belongs to the engine it was made for
+ * and must be freed before it. */
+typedef struct StrataKVCache StrataKVCache;
+
+/* A cache for up to `capacity` positions (at most the model's context): L x capacity x K*D
+ * floats each for keys and values. NULL with the engine's error when it cannot be allocated. */
+StrataKVCache *strata_kv_cache_new (StrataEngine *e, int capacity);
+void strata_kv_cache_free (StrataKVCache *c);
+/* Positions it holds (0 when new). */
+int strata_kv_cache_length (const StrataKVCache *c);
+
+/* Run N new tokens at positions length..length+N-1 of the cached sequence through every block
+ * (the same block as every pass, over those rows only, attending to the cached keys and
+ * values), append their keys and values, and write the last new row's logits (V) to `logits`.
+ * N is the prompt's length for the first step (the prefill), then 1. Equal to the last row
+ * of strata_engine_forward() on the whole sequence up to the rounding of products over fewer
+ * rows. No hooks: a run that caches or patches activations uses strata_engine_forward(). */
+StrataStatus strata_engine_step (StrataEngine *e, StrataKVCache *c, const int32_t *tokens, int N,
+                                 float *logits);

@@ -126,7 +126,8 @@ strata_trainer_zero_grads (StrataTrainer *t)
   return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "zeroing the gradients");
 }
 
-/* The sites whose gradient the backward can write: the residual stream and what adds to it. */
+/* The sites whose gradient the backward can write: the residual stream, what adds to it, and
+ * the heads' outputs before W_O (hook_z, for attribution patching of heads). */
 static StrataStatus
 check_grad_sites (StrataEngine *e, const StrataGradSite *sites, int n_sites)
 {
@@ -135,9 +136,9 @@ check_grad_sites (StrataEngine *e, const StrataGradSite *sites, int n_sites)
     StrataSite s = sites[i].site;
     TRY (_strata_engine_check_site (e, s, sites[i].layer, name, sizeof name));
     if (s != STRATA_SITE_RESID_PRE && s != STRATA_SITE_ATTN_OUT && s != STRATA_SITE_RESID_MID &&
-        s != STRATA_SITE_MLP_OUT && s != STRATA_SITE_RESID_POST)
+        s != STRATA_SITE_MLP_OUT && s != STRATA_SITE_RESID_POST && s != STRATA_SITE_ATTN_Z)
       return fail (e, STRATA_ERR_UNSUPPORTED, "%s: gradients are available at resid_pre, attn_out, resid_mid, "
-                   "mlp_out and resid_post only", name);
+                   "mlp_out, resid_post and attn.hook_z only", name);
     if (!sites[i].dst)
       return fail (e, STRATA_ERR_ARGUMENT, "%s: no array for its gradient", name);
   }

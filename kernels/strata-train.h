@@ -38,7 +38,7 @@ StrataStatus strata_trainer_zero_grads (StrataTrainer *t);
 /* Gradients with respect to an activation, written to a host array in the site's layout
  * (strata-sites.h, (B, T, C)): d objective / d activation, the activation taken as an
  * independent variable, as TransformerLens hooks see it. Sites: blocks.l.hook_resid_pre,
- * hook_attn_out, hook_resid_mid, hook_mlp_out, hook_resid_post. */
+ * hook_attn_out, hook_resid_mid, hook_mlp_out, hook_resid_post and attn.hook_z. */
 typedef StrataCache StrataGradSite;
 
 /* A training forward over tokens (B, T) and its backward: *loss (may be NULL) receives the

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "strata-probes-private.h"
+
 typedef struct {
   StrataEngine *e;
   StrataModel *m;
@@ -19,13 +21,6 @@ step (Run *run)
   run->done++;
   if (run->req->progress)
     run->req->progress (run->units ? MIN (1.0, (double) run->done / run->units) : 1.0, run->req->progress_data);
-}
-
-/* The engine's abort check while the pipeline runs: GCancellable is thread-safe. */
-static int
-cancelled_cb (void *data)
-{
-  return g_cancellable_is_cancelled (data);
 }
 
 /* A probe of prompt n failed: its error, named after the prompt unless it was cancelled. */
@@ -58,6 +53,16 @@ target_for (Run *run, const StrataPrompt *p, StrataTarget *written, GError **err
   return written;
 }
 
+static StrataPatchResult *
+patch_prompt (Run *run, StrataPatchMethod method, const StrataPrompt *p, const StrataTarget *t,
+              const StrataPatchOptions *o, GError **error)
+{
+  if (method == STRATA_PATCH_ATTRIBUTION)
+    return strata_patch_run_attribution (run->e, p, t, o, error);
+  return run->req->patch_naive ? strata_patch_run_naive (run->e, p, t, o, error)
+                               : strata_patch_run (run->e, p, t, o, error);
+}
+
 static gboolean
 run_patching (Run *run, GError **error)
 {
@@ -65,6 +70,10 @@ run_patching (Run *run, GError **error)
   StrataAnalysis *a = run->a;
   StrataTarget written = { (char *) req->patch_target, -1 };
   a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  g_autoptr (GPtrArray) exact = req->patch_agreement && req->patch_method != STRATA_PATCH_EXACT
+                                  ? g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free)
+                                  : NULL;
+  gint64 exact_us = 0;
   gint64 t0 = g_get_monotonic_time ();
   for (guint i = 0; i < a->prompts->prompts->len; i++) {
     if (g_cancellable_set_error_if_cancelled (req->cancellable, error))
@@ -91,10 +100,19 @@ run_patching (Run *run, GError **error)
     if (req->patch_metric_by_contrast)
       o.metric = p->contrast >= 0 ? STRATA_METRIC_LOGIT_DIFF : STRATA_METRIC_PROB;
     GError *local = NULL;
-    StrataPatchResult *r = req->patch_naive ? strata_patch_run_naive (run->e, p, t, &o, &local)
-                                            : strata_patch_run (run->e, p, t, &o, &local);
+    StrataPatchResult *r = patch_prompt (run, req->patch_method, p, t, &o, &local);
     if (!r)
       return fail_at (error, local, "prompt %u: ", i + 1);
+    if (exact) {
+      gint64 t1 = g_get_monotonic_time ();
+      StrataPatchResult *x = patch_prompt (run, STRATA_PATCH_EXACT, p, t, &o, &local);
+      if (!x) {
+        strata_patch_result_free (r);
+        return fail_at (error, local, "prompt %u (real patching): ", i + 1);
+      }
+      g_ptr_array_add (exact, x);
+      exact_us += g_get_monotonic_time () - t1;
+    }
     if (r->small_gap && run->report)
       g_ptr_array_add (run->report->warnings,
                        g_strdup_printf ("prompt %u: |M_clean - M_corrupt| = %.3g is tiny; scores are not meaningful",
@@ -104,8 +122,13 @@ run_patching (Run *run, GError **error)
     g_ptr_array_add (a->patch_results, r);
     step (run);
   }
-  if (run->report)
-    run->report->patch_seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (run->report) {
+    run->report->patch_seconds = (g_get_monotonic_time () - t0 - exact_us) / 1e6;
+    run->report->exact_seconds = exact_us / 1e6;
+    if (exact)
+      run->report->agreement = strata_patch_agreement ((const StrataPatchResult *const *) a->patch_results->pdata,
+                                                       (const StrataPatchResult *const *) exact->pdata, exact->len);
+  }
   if (a->patch_results->len == 0 && req->patch_skip_incomplete) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "Patching needs a corrupted prompt (same number of tokens) and at least one target.");
@@ -201,7 +224,8 @@ strata_analysis_report_clear (StrataAnalysisReport *report)
 {
   g_clear_pointer (&report->warnings, g_ptr_array_unref);
   g_clear_pointer (&report->attention_note, g_free);
-  report->patch_seconds = 0;
+  g_clear_pointer (&report->agreement, g_array_unref);
+  report->patch_seconds = report->exact_seconds = 0;
 }
 
 StrataAnalysis *
@@ -220,7 +244,7 @@ strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *
   Run run = { engine, model, req, report, a, (req->patch ? n : 0) + (req->lens ? n : 0) + (req->attention ? 1 : 0),
               0, -1 };
   if (req->cancellable)
-    strata_engine_set_abort (engine, cancelled_cb, req->cancellable);
+    strata_engine_set_abort (engine, _strata_probe_cancelled_cb, req->cancellable);
   gboolean ok = run_all (&run, error);
   if (req->cancellable)
     strata_engine_set_abort (engine, NULL, NULL);

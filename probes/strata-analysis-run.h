@@ -47,6 +47,10 @@ typedef struct {
    * one must be patched; FALSE: such a prompt is an error naming it. */
   gboolean patch_skip_incomplete;
   gboolean patch_naive;             /* one full pass per patch (the reference loop) */
+  StrataPatchMethod patch_method;   /* real patching, or attribution patching's estimate */
+  /* With the attribution method: also run real patching on the same sites, and report how
+   * well the estimate agrees (StrataAnalysisReport.agreement); the results stay the estimates. */
+  gboolean patch_agreement;
 
   /* The attention pattern of the first prompt. */
   gboolean attention;
@@ -60,7 +64,9 @@ typedef struct {
 /* What a run has to say besides its results; filled as far as the run got, also when it
  * fails (a warning printed before the error that ended the run). */
 typedef struct {
-  double patch_seconds;             /* wall time of the patching loop */
+  double patch_seconds;             /* wall time of the patching loop (of the estimates only, with agreement) */
+  double exact_seconds;             /* with patch_agreement: wall time of the real patching */
+  GArray *agreement;                /* with patch_agreement: StrataPatchAgreement per site, pooled over prompts */
   GPtrArray *warnings;              /* char *: "prompt 2: |M_clean - M_corrupt| = ... is tiny; ..." */
   char *attention_note;             /* why the attention pattern was not kept, or NULL */
 } StrataAnalysisReport;

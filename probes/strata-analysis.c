@@ -114,6 +114,7 @@ static const StrataEnumValue figure_kind_values[] = {
   [STRATA_FIGURE_PATCH_HEATMAP] = { "patch", "Patching" },
   [STRATA_FIGURE_CIRCUIT] = { "circuit", "Circuit" },
   [STRATA_FIGURE_ATTENTION] = { "attention", "Attention" },
+  [STRATA_FIGURE_TRACE] = { "trace", "Trace" },
   [STRATA_FIGURE_SERIES_HEATMAP] = { "series", "Series" },
   [STRATA_FIGURE_SERIES_ACCURACY] = { "accuracy", "Accuracy" },
   [STRATA_FIGURE_SERIES_PATCH] = { "series-patch", "Series patching" },

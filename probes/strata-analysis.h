@@ -13,6 +13,7 @@
 #include "strata-model.h"
 #include "strata-patching.h"
 #include "strata-prompt-set.h"
+#include "strata-trace-resolution.h"
 
 G_BEGIN_DECLS
 
@@ -61,6 +62,7 @@ typedef enum {
   STRATA_FIGURE_PATCH_HEATMAP,
   STRATA_FIGURE_CIRCUIT,
   STRATA_FIGURE_ATTENTION,
+  STRATA_FIGURE_TRACE,                            /* position x layer: where generated targets are held */
   STRATA_FIGURE_N,                                /* the checkpoint figures */
   STRATA_FIGURE_SERIES_HEATMAP = STRATA_FIGURE_N, /* training step x layer: MRR or mean probability */
   STRATA_FIGURE_SERIES_ACCURACY,                  /* final-layer accuracy against training step */
@@ -68,7 +70,7 @@ typedef enum {
   STRATA_FIGURE_N_ALL
 } StrataFigureKind;
 
-/* Names "lens", "curves", "patch", "circuit", "attention", "series", "accuracy",
+/* Names "lens", "curves", "patch", "circuit", "attention", "trace", "series", "accuracy",
  * "series-patch"; labels "Lens", "Curves", "Patching", ... (the window's figure switcher).
  * strata_checkpoint_figure_table is the same rows up to STRATA_FIGURE_N, the kinds of
  * `strata lens|patch --view` and of a session's `/view/figure`. */
@@ -108,6 +110,13 @@ typedef struct {
    * patch_site, tag, position (or head for head sites). */
   int run;
   int checkpoint;
+  /* The trace figure: its K (topk 0 is read as 1) and which writing positions count. */
+  StrataTraceOptions trace;
+  /* The positions the position-axis figures show: [range_first, range_first + range_count);
+   * range_count 0 (the zeroed default): the whole sequence. Figures clamp it to each
+   * analysis' length. Not saved in sessions. */
+  int range_first;
+  int range_count;
 } StrataViewState;
 
 StrataAnalysis *strata_analysis_new (StrataModel *model);

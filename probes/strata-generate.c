@@ -1,4 +1,4 @@
-/* strata-generate.c: greedy and seeded nucleus sampling over full passes. */
+/* strata-generate.c: greedy and seeded nucleus sampling over KV-cached decode steps. */
 #include "strata-generate.h"
 
 #include <math.h>
@@ -54,9 +54,9 @@ sample (const float *logits, int V, double t, double top_p, GRand *rng, Candidat
   return c[kept - 1].id;
 }
 
-gboolean
-strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
-                 StrataTokenFunc on_token, gpointer data, GError **error)
+static gboolean
+generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o, StrataTokenFunc on_token,
+          gpointer data, GError **error)
 {
   const StrataConfig *c = &model->weights->cfg;
   if (ids->len == 0 || o->n < 0 || !(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1)) {
@@ -65,17 +65,27 @@ strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataG
     return FALSE;
   }
   guint first = ids->len;
-  g_autofree float *logits = g_new (float, (gsize) c->n_ctx * c->vocab);
+  int room = c->n_ctx - (int) first, steps = o->n < room ? o->n : room;
+  if (steps <= 0)
+    return TRUE;
+  g_autofree float *logits = g_new (float, c->vocab);
   g_autofree Candidate *scratch = o->temperature > 0 ? g_new (Candidate, c->vocab) : NULL;
   g_autoptr (GRand) rng = g_rand_new_with_seed (o->seed);
-  for (int step = 0; step < o->n && (int) ids->len < c->n_ctx; step++) {
-    int T = (int) ids->len;
-    StrataStatus st = strata_engine_forward (e, (const int32_t *) ids->data, 1, T, NULL, logits);
-    if (st != STRATA_OK)
-      return _strata_probe_pass_failed (e, st, "forward pass", error);
-    const float *last = logits + (size_t) (T - 1) * c->vocab;
-    int32_t next = o->temperature > 0 ? sample (last, c->vocab, o->temperature, o->top_p, rng, scratch)
-                                      : argmax (last, c->vocab);
+  /* The last new token needs no step of its own: the cache holds every position but it. */
+  StrataKVCache *cache = strata_kv_cache_new (e, (int) first + steps - 1);
+  if (!cache)
+    return _strata_probe_pass_failed (e, STRATA_ERR_MEMORY, "generation", error);
+  gboolean ok = TRUE;
+  for (int step = 0; step < steps; step++) {
+    /* The prompt in one step, then each new token. */
+    int from = step == 0 ? 0 : (int) ids->len - 1;
+    StrataStatus st = strata_engine_step (e, cache, (const int32_t *) ids->data + from, (int) ids->len - from, logits);
+    if (st != STRATA_OK) {
+      ok = _strata_probe_pass_failed (e, st, "decode step", error);
+      break;
+    }
+    int32_t next = o->temperature > 0 ? sample (logits, c->vocab, o->temperature, o->top_p, rng, scratch)
+                                      : argmax (logits, c->vocab);
     if (next == model->eos_id)
       break;
     g_array_append_val (ids, next);
@@ -87,6 +97,32 @@ strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataG
       if (text && strstr (text, o->stop))
         break;
     }
+    if (g_cancellable_set_error_if_cancelled (o->cancellable, error))
+      return FALSE;
   }
-  return TRUE;
+  strata_kv_cache_free (cache);
+  return ok;
+}
+
+gboolean
+strata_generate (StrataEngine *e, StrataModel *model, GArray *ids, const StrataGenerateOptions *o,
+                 StrataTokenFunc on_token, gpointer data, GError **error)
+{
+  if (o->cancellable)
+    strata_engine_set_abort (e, _strata_probe_cancelled_cb, o->cancellable);
+  gboolean ok = generate (e, model, ids, o, on_token, data, error);
+  if (o->cancellable)
+    strata_engine_set_abort (e, NULL, NULL);
+  return ok;
+}
+
+gboolean
+strata_generate_prompt (StrataEngine *e, StrataModel *model, StrataPrompt *p, const StrataGenerateOptions *o,
+                        StrataTokenFunc on_token, gpointer data, GError **error)
+{
+  guint before = p->ids->len;
+  gboolean ok = strata_generate (e, model, p->ids, o, on_token, data, error);
+  p->n_generated = (int) (p->ids->len - before);
+  g_clear_pointer (&p->corrupt_ids, g_array_unref);
+  return ok;
 }

@@ -97,7 +97,8 @@ strata_lens_aggregate (const StrataPromptSet *set, GPtrArray *results)
             accumulate (lookup (out, index, tag, t->name, pos->name, r->n_layers), t, r->T, pos->index);
           }
         } else {
-          for (int q = 0; q < r->T; q++) {
+          int from = r->T <= STRATA_LENS_AGGREGATE_ALL_POSITIONS ? 0 : r->T - 1;
+          for (int q = from; q < r->T; q++) {
             char name[16];
             g_snprintf (name, sizeof name, "%d", q);
             accumulate (lookup (out, index, tag, t->name, name, r->n_layers), t, r->T, q);

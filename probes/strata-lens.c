@@ -1,6 +1,6 @@
-/* strata-lens.c: the logit lens. One forward pass caches the L+1 residual points, one
- * batched unembedding turns all (L+1)*T rows into logits, and one pass over each row of
- * logits gives its log-sum-exp, its top-k and every requested rank. */
+/* strata-lens.c: the logit lens. One forward pass caches the L+1 residual points, batched
+ * unembeddings of a bounded number of rows turn them into logits, and one pass over each row
+ * of logits gives its log-sum-exp, its top-k and every requested rank. */
 #include "strata-lens.h"
 
 #include <math.h>
@@ -228,6 +228,52 @@ result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *promp
   return r;
 }
 
+/* The top-k and target values of lens row `row` from its logits x (V). */
+static void
+scan_logits (StrataLensResult *r, const float *x, int row, const int32_t *tids, int n_t, const StrataLensOptions *opts)
+{
+  int V = r->vocab, K = r->topk;
+  int32_t rank[64], crank[64]; /* targets per prompt are few; more are scanned in chunks */
+  for (int t0 = 0; t0 < (n_t ? n_t : 1); t0 += 64) {
+    int nt = MIN (64, n_t - t0);
+    double lse;
+    scan_row (x, V, K, r->topk_ids + (size_t) row * K, r->topk_logit + (size_t) row * K, tids + t0,
+              nt > 0 ? nt : 0, rank, opts->candidates, opts->n_candidates,
+              opts->n_candidates > 0 ? crank : NULL, &lse);
+    for (int j = 0; j < K; j++)
+      r->topk_prob[(size_t) row * K + j] = (float) exp (r->topk_logit[(size_t) row * K + j] - lse);
+    for (int i = 0; i < nt; i++) {
+      StrataLensTarget *t = r->targets->pdata[t0 + i];
+      double lp = x[t->id] - lse;
+      t->logit[row] = x[t->id];
+      t->logprob[row] = (float) lp;
+      t->prob[row] = (float) exp (lp);
+      t->rank[row] = rank[i];
+      if (t->cand_rank)
+        t->cand_rank[row] = crank[i];
+    }
+  }
+}
+
+/* Before the run: the forward pass's activations and the unembedding's rows in the
+ * backend's memory, the residuals, a chunk of logits and the result's arrays on the host (one
+ * budget on a host-memory backend). Fails naming the bytes needed and free. */
+static gboolean
+check_memory (StrataEngine *engine, int T, int chunk, int n_t, const StrataLensOptions *o, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  size_t R = (size_t) (g->n_layers + 1) * T, C = g->d_model, V = g->vocab, f = sizeof (float);
+  size_t device = strata_engine_forward_bytes (engine, 1, T, NULL) + (size_t) chunk * (C + V) * f;
+  size_t host = (R * C + (size_t) chunk * V + R * 3 * (size_t) o->topk + R * 5 * (size_t) n_t) * f;
+  g_autofree char *what = g_strdup_printf ("the lens over %d positions", T);
+  StrataStatus st = STRATA_OK;
+  if (strata_engine_get_backend (engine)->host_memory)
+    st = strata_engine_check_memory (engine, host + device, 1, what);
+  else if ((st = strata_engine_check_memory (engine, device, 0, what)) == STRATA_OK)
+    st = strata_engine_check_memory (engine, host, 1, what);
+  return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "lens", error);
+}
+
 StrataLensResult *
 strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *prompt,
                  const StrataLensOptions *opts, GError **error)
@@ -235,20 +281,20 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
   const StrataConfig *g = strata_engine_get_config (engine);
   if (!check_options (g, prompt, opts, error))
     return NULL;
-  int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab, K = opts->topk;
+  int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab;
   int R = L1 * T, n_t = (int) prompt->targets->len;
+  /* Rows per unembedding: a fixed budget of logits (each row is scanned independently, so
+   * the chunking changes no value). */
+  int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, STRATA_LENS_LOGITS_BUDGET / ((size_t) V * sizeof (float))));
+  if (!check_memory (engine, T, chunk, n_t, opts, error))
+    return NULL;
   g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
   if (!cache_residuals (engine, prompt->ids, resid, error))
     return NULL;
-  g_autofree float *logits = g_try_new (float, (size_t) R * V);
+  g_autofree float *logits = g_try_new (float, (size_t) chunk * V);
   if (!logits) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "cannot allocate %d x %d lens logits", R, V);
-    return NULL;
-  }
-  StrataStatus st = strata_engine_unembed (engine, resid, R, opts->raw, logits);
-  if (st != STRATA_OK) {
-    _strata_probe_pass_failed (engine, st, "unembedding failed", error);
+                 "cannot allocate %d x %d lens logits", chunk, V);
     return NULL;
   }
   StrataLensResult *r = result_new (g, model, prompt, opts);
@@ -256,28 +302,16 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
   for (int i = 0; i < n_t; i++)
     tids[i] = ((StrataLensTarget *) r->targets->pdata[i])->id;
 
-  for (int row = 0; row < R; row++) {
-    const float *x = logits + (size_t) row * V;
-    int32_t rank[64], crank[64]; /* targets per prompt are few; more are scanned in chunks */
-    for (int t0 = 0; t0 < (n_t ? n_t : 1); t0 += 64) {
-      int nt = MIN (64, n_t - t0);
-      double lse;
-      scan_row (x, V, K, r->topk_ids + (size_t) row * K, r->topk_logit + (size_t) row * K, tids + t0,
-                nt > 0 ? nt : 0, rank, opts->candidates, opts->n_candidates,
-                opts->n_candidates > 0 ? crank : NULL, &lse);
-      for (int j = 0; j < K; j++)
-        r->topk_prob[(size_t) row * K + j] = (float) exp (r->topk_logit[(size_t) row * K + j] - lse);
-      for (int i = 0; i < nt; i++) {
-        StrataLensTarget *t = r->targets->pdata[t0 + i];
-        double lp = x[t->id] - lse;
-        t->logit[row] = x[t->id];
-        t->logprob[row] = (float) lp;
-        t->prob[row] = (float) exp (lp);
-        t->rank[row] = rank[i];
-        if (t->cand_rank)
-          t->cand_rank[row] = crank[i];
-      }
+  for (int row0 = 0; row0 < R; row0 += chunk) {
+    int rows = MIN (chunk, R - row0);
+    StrataStatus st = strata_engine_unembed (engine, resid + (size_t) row0 * g->d_model, rows, opts->raw, logits);
+    if (st != STRATA_OK) {
+      _strata_probe_pass_failed (engine, st, "unembedding failed", error);
+      strata_lens_result_free (r);
+      return NULL;
     }
+    for (int row = row0; row < row0 + rows; row++)
+      scan_logits (r, logits + (size_t) (row - row0) * V, row, tids, n_t, opts);
   }
   g_autofree gboolean *top = g_new (gboolean, L1), *above = g_new (gboolean, L1);
   for (int i = 0; i < n_t; i++) {

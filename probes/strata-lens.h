@@ -54,8 +54,12 @@ typedef struct {
 } StrataLensResult;
 
 /* Run the model once on `prompt` (caching resid_pre 0..L-1 and the final resid_post) and
- * unembed all L+1 points in one batched product. A pass stopped by the engine's abort
+ * unembed the (L+1)*T points in batched products of at most STRATA_LENS_LOGITS_BUDGET bytes of
+ * logits each (at least one row), keeping only each row's top-k and target values: memory
+ * stays bounded at any T (GPT-2 small at T = 1024 would need 2.7 GB for all rows at once).
+ * A pass stopped by the engine's abort
  * function (strata_engine_set_abort) fails with G_IO_ERROR_CANCELLED. */
+#define STRATA_LENS_LOGITS_BUDGET ((size_t) 64 << 20)
 StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
                                    const StrataPrompt *prompt, const StrataLensOptions *opts,
                                    GError **error);
@@ -84,7 +88,11 @@ typedef struct {
 } StrataLensAggregate;
 
 /* aggregates: GPtrArray of StrataLensAggregate *, ordered by tag ("all" first), target,
- * position. Positions read: the prompt's named positions, else every position index. */
+ * position. Positions read: the prompt's named positions, else every position index of a
+ * prompt of at most STRATA_LENS_AGGREGATE_ALL_POSITIONS tokens, else its last position only
+ * (a generated trace of thousands of tokens would give targets x T aggregates: 32000 groups,
+ * 300 MB of session metadata, for a 2000-token trace with 16 targets). */
+#define STRATA_LENS_AGGREGATE_ALL_POSITIONS 64
 GPtrArray *strata_lens_aggregate (const StrataPromptSet *set, GPtrArray *results);
 void strata_lens_aggregate_free (StrataLensAggregate *a);
 

@@ -35,6 +35,13 @@ static const StrataEnumValue metric_values[] = {
 G_STATIC_ASSERT (G_N_ELEMENTS (metric_values) == STRATA_METRIC_TOP1_CHANGE + 1);
 const StrataEnumTable strata_patch_metric_table = STRATA_ENUM_TABLE ("patch metric", metric_values);
 
+static const StrataEnumValue method_values[] = {
+  [STRATA_PATCH_EXACT] = { "exact", "Activation patching" },
+  [STRATA_PATCH_ATTRIBUTION] = { "attribution", "Attribution patching (estimate)" },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (method_values) == STRATA_PATCH_ATTRIBUTION + 1);
+const StrataEnumTable strata_patch_method_table = STRATA_ENUM_TABLE ("patch method", method_values);
+
 const char *
 strata_patch_site_to_string (StrataPatchSite site)
 {

@@ -52,6 +52,19 @@ typedef enum {
  * "P"); long names for captions ("logit difference", "target probability"). */
 extern const StrataEnumTable strata_patch_metric_table;
 
+/* How a result was obtained: real patching (a pass per patch, or the fast sweep's batched
+ * equivalent), or attribution patching, its first-order estimate from one forward and one
+ * backward pass: M_patched - M_run ~= (a_other - a_run) . dM/da at the site, a_run the
+ * activation of the run being patched (the corrupted one when denoising) and a_other the
+ * value patched in. A head's estimate sums its output's products over the positions patched. */
+typedef enum {
+  STRATA_PATCH_EXACT,
+  STRATA_PATCH_ATTRIBUTION,
+} StrataPatchMethod;
+/* Names "exact", "attribution"; labels "Activation patching", "Attribution patching (estimate)"
+ * (figure titles). */
+extern const StrataEnumTable strata_patch_method_table;
+
 typedef struct {
   StrataPatchSite site;
   int rows, cols;      /* L x T, or L x H for head sites */
@@ -61,6 +74,7 @@ typedef struct {
 } StrataPatchMap;
 
 typedef struct {
+  StrataPatchMethod method;
   StrataPatchDirection direction;
   StrataPatchMetric metric;
   char *target_name;
@@ -91,7 +105,36 @@ StrataPatchResult *strata_patch_run (StrataEngine *engine, const StrataPrompt *p
 StrataPatchResult *strata_patch_run_naive (StrataEngine *engine, const StrataPrompt *prompt,
                                            const StrataTarget *target,
                                            const StrataPatchOptions *opts, GError **error);
+/* Attribution patching (StrataPatchMethod): every site and position of `opts` from one forward
+ * pass of each input and one backward pass of the metric; metric and score hold the
+ * estimates, the baselines the real unpatched metrics. Needs a backend and recipe with a
+ * backward pass (strata_engine_can_backward); the metric must be differentiable (not
+ * top1-change). */
+StrataPatchResult *strata_patch_run_attribution (StrataEngine *engine, const StrataPrompt *prompt,
+                                                 const StrataTarget *target,
+                                                 const StrataPatchOptions *opts, GError **error);
+
 void strata_patch_result_free (StrataPatchResult *r);
+
+/* How well an estimate (attribution patching) agrees with real patching on one site. Each
+ * prompt is compared on its own (its scores share one normalisation; pooled over prompts, the
+ * few with a small clean-corrupt gap would dominate), then the measures are averaged. */
+typedef struct {
+  StrataPatchSite site;
+  int n_prompts;        /* prompts with this site in both results */
+  int n_cells;          /* cells over those prompts */
+  double pearson;       /* mean per-prompt correlation of the scores (prompts where either map
+                         * is constant left out); NAN when none is left */
+  int k;                /* cells in a prompt's top k: a fifth of its cells, 1..STRATA_PATCH_AGREEMENT_TOPK
+                         * (the largest k used, when prompts differ in length) */
+  double topk_overlap;  /* mean share of a prompt's top-k cells by |score| that both results pick */
+  double max_abs_diff;  /* largest |estimate - exact| score */
+} StrataPatchAgreement;
+#define STRATA_PATCH_AGREEMENT_TOPK 10
+/* One entry per site of estimate[0] found in both results of some prompt: estimate[i]
+ * against exact[i], i < n. GArray of StrataPatchAgreement. */
+GArray *strata_patch_agreement (const StrataPatchResult *const *estimate, const StrataPatchResult *const *exact,
+                                guint n);
 /* Element free function of StrataPatchResult.maps (for code that builds results). */
 void strata_patch_map_free (gpointer map);
 

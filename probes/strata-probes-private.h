@@ -19,6 +19,14 @@ _strata_probe_pass_failed (StrataEngine *e, StrataStatus st, const char *what, G
   return FALSE;
 }
 
+/* The engine's abort function of a probe that stops on a GCancellable (GCancellable is
+ * thread-safe): data is the cancellable. */
+static inline int
+_strata_probe_cancelled_cb (void *data)
+{
+  return g_cancellable_is_cancelled (data);
+}
+
 /* Between two passes of a long probe: the same abort check the engine asks between layers. */
 static inline gboolean
 _strata_probe_check_abort (StrataEngine *e, GError **error)

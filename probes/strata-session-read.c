@@ -387,6 +387,10 @@ static gboolean
 read_patch_result (hid_t g, StrataPatchResult *r, GError **error)
 {
   int e;
+  if (strata_h5_has_attr (g, "method")) { /* format 1.4; before, every result was exact */
+    TRY (_strata_session_get_enum (g, "method", &strata_patch_method_table, &e, error));
+    r->method = (StrataPatchMethod) e;
+  }
   TRY (_strata_session_get_enum (g, "direction", &strata_patch_direction_table, &e, error));
   r->direction = (StrataPatchDirection) e;
   TRY (_strata_session_get_enum (g, "metric", &strata_patch_metric_table, &e, error));
@@ -588,6 +592,15 @@ read_view (hid_t file, StrataViewState *v, GError **error)
     }
     v->figure = (StrataFigureKind) e;
   }
+  if (strata_h5_has_attr (g, "checkpoint_figure")) { /* format 1.4 */
+    TRY (_strata_session_get_enum (g, "checkpoint_figure", &strata_checkpoint_figure_table, &e, error));
+    v->figure = (StrataFigureKind) e;
+  }
+  v->trace = (StrataTraceOptions) { 1, FALSE };
+  if (strata_h5_has_attr (g, "trace_topk"))
+    TRY (get_int (g, "trace_topk", 1, G_MAXINT32, &v->trace.topk, error));
+  if (strata_h5_has_attr (g, "trace_anywhere"))
+    TRY (get_bool (g, "trace_anywhere", &v->trace.anywhere, error));
   v->run = v->checkpoint = -1;
   if (strata_h5_has_attr (g, "run"))
     TRY (get_int (g, "run", -1, MAX_COUNT, &v->run, error));

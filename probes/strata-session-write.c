@@ -271,6 +271,7 @@ write_patch_map (hid_t g, const StrataPatchMap *m, GError **error)
 static gboolean
 write_patch_result (hid_t g, const StrataPatchResult *r, GError **error)
 {
+  TRY (_strata_session_set_enum (g, "method", &strata_patch_method_table, r->method, error)); /* 1.4 */
   TRY (_strata_session_set_enum (g, "direction", &strata_patch_direction_table, r->direction, error));
   TRY (_strata_session_set_enum (g, "metric", &strata_patch_metric_table, r->metric, error));
   TRY (strata_h5_set_string_attr (g, "target_name", r->target_name, error));
@@ -546,10 +547,14 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
   g_auto (StrataH5Group) g = strata_h5_group_create (file, "view", error);
   TRY (g >= 0);
   /* `figure` names a checkpoint figure, as every 1.x reader knows them; a series figure goes
-   * to `series_figure` (1.2), which a 1.1 reader ignores (it then shows the lens). */
+   * to `series_figure` (1.2), the trace figure to `checkpoint_figure` (1.4), which older
+   * readers ignore (they then show the lens). */
   if (STRATA_FIGURE_IS_SERIES (v->figure)) {
     TRY (_strata_session_set_enum (g, "figure", &strata_checkpoint_figure_table, STRATA_FIGURE_LENS_HEATMAP, error));
     TRY (_strata_session_set_enum (g, "series_figure", &strata_figure_kind_table, v->figure, error));
+  } else if (v->figure == STRATA_FIGURE_TRACE) {
+    TRY (_strata_session_set_enum (g, "figure", &strata_checkpoint_figure_table, STRATA_FIGURE_LENS_HEATMAP, error));
+    TRY (_strata_session_set_enum (g, "checkpoint_figure", &strata_checkpoint_figure_table, v->figure, error));
   } else {
     TRY (_strata_session_set_enum (g, "figure", &strata_checkpoint_figure_table, v->figure, error));
   }
@@ -568,6 +573,8 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
   TRY (_strata_session_set_enum (g, "curve", &strata_curve_quantity_table, v->curve, error));
   TRY (set_bool (g, "log_color", v->log_color, error));
   TRY (set_bool (g, "compare", v->compare, error));
+  TRY (strata_h5_set_int_attr (g, "trace_topk", MAX (v->trace.topk, 1), error));
+  TRY (set_bool (g, "trace_anywhere", v->trace.anywhere, error));
   return TRUE;
 }
 

@@ -15,7 +15,7 @@
 /* Every enum stored is named by its own table (strata-enum.h, kernels/strata-recipe.h). */
 
 /* The names listed in docs/session-format.md: a new figure or site is a format addition. */
-G_STATIC_ASSERT (STRATA_FIGURE_N == 5);
+G_STATIC_ASSERT (STRATA_FIGURE_N == 6);
 G_STATIC_ASSERT (STRATA_PATCH_N_SITES == 5);
 
 gboolean

@@ -193,6 +193,7 @@ sample_patch_result (const SampleOptions *o, const StrataPrompt *p, int L, int H
   StrataPatchResult *r = g_new0 (StrataPatchResult, 1);
   int T = (int) p->ids->len;
   r->direction = salt % 2 ? STRATA_PATCH_NOISE : STRATA_PATCH_DENOISE;
+  r->method = salt % 3 ? STRATA_PATCH_EXACT : STRATA_PATCH_ATTRIBUTION;
   r->metric = salt % 3 == 0 ? STRATA_METRIC_LOGIT_DIFF : salt % 3 == 1 ? STRATA_METRIC_PROB
                                                                           : STRATA_METRIC_TOP1_CHANGE;
   r->target_name = g_strdup ("answer");
@@ -561,6 +562,7 @@ assert_analysis_equal (const StrataAnalysis *a, const StrataAnalysis *b)
   for (guint i = 0; i < a->patch_results->len; i++) {
     const StrataPatchResult *x = g_ptr_array_index (a->patch_results, i);
     const StrataPatchResult *y = g_ptr_array_index (b->patch_results, i);
+    g_assert_cmpint (x->method, ==, y->method);
     g_assert_cmpint (x->direction, ==, y->direction);
     g_assert_cmpint (x->metric, ==, y->metric);
     g_assert_cmpstr (x->target_name, ==, y->target_name);

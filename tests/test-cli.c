@@ -83,6 +83,32 @@ test_errors (void)
   g_rmdir (dir);
 }
 
+/* A run that needs more memory than is free fails before allocating it, naming the bytes
+ * needed and free, and writes nothing: a generation's KV cache, a lens's arrays.
+ * STRATA_MEMORY_LIMIT lowers the free memory to 100 000 bytes. */
+static void
+test_memory_budget (void)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
+  g_autofree char *out = g_build_filename (dir, "lens.json", NULL);
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "STRATA_MEMORY_LIMIT", "100000", TRUE);
+  struct { const char *args[9]; const char *needle; } cases[] = {
+    { { "lens", model, "--prompt", "Once upon a time", "--generate", "100", "--json", out, NULL },
+      "the KV cache needs 133120 bytes (0.1 MiB) of host memory, but 100000 bytes" },
+    { { "lens", model, "--prompt", "Once upon a time", "--json", out, NULL }, "the lens over 5 positions needs" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_auto (Run) r = { 0 };
+    strata_envp (&r, envp, cases[i].args);
+    g_assert_cmpint (r.status, !=, 0);
+    g_assert_true (r.status < 128);
+    g_assert_nonnull (strstr (r.err, cases[i].needle));
+    g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  }
+  g_rmdir (dir);
+}
+
 static JsonObject *
 parse_object (const char *text, JsonParser **parser)
 {
@@ -437,6 +463,75 @@ test_patch_json (void)
   g_object_unref (parsers[0]), g_object_unref (parsers[1]);
 }
 
+/* `strata patch --method attribution --agreement` on the two-hop prompt set: the results say
+ * they are estimates (JSON, figure), the agreement covers every prompt, and where the clean
+ * and corrupted activations are equal (resid_pre 0 after the head entity: the same token and
+ * position) the estimate is exactly no change. Bad combinations exit 1. */
+static void
+test_patch_attribution (void)
+{
+  g_autofree char *model = data_path ("twohop/cot-3000");
+  g_autofree char *set = data_path ("twohop/prompts-trimmed.jsonl");
+  g_autofree char *dir = g_dir_make_tmp ("strata-attribution-XXXXXX", NULL);
+  g_autofree char *svg = g_build_filename (dir, "attribution.svg", NULL);
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *[]) { "patch", model, "--prompts", set, "--target", "bridge", "--method", "attribution",
+                                 "--agreement", "--figure", svg, "--json", "-", NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.err, "attribution vs real patching, mlp_out"));
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_object (r.out, &parser);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (o, "settings"), "method"), ==,
+                   "attribution");
+  JsonArray *prompts = json_object_get_array_member (o, "prompts");
+  guint n = json_array_get_length (prompts);
+  g_assert_cmpuint (n, >, 1);
+  for (guint i = 0; i < n; i++) {
+    JsonObject *p = json_array_get_object_element (prompts, i);
+    g_assert_cmpstr (json_object_get_string_member (p, "method"), ==, "attribution");
+    JsonArray *ids = json_object_get_array_member (p, "clean_ids"), *cids = json_object_get_array_member (p, "corrupt_ids");
+    JsonArray *resid0 = json_array_get_array_element (
+        json_object_get_array_member (json_object_get_object_member (json_object_get_object_member (p, "sites"), "resid_pre"),
+                                      "score"), 0);
+    for (guint t = 0; t < json_array_get_length (ids); t++)
+      if (json_array_get_int_element (ids, t) == json_array_get_int_element (cids, t))
+        g_assert_cmpfloat (json_array_get_double_element (resid0, t), ==, 0.0);
+  }
+  JsonArray *agreement = json_object_get_array_member (o, "agreement");
+  g_assert_cmpuint (json_array_get_length (agreement), ==, 3);
+  for (guint i = 0; i < 3; i++) {
+    JsonObject *ag = json_array_get_object_element (agreement, i);
+    g_assert_cmpint (json_object_get_int_member (ag, "n_prompts"), ==, n);
+    double rho = json_object_get_double_member (ag, "pearson"), overlap = json_object_get_double_member (ag, "topk_overlap");
+    g_assert_cmpfloat (rho, >=, -1.0);
+    g_assert_cmpfloat (rho, <=, 1.0);
+    g_assert_cmpfloat (overlap, >=, 0.0);
+    g_assert_cmpfloat (overlap, <=, 1.0);
+  }
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (svg, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "Attribution patching (estimate)"));
+
+  g_autofree char *llama = data_path ("stories260K/stories260K.bin");
+  const char *const *bad[] = {
+    (const char *[]) { "patch", model, "--prompts", set, "--target", "bridge", "--agreement", "--json", "-", NULL },
+    (const char *[]) { "patch", model, "--prompts", set, "--target", "bridge", "--method", "attribution", "--metric",
+                       "top1-change", "--json", "-", NULL },
+    (const char *[]) { "patch", model, "--prompts", set, "--target", "bridge", "--method", "guess", "--json", "-", NULL },
+    (const char *[]) { "patch", llama, "--clean", "Lily went", "--corrupt", "Tim went", "--target", "She",
+                       "--method", "attribution", "--metric", "prob", "--json", "-", NULL },
+  };
+  const char *says[] = { "--method attribution", "differentiable", "--method", "backward pass" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_auto (Run) b = { 0 };
+    strata (&b, bad[i]);
+    g_assert_cmpint (b.status, ==, 1);
+    g_assert_nonnull (strstr (b.err, says[i]));
+  }
+  g_unlink (svg);
+  g_rmdir (dir);
+}
+
 /* Every bad input of issue 3: non-zero exit (not a crash), a message on stderr, nothing on
  * stdout. */
 static void
@@ -493,7 +588,9 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
   g_test_add_func ("/app/cli/lens-compare", test_lens_compare);
   g_test_add_func ("/app/cli/lens-generate", test_lens_generate);
+  g_test_add_func ("/app/cli/memory-budget", test_memory_budget);
   g_test_add_func ("/app/cli/patch-json", test_patch_json);
+  g_test_add_func ("/app/cli/patch-attribution", test_patch_attribution);
   g_test_add_func ("/app/cli/probe-errors", test_probe_errors);
   return g_test_run ();
 }

@@ -206,11 +206,13 @@ test_rope (void)
         int dims = th == 0 ? D : D / 4 + D / 4 % 2;
         Pair x = pair_new ((gsize) B * T * nh * D, -2, 2);
         StrataRopeParams rp = { (StrataRope) pairing, dims, thetas[th] };
-        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, &rp),
-              dev->rope (dev, x.dev, B, T, nh, D, &rp));
-        g_autofree char *what = g_strdup_printf ("rope %s B=%d T=%d nh=%d D=%d dims=%d theta=%g",
+        /* From position 0, and (decoding after a cache) from a later one. */
+        int pos0 = (int) s * 13;
+        BOTH (cpu->rope (cpu, x.cpu, B, T, nh, D, pos0, &rp),
+              dev->rope (dev, x.dev, B, T, nh, D, pos0, &rp));
+        g_autofree char *what = g_strdup_printf ("rope %s B=%d T=%d nh=%d D=%d dims=%d theta=%g from %d",
                                                  pairing == STRATA_ROPE_HALF ? "half" : "adjacent",
-                                                 B, T, nh, D, dims, thetas[th]);
+                                                 B, T, nh, D, dims, thetas[th], pos0);
         pair_check (&x, what);
         pair_free (&x);
       }
@@ -235,14 +237,21 @@ test_attention (void)
     StrataAttnParams ap = { 1.0f / sqrtf ((float) D), 0.0f, 0 };
     if (s % 2)
       ap = (StrataAttnParams) { 0.3f, 2.0f, 5 };
-    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, H, K, D, &ap),
-          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, H, K, D, &ap));
+    BOTH (cpu->attention (cpu, z.cpu, p.cpu, q.cpu, k.cpu, v.cpu, B, T, T, H, K, D, &ap),
+          dev->attention (dev, z.dev, p.dev, q.dev, k.dev, v.dev, B, T, T, H, K, D, &ap));
     g_autofree char *wp = g_strdup_printf ("attention pattern B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
                                            H, K, D, ap.softcap, ap.window);
     g_autofree char *wz = g_strdup_printf ("attention z       B=%d T=%d H=%d K=%d D=%d cap=%g window=%d", B, T,
                                            H, K, D, ap.softcap, ap.window);
     pair_check (&p, wp);
     pair_check (&z, wz);
+    /* Decoding: the last Tq queries of sequence 0 against all its keys, no pattern asked. */
+    int Tq = MIN (T, 3);
+    gsize q_at = (gsize) (T - Tq) * H * D;
+    BOTH (cpu->attention (cpu, z.cpu, NULL, q.cpu + q_at, k.cpu, v.cpu, 1, Tq, T, H, K, D, &ap),
+          dev->attention (dev, z.dev, NULL, q.dev + q_at, k.dev, v.dev, 1, Tq, T, H, K, D, &ap));
+    g_autofree char *wd = g_strdup_printf ("attention z, last %d of T=%d, no pattern", Tq, T);
+    pair_check (&z, wd);
     pair_free (&q), pair_free (&k), pair_free (&v), pair_free (&z), pair_free (&p);
   }
 }
@@ -294,7 +303,7 @@ test_bad_shape (void)
     return;
   }
   StrataAttnParams ap = { 0.35f, 0.0f, 0 };
-  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 3, 2, 8, &ap);
+  StrataStatus st = dev->attention (dev, NULL, NULL, NULL, NULL, NULL, 1, 4, 4, 3, 2, 8, &ap);
   g_assert_cmpint (st, !=, STRATA_OK);
   if (dev->last_error)
     g_assert_cmpstr (dev->last_error (dev), !=, "");
@@ -542,6 +551,41 @@ test_suffix_jobs (gconstpointer data)
   strata_engine_free (ed);
 }
 
+/* KV-cached decode steps on the device (keys and values kept in device memory) against the
+ * CPU's full pass: a prefill of 3, then one token at a time through the whole context. */
+static void
+test_decode (gconstpointer data)
+{
+  if (!need_device ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *mpath = g_test_build_filename (G_TEST_DIST, "data", (const char *) data, NULL);
+  g_autoptr (StrataModel) model = strata_model_open (mpath, NULL, &error);
+  g_assert_no_error (error);
+  const StrataConfig *cfg = &model->weights->cfg;
+  StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model), *ed = engine_or_fail (dev, model);
+  int T = cfg->n_ctx, V = cfg->vocab;
+  g_autofree int32_t *tokens = g_new (int32_t, T);
+  for (int t = 0; t < T; t++)
+    tokens[t] = (int32_t) ((t * 13 + 5) % V);
+  g_autofree float *full = g_new (float, (gsize) T * V), *step = g_new (float, V);
+  StrataKVCache *cache = strata_kv_cache_new (ed, T);
+  g_assert_nonnull (cache);
+  for (int len = 3; len <= T; len++) {
+    int from = len == 3 ? 0 : len - 1;
+    StrataStatus st = strata_engine_step (ed, cache, tokens + from, len - from, step);
+    if (st != STRATA_OK)
+      g_test_message ("step on %s: %s", dev->name, strata_engine_get_error (ed));
+    g_assert_cmpint (st, ==, STRATA_OK);
+    forward_or_fail (ec, tokens, 1, len, NULL, full);
+    g_autofree char *what = g_strdup_printf ("decode step to %d tokens", len);
+    expect_close (what, max_abs_diff (step, full + (gsize) (len - 1) * V, (gsize) V));
+  }
+  strata_kv_cache_free (cache);
+  strata_engine_free (ec);
+  strata_engine_free (ed);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -570,5 +614,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/cuda/suffix-jobs/llama-gqa", "golden/llama-gqa", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/gemma2-window", "golden/gemma2-window", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/olmo2-postnorm", "golden/olmo2-postnorm", test_suffix_jobs);
+  g_test_add_data_func ("/cuda/decode/gpt2", "golden/gpt2", test_decode);
+  g_test_add_data_func ("/cuda/decode/neox", "golden/neox", test_decode);
+  g_test_add_data_func ("/cuda/decode/gemma2-window", "golden/gemma2-window", test_decode);
+  g_test_add_data_func ("/cuda/decode/mistral-window", "golden/mistral-window", test_decode);
   return g_test_run ();
 }

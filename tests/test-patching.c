@@ -27,6 +27,26 @@ compare (const StrataPatchResult *a, const StrataPatchResult *b)
   return worst;
 }
 
+/* Every cell of every map of `r` against sites[SITE].{metric, score} of a golden file, within
+ * 1e-4; returns the largest score difference. */
+static double
+assert_maps_equal_golden (const StrataPatchResult *r, JsonObject *sites)
+{
+  double worst = 0;
+  for (guint i = 0; i < r->maps->len; i++) {
+    const StrataPatchMap *mp = r->maps->pdata[i];
+    JsonObject *s = json_object_get_object_member (sites, strata_patch_site_to_string (mp->site));
+    JsonArray *metric = json_object_get_array_member (s, "metric"), *score = json_object_get_array_member (s, "score");
+    for (int row = 0; row < mp->rows; row++)
+      for (int c = 0; c < mp->cols; c++) {
+        worst = MAX (worst, fabs (mp->score[row * mp->cols + c] - probe_json_at (score, row, c)));
+        g_assert_cmpfloat_with_epsilon (mp->metric[row * mp->cols + c], probe_json_at (metric, row, c), 1e-4);
+        g_assert_cmpfloat_with_epsilon (mp->score[row * mp->cols + c], probe_json_at (score, row, c), 1e-4);
+      }
+  }
+  return worst;
+}
+
 static void
 check_golden (gconstpointer data)
 {
@@ -55,20 +75,84 @@ check_golden (gconstpointer data)
   JsonObject *gp = json_object_get_object_member (g, "patch");
   g_assert_cmpfloat_with_epsilon (fast->baseline_clean, json_object_get_double_member (gp, "baseline_clean"), 1e-4);
   g_assert_cmpfloat_with_epsilon (fast->baseline_corrupt, json_object_get_double_member (gp, "baseline_corrupt"), 1e-4);
-  JsonObject *sites = json_object_get_object_member (gp, "sites");
-  double worst = 0;
-  for (guint i = 0; i < fast->maps->len; i++) {
-    const StrataPatchMap *mp = fast->maps->pdata[i];
-    JsonObject *s = json_object_get_object_member (sites, strata_patch_site_to_string (mp->site));
-    JsonArray *metric = json_object_get_array_member (s, "metric"), *score = json_object_get_array_member (s, "score");
-    for (int r = 0; r < mp->rows; r++)
-      for (int c = 0; c < mp->cols; c++) {
-        worst = MAX (worst, fabs (mp->score[r * mp->cols + c] - probe_json_at (score, r, c)));
-        g_assert_cmpfloat_with_epsilon (mp->metric[r * mp->cols + c], probe_json_at (metric, r, c), 1e-4);
-        g_assert_cmpfloat_with_epsilon (mp->score[r * mp->cols + c], probe_json_at (score, r, c), 1e-4);
-      }
-  }
+  double worst = assert_maps_equal_golden (fast, json_object_get_object_member (gp, "sites"));
   g_test_message ("%s: largest score difference to torch %.3g", name, worst);
+  g_array_unref (p.ids), g_array_unref (p.corrupt_ids);
+  strata_engine_free (e);
+}
+
+/* Attribution patching against torch autograd's estimate of the same patches, both
+ * directions (tools/reference/make_probe_goldens.py, attribution-golden.json). */
+static void
+check_attribution_golden (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("probe-golden/gpt2");
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (JsonParser) parser = NULL, estimate_parser = NULL;
+  JsonObject *g = probe_golden ("probe-golden/gpt2/probe-golden.json", &parser);
+  JsonObject *gold = probe_golden ("probe-golden/gpt2/attribution-golden.json", &estimate_parser);
+  StrataPrompt p = { 0 };
+  p.ids = probe_json_ids (g, "clean_ids");
+  p.corrupt_ids = probe_json_ids (g, "corrupt_ids");
+  p.contrast = (int32_t) json_object_get_int_member (g, "contrast");
+  StrataTarget t = { (char *) "t", (int32_t) json_object_get_int_member (g, "target") };
+  for (int d = STRATA_PATCH_DENOISE; d <= STRATA_PATCH_NOISE; d++) {
+    StrataPatchOptions o = { all_sites, G_N_ELEMENTS (all_sites), d, STRATA_METRIC_LOGIT_DIFF, -1 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (StrataPatchResult) r = strata_patch_run_attribution (e, &p, &t, &o, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (r->method, ==, STRATA_PATCH_ATTRIBUTION);
+    JsonObject *gd = json_object_get_object_member (gold, strata_patch_direction_to_string (d));
+    double worst = assert_maps_equal_golden (r, json_object_get_object_member (gd, "sites"));
+    g_test_message ("%s: largest estimate difference to torch autograd %.3g", strata_patch_direction_to_string (d),
+                    worst);
+  }
+  g_array_unref (p.ids), g_array_unref (p.corrupt_ids);
+  strata_engine_free (e);
+}
+
+/* The agreement of a result with itself is perfect; with its negation, the correlation is -1
+ * and the top cells by magnitude are still the same. */
+static void
+test_agreement (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("probe-golden/gpt2");
+  StrataEngine *e = probe_engine (m);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *g = probe_golden ("probe-golden/gpt2/probe-golden.json", &parser);
+  StrataPrompt p = { 0 };
+  p.ids = probe_json_ids (g, "clean_ids");
+  p.corrupt_ids = probe_json_ids (g, "corrupt_ids");
+  p.contrast = (int32_t) json_object_get_int_member (g, "contrast");
+  StrataTarget t = { (char *) "t", (int32_t) json_object_get_int_member (g, "target") };
+  StrataPatchOptions o = { all_sites, 3, STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPatchResult) a = strata_patch_run (e, &p, &t, &o, &error);
+  g_assert_no_error (error);
+  g_autoptr (StrataPatchResult) neg = strata_patch_run (e, &p, &t, &o, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < neg->maps->len; i++) {
+    StrataPatchMap *mp = neg->maps->pdata[i];
+    for (int c = 0; c < mp->rows * mp->cols; c++)
+      mp->score[c] = -mp->score[c];
+  }
+  const StrataPatchResult *one[] = { a }, *other[] = { neg };
+  g_autoptr (GArray) same = strata_patch_agreement (one, one, 1);
+  g_autoptr (GArray) flipped = strata_patch_agreement (one, other, 1);
+  g_assert_cmpuint (same->len, ==, 3);
+  g_assert_cmpuint (flipped->len, ==, 3);
+  for (guint i = 0; i < 3; i++) {
+    const StrataPatchAgreement *x = &g_array_index (same, StrataPatchAgreement, i);
+    const StrataPatchAgreement *y = &g_array_index (flipped, StrataPatchAgreement, i);
+    g_assert_cmpint (x->site, ==, all_sites[i]);
+    g_assert_cmpint (x->n_cells, ==, ((StrataPatchMap *) a->maps->pdata[i])->rows * (int) p.ids->len);
+    g_assert_cmpint (x->n_prompts, ==, 1);
+    g_assert_cmpfloat_with_epsilon (x->pearson, 1.0, 1e-12);
+    g_assert_cmpfloat (x->topk_overlap, ==, 1.0);
+    g_assert_cmpfloat (x->max_abs_diff, ==, 0.0);
+    g_assert_cmpfloat_with_epsilon (y->pearson, -1.0, 1e-12);
+    g_assert_cmpfloat (y->topk_overlap, ==, 1.0);
+  }
   g_array_unref (p.ids), g_array_unref (p.corrupt_ids);
   strata_engine_free (e);
 }
@@ -342,6 +426,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_data_func ("/probes/patching/golden/gpt2", "gpt2", check_golden);
   g_test_add_data_func ("/probes/patching/golden/llama", "llama", check_golden);
+  g_test_add_func ("/probes/patching/attribution/golden", check_attribution_golden);
+  g_test_add_func ("/probes/patching/agreement", test_agreement);
   g_test_add_func ("/probes/patching/invariants", test_invariants);
   g_test_add_func ("/probes/patching/stories260K", test_stories);
   /* GPT-NeoX: parallel attention and MLP, partial rotary; Gemma 2: post-norms, soft-caps and

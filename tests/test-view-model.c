@@ -150,11 +150,85 @@ test_series_bounds (void)
   g_assert_cmpint (strata_view_model_get_max_layer (m), ==, 4);
 }
 
+/* The range: clamped to the sequence, "all" when it covers it; zoom keeps the selection in
+ * view and never shows fewer than 4 positions; scrolling stops at the ends; a selection
+ * moved outside the range drags the range by the least amount. */
+static void
+test_range (void)
+{
+  g_autoptr (StrataViewModel) m = strata_view_model_new ();
+  strata_view_model_set_analysis (m, 0, analysis (4, 400), free_analysis);
+  int first, count;
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 0);
+  g_assert_cmpint (count, ==, 400);
+  strata_view_model_set_position (m, 200);
+  strata_view_model_zoom (m, 0.25, -1);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (count, ==, 100);
+  g_assert_cmpint (first, ==, 150); /* the selection keeps its place: the middle */
+  strata_view_model_set_position (m, 260);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 161); /* 260 is the last shown */
+  g_assert_cmpint (count, ==, 100);
+  strata_view_model_scroll_range (m, -1000);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 0); /* stops at the start; the selection comes along */
+  g_assert_cmpint (strata_view_model_get_state (m)->position, ==, 99);
+  strata_view_model_scroll_range (m, 1000);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 300);
+  strata_view_model_center_range (m, 120);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 70);
+  for (int i = 0; i < 20; i++)
+    strata_view_model_zoom (m, 0.5, -1);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (count, ==, 4);
+  for (int i = 0; i < 20; i++)
+    strata_view_model_zoom (m, 2.0, -1);
+  g_assert_cmpint (strata_view_model_get_state (m)->range_count, ==, 0); /* back to all */
+  strata_view_model_set_range (m, 390, 50);
+  strata_view_model_get_range (m, &first, &count);
+  g_assert_cmpint (first, ==, 350);
+  g_assert_cmpint (count, ==, 50);
+  /* Another sequence length: the range starts over. */
+  strata_view_model_set_analysis (m, 0, analysis (4, 30), free_analysis);
+  g_assert_cmpint (strata_view_model_get_state (m)->range_count, ==, 0);
+}
+
+/* Find reads the pieces joined, case-insensitively, from a position on, wrapping. */
+static void
+test_find (void)
+{
+  g_autoptr (StrataViewModel) m = strata_view_model_new ();
+  StrataAnalysis *a = analysis (2, 6);
+  StrataLensResult *r = a->lens_results->pdata[0];
+  const char *pieces[] = { "Once", " upon", " a", " ti", "me", " Once" };
+  r->pieces = g_ptr_array_new ();
+  for (int j = 0; j < 6; j++)
+    g_ptr_array_add (r->pieces, (gpointer) pieces[j]);
+  strata_view_model_set_analysis (m, 0, a, NULL);
+  g_assert_cmpint (strata_view_model_find (m, "once", 0), ==, 0);
+  g_assert_cmpint (strata_view_model_find (m, "once", 1), ==, 5);
+  g_assert_cmpint (strata_view_model_find (m, "Once", 5 + 1), ==, 0); /* wraps */
+  g_assert_cmpint (strata_view_model_find (m, "time", 0), ==, 3);      /* across pieces */
+  g_assert_cmpint (strata_view_model_find (m, "pon", 0), ==, 1);       /* inside a piece */
+  g_assert_cmpint (strata_view_model_find (m, "dragon", 0), ==, -1);
+  g_assert_cmpint (strata_view_model_find (m, "", 0), ==, -1);
+  strata_view_model_steal_analysis (m, 0);
+  g_ptr_array_unref (r->pieces);
+  r->pieces = NULL;
+  free_analysis (a);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/views/model/selection", test_selection);
   g_test_add_func ("/views/model/series-bounds", test_series_bounds);
+  g_test_add_func ("/views/model/range", test_range);
+  g_test_add_func ("/views/model/find", test_find);
   return g_test_run ();
 }

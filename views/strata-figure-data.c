@@ -38,6 +38,10 @@ strata_grid_free (StrataGrid *g)
   g_ptr_array_unref (g->col_labels);
   g_free (g->title);
   g_free (g->trace);
+  g_free (g->col_mark);
+  if (g->outlined)
+    g_array_unref (g->outlined);
+  g_free (g->overview);
   g_free (g);
 }
 
@@ -54,6 +58,8 @@ strata_heat_figure_free (StrataHeatFigure *f)
   g_free (f->col_axis);
   g_free (f->scale_label);
   g_free (f->trace_label);
+  if (f->legend)
+    g_ptr_array_unref (f->legend);
   g_free (f);
 }
 
@@ -373,6 +379,7 @@ strata_figure_data_lens (const StrataFigureInput *in)
   f->row_axis = g_strdup ("residual point (layer)");
   f->col_axis = g_strdup ("input position");
   f->row0_bottom = TRUE;
+  f->col_positions = TRUE;
   if (t) {
     g_autofree char *shown = strata_figure_visible (t->name), *tok = strata_figure_token_text (in, in->a, t->id);
     f->scale_label = g_strdup_printf ("P(%s)", t->name[0] == '#' || g_strcmp0 (shown, tok) == 0 ? tok : shown);
@@ -386,6 +393,75 @@ strata_figure_data_lens (const StrataFigureInput *in)
                                 model_name (in->a), f->n_panels > 1 ? " vs " : "",
                                 f->n_panels > 1 ? model_name (in->b) : "", device,
                                 r->raw ? "raw (no final norm)" : "final-norm", r->n_layers, prompt);
+  return f;
+}
+
+/* ---- resolution along a generated trace ---- */
+
+StrataHeatFigure *
+strata_figure_data_trace (const StrataFigureInput *in)
+{
+  const StrataViewState *v = in->view;
+  const StrataLensResult *r = strata_figure_data_lens_result (in->a, v);
+  StrataTraceOptions o = { MAX (v->trace.topk, 1), v->trace.anywhere };
+  if (!r || r->T <= 0)
+    return NULL;
+  int R = r->n_layers + 1, T = r->T, from = first_generated (in->a, v, T);
+  g_autoptr (StrataTraceResolution) t = strata_trace_resolution_new (r, from > 0 ? T - from : 0, &o, NULL);
+  if (!t)
+    return NULL;
+  StrataHeatFigure *f = g_new0 (StrataHeatFigure, 1);
+  StrataGrid *g = strata_grid_new (R, T, FALSE);
+  f->panels[f->n_panels++] = g;
+  /* The legend lists the targets written in the trace; `entry` maps a target to its entry. */
+  f->legend = g_ptr_array_new_with_free_func (g_free);
+  f->col_positions = TRUE;
+  g_autofree int *entry = g_new (int, MAX (t->targets->len, 1));
+  for (guint i = 0; i < t->targets->len; i++) {
+    const StrataTraceTarget *tt = t->targets->pdata[i];
+    entry[i] = tt->written->len ? (int) f->legend->len : -1;
+    if (entry[i] >= 0)
+      g_ptr_array_add (f->legend, target_label (in, in->a, tt->name, tt->id));
+  }
+  for (int k = 0; k < R; k++) {
+    for (int p = 0; p < T; p++) {
+      int i = strata_trace_resolution_cell (t, r, k, p);
+      g->value[(gsize) k * T + p] = i >= 0 ? entry[i] : NAN;
+    }
+    g_ptr_array_add (g->row_labels, k == 0 ? g_strdup ("0 emb") : g_strdup_printf ("%d", k));
+  }
+  add_pieces (g->col_labels, r, T);
+  g->col_mark = g_new (int, T);
+  for (int p = 0; p < T; p++)
+    g->col_mark[p] = -1;
+  g->outlined = g_array_new (FALSE, FALSE, sizeof (StrataGridCell));
+  int n_first = 0;
+  for (guint i = 0; i < t->targets->len; i++) {
+    const StrataTraceTarget *tt = t->targets->pdata[i];
+    for (guint j = 0; j < tt->written->len; j++)
+      g->col_mark[g_array_index (tt->written, int, j)] = entry[i];
+    if (tt->first_position >= 0) {
+      StrataGridCell c = { tt->first_layer, tt->first_position, entry[i] };
+      g_array_append_val (g->outlined, c);
+      n_first++;
+    }
+  }
+  g->sel_row = v->layer >= 0 && v->layer < R ? v->layer : -1;
+  g->sel_col = v->position >= 0 && v->position < T ? v->position : -1;
+  g->first_generated_col = from;
+  f->title = g_strdup_printf ("Where the lens holds a token before the trace writes it (top-%d)", t->topk);
+  f->row_axis = g_strdup ("residual point (layer)");
+  f->col_axis = g_strdup ("input position (marks: where a target is written)");
+  f->row0_bottom = TRUE;
+  f->scale_label = g_strdup ("target");
+  g_autofree char *prompt = prompt_text (in->a, v);
+  g_autofree char *device = device_note (in->a, NULL);
+  f->caption = g_strdup_printf ("%s%s \xc2\xb7 %s lens, %d layers \xc2\xb7 %s \xc2\xb7 cells: a target within the "
+                                "lens' top %d before it is written %s; %u target%s written, %d held ahead "
+                                "(first cell outlined)",
+                                model_name (in->a), device, r->raw ? "raw (no final norm)" : "final-norm",
+                                r->n_layers, prompt, t->topk, t->anywhere ? "anywhere" : "in the generated part",
+                                f->legend->len, f->legend->len == 1 ? "" : "s", n_first);
   return f;
 }
 
@@ -468,12 +544,13 @@ strata_figure_data_patch (const StrataFigureInput *in)
   g_autofree char *what = m->site == STRATA_PATCH_HEAD      ? g_strdup ("each head (every position)")
                           : m->site == STRATA_PATCH_HEAD_AT ? g_strdup_printf ("each head at position %d", m->head_pos)
                                                             : g_strdup (strata_patch_site_to_string (m->site));
-  f->title = g_strdup_printf ("Activation patching: %s (%s), target %s", what,
-                              strata_enum_get_label (&strata_patch_direction_table, pr->direction), target);
+  f->title = g_strdup_printf ("%s: %s (%s), target %s", strata_enum_get_label (&strata_patch_method_table, pr->method),
+                              what, strata_enum_get_label (&strata_patch_direction_table, pr->direction), target);
   f->row_axis = g_strdup ("layer (block)");
   f->col_axis = g_strdup (heads ? (m->site == STRATA_PATCH_HEAD_AT ? "head (patched at one position)" : "head")
                                 : "position patched");
   f->row0_bottom = TRUE;
+  f->col_positions = !heads;
   f->diverging = TRUE;
   f->scale_label = g_strdup ("score");
   f->scale_min = -range;
@@ -527,6 +604,7 @@ strata_figure_data_attention (const StrataFigureInput *in)
   f->title = g_strdup_printf ("Attention pattern: layer %d, head %d", l, h);
   f->row_axis = g_strdup ("query position");
   f->col_axis = g_strdup ("key position");
+  f->row_positions = f->col_positions = TRUE;
   f->scale_label = g_strdup ("attention weight");
   strata_figure_set_prob_scale (f, v);
   g_autofree char *prompt = prompt_text (in->a, v);

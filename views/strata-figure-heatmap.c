@@ -7,12 +7,18 @@
 
 #define GAP_PANELS 28.0
 #define BAR_W 14.0
+#define BAR_GAP 16.0 /* between the last panel and the colour bar */
 #define MAX_CELL_H 60.0
 #define MAX_CELL_W 96.0
 #define MAX_COL_LABEL 90.0
 #define TRACE_BAND 14.0
 #define TRACE_R 3.5
 #define TRACE_COLOR 4 /* red, against the blue sequential map */
+#define MAX_LEGEND_LABEL 120.0
+#define COL_MARK_H 5.0 /* the band under the cells marking columns (StrataGrid.col_mark) */
+#define OVERVIEW_H 10.0
+#define OVERVIEW_GAP 6.0
+#define LABEL_GAP 2.0 /* between neighbouring labels of a dense axis */
 
 static double
 max_label_width (cairo_t *cr, GPtrArray *labels, StrataFont font)
@@ -34,6 +40,16 @@ scale_tick (const StrataHeatFigure *f, double v)
   return g_strdup_printf ("%.2g", fabs (v) < 1e-12 ? 0.0 : v);
 }
 
+/* A cell's size from the space per cell: capped, whole units down to 2, and below that
+ * the exact share (never more than the space: the grid stays inside the figure). */
+static double
+fit_cell (double space, double cap)
+{
+  if (space >= 2)
+    return floor (MIN (space, cap));
+  return MAX (space, 0.05);
+}
+
 void
 strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double height,
                     StrataHeatLayout *lay)
@@ -43,12 +59,16 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   double tick_h = strata_text_height (cr, STRATA_FONT_TICK);
   double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
 
-  /* Colour bar on the right: bar, tick labels, then the vertical bar label. */
+  /* Colour bar on the right: bar, tick labels, then the vertical bar label; or the legend:
+   * swatches and their names. */
   g_autofree char *t0 = scale_tick (f, f->scale_min), *t1 = scale_tick (f, f->scale_max);
   double tw0, tw1;
   strata_text_size (cr, STRATA_FONT_TICK, t0, &tw0, NULL);
   strata_text_size (cr, STRATA_FONT_TICK, t1, &tw1, NULL);
-  double bar_block = 12 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
+  /* (+ 1: the panels and the bar sit on whole units) */
+  double bar_block = BAR_GAP + 1 + BAR_W + 5 + MAX (tw0, tw1) + 6 + label_h;
+  if (f->legend)
+    bar_block = BAR_GAP + 1 + BAR_W + 5 + MIN (max_label_width (cr, f->legend, STRATA_FONT_TICK), MAX_LEGEND_LABEL) + 4;
   w -= bar_block;
 
   /* A traced row marks "never" above its column, in a band between title and cells. */
@@ -56,7 +76,13 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
   for (int p = 0; p < f->n_panels; p++)
     if (f->panels[p]->trace)
       lay->band = TRACE_BAND;
-  double panel_title_h = (f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0) + lay->band;
+  /* A window of a longer sequence shows the whole of it in a strip above the cells. */
+  lay->overview_h = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    if (f->panels[p]->overview)
+      lay->overview_h = OVERVIEW_H + OVERVIEW_GAP;
+  double panel_title_h = (f->n_panels > 1 ? strata_text_height (cr, STRATA_FONT_LABEL) + 4 : 0) + lay->overview_h
+                         + lay->band;
   double row_w = 0, col_w = 0;
   for (int p = 0; p < f->n_panels; p++) {
     row_w = MAX (row_w, max_label_width (cr, f->panels[p]->row_labels, STRATA_FONT_BOLD_TICK));
@@ -71,15 +97,19 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
     max_rows = MAX (max_rows, f->panels[p]->rows);
   }
   double avail = w - (f->n_panels - 1) * GAP_PANELS - f->n_panels * left;
-  double cell_w = floor (MIN (avail / total_cols, MAX_CELL_W));
-  cell_w = MAX (cell_w, 2);
+  /* Whole units while cells are wide enough to show as cells; a long trace's narrower
+   * cells keep their fraction so the grid still fits the figure. */
+  double cell_w = fit_cell (avail / total_cols, MAX_CELL_W);
   /* Column labels stay horizontal when they fit a cell, else they stand vertical. */
   gboolean vertical = col_w + 4 > cell_w;
-  double col_block = (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
+  lay->mark_h = 0;
+  for (int p = 0; p < f->n_panels; p++)
+    if (f->panels[p]->col_mark)
+      lay->mark_h = COL_MARK_H + 1;
+  double col_block = lay->mark_h + (vertical ? MIN (col_w, MAX_COL_LABEL) : tick_h) + 4 + label_h + 4;
   /* Cells fill the height, up to square (or MAX_CELL_H when narrow): a few layers of a small
    * model get tall readable rows instead of a band of empty space. */
-  double cell_h = floor (MIN ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w)));
-  cell_h = MAX (cell_h, 2);
+  double cell_h = fit_cell ((h - panel_title_h - col_block) / max_rows, MAX (MAX_CELL_H, cell_w));
   lay->spare_h = MAX (0, h - panel_title_h - col_block - max_rows * cell_h);
 
   lay->n_panels = f->n_panels;
@@ -97,7 +127,7 @@ strata_heat_layout (cairo_t *cr, const StrataHeatFigure *f, double width, double
     px = r->x + r->w + GAP_PANELS;
   }
   const StrataPanelRect *last = &lay->panel[f->n_panels - 1];
-  lay->bar_x = round (last->x + last->w + 16);
+  lay->bar_x = round (last->x + last->w + BAR_GAP);
   lay->bar_y = lay->panel[0].y;
   lay->bar_w = BAR_W;
   lay->bar_h = MIN (lay->panel[0].h, 260);
@@ -107,7 +137,11 @@ static void
 cell_color (const StrataHeatFigure *f, double v, StrataRgb *c)
 {
   if (isnan (v)) {
-    *c = strata_style_nodata;
+    *c = f->legend ? strata_style_background : strata_style_nodata;
+    return;
+  }
+  if (f->legend) {
+    *c = strata_style_series ((int) v);
     return;
   }
   if (f->diverging)
@@ -209,6 +243,86 @@ draw_trace_marks (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, c
   cairo_restore (cr);
 }
 
+/* Outlined cells (the first cell holding each trace target): the text colour inside a
+ * white halo, at least 5 units across so a cell of a long trace still shows. */
+static void
+draw_outlines (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  cairo_save (cr);
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0)
+      cairo_set_source_rgb (cr, 1, 1, 1);
+    else
+      strata_style_set (cr, strata_style_text, 1.0);
+    cairo_set_line_width (cr, pass == 0 ? 3.5 : 1.5);
+    for (guint i = 0; i < g->outlined->len; i++) {
+      const StrataGridCell *c = &g_array_index (g->outlined, StrataGridCell, i);
+      double w = MAX (r->cell_w - gap, 5), h = MAX (r->cell_h - gap, 5);
+      double cx = r->x + c->col * r->cell_w + (r->cell_w - gap) / 2, cy = cell_y (f, g, r, c->row) + (r->cell_h - gap) / 2;
+      cairo_rectangle (cr, cx - w / 2, cy - h / 2, w, h);
+      cairo_stroke (cr);
+    }
+  }
+  cairo_restore (cr);
+}
+
+/* Column marks: a tick in the legend colour under each marked column (a writing position). */
+static void
+draw_col_marks (cairo_t *cr, const StrataGrid *g, const StrataPanelRect *r, double gap)
+{
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int j = 0; j < g->cols; j++) {
+    if (g->col_mark[j] < 0)
+      continue;
+    strata_style_set (cr, strata_style_series (g->col_mark[j]), 1.0);
+    double w = MAX (r->cell_w - gap, 2);
+    cairo_rectangle (cr, r->x + j * r->cell_w + (r->cell_w - gap - w) / 2, r->y + r->h + 1, w, COL_MARK_H);
+    cairo_fill (cr);
+  }
+  cairo_restore (cr);
+}
+
+/* The overview strip's rectangle: the panel's width, above the trace band and the cells. */
+static void
+overview_rect (const StrataPanelRect *r, const StrataHeatLayout *lay, double *x, double *y, double *w, double *h)
+{
+  *x = r->x;
+  *y = r->y - lay->band - lay->overview_h;
+  *w = r->w;
+  *h = OVERVIEW_H;
+}
+
+/* The whole sequence as one row of thin cells, the shown window outlined and the rest
+ * veiled, so where the window sits in a long trace reads at a glance. */
+static void
+draw_overview (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
+               const StrataHeatLayout *lay)
+{
+  double x, y, w, h;
+  overview_rect (r, lay, &x, &y, &w, &h);
+  double step = w / g->n_overview;
+  cairo_save (cr);
+  cairo_set_antialias (cr, CAIRO_ANTIALIAS_NONE);
+  for (int j = 0; j < g->n_overview; j++) {
+    StrataRgb c;
+    cell_color (f, g->overview[j], &c);
+    strata_style_set (cr, c, 1.0);
+    cairo_rectangle (cr, x + j * step, y, step + 0.5, h);
+    cairo_fill (cr);
+  }
+  double wx0 = x + g->col_offset * step, wx1 = x + (g->col_offset + g->cols) * step;
+  cairo_set_source_rgba (cr, 1, 1, 1, 0.55);
+  cairo_rectangle (cr, x, y, wx0 - x, h);
+  cairo_rectangle (cr, wx1, y, x + w - wx1, h);
+  cairo_fill (cr);
+  cairo_restore (cr);
+  strata_style_set (cr, strata_style_highlight, 1.0);
+  cairo_set_line_width (cr, 1.5);
+  cairo_rectangle (cr, wx0 - 0.75, y - 0.75, MAX (wx1 - wx0, 1.5) + 1.5, h + 1.5);
+  cairo_stroke (cr);
+}
+
 static void
 draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const StrataPanelRect *r,
             const StrataHeatLayout *lay)
@@ -258,25 +372,30 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
 
   if (g->trace)
     draw_trace_marks (cr, f, g, r, lay, gap);
+  if (g->outlined)
+    draw_outlines (cr, f, g, r, gap);
+  if (g->col_mark)
+    draw_col_marks (cr, g, r, gap);
 
-  /* Row labels (bold and marked when selected). */
+  /* Row labels (bold and marked when selected), on a stride of absolute rows when dense. */
+  double label_pitch = strata_text_height (cr, STRATA_FONT_TICK) + LABEL_GAP; /* a label's height, spaced */
+  int row_stride = strata_label_stride (r->cell_h, label_pitch);
   for (int i = 0; i < g->rows; i++) {
     gboolean sel = i == g->sel_row;
+    if (!strata_label_shown (i + g->row_offset, g->sel_row >= 0 ? g->sel_row + g->row_offset : -1, row_stride))
+      continue;
     strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
     double cy = cell_y (f, g, r, i) + (r->cell_h - gap) / 2;
-    if (r->cell_h >= tick_h * 0.9 || sel || i % (int) ceil (tick_h / r->cell_h) == 0)
-      strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
-                        r->x - 6, cy, 1.0, 0.5, 0);
+    strata_text_draw (cr, sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK, g_ptr_array_index (g->row_labels, i),
+                      r->x - 6, cy, 1.0, 0.5, 0);
   }
-  /* Column labels. */
+  /* Column labels: horizontal ones are ellipsized to their cell; vertical ones stand a line
+   * apart, on a stride of absolute positions (stable while the window scrolls). */
   double ly = r->y + r->h + 3;
-  int every = 1;
-  if (lay->col_label_rot == 0 && r->cell_w < 1) every = 1;
-  if (lay->col_label_rot != 0 && r->cell_w < tick_h)
-    every = (int) ceil (tick_h / r->cell_w);
+  int stride = lay->col_label_rot == 0 ? 1 : strata_label_stride (r->cell_w, label_pitch);
   for (int j = 0; j < g->cols; j++) {
     gboolean sel = j == g->sel_col;
-    if (j % every != 0 && !sel)
+    if (!strata_label_shown (j + g->col_offset, g->sel_col >= 0 ? g->sel_col + g->col_offset : -1, stride))
       continue;
     strata_style_set (cr, sel ? strata_style_highlight : strata_style_muted, 1.0);
     StrataFont font = sel ? STRATA_FONT_BOLD_TICK : STRATA_FONT_TICK;
@@ -322,9 +441,11 @@ draw_panel (cairo_t *cr, const StrataHeatFigure *f, const StrataGrid *g, const S
     cairo_restore (cr);
   }
 
+  if (g->overview)
+    draw_overview (cr, f, g, r, lay);
   if (g->title) {
     strata_style_set (cr, strata_style_text, 1.0);
-    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4 - lay->band, 0, 1, r->w);
+    strata_text_draw (cr, STRATA_FONT_LABEL, g->title, r->x, r->y - 4 - lay->band - lay->overview_h, 0, 1, r->w);
   }
 }
 
@@ -370,6 +491,31 @@ draw_colorbar (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *l
                              lay->bar_y + lay->bar_h / 2);
 }
 
+/* The legend of categorical cells in the colour bar's place: a swatch and a name per entry,
+ * as many as fit the panel's height, then how many more there are. */
+static void
+draw_legend (cairo_t *cr, const StrataHeatFigure *f, const StrataHeatLayout *lay)
+{
+  double row_h = MAX (strata_text_height (cr, STRATA_FONT_TICK) + 3, BAR_W + 2);
+  int fit = MAX ((int) floor (lay->panel[0].h / row_h), 1);
+  int shown = (int) f->legend->len <= fit ? (int) f->legend->len : fit - 1;
+  for (int i = 0; i < shown; i++) {
+    double y = lay->bar_y + i * row_h;
+    StrataRgb c = strata_style_series (i);
+    strata_style_set (cr, c, 1.0);
+    cairo_rectangle (cr, lay->bar_x, y, BAR_W, BAR_W);
+    cairo_fill (cr);
+    strata_style_set (cr, strata_style_text, 1.0);
+    strata_text_draw (cr, STRATA_FONT_TICK, g_ptr_array_index (f->legend, i), lay->bar_x + BAR_W + 5, y + BAR_W / 2,
+                      0, 0.5, MAX_LEGEND_LABEL);
+  }
+  if (shown < (int) f->legend->len) {
+    g_autofree char *more = g_strdup_printf ("+%d more", (int) f->legend->len - shown);
+    strata_style_set (cr, strata_style_muted, 1.0);
+    strata_text_draw (cr, STRATA_FONT_TICK, more, lay->bar_x, lay->bar_y + shown * row_h + BAR_W / 2, 0, 0.5, 0);
+  }
+}
+
 void
 strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double height)
 {
@@ -381,7 +527,10 @@ strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double h
   strata_heat_layout (cr, f, width, height, &lay);
   for (int p = 0; p < f->n_panels; p++)
     draw_panel (cr, f, f->panels[p], &lay.panel[p], &lay);
-  draw_colorbar (cr, f, &lay);
+  if (f->legend)
+    draw_legend (cr, f, &lay);
+  else
+    draw_colorbar (cr, f, &lay);
 
   /* Axis titles: rows on the left of the first panel, columns under every panel. */
   double label_h = strata_text_height (cr, STRATA_FONT_LABEL);
@@ -402,7 +551,7 @@ strata_heat_draw (cairo_t *cr, const StrataHeatFigure *f, double width, double h
   }
   for (int p = 0; p < f->n_panels; p++) {
     const StrataPanelRect *r = &lay.panel[p];
-    strata_text_draw (cr, STRATA_FONT_LABEL, f->col_axis, r->x + r->w / 2, r->y + r->h + 3 + col_block + 4,
+    strata_text_draw (cr, STRATA_FONT_LABEL, f->col_axis, r->x + r->w / 2, r->y + r->h + 3 + lay.mark_h + col_block + 4,
                       0.5, 0, 0);
   }
 }
@@ -420,8 +569,26 @@ strata_heat_hit (const StrataHeatLayout *lay, const StrataHeatFigure *f, double 
     int c = (int) floor ((x - r->x) / r->cell_w);
     visual = CLAMP (visual, 0, g->rows - 1);
     *panel = p;
-    *row = f->row0_bottom ? g->rows - 1 - visual : visual;
-    *col = CLAMP (c, 0, g->cols - 1);
+    *row = (f->row0_bottom ? g->rows - 1 - visual : visual) + g->row_offset;
+    *col = CLAMP (c, 0, g->cols - 1) + g->col_offset;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
+strata_heat_hit_overview (const StrataHeatLayout *lay, const StrataHeatFigure *f, double x, double y,
+                          int *panel, int *position)
+{
+  for (int p = 0; p < lay->n_panels; p++) {
+    const StrataGrid *g = f->panels[p];
+    double ox, oy, ow, oh;
+    overview_rect (&lay->panel[p], lay, &ox, &oy, &ow, &oh);
+    /* a little slack above and below: the strip is thin */
+    if (!g->overview || x < ox || x >= ox + ow || y < oy - 3 || y >= oy + oh + 3)
+      continue;
+    *panel = p;
+    *position = CLAMP ((int) floor ((x - ox) / ow * g->n_overview), 0, g->n_overview - 1);
     return TRUE;
   }
   return FALSE;

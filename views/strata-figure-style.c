@@ -14,6 +14,8 @@ const StrataRgb strata_style_background = { 1.0, 1.0, 1.0 };
 const StrataRgb strata_style_highlight = { 0.90, 0.38, 0.0 };   /* orange 4 */
 const StrataRgb strata_style_nodata = { 0.94, 0.93, 0.92 };
 
+/* Six strong colours, then six lighter ones of other hues, so the trace figure tells a dozen
+ * targets apart before colours repeat. */
 static const StrataRgb series_palette[] = {
   { 0.11, 0.44, 0.85 },  /* blue 4 */
   { 0.90, 0.38, 0.0 },   /* orange 4 */
@@ -21,6 +23,12 @@ static const StrataRgb series_palette[] = {
   { 0.51, 0.24, 0.61 },  /* purple 3 */
   { 0.75, 0.11, 0.16 },  /* red 4 */
   { 0.53, 0.37, 0.24 },  /* brown 3 */
+  { 0.90, 0.65, 0.04 },  /* yellow 5 */
+  { 0.38, 0.63, 0.92 },  /* blue 2 */
+  { 0.20, 0.82, 0.48 },  /* green 3 */
+  { 0.86, 0.54, 0.87 },  /* purple 1 */
+  { 0.80, 0.67, 0.56 },  /* brown 1 */
+  { 0.37, 0.36, 0.39 },  /* dark 1 */
 };
 
 StrataRgb
@@ -129,6 +137,37 @@ strata_text_height (cairo_t *cr, StrataFont font)
   return h;
 }
 
+static StrataFigureTextFunc text_observer;
+static gpointer text_observer_data;
+
+void
+strata_figure_set_text_observer (StrataFigureTextFunc func, gpointer data)
+{
+  text_observer = func;
+  text_observer_data = data;
+}
+
+/* Report a layout about to be shown at the current point to the test observer: its ink
+ * box's four corners in device units, so rotated labels report where they really land. */
+static void
+observe_layout (cairo_t *cr, PangoLayout *layout)
+{
+  if (!text_observer)
+    return;
+  PangoRectangle ink;
+  pango_layout_get_extents (layout, &ink, NULL);
+  double ox, oy;
+  cairo_get_current_point (cr, &ox, &oy);
+  double x0 = G_MAXDOUBLE, y0 = G_MAXDOUBLE, x1 = -G_MAXDOUBLE, y1 = -G_MAXDOUBLE;
+  for (int corner = 0; corner < 4; corner++) {
+    double x = ox + (double) (ink.x + (corner & 1 ? ink.width : 0)) / PANGO_SCALE;
+    double y = oy + (double) (ink.y + (corner & 2 ? ink.height : 0)) / PANGO_SCALE;
+    cairo_user_to_device (cr, &x, &y);
+    x0 = MIN (x0, x), y0 = MIN (y0, y), x1 = MAX (x1, x), y1 = MAX (y1, y);
+  }
+  text_observer (pango_layout_get_text (layout), x0, y0, x1, y1, text_observer_data);
+}
+
 double
 strata_text_draw (cairo_t *cr, StrataFont font, const char *text, double x, double y,
                   double xalign, double yalign, double max_width)
@@ -143,6 +182,7 @@ strata_text_draw (cairo_t *cr, StrataFont font, const char *text, double x, doub
   double w = (double) pw / PANGO_SCALE, h = (double) ph / PANGO_SCALE;
   cairo_save (cr);
   cairo_move_to (cr, x - xalign * w, y - yalign * h);
+  observe_layout (cr, layout);
   pango_cairo_show_layout (cr, layout);
   cairo_new_path (cr); /* no current point left for the next arc to connect from */
   cairo_restore (cr);
@@ -186,6 +226,7 @@ strata_frame_draw (cairo_t *cr, double width, double height, const char *title,
     if (paint) {
       strata_style_set (cr, strata_style_muted, 1.0);
       cairo_move_to (cr, pad, bottom);
+      observe_layout (cr, layout);
       pango_cairo_show_layout (cr, layout);
       cairo_new_path (cr);
     }

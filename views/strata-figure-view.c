@@ -1,12 +1,20 @@
 /* strata-figure-view.c: draws with strata_figure_draw() and maps clicks with the same
- * layout through strata_figure_hit_test(), so what is drawn is what is hit. */
+ * layout through strata_figure_hit_test(), so what is drawn is what is hit.
+ *
+ * Long traces: Ctrl + wheel and + / - zoom the view's position range, the wheel (either
+ * axis) scrolls it, Left / Right move the selected position (the range follows), and a
+ * click or drag on the overview strip moves the range there. */
 #include "strata-figure-view.h"
+
+#include <math.h>
 
 struct _StrataFigureView {
   GtkWidget parent_instance;
   StrataViewModel *model;
   gulong changed_id;
   StrataFigureKind kind;
+  gboolean dragging_overview;
+  int pointer_position;        /* the position under the pointer; -1 none */
 };
 
 G_DEFINE_FINAL_TYPE (StrataFigureView, strata_figure_view, GTK_TYPE_WIDGET)
@@ -54,7 +62,8 @@ pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, StrataFig
   strata_view_model_fill_input (self->model, self->kind, &in);
   StrataFigureHit hit;
   gtk_widget_grab_focus (widget);
-  if (!strata_figure_hit_test (&in, gtk_widget_get_width (widget), gtk_widget_get_height (widget), x, y, &hit))
+  if (!strata_figure_hit_test (&in, gtk_widget_get_width (widget), gtk_widget_get_height (widget), x, y, &hit)
+      || hit.overview) /* the strip moves the range (drag_cb), it selects nothing */
     return;
   g_object_freeze_notify (G_OBJECT (self->model));
   if (hit.layer >= 0)
@@ -70,12 +79,129 @@ pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, StrataFig
     g_signal_emit (self, signals[CHECKPOINT_ACTIVATED], 0, hit.panel, hit.checkpoint, hit.layer);
 }
 
+/* The overview strip: where a press or drag on it lands, the range is centred. */
+static gboolean
+center_on_overview (StrataFigureView *self, double x, double y)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  StrataFigureInput in;
+  strata_view_model_fill_input (self->model, self->kind, &in);
+  StrataFigureHit hit;
+  if (!strata_figure_hit_test (&in, gtk_widget_get_width (widget), gtk_widget_get_height (widget), x, y, &hit)
+      || !hit.overview)
+    return FALSE;
+  strata_view_model_center_range (self->model, hit.position);
+  return TRUE;
+}
+
+static void
+drag_begin_cb (GtkGestureDrag *gesture, double x, double y, StrataFigureView *self)
+{
+  self->dragging_overview = center_on_overview (self, x, y);
+  if (!self->dragging_overview)
+    gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+}
+
+static void
+drag_update_cb (GtkGestureDrag *gesture, double dx, double dy, StrataFigureView *self)
+{
+  double x, y;
+  if (!self->dragging_overview || !gtk_gesture_drag_get_start_point (gesture, &x, &y))
+    return;
+  /* Along the strip even when the pointer strays above or below it. */
+  StrataFigureInput in;
+  strata_view_model_fill_input (self->model, self->kind, &in);
+  double px, py, pw, ph;
+  GtkWidget *widget = GTK_WIDGET (self);
+  if (!strata_figure_get_plot_area (&in, gtk_widget_get_width (widget), gtk_widget_get_height (widget), 0, &px, &py,
+                                    &pw, &ph))
+    return;
+  center_on_overview (self, CLAMP (x + dx, px, px + pw - 1), y);
+}
+
+/* Whether the figure has an axis of positions the range applies to. */
+static gboolean
+has_positions (StrataFigureView *self)
+{
+  StrataFigureInput in;
+  strata_view_model_fill_input (self->model, self->kind, &in);
+  return strata_figure_n_positions (&in) > 0;
+}
+
+/* Ctrl + wheel zooms about the position under the pointer; the wheel scrolls the range
+ * (vertical or horizontal wheel alike; a notch moves a tenth of the range). */
+static gboolean
+scroll_cb (GtkEventControllerScroll *ctl, double dx, double dy, StrataFigureView *self)
+{
+  if (!has_positions (self))
+    return FALSE;
+  GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (ctl));
+  double delta = fabs (dy) >= fabs (dx) ? dy : dx;
+  if (delta == 0)
+    return FALSE;
+  int first, count;
+  strata_view_model_get_range (self->model, &first, &count);
+  if (state & GDK_CONTROL_MASK) {
+    strata_view_model_zoom (self->model, delta < 0 ? 0.8 : 1.25, self->pointer_position);
+    return TRUE;
+  }
+  int step = MAX (count / 10, 1);
+  strata_view_model_scroll_range (self->model, delta > 0 ? step : -step);
+  return TRUE;
+}
+
+/* The position under the pointer, where Ctrl + wheel zooms (-1: none). */
+static void
+motion_cb (GtkEventControllerMotion *ctl, double x, double y, StrataFigureView *self)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  StrataFigureInput in;
+  strata_view_model_fill_input (self->model, self->kind, &in);
+  StrataFigureHit hit;
+  self->pointer_position = strata_figure_hit_test (&in, gtk_widget_get_width (widget), gtk_widget_get_height (widget),
+                                                   x, y, &hit) && !hit.overview ? hit.position : -1;
+}
+
+/* Checkpoint figures with positions: Left / Right move the selected position (the range
+ * follows), + / - zoom the range about it. */
+static gboolean
+position_key (StrataFigureView *self, guint keyval)
+{
+  int T = strata_view_model_get_n_positions (self->model);
+  if (T <= 0)
+    return FALSE;
+  const StrataViewState *v = strata_view_model_get_state (self->model);
+  int p = v->position >= 0 ? v->position : T - 1;
+  switch (keyval) {
+  case GDK_KEY_Left: case GDK_KEY_KP_Left:
+    strata_view_model_set_position (self->model, MAX (p - 1, 0));
+    return TRUE;
+  case GDK_KEY_Right: case GDK_KEY_KP_Right:
+    strata_view_model_set_position (self->model, MIN (p + 1, T - 1));
+    return TRUE;
+  case GDK_KEY_plus: case GDK_KEY_equal: case GDK_KEY_KP_Add:
+    if (!has_positions (self))
+      return FALSE;
+    strata_view_model_zoom (self->model, 0.5, -1);
+    return TRUE;
+  case GDK_KEY_minus: case GDK_KEY_KP_Subtract:
+    if (!has_positions (self))
+      return FALSE;
+    strata_view_model_zoom (self->model, 2.0, -1);
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
 /* Series figures: Left and Right move the selected checkpoint along its run, Return (or
  * Enter, or Space) activates it at the selected layer, as a click on its cell does. */
 static gboolean
 key_pressed_cb (GtkEventControllerKey *ctl, guint keyval, guint keycode, GdkModifierType state,
                 StrataFigureView *self)
 {
+  if (!STRATA_FIGURE_IS_SERIES (self->kind))
+    return !(state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) && position_key (self, keyval);
   StrataSeries *series = strata_view_model_get_series (self->model);
   if (!STRATA_FIGURE_IS_SERIES (self->kind) || !series || series->runs->len == 0
       || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SHIFT_MASK)))
@@ -143,6 +269,18 @@ strata_figure_view_init (StrataFigureView *self)
   GtkEventController *keys = gtk_event_controller_key_new ();
   g_signal_connect (keys, "key-pressed", G_CALLBACK (key_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  GtkGesture *drag = gtk_gesture_drag_new ();
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+  GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES
+                                                                | GTK_EVENT_CONTROLLER_SCROLL_DISCRETE);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (scroll_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+  self->pointer_position = -1;
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);

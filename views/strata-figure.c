@@ -2,7 +2,7 @@
  *
  * A figure kind is a row of `kinds` below: how to build its normalised data from the input
  * (strata-figure-data.c) and how to draw, lay out, hit-test and describe that data (its draw
- * file). The three heat maps share every row function but the builder and the hit test.
+ * file). The heat maps share every row function but the builder and the hit test.
  * Adding a kind is adding its row; the entry points at the end only look the row up. */
 #include <math.h>
 
@@ -12,12 +12,17 @@
  * differ only in the type pointed to). */
 typedef gpointer (*FigureBuild) (const StrataFigureInput *in);
 typedef void (*FigureDraw) (cairo_t *cr, gconstpointer f, double width, double height);
+typedef void (*FigureRange) (gpointer f, const StrataViewState *v);
 
 typedef struct {
   /* The normalised data (a StrataHeatFigure, StrataCurveFigure, ...), or NULL when the
    * input holds nothing for this kind. Called with in->a set. */
   FigureBuild build;
   GDestroyNotify free;
+  /* Optional: crop the built data to the view's position range (its axes of positions), and
+   * the length of that axis before cropping (0: the figure has none). */
+  FigureRange range;
+  int (*n_positions) (gconstpointer f);
   FigureDraw draw;
   /* The plot rectangle of `panel` (the cells or the curves) at width x height; FALSE when
    * the figure has no such panel. */
@@ -68,7 +73,7 @@ append_cell_text (GString *s, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
-/* ---- heat maps: lens, patching, attention ---- */
+/* ---- heat maps: lens, patching, attention, trace ---- */
 
 static gboolean
 heat_plot_area (cairo_t *cr, gconstpointer data, double width, double height, int panel, double *x, double *y,
@@ -86,7 +91,9 @@ heat_plot_area (cairo_t *cr, gconstpointer data, double width, double height, in
   return TRUE;
 }
 
-/* The cell under (x, y): sets hit->panel and returns its row and column. */
+/* The cell under (x, y): sets hit->panel and returns its row and column (absolute: a grid
+ * cropped to a position range names positions of the whole sequence). On an overview strip
+ * it fills hit->panel, hit->position and hit->overview and returns FALSE: no cell. */
 static gboolean
 heat_cell (cairo_t *cr, const StrataHeatFigure *f, double width, double height, double x, double y,
            StrataFigureHit *hit, int *row, int *col)
@@ -94,6 +101,10 @@ heat_cell (cairo_t *cr, const StrataHeatFigure *f, double width, double height, 
   StrataHeatLayout lay;
   int panel;
   strata_heat_layout (cr, f, width, height, &lay);
+  if (strata_heat_hit_overview (&lay, f, x, y, &hit->panel, &hit->position)) {
+    hit->overview = TRUE;
+    return FALSE;
+  }
   if (!strata_heat_hit (&lay, f, x, y, &panel, row, col))
     return FALSE;
   hit->panel = panel;
@@ -158,18 +169,40 @@ append_trace (GString *s, const char *what, const StrataGrid *g)
   g_string_append_c (s, '.');
 }
 
+/* The outlined cells (the trace figure's first held cell per target): "“L” at layer 5,
+ * position 20". */
+static void
+append_outlined (GString *s, const StrataHeatFigure *f, const StrataGrid *g)
+{
+  if (!g->outlined || !f->legend)
+    return;
+  g_string_append (s, " Outlined:");
+  for (guint i = 0; i < g->outlined->len; i++) {
+    const StrataGridCell *c = &g_array_index (g->outlined, StrataGridCell, i);
+    const char *what = c->entry >= 0 && (guint) c->entry < f->legend->len ? g_ptr_array_index (f->legend, c->entry) : "?";
+    g_string_append_printf (s, "%s %s at layer %d, position %d", i ? "," : "", what, c->row, c->col);
+  }
+  g_string_append_c (s, '.');
+}
+
 static char *
 heat_describe (gconstpointer data, GString *s)
 {
   const StrataHeatFigure *f = data;
   g_string_append_printf (s, "%s. Rows: %s; columns: %s; colour: %s.", f->caption, f->row_axis, f->col_axis,
                           f->scale_label);
+  if (f->legend)
+    append_labels (s, "Colours, in order", f->legend);
   for (int p = 0; p < f->n_panels; p++) {
     if (f->panels[p]->title)
       g_string_append_printf (s, " Panel %s.", f->panels[p]->title);
+    if (f->panels[p]->overview)
+      g_string_append_printf (s, " Positions %d to %d of %d shown.", f->panels[p]->col_offset,
+                              f->panels[p]->col_offset + f->panels[p]->cols - 1, f->panels[p]->n_overview);
     append_labels (s, "Row labels", f->panels[p]->row_labels);
     append_labels (s, "Column labels", f->panels[p]->col_labels);
     append_trace (s, f->trace_label, f->panels[p]);
+    append_outlined (s, f, f->panels[p]);
     append_cell_text (s, f->panels[p]);
   }
   return g_strdup (f->title);
@@ -256,6 +289,14 @@ accuracy_describe (gconstpointer data, GString *s)
   }
   g_string_append_c (s, '.');
   return g_strdup (f->title);
+}
+
+static int
+heat_n_positions (gconstpointer data)
+{
+  const StrataHeatFigure *f = data;
+  const StrataGrid *g = f->panels[0];
+  return f->col_positions ? g->cols : f->row_positions ? g->rows : 0;
 }
 
 /* Cells stop growing at a cap; the band they leave below is cut off. */
@@ -362,6 +403,7 @@ circuit_describe (gconstpointer data, GString *s)
 /* The members the three heat maps share. */
 #define HEAT_FIGURE                                                                                    \
   .free = (GDestroyNotify) strata_heat_figure_free, .draw = (FigureDraw) strata_heat_draw,             \
+  .range = (FigureRange) strata_heat_figure_apply_range, .n_positions = heat_n_positions,               \
   .plot_area = heat_plot_area, .describe = heat_describe, .fit_height = heat_fit_height
 
 static const FigureKind kinds[] = {
@@ -389,6 +431,10 @@ static const FigureKind kinds[] = {
   [STRATA_FIGURE_ATTENTION] = {
     .build = (FigureBuild) strata_figure_data_attention, .hit = attention_hit, HEAT_FIGURE,
     .empty = "No attention pattern yet: run the lens.",
+  },
+  [STRATA_FIGURE_TRACE] = {
+    .build = (FigureBuild) strata_figure_data_trace, .hit = lens_hit, HEAT_FIGURE,
+    .empty = "No logit-lens result yet: run the lens on a prompt the model continues (Generate).",
   },
   [STRATA_FIGURE_SERIES_HEATMAP] = {
     .build = (FigureBuild) strata_figure_data_series, .hit = series_hit, HEAT_FIGURE,
@@ -431,6 +477,8 @@ built_new (const StrataFigureInput *in, gboolean measure)
   Built b = { kind_of (in->kind), NULL, NULL };
   if (b.kind && (STRATA_FIGURE_IS_SERIES (in->kind) ? in->series != NULL : in->a != NULL))
     b.data = b.kind->build (in);
+  if (b.data && b.kind->range)
+    b.kind->range (b.data, in->view);
   if (b.data && measure)
     b.cr = strata_figure_scratch_cr ();
   return b;
@@ -482,8 +530,9 @@ strata_figure_hit_test (const StrataFigureInput *in, double width, double height
 {
   hit->panel = hit->layer = hit->position = hit->head = hit->checkpoint = -1;
   hit->step = -1;
+  hit->overview = FALSE;
   g_auto (Built) b = built_new (in, TRUE);
-  return b.data && b.kind->hit (b.cr, in, b.data, width, height, x, y, hit);
+  return b.data && (b.kind->hit (b.cr, in, b.data, width, height, x, y, hit) || hit->overview);
 }
 
 gboolean
@@ -492,6 +541,20 @@ strata_figure_get_plot_area (const StrataFigureInput *in, double width, double h
 {
   g_auto (Built) b = built_new (in, TRUE);
   return b.data && b.kind->plot_area (b.cr, b.data, width, height, panel, x, y, w, h);
+}
+
+int
+strata_figure_n_positions (const StrataFigureInput *in)
+{
+  const FigureKind *kind = kind_of (in->kind);
+  if (!kind || !kind->n_positions)
+    return 0;
+  StrataViewState whole = *in->view;
+  whole.range_count = 0;
+  StrataFigureInput all = *in;
+  all.view = &whole;
+  g_auto (Built) b = built_new (&all, FALSE);
+  return b.data ? kind->n_positions (b.data) : 0;
 }
 
 /* Whether the input has anything to draw for its kind (exports refuse empty figures). */

@@ -42,6 +42,9 @@ typedef struct {
   int head;
   int checkpoint; /* series figures: index of the checkpoint in the run (step order) */
   gint64 step;    /* series figures: its training step */
+  /* The point is on the overview strip of a figure cropped to a position range: `position`
+   * is the one under it in the whole sequence (the window moves there; nothing is selected). */
+  gboolean overview;
 } StrataFigureHit;
 
 /* What activating checkpoint `checkpoint` of training run `run` of a series figure opens (the
@@ -95,6 +98,21 @@ void strata_figure_describe (const StrataFigureInput *in, char **title, char **d
 gboolean strata_figure_export_analysis (const StrataAnalysis *a, const StrataAnalysis *b, StrataFigureKind kind,
                                         const StrataViewState *v, const char *path, double scale, GError **error);
 
+/* A position range "A:B" (half-open, 0-based; "A:" and ":B" run to an end) of a sequence of
+ * `n_positions`: *first and *count, or FALSE with an error that says what is wrong and gives
+ * the sequence length (callers prefix the option's or field's name). */
+gboolean strata_figure_parse_range (const char *text, int n_positions, int *first, int *count, GError **error);
+
+/* The length of the figure's axis of positions in the whole sequence (the primary
+ * analysis' panel), what a range is checked against; 0 when the figure has no such axis or
+ * nothing to draw. */
+int strata_figure_n_positions (const StrataFigureInput *in);
+
+/* For tests: every text a figure draws is reported to `func` with its ink box in device
+ * units (after any rotation), as it is drawn. NULL stops reporting. Not thread-safe. */
+typedef void (*StrataFigureTextFunc) (const char *text, double x0, double y0, double x1, double y1, gpointer data);
+void strata_figure_set_text_observer (StrataFigureTextFunc func, gpointer data);
+
 /* The older spelling of strata_figure_kind_to_string() (probes/strata-analysis.h). */
 #define strata_figure_kind_name(kind) strata_figure_kind_to_string (kind)
 
@@ -108,6 +126,7 @@ typedef enum {
   STRATA_FIGURE_ERROR_FORMAT,  /* unknown extension */
   STRATA_FIGURE_ERROR_WRITE,
   STRATA_FIGURE_ERROR_EMPTY,   /* nothing to draw for this figure */
+  STRATA_FIGURE_ERROR_RANGE,   /* a position range that is not A:B inside the sequence */
 } StrataFigureError;
 
 G_END_DECLS

@@ -1,4 +1,5 @@
-/* strata-topk-panel.c: rebuilt from the view model on every change (k is small). */
+/* strata-topk-panel.c: rebuilt from the view model on every change (k is small; the trace
+ * resolution it lists with the trace figure is a pass over (L+1) x T ranks per target). */
 #include "strata-topk-panel.h"
 
 struct _StrataTopkPanel {
@@ -51,6 +52,55 @@ add_row (StrataTopkPanel *self, int row, const char *token, double prob, const c
   gtk_grid_attach (GTK_GRID (self->grid), value, 2, row, 1, 1);
 }
 
+static GtkWidget *
+section_label (const char *text)
+{
+  GtkWidget *l = gtk_label_new (text);
+  gtk_label_set_xalign (GTK_LABEL (l), 0);
+  gtk_widget_add_css_class (l, "heading");
+  gtk_widget_set_margin_top (l, 10);
+  return l;
+}
+
+/* While the trace figure shows: per target the trace writes, its first cell held before it
+ * is written and how many tokens ahead (probes/strata-trace-resolution.h). */
+static void
+add_trace_rows (StrataTopkPanel *self, const StrataLensResult *r, int row)
+{
+  StrataAnalysis *a = strata_view_model_get_analysis (self->model, 0);
+  const StrataViewState *v = strata_view_model_get_state (self->model);
+  if (v->figure != STRATA_FIGURE_TRACE || !a->prompts || a->prompts->prompts->len == 0)
+    return;
+  const StrataPrompt *p = g_ptr_array_index (a->prompts->prompts,
+                                             (guint) CLAMP (v->prompt, 0, (int) a->prompts->prompts->len - 1));
+  StrataTraceOptions o = { MAX (v->trace.topk, 1), v->trace.anywhere };
+  g_autoptr (StrataTraceResolution) t = strata_trace_resolution_new (r, p->n_generated, &o, NULL);
+  if (!t)
+    return;
+  g_autofree char *title = g_strdup_printf ("First held before written (top %d)", t->topk);
+  gtk_grid_attach (GTK_GRID (self->grid), section_label (title), 0, row++, 3, 1);
+  for (guint i = 0; i < t->targets->len; i++) {
+    const StrataTraceTarget *tt = g_ptr_array_index (t->targets, i);
+    if (tt->written->len == 0)
+      continue;
+    g_autofree char *where = tt->first_position >= 0
+                               ? g_strdup_printf ("layer %d, position %d: %d ahead", tt->first_layer,
+                                                  tt->first_position, tt->tokens_ahead)
+                               : g_strdup ("not held before written");
+    GtkWidget *name = gtk_label_new (tt->name);
+    gtk_label_set_xalign (GTK_LABEL (name), 0);
+    gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
+    gtk_label_set_max_width_chars (GTK_LABEL (name), 14);
+    gtk_widget_add_css_class (name, "monospace");
+    GtkWidget *value = gtk_label_new (where);
+    gtk_label_set_xalign (GTK_LABEL (value), 1);
+    gtk_widget_add_css_class (value, "numeric");
+    gtk_widget_add_css_class (value, "dim-label");
+    gtk_grid_attach (GTK_GRID (self->grid), name, 0, row, 1, 1);
+    gtk_grid_attach (GTK_GRID (self->grid), value, 1, row++, 2, 1);
+  }
+}
+
 static void
 rebuild (StrataTopkPanel *self)
 {
@@ -85,11 +135,7 @@ rebuild (StrataTopkPanel *self)
     add_row (self, row++, tok, r->topk_prob[c], NULL, i == 0);
   }
   if (r->targets && r->targets->len > 0) {
-    GtkWidget *sep = gtk_label_new ("Targets");
-    gtk_label_set_xalign (GTK_LABEL (sep), 0);
-    gtk_widget_add_css_class (sep, "heading");
-    gtk_widget_set_margin_top (sep, 10);
-    gtk_grid_attach (GTK_GRID (self->grid), sep, 0, row++, 3, 1);
+    gtk_grid_attach (GTK_GRID (self->grid), section_label ("Targets"), 0, row++, 3, 1);
     for (guint t = 0; t < r->targets->len; t++) {
       const StrataLensTarget *tg = g_ptr_array_index (r->targets, t);
       gsize c = (gsize) k * r->T + pos;
@@ -97,6 +143,7 @@ rebuild (StrataTopkPanel *self)
       add_row (self, row++, tg->name, tg->prob[c], extra, FALSE);
     }
   }
+  add_trace_rows (self, r, row);
 }
 
 static void

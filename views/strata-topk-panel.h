@@ -1,5 +1,6 @@
 /* strata-topk-panel.h: the side panel listing the lens' top-k tokens, with their
- * probabilities, and each target's probability and rank at the selected layer and position. */
+ * probabilities, and each target's probability and rank at the selected layer and position;
+ * with the trace figure, where each target the trace writes is first held. */
 #pragma once
 
 #include <gtk/gtk.h>

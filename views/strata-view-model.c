@@ -1,6 +1,7 @@
 /* strata-view-model.c: shared view state (Sysprof's "one selection object" pattern). */
 #include "strata-view-model.h"
 
+#include <math.h>
 #include <string.h>
 
 struct _StrataViewModel {
@@ -116,17 +117,20 @@ strata_view_model_set_analysis (StrataViewModel *self, int index, StrataAnalysis
   g_return_if_fail (STRATA_IS_VIEW_MODEL (self) && (index == 0 || index == 1));
   if (self->analysis[index] == analysis)
     return;
+  int T_before = strata_view_model_get_n_positions (self); /* read before the old one goes */
   if (self->analysis[index] && self->free_func[index])
     self->free_func[index] (self->analysis[index]);
   self->analysis[index] = analysis;
   self->free_func[index] = free_func;
-  /* keep the selection inside the new result */
+  /* keep the selection inside the new result; another sequence shows whole at first */
   int max = strata_view_model_get_max_layer (self);
   if (max >= 0 && self->state.layer > max)
     self->state.layer = max;
   int T = strata_view_model_get_n_positions (self);
   if (self->state.position >= T)
     self->state.position = T - 1;
+  if (T != T_before)
+    self->state.range_first = self->state.range_count = 0;
   emit (self, 0);
 }
 
@@ -251,6 +255,23 @@ strata_view_model_get_layer (StrataViewModel *self)
   return self->state.layer;
 }
 
+/* Keep the range inside the T positions, and the selection inside the range. */
+static void
+clamp_range (StrataViewState *v, int T)
+{
+  if (v->range_count <= 0)
+    return;
+  if (T <= 0 || v->range_count >= T) {
+    v->range_first = v->range_count = 0;
+    return;
+  }
+  if (v->position >= 0 && v->position < v->range_first)
+    v->range_first = v->position;
+  else if (v->position >= v->range_first + v->range_count)
+    v->range_first = v->position - v->range_count + 1;
+  v->range_first = CLAMP (v->range_first, 0, T - v->range_count);
+}
+
 void
 strata_view_model_set_position (StrataViewModel *self, int position)
 {
@@ -259,7 +280,117 @@ strata_view_model_set_position (StrataViewModel *self, int position)
   if (position == self->state.position)
     return;
   self->state.position = position;
+  clamp_range (&self->state, T);
   emit (self, PROP_POSITION);
+}
+
+void
+strata_view_model_set_range (StrataViewModel *self, int first, int count)
+{
+  int T = strata_view_model_get_n_positions (self);
+  StrataViewState old = self->state;
+  self->state.range_first = MAX (first, 0);
+  self->state.range_count = MAX (count, 1);
+  if (self->state.range_first + self->state.range_count > T)
+    self->state.range_first = MAX (T - self->state.range_count, 0);
+  /* A range chosen on purpose keeps its place: the selection moves into it. */
+  int p = self->state.position;
+  if (T > 0 && self->state.range_count < T
+      && (p < self->state.range_first || p >= self->state.range_first + self->state.range_count))
+    self->state.position = CLAMP (p, self->state.range_first, self->state.range_first + self->state.range_count - 1);
+  clamp_range (&self->state, T);
+  if (old.range_first == self->state.range_first && old.range_count == self->state.range_count
+      && old.position == self->state.position)
+    return;
+  emit (self, old.position != self->state.position ? PROP_POSITION : 0);
+}
+
+void
+strata_view_model_get_range (StrataViewModel *self, int *first, int *count)
+{
+  int T = strata_view_model_get_n_positions (self);
+  gboolean set = self->state.range_count > 0 && self->state.range_count < T;
+  *first = set ? self->state.range_first : 0;
+  *count = set ? self->state.range_count : T;
+}
+
+void
+strata_view_model_zoom (StrataViewModel *self, double factor, int anchor)
+{
+  int first, count, T = strata_view_model_get_n_positions (self);
+  strata_view_model_get_range (self, &first, &count);
+  if (T <= 0 || !(factor > 0))
+    return;
+  if (anchor < 0)
+    anchor = self->state.position >= 0 ? self->state.position : first + count / 2;
+  anchor = CLAMP (anchor, 0, T - 1);
+  /* at least 4 positions: fewer would not be a trace any more */
+  int n = CLAMP ((int) lround (count * factor), MIN (4, T), T);
+  if (n == count)
+    n = CLAMP (count + (factor < 1 ? -1 : 1), MIN (4, T), T);
+  double at = count > 0 ? (double) (anchor - first) / count : 0.5;
+  int new_first = (int) lround (anchor - at * n);
+  /* the selection stays in view: the anchor is usually it */
+  int p = self->state.position;
+  if (p >= 0 && n < T) {
+    new_first = MIN (new_first, p);
+    new_first = MAX (new_first, p - n + 1);
+  }
+  strata_view_model_set_range (self, new_first, n >= T ? T : n);
+}
+
+void
+strata_view_model_scroll_range (StrataViewModel *self, int delta)
+{
+  int first, count, T = strata_view_model_get_n_positions (self);
+  strata_view_model_get_range (self, &first, &count);
+  if (count >= T)
+    return;
+  strata_view_model_set_range (self, CLAMP (first + delta, 0, T - count), count);
+}
+
+void
+strata_view_model_center_range (StrataViewModel *self, int position)
+{
+  int first, count;
+  strata_view_model_get_range (self, &first, &count);
+  strata_view_model_scroll_range (self, position - count / 2 - first);
+}
+
+int
+strata_view_model_find (StrataViewModel *self, const char *query, int from)
+{
+  StrataAnalysis *a = self->analysis[0];
+  if (!query || !*query || !a || !a->lens_results || a->lens_results->len == 0)
+    return -1;
+  guint p = (guint) CLAMP (self->state.prompt, 0, (int) a->lens_results->len - 1);
+  const StrataLensResult *r = g_ptr_array_index (a->lens_results, p);
+  if (!r->pieces || r->pieces->len == 0)
+    return -1;
+  /* The decoded sequence, case-folded piece by piece, with where each piece starts. */
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gsize));
+  for (guint j = 0; j < r->pieces->len; j++) {
+    g_array_append_val (starts, text->len);
+    const char *piece = g_ptr_array_index (r->pieces, j);
+    g_autofree char *valid = g_utf8_make_valid (piece ? piece : "", -1);
+    g_autofree char *folded = g_utf8_casefold (valid, -1);
+    g_string_append (text, folded);
+  }
+  g_autofree char *valid_query = g_utf8_make_valid (query, -1);
+  g_autofree char *q = g_utf8_casefold (valid_query, -1);
+  int n = (int) r->pieces->len;
+  from = from < 0 ? 0 : from % n; /* past the end: round to the start */
+  /* The match may begin inside a piece: report that piece. */
+  for (int k = 0; k < n; k++) {
+    int j = (from + k) % n;
+    gsize begin = g_array_index (starts, gsize, j);
+    gsize end = j + 1 < n ? g_array_index (starts, gsize, j + 1) : text->len;
+    for (gsize at = begin; at < end; at++)
+      if (strncmp (text->str + at, q, strlen (q)) == 0)
+        return j;
+  }
+  return -1;
 }
 
 void

@@ -40,6 +40,26 @@ void strata_view_model_set_layer (StrataViewModel *self, int layer);   /* clampe
 int strata_view_model_get_layer (StrataViewModel *self);
 void strata_view_model_set_position (StrataViewModel *self, int position);
 void strata_view_model_set_head (StrataViewModel *self, int head);
+
+/* The visible position range of the position-axis figures (StrataViewState.range_first,
+ * range_count): clamped to the selected prompt's positions; one covering them all is stored
+ * as "all" (count 0). The selection stays in view: a range set (or scrolled) away from it
+ * takes the selection along to its nearest end, and a position selected outside the range
+ * moves the range by the least amount. */
+void strata_view_model_set_range (StrataViewModel *self, int first, int count);
+/* The range as shown: [*first, *first + *count), the whole sequence when none is set. */
+void strata_view_model_get_range (StrataViewModel *self, int *first, int *count);
+/* Zoom by `factor` (< 1: fewer positions, wider cells) keeping position `anchor` at the same
+ * place in the window (-1: the selected position, else the centre). */
+void strata_view_model_zoom (StrataViewModel *self, double factor, int anchor);
+/* Move the range by `delta` positions; it stops at either end. */
+void strata_view_model_scroll_range (StrataViewModel *self, int delta);
+/* Centre the range on `position` (the overview strip's click and drag). */
+void strata_view_model_center_range (StrataViewModel *self, int position);
+/* The first position at or after `from` (wrapping round to 0) where `query` occurs in the
+ * decoded sequence (the selected prompt's pieces joined; case-insensitive): the position
+ * whose piece holds the match's first byte. -1 when it does not occur. */
+int strata_view_model_find (StrataViewModel *self, const char *query, int from);
 void strata_view_model_set_figure (StrataViewModel *self, StrataFigureKind figure);
 void strata_view_model_set_target (StrataViewModel *self, const char *target);
 /* Prompt-set tag of the aggregate (MRR) curves; NULL or "all": every prompt. */

@@ -94,6 +94,20 @@ cuda_free (const StrataBackend *be, void *p)
     strata_cuda_fail (STRATA_CUDA_CTX (be), "cudaFree", err);
 }
 
+/* Free memory of the context's device now (the weights already resident); 0 when the
+ * driver does not say. */
+static size_t
+cuda_memory_free (const StrataBackend *be)
+{
+  size_t free_bytes = 0, total = 0;
+  if (cudaSetDevice (STRATA_CUDA_CTX (be)->device) != cudaSuccess ||
+      cudaMemGetInfo (&free_bytes, &total) != cudaSuccess) {
+    cudaGetLastError ();
+    return 0;
+  }
+  return free_bytes;
+}
+
 /* Copies wait for the stream: the host may reuse src (upload) or read dst (download) as
  * soon as they return, and queued kernels see uploaded values in order. */
 static StrataStatus
@@ -226,6 +240,7 @@ cuda_open (void)
   be->scale = strata_cuda_scale_forward;
   be->softcap = strata_cuda_softcap_forward;
   be->last_error = cuda_last_error;
+  be->memory_free = cuda_memory_free;
 
   cudaDeviceProp prop;
   if (cudaGetDeviceProperties (&prop, 0) == cudaSuccess)

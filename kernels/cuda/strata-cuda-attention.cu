@@ -1,13 +1,17 @@
 /* strata-cuda-attention.cu: causal attention with grouped key/value heads.
  *
- *   q (B, T, H, D), k v (B, T, K, D) -> pattern (B, H, T, T), z (B, T, H, D)
+ *   q (B, Tq, H, D), k v (B, Tk, K, D) -> pattern (B, H, Tq, Tk), z (B, Tq, H, D)
+ *
+ * The queries are the last Tq of the Tk positions (Tq < Tk: decoding with cached keys).
+ * The pattern is always formed, in the context's scratch when the caller asks for none (the
+ * CPU backend's query tiles have no counterpart here yet).
  *
  * Three launches for the whole batch, whatever B, H and K/H are: a batched cuBLAS product
  * for the scores of every (sequence, head), a causal softmax that also zeroes the upper
  * triangle, and a batched product P · V. Query head h reads key/value head h / (H/K).
  * The heads are strided views (rows of q are H*D apart), which cuBLAS takes as leading
  * dimensions; per-head pointers are written on the device by ptrs_kernel. Row-major/
- * column-major as in strata-cuda-linear.cu: a row-major (T, T) P is the column-major Pᵀ. */
+ * column-major as in strata-cuda-linear.cu: a row-major (Tq, Tk) P is the column-major Pᵀ. */
 #include <math.h>
 
 #include "strata-cuda-private.h"
@@ -20,31 +24,32 @@ typedef struct {
 
 static __global__ void
 ptrs_kernel (AttnPtrs a, float *z, float *pattern, const float *q, const float *k,
-             const float *v, int B, int T, int H, int K, int D)
+             const float *v, int B, int Tq, int Tk, int H, int K, int D)
 {
   int n = B * H, group = H / K;
   for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < n; idx += gridDim.x * blockDim.x) {
     int b = idx / H, h = idx % H, kv = h / group;
-    a.q[idx] = q + (size_t) b * T * H * D + (size_t) h * D;
-    a.k[idx] = k + (size_t) b * T * K * D + (size_t) kv * D;
-    a.v[idx] = v + (size_t) b * T * K * D + (size_t) kv * D;
-    a.z[idx] = z + (size_t) b * T * H * D + (size_t) h * D;
-    a.p[idx] = pattern + (size_t) idx * T * T;
+    a.q[idx] = q + (size_t) b * Tq * H * D + (size_t) h * D;
+    a.k[idx] = k + (size_t) b * Tk * K * D + (size_t) kv * D;
+    a.v[idx] = v + (size_t) b * Tk * K * D + (size_t) kv * D;
+    a.z[idx] = z + (size_t) b * Tq * H * D + (size_t) h * D;
+    a.p[idx] = pattern + (size_t) idx * Tq * Tk;
   }
 }
 
-/* p (rows, T), rows = B*H*T, row r is query position r % T: soft-capped scores (cap > 0),
+/* p (rows, Tk), rows = B*H*Tq, row r is query position Tk - Tq + r % Tq: soft-capped scores
+ * (cap > 0),
  * softmax over the visible keys lo <= j <= i (lo = i - window + 1 with a window), zero
  * elsewhere. One warp per row; the max in float, the sum in double, as the CPU backend does. */
 static __global__ void
-softmax_kernel (float *p, size_t rows, int T, float cap, int window)
+softmax_kernel (float *p, size_t rows, int Tq, int Tk, float cap, int window)
 {
   size_t row = (blockIdx.x * (size_t) blockDim.x + threadIdx.x) / 32;
   int lane = threadIdx.x % 32;
   if (row >= rows)
     return; /* whole warps leave together: blockDim is a multiple of 32 */
-  float *r = p + row * T;
-  int i = (int) (row % T);
+  float *r = p + row * Tk;
+  int i = Tk - Tq + (int) (row % Tq);
   int lo = window > 0 && i >= window ? i - window + 1 : 0;
   float mx = -INFINITY;
   for (int j = lo + lane; j <= i; j += 32) {
@@ -63,23 +68,31 @@ softmax_kernel (float *p, size_t rows, int T, float cap, int window)
   for (int o = 16; o > 0; o >>= 1)
     sum += __shfl_xor_sync (0xffffffffu, sum, o);
   float inv = (float) (1.0 / sum);
-  for (int j = lane; j < T; j += 32)
+  for (int j = lane; j < Tk; j += 32)
     r[j] = j >= lo && j <= i ? r[j] * inv : 0.0f;
 }
 
 extern "C" StrataStatus
 strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern, const float *q,
-                               const float *k, const float *v, int B, int T, int H, int K, int D,
-                               const StrataAttnParams *ap)
+                               const float *k, const float *v, int B, int Tq, int Tk, int H, int K,
+                               int D, const StrataAttnParams *ap)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if (B < 0 || T < 0 || H <= 0 || K <= 0 || D <= 0 || H % K)
-    return strata_cuda_fail_arg (ctx, "attention: bad shape (K must divide H)");
+  if (B < 0 || Tq < 0 || Tk < Tq || H <= 0 || K <= 0 || D <= 0 || H % K)
+    return strata_cuda_fail_arg (ctx, "attention: bad shape (K must divide H, Tq <= Tk)");
   int n = B * H;
-  if (n == 0 || T == 0)
+  if (n == 0 || Tq == 0)
     return STRATA_OK;
+  StrataStatus st;
+  if (!pattern) {
+    st = strata_cuda_reserve (ctx, (void **) &ctx->attn_pattern, &ctx->attn_pattern_cap,
+                              (size_t) n * Tq * Tk, sizeof (float), "attention: pattern scratch");
+    if (st != STRATA_OK)
+      return st;
+    pattern = ctx->attn_pattern;
+  }
 
-  StrataStatus st = strata_cuda_reserve (ctx, (void **) &ctx->attn_ptrs, &ctx->attn_cap,
+  st = strata_cuda_reserve (ctx, (void **) &ctx->attn_ptrs, &ctx->attn_cap,
                                          (size_t) 5 * n, sizeof (void *), "attention: pointers");
   if (st != STRATA_OK)
     return st;
@@ -90,26 +103,26 @@ strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern
   a.p = (float **) ctx->attn_ptrs + 3 * (size_t) n;
   a.z = (float **) ctx->attn_ptrs + 4 * (size_t) n;
   ptrs_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (a, z, pattern, q,
-                                                                                k, v, B, T, H, K, D);
+                                                                                k, v, B, Tq, Tk, H, K, D);
   STRATA_CUDA_LAUNCHED (ctx, "ptrs_kernel");
 
-  /* Pᵀ (T, T) column-major = scale · k_h · q_hᵀ, i.e. P[i][j] = scale · q_i · k_j. */
+  /* Pᵀ (Tk, Tq) column-major = scale · k_h · q_hᵀ, i.e. P[i][j] = scale · q_i · k_j. */
   float scale = ap->scale, one = 1.0f, zero = 0.0f;
-  STRATA_CUBLAS_TRY (ctx, cublasSgemmBatched (ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, D,
-                                              &scale, a.k, K * D, a.q, H * D, &zero, a.p, T, n));
+  STRATA_CUBLAS_TRY (ctx, cublasSgemmBatched (ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, Tk, Tq, D,
+                                              &scale, a.k, K * D, a.q, H * D, &zero, a.p, Tk, n));
 
-  size_t rows = (size_t) n * T;
+  size_t rows = (size_t) n * Tq;
   size_t blocks = (rows * 32 + STRATA_CUDA_BLOCK - 1) / STRATA_CUDA_BLOCK;
   if (blocks > 0x7fffffff)
     return strata_cuda_fail_arg (ctx, "attention: too many rows for one launch");
-  softmax_kernel<<<(unsigned) blocks, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (pattern, rows, T, ap->softcap,
+  softmax_kernel<<<(unsigned) blocks, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (pattern, rows, Tq, Tk, ap->softcap,
                                                                             ap->window);
   STRATA_CUDA_LAUNCHED (ctx, "softmax_kernel");
 
-  /* z_hᵀ (D, T) column-major = v_hᵀ · Pᵀ, i.e. z[i][d] = Σ_j P[i][j] · v[j][d]. */
-  STRATA_CUBLAS_TRY (ctx, cublasSgemmBatched (ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, T, T, &one,
+  /* z_hᵀ (D, Tq) column-major = v_hᵀ · Pᵀ, i.e. z[i][d] = Σ_j P[i][j] · v[j][d]. */
+  STRATA_CUBLAS_TRY (ctx, cublasSgemmBatched (ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, Tq, Tk, &one,
                                               (const float *const *) a.v, K * D,
-                                              (const float *const *) a.p, T, &zero, a.z, H * D,
+                                              (const float *const *) a.p, Tk, &zero, a.z, H * D,
                                               n));
   return STRATA_OK;
 }

@@ -45,14 +45,14 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
   return STRATA_OK;
 }
 
-/* table (T, dims/2): cos and sin of t · theta^(-2i/dims), computed in double and rounded
- * once, exactly as the CPU backend does per element. */
+/* table (T, dims/2): cos and sin of (pos0 + t) · theta^(-2i/dims), computed in double and
+ * rounded once, exactly as the CPU backend does per element. */
 static __global__ void
-rope_table_kernel (float2 *table, int T, int dims, float theta)
+rope_table_kernel (float2 *table, int T, int pos0, int dims, float theta)
 {
   int half = dims / 2;
   GRID_STRIDE (j, (size_t) T * half) {
-    int t = (int) (j / half), i = (int) (j % half);
+    int t = pos0 + (int) (j / half), i = (int) (j % half);
     double angle = t * pow ((double) theta, -2.0 * i / dims);
     table[j] = make_float2 ((float) cos (angle), (float) sin (angle));
   }
@@ -79,14 +79,14 @@ rope_kernel (float *x, const float2 *table, size_t B, int T, int nh, int D, int 
 }
 
 extern "C" StrataStatus
-strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int nh, int D,
+strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int nh, int D, int pos0,
                           const StrataRopeParams *p)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
   if (p->pairing == STRATA_ROPE_NONE)
     return STRATA_OK;
   int dims = p->dims;
-  if (B < 0 || T < 0 || nh < 0 || D < 0 || dims <= 0 || dims % 2 || dims > D)
+  if (B < 0 || T < 0 || nh < 0 || D < 0 || pos0 < 0 || dims <= 0 || dims % 2 || dims > D)
     return strata_cuda_fail_arg (ctx, "rope: bad shape (rotary dims must be even and at most D)");
   size_t pairs = (size_t) T * (dims / 2);
   if (!B || !nh || !pairs)
@@ -96,7 +96,7 @@ strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int n
   if (st != STRATA_OK)
     return st;
   rope_table_kernel<<<strata_cuda_blocks (pairs), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
-      ctx->rope_table, T, dims, p->theta);
+      ctx->rope_table, T, pos0, dims, p->theta);
   STRATA_CUDA_LAUNCHED (ctx, "rope_table_kernel");
   size_t n = (size_t) B * pairs * nh;
   rope_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (

@@ -27,6 +27,8 @@ typedef struct {
   size_t rope_cap;    /* in elements */
   void **attn_ptrs;   /* 5 arrays of B*H pointers for the batched attention products */
   size_t attn_cap;    /* in pointers */
+  float *attn_pattern; /* (B, H, Tq, Tk) when the caller asks for no pattern */
+  size_t attn_pattern_cap; /* in floats */
   char error[512];
 } StrataCudaContext;
 
@@ -83,10 +85,10 @@ StrataStatus strata_cuda_norm_forward (const StrataBackend *be, float *y, const 
 StrataStatus strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat *table,
                                         const int32_t *ids, int R, int C);
 StrataStatus strata_cuda_rope_forward (const StrataBackend *be, float *x, int B, int T, int nh,
-                                       int D, const StrataRopeParams *p);
+                                       int D, int pos0, const StrataRopeParams *p);
 StrataStatus strata_cuda_attention_forward (const StrataBackend *be, float *z, float *pattern,
                                             const float *q, const float *k, const float *v,
-                                            int B, int T, int H, int K, int D,
+                                            int B, int Tq, int Tk, int H, int K, int D,
                                             const StrataAttnParams *p);
 StrataStatus strata_cuda_activation_forward (const StrataBackend *be, float *x, const float *up,
                                              size_t n, StrataActivation act);

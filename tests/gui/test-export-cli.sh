@@ -33,4 +33,22 @@ grep -q "x.jpg" "$TMP/err" || fail "bad extension message does not name the file
 grep -q "missing.h5" "$TMP/err" || fail "missing session message does not name the file"
 [ ! -e "$TMP/x.svg" ] && [ ! -e "$TMP/x.jpg" ] || fail "a failed export left a file"
 ok "export errors are messages naming the problem"
+# --positions A:B: the lens figure's column labels are those of the whole figure's A..B-1
+# (read from the SVG description); a range past the end names the flag and the length.
+desc_labels () { /usr/bin/python3 -c 'import sys, re, xml.etree.ElementTree as E
+d = E.parse(sys.argv[1]).getroot().find("{http://www.w3.org/2000/svg}desc").text
+print(re.search(r"Column labels: (.*?)\. ", d).group(1))' "$1"; }
+"$STRATA" export "$TMP/s.h5" --figure "$TMP/all.svg" --view lens 2>"$TMP/err" || fail "export lens: $(cat "$TMP/err")"
+T=$(desc_labels "$TMP/all.svg" | awk -F', ' '{print NF}')
+[ "$T" -ge 3 ] || fail "the sample lens has $T positions"
+"$STRATA" export "$TMP/s.h5" --figure "$TMP/part.svg" --view lens --positions 1:3 2>"$TMP/err" \
+  || fail "export --positions 1:3: $(cat "$TMP/err")"
+[ "$(desc_labels "$TMP/part.svg")" = "$(desc_labels "$TMP/all.svg" | awk -F', ' '{print $2 ", " $3}')" ] \
+  || fail "--positions 1:3 labels '$(desc_labels "$TMP/part.svg")', the whole figure's 1..2 are '$(desc_labels "$TMP/all.svg")'"
+grep -q "Positions 1 to 2 of $T shown" "$TMP/part.svg" || fail "--positions 1:3: the description does not say which positions"
+"$STRATA" export "$TMP/s.h5" --figure "$TMP/y.svg" --view lens --positions "2:$((T + 5))" 2>"$TMP/err" \
+  && fail "a range past the end accepted"
+grep -q -- "--positions: .*$T positions" "$TMP/err" || fail "range error does not name the flag and the length: $(cat "$TMP/err")"
+[ ! -e "$TMP/y.svg" ] || fail "a failed --positions export left a file"
+ok "export --positions 1:3 draws positions 1..2 of $T; 2:$((T + 5)) is refused naming --positions and $T"
 echo "1..$n"

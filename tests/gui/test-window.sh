@@ -49,40 +49,9 @@ for t in Xvfb xdotool dbus-daemon; do
 done
 [ -x "$PY" ] || PY=python3
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/strata-gui.XXXXXX")
-XVFB_PID=""; BUS_PID=""; APP_PID=""
-cleanup () {
-  # The app first, then the bus (and what it activated), then the X server: only ours.
-  for pid in $APP_PID $BUS_PID; do
-    [ -n "$pid" ] || continue
-    for child in $(pgrep -P "$pid" 2>/dev/null); do kill -TERM "$child" 2>/dev/null; done
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in $APP_PID $BUS_PID; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
-  [ -n "$XVFB_PID" ] && kill -TERM "$XVFB_PID" 2>/dev/null && wait "$XVFB_PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$HERE/gui-session.sh"
+gui_start strata-gui
 
-fail () {
-  echo "not ok - $*"
-  echo "# ---- app log ----"; sed 's/^/# /' "$TMP/app.log" 2>/dev/null | tail -30
-  exit 1
-}
-
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -noreset 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 &
-XVFB_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/display" ] && break; sleep 0.1; done
-DNUM=$(tr -dc '0-9' <"$TMP/display")
-[ -n "$DNUM" ] || { echo "1..0 # SKIP Xvfb did not start"; exit 77; }
-export DISPLAY=":$DNUM"
-
-mkdir -p "$TMP/run" "$TMP/config" && chmod 700 "$TMP/run"
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$TMP/bus" >"$TMP/dbus.log" 2>&1 &
-BUS_PID=$!
-for _ in $(seq 50); do [ -S "$TMP/bus" ] && break; sleep 0.1; done
-[ -S "$TMP/bus" ] || fail "private session bus did not start"
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$TMP/bus"
 
 A11Y=0
 if "$PY" -c 'import pyatspi' 2>/dev/null; then A11Y=1; fi

@@ -68,7 +68,7 @@ class SessionFromPython(unittest.TestCase):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
         self.assertEqual(int(f.attrs["format_major"]), 1)
-        self.assertEqual(int(f.attrs["format_minor"]), 3)
+        self.assertEqual(int(f.attrs["format_minor"]), 4)
         self.assertRegex(attr_str(f, "program_version"), r"^\d+\.\d+\.\d+")
         self.assertRegex(attr_str(f, "created"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         self.assertRegex(attr_str(f, "modified"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")

@@ -17,7 +17,11 @@ this script
        patch: denoising with the logit difference target - contrast at the last position,
               clean into corrupted, for resid_pre / attn_out / mlp_out at (layer, position)
               and per head (hook_z of one head) over all positions and at the last one:
-              the raw metric and the score (M - M_corr) / (M_clean - M_corr).
+              the raw metric and the score (M - M_corr) / (M_clean - M_corr);
+  4. writes OUT_DIR/gpt2/attribution-golden.json: attribution patching, the first-order
+     estimate of the same patches from one forward and one backward pass (autograd) of the
+     corrupted run (denoise) and of the clean run (noise): metric estimate and score per
+     site, laid out as `patch` above.
 
 Run with Debian's interpreter:  /usr/bin/python3 tools/reference/make_probe_goldens.py [OUT_DIR]
 OUT_DIR defaults to tests/data/probe-golden. The output is the same on every run.
@@ -150,9 +154,11 @@ def rope(x, theta):
     return x * cos + rot * sin
 
 
-def forward(m, p, ids, patches=(), cache=None):
+def forward(m, p, ids, patches=(), cache=None, track=None):
     """patches: (site, layer, pos, head, value) with site in resid_pre/attn_out/mlp_out/z.
-    cache: dict filled with (site, layer) -> (T, ...) activations. Returns logits (T, V)."""
+    cache: dict filled with (site, layer) -> (T, ...) activations. track: dict filled with
+    (site, layer) -> the activation tensor itself, kept in the autograd graph (its .grad is
+    the gradient of whatever is backpropagated from the logits). Returns logits (T, V)."""
     gpt2 = m["family"] == "gpt2"
     T, C, H = len(ids), m["C"], m["H"]
     K = H if gpt2 else m["K"]
@@ -168,9 +174,15 @@ def forward(m, p, ids, patches=(), cache=None):
                     x[pos, head] = v
         if cache is not None:
             cache[(site, l)] = x.clone()
+        if track is not None:
+            x = x + 0  # a node of its own, so its gradient is the total one through every path
+            x.retain_grad()
+            track[(site, l)] = x
         return x
 
     x = p["embed"][torch.tensor(ids)]
+    if track is not None:
+        x.requires_grad_()  # every activation downstream joins the graph
     if gpt2:
         x = x + p["pos"][:T]
     for l, w in enumerate(p["layers"]):
@@ -209,6 +221,35 @@ def forward(m, p, ids, patches=(), cache=None):
 def unembed(m, p, x):
     h = norm(m, x, p["nf"], p.get("nfb"))
     return h @ (p["embed"] if m["family"] == "gpt2" else p["lm_head"]).T
+
+
+def attribution(m, p, run_ids, other_cache, target, contrast, m_clean, m_corr, denoise):
+    """Attribution patching (a first-order estimate of every patching effect): run `run_ids`,
+    backpropagate the logit difference at the last position, and estimate each patch's
+    change of the metric as (a_other - a_run) . dM/da at its site and position, a_other
+    taken from `other_cache`; heads sum hook_z's products over every position (head) or take
+    the last one (head_at). The metric estimate is M_run + that product; the score reads as
+    for real patching (strata-patching.h): denoising (run the corrupted input, patch clean
+    values in) (estimate - M_corr) / (M_clean - M_corr), noising (estimate - M_clean) / (M_clean - M_corr)."""
+    L, T = m["L"], len(run_ids)
+    track = {}
+    logits = forward(m, p, run_ids, track=track)
+    metric = logits[-1, target] - logits[-1, contrast]
+    metric.backward()
+    m_run = float(metric)
+
+    def score(v):
+        return (v - m_corr) / (m_clean - m_corr) if denoise else (v - m_clean) / (m_clean - m_corr)
+
+    sites = {}
+    for site in ("resid_pre", "attn_out", "mlp_out"):
+        sites[site] = [[m_run + float((other_cache[(site, l)][t] - track[(site, l)][t]) @ track[(site, l)].grad[t])
+                        for t in range(T)] for l in range(L)]
+    delta = [(other_cache[("z", l)] - track[("z", l)]) * track[("z", l)].grad for l in range(L)]
+    sites["head"] = [[m_run + float(delta[l][:, h].sum()) for h in range(m["H"])] for l in range(L)]
+    sites["head_at"] = [[m_run + float(delta[l][T - 1, h].sum()) for h in range(m["H"])] for l in range(L)]
+    return {"baseline": m_run,
+            "sites": {s: {"metric": v, "score": [[score(x) for x in row] for row in v]} for s, v in sites.items()}}
 
 
 def main():
@@ -257,6 +298,12 @@ def main():
                   "lens": lens, "patch": patch}
         with open(os.path.join(out, name, "probe-golden.json"), "w") as f:
             json.dump(golden, f)
+        if m["family"] != "gpt2":  # Strata's backward pass covers the GPT-2 family
+            continue
+        estimate = {"denoise": attribution(m, p, CORRUPT, clean_cache, target, contrast, m_clean, m_corr, True),
+                    "noise": attribution(m, p, CLEAN, corr_cache, target, contrast, m_clean, m_corr, False)}
+        with open(os.path.join(out, name, "attribution-golden.json"), "w") as f:
+            json.dump(estimate, f)
         print(f"{name}: target {target} contrast {contrast} LD clean {m_clean:.4f} corrupt {m_corr:.4f}")
 
 
