@@ -21,6 +21,8 @@ static const StrataCommand commands[] = {
   { "patch", "activation patching between clean and corrupted inputs", strata_cmd_patch },
   { "series", "the lens (and patching) over every checkpoint of one or two training runs", strata_cmd_series },
   { "dataset", "generate a synthetic dataset (twohop: the two-hop knowledge graph)", strata_cmd_dataset },
+  { "train", "train a GPT-2 from scratch on a two-hop dataset, with checkpoints", strata_cmd_train },
+  { "study", "the two-hop study from scratch: data, CoT and non-CoT training, lens and causal tracing", strata_cmd_study },
   { "session-info", "print what a saved session file holds", strata_cmd_session_info },
 #ifdef STRATA_HAVE_FIGURES
   { "export", "redraw a figure of a saved session to PNG, SVG or PDF", strata_cmd_export },

@@ -8,6 +8,7 @@
 #include "strata-engine.h"
 #include "strata-generate.h"
 #include "strata-model.h"
+#include "strata-train-run.h"
 
 typedef struct {
   const char *name;
@@ -56,6 +57,35 @@ const StrataBackend *strata_cli_device (const char *name, StrataDeviceChoice *ch
 /* An engine for `m` on `backend`; NULL with the engine's reason. */
 StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error);
 
+/* strata-cli-train.c: the device a trainer runs on: strata_cli_device, except that auto
+ * picks the CPU (with a line on stderr) when the device it found cannot train. `chosen`
+ * (may be NULL) receives strata_cli_device's answer, where the analyses run. */
+const StrataBackend *strata_cli_train_device (const char *name, const StrataBackend **chosen, GError **error);
+/* Training progress on stderr: a bar with the loss and the time left on a terminal; one
+ * line per evaluation with the accuracies always. */
+typedef struct {
+  const char *name;
+  gboolean tty;
+  int first_step;
+  gint64 start, last; /* monotonic microseconds */
+} StrataCliTrainProgress;
+void strata_cli_train_progress_init (StrataCliTrainProgress *p, const char *name);
+void strata_cli_train_progress_cb (int step, int total, double loss, const StrataTrainEval *eval, gpointer data);
+/* The options `strata train` and `strata study` share, into a StrataTrainRunOptions (each
+ * command states its own defaults in its summary). */
+#define STRATA_CLI_TRAIN_ENTRIES(o) \
+  { "batch", 0, 0, G_OPTION_ARG_INT, &(o).batch, "Sequences per step", "B" }, \
+  { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.lr, "AdamW learning rate", "LR" }, \
+  { "warmup", 0, 0, G_OPTION_ARG_INT, &(o).adamw.warmup_steps, "Linear warmup steps, then constant", "N" }, \
+  { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.weight_decay, "AdamW weight decay of the matrices", "WD" }, \
+  { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &(o).adamw.max_grad_norm, "Clip the gradient norm at this (0: no clipping)", "C" }, \
+  { "eval-every", 0, 0, G_OPTION_ARG_INT, &(o).eval_every, "Evaluate every N steps (0: at the end only)", "N" }, \
+  { "save-every", 0, 0, G_OPTION_ARG_INT, &(o).save_every, "Write a checkpoint every N steps (0: at the end only)", "N" }, \
+  { "eval-sample", 0, 0, G_OPTION_ARG_INT, &(o).eval_sample, "ID atomic and train two-hop items scored", "N" }, \
+  { "layers", 0, 0, G_OPTION_ARG_INT, &(o).n_layers, "Layers of a new model", "L" }, \
+  { "width", 0, 0, G_OPTION_ARG_INT, &(o).d_model, "Width of a new model", "C" }, \
+  { "heads", 0, 0, G_OPTION_ARG_INT, &(o).n_heads, "Attention heads of a new model", "H" }
+
 /* Sampling options of `strata generate` and `strata lens --generate`: greedy unless
  * --temperature is above 0; --top-p, --seed, --stop as StrataGenerateOptions reads them. */
 typedef struct {
@@ -80,6 +110,8 @@ int strata_cmd_patch (int argc, char **argv);
 int strata_cmd_series (int argc, char **argv);
 int strata_cmd_session_info (int argc, char **argv);
 int strata_cmd_dataset (int argc, char **argv);
+int strata_cmd_train (int argc, char **argv);
+int strata_cmd_study (int argc, char **argv);
 /* strata-cmd-view.c (builds with GTK only) */
 int strata_cmd_export (int argc, char **argv);
 int strata_cmd_open (int argc, char **argv);

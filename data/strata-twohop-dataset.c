@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strata-data-error.h"
+#include "strata-rng.h"
 
 /* Sizes are bounded so the tables fit comfortably in memory: the (entity, relation) table
  * at most 512 MiB, and at most 2^24 two-hop candidates (21 times the papers' 800000), whose
@@ -15,75 +16,13 @@
 #define MAX_CELLS (G_GINT64_CONSTANT (1) << 27)
 #define MAX_QUERIES (G_GINT64_CONSTANT (1) << 24)
 
-/* ---- random stream: xoshiro256** (Blackman & Vigna 2018), seeded by splitmix64 ---- */
-
-typedef struct {
-  guint64 s[4];
-} Rng;
-
-static guint64
-splitmix64 (guint64 *x)
-{
-  guint64 z = (*x += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-rng_seed (Rng *rng, guint64 seed)
-{
-  for (int i = 0; i < 4; i++)
-    rng->s[i] = splitmix64 (&seed);
-}
-
-static inline guint64
-rotl (guint64 x, int k)
-{
-  return (x << k) | (x >> (64 - k));
-}
-
-static guint64
-rng_next (Rng *rng)
-{
-  guint64 *s = rng->s;
-  guint64 result = rotl (s[1] * 5, 7) * 9;
-  guint64 t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl (s[3], 45);
-  return result;
-}
-
-/* Uniform in [0, n), n >= 1: draws past the largest multiple of n are rejected. */
-static guint64
-rng_below (Rng *rng, guint64 n)
-{
-  guint64 limit = G_MAXUINT64 - G_MAXUINT64 % n;
-  guint64 x;
-  do
-    x = rng_next (rng);
-  while (x >= limit);
-  return x % n;
-}
-
-/* Uniform in [0, 1) with 53 bits. */
-static double
-rng_uniform (Rng *rng)
-{
-  return (double) (rng_next (rng) >> 11) * 0x1.0p-53;
-}
-
 /* The first k entries of a[0..n) become a uniform k-subset, in random order (partial
  * Fisher-Yates). */
 static void
-choose_prefix (Rng *rng, guint64 *a, gsize n, gsize k)
+choose_prefix (StrataRng *rng, guint64 *a, gsize n, gsize k)
 {
   for (gsize i = 0; i < k; i++) {
-    gsize j = i + rng_below (rng, n - i);
+    gsize j = i + strata_rng_below (rng, n - i);
     guint64 tmp = a[i];
     a[i] = a[j];
     a[j] = tmp;
@@ -177,7 +116,7 @@ strata_twohop_dataset_free (StrataTwohopDataset *d)
 }
 
 static void
-make_facts (StrataTwohopDataset *d, Rng *rng)
+make_facts (StrataTwohopDataset *d, StrataRng *rng)
 {
   const StrataTwohopParams *p = &d->params;
   g_autofree guint64 *rel = g_new (guint64, p->n_relations);
@@ -189,7 +128,7 @@ make_facts (StrataTwohopDataset *d, Rng *rng)
     choose_prefix (rng, rel, p->n_relations, p->per_entity);
     qsort (rel, p->per_entity, sizeof *rel, cmp_u64);
     for (int k = 0; k < p->per_entity; k++) {
-      StrataTwohopFact f = { h, (int32_t) rel[k], (int32_t) rng_below (rng, p->n_entities), FALSE };
+      StrataTwohopFact f = { h, (int32_t) rel[k], (int32_t) strata_rng_below (rng, p->n_entities), FALSE };
       d->tails[(gsize) h * p->n_relations + f.r] = f.t;
       g_array_append_val (d->facts, f);
     }
@@ -208,7 +147,7 @@ make_facts (StrataTwohopDataset *d, Rng *rng)
  * `avoid`, uniform among those (the corrupted input of a prompt: the clean and corrupted runs
  * then disagree on the entity the probe reads); -1 when none does. */
 static int32_t
-pick_corrupt_head (const StrataTwohopDataset *d, Rng *rng, int32_t r, int32_t avoid, int32_t *contrast)
+pick_corrupt_head (const StrataTwohopDataset *d, StrataRng *rng, int32_t r, int32_t avoid, int32_t *contrast)
 {
   const StrataTwohopParams *p = &d->params;
   gint64 n = 0;
@@ -220,7 +159,7 @@ pick_corrupt_head (const StrataTwohopDataset *d, Rng *rng, int32_t r, int32_t av
     *contrast = -1;
     return -1;
   }
-  gint64 k = (gint64) rng_below (rng, (guint64) n);
+  gint64 k = (gint64) strata_rng_below (rng, (guint64) n);
   for (int32_t h = 0;; h++) {
     int32_t t = d->tails[(gsize) h * p->n_relations + r];
     if (t >= 0 && t != avoid && k-- == 0) {
@@ -231,7 +170,7 @@ pick_corrupt_head (const StrataTwohopDataset *d, Rng *rng, int32_t r, int32_t av
 }
 
 static void
-add_corruptions (const StrataTwohopDataset *d, Rng *rng, GArray *queries)
+add_corruptions (const StrataTwohopDataset *d, StrataRng *rng, GArray *queries)
 {
   for (guint i = 0; i < queries->len; i++) {
     StrataTwohopQuery *q = &g_array_index (queries, StrataTwohopQuery, i);
@@ -261,7 +200,7 @@ candidate_hops_ood (const StrataTwohopDataset *d, guint64 c, gboolean *second)
 }
 
 static void
-add_noise (StrataTwohopDataset *d, Rng *rng)
+add_noise (StrataTwohopDataset *d, StrataRng *rng)
 {
   const StrataTwohopParams *p = &d->params;
   gsize n = d->train->len;
@@ -274,7 +213,7 @@ add_noise (StrataTwohopDataset *d, Rng *rng)
     StrataTwohopQuery *q = &g_array_index (d->train, StrataTwohopQuery, idx[i]);
     int32_t *slot = p->noise_kind == STRATA_TWOHOP_NOISE_TAIL ? &q->t : &q->b;
     /* uniform over the n_entities - 1 other entities */
-    int32_t wrong = (int32_t) rng_below (rng, p->n_entities - 1);
+    int32_t wrong = (int32_t) strata_rng_below (rng, p->n_entities - 1);
     *slot = wrong >= *slot ? wrong + 1 : wrong;
     q->noisy = TRUE;
   }
@@ -292,8 +231,8 @@ strata_twohop_generate (const StrataTwohopParams *p, GError **error)
   d->test_id = g_array_new (FALSE, FALSE, sizeof (StrataTwohopQuery));
   d->test_ood = g_array_new (FALSE, FALSE, sizeof (StrataTwohopQuery));
   d->train_order = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  Rng rng;
-  rng_seed (&rng, p->seed);
+  StrataRng rng;
+  strata_rng_seed (&rng, p->seed);
 
   make_facts (d, &rng);
 
@@ -307,7 +246,7 @@ strata_twohop_generate (const StrataTwohopParams *p, GError **error)
       g_array_append_val (d->test_ood, q);
     } else if (ood1 || ood2) {
       d->n_discarded++;
-    } else if (rng_uniform (&rng) < p->test_prob) {
+    } else if (strata_rng_uniform (&rng) < p->test_prob) {
       StrataTwohopQuery q = candidate_query (d, c);
       g_array_append_val (d->test_id, q);
     } else {

@@ -82,6 +82,37 @@ strata_trainer_get_step (const StrataTrainer *t)
   return t->step;
 }
 
+size_t
+strata_trainer_state_floats (const StrataTrainer *t)
+{
+  return t->arena_floats;
+}
+
+StrataStatus
+strata_trainer_get_state (const StrataTrainer *t, float *m, float *v)
+{
+  StrataEngine *e = t->e;
+  size_t bytes = t->arena_floats * sizeof (float);
+  StrataStatus st = e->be->download (e->be, m, t->m, bytes);
+  if (st == STRATA_OK)
+    st = e->be->download (e->be, v, t->v, bytes);
+  return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "reading the optimizer state");
+}
+
+StrataStatus
+strata_trainer_set_state (StrataTrainer *t, const float *m, const float *v, int step)
+{
+  StrataEngine *e = t->e;
+  size_t bytes = t->arena_floats * sizeof (float);
+  StrataStatus st = e->be->upload (e->be, t->m, m, bytes);
+  if (st == STRATA_OK)
+    st = e->be->upload (e->be, t->v, v, bytes);
+  if (st != STRATA_OK)
+    return backend_fail (e, st, "restoring the optimizer state");
+  t->step = step;
+  return STRATA_OK;
+}
+
 StrataStatus
 strata_trainer_zero_grads (StrataTrainer *t)
 {

@@ -82,3 +82,10 @@ double strata_adamw_lr (const StrataAdamW *o, int step);
 StrataStatus strata_trainer_step (StrataTrainer *t, const StrataAdamW *o, double *grad_norm);
 /* Optimizer steps taken. */
 int strata_trainer_get_step (const StrataTrainer *t);
+
+/* The optimizer's state, for resuming a run exactly: the AdamW moments m and v, each laid
+ * out as the weights' arena (strata_trainer_state_floats() floats, host memory), and the
+ * number of steps taken. Set it on a new trainer of the same model. */
+size_t strata_trainer_state_floats (const StrataTrainer *t);
+StrataStatus strata_trainer_get_state (const StrataTrainer *t, float *m, float *v);
+StrataStatus strata_trainer_set_state (StrataTrainer *t, const float *m, const float *v, int step);
