@@ -4,6 +4,9 @@
 # not start) and a private session bus, and arranges that exit stops only what they started:
 # the application (its pid in $APP_PID), the bus and what it activated, then the X server.
 # `fail MESSAGE` prints a TAP failure with the end of $TMP/app.log and exits 1.
+# Once the application runs: `gui_find_window WHAT` waits for its window (its id in $WID),
+# `key KEYS...` types into it, `wait_until TIMEOUT_S CMD...` polls, and `export_until PATTERN
+# TIMEOUT_S` exports the figure (Ctrl+E, to $FIG = STRATA_EXPORT_PATH) until it holds PATTERN.
 
 XVFB_PID=""; BUS_PID=""; APP_PID=""
 
@@ -41,4 +44,34 @@ gui_start () {
   for _ in $(seq 50); do [ -S "$TMP/bus" ] && break; sleep 0.1; done
   [ -S "$TMP/bus" ] || fail "private session bus did not start"
   export DBUS_SESSION_BUS_ADDRESS="unix:path=$TMP/bus"
+}
+
+gui_find_window () { # WHAT: named in the failure
+  WID=""
+  for _ in $(seq 150); do
+    WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
+    [ -n "$WID" ] && return 0
+    kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing $1"
+    sleep 0.2
+  done
+  fail "no window after 30 s for $1"
+}
+
+key () { xdotool windowfocus "$WID" 2>/dev/null; xdotool key --delay 80 "$@"; sleep 0.4; }
+
+wait_until () { # TIMEOUT_S CMD...: poll CMD every 0.2 s
+  local t=$1 i; shift
+  for i in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+
+export_until () { # PATTERN TIMEOUT_S (the lens runs in the background)
+  local i
+  for i in $(seq $((${2} * 2))); do
+    rm -f "$FIG"
+    key ctrl+e
+    if [ -s "$FIG" ] && grep -q -- "$1" "$FIG"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
 }

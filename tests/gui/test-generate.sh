@@ -39,32 +39,9 @@ env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" GDK_BACKEND=x11
     GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOFTWARE=1 XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config" \
     GTK_USE_PORTAL=0 LC_ALL=C.UTF-8 STRATA_EXPORT_PATH="$FIG" STRATA_DEVICE=cpu "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
 APP_PID=$!
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window after 30 s"
+gui_find_window "a window"
 xdotool windowfocus "$WID" 2>/dev/null; sleep 1
 
-key () { xdotool windowfocus "$WID" 2>/dev/null; xdotool key --delay 80 "$@"; sleep 0.4; }
-wait_until () { # TIMEOUT_S CMD...: poll CMD every 0.2 s
-  local t=$1 i; shift
-  for i in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
-export_until () { # WORD TIMEOUT_S
-  local i
-  for i in $(seq $((${2} * 2))); do
-    rm -f "$FIG"
-    key ctrl+e
-    if [ -s "$FIG" ] && grep -q -- "$1" "$FIG"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 # A running job disables "Run patching" (GTK 4.8 keeps a hidden revealer's children in the tree).
 busy () { "$PY" "$HERE/atspi-wait.py" strata "Run patching" '!sensitive' "$1" >"$TMP/atspi.log" 2>&1; }
 idle () { "$PY" "$HERE/atspi-wait.py" strata "Run patching" sensitive "$1" >"$TMP/atspi.log" 2>&1; }

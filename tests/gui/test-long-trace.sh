@@ -45,28 +45,9 @@ env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOF
     XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config" STRATA_NO_UNSAVED_PROMPT=1 \
     STRATA_EXPORT_PATH="$FIG" "$STRATA" open "$SESSION" >"$TMP/app.log" 2>&1 &
 APP_PID=$!
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window after 30 s"
+gui_find_window "a window"
 xdotool windowfocus "$WID" 2>/dev/null; sleep 1
 
-key () { xdotool windowfocus "$WID" 2>/dev/null; xdotool key --delay 80 "$@"; sleep 0.4; }
-# Export (Ctrl+E, to STRATA_EXPORT_PATH) until the description holds the pattern.
-export_until () { # PATTERN TIMEOUT_S
-  local i
-  for i in $(seq $((${2} * 2))); do
-    rm -f "$FIG"
-    key ctrl+e
-    if [ -s "$FIG" ] && grep -q -- "$1" "$FIG"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 shown () { grep -o "Positions [0-9]* to [0-9]* of [0-9]* shown" "$FIG"; }
 selected () { grep -o "Selected layer [0-9]*, position [0-9]*" "$FIG" | grep -o "[0-9]*$"; }
 # Click the accessible named NAME (role ROLE) in the window.

@@ -62,30 +62,11 @@ env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOF
     "$STRATA" "$MODEL" >"$TMP/app.log" 2>&1 &
 APP_PID=$!
 
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window after 30 s"
+gui_find_window "a window"
 echo "ok 1 - window shown"
 xdotool windowfocus "$WID" 2>/dev/null; sleep 1
 
-key () { xdotool windowfocus "$WID" 2>/dev/null; xdotool key --delay 80 "$@"; sleep 0.4; }
 
-# export until the figure holds what we expect (the lens runs in the background)
-export_until () { # WORD TIMEOUT_S
-  local i
-  for i in $(seq $((${2} * 2))); do
-    rm -f "$FIG"
-    key ctrl+e
-    if [ -s "$FIG" ] && grep -q -- "$1" "$FIG"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 key ctrl+l
 key ctrl+a
@@ -176,26 +157,13 @@ env GDK_BACKEND=x11 GSK_RENDERER=cairo GSETTINGS_BACKEND=memory LIBGL_ALWAYS_SOF
     XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/config" STRATA_NO_UNSAVED_PROMPT=1 \
     STRATA_EXPORT_PATH="$FIG" "$STRATA" "$TMP/saved.h5" >"$TMP/app.log" 2>&1 &
 APP_PID=$!
-WID=""
-for _ in $(seq 150); do
-  WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-  [ -n "$WID" ] && break
-  kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing the session"
-  sleep 0.2
-done
-[ -n "$WID" ] || fail "no window for the session"
+gui_find_window "the session"
 export_until "Selected layer 3," 20 || fail "the session did not restore layer 3: $(grep -o 'Selected layer[^.]*' "$FIG")"
 grep -q "Logit lens" "$FIG" || fail "the session did not restore the lens figure"
 grep -q "·saw" "$FIG" || fail "the reopened session does not name the top-k token ·saw"
 grep -q "#[0-9]" "$FIG" && fail "the reopened session shows tokens as #id: $(grep -o '#[0-9]*' "$FIG" | head -3)"
 echo "ok 8 - a session without its model reopens at layer 3 with the lens figure and real tokens"
 
-# wait_until TIMEOUT_S CMD...: poll CMD every 0.2 s
-wait_until () {
-  local t=$1 i; shift
-  for i in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 title_dirty () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "^•"; }
 title_clean () { xdotool getwindowname "$WID" 2>/dev/null | grep -q "Strata" && ! title_dirty; }
 # the one visible window of the app that is not the main window (a dialog), or nothing
@@ -218,14 +186,7 @@ launch_closable () { # CONFIG_NAME [ARG...]
       XDG_RUNTIME_DIR="$TMP/run" XDG_CONFIG_HOME="$TMP/$config" GTK_USE_PORTAL=0 \
       STRATA_EXPORT_PATH="$FIG" "$STRATA" "$@" >"$TMP/app.log" 2>&1 &
   APP_PID=$!
-  WID=""
-  for _ in $(seq 150); do
-    WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-    [ -n "$WID" ] && return 0
-    kill -0 "$APP_PID" 2>/dev/null || fail "strata exited before showing a window ($config)"
-    sleep 0.2
-  done
-  fail "no window appeared ($config)"
+  gui_find_window "a window ($config)"
 }
 
 # The two-hop workflow: two checkpoints and a prompt set from the command line; the run over
@@ -241,14 +202,7 @@ if [ -n "$TWOHOP" ] && [ -f "$TWOHOP/prompts-stage1.jsonl" ] && [ -d "$TWOHOP/co
       STRATA_EXPORT_PATH="$FIG" "$STRATA" --prompts "$TWOHOP/prompts-stage1.jsonl" \
       "$TWOHOP/cot/checkpoint-3000" "$TWOHOP/nocot/checkpoint-9000" >"$TMP/app.log" 2>&1 &
   APP_PID=$!
-  WID=""
-  for _ in $(seq 150); do
-    WID=$(xdotool search --onlyvisible --pid "$APP_PID" 2>/dev/null | head -n1)
-    [ -n "$WID" ] && break
-    kill -0 "$APP_PID" 2>/dev/null || fail "strata --prompts exited before showing a window"
-    sleep 0.2
-  done
-  [ -n "$WID" ] || fail "no window for the two checkpoints"
+  gui_find_window "a window"
   export_until "MRR of" 120 || fail "the prompt-set run never showed the MRR curves"
   title=$(grep -o '<title>[^<]*' "$FIG")
   echo "$title" | grep -q "at position r2, tag all (855 prompts)" || fail "MRR title: $title"
