@@ -219,6 +219,15 @@ typedef struct {
   gint *progress;
   int slot, n_slots;         /* the analysis running, of how many: for the progress fraction */
   StrataAnalysis *result[2];
+  /* The lens filling in while it runs (see lens_partial_cb). The worker's: */
+  GTask *task;               /* borrowed: each snapshot holds a reference */
+  StrataPromptSet *partial_prompts; /* the prompt the snapshots show; NULL: no snapshots */
+  gint64 partial_last_us;
+  /* The main loop's: what the first snapshot replaced, given back on cancel or failure. */
+  gboolean partial_shown;
+  StrataAnalysis *before;
+  char *target_before;
+  int position_before, range_before[2];
 } RunJob;
 
 static void
@@ -238,6 +247,11 @@ run_job_free (RunJob *j)
   for (int i = 0; i < 2; i++)
     if (j->result[i])
       strata_analysis_free (j->result[i]);
+  if (j->partial_prompts)
+    strata_prompt_set_free (j->partial_prompts);
+  if (j->before)
+    strata_analysis_free (j->before);
+  g_free (j->target_before);
   g_free (j);
 }
 
@@ -247,6 +261,93 @@ progress_cb (double fraction, gpointer data)
 {
   RunJob *j = data;
   g_atomic_int_set (j->progress, (int) (1000.0 * (j->slot + fraction) / MAX (j->n_slots, 1)));
+}
+
+/* A snapshot of the running lens for the main loop; it holds the job's task (and so the job). */
+typedef struct {
+  GTask *task;
+  StrataAnalysis *a;
+} PartialLens;
+
+static void
+partial_lens_free (PartialLens *p)
+{
+  g_object_unref (p->task);
+  if (p->a)
+    strata_analysis_free (p->a);
+  g_free (p);
+}
+
+/* On the main loop: show the snapshot in place of analysis 0, keeping what it replaced. */
+static gboolean
+show_partial_cb (gpointer data)
+{
+  PartialLens *p = data;
+  StrataWindow *self = STRATA_WINDOW (g_task_get_source_object (p->task));
+  RunJob *j = g_task_get_task_data (p->task);
+  GCancellable *cancellable = g_task_get_cancellable (p->task);
+  /* The job's end (a GTask callback, of higher priority than this idle) may have come first,
+   * and after Cancel the previous results stay: a late snapshot is dropped. */
+  if (self->cancellable != cancellable || g_cancellable_is_cancelled (cancellable))
+    return G_SOURCE_REMOVE;
+  if (!j->partial_shown) {
+    const StrataViewState *v = strata_view_model_get_state (self->view);
+    j->partial_shown = TRUE;
+    j->target_before = g_strdup (v->target);
+    j->position_before = v->position;
+    strata_view_model_get_range (self->view, &j->range_before[0], &j->range_before[1]);
+    j->before = strata_view_model_steal_analysis (self->view, 0);
+  }
+  const StrataLensResult *r = p->a->lens_results->pdata[0];
+  strata_view_model_set_analysis (self->view, 0, g_steal_pointer (&p->a), (GDestroyNotify) strata_analysis_free);
+  /* Coloured by a target of the previous prompt the heat map would stay empty. */
+  const char *target = strata_view_model_get_state (self->view)->target;
+  if (target && !strata_lens_result_get_target (r, target))
+    strata_view_model_set_target (self->view, r->targets->len > 0 ? ((StrataLensTarget *) r->targets->pdata[0])->name
+                                                                    : NULL);
+  _strata_window_sync_controls (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Cancelled or failed after snapshots were shown: the analysis they replaced comes back, and
+ * where the person was in it. */
+static void
+restore_before_partial (StrataWindow *self, RunJob *j)
+{
+  if (!j->partial_shown)
+    return;
+  StrataAnalysis *a = g_steal_pointer (&j->before);
+  strata_view_model_set_analysis (self->view, 0, a, a ? (GDestroyNotify) strata_analysis_free : NULL);
+  strata_view_model_set_target (self->view, j->target_before);
+  strata_view_model_set_range (self->view, j->range_before[0], j->range_before[1]);
+  strata_view_model_set_position (self->view, j->position_before);
+  _strata_window_sync_controls (self);
+}
+
+/* On the job's thread, after each chunk of the lens: at most every PARTIAL_INTERVAL_US a deep
+ * copy of the partial result goes to the main loop, so the heat map of a long trace fills in
+ * (uncomputed cells, NaN, draw as no data) instead of staying blank for seconds. A lens that
+ * ends within the interval publishes nothing; the last chunk's result comes with the job. */
+#define PARTIAL_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
+
+static void
+lens_partial_cb (guint index, const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  RunJob *j = data;
+  gint64 now = g_get_monotonic_time ();
+  if (rows_done >= (partial->n_layers + 1) * partial->T || now - j->partial_last_us < PARTIAL_INTERVAL_US
+      || g_cancellable_is_cancelled (g_task_get_cancellable (j->task)))
+    return;
+  j->partial_last_us = now;
+  PartialLens *p = g_new (PartialLens, 1);
+  p->task = g_object_ref (j->task);
+  p->a = strata_analysis_new (j->model[0]);
+  p->a->prompts = strata_prompt_set_copy (j->partial_prompts);
+  p->a->has_lens = TRUE;
+  p->a->lens_options = (StrataLensOptions) { partial->topk, partial->raw, partial->threshold, NULL, 0 };
+  p->a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
+  g_ptr_array_add (p->a->lens_results, strata_lens_result_copy (partial));
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, show_partial_cb, p, (GDestroyNotify) partial_lens_free);
 }
 
 /* A sentence per report item for the banner; a few tiny-gap warnings stand for all. */
@@ -352,6 +453,14 @@ analyse (RunJob *j, int slot, GCancellable *cancellable, GError **error)
   }
   req.progress = progress_cb;
   req.progress_data = j;
+  /* One typed prompt on one checkpoint, lens only: the figure shows one analysis being made
+   * (a second checkpoint's, or a patching map, would sit beside a half-made lens). */
+  if (j->n_slots == 1 && !j->prompt_set && !j->patching) {
+    j->partial_prompts = strata_prompt_set_copy (set);
+    j->partial_last_us = g_get_monotonic_time ();
+    req.lens_partial = lens_partial_cb;
+    req.lens_partial_data = j;
+  }
   req.cancellable = cancellable;
   g_auto (StrataAnalysisReport) report = { 0 };
   StrataAnalysis *a = strata_analysis_run (e, m, g_steal_pointer (&set), &req, &report, error);
@@ -364,6 +473,7 @@ static void
 run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   RunJob *j = data;
+  j->task = task;
   for (int s = 0; s < 2; s++) {
     if (!j->model[s])
       continue;
@@ -385,8 +495,10 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   StrataWindow *self = STRATA_WINDOW (source);
   RunJob *j = g_task_get_task_data (G_TASK (result));
-  if (!_strata_window_finish_job (self, result))
+  if (!_strata_window_finish_job (self, result)) {
+    restore_before_partial (self, j);
     return;
+  }
   if (j->warning || j->notes->len) {
     g_autofree char *all = g_strjoin ("\n", j->warning ? j->warning : j->notes->str,
                                       j->warning && j->notes->len ? j->notes->str : NULL, NULL);
@@ -395,7 +507,7 @@ run_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     _strata_window_hide_error (self);
   /* A new prompt moves the selection to its last position (where the prediction is); the
    * same prompt run again (another target, patching) keeps the person's selection. */
-  StrataAnalysis *before = strata_view_model_get_analysis (self->view, 0);
+  StrataAnalysis *before = j->partial_shown ? j->before : strata_view_model_get_analysis (self->view, 0);
   g_autoptr (GArray) old_ids = before && before->lens_results->len > 0
                                    ? g_array_ref (((StrataLensResult *) before->lens_results->pdata[0])->ids)
                                    : NULL;

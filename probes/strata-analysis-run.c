@@ -138,6 +138,18 @@ run_patching (Run *run, GError **error)
   return TRUE;
 }
 
+typedef struct {
+  const StrataAnalysisRequest *req;
+  guint index;
+} LensChunk;
+
+static void
+lens_chunk_cb (const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  LensChunk *c = data;
+  c->req->lens_partial (c->index, partial, rows_done, c->req->lens_partial_data);
+}
+
 static gboolean
 run_lens (Run *run, GError **error)
 {
@@ -158,7 +170,10 @@ run_lens (Run *run, GError **error)
     if (g_cancellable_set_error_if_cancelled (req->cancellable, error))
       return FALSE;
     GError *local = NULL;
-    StrataLensResult *r = strata_lens_run (run->e, run->m, a->prompts->prompts->pdata[i], &a->lens_options, &local);
+    LensChunk chunk = { req, i };
+    StrataLensChunking chunking = { 0, req->lens_partial ? lens_chunk_cb : NULL, &chunk };
+    StrataLensResult *r = strata_lens_run_chunked (run->e, run->m, a->prompts->prompts->pdata[i], &a->lens_options,
+                                                   &chunking, &local);
     if (!r)
       return fail_at (error, local, req->patch ? "prompt %u (lens): " : "prompt %u: ", i + 1);
     g_ptr_array_add (a->lens_results, r);

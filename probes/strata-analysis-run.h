@@ -28,6 +28,10 @@ G_BEGIN_DECLS
 
 /* fraction in [0, 1], non-decreasing; called on the thread that runs the pipeline. */
 typedef void (*StrataProgressFunc) (double fraction, gpointer data);
+/* After each unembedding chunk of the lens of prompt `index` (0-based), on the thread that runs
+ * the pipeline; `partial` is the result being written (StrataLensChunkFunc says what it holds
+ * and for how long it may be read). */
+typedef void (*StrataLensPartialFunc) (guint index, const StrataLensResult *partial, int rows_done, gpointer data);
 
 typedef struct {
   /* The lens over every prompt. */
@@ -58,6 +62,8 @@ typedef struct {
 
   StrataProgressFunc progress;      /* optional */
   gpointer progress_data;
+  StrataLensPartialFunc lens_partial; /* optional: a figure that fills in while the lens runs */
+  gpointer lens_partial_data;
   GCancellable *cancellable;        /* optional */
 } StrataAnalysisRequest;
 

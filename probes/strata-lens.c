@@ -45,6 +45,48 @@ strata_lens_result_get_target (const StrataLensResult *r, const char *name)
   return NULL;
 }
 
+/* NULL stays NULL. */
+static gpointer
+dup_array (gconstpointer data, size_t n, size_t size)
+{
+  return data ? g_memdup2 (data, n * size) : NULL;
+}
+
+static char *
+dup_string (gconstpointer s, gpointer unused)
+{
+  return g_strdup (s);
+}
+
+StrataLensResult *
+strata_lens_result_copy (const StrataLensResult *r)
+{
+  size_t cells = (size_t) (r->n_layers + 1) * r->T, n = cells * r->topk;
+  StrataLensResult *c = g_memdup2 (r, sizeof *r);
+  c->ids = r->ids ? g_array_copy (r->ids) : NULL;
+  c->pieces = r->pieces ? g_ptr_array_copy (r->pieces, (GCopyFunc) dup_string, NULL) : NULL;
+  c->topk_ids = dup_array (r->topk_ids, n, sizeof (int32_t));
+  c->topk_prob = dup_array (r->topk_prob, n, sizeof (float));
+  c->topk_logit = dup_array (r->topk_logit, n, sizeof (float));
+  c->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
+  for (guint i = 0; r->targets && i < r->targets->len; i++) {
+    const StrataLensTarget *t = r->targets->pdata[i];
+    StrataLensTarget *u = g_memdup2 (t, sizeof *t);
+    u->name = g_strdup (t->name);
+    u->prob = dup_array (t->prob, cells, sizeof (float));
+    u->logprob = dup_array (t->logprob, cells, sizeof (float));
+    u->logit = dup_array (t->logit, cells, sizeof (float));
+    u->rank = dup_array (t->rank, cells, sizeof (int32_t));
+    u->cand_rank = dup_array (t->cand_rank, cells, sizeof (int32_t));
+    u->resolution = dup_array (t->resolution, r->T, sizeof (int32_t));
+    u->resolution_threshold = dup_array (t->resolution_threshold, r->T, sizeof (int32_t));
+    g_ptr_array_add (c->targets, u);
+  }
+  c->token_ids = r->token_ids ? g_array_copy (r->token_ids) : NULL;
+  c->token_pieces = r->token_pieces ? g_ptr_array_copy (r->token_pieces, (GCopyFunc) dup_string, NULL) : NULL;
+  return c;
+}
+
 static int
 cmp_i32 (gconstpointer a, gconstpointer b)
 {
@@ -189,6 +231,25 @@ cache_residuals (StrataEngine *engine, const GArray *ids, float *resid, GError *
   return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "forward pass failed", error);
 }
 
+/* Arrays of "not computed" cells (see StrataLensChunkFunc). */
+static float *
+new_nan (size_t n)
+{
+  float *x = g_new (float, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = NAN;
+  return x;
+}
+
+static int32_t *
+new_unset (size_t n)
+{
+  int32_t *x = g_new (int32_t, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = -1;
+  return x;
+}
+
 static StrataLensResult *
 result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *prompt,
             const StrataLensOptions *o)
@@ -207,22 +268,22 @@ result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *promp
     g_ptr_array_add (r->pieces, piece ? g_strdup (piece) : g_strdup_printf ("#%d", id));
   }
   size_t n = (size_t) L1 * T * o->topk;
-  r->topk_ids = g_new (int32_t, n);
-  r->topk_prob = g_new (float, n);
-  r->topk_logit = g_new (float, n);
+  r->topk_ids = new_unset (n);
+  r->topk_prob = new_nan (n);
+  r->topk_logit = new_nan (n);
   r->targets = g_ptr_array_new_with_free_func (strata_lens_target_free);
   for (guint i = 0; i < prompt->targets->len; i++) {
     const StrataTarget *pt = &g_array_index (prompt->targets, StrataTarget, i);
     StrataLensTarget *t = g_new0 (StrataLensTarget, 1);
     t->name = g_strdup (pt->name);
     t->id = pt->id;
-    t->prob = g_new (float, (size_t) L1 * T);
-    t->logprob = g_new (float, (size_t) L1 * T);
-    t->logit = g_new (float, (size_t) L1 * T);
-    t->rank = g_new (int32_t, (size_t) L1 * T);
-    t->cand_rank = o->n_candidates > 0 ? g_new (int32_t, (size_t) L1 * T) : NULL;
-    t->resolution = g_new (int32_t, T);
-    t->resolution_threshold = g_new (int32_t, T);
+    t->prob = new_nan ((size_t) L1 * T);
+    t->logprob = new_nan ((size_t) L1 * T);
+    t->logit = new_nan ((size_t) L1 * T);
+    t->rank = new_unset ((size_t) L1 * T);
+    t->cand_rank = o->n_candidates > 0 ? new_unset ((size_t) L1 * T) : NULL;
+    t->resolution = new_unset (T);
+    t->resolution_threshold = new_unset (T);
     g_ptr_array_add (r->targets, t);
   }
   return r;
@@ -278,6 +339,13 @@ StrataLensResult *
 strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *prompt,
                  const StrataLensOptions *opts, GError **error)
 {
+  return strata_lens_run_chunked (engine, model, prompt, opts, NULL, error);
+}
+
+StrataLensResult *
+strata_lens_run_chunked (StrataEngine *engine, StrataModel *model, const StrataPrompt *prompt,
+                         const StrataLensOptions *opts, const StrataLensChunking *chunking, GError **error)
+{
   const StrataConfig *g = strata_engine_get_config (engine);
   if (!check_options (g, prompt, opts, error))
     return NULL;
@@ -285,7 +353,8 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
   int R = L1 * T, n_t = (int) prompt->targets->len;
   /* Rows per unembedding: a fixed budget of logits (each row is scanned independently, so
    * the chunking changes no value). */
-  int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, STRATA_LENS_LOGITS_BUDGET / ((size_t) V * sizeof (float))));
+  size_t budget = chunking && chunking->logits_budget ? chunking->logits_budget : STRATA_LENS_LOGITS_BUDGET;
+  int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, budget / ((size_t) V * sizeof (float))));
   if (!check_memory (engine, T, chunk, n_t, opts, error))
     return NULL;
   g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
@@ -312,6 +381,8 @@ strata_lens_run (StrataEngine *engine, StrataModel *model, const StrataPrompt *p
     }
     for (int row = row0; row < row0 + rows; row++)
       scan_logits (r, logits + (size_t) (row - row0) * V, row, tids, n_t, opts);
+    if (chunking && chunking->func)
+      chunking->func (r, row0 + rows, chunking->data);
   }
   g_autofree gboolean *top = g_new (gboolean, L1), *above = g_new (gboolean, L1);
   for (int i = 0; i < n_t; i++) {

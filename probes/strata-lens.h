@@ -63,6 +63,28 @@ typedef struct {
 StrataLensResult *strata_lens_run (StrataEngine *engine, StrataModel *model,
                                    const StrataPrompt *prompt, const StrataLensOptions *opts,
                                    GError **error);
+
+/* Called on the running thread after each unembedding chunk with the result so far: rows
+ * (row = layer * T + position) 0..rows_done-1 hold their final values, the others read "not
+ * computed": NaN probabilities and logits, -1 ranks and top-k ids, and every resolution is
+ * -1 until the last chunk is done (it is computed after the chunks). `partial` is the
+ * result being written: read it (or copy it) during the call only. */
+typedef void (*StrataLensChunkFunc) (const StrataLensResult *partial, int rows_done, gpointer data);
+
+typedef struct {
+  size_t logits_budget;         /* bytes of logits per unembedding; 0: STRATA_LENS_LOGITS_BUDGET */
+  StrataLensChunkFunc func;     /* optional */
+  gpointer data;
+} StrataLensChunking;
+
+/* strata_lens_run with a chosen chunk size and a call after each chunk (a window fills its
+ * figure while a long trace is analysed); `chunking` may be NULL. The chunking changes no
+ * value: the result is bit for bit strata_lens_run's. */
+StrataLensResult *strata_lens_run_chunked (StrataEngine *engine, StrataModel *model,
+                                           const StrataPrompt *prompt, const StrataLensOptions *opts,
+                                           const StrataLensChunking *chunking, GError **error);
+/* A deep copy (a snapshot of a partial result for another thread). */
+StrataLensResult *strata_lens_result_copy (const StrataLensResult *r);
 void strata_lens_result_free (StrataLensResult *r);
 /* Element free function of StrataLensResult.targets (for code that builds results). */
 void strata_lens_target_free (gpointer target);

@@ -1,6 +1,6 @@
 /* test-analysis-run: the analysis pipeline the window and `strata lens|patch` share
  * (probes/strata-analysis-run.h): the same numbers as the probes called one by one, which
- * prompts it patches, its notes, its progress, and a GCancellable that stops a patching
+ * prompts it patches, its notes, its progress and lens chunk hook, and a GCancellable that stops a patching
  * sweep or a lens within one layer and leaves the engine as it was. */
 #include <math.h>
 #include <string.h>
@@ -39,6 +39,14 @@ progress_cb (double fraction, gpointer data)
   g_array_append_val (p->fractions, fraction);
 }
 
+/* (prompt index, rows done) per call of the lens's chunk hook. */
+static void
+lens_partial_cb (guint index, const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  int call[2] = { (int) index, rows_done };
+  g_array_append_vals (data, call, 2);
+}
+
 static void
 assert_same_patch (const StrataPatchResult *a, const StrataPatchResult *b)
 {
@@ -72,6 +80,9 @@ test_matches_probes (void)
   req.patch_metric_by_contrast = req.patch_skip_incomplete = TRUE;
   req.progress = progress_cb;
   req.progress_data = &progress;
+  g_autoptr (GArray) partials = g_array_new (FALSE, FALSE, sizeof (int));
+  req.lens_partial = lens_partial_cb;
+  req.lens_partial_data = partials;
   req.cancellable = cancellable;
   g_auto (StrataAnalysisReport) report = { 0 };
   g_autoptr (StrataAnalysis) a = strata_analysis_run (e, m, two_prompts (m), &req, &report, &error);
@@ -84,6 +95,13 @@ test_matches_probes (void)
   g_assert_nonnull (a->lens_aggregates);
   g_assert_cmpuint (a->patch_results->len, ==, 1);
   g_assert_nonnull (a->patch_aggregates);
+  /* Short prompts: one chunk each, the whole lens of prompt 0 then of prompt 1. */
+  g_assert_cmpuint (partials->len, ==, 4);
+  for (guint i = 0; i < 2; i++) {
+    const StrataLensResult *r = a->lens_results->pdata[i];
+    g_assert_cmpint (g_array_index (partials, int, 2 * i), ==, (int) i);
+    g_assert_cmpint (g_array_index (partials, int, 2 * i + 1), ==, (r->n_layers + 1) * r->T);
+  }
   for (guint i = 0; i < 2; i++) {
     g_autoptr (StrataLensResult) direct = strata_lens_run (e, m, mine->prompts->pdata[i], &a->lens_options, &error);
     g_assert_no_error (error);

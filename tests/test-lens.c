@@ -1,6 +1,7 @@
 /* test-lens: the logit lens against float64 torch goldens (tools/reference/
  * make_probe_goldens.py) on seeded GPT-2 and Llama checkpoints, the invariant lens(L) =
- * logits on stories260K, resolution layers and aggregates over a tagged set. */
+ * logits on stories260K, resolution layers and aggregates over a tagged set, and the chunk
+ * hook's partial results on a long trace. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,6 +155,116 @@ test_aggregate (void)
   strata_engine_free (e);
 }
 
+/* Every partial result the chunk hook saw, copied. */
+typedef struct {
+  GPtrArray *partials;
+  GArray *rows_done;
+} Chunks;
+
+static void
+keep_partial_cb (const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  Chunks *c = data;
+  g_ptr_array_add (c->partials, strata_lens_result_copy (partial));
+  g_array_append_val (c->rows_done, rows_done);
+}
+
+/* Rows below rows_done of a partial hold the final values bit for bit, the others read "not
+ * computed" (NaN, -1); resolutions are -1 before the last chunk. */
+static void
+check_partial (const StrataLensResult *p, const StrataLensResult *final, int rows_done)
+{
+  int R = (final->n_layers + 1) * final->T, K = final->topk;
+  for (int row = 0; row < R; row++) {
+    gboolean done = row < rows_done;
+    for (int j = 0; j < K; j++) {
+      size_t c = (size_t) row * K + j;
+      if (done) {
+        g_assert_cmpint (p->topk_ids[c], ==, final->topk_ids[c]);
+        g_assert_true (memcmp (&p->topk_prob[c], &final->topk_prob[c], sizeof (float)) == 0);
+        g_assert_true (memcmp (&p->topk_logit[c], &final->topk_logit[c], sizeof (float)) == 0);
+      } else {
+        g_assert_cmpint (p->topk_ids[c], ==, -1);
+        g_assert_true (isnan (p->topk_prob[c]) && isnan (p->topk_logit[c]));
+      }
+    }
+    for (guint i = 0; i < final->targets->len; i++) {
+      const StrataLensTarget *t = p->targets->pdata[i], *f = final->targets->pdata[i];
+      if (done) {
+        g_assert_true (isfinite (t->prob[row]) && isfinite (t->logprob[row]) && isfinite (t->logit[row]));
+        g_assert_true (memcmp (&t->prob[row], &f->prob[row], sizeof (float)) == 0);
+        g_assert_true (memcmp (&t->logit[row], &f->logit[row], sizeof (float)) == 0);
+        g_assert_cmpint (t->rank[row], ==, f->rank[row]);
+      } else {
+        g_assert_true (isnan (t->prob[row]) && isnan (t->logprob[row]) && isnan (t->logit[row]));
+        g_assert_cmpint (t->rank[row], ==, -1);
+      }
+    }
+  }
+  for (guint i = 0; i < final->targets->len && rows_done < R; i++)
+    for (int pos = 0; pos < final->T; pos++)
+      g_assert_cmpint (((StrataLensTarget *) p->targets->pdata[i])->resolution[pos], ==, -1);
+}
+
+static void
+assert_same_result (const StrataLensResult *a, const StrataLensResult *b)
+{
+  size_t cells = (size_t) (a->n_layers + 1) * a->T, n = cells * a->topk;
+  g_assert_cmpint (a->T, ==, b->T);
+  g_assert_true (memcmp (a->topk_ids, b->topk_ids, n * sizeof (int32_t)) == 0);
+  g_assert_true (memcmp (a->topk_prob, b->topk_prob, n * sizeof (float)) == 0);
+  g_assert_true (memcmp (a->topk_logit, b->topk_logit, n * sizeof (float)) == 0);
+  g_assert_cmpuint (a->targets->len, ==, b->targets->len);
+  for (guint i = 0; i < a->targets->len; i++) {
+    const StrataLensTarget *s = a->targets->pdata[i], *t = b->targets->pdata[i];
+    g_assert_true (memcmp (s->prob, t->prob, cells * sizeof (float)) == 0);
+    g_assert_true (memcmp (s->logprob, t->logprob, cells * sizeof (float)) == 0);
+    g_assert_true (memcmp (s->logit, t->logit, cells * sizeof (float)) == 0);
+    g_assert_true (memcmp (s->rank, t->rank, cells * sizeof (int32_t)) == 0);
+    g_assert_true (memcmp (s->resolution, t->resolution, a->T * sizeof (int32_t)) == 0);
+    g_assert_true (memcmp (s->resolution_threshold, t->resolution_threshold, a->T * sizeof (int32_t)) == 0);
+  }
+  g_assert_cmpuint (a->token_ids->len, ==, b->token_ids->len);
+  g_assert_true (memcmp (a->token_ids->data, b->token_ids->data, a->token_ids->len * sizeof (int32_t)) == 0);
+}
+
+/* A long trace (1500 tokens of the GGUF copy, context 2048) unembedded 700 rows at a time:
+ * the hook sees rows growing by chunks up to (L+1)*T, each partial holds exactly the rows
+ * done, and the result is bit for bit the one-chunk run's. */
+static void
+test_chunk_hook (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("stories260K-gguf/stories260K.gguf");
+  StrataEngine *e = probe_engine (m);
+  int T = 1500, V = m->weights->cfg.vocab;
+  g_autofree int32_t *ids = g_new (int32_t, T);
+  for (int i = 0; i < T; i++)
+    ids[i] = 1 + (i * 37 + 11) % (V - 1);
+  const char *const targets[] = { "#5", "#100", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, NULL, ids, T, NULL, targets, NULL, &error);
+  g_assert_no_error (error);
+  StrataLensOptions o = { .topk = 3, .threshold = 0.5 };
+  g_autoptr (StrataLensResult) whole = strata_lens_run (e, m, set->prompts->pdata[0], &o, &error);
+  g_assert_no_error (error);
+  Chunks c = { g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free),
+               g_array_new (FALSE, FALSE, sizeof (int)) };
+  StrataLensChunking chunking = { (size_t) 700 * V * sizeof (float), keep_partial_cb, &c };
+  g_autoptr (StrataLensResult) r = strata_lens_run_chunked (e, m, set->prompts->pdata[0], &o, &chunking, &error);
+  g_assert_no_error (error);
+  int R = (r->n_layers + 1) * T;
+  g_assert_cmpuint (c.rows_done->len, ==, (guint) (R + 699) / 700);
+  for (guint i = 0; i < c.rows_done->len; i++) {
+    int done = g_array_index (c.rows_done, int, i);
+    g_assert_cmpint (done, ==, MIN (R, 700 * (int) (i + 1)));
+    check_partial (c.partials->pdata[i], r, done);
+  }
+  assert_same_result (r, whole);
+  g_ptr_array_unref (c.partials);
+  g_array_unref (c.rows_done);
+  strata_engine_free (e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -162,5 +273,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/probes/lens/golden/llama", "llama", check_golden);
   g_test_add_func ("/probes/lens/last-equals-logits", test_last_equals_logits);
   g_test_add_func ("/probes/lens/aggregate", test_aggregate);
+  g_test_add_func ("/probes/lens/chunk-hook", test_chunk_hook);
   return g_test_run ();
 }
