@@ -318,9 +318,10 @@ starts_single (const StrataConfig *g, const StrataSuffixJob *job, int out_pos, i
   return first > 0 && (job->layer < g->n_layers - 1 || job->pos == out_pos);
 }
 
-StrataStatus
-strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs,
-                            int out_pos, const int32_t *ids, int n_ids, float *out)
+/* strata_engine_forward_jobs, or with `bytes` set only the scratch it would need. */
+static StrataStatus
+jobs_pass (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs, int out_pos,
+           const int32_t *ids, int n_ids, float *out, size_t *bytes)
 {
   e->error[0] = '\0';
   TRY (check_jobs (e, base, jobs, n_jobs, out_pos, ids, n_ids));
@@ -345,11 +346,38 @@ strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const Str
   }
   Pass pass = { .jobs = pj, .n = n_jobs, .T = base->T, .out_pos = out_pos, .base = base, .ids = ids,
                 .n_ids = ids ? n_ids : 0, .out = out };
-  StrataStatus st = _strata_engine_run_pass (e, &pass);
+  StrataStatus st = STRATA_OK;
+  if (bytes)
+    *bytes = _strata_engine_pass_bytes (e, &pass);
+  else
+    st = _strata_engine_run_pass (e, &pass);
   if (st == STRATA_ERR_MEMORY && !e->error[0])
     fail (e, st, "cannot allocate the patching pass of %d copies", n_jobs);
   free (pj);
   return st;
+}
+
+StrataStatus
+strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs,
+                            int out_pos, const int32_t *ids, int n_ids, float *out)
+{
+  return jobs_pass (e, base, jobs, n_jobs, out_pos, ids, n_ids, out, NULL);
+}
+
+size_t
+strata_engine_forward_jobs_bytes (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs,
+                                  int n_jobs, int out_pos, const int32_t *ids, int n_ids)
+{
+  size_t bytes = 0;
+  return jobs_pass (e, base, jobs, n_jobs, out_pos, ids, n_ids, NULL, &bytes) == STRATA_OK ? bytes : 0;
+}
+
+size_t
+strata_engine_memory_free (StrataEngine *e)
+{
+  size_t free_bytes = strata_backend_memory_free (e->be->host_memory ? NULL : e->be);
+  size_t held = e->scratch_cap * sizeof (float);
+  return free_bytes > SIZE_MAX - held ? SIZE_MAX : free_bytes + held;
 }
 
 /* The one-start form: B copies from (layer, pos), patches distributed by their `batch`. */

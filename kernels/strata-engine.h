@@ -91,6 +91,10 @@ size_t strata_engine_forward_bytes (StrataEngine *e, int B, int T, const StrataH
  * the bytes needed and the bytes free. Every pass checks its own activations with it before
  * allocating them, the KV cache its keys and values; callers check their host arrays. */
 StrataStatus strata_engine_check_memory (StrataEngine *e, size_t bytes, int host, const char *what);
+/* Bytes a pass may hold in the engine's backend memory: what is free there (as
+ * strata_engine_check_memory reads it) plus the activations the engine holds already (a
+ * larger pass frees them first). */
+size_t strata_engine_memory_free (StrataEngine *e);
 
 /* Logit lens: logits (R, V) = W_U · N_final(x) + b_U for R residual rows x (R, C) given on
  * the host, through the model's own output transform (its final soft-cap). raw != 0 skips
@@ -136,6 +140,12 @@ typedef struct {
 StrataStatus strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base,
                                          const StrataSuffixJob *jobs, int n_jobs, int out_pos,
                                          const int32_t *ids, int n_ids, float *out);
+/* Bytes of the engine's backend memory that call would hold for its activations (the base run
+ * and the patch rows included): a caller sizes its batches with it against
+ * strata_engine_memory_free(). 0 when the arguments are invalid (the call would fail). */
+size_t strata_engine_forward_jobs_bytes (StrataEngine *e, const StrataPrefix *base,
+                                         const StrataSuffixJob *jobs, int n_jobs, int out_pos,
+                                         const int32_t *ids, int n_ids);
 
 /* The same for B copies that all start at (layer, pos); copy b receives the patches whose
  * `batch` is b. out_logits (B, V). */

@@ -39,7 +39,8 @@ job_cmp (const void *a, const void *b)
 }
 
 /* Chunk bounds: compact rows (every job's positions from its start), floats of the full
- * (jobs, T) attention tensors, and logits when every logit is asked for. */
+ * (jobs, T) attention tensors, and logits when every logit is asked for; within them a chunk
+ * is sized to the memory the backend has free. */
 #define MAX_ROWS 4096
 #define MAX_FULL_FLOATS (32u << 20)
 #define MAX_LOGIT_FLOATS (16u << 20)
@@ -138,6 +139,9 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
   g_autofree float *out = NULL;
   size_t out_cap = 0;
   const float *base_row = runs.base_logits + (size_t) r->answer_pos * V;
+  /* Three quarters of it: the host arrays of the sweep (its output, the patch rows on their
+   * way up) come on top. */
+  size_t budget = strata_engine_memory_free (e) / 4 * 3;
   gboolean ok = TRUE;
   for (guint start = 0; start < n_cells && ok;) {
     if (jobs[start].layer < 0) {
@@ -164,6 +168,12 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
       ok = FALSE;
       break;
     }
+    /* Halved until its activations fit in what the backend has free (a chunk of one job
+     * that does not fit fails in the engine, naming the bytes needed and free). */
+    while (end - start > 1 && strata_engine_forward_jobs_bytes (e, &runs.prefix, chunk, (int) (end - start),
+                                                                r->answer_pos, two ? ids : NULL, two ? 2 : 0)
+                                  > budget)
+      end = start + (end - start) / 2;
     int B = (int) (end - start);
     if ((size_t) B * per_job > out_cap) {
       out_cap = (size_t) B * per_job;

@@ -420,6 +420,62 @@ test_cancel (gconstpointer data)
   strata_engine_free (e);
 }
 
+/* The sweep sizes its chunks of patched passes to the memory the backend has free
+ * (STRATA_MEMORY_LIMIT lowers it): under a limit that a single chunk of the whole sweep would
+ * exceed, it runs more, smaller chunks (more matrix products, counted on the CPU backend) and
+ * gives the same maps up to float32 rounding (1e-4, as against the goldens); under a limit below one pass it fails, saying
+ * how many bytes were needed and how many were free. */
+static void
+test_memory_bounded (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
+  StrataEngine *e = counting_engine (m->weights);
+  g_autoptr (GError) error = NULL;
+  const char *rest = " went to the park. She saw a big dog and a small cat. They played with a red ball all day. She";
+  g_autofree char *text = g_strconcat ("Lily", rest, NULL), *corrupt = g_strconcat ("Tim", rest, NULL);
+  const char *const targets[] = { " She", NULL };
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_new_single (m, text, NULL, 0, corrupt, targets, " He", &error);
+  g_assert_no_error (error);
+  const StrataPrompt *p = set->prompts->pdata[0];
+
+  counting_reset (0);
+  g_autoptr (StrataPatchResult) free_run = sweep (e, p, FALSE, &error);
+  g_assert_no_error (error);
+  guint products = counting.linear_calls;
+  strata_engine_free (e);
+
+  const char *limits[] = { "2000000", "500000", "200000" };
+  guint last = products;
+  for (guint i = 0; i < G_N_ELEMENTS (limits); i++) {
+    e = counting_engine (m->weights);
+    g_setenv ("STRATA_MEMORY_LIMIT", limits[i], TRUE);
+    counting_reset (0);
+    g_autoptr (StrataPatchResult) bounded = sweep (e, p, FALSE, &error);
+    g_unsetenv ("STRATA_MEMORY_LIMIT");
+    g_assert_no_error (error);
+    double rel = compare (free_run, bounded);
+    g_test_message ("T = %u, limit %s bytes: %u products (%u unbounded), largest relative difference %.3g",
+                    p->ids->len, limits[i], counting.linear_calls, products, rel);
+    g_assert_cmpuint (counting.linear_calls, >, last);
+    g_assert_cmpfloat (rel, <=, 1e-4);
+    last = counting.linear_calls;
+    strata_engine_free (e);
+  }
+
+  e = counting_engine (m->weights);
+  g_setenv ("STRATA_MEMORY_LIMIT", "1000", TRUE);
+  g_autoptr (StrataPatchResult) none = sweep (e, p, FALSE, &error);
+  g_unsetenv ("STRATA_MEMORY_LIMIT");
+  g_assert_null (none);
+  g_assert_nonnull (error);
+  g_test_message ("limit 1000 bytes: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "bytes"));
+  g_assert_nonnull (strstr (error->message, "1000 bytes"));
+  g_assert_nonnull (strstr (error->message, "free"));
+  g_clear_pointer (&counting.linear_at_abort, g_array_unref);
+  strata_engine_free (e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -441,5 +497,6 @@ main (int argc, char **argv)
   g_test_add_func ("/probes/patching/errors", test_errors);
   g_test_add_data_func ("/probes/patching/cancel/fast", GINT_TO_POINTER (FALSE), test_cancel);
   g_test_add_data_func ("/probes/patching/cancel/naive", GINT_TO_POINTER (TRUE), test_cancel);
+  g_test_add_func ("/probes/patching/memory-bounded", test_memory_bounded);
   return g_test_run ();
 }

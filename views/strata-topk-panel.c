@@ -128,6 +128,14 @@ rebuild (StrataTopkPanel *self)
   g_autofree char *heading = g_strdup_printf ("Layer %d%s, position %d \xe2\x80\x9c%s\xe2\x80\x9d", k,
                                               k == 0 ? " (embedding)" : "", pos, piece);
   gtk_label_set_text (GTK_LABEL (self->heading), heading);
+  /* A lens still filling in (the window shows it while it runs): this cell has no value yet. */
+  if (r->topk_ids[((gsize) k * r->T + pos) * r->topk] < 0) {
+    GtkWidget *l = gtk_label_new ("Not computed yet: the lens is still running.");
+    gtk_label_set_xalign (GTK_LABEL (l), 0);
+    gtk_widget_add_css_class (l, "dim-label");
+    gtk_grid_attach (GTK_GRID (self->grid), l, 0, 0, 3, 1);
+    return;
+  }
   int row = 0;
   for (int i = 0; i < r->topk; i++) {
     gsize c = ((gsize) k * r->T + pos) * r->topk + i;
