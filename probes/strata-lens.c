@@ -351,8 +351,9 @@ strata_lens_run_chunked (StrataEngine *engine, StrataModel *model, const StrataP
     return NULL;
   int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab;
   int R = L1 * T, n_t = (int) prompt->targets->len;
-  /* Rows per unembedding: a fixed budget of logits (each row is scanned independently, so
-   * the chunking changes no value). */
+  /* Rows per unembedding: a fixed budget of logits. Each row is scanned on its own, but the
+   * BLAS may round a row's products differently with the number of rows beside it (OpenBLAS
+   * on AMD EPYC: up to 6e-7 relative in a logit), so another budget can move the last bits. */
   size_t budget = chunking && chunking->logits_budget ? chunking->logits_budget : STRATA_LENS_LOGITS_BUDGET;
   int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, budget / ((size_t) V * sizeof (float))));
   if (!check_memory (engine, T, chunk, n_t, opts, error))

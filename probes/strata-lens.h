@@ -78,8 +78,9 @@ typedef struct {
 } StrataLensChunking;
 
 /* strata_lens_run with a chosen chunk size and a call after each chunk (a window fills its
- * figure while a long trace is analysed); `chunking` may be NULL. The chunking changes no
- * value: the result is bit for bit strata_lens_run's. */
+ * figure while a long trace is analysed); `chunking` may be NULL. With the default budget the
+ * result is bit for bit strata_lens_run's; another budget may move the products' float32
+ * rounding (the BLAS may round a row by the rows beside it). */
 StrataLensResult *strata_lens_run_chunked (StrataEngine *engine, StrataModel *model,
                                            const StrataPrompt *prompt, const StrataLensOptions *opts,
                                            const StrataLensChunking *chunking, GError **error);

@@ -206,31 +206,54 @@ check_partial (const StrataLensResult *p, const StrataLensResult *final, int row
       g_assert_cmpint (((StrataLensTarget *) p->targets->pdata[i])->resolution[pos], ==, -1);
 }
 
+/* The largest difference of two float arrays, relative to max(1, |a|). */
+static double
+worst_relative (const float *a, const float *b, size_t n)
+{
+  double worst = 0;
+  for (size_t i = 0; i < n; i++)
+    worst = MAX (worst, fabs ((double) a[i] - b[i]) / MAX (1.0, fabs ((double) a[i])));
+  return worst;
+}
+
+/* Two lens runs of one prompt with different unembedding chunks: floats equal up to the
+ * rounding of products over a different number of rows (the BLAS may round a row by the rows
+ * beside it), the same top-k ids and resolutions, and target ranks that move only among
+ * near-ties (a rounding of about 1e-6 reorders tokens whose logits are that close, which on
+ * this prompt moves about 6% of the ranks by 1 to 3; a row misplaced by the chunking would
+ * move them by hundreds and its floats by far more than 1e-5). */
 static void
 assert_same_result (const StrataLensResult *a, const StrataLensResult *b)
 {
   size_t cells = (size_t) (a->n_layers + 1) * a->T, n = cells * a->topk;
   g_assert_cmpint (a->T, ==, b->T);
   g_assert_true (memcmp (a->topk_ids, b->topk_ids, n * sizeof (int32_t)) == 0);
-  g_assert_true (memcmp (a->topk_prob, b->topk_prob, n * sizeof (float)) == 0);
-  g_assert_true (memcmp (a->topk_logit, b->topk_logit, n * sizeof (float)) == 0);
+  double worst = MAX (worst_relative (a->topk_prob, b->topk_prob, n), worst_relative (a->topk_logit, b->topk_logit, n));
+  int moved = 0, most_moved = 0;
   g_assert_cmpuint (a->targets->len, ==, b->targets->len);
   for (guint i = 0; i < a->targets->len; i++) {
     const StrataLensTarget *s = a->targets->pdata[i], *t = b->targets->pdata[i];
-    g_assert_true (memcmp (s->prob, t->prob, cells * sizeof (float)) == 0);
-    g_assert_true (memcmp (s->logprob, t->logprob, cells * sizeof (float)) == 0);
-    g_assert_true (memcmp (s->logit, t->logit, cells * sizeof (float)) == 0);
-    g_assert_true (memcmp (s->rank, t->rank, cells * sizeof (int32_t)) == 0);
+    worst = MAX (worst, worst_relative (s->prob, t->prob, cells));
+    worst = MAX (worst, worst_relative (s->logprob, t->logprob, cells));
+    worst = MAX (worst, worst_relative (s->logit, t->logit, cells));
+    for (size_t c = 0; c < cells; c++) {
+      moved += s->rank[c] != t->rank[c];
+      most_moved = MAX (most_moved, abs (s->rank[c] - t->rank[c]));
+    }
     g_assert_true (memcmp (s->resolution, t->resolution, a->T * sizeof (int32_t)) == 0);
     g_assert_true (memcmp (s->resolution_threshold, t->resolution_threshold, a->T * sizeof (int32_t)) == 0);
   }
   g_assert_cmpuint (a->token_ids->len, ==, b->token_ids->len);
   g_assert_true (memcmp (a->token_ids->data, b->token_ids->data, a->token_ids->len * sizeof (int32_t)) == 0);
+  g_test_message ("chunked vs whole: largest relative difference %.3g; %d target ranks moved, by at most %d",
+                  worst, moved, most_moved);
+  g_assert_cmpfloat (worst, <=, 1e-5);
+  g_assert_cmpint (most_moved, <=, 8);
 }
 
 /* A long trace (1500 tokens of the GGUF copy, context 2048) unembedded 700 rows at a time:
  * the hook sees rows growing by chunks up to (L+1)*T, each partial holds exactly the rows
- * done, and the result is bit for bit the one-chunk run's. */
+ * done, and the result is the one-chunk run's (up to float32 rounding of the products). */
 static void
 test_chunk_hook (void)
 {
