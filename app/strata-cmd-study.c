@@ -166,7 +166,7 @@ strata_cmd_study (int argc, char **argv)
   o.n_layers = STUDY_LAYERS, o.d_model = STUDY_WIDTH, o.batch = STUDY_BATCH, o.adamw.lr = STUDY_LR;
   o.adamw.warmup_steps = STUDY_WARMUP, o.eval_every = o.save_every = STUDY_EVERY;
   int steps_cot = STUDY_STEPS_COT, steps_nocot = STUDY_STEPS_NOCOT;
-  g_autofree char *out = NULL, *device = NULL; /* GOption would drop a default string */
+  g_autofree char *out = NULL, *device = NULL, *noise_kind = NULL; /* GOption would drop a default string */
   gint64 seed = (gint64) p.seed;
   gboolean no_window = FALSE;
   GOptionEntry entries[] = {
@@ -177,7 +177,8 @@ strata_cmd_study (int argc, char **argv)
     { "ood-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &p.ood_fraction, "Share of atomic facts that are OOD (default 0.1)", "F" },
     { "phi", 0, 0, G_OPTION_ARG_DOUBLE, &p.phi, "Train two-hop items per ID atomic fact (default 18)", "P" },
     { "test-prob", 0, 0, G_OPTION_ARG_DOUBLE, &p.test_prob, "Chance that an ID two-hop query is held out (default 0.05)", "Q" },
-    { "noise", 0, 0, G_OPTION_ARG_DOUBLE, &p.noise, "Share of train two-hop items with a wrong tail (default 0)", "XI" },
+    { "noise", 0, 0, G_OPTION_ARG_DOUBLE, &p.noise, "Share of train two-hop items with a wrong entity (default 0)", "XI" },
+    { "noise-kind", 0, 0, G_OPTION_ARG_STRING, &noise_kind, "Which entity is wrong: tail or bridge (default tail)", "tail|bridge" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the data, the initialisation and the data order (default 42)", "S" },
     { "steps-cot", 0, 0, G_OPTION_ARG_INT, &steps_cot, "Steps of the CoT run (default 2000)", "N" },
     { "steps-nocot", 0, 0, G_OPTION_ARG_INT, &steps_nocot, "Steps of the non-CoT run (default 3000)", "N" },
@@ -203,7 +204,9 @@ strata_cmd_study (int argc, char **argv)
   }
   if (!out)
     out = g_strdup ("twohop-study");
-  if (seed < 0)
+  if (noise_kind && !strata_twohop_noise_kind_from_string (noise_kind, &p.noise_kind))
+    strata_cli_fail_with (&error, "--noise-kind takes tail or bridge, not '%s'", noise_kind);
+  else if (seed < 0)
     strata_cli_fail_with (&error, "--seed must be 0 or more, not %" G_GINT64_FORMAT, seed);
   else if (steps_cot < 1 || steps_nocot < 1)
     strata_cli_fail_with (&error, "--steps-cot and --steps-nocot must be at least 1");

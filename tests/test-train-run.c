@@ -463,9 +463,16 @@ test_study (void)
   strata (&r, (const char *[]) { "study", "twohop", "--out", out, "--entities", "20", "--relations", "5",
                                  "--per-entity", "4", "--steps-cot", "4", "--steps-nocot", "4", "--eval-every", "2",
                                  "--save-every", "2", "--layers", "2", "--width", "16", "--heads", "2", "--batch", "8",
-                                 "--no-window", NULL });
+                                 "--noise", "0.1", "--noise-kind", "bridge", "--no-window", NULL });
   g_test_message ("%s%s", r.out, r.err);
   g_assert_cmpint (r.status, ==, 0);
+  /* The dataset the study trained on records its noise. */
+  g_autofree char *info = g_build_filename (out, "data", "dataset.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, info, NULL));
+  JsonObject *params = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "params");
+  g_assert_cmpfloat (json_object_get_double_member (params, "noise"), ==, 0.1);
+  g_assert_cmpstr (json_object_get_string_member (params, "noise_kind"), ==, "bridge");
   const char *files[] = { "data/train.jsonl", "cot/checkpoint-4/model.safetensors", "nocot/checkpoint-4/train_info.json",
                           "study.h5", "stage2.h5" };
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++) {
@@ -479,6 +486,12 @@ test_study (void)
   strata (&again, (const char *[]) { "study", "twohop", "--out", out, "--no-window", NULL });
   g_assert_cmpint (again.status, ==, 1);
   g_assert_nonnull (strstr (again.err, "already holds a study"));
+  g_auto (Run) bad = { 0 };
+  g_autofree char *other = g_build_filename (tmp, "other", NULL);
+  strata (&bad, (const char *[]) { "study", "twohop", "--out", other, "--noise-kind", "head", "--no-window", NULL });
+  g_assert_cmpint (bad.status, ==, 1);
+  g_assert_nonnull (strstr (bad.err, "--noise-kind takes tail or bridge, not 'head'"));
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
   rm_tree (tmp);
 }
 
