@@ -42,13 +42,10 @@ strata_trainer_new (StrataEngine *e, StrataStatus *status)
     t->arena_floats = (e->w.arena_bytes + sizeof (float) - 1) / sizeof (float);
     t->grad_layers = calloc ((size_t) e->w.cfg.n_layers, sizeof *t->grad_layers);
     t->grad_arena = be->alloc (be, t->arena_floats);
-    t->m = be->alloc (be, t->arena_floats);
-    t->v = be->alloc (be, t->arena_floats);
   }
-  if (!t || !t->grad_layers || !t->grad_arena || !t->m || !t->v) {
+  if (!t || !t->grad_layers || !t->grad_arena) {
     strata_trainer_free (t);
-    *status = fail (e, STRATA_ERR_MEMORY, "cannot allocate the gradients and optimizer state (3 x %zu floats)",
-                    (e->w.arena_bytes + 3) / 4);
+    *status = fail (e, STRATA_ERR_MEMORY, "cannot allocate the gradients (%zu floats)", (e->w.arena_bytes + 3) / 4);
     return NULL;
   }
   /* Every tensor of the gradients sits at its weight's offset in an arena of the same size. */
@@ -88,11 +85,28 @@ strata_trainer_state_floats (const StrataTrainer *t)
   return t->arena_floats;
 }
 
+/* The AdamW moments, zero, allocated when the optimizer is first used: a trainer that only
+ * takes gradients (attribution patching) holds none. */
+static StrataStatus
+need_moments (const StrataTrainer *t)
+{
+  StrataTrainer *w = (StrataTrainer *) t;
+  const StrataBackend *be = t->e->be;
+  if (!w->m)
+    w->m = be->alloc (be, t->arena_floats);
+  if (!w->v)
+    w->v = be->alloc (be, t->arena_floats);
+  if (!w->m || !w->v)
+    return fail (t->e, STRATA_ERR_MEMORY, "cannot allocate the optimizer state (2 x %zu floats)", t->arena_floats);
+  return STRATA_OK;
+}
+
 StrataStatus
 strata_trainer_get_state (const StrataTrainer *t, float *m, float *v)
 {
   StrataEngine *e = t->e;
   size_t bytes = t->arena_floats * sizeof (float);
+  TRY (need_moments (t));
   StrataStatus st = e->be->download (e->be, m, t->m, bytes);
   if (st == STRATA_OK)
     st = e->be->download (e->be, v, t->v, bytes);
@@ -104,6 +118,7 @@ strata_trainer_set_state (StrataTrainer *t, const float *m, const float *v, int 
 {
   StrataEngine *e = t->e;
   size_t bytes = t->arena_floats * sizeof (float);
+  TRY (need_moments (t));
   StrataStatus st = e->be->upload (e->be, t->m, m, bytes);
   if (st == STRATA_OK)
     st = e->be->upload (e->be, t->v, v, bytes);
@@ -235,6 +250,7 @@ strata_trainer_step (StrataTrainer *t, const StrataAdamW *o, double *grad_norm)
     *grad_norm = norm;
   if (!isfinite (norm))
     return fail (e, STRATA_ERR_ARGUMENT, "the gradient norm is not finite (%g); no step taken", norm);
+  TRY (need_moments (t));
   double lr = strata_adamw_lr (o, t->step);
   t->step++;
   double coef = o->max_grad_norm > 0 ? fmin (1.0, o->max_grad_norm / (norm + 1e-6)) : 1.0;

@@ -2,8 +2,9 @@
  *
  * A trainer holds, for one engine, a gradient arena laid out by the weights' field table
  * (the same tensors and shapes as the weights, F32, in the engine's backend memory), the
- * AdamW moments laid out the same way, and the activations a training forward saves for
- * its backward. The training forward is the engine's GPT-2 block written out once more
+ * AdamW moments laid out the same way (allocated at the first optimizer call: a trainer used
+ * for gradients only holds none), and the activations a training forward saves for its
+ * backward. The training forward is the engine's GPT-2 block written out once more
  * with every intermediate kept (strata-engine-backward.c); it computes the same values as
  * strata_engine_forward().
  *

@@ -272,6 +272,13 @@ test_adamw (void)
                     .max_grad_norm = 1.0, .warmup_steps = 2, .total_steps = 6, .schedule = STRATA_LR_LINEAR };
   g_autofree float *ref_loss = golden_f32 (&f, "adamw_loss", 6);
   g_autofree float *ref_norm = golden_f32 (&f, "adamw_norm", 5);
+  /* The moments start at zero (they are allocated at the first optimizer call). */
+  size_t n = strata_trainer_state_floats (f.trainer);
+  g_autofree float *m = g_new (float, n), *v = g_new (float, n);
+  memset (m, 0xff, n * sizeof (float)), memset (v, 0xff, n * sizeof (float));
+  g_assert_cmpint (strata_trainer_get_state (f.trainer, m, v), ==, STRATA_OK);
+  for (size_t i = 0; i < n; i++)
+    g_assert_true (m[i] == 0.0f && v[i] == 0.0f);
   for (int s = 0; s <= 5; s++) {
     double loss = 0, norm = 0;
     g_assert_cmpint (strata_trainer_zero_grads (f.trainer), ==, STRATA_OK);
