@@ -63,6 +63,8 @@ struct _StrataWindow {
   GtkWidget *target_dropdown, *curve_dropdown, *site_dropdown, *log_check, *compare_check;
   GtkWidget *tag_dropdown, *posname_dropdown; /* MRR over a prompt set: tag, named position */
   GtkWidget *quantity_dropdown;  /* series heat map: MRR or mean probability */
+  GtkWidget *trace_options;      /* the trace figure: "Held in top" K, and "Written anywhere" */
+  GtkWidget *trace_topk_spin, *trace_anywhere_check;
   GArray *posname_index;       /* int: the position index of each posname_dropdown item */
   GArray *site_index;          /* int (StrataPatchSite): the site of each site_dropdown item */
   GtkWidget *run_button, *patch_button, *export_button;

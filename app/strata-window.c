@@ -283,6 +283,8 @@ _strata_window_sync_controls (StrataWindow *self)
       site_sel = k;
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->site_dropdown), site_sel);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->log_check), v->log_color);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (self->trace_topk_spin), MAX (v->trace.topk, 1));
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (self->trace_anywhere_check), v->trace.anywhere);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->compare_check), v->compare);
   gtk_drop_down_set_selected (GTK_DROP_DOWN (self->quantity_dropdown), v->curve == STRATA_CURVE_PROB ? 1 : 0);
   /* Only the options of the figure on show. */
@@ -294,6 +296,7 @@ _strata_window_sync_controls (StrataWindow *self)
   gtk_widget_set_visible (self->quantity_dropdown, series_map);
   gtk_widget_set_visible (self->site_dropdown, (shown == STRATA_FIGURE_PATCH_HEATMAP || series_patch)
                                                  && self->site_index->len > 0);
+  gtk_widget_set_visible (self->trace_options, shown == STRATA_FIGURE_TRACE);
   gtk_widget_set_visible (self->log_check, shown == STRATA_FIGURE_LENS_HEATMAP || shown == STRATA_FIGURE_ATTENTION
                                              || (series_map && v->curve == STRATA_CURVE_PROB));
   GListModel *tags = gtk_drop_down_get_model (GTK_DROP_DOWN (self->tag_dropdown));
@@ -454,6 +457,15 @@ log_toggled_cb (GtkCheckButton *b, StrataWindow *self)
 {
   if (!self->syncing)
     strata_view_model_set_log_color (self->view, gtk_check_button_get_active (b));
+}
+
+/* The trace figure's K and writing positions, from its two controls. */
+static void
+trace_options_cb (GtkWidget *control, StrataWindow *self)
+{
+  if (!self->syncing)
+    strata_view_model_set_trace (self->view, gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->trace_topk_spin)),
+                                 gtk_check_button_get_active (GTK_CHECK_BUTTON (self->trace_anywhere_check)));
 }
 
 static void
@@ -688,6 +700,23 @@ build_options_bar (StrataWindow *self)
   gtk_box_append (GTK_BOX (bar), self->quantity_dropdown);
   gtk_box_append (GTK_BOX (bar), self->site_dropdown);
   gtk_box_append (GTK_BOX (bar), self->log_check);
+  self->trace_options = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *held = gtk_label_new_with_mnemonic ("Held in top _K");
+  gtk_widget_add_css_class (held, "dim-label");
+  self->trace_topk_spin = gtk_spin_button_new_with_range (1, 1000, 1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->trace_topk_spin), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  "Held in top K", -1);
+  gtk_widget_set_tooltip_text (self->trace_topk_spin, "A target counts as held where the lens ranks it within the "
+                                                      "top K (strata lens --trace-topk)");
+  self->trace_anywhere_check = gtk_check_button_new_with_mnemonic ("Written _anywhere");
+  gtk_widget_set_tooltip_text (self->trace_anywhere_check, "Count the positions where a target is written anywhere in "
+                                                           "the sequence, not only in the generated part "
+                                                           "(--trace-anywhere)");
+  gtk_label_set_mnemonic_widget (GTK_LABEL (held), self->trace_topk_spin);
+  gtk_box_append (GTK_BOX (self->trace_options), held);
+  gtk_box_append (GTK_BOX (self->trace_options), self->trace_topk_spin);
+  gtk_box_append (GTK_BOX (self->trace_options), self->trace_anywhere_check);
+  gtk_box_append (GTK_BOX (bar), self->trace_options);
   gtk_widget_set_margin_start (flow, 12);
   gtk_widget_set_margin_end (flow, 12);
   gtk_widget_set_margin_top (flow, 6);
@@ -699,6 +728,8 @@ build_options_bar (StrataWindow *self)
   g_signal_connect (self->posname_dropdown, "notify::selected", G_CALLBACK (posname_selected_cb), self);
   g_signal_connect (self->site_dropdown, "notify::selected", G_CALLBACK (site_selected_cb), self);
   g_signal_connect (self->log_check, "toggled", G_CALLBACK (log_toggled_cb), self);
+  g_signal_connect (self->trace_topk_spin, "value-changed", G_CALLBACK (trace_options_cb), self);
+  g_signal_connect (self->trace_anywhere_check, "toggled", G_CALLBACK (trace_options_cb), self);
   return flow;
 }
 

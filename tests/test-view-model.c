@@ -222,6 +222,29 @@ test_find (void)
   free_analysis (a);
 }
 
+/* The trace figure's K reads below 1 as 1 (a fresh state's 0 included); the same options
+ * again are not a change. */
+static void
+test_trace_options (void)
+{
+  g_autoptr (StrataViewModel) m = strata_view_model_new ();
+  int changed = 0;
+  g_signal_connect (m, "changed", G_CALLBACK (count_cb), &changed);
+  strata_view_model_set_trace (m, 1, FALSE);
+  g_assert_cmpint (changed, ==, 0);
+  strata_view_model_set_trace (m, 3, FALSE);
+  g_assert_cmpint (changed, ==, 1);
+  g_assert_cmpint (strata_view_model_get_state (m)->trace.topk, ==, 3);
+  strata_view_model_set_trace (m, 3, TRUE);
+  g_assert_cmpint (changed, ==, 2);
+  g_assert_true (strata_view_model_get_state (m)->trace.anywhere);
+  strata_view_model_set_trace (m, -4, TRUE);
+  g_assert_cmpint (changed, ==, 3);
+  g_assert_cmpint (strata_view_model_get_state (m)->trace.topk, ==, 1);
+  strata_view_model_set_trace (m, 0, TRUE);
+  g_assert_cmpint (changed, ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -230,5 +253,6 @@ main (int argc, char **argv)
   g_test_add_func ("/views/model/series-bounds", test_series_bounds);
   g_test_add_func ("/views/model/range", test_range);
   g_test_add_func ("/views/model/find", test_find);
+  g_test_add_func ("/views/model/trace-options", test_trace_options);
   return g_test_run ();
 }

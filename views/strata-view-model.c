@@ -469,6 +469,16 @@ strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color)
 }
 
 void
+strata_view_model_set_trace (StrataViewModel *self, int topk, gboolean anywhere)
+{
+  topk = MAX (topk, 1);
+  if (topk == MAX (self->state.trace.topk, 1) && !anywhere == !self->state.trace.anywhere)
+    return;
+  self->state.trace = (StrataTraceOptions) { topk, anywhere };
+  emit (self, 0);
+}
+
+void
 strata_view_model_set_compare (StrataViewModel *self, gboolean compare)
 {
   if (!compare == !self->state.compare)

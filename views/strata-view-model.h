@@ -68,6 +68,10 @@ void strata_view_model_set_patch_site (StrataViewModel *self, StrataPatchSite si
 void strata_view_model_set_curve (StrataViewModel *self, StrataCurveQuantity curve);
 void strata_view_model_set_log_color (StrataViewModel *self, gboolean log_color);
 void strata_view_model_set_compare (StrataViewModel *self, gboolean compare);
+/* The trace figure: a target counts as held where the lens ranks it within the top `topk`
+ * (values below 1 are read as 1), and written at any position (`anywhere`) or only in the
+ * generated part. */
+void strata_view_model_set_trace (StrataViewModel *self, int topk, gboolean anywhere);
 void strata_view_model_set_prompt (StrataViewModel *self, int prompt);
 
 /* The series the series figures draw (taken, freed with `free_func`; NULL clears it). A

@@ -8,6 +8,7 @@
 # "Find in trace" selects a position whose piece starts the text found and brings it into
 # view, a string that never occurs shows "not found", and the "Positions" field set to
 # 100:140 makes the exported SVG's column labels exactly the pieces of positions 100..139.
+# On the trace figure (Alt+9), "Held in top K" (Alt+K) set to 3 redraws it with K = 3.
 #
 # Starts its own Xvfb and a private session bus; stops only the processes it started.
 # Exit 77 (skip) when Xvfb, xdotool or python3-pyatspi are missing.
@@ -27,7 +28,7 @@ done
 . "$HERE/gui-session.sh"
 gui_start strata-long
 
-echo "1..7"
+echo "1..8"
 SESSION="$TMP/long.h5"
 "$STRATA" lens "$MODEL" --prompt "Once upon a time" --generate 400 --session "$SESSION" --json "$TMP/long.json" \
   >"$TMP/cli.log" 2>&1 || { sed 's/^/# /' "$TMP/cli.log"; fail "strata lens --generate 400 failed"; }
@@ -167,4 +168,13 @@ want = "Column labels: " + ", ".join(visible(p) for p in pieces[100:140]) + "."
 assert want in desc, (want, desc[:600])
 PYEOF
 echo "ok 7 - the exported SVG's column labels are exactly the pieces of positions 100..139"
+
+key alt+9
+export_until "before the trace writes it (top-1)" 10 || fail "Alt+9 did not show the trace figure with K = 1"
+key alt+k ctrl+a
+xdotool type --delay 30 "3"; sleep 0.2
+xdotool key Tab; sleep 0.5
+export_until "before the trace writes it (top-3)" 10 \
+  || fail "Held in top K = 3 did not redraw the trace figure: $(grep -o 'Where the lens[^<]*' "$FIG" | head -n1)"
+echo "ok 8 - the trace figure's Held in top K field sets K = 3"
 kill -0 "$APP_PID" 2>/dev/null || fail "strata died during the test"
