@@ -39,7 +39,7 @@ gboolean strata_cli_check_outputs (const char *figure, double scale, const char 
  * (an error names the flag and the length). NULL `positions`: the view is left as it is. */
 gboolean strata_cli_apply_positions (const char *positions, const StrataFigureInput *in, StrataViewState *v,
                                      GError **error);
-#define STRATA_CLI_POSITIONS_HELP "Draw only positions A to B-1 (half-open, 0-based; default: all)"
+#define STRATA_CLI_POSITIONS_HELP "Draw only positions A to B-1 (half-open, 0-based; ':' all; default: all)"
 #endif
 
 /* "2,325,#325" -> int32 ids (--ids). */

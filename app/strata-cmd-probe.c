@@ -229,12 +229,14 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnal
 {
   GError *error = NULL;
   StrataAnalysis *b = cmp ? cmp->analysis : NULL;
+  const StrataViewState *saved = v; /* the session opens on what the figure shows */
 #ifdef STRATA_HAVE_FIGURES
   /* Checked before anything is written: a bad range leaves no output behind. */
   StrataViewState figure_view = *v;
   StrataFigureInput in = { .kind = v->figure, .a = a, .b = b, .view = &figure_view };
   if (!strata_cli_apply_positions (c->positions, &in, &figure_view, &error))
     return strata_cli_fail (error);
+  saved = &figure_view;
 #endif
   if (c->json) {
     g_autoptr (JsonBuilder) jb = json_builder_new ();
@@ -256,7 +258,7 @@ finish (const char *command, StrataModel *m, StrataAnalysis *a, const StrataAnal
     if (!strata_cli_write_json (root, c->json, &error))
       return strata_cli_fail (error);
   }
-  if (c->session && !save_session (c->session, a, b, v, &error))
+  if (c->session && !save_session (c->session, a, b, saved, &error))
     return strata_cli_fail (error);
 #ifdef STRATA_HAVE_FIGURES
   if (c->figure && !strata_figure_export_analysis (a, b, v->figure, &figure_view, c->figure, c->scale, &error))

@@ -25,7 +25,7 @@ strata_cmd_export (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_DOUBLE, &height, "Figure height in points (default: up to 560, fitted to the content)", "H" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &layer, "Selected layer (default: as saved)", "K" },
     { "position", 0, 0, G_OPTION_ARG_INT, &position, "Selected position (default: as saved)", "P" },
-    { "positions", 0, 0, G_OPTION_ARG_STRING, &positions, STRATA_CLI_POSITIONS_HELP, "A:B" },
+    { "positions", 0, 0, G_OPTION_ARG_STRING, &positions, "Draw only positions A to B-1 (half-open, 0-based; ':' all; default: as saved)", "A:B" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.h5");

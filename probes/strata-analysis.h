@@ -114,7 +114,7 @@ typedef struct {
   StrataTraceOptions trace;
   /* The positions the position-axis figures show: [range_first, range_first + range_count);
    * range_count 0 (the zeroed default): the whole sequence. Figures clamp it to each
-   * analysis' length. Not saved in sessions. */
+   * analysis' length. Saved in sessions from format 1.5. */
   int range_first;
   int range_count;
 } StrataViewState;

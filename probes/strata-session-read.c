@@ -601,6 +601,11 @@ read_view (hid_t file, StrataViewState *v, GError **error)
     TRY (get_int (g, "trace_topk", 1, G_MAXINT32, &v->trace.topk, error));
   if (strata_h5_has_attr (g, "trace_anywhere"))
     TRY (get_bool (g, "trace_anywhere", &v->trace.anywhere, error));
+  v->range_first = v->range_count = 0; /* format 1.5; before, the whole sequence */
+  if (strata_h5_has_attr (g, "range_count")) {
+    TRY (get_int (g, "range_first", 0, G_MAXINT32, &v->range_first, error));
+    TRY (get_int (g, "range_count", 1, G_MAXINT32, &v->range_count, error));
+  }
   v->run = v->checkpoint = -1;
   if (strata_h5_has_attr (g, "run"))
     TRY (get_int (g, "run", -1, MAX_COUNT, &v->run, error));

@@ -575,6 +575,10 @@ write_view (hid_t file, const StrataViewState *v, GError **error)
   TRY (set_bool (g, "compare", v->compare, error));
   TRY (strata_h5_set_int_attr (g, "trace_topk", MAX (v->trace.topk, 1), error));
   TRY (set_bool (g, "trace_anywhere", v->trace.anywhere, error));
+  if (v->range_count > 0) { /* 1.5: the positions the figures show */
+    TRY (strata_h5_set_int_attr (g, "range_first", MAX (v->range_first, 0), error));
+    TRY (strata_h5_set_int_attr (g, "range_count", v->range_count, error));
+  }
   return TRUE;
 }
 

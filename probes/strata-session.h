@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 #define STRATA_SESSION_MAJOR 1
 /* 1.1: lens results carry token_ids/token_pieces; 1.2: /series (a series of checkpoints) and
  * the view's series_figure, run and checkpoint; 1.3: the device of every model record. */
-#define STRATA_SESSION_MINOR 4
+#define STRATA_SESSION_MINOR 5
 
 typedef struct {
   GPtrArray *analyses;   /* StrataAnalysis * (1, or 2 when comparing; none for a series alone) */

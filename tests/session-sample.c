@@ -394,6 +394,7 @@ sample_session_new (const SampleOptions *opts)
     .position = -1, .head = 2, .target = g_strdup ("bridge"), .tag = g_strdup ("ood"),
     .patch_site = STRATA_PATCH_HEAD_AT, .curve = STRATA_CURVE_MRR, .log_color = TRUE,
     .compare = TRUE, .run = opts->series ? 1 : -1, .checkpoint = opts->series ? 1 : -1,
+    .trace = { 3, TRUE }, .range_first = 1, .range_count = 2,
   };
   if (opts->series)
     s->view.figure = STRATA_FIGURE_SERIES_ACCURACY;
@@ -703,4 +704,8 @@ sample_session_assert_equal (const StrataSession *a, const StrataSession *b)
   g_assert_cmpint (v->compare, ==, w->compare);
   g_assert_cmpint (v->run, ==, w->run);
   g_assert_cmpint (v->checkpoint, ==, w->checkpoint);
+  g_assert_cmpint (v->trace.topk, ==, w->trace.topk);
+  g_assert_cmpint (v->trace.anywhere, ==, w->trace.anywhere);
+  g_assert_cmpint (v->range_first, ==, w->range_first);
+  g_assert_cmpint (v->range_count, ==, w->range_count);
 }

@@ -532,6 +532,37 @@ test_patch_attribution (void)
   g_rmdir (dir);
 }
 
+/* `--positions A:B` with `--session`: the session keeps the window the figure shows, so
+ * `strata export` redraws it without the flag, and `--positions :` draws the whole sequence. */
+static void
+test_positions_session (void)
+{
+  g_autofree char *model = data_path ("stories260K/stories260K.bin");
+  g_autofree char *dir = g_dir_make_tmp ("strata-positions-XXXXXX", NULL);
+  g_autofree char *h5 = g_build_filename (dir, "s.h5", NULL), *fig = g_build_filename (dir, "lens.svg", NULL);
+  g_autofree char *again = g_build_filename (dir, "again.svg", NULL), *whole = g_build_filename (dir, "whole.svg", NULL);
+  g_auto (Run) r = { 0 };
+  strata (&r, (const char *[]) { "lens", model, "--prompt", "Once upon a time there was a little girl named Lily",
+                                 "--positions", "2:6", "--figure", fig, "--session", h5, NULL });
+  g_assert_cmpint (r.status, ==, 0);
+  g_auto (Run) e = { 0 }, w = { 0 };
+  strata (&e, (const char *[]) { "export", h5, "--figure", again, NULL });
+  g_assert_cmpint (e.status, ==, 0);
+  strata (&w, (const char *[]) { "export", h5, "--figure", whole, "--positions", ":", NULL });
+  g_assert_cmpint (w.status, ==, 0);
+  g_autofree char *a = NULL, *b = NULL, *c = NULL;
+  g_assert_true (g_file_get_contents (fig, &a, NULL, NULL) && g_file_get_contents (again, &b, NULL, NULL)
+                 && g_file_get_contents (whole, &c, NULL, NULL));
+  const char *shown = strstr (a, "Positions 2 to 5 of ");
+  g_assert_nonnull (shown);
+  g_autofree char *line = g_strndup (shown, strcspn (shown, "."));
+  g_assert_nonnull (strstr (b, line));
+  g_assert_null (strstr (c, "Positions "));
+  for (const char *f[] = { h5, fig, again, whole, NULL }, **p = f; *p; p++)
+    g_unlink (*p);
+  g_rmdir (dir);
+}
+
 /* Every bad input of issue 3: non-zero exit (not a crash), a message on stderr, nothing on
  * stdout. */
 static void
@@ -588,6 +619,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/cli/lens-prompt-set", test_lens_prompt_set);
   g_test_add_func ("/app/cli/lens-compare", test_lens_compare);
   g_test_add_func ("/app/cli/lens-generate", test_lens_generate);
+  g_test_add_func ("/app/cli/positions-session", test_positions_session);
   g_test_add_func ("/app/cli/memory-budget", test_memory_budget);
   g_test_add_func ("/app/cli/patch-json", test_patch_json);
   g_test_add_func ("/app/cli/patch-attribution", test_patch_attribution);

@@ -34,13 +34,19 @@ grep -q "missing.h5" "$TMP/err" || fail "missing session message does not name t
 [ ! -e "$TMP/x.svg" ] && [ ! -e "$TMP/x.jpg" ] || fail "a failed export left a file"
 ok "export errors are messages naming the problem"
 # --positions A:B: the lens figure's column labels are those of the whole figure's A..B-1
-# (read from the SVG description); a range past the end names the flag and the length.
+# (read from the SVG description; ':' is the whole sequence, without the flag the range the
+# session saved); a range past the end names the flag and the length.
 desc_labels () { /usr/bin/python3 -c 'import sys, re, xml.etree.ElementTree as E
 d = E.parse(sys.argv[1]).getroot().find("{http://www.w3.org/2000/svg}desc").text
 print(re.search(r"Column labels: (.*?)\. ", d).group(1))' "$1"; }
-"$STRATA" export "$TMP/s.h5" --figure "$TMP/all.svg" --view lens 2>"$TMP/err" || fail "export lens: $(cat "$TMP/err")"
+"$STRATA" export "$TMP/s.h5" --figure "$TMP/all.svg" --view lens --positions : 2>"$TMP/err" \
+  || fail "export lens --positions : $(cat "$TMP/err")"
 T=$(desc_labels "$TMP/all.svg" | awk -F', ' '{print NF}')
 [ "$T" -ge 3 ] || fail "the sample lens has $T positions"
+grep -q "Positions [0-9]* to" "$TMP/all.svg" && fail "--positions : did not draw the whole sequence"
+# Without --positions, the range the session saved (the sample's view: 2 positions from 1).
+"$STRATA" export "$TMP/s.h5" --figure "$TMP/saved.svg" --view lens 2>"$TMP/err" || fail "export lens: $(cat "$TMP/err")"
+grep -q "Positions 1 to 2 of $T shown" "$TMP/saved.svg" || fail "export without --positions ignored the saved range"
 "$STRATA" export "$TMP/s.h5" --figure "$TMP/part.svg" --view lens --positions 1:3 2>"$TMP/err" \
   || fail "export --positions 1:3: $(cat "$TMP/err")"
 [ "$(desc_labels "$TMP/part.svg")" = "$(desc_labels "$TMP/all.svg" | awk -F', ' '{print $2 ", " $3}')" ] \

@@ -53,7 +53,7 @@ class CliSeries(unittest.TestCase):
     def test_header_and_view(self):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
-        self.assertEqual((int(f.attrs["format_major"]), int(f.attrs["format_minor"])), (1, 4))
+        self.assertEqual((int(f.attrs["format_major"]), int(f.attrs["format_minor"])), (1, 5))
         self.assertEqual(int(f["analyses"].attrs["count"]), 0)  # a series alone
         v = f["view"]
         # A 1.1 reader reads a checkpoint figure from `figure` and ignores `series_figure`.

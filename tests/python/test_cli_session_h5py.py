@@ -63,7 +63,7 @@ class CliSession(unittest.TestCase):
         for f, js in ((self.lens, self.lens_json), (self.patch, self.patch_json)):
             self.assertEqual(attr_str(f, "format"), "strata-session")
             self.assertEqual(int(f.attrs["format_major"]), 1)
-            self.assertEqual(int(f.attrs["format_minor"]), 4)
+            self.assertEqual(int(f.attrs["format_minor"]), 5)
             self.assertEqual(attr_str(f, "program_version"), js["strata_version"])
             self.assertEqual(int(f["analyses"].attrs["count"]), 1)
             m = f["analyses/000000/model"]

@@ -68,7 +68,7 @@ class SessionFromPython(unittest.TestCase):
         f = self.f
         self.assertEqual(attr_str(f, "format"), "strata-session")
         self.assertEqual(int(f.attrs["format_major"]), 1)
-        self.assertEqual(int(f.attrs["format_minor"]), 4)
+        self.assertEqual(int(f.attrs["format_minor"]), 5)
         self.assertRegex(attr_str(f, "program_version"), r"^\d+\.\d+\.\d+")
         self.assertRegex(attr_str(f, "created"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         self.assertRegex(attr_str(f, "modified"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -219,6 +219,8 @@ class SessionFromPython(unittest.TestCase):
         self.assertEqual([int(v.attrs[k]) for k in ("analysis", "prompt", "layer", "position", "head")],
                          [1, 2, 3, -1, 2])
         self.assertEqual(int(v.attrs["compare"]), 1)
+        self.assertEqual([int(v.attrs[k]) for k in ("trace_topk", "trace_anywhere", "range_first", "range_count")],
+                         [3, 1, 1, 2])
 
 
 if __name__ == "__main__":
