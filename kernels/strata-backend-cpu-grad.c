@@ -31,14 +31,8 @@ _strata_cpu_norm_grad (const StrataBackend *be, float *dx, float *dw, float *db,
     return STRATA_ERR_UNSUPPORTED;
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C, *dyr = dy + (size_t) r * C;
-    double mean = 0, var = 0;
-    for (int c = 0; c < C; c++)
-      mean += xr[c];
-    mean /= C;
-    for (int c = 0; c < C; c++)
-      var += (xr[c] - mean) * (xr[c] - mean);
-    var /= C;
-    float rstd = (float) (1.0 / sqrt (var + p->eps));
+    double mean;
+    float rstd = _strata_cpu_layernorm_stats (xr, C, p->eps, &mean);
     double g_mean = 0, gx_mean = 0;
     for (int c = 0; c < C; c++) {
       float xh = (float) (xr[c] - mean) * rstd, g = dyr[c] * w[c];

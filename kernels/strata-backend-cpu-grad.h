@@ -2,7 +2,25 @@
  * kept out of the forward operations' file. */
 #pragma once
 
+#include <math.h>
+
 #include "strata-backend.h"
+
+/* A LayerNorm row's mean (in double) and 1 / std (biased variance, as torch.nn.LayerNorm):
+ * the forward and its gradient read the same numbers. */
+static inline float
+_strata_cpu_layernorm_stats (const float *x, int C, float eps, double *mean_out)
+{
+  double mean = 0, var = 0;
+  for (int c = 0; c < C; c++)
+    mean += x[c];
+  mean /= C;
+  for (int c = 0; c < C; c++)
+    var += (x[c] - mean) * (x[c] - mean);
+  var /= C;
+  *mean_out = mean;
+  return (float) (1.0 / sqrt (var + eps));
+}
 
 StrataStatus _strata_cpu_linear_grad (const StrataBackend *be, float *dx, float *dw, float *db, const float *dy,
                                       const float *x, const float *w, int R, int N, int K, int add);

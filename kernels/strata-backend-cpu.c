@@ -79,14 +79,8 @@ layernorm_rows (float *y, const float *x, const float *w, const float *b, int R,
   for (int r = 0; r < R; r++) {
     const float *xr = x + (size_t) r * C;
     float *yr = y + (size_t) r * C;
-    double mean = 0, var = 0;
-    for (int c = 0; c < C; c++)
-      mean += xr[c];
-    mean /= C;
-    for (int c = 0; c < C; c++)
-      var += (xr[c] - mean) * (xr[c] - mean);
-    var /= C; /* biased, as torch.nn.LayerNorm */
-    float rstd = (float) (1.0 / sqrt (var + eps));
+    double mean;
+    float rstd = _strata_cpu_layernorm_stats (xr, C, eps, &mean);
     for (int c = 0; c < C; c++)
       yr[c] = (float) (xr[c] - mean) * rstd * w[c] + (b ? b[c] : 0.0f);
   }
