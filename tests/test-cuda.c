@@ -352,6 +352,17 @@ expect_close (const char *what, double err)
     g_test_fail_printf ("%s: max |diff| %.3g exceeds %g", what, err, ABS_MAX);
 }
 
+/* A fixture model under tests/data. */
+static StrataModel *
+open_data_model (const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", name, NULL);
+  StrataModel *model = strata_model_open (path, NULL, &error);
+  g_assert_no_error (error);
+  return model;
+}
+
 static StrataEngine *
 engine_or_fail (const StrataBackend *be, StrataModel *model)
 {
@@ -447,10 +458,8 @@ test_forward (gconstpointer data)
     return;
   const ForwardCase *fc = data;
   g_autoptr (GError) error = NULL;
-  g_autofree char *mpath = g_test_build_filename (G_TEST_DIST, "data", fc->model, NULL);
   g_autofree char *gpath = g_test_build_filename (G_TEST_DIST, "data", fc->golden, NULL);
-  g_autoptr (StrataModel) model = strata_model_open (mpath, NULL, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataModel) model = open_data_model (fc->model);
   g_autoptr (StrataGolden) golden = strata_golden_open (gpath, &error);
   g_assert_no_error (error);
   const StrataConfig *cfg = &model->weights->cfg;
@@ -493,10 +502,7 @@ test_suffix_jobs (gconstpointer data)
 {
   if (!need_device ())
     return;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *mpath = g_test_build_filename (G_TEST_DIST, "data", (const char *) data, NULL);
-  g_autoptr (StrataModel) model = strata_model_open (mpath, NULL, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataModel) model = open_data_model (data);
   const StrataConfig *cfg = &model->weights->cfg;
   StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model), *ed = engine_or_fail (dev, model);
   enum { T = 7, NJ = 5 };
@@ -558,10 +564,7 @@ test_decode (gconstpointer data)
 {
   if (!need_device ())
     return;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *mpath = g_test_build_filename (G_TEST_DIST, "data", (const char *) data, NULL);
-  g_autoptr (StrataModel) model = strata_model_open (mpath, NULL, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataModel) model = open_data_model (data);
   const StrataConfig *cfg = &model->weights->cfg;
   StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model), *ed = engine_or_fail (dev, model);
   int T = cfg->n_ctx, V = cfg->vocab;
