@@ -88,15 +88,14 @@ strata_trainer_state_floats (const StrataTrainer *t)
 /* The AdamW moments, zero, allocated when the optimizer is first used: a trainer that only
  * takes gradients (attribution patching) holds none. */
 static StrataStatus
-need_moments (const StrataTrainer *t)
+need_moments (StrataTrainer *t)
 {
-  StrataTrainer *w = (StrataTrainer *) t;
   const StrataBackend *be = t->e->be;
-  if (!w->m)
-    w->m = be->alloc (be, t->arena_floats);
-  if (!w->v)
-    w->v = be->alloc (be, t->arena_floats);
-  if (!w->m || !w->v)
+  if (!t->m)
+    t->m = be->alloc (be, t->arena_floats);
+  if (!t->v)
+    t->v = be->alloc (be, t->arena_floats);
+  if (!t->m || !t->v)
     return fail (t->e, STRATA_ERR_MEMORY, "cannot allocate the optimizer state (2 x %zu floats)", t->arena_floats);
   return STRATA_OK;
 }
@@ -106,7 +105,11 @@ strata_trainer_get_state (const StrataTrainer *t, float *m, float *v)
 {
   StrataEngine *e = t->e;
   size_t bytes = t->arena_floats * sizeof (float);
-  TRY (need_moments (t));
+  if (!t->m || !t->v) { /* no optimizer step yet: the moments are zero */
+    memset (m, 0, bytes);
+    memset (v, 0, bytes);
+    return STRATA_OK;
+  }
   StrataStatus st = e->be->download (e->be, m, t->m, bytes);
   if (st == STRATA_OK)
     st = e->be->download (e->be, v, t->v, bytes);
