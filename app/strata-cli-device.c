@@ -22,11 +22,27 @@ strata_cli_device (const char *name, StrataDeviceChoice *choice, GError **error)
   return be;
 }
 
+gboolean
+strata_cli_precision (const char *name, StrataPrecision *out, GError **error)
+{
+  *out = STRATA_PRECISION_FP32;
+  if (!name || !*name)
+    return TRUE;
+  int v = strata_precision_from_string (name);
+  if (v < 0) {
+    strata_cli_fail_with (error, "--precision takes fp32, tf32 or bf16, not '%s'", name);
+    return FALSE;
+  }
+  *out = (StrataPrecision) v;
+  return TRUE;
+}
+
 StrataEngine *
-strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error)
+strata_cli_engine_new (const StrataBackend *backend, StrataPrecision precision, StrataModel *m, GError **error)
 {
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (backend, m->weights, &st);
+  StrataEngineOptions o = { 0, precision };
+  StrataEngine *e = strata_engine_new_with (backend, m->weights, &o, &st);
   if (!e)
     strata_cli_fail_with (error, "cannot start the engine on %s: %s", backend->name, strata_status_to_string (st));
   return e;

@@ -54,8 +54,16 @@ GArray *strata_cli_parse_ids (const char *list, GError **error);
 #define STRATA_CLI_DEVICE_ENTRY(var) \
   { "device", 0, 0, G_OPTION_ARG_STRING, &(var), STRATA_CLI_DEVICE_HELP, "auto|cpu|cuda" }
 const StrataBackend *strata_cli_device (const char *name, StrataDeviceChoice *choice, GError **error);
-/* An engine for `m` on `backend`; NULL with the engine's reason. */
-StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataModel *m, GError **error);
+/* --precision beside --device: how matrix products take their inputs (strata-recipe.h). NULL
+ * or "" is fp32; an unknown name is an error naming the accepted ones. */
+#define STRATA_CLI_PRECISION_HELP \
+  "Matrix products: fp32 (exact, default), tf32 or bf16 (inputs rounded; tensor cores on a GPU)"
+#define STRATA_CLI_PRECISION_ENTRY(var) \
+  { "precision", 0, 0, G_OPTION_ARG_STRING, &(var), STRATA_CLI_PRECISION_HELP, "fp32|tf32|bf16" }
+gboolean strata_cli_precision (const char *name, StrataPrecision *out, GError **error);
+/* An engine for `m` on `backend` with products in `precision`; NULL with the engine's reason. */
+StrataEngine *strata_cli_engine_new (const StrataBackend *backend, StrataPrecision precision, StrataModel *m,
+                                     GError **error);
 
 /* strata-cli-train.c: the device a trainer runs on: strata_cli_device, except that auto
  * picks the CPU (with a line on stderr) when the device it found cannot train. `chosen`

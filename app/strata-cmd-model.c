@@ -50,11 +50,12 @@ parse (int *argc, char ***argv, const char *params, const char *summary, ModelOp
 }
 
 static StrataModel *
-open_model (const char *path, ModelOptions *mo, gboolean need_tokenizer, GError **error)
+open_model (const char *path, ModelOptions *mo, const StrataBackend *backend, gboolean need_tokenizer,
+            GError **error)
 {
-  /* The matrices of a model too large for an F32 copy stay as stored (the engine then
-   * converts per product). */
-  StrataOpenOptions oo = { mo->tokenizer, STRATA_MATRICES_AUTO };
+  /* The matrices stay as stored when nothing computes, on a backend that takes them so, and
+   * for a model too large for an F32 copy (the engine then converts per product). */
+  StrataOpenOptions oo = { mo->tokenizer, strata_matrix_policy_for (backend) };
   StrataModel *model = strata_model_open_with (path, &oo, error);
   if (!model)
     return NULL;
@@ -158,7 +159,7 @@ strata_cmd_info (int argc, char **argv)
   StrataDeviceChoice dev;
   if (!strata_cli_device (device, &dev, &error))
     return strata_cli_fail (error);
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, FALSE, &error);
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, NULL, FALSE, &error);
   if (!m)
     return strata_cli_fail (error);
   const StrataConfig *c = &m->weights->cfg;
@@ -275,7 +276,7 @@ strata_cmd_tokenize (int argc, char **argv)
     return strata_cli_fail (error);
   if (argc != 3)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "tokenize takes MODEL and TEXT"));
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, TRUE, &error);
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, NULL, TRUE, &error);
   if (!m)
     return strata_cli_fail (error);
   g_autoptr (GArray) ids = strata_model_encode (m, argv[2], &error);
@@ -320,10 +321,10 @@ echo_token (int32_t id, gpointer data)
 }
 
 static gboolean
-generate (const StrataBackend *backend, StrataModel *m, GArray *ids, const StrataGenerateOptions *go, gboolean echo,
+generate (const StrataBackend *backend, StrataPrecision precision, StrataModel *m, GArray *ids, const StrataGenerateOptions *go, gboolean echo,
           GError **error)
 {
-  StrataEngine *e = strata_cli_engine_new (backend, m, error);
+  StrataEngine *e = strata_cli_engine_new (backend, precision, m, error);
   if (!e)
     return FALSE;
   Echo state = { m, ids->len == 1 && g_array_index (ids, int32_t, 0) == m->bos_id };
@@ -336,11 +337,12 @@ int
 strata_cmd_generate (int argc, char **argv)
 {
   g_auto (ModelOptions) mo = { 0 };
-  g_autofree char *prompt = NULL, *device = NULL;
+  g_autofree char *prompt = NULL, *device = NULL, *precision_name = NULL;
   int n = 32;
   StrataCliSampling sampling = STRATA_CLI_SAMPLING_INIT;
   GOptionEntry extra[] = {
     STRATA_CLI_DEVICE_ENTRY (device),
+    STRATA_CLI_PRECISION_ENTRY (precision_name),
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "Text to continue (default: empty, BOS only)", "TEXT" },
     { "tokens", 'n', 0, G_OPTION_ARG_INT, &n, "Number of tokens to generate (default 32)", "N" },
     STRATA_CLI_SAMPLING_ENTRIES (sampling),
@@ -354,12 +356,13 @@ strata_cmd_generate (int argc, char **argv)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "generate takes one MODEL"));
   stop = sampling.stop;
   StrataGenerateOptions go;
-  if (!strata_cli_generate_options (&sampling, n, &go, &error))
+  StrataPrecision precision;
+  if (!strata_cli_generate_options (&sampling, n, &go, &error) || !strata_cli_precision (precision_name, &precision, &error))
     return strata_cli_fail (error);
   const StrataBackend *backend = strata_cli_device (device, NULL, &error);
   if (!backend)
     return strata_cli_fail (error);
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, TRUE, &error);
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, backend, TRUE, &error);
   if (!m)
     return strata_cli_fail (error);
   g_autoptr (GArray) ids = strata_model_encode (m, prompt ? prompt : "", &error);
@@ -371,7 +374,7 @@ strata_cmd_generate (int argc, char **argv)
   guint prompt_len = ids->len;
   if (!mo.json)
     fputs (prompt ? prompt : "", stdout);
-  if (!generate (backend, m, ids, &go, !mo.json, &error))
+  if (!generate (backend, precision, m, ids, &go, !mo.json, &error))
     return strata_cli_fail (error);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -386,6 +389,7 @@ strata_cmd_generate (int argc, char **argv)
                                                      ids->len - prompt_len);
     json_builder_set_member_name (b, "text"), json_builder_add_string_value (b, text);
     json_builder_set_member_name (b, "device"), json_builder_add_string_value (b, backend->name);
+    json_builder_set_member_name (b, "precision"), json_builder_add_string_value (b, strata_precision_to_string (precision));
     json_builder_end_object (b);
     g_autoptr (JsonNode) root = json_builder_get_root (b);
     return strata_cli_write_json (root, "-", &error) ? 0 : strata_cli_fail (error);

@@ -24,6 +24,8 @@ typedef struct {
   char *figure;
   char *view;
   char *device;                  /* --device as given (NULL: STRATA_DEVICE, else auto) */
+  char *precision_name;          /* --precision as given (NULL: fp32) */
+  StrataPrecision precision;
   char *positions;               /* --positions A:B of the figure, or NULL */
   const StrataBackend *backend;  /* what it chose, once per command (--compare shares it) */
   double scale;
@@ -43,6 +45,7 @@ common_entries (Common *c, const char *view_help)
     { "figure", 'o', 0, G_OPTION_ARG_FILENAME, &c->figure, "Draw a figure to OUT (.png, .svg or .pdf)", "OUT" },
     { "view", 0, 0, G_OPTION_ARG_STRING, &c->view, view_help, "NAME" },
     STRATA_CLI_DEVICE_ENTRY (c->device),
+    STRATA_CLI_PRECISION_ENTRY (c->precision_name),
     { "scale", 0, 0, G_OPTION_ARG_DOUBLE, &c->scale, "PNG pixels per point (default 2)", "S" },
     { "layer", 0, 0, G_OPTION_ARG_INT, &c->layer, "Layer selected in the figure (attention: the layer shown)", "K" },
     { "head", 0, 0, G_OPTION_ARG_INT, &c->head, "Head shown by the attention figure (default 0)", "H" },
@@ -58,7 +61,7 @@ static void
 common_clear (Common *c)
 {
   g_free (c->tokenizer), g_free (c->bos), g_free (c->json);
-  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device), g_free (c->positions);
+  g_free (c->session), g_free (c->figure), g_free (c->view), g_free (c->device), g_free (c->precision_name), g_free (c->positions);
 }
 
 #define fail_with strata_cli_fail_with
@@ -98,7 +101,8 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
   if (c->positions && !strata_figure_parse_range (c->positions, G_MAXINT, &first, &count, &range_error))
     return fail_with (error, "--positions: %s", range_error->message);
 #endif
-  if (!strata_cli_check_outputs (c->figure, c->scale, c->session, c->json, error))
+  if (!strata_cli_check_outputs (c->figure, c->scale, c->session, c->json, error)
+      || !strata_cli_precision (c->precision_name, &c->precision, error))
     return FALSE;
   /* Last: every other mistake is reported first, and nothing has been written yet. */
   return (c->backend = strata_cli_device (c->device, NULL, error)) != NULL;
@@ -107,7 +111,7 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
 static StrataModel *
 open_model (const char *path, const Common *c, GError **error)
 {
-  StrataOpenOptions oo = { c->tokenizer, STRATA_MATRICES_AUTO };
+  StrataOpenOptions oo = { c->tokenizer, strata_matrix_policy_for (c->backend) };
   g_autoptr (StrataModel) m = strata_model_open_with (path, &oo, error);
   if (!m)
     return NULL;
@@ -320,7 +324,7 @@ lens_checkpoint (const char *path, const Common *c, const LensInput *in, StrataM
   }
   if ((in->cand_file || in->cand_prefix) && !(candidates = load_candidates (m, in->cand_file, in->cand_prefix, error)))
     return NULL;
-  StrataEngine *e = strata_cli_engine_new (c->backend, m, error);
+  StrataEngine *e = strata_cli_engine_new (c->backend, c->precision, m, error);
   if (!e)
     return NULL;
   /* Each prompt continued in turn; prompt i samples with seed S + i (the first as
@@ -561,7 +565,7 @@ strata_cmd_patch (int argc, char **argv)
     site_list[0] = STRATA_PATCH_RESID_PRE, site_list[1] = STRATA_PATCH_ATTN_OUT, site_list[2] = STRATA_PATCH_MLP_OUT;
     po.n_sites = 3;
   }
-  if (!(m = open_model (argv[1], &c, &error)) || !(e = strata_cli_engine_new (c.backend, m, &error)))
+  if (!(m = open_model (argv[1], &c, &error)) || !(e = strata_cli_engine_new (c.backend, c.precision, m, &error)))
     goto out;
   const char *const one_target[] = { target, NULL };
   set = prompts ? strata_prompt_set_load (prompts, m, &error)

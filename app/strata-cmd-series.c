@@ -27,7 +27,7 @@ typedef struct {
   gboolean patch;
   char **sites;
   char *direction, *metric, *patch_target;
-  char *device;
+  char *device, *precision;
   int head_pos;
   /* outputs and what the figure and the saved view show */
   char *json, *session, *figure, *view;
@@ -44,7 +44,7 @@ options_clear (Options *o)
   g_strfreev (o->sites), g_free (o->direction), g_free (o->metric), g_free (o->patch_target);
   g_free (o->json), g_free (o->session), g_free (o->figure), g_free (o->view);
   g_free (o->view_target), g_free (o->view_position), g_free (o->view_tag), g_free (o->view_quantity);
-  g_free (o->view_site), g_free (o->device);
+  g_free (o->view_site), g_free (o->device), g_free (o->precision);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
 
@@ -254,6 +254,7 @@ strata_cmd_series (int argc, char **argv)
     { "view-site", 0, 0, G_OPTION_ARG_STRING, &o.view_site, "Patching site shown (default: the first patched)", "SITE" },
     { "log-color", 0, 0, G_OPTION_ARG_NONE, &o.log_color, "Logarithmic colour scale for probabilities", NULL },
     STRATA_CLI_DEVICE_ENTRY (o.device),
+    STRATA_CLI_PRECISION_ENTRY (o.precision),
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("DIR [DIR_B]");
@@ -287,7 +288,8 @@ strata_cmd_series (int argc, char **argv)
   if (n_sites == 0)
     sites[n_sites++] = STRATA_PATCH_RESID_PRE;
   if (!parse_enum ("--direction", o.direction, &strata_patch_direction_table, &dir, &error)
-      || !parse_enum ("--metric", o.metric, &strata_patch_metric_table, &met, &error))
+      || !parse_enum ("--metric", o.metric, &strata_patch_metric_table, &met, &error)
+      || !strata_cli_precision (o.precision, &req.precision, &error))
     return strata_cli_fail (error);
   req.patch = o.patch;
   req.patch_options = (StrataPatchOptions) { sites, n_sites, dir, met, o.head_pos };

@@ -108,7 +108,8 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 {
   OpenJob *j = data;
   GError *error = NULL;
-  StrataOpenOptions oo = { NULL, STRATA_MATRICES_AUTO }; /* large models stay 16-bit */
+  /* 16-bit matrices stay so on a GPU, and on the CPU for a model too large for an F32 copy. */
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (j->backend) };
   j->model = strata_model_open_with (j->path, &oo, &error);
   if (!j->model) {
     g_task_return_error (task, error);

@@ -337,7 +337,7 @@ checkpoint_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
 {
   CheckpointJob *j = data;
   GError *error = NULL;
-  StrataOpenOptions oo = { NULL, STRATA_MATRICES_AUTO };
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (j->backend) };
   if (!(j->model = strata_model_open_with (j->path, &oo, &error))) {
     g_task_return_error (task, error);
     return;

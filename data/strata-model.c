@@ -176,6 +176,15 @@ strata_model_open (const char *path, const char *tokenizer_path, GError **error)
   return strata_model_open_with (path, &o, error);
 }
 
+StrataMatrixPolicy
+strata_matrix_policy_for (const StrataBackend *backend)
+{
+  unsigned sixteen = 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16;
+  if (!backend || (backend->fast_dtypes & sixteen) == sixteen)
+    return STRATA_MATRICES_STORED;
+  return STRATA_MATRICES_AUTO;
+}
+
 StrataModel *
 strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **error)
 {

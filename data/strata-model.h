@@ -14,6 +14,7 @@
 
 #include <glib.h>
 
+#include "strata-backend.h"
 #include "strata-tokenizer.h"
 #include "strata-weights.h"
 
@@ -59,6 +60,11 @@ typedef struct {
   char *weights_hex;
   struct _StrataSha256Job *weights_hash; /* the hashing still running, or NULL */
 } StrataModel;
+
+/* The policy for a model that `backend` will run, or that nothing runs (NULL: its weights are
+ * only described): as stored when nothing computes or when the backend takes 16-bit matrices
+ * as they are (CUDA: no F32 copy of a 16-bit checkpoint anywhere), else STRATA_MATRICES_AUTO. */
+StrataMatrixPolicy strata_matrix_policy_for (const StrataBackend *backend);
 
 /* Matrices in F32 (STRATA_MATRICES_F32). */
 StrataModel *strata_model_open (const char *path, const char *tokenizer_path, GError **error);

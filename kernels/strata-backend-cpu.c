@@ -5,7 +5,9 @@
  *
  * Products run in F32. F16/BF16 matrices are taken too, for models whose F32 copy would not
  * fit in memory: each product converts a block of rows of the matrix at a time into a
- * scratch buffer, so a layer never exists in F32 whole. */
+ * scratch buffer, so a layer never exists in F32 whole. The TF32 and BF16 precisions are
+ * emulated the same way (inputs rounded, then an fp32 product), so their error against
+ * fp32 can be measured on any machine. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@ cpu_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
 
 static StrataStatus
 cpu_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *wm, const float *b,
-            int R, int N, int K)
+            int R, int N, int K, StrataPrecision precision)
 {
   float beta = 0.0f;
   if (b) {
@@ -53,23 +55,38 @@ cpu_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *
       memcpy (y + (size_t) r * N, b, (size_t) N * sizeof (float));
     beta = 1.0f;
   }
-  if (wm->dtype == STRATA_DTYPE_F32) {
+  if (wm->dtype == STRATA_DTYPE_F32 && precision == STRATA_PRECISION_FP32) {
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, x, K, wm->data, K, beta, y, N);
     return STRATA_OK;
   }
-  /* y[:, n0:n0+nb] from rows n0..n0+nb of W converted to F32. */
+  /* y[:, n0:n0+nb] from rows n0..n0+nb of W converted to F32 and rounded to the precision
+   * (a BF16 matrix is exact in both narrower precisions), with x rounded once. */
   size_t rows = K > 0 ? CONVERT_BLOCK_FLOATS / (size_t) K : (size_t) N;
   int block = rows < 64 ? 64 : rows > (size_t) N ? N : (int) rows;
+  int round_w = precision != STRATA_PRECISION_FP32 && wm->dtype != STRATA_DTYPE_BF16;
+  size_t xn = precision != STRATA_PRECISION_FP32 ? (size_t) R * K : 0;
   float *wf = malloc ((size_t) block * (K > 0 ? K : 1) * sizeof (float));
-  if (!wf)
+  float *xr = xn ? malloc (xn * sizeof (float)) : NULL;
+  if (!wf || (xn && !xr)) {
+    free (wf);
+    free (xr);
     return STRATA_ERR_MEMORY;
+  }
+  if (xr) {
+    memcpy (xr, x, xn * sizeof (float));
+    strata_round_to_precision (precision, xr, xn);
+    x = xr;
+  }
   size_t elem = strata_dtype_size (wm->dtype);
   for (int n0 = 0; n0 < N; n0 += block) {
     int nb = N - n0 < block ? N - n0 : block;
     strata_dtype_to_f32 (wm->dtype, (const char *) wm->data + (size_t) n0 * K * elem, wf, (size_t) nb * K);
+    if (round_w)
+      strata_round_to_precision (precision, wf, (size_t) nb * K);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, x, K, wf, K, beta, y + n0, N);
   }
   free (wf);
+  free (xr);
   return STRATA_OK;
 }
 

@@ -42,9 +42,11 @@ struct StrataBackend {
   StrataStatus (*download) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
   StrataStatus (*copy) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
 
-  /* y (R, N) = x (R, K) · w (N, K)ᵀ + b (N); b may be NULL. w in a dtype of matrix_dtypes. */
+  /* y (R, N) = x (R, K) · w (N, K)ᵀ + b (N); b may be NULL. w in a dtype of matrix_dtypes.
+   * The multiplications take x and w rounded to `precision` (strata_round_to_precision; a
+   * BF16 w is exact in BF16 and TF32), products and sums in fp32. */
   StrataStatus (*linear) (const StrataBackend *be, float *y, const float *x, const StrataMat *w,
-                          const float *b, int R, int N, int K);
+                          const float *b, int R, int N, int K, StrataPrecision precision);
   /* y (R, C) = norm(x) with gain w and (LayerNorm only, may be NULL) bias b (C). y may
    * equal x. */
   StrataStatus (*norm) (const StrataBackend *be, float *y, const float *x, const float *w,

@@ -91,24 +91,24 @@ forward (StrataTrainer *t, const Acts *a, const int32_t *tokens, const int32_t *
     StrataAttnParams attn = strata_config_layer_attention (g, l);
     float *next = l + 1 < g->n_layers ? a->layers[l + 1].x_in : a->x_final;
     TRY (norm_rows (e, s->ln1, s->x_in, lw->norm1_w, lw->norm1_b, R, C));
-    TRY (be->linear (be, s->q, s->ln1, &lw->w_q, lw->b_q, R, HD, C));
-    TRY (be->linear (be, s->k, s->ln1, &lw->w_k, lw->b_k, R, KD, C));
-    TRY (be->linear (be, s->v, s->ln1, &lw->w_v, lw->b_v, R, KD, C));
+    TRY (be->linear (be, s->q, s->ln1, &lw->w_q, lw->b_q, R, HD, C, STRATA_PRECISION_FP32));
+    TRY (be->linear (be, s->k, s->ln1, &lw->w_k, lw->b_k, R, KD, C, STRATA_PRECISION_FP32));
+    TRY (be->linear (be, s->v, s->ln1, &lw->w_v, lw->b_v, R, KD, C, STRATA_PRECISION_FP32));
     TRY (be->attention (be, s->z, s->pattern, s->q, s->k, s->v, B, T, T, g->n_heads, g->n_kv_heads, g->d_head,
                         &attn));
-    TRY (be->linear (be, a->dtmp, s->z, &lw->w_o, lw->b_o, R, C, HD));
+    TRY (be->linear (be, a->dtmp, s->z, &lw->w_o, lw->b_o, R, C, HD, STRATA_PRECISION_FP32));
     TRY (be->copy (be, s->x_mid, s->x_in, RC * sizeof (float)));
     TRY (be->add (be, s->x_mid, a->dtmp, RC));
     TRY (norm_rows (e, s->ln2, s->x_mid, lw->norm2_w, lw->norm2_b, R, C));
-    TRY (be->linear (be, s->u, s->ln2, &lw->w_up, lw->b_up, R, F, C));
+    TRY (be->linear (be, s->u, s->ln2, &lw->w_up, lw->b_up, R, F, C, STRATA_PRECISION_FP32));
     TRY (be->copy (be, s->h, s->u, (size_t) R * F * sizeof (float)));
     TRY (be->activation (be, s->h, NULL, (size_t) R * F, g->recipe.act));
-    TRY (be->linear (be, a->dtmp, s->h, &lw->w_down, lw->b_down, R, C, F));
+    TRY (be->linear (be, a->dtmp, s->h, &lw->w_down, lw->b_down, R, C, F, STRATA_PRECISION_FP32));
     TRY (be->copy (be, next, s->x_mid, RC * sizeof (float)));
     TRY (be->add (be, next, a->dtmp, RC));
   }
   TRY (norm_rows (e, a->lnf, a->x_final, e->w.norm_f_w, e->w.norm_f_b, R, C));
-  TRY (be->linear (be, a->logits, a->lnf, &e->w.unembed, e->w.b_unembed, R, g->vocab, C));
+  TRY (be->linear (be, a->logits, a->lnf, &e->w.unembed, e->w.b_unembed, R, g->vocab, C, STRATA_PRECISION_FP32));
   return STRATA_OK;
 }
 

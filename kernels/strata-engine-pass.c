@@ -380,7 +380,7 @@ head_results (Run *r, const StrataLayerWeights *lw, int l)
                             (size_t) (H - 1 - h) * D * sizeof (float));
     }
     if (st == STRATA_OK)
-      st = e->be->linear (e->be, b->result, b->zh, &lw->w_o, NULL, R, C, H * D);
+      st = e->be->linear (e->be, b->result, b->zh, &lw->w_o, NULL, R, C, H * D, e->precision);
     if (st == STRATA_OK)
       st = e->be->download (e->be, host, b->result, (size_t) R * C * sizeof (float));
     for (int row = 0; row < R && st == STRATA_OK; row++)
@@ -438,15 +438,15 @@ mlp (Run *r, const StrataLayerWeights *lw, int l, const float *in, int rows)
   Bufs *b = &r->b;
   int C = g->d_model, F = g->d_mlp;
   if (g->recipe.gated) {
-    TRY (be->linear (be, b->mlp_h, in, &lw->w_gate, lw->b_gate, rows, F, C));
-    TRY (be->linear (be, b->mlp_up, in, &lw->w_up, lw->b_up, rows, F, C));
+    TRY (be->linear (be, b->mlp_h, in, &lw->w_gate, lw->b_gate, rows, F, C, e->precision));
+    TRY (be->linear (be, b->mlp_up, in, &lw->w_up, lw->b_up, rows, F, C, e->precision));
     TRY (be->activation (be, b->mlp_h, b->mlp_up, (size_t) rows * F, g->recipe.act));
   } else {
-    TRY (be->linear (be, b->mlp_h, in, &lw->w_up, lw->b_up, rows, F, C));
+    TRY (be->linear (be, b->mlp_h, in, &lw->w_up, lw->b_up, rows, F, C, e->precision));
     TRY (be->activation (be, b->mlp_h, NULL, (size_t) rows * F, g->recipe.act));
   }
   TRY (hook (r, STRATA_SITE_MLP_POST, l, b->mlp_h, query_space (r)));
-  TRY (be->linear (be, b->mlp_out, b->mlp_h, &lw->w_down, lw->b_down, rows, C, F));
+  TRY (be->linear (be, b->mlp_out, b->mlp_h, &lw->w_down, lw->b_down, rows, C, F, e->precision));
   if (g->recipe.post_norms)
     TRY (norm_rows (e, b->mlp_out, b->mlp_out, lw->mlp_post_w, lw->mlp_post_b, rows, C));
   return hook (r, STRATA_SITE_MLP_OUT, l, b->mlp_out, query_space (r));
@@ -499,9 +499,9 @@ block (Run *r, int l)
     TRY (gather_read_rows (r, b->last_n, b->normed, C));
     xq = b->last, nq = b->last_n;
   }
-  TRY (be->linear (be, b->k, b->normed, &lw->w_k, lw->b_k, r->R_kv, (int) KD, C));
-  TRY (be->linear (be, b->v, b->normed, &lw->w_v, lw->b_v, r->R_kv, (int) KD, C));
-  TRY (be->linear (be, b->q, nq, &lw->w_q, lw->b_q, rows_q, (int) HD, C));
+  TRY (be->linear (be, b->k, b->normed, &lw->w_k, lw->b_k, r->R_kv, (int) KD, C, e->precision));
+  TRY (be->linear (be, b->v, b->normed, &lw->w_v, lw->b_v, r->R_kv, (int) KD, C, e->precision));
+  TRY (be->linear (be, b->q, nq, &lw->w_q, lw->b_q, rows_q, (int) HD, C, e->precision));
   TRY (qk_norms (r, lw, rows_q, r->R_kv));
   TRY (hook (r, STRATA_SITE_ATTN_Q, l, b->q, q_space));
   TRY (hook (r, STRATA_SITE_ATTN_K, l, b->k, ROWS_KV));
@@ -526,7 +526,7 @@ block (Run *r, int l)
   TRY (hook (r, STRATA_SITE_ATTN_Z, l, b->z, q_space));
   if (wants (r, STRATA_SITE_ATTN_RESULT, l))
     TRY (head_results (r, lw, l));
-  TRY (be->linear (be, b->attn_out, b->z, &lw->w_o, lw->b_o, rows_q, C, (int) HD));
+  TRY (be->linear (be, b->attn_out, b->z, &lw->w_o, lw->b_o, rows_q, C, (int) HD, e->precision));
   if (rc->post_norms)
     TRY (norm_rows (e, b->attn_out, b->attn_out, lw->attn_post_w, lw->attn_post_b, rows_q, C));
   TRY (hook (r, STRATA_SITE_ATTN_OUT, l, b->attn_out, q_space));
@@ -667,7 +667,7 @@ finish (Run *r)
     return logits_of_ids (r, r->b.normed);
   if (!needs_logits (r))
     return STRATA_OK;
-  TRY (be->linear (be, r->b.logits, r->b.normed, &e->w.unembed, e->w.b_unembed, rows, V, C));
+  TRY (be->linear (be, r->b.logits, r->b.normed, &e->w.unembed, e->w.b_unembed, rows, V, C, e->precision));
   if (g->recipe.final_softcap > 0)
     TRY (be->softcap (be, r->b.logits, (size_t) rows * V, g->recipe.final_softcap));
   TRY (hook (r, STRATA_SITE_LOGITS, -1, r->b.logits, space));

@@ -13,6 +13,7 @@ struct StrataEngine {
   StrataLayerWeights *layers; /* storage for w.layers when copied */
   void *arena;                /* backend copy of the weights, NULL when used in place */
   StrataWeights *converted;   /* host copy in dtypes the backend takes, when the model's were not */
+  StrataPrecision precision;  /* of every forward product (training runs fp32) */
   float *scratch;             /* activations of a pass, grown on demand */
   size_t scratch_cap;         /* floats */
   float *rows;                /* (rows_cap, C + V) unembed input and output */

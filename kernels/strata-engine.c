@@ -29,6 +29,12 @@ strata_engine_new_with (const StrataBackend *be, const StrataWeights *weights, c
   if (!e)
     return NULL;
   e->be = be;
+  if ((int) o->precision < 0 || o->precision >= STRATA_PRECISION_N) {
+    *status = STRATA_ERR_ARGUMENT;
+    free (e);
+    return NULL;
+  }
+  e->precision = o->precision;
   /* Matrices in a dtype the backend does not take, or takes only by converting them on every
    * product, are converted to F32 once, unless that copy would not fit. */
   const StrataWeights *w = weights;
@@ -92,6 +98,12 @@ const StrataBackend *
 strata_engine_get_backend (const StrataEngine *e)
 {
   return e->be;
+}
+
+StrataPrecision
+strata_engine_get_precision (const StrataEngine *e)
+{
+  return e->precision;
 }
 
 void
@@ -428,7 +440,7 @@ strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *l
   TRY (be->upload (be, xr, x, (size_t) R * g->d_model * sizeof (float)));
   if (!raw)
     TRY (norm_rows (e, xr, xr, e->w.norm_f_w, e->w.norm_f_b, R, g->d_model));
-  TRY (be->linear (be, lr, xr, &e->w.unembed, e->w.b_unembed, R, g->vocab, g->d_model));
+  TRY (be->linear (be, lr, xr, &e->w.unembed, e->w.b_unembed, R, g->vocab, g->d_model, e->precision));
   if (g->recipe.final_softcap > 0)
     TRY (be->softcap (be, lr, (size_t) R * g->vocab, g->recipe.final_softcap));
   TRY (be->download (be, logits, lr, (size_t) R * g->vocab * sizeof (float)));

@@ -49,6 +49,8 @@ typedef struct {
    * kept as they are otherwise (a model whose F32 copy would not fit in memory). 0: half the
    * memory the system has available now. */
   size_t convert_limit;
+  /* Of every product of a forward pass, lens and sweep (strata-recipe.h); 0: exact fp32. */
+  StrataPrecision precision;
 } StrataEngineOptions;
 
 /* The engine with the default options. */
@@ -63,6 +65,7 @@ void strata_engine_free (StrataEngine *e);
 
 const StrataConfig *strata_engine_get_config (const StrataEngine *e);
 const StrataBackend *strata_engine_get_backend (const StrataEngine *e);
+StrataPrecision strata_engine_get_precision (const StrataEngine *e);
 /* Asked between layers of every pass (and by callers between chunks of a sweep): a
  * nonzero answer stops the pass, which returns STRATA_ERR_CANCELLED. The function may be
  * called from the thread running the engine only; it should be cheap (an atomic read).

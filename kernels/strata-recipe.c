@@ -170,6 +170,12 @@ static const StrataEnumValue qk_norm_values[STRATA_QK_NORM_N] = {
   { "none" }, { "head", "per-head" }, { "whole" },
 };
 const StrataEnumTable strata_qk_norm_table = STRATA_ENUM_TABLE ("q/k norm", qk_norm_values);
+static const StrataEnumValue precision_values[STRATA_PRECISION_N] = {
+  { "fp32", "FP32", "exact fp32 products" },
+  { "tf32", "TF32", "products of inputs rounded to TF32" },
+  { "bf16", "BF16", "products of inputs rounded to BF16" },
+};
+const StrataEnumTable strata_precision_table = STRATA_ENUM_TABLE ("precision", precision_values);
 
 /* The kernels need no GLib: the few lookups they offer are written here. */
 static const char *
@@ -211,6 +217,18 @@ const char *
 strata_dtype_to_string (StrataDType dtype)
 {
   return name_of (&strata_dtype_table, (int) dtype, 0);
+}
+
+const char *
+strata_precision_to_string (StrataPrecision precision)
+{
+  return name_of (&strata_precision_table, (int) precision, 0);
+}
+
+int
+strata_precision_from_string (const char *name)
+{
+  return index_of (&strata_precision_table, name);
 }
 
 const char *

@@ -27,6 +27,17 @@ typedef enum {
   STRATA_DTYPE_N
 } StrataDType;
 
+/* How a matrix product takes its inputs (`--precision`): exactly as fp32 (the default), or
+ * rounded to TF32 (10 mantissa bits, as tensor cores take fp32) or to BF16 (8 bits) before
+ * the multiplications; every product and sum is fp32 either way, and so are the activations
+ * between products (the residual stream, the lens). */
+typedef enum {
+  STRATA_PRECISION_FP32,
+  STRATA_PRECISION_TF32,
+  STRATA_PRECISION_BF16,
+  STRATA_PRECISION_N
+} StrataPrecision;
+
 typedef enum {
   STRATA_FAMILY_GPT2,  /* LayerNorm, learned positions, GELU (tanh), fused-QKV MHA */
   STRATA_FAMILY_LLAMA, /* RMSNorm, RoPE, SwiGLU, GQA (llama, mistral, qwen2, llama2.c, GGUF) */
@@ -142,6 +153,7 @@ extern const StrataEnumTable strata_rope_table;       /* none, adjacent, half */
 extern const StrataEnumTable strata_norm_table;       /* layernorm, rmsnorm, rmsnorm_unit_offset */
 extern const StrataEnumTable strata_activation_table; /* gelu_tanh, gelu_erf, silu */
 extern const StrataEnumTable strata_qk_norm_table;    /* none, head, whole */
+extern const StrataEnumTable strata_precision_table;  /* fp32, tf32, bf16 */
 
 /* Lookups for code below probes/ (which has strata-enum.h): the name, the label, or the
  * value of a name (-1 when unknown); "?" out of range. */
@@ -149,5 +161,7 @@ const char *strata_family_to_string (StrataFamily family);
 const char *strata_family_label (StrataFamily family);
 int strata_family_from_string (const char *name);
 const char *strata_dtype_to_string (StrataDType dtype);
+const char *strata_precision_to_string (StrataPrecision precision);
+int strata_precision_from_string (const char *name);
 const char *strata_rope_to_string (StrataRope rope);
 int strata_rope_from_string (const char *name);

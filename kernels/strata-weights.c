@@ -533,6 +533,23 @@ strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
 }
 
 void
+strata_round_to_precision (StrataPrecision precision, float *x, size_t n)
+{
+  if (precision == STRATA_PRECISION_FP32)
+    return;
+  /* BF16 keeps the top 16 bits of the float, TF32 the top 19 (sign, 8 exponent, 10 mantissa). */
+  int drop = precision == STRATA_PRECISION_BF16 ? 16 : 13;
+  uint32_t half = (1u << (drop - 1)) - 1, mask = ~((1u << drop) - 1);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b = f32_to_bits (x[i]);
+    if ((b & 0x7f800000u) == 0x7f800000u) /* NaN or infinity: as it is */
+      continue;
+    b = (b + half + ((b >> drop) & 1)) & mask;
+    memcpy (x + i, &b, 4);
+  }
+}
+
+void
 strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n)
 {
   unsigned char *d = dst;

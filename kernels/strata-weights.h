@@ -106,5 +106,8 @@ int strata_weights_matrices_in (const StrataWeights *w, unsigned mask);
 void strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n);
 /* n F32 values -> dst in `dtype`, rounding to nearest even (F32: a copy). */
 void strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n);
+/* In place, n values: each rounded to the nearest value the precision's products take
+ * (to nearest even; NaN and infinities kept); FP32 leaves them as they are. */
+void strata_round_to_precision (StrataPrecision precision, float *x, size_t n);
 float strata_f16_to_f32 (uint16_t h);
 float strata_bf16_to_f32 (uint16_t b);

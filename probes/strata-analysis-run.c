@@ -243,6 +243,18 @@ strata_analysis_report_clear (StrataAnalysisReport *report)
   report->patch_seconds = report->exact_seconds = 0;
 }
 
+/* The device as sessions, JSON and captions record it: the backend's name, and the precision
+ * when products are not exact fp32 ("cuda (bf16 products)"). */
+static char *
+device_record (StrataEngine *engine)
+{
+  const char *name = strata_engine_get_backend (engine)->name;
+  StrataPrecision p = strata_engine_get_precision (engine);
+  if (p == STRATA_PRECISION_FP32)
+    return g_strdup (name);
+  return g_strdup_printf ("%s (%s products)", name, strata_precision_to_string (p));
+}
+
 StrataAnalysis *
 strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *prompts,
                      const StrataAnalysisRequest *req, StrataAnalysisReport *report, GError **error)
@@ -250,7 +262,7 @@ strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *
   g_autoptr (StrataAnalysis) a = strata_analysis_new (model);
   a->prompts = prompts;
   g_free (a->model.device);
-  a->model.device = g_strdup (strata_engine_get_backend (engine)->name);
+  a->model.device = device_record (engine);
   if (report) {
     strata_analysis_report_clear (report);
     report->warnings = g_ptr_array_new_with_free_func (g_free);

@@ -28,8 +28,9 @@ typedef struct {
   char *tokenizer_sha256;/* "" when the model has no tokenizer */
   StrataConfig config;
   gboolean add_bos;
-  char *device;          /* the backend that ran it, "cpu" or "cuda"; "" when not known (not
-                          * run yet, or a session of format 1.3 or older) */
+  char *device;          /* the backend that ran it, "cpu" or "cuda", followed by " (tf32
+                          * products)" or " (bf16 products)" when not exact fp32; "" when not
+                          * known (not run yet, or a session of format 1.3 or older) */
 } StrataModelRef;
 
 /* Attention pattern of one prompt: (L, H, T, T) [layer][head][query][key]. */

@@ -187,7 +187,11 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
 {
   const StrataSeriesRequest *req = sr->req;
   StrataSeries *s = sr->s;
-  g_autoptr (StrataModel) m = strata_model_open_with (cp->path, &req->open, error);
+  const StrataBackend *be = req->backend ? req->backend : strata_backend_cpu ();
+  StrataOpenOptions oo = req->open;
+  if (oo.matrices == STRATA_MATRICES_AUTO)
+    oo.matrices = strata_matrix_policy_for (be);
+  g_autoptr (StrataModel) m = strata_model_open_with (cp->path, &oo, error);
   if (!m)
     return FALSE;
   if (req->bos >= 0)
@@ -206,8 +210,8 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
   if (!s->answer_target)
     s->answer_target = default_answer (s->prompts);
   StrataStatus st;
-  const StrataBackend *be = req->backend ? req->backend : strata_backend_cpu ();
-  StrataEngine *e = strata_engine_new (be, m->weights, &st);
+  StrataEngineOptions eo = { 0, req->precision };
+  StrataEngine *e = strata_engine_new_with (be, m->weights, &eo, &st);
   if (!e) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "cannot start the engine on %s: %s", be->name,
                  strata_status_to_string (st));

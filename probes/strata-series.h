@@ -90,6 +90,7 @@ typedef struct {
   StrataOpenOptions open;
   const StrataBackend *backend;       /* where every checkpoint runs (NULL: the CPU); recorded
                                        * in each checkpoint's model record */
+  StrataPrecision precision;          /* of the products (0: fp32), recorded with the device */
   int bos;
   /* The prompt set when series->prompts is NULL: make_prompts when set, else loaded from
    * prompts_path. */

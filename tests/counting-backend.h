@@ -31,13 +31,13 @@ static StrataBackend counting_table;
 
 static StrataStatus
 counting_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *w, const float *b, int R, int N,
-                 int K)
+                 int K, StrataPrecision precision)
 {
   const StrataBackend *cpu = strata_backend_cpu ();
   counting.linear_calls++;
   if (counting.cancel && counting.linear_calls == counting.cancel_at)
     g_cancellable_cancel (counting.cancel);
-  return cpu->linear (cpu, y, x, w, b, R, N, K);
+  return cpu->linear (cpu, y, x, w, b, R, N, K, precision);
 }
 
 static const StrataBackend *

@@ -72,9 +72,10 @@ check_guard (const char *what, const char *side, const float *buf, gsize n)
     }
 }
 
-/* Compare the device copy with the CPU copy after both ran the op. */
+/* Compare the device copy with the CPU copy after both ran the op: normalised error at most
+ * nmse_max, max |diff| at most abs_max times the largest value (at least 1). */
 static void
-pair_check (const Pair *p, const char *what)
+pair_check_within (const Pair *p, const char *what, double nmse_max, double abs_max)
 {
   g_autofree float *got = g_new (float, p->n + GUARD);
   StrataStatus st = dev->download (dev, got, p->dev, (p->n + GUARD) * sizeof (float));
@@ -94,9 +95,15 @@ pair_check (const Pair *p, const char *what)
   }
   double nmse = den > 0 ? num / den : num;
   g_test_message ("%-44s nmse %.2e  max |diff| %.2e", what, nmse, worst);
-  if (!(nmse <= NMSE_MAX) || !(worst <= ABS_MAX * scale))
-    g_test_fail_printf ("%s: nmse %.3g (max %g), max |diff| %.3g (max %g)", what, nmse, NMSE_MAX,
-                        worst, ABS_MAX * scale);
+  if (!(nmse <= nmse_max) || !(worst <= abs_max * scale))
+    g_test_fail_printf ("%s: nmse %.3g (max %g), max |diff| %.3g (max %g)", what, nmse, nmse_max,
+                        worst, abs_max * scale);
+}
+
+static void
+pair_check (const Pair *p, const char *what)
+{
+  pair_check_within (p, what, NMSE_MAX, ABS_MAX);
 }
 
 /* Run one op on both backends; the device status must be OK. */
@@ -124,10 +131,54 @@ test_linear (void)
     Pair b = pair_new (N, -1, 1), y = pair_new ((gsize) R * N, -1, 1);
     gboolean bias = shapes[s][3];
     StrataMat wc = { w.cpu, STRATA_DTYPE_F32 }, wd = { w.dev, STRATA_DTYPE_F32 };
-    BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, bias ? b.cpu : NULL, R, N, K),
-          dev->linear (dev, y.dev, x.dev, &wd, bias ? b.dev : NULL, R, N, K));
+    BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, bias ? b.cpu : NULL, R, N, K, STRATA_PRECISION_FP32),
+          dev->linear (dev, y.dev, x.dev, &wd, bias ? b.dev : NULL, R, N, K, STRATA_PRECISION_FP32));
     g_autofree char *what = g_strdup_printf ("linear R=%d N=%d K=%d%s", R, N, K, bias ? " +b" : "");
     pair_check (&y, what);
+    pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y);
+  }
+}
+
+/* Matrices kept 16-bit on the device and the three precisions, against the CPU backend's
+ * emulation (strata-backend-cpu.c: inputs rounded, fp32 products). BF16 inputs are rounded the
+ * same way on both sides (to nearest even), so only the order of the fp32 sums differs; how
+ * cuBLAS rounds inputs to TF32 is its own, so TF32 gets a tolerance of one TF32 rounding. The
+ * largest shape needs more than one block of converted rows (STRATA_CUDA_CONVERT_BYTES). */
+static void
+test_linear_dtypes (void)
+{
+  if (!need_device ())
+    return;
+  const StrataBackend *cpu = strata_backend_cpu ();
+  static const int shapes[][3] = { { 1, 1, 1 }, { 37, 50, 33 }, { 130, 257, 96 }, { 9, 9000, 2048 } };
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    int R = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+    gsize nw = (gsize) N * K;
+    Pair x = pair_new ((gsize) R * K, -1, 1), w = pair_new (nw, -1, 1), b = pair_new (N, -1, 1);
+    Pair y = pair_new ((gsize) R * N, -1, 1);
+    g_autofree guint16 *w16 = g_new (guint16, nw);
+    float *w16_dev = dev->alloc (dev, (nw + 1) / 2);
+    g_assert_nonnull (w16_dev);
+    for (int dt = 0; dt < STRATA_DTYPE_N; dt++) {
+      StrataMat wc = { w.cpu, STRATA_DTYPE_F32 }, wd = { w.dev, STRATA_DTYPE_F32 };
+      if (dt != STRATA_DTYPE_F32) {
+        strata_dtype_from_f32 ((StrataDType) dt, w.cpu, w16, nw);
+        g_assert_cmpint (dev->upload (dev, w16_dev, w16, nw * 2), ==, STRATA_OK);
+        wc = (StrataMat) { w16, (StrataDType) dt };
+        wd = (StrataMat) { w16_dev, (StrataDType) dt };
+      }
+      for (int p = 0; p < STRATA_PRECISION_N; p++) {
+        BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, b.cpu, R, N, K, (StrataPrecision) p),
+              dev->linear (dev, y.dev, x.dev, &wd, b.dev, R, N, K, (StrataPrecision) p));
+        g_autofree char *what = g_strdup_printf ("linear %s w, %s R=%d N=%d K=%d", strata_dtype_to_string ((StrataDType) dt),
+                                                 strata_precision_to_string ((StrataPrecision) p), R, N, K);
+        if (p == STRATA_PRECISION_TF32)
+          pair_check_within (&y, what, 1e-6, 2e-3);
+        else
+          pair_check (&y, what);
+      }
+    }
+    dev->free (dev, w16_dev);
     pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y);
   }
 }
@@ -180,12 +231,25 @@ test_embed (void)
     g_autofree int32_t *ids = g_new (int32_t, R);
     for (int r = 0; r < R; r++)
       ids[r] = r == 0 ? V - 1 : g_test_rand_int_range (0, V);
-    Pair table = pair_new ((gsize) V * C, -1, 1), out = pair_new ((gsize) R * C, -1, 1);
-    StrataMat tc = { table.cpu, STRATA_DTYPE_F32 }, td = { table.dev, STRATA_DTYPE_F32 };
-    BOTH (cpu->embed (cpu, out.cpu, &tc, ids, R, C),
-          dev->embed (dev, out.dev, &td, ids, R, C));
-    g_autofree char *what = g_strdup_printf ("embed R=%d V=%d C=%d", R, V, C);
-    pair_check (&out, what);
+    gsize nt = (gsize) V * C;
+    Pair table = pair_new (nt, -1, 1), out = pair_new ((gsize) R * C, -1, 1);
+    g_autofree guint16 *t16 = g_new (guint16, nt);
+    float *t16_dev = dev->alloc (dev, (nt + 1) / 2);
+    g_assert_nonnull (t16_dev);
+    for (int dt = 0; dt < STRATA_DTYPE_N; dt++) {
+      StrataMat tc = { table.cpu, STRATA_DTYPE_F32 }, td = { table.dev, STRATA_DTYPE_F32 };
+      if (dt != STRATA_DTYPE_F32) { /* a 16-bit table is widened exactly on both sides */
+        strata_dtype_from_f32 ((StrataDType) dt, table.cpu, t16, nt);
+        g_assert_cmpint (dev->upload (dev, t16_dev, t16, nt * 2), ==, STRATA_OK);
+        tc = (StrataMat) { t16, (StrataDType) dt };
+        td = (StrataMat) { t16_dev, (StrataDType) dt };
+      }
+      BOTH (cpu->embed (cpu, out.cpu, &tc, ids, R, C),
+            dev->embed (dev, out.dev, &td, ids, R, C));
+      g_autofree char *what = g_strdup_printf ("embed %s R=%d V=%d C=%d", strata_dtype_to_string ((StrataDType) dt), R, V, C);
+      pair_check (&out, what);
+    }
+    dev->free (dev, t16_dev);
     pair_free (&table), pair_free (&out);
   }
 }
@@ -358,7 +422,10 @@ open_data_model (const char *name)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", name, NULL);
-  StrataModel *model = strata_model_open (path, NULL, &error);
+  /* As the commands open it for the device: F16/BF16 checkpoints stay 16-bit there (the CPU
+   * engine beside it converts its own copy). */
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (dev) };
+  StrataModel *model = strata_model_open_with (path, &oo, &error);
   g_assert_no_error (error);
   return model;
 }
@@ -603,6 +670,7 @@ main (int argc, char **argv)
   g_test_message ("device: %s", dev_reason);
 
   g_test_add_func ("/cuda/op/linear", test_linear);
+  g_test_add_func ("/cuda/op/linear-dtypes", test_linear_dtypes);
   g_test_add_func ("/cuda/op/norms", test_norms);
   g_test_add_func ("/cuda/op/embed", test_embed);
   g_test_add_func ("/cuda/op/rope", test_rope);

@@ -4,18 +4,29 @@
  * Grid-stride loops over flat indices (size_t), so any n fits a capped grid. Formulas are
  * those of the CPU backend, in the same order of operations; built without fast-math so
  * expf/tanhf are the accurate library versions. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "strata-cuda-private.h"
 
 #define GRID_STRIDE(i, n)                                                                          \
   for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                          \
        i += (size_t) gridDim.x * blockDim.x)
 
-/* out (R, C) = table (V, C) [ids (R)] */
+/* out (R, C) = table (V, C) [ids (R)], the table in `dtype` (F16/BF16 widened exactly). */
 static __global__ void
-embed_kernel (float *out, const float *table, const int32_t *ids, size_t R, size_t C)
+embed_kernel (float *out, const void *table, StrataDType dtype, const int32_t *ids, size_t R,
+              size_t C)
 {
-  GRID_STRIDE (i, R * C)
-    out[i] = table[(size_t) ids[i / C] * C + i % C];
+  GRID_STRIDE (i, R * C) {
+    size_t j = (size_t) ids[i / C] * C + i % C;
+    if (dtype == STRATA_DTYPE_F32)
+      out[i] = ((const float *) table)[j];
+    else if (dtype == STRATA_DTYPE_F16)
+      out[i] = __half2float (((const __half *) table)[j]);
+    else
+      out[i] = __bfloat162float (((const __nv_bfloat16 *) table)[j]);
+  }
 }
 
 extern "C" StrataStatus
@@ -23,9 +34,8 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
                            const int32_t *ids, int R, int C)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if (tm->dtype != STRATA_DTYPE_F32)
-    return strata_cuda_fail_arg (ctx, "embed: this backend takes F32 matrices only");
-  const float *table = (const float *) tm->data;
+  if ((int) tm->dtype < 0 || tm->dtype >= STRATA_DTYPE_N)
+    return strata_cuda_fail_arg (ctx, "embed: unknown table dtype");
   if (R < 0 || C < 0)
     return strata_cuda_fail_arg (ctx, "embed: negative shape");
   if (R == 0 || C == 0)
@@ -39,8 +49,8 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
   STRATA_CUDA_TRY (ctx, cudaMemcpyAsync (ctx->ids, ids, (size_t) R * sizeof (int32_t),
                                          cudaMemcpyHostToDevice, ctx->stream));
   size_t n = (size_t) R * C;
-  embed_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (out, table,
-                                                                                 ctx->ids, R, C);
+  embed_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
+    out, tm->data, tm->dtype, ctx->ids, R, C);
   STRATA_CUDA_LAUNCHED (ctx, "embed_kernel");
   return STRATA_OK;
 }

@@ -29,10 +29,18 @@ typedef struct {
   size_t attn_cap;    /* in pointers */
   float *attn_pattern; /* (B, H, Tq, Tk) when the caller asks for no pattern */
   size_t attn_pattern_cap; /* in floats */
+  void *x_bf16;        /* (R, K) a product's input rounded to BF16 */
+  size_t x_bf16_cap;   /* in elements */
+  void *w_convert;     /* rows of a matrix converted for one product */
+  size_t w_convert_cap; /* in bytes, at most STRATA_CUDA_CONVERT_BYTES (or one row) */
   char error[512];
 } StrataCudaContext;
 
 #define STRATA_CUDA_CTX(be) ((StrataCudaContext *) (be)->ctx)
+
+/* Bytes of matrix rows a product converts at a time (F16/BF16 widened to F32 for fp32 and
+ * tf32 products, F32/F16 rounded to BF16 for bf16 ones). */
+#define STRATA_CUDA_CONVERT_BYTES ((size_t) 64 << 20)
 
 /* Threads per block of the elementwise and per-row kernels. */
 #define STRATA_CUDA_BLOCK 256
@@ -78,7 +86,8 @@ StrataStatus strata_cuda_reserve (StrataCudaContext *ctx, void **buf, size_t *ca
 
 /* Launchers, one per table member (strata-backend.h gives shapes and semantics). */
 StrataStatus strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x,
-                                         const StrataMat *w, const float *b, int R, int N, int K);
+                                         const StrataMat *w, const float *b, int R, int N, int K,
+                                         StrataPrecision precision);
 StrataStatus strata_cuda_norm_forward (const StrataBackend *be, float *y, const float *x,
                                        const float *w, const float *b, int R, int C,
                                        const StrataNormParams *p);
