@@ -313,6 +313,57 @@ cpu_add (const StrataBackend *be, float *y, const float *x, size_t n)
   return STRATA_OK;
 }
 
+/* One row of logits (V): log-sum-exp (double, summed in id order), the top k (insertion keeps
+ * the lower id first among equal logits) and the target ranks, in one pass. */
+static void
+summarise_row (const float *row, int V, const StrataLogitQuery *q, double *lse, int32_t *top_ids, float *top_logit,
+               float *target_logit, int32_t *rank, int32_t *cand_rank)
+{
+  int k = q->k, n_t = q->n_targets;
+  float mx = row[0];
+  for (int v = 1; v < V; v++)
+    mx = row[v] > mx ? row[v] : mx;
+  int filled = 0;
+  double sum = 0;
+  for (int i = 0; i < n_t; i++) {
+    rank[i] = 0;
+    target_logit[i] = row[q->targets[i]];
+  }
+  for (int v = 0; v < V; v++) {
+    float x = row[v];
+    sum += exp ((double) x - mx);
+    for (int i = 0; i < n_t; i++)
+      rank[i] += x > target_logit[i];
+    if (filled < k || x > top_logit[k - 1]) {
+      int j = filled < k ? filled++ : k - 1;
+      while (j > 0 && top_logit[j - 1] < x) {
+        top_logit[j] = top_logit[j - 1];
+        top_ids[j] = top_ids[j - 1];
+        j--;
+      }
+      top_logit[j] = x;
+      top_ids[j] = v;
+    }
+  }
+  for (int i = 0; i < n_t && cand_rank; i++) {
+    cand_rank[i] = 0;
+    for (int c = 0; c < q->n_candidates; c++)
+      cand_rank[i] += row[q->candidates[c]] > target_logit[i];
+  }
+  *lse = mx + log (sum);
+}
+
+static StrataStatus
+cpu_logit_summary (const StrataBackend *be, const float *logits, int R, int V, const StrataLogitQuery *q,
+                   StrataLogitSummary *out)
+{
+  size_t k = (size_t) q->k, n_t = (size_t) q->n_targets;
+  for (int r = 0; r < R; r++)
+    summarise_row (logits + (size_t) r * V, V, q, out->lse + r, out->top_ids + r * k, out->top_logit + r * k,
+                   out->target_logit + r * n_t, out->target_rank + r * n_t, out->cand_rank ? out->cand_rank + r * n_t : NULL);
+  return STRATA_OK;
+}
+
 static const StrataBackend cpu_backend = {
   .name = "cpu",
   .host_memory = 1,
@@ -332,6 +383,7 @@ static const StrataBackend cpu_backend = {
   .add = cpu_add,
   .scale = cpu_scale,
   .softcap = cpu_softcap,
+  .logit_summary = cpu_logit_summary,
   .linear_grad = _strata_cpu_linear_grad,
   .norm_grad = _strata_cpu_norm_grad,
   .activation_grad = _strata_cpu_activation_grad,

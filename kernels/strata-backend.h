@@ -27,6 +27,27 @@ typedef struct {
   float step_size, bc2_sqrt;
 } StrataAdamWUpdate;
 
+/* What the logit lens keeps of each row of logits (logit_summary): the caller's ids, on the
+ * host. */
+typedef struct {
+  int k;                     /* top-k per row, 1..V */
+  const int32_t *targets;    /* n_targets ids whose logit and rank are kept */
+  int n_targets;
+  const int32_t *candidates; /* optional: ranks over these n_candidates ids too */
+  int n_candidates;
+} StrataLogitQuery;
+
+/* Host arrays for R rows of a StrataLogitQuery's answer. */
+typedef struct {
+  double *lse;          /* (R) log-sum-exp of the row, formed in double */
+  int32_t *top_ids;     /* (R, k) by logit, highest first; equal logits: the lower id first */
+  float *top_logit;     /* (R, k) */
+  float *target_logit;  /* (R, n_targets) */
+  int32_t *target_rank; /* (R, n_targets): tokens with a strictly greater logit (0 = top-1) */
+  int32_t *cand_rank;   /* (R, n_targets): candidates with a strictly greater logit; NULL: not
+                         * asked (required with candidates) */
+} StrataLogitSummary;
+
 struct StrataBackend {
   const char *name; /* "cpu", "cuda" */
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
@@ -75,6 +96,10 @@ struct StrataBackend {
   StrataStatus (*scale) (const StrataBackend *be, float *x, size_t n, float s);
   /* x = cap · tanh(x / cap), n floats. */
   StrataStatus (*softcap) (const StrataBackend *be, float *x, size_t n, float cap);
+  /* The lens's reduction of R rows of V logits in backend memory, written to host arrays: only
+   * these cross to the host, never the logits. */
+  StrataStatus (*logit_summary) (const StrataBackend *be, const float *logits, int R, int V,
+                                 const StrataLogitQuery *q, StrataLogitSummary *out);
 
   /* Training (strata-train.h). Optional as a group: NULL in a backend that cannot train,
    * which the trainer refuses with a message. F32 matrices only. "(+)=" means "=", or "+="

@@ -420,8 +420,9 @@ strata_engine_forward_suffix (StrataEngine *e, const StrataPrefix *base, int lay
   return st;
 }
 
-StrataStatus
-strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits)
+/* The logits of R host rows, left in the engine's backend memory at *out (R, V). */
+static StrataStatus
+unembed_rows (StrataEngine *e, const float *x, int R, int raw, float **out)
 {
   const StrataConfig *g = &e->w.cfg;
   const StrataBackend *be = e->be;
@@ -443,6 +444,39 @@ strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *l
   TRY (be->linear (be, lr, xr, &e->w.unembed, e->w.b_unembed, R, g->vocab, g->d_model, e->precision));
   if (g->recipe.final_softcap > 0)
     TRY (be->softcap (be, lr, (size_t) R * g->vocab, g->recipe.final_softcap));
-  TRY (be->download (be, logits, lr, (size_t) R * g->vocab * sizeof (float)));
+  *out = lr;
+  return STRATA_OK;
+}
+
+StrataStatus
+strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits)
+{
+  float *lr;
+  StrataStatus st = unembed_rows (e, x, R, raw, &lr);
+  if (st != STRATA_OK)
+    return st;
+  TRY (e->be->download (e->be, logits, lr, (size_t) R * e->w.cfg.vocab * sizeof (float)));
+  return STRATA_OK;
+}
+
+StrataStatus
+strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw, const StrataLogitQuery *q,
+                               StrataLogitSummary *out)
+{
+  int V = e->w.cfg.vocab;
+  e->error[0] = '\0';
+  if (q->k < 1 || q->k > V || q->n_targets < 0 || q->n_candidates < 0 || (q->n_candidates > 0 && !out->cand_rank))
+    return fail (e, STRATA_ERR_ARGUMENT, "lens summary: top-k %d of %d tokens, %d targets, %d candidates", q->k, V,
+                 q->n_targets, q->n_candidates);
+  for (int i = 0; i < q->n_targets + q->n_candidates; i++) {
+    int32_t id = i < q->n_targets ? q->targets[i] : q->candidates[i - q->n_targets];
+    if (id < 0 || id >= V)
+      return fail (e, STRATA_ERR_ARGUMENT, "lens summary: token id %d is outside the vocabulary", id);
+  }
+  float *lr;
+  StrataStatus st = unembed_rows (e, x, R, raw, &lr);
+  if (st != STRATA_OK)
+    return st;
+  TRY (e->be->logit_summary (e->be, lr, R, V, q, out));
   return STRATA_OK;
 }

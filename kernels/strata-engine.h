@@ -103,6 +103,11 @@ size_t strata_engine_memory_free (StrataEngine *e);
  * the host, through the model's own output transform (its final soft-cap). raw != 0 skips
  * the final norm. */
 StrataStatus strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits);
+/* The same rows reduced where the logits are (on the GPU for CUDA): only the log-sum-exp, the
+ * top-k and the targets' logits and ranks of `q` come back to the host arrays of `out`
+ * (strata-backend.h), never the (R, V) logits. */
+StrataStatus strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw,
+                                            const StrataLogitQuery *q, StrataLogitSummary *out);
 
 /* The unpatched run that strata_engine_forward_suffix() continues: host arrays of one
  * sequence of T tokens, as cached by strata_engine_forward() (B = 1). */

@@ -142,44 +142,6 @@ strata_lens_result_set_pieces (StrataLensResult *r, StrataModel *model, const in
   }
 }
 
-/* One row of logits (V): log-sum-exp (double), top-k (sorted by logit, ties to the lower
- * id), and for each target its rank = number of tokens (or candidates) with a strictly
- * greater logit. */
-static void
-scan_row (const float *row, int V, int k, int32_t *top_ids, float *top_logit, const int32_t *tids,
-          int n_t, int32_t *rank, const int32_t *cand, int n_cand, int32_t *cand_rank, double *lse)
-{
-  float mx = row[0];
-  for (int v = 1; v < V; v++)
-    mx = row[v] > mx ? row[v] : mx;
-  int filled = 0;
-  double sum = 0;
-  for (int i = 0; i < n_t; i++)
-    rank[i] = 0;
-  for (int v = 0; v < V; v++) {
-    float x = row[v];
-    sum += exp ((double) x - mx);
-    for (int i = 0; i < n_t; i++)
-      rank[i] += x > row[tids[i]];
-    if (filled < k || x > top_logit[k - 1]) {
-      int j = filled < k ? filled++ : k - 1;
-      while (j > 0 && top_logit[j - 1] < x) {
-        top_logit[j] = top_logit[j - 1];
-        top_ids[j] = top_ids[j - 1];
-        j--;
-      }
-      top_logit[j] = x;
-      top_ids[j] = v;
-    }
-  }
-  for (int i = 0; i < n_t && cand_rank; i++) {
-    cand_rank[i] = 0;
-    for (int c = 0; c < n_cand; c++)
-      cand_rank[i] += row[cand[c]] > row[tids[i]];
-  }
-  *lse = mx + log (sum);
-}
-
 /* First layer k from which `ok` holds at every later layer through L; -1 when not at L. */
 static int32_t
 first_stable (const gboolean *ok, int L1)
@@ -289,29 +251,27 @@ result_new (const StrataConfig *g, StrataModel *model, const StrataPrompt *promp
   return r;
 }
 
-/* The top-k and target values of lens row `row` from its logits x (V). */
+/* Lens rows row0.. (n of them) from their summary: top-k probabilities from the log-sum-exp,
+ * and each target's values (the summary holds them row by row, the result target by target). */
 static void
-scan_logits (StrataLensResult *r, const float *x, int row, const int32_t *tids, int n_t, const StrataLensOptions *opts)
+fill_rows (StrataLensResult *r, int row0, int n, const StrataLogitSummary *sum)
 {
-  int V = r->vocab, K = r->topk;
-  int32_t rank[64], crank[64]; /* targets per prompt are few; more are scanned in chunks */
-  for (int t0 = 0; t0 < (n_t ? n_t : 1); t0 += 64) {
-    int nt = MIN (64, n_t - t0);
-    double lse;
-    scan_row (x, V, K, r->topk_ids + (size_t) row * K, r->topk_logit + (size_t) row * K, tids + t0,
-              nt > 0 ? nt : 0, rank, opts->candidates, opts->n_candidates,
-              opts->n_candidates > 0 ? crank : NULL, &lse);
+  int K = r->topk, n_t = (int) r->targets->len;
+  for (int i = 0; i < n; i++) {
+    size_t row = (size_t) row0 + i;
+    double lse = sum->lse[i];
     for (int j = 0; j < K; j++)
-      r->topk_prob[(size_t) row * K + j] = (float) exp (r->topk_logit[(size_t) row * K + j] - lse);
-    for (int i = 0; i < nt; i++) {
-      StrataLensTarget *t = r->targets->pdata[t0 + i];
-      double lp = x[t->id] - lse;
-      t->logit[row] = x[t->id];
+      r->topk_prob[row * K + j] = (float) exp (r->topk_logit[row * K + j] - lse);
+    for (int j = 0; j < n_t; j++) {
+      StrataLensTarget *t = r->targets->pdata[j];
+      size_t at = (size_t) i * n_t + j;
+      double lp = sum->target_logit[at] - lse;
+      t->logit[row] = sum->target_logit[at];
       t->logprob[row] = (float) lp;
       t->prob[row] = (float) exp (lp);
-      t->rank[row] = rank[i];
+      t->rank[row] = sum->target_rank[at];
       if (t->cand_rank)
-        t->cand_rank[row] = crank[i];
+        t->cand_rank[row] = sum->cand_rank[at];
     }
   }
 }
@@ -325,7 +285,7 @@ check_memory (StrataEngine *engine, int T, int chunk, int n_t, const StrataLensO
   const StrataConfig *g = strata_engine_get_config (engine);
   size_t R = (size_t) (g->n_layers + 1) * T, C = g->d_model, V = g->vocab, f = sizeof (float);
   size_t device = strata_engine_forward_bytes (engine, 1, T, NULL) + (size_t) chunk * (C + V) * f;
-  size_t host = (R * C + (size_t) chunk * V + R * 3 * (size_t) o->topk + R * 5 * (size_t) n_t) * f;
+  size_t host = (R * C + (size_t) chunk * (2 + 3 * (size_t) n_t) + R * 3 * (size_t) o->topk + R * 5 * (size_t) n_t) * f;
   g_autofree char *what = g_strdup_printf ("the lens over %d positions", T);
   StrataStatus st = STRATA_OK;
   if (strata_engine_get_backend (engine)->host_memory)
@@ -361,27 +321,30 @@ strata_lens_run_chunked (StrataEngine *engine, StrataModel *model, const StrataP
   g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
   if (!cache_residuals (engine, prompt->ids, resid, error))
     return NULL;
-  g_autofree float *logits = g_try_new (float, (size_t) chunk * V);
-  if (!logits) {
-    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "cannot allocate %d x %d lens logits", chunk, V);
-    return NULL;
-  }
   StrataLensResult *r = result_new (g, model, prompt, opts);
   g_autofree int32_t *tids = g_new (int32_t, n_t + 1);
   for (int i = 0; i < n_t; i++)
     tids[i] = ((StrataLensTarget *) r->targets->pdata[i])->id;
+  /* Per chunk, only what the result keeps crosses from the backend (never the logits). */
+  StrataLogitQuery q = { opts->topk, tids, n_t, opts->candidates, opts->n_candidates };
+  size_t per_chunk = (size_t) chunk * (n_t + 1);
+  g_autofree double *lse = g_new (double, chunk);
+  g_autofree float *target_logit = g_new (float, per_chunk);
+  g_autofree int32_t *target_rank = g_new (int32_t, per_chunk);
+  g_autofree int32_t *cand_rank = opts->n_candidates > 0 ? g_new (int32_t, per_chunk) : NULL;
 
   for (int row0 = 0; row0 < R; row0 += chunk) {
     int rows = MIN (chunk, R - row0);
-    StrataStatus st = strata_engine_unembed (engine, resid + (size_t) row0 * g->d_model, rows, opts->raw, logits);
+    size_t top = (size_t) row0 * opts->topk;
+    StrataLogitSummary sum = { lse, r->topk_ids + top, r->topk_logit + top, target_logit, target_rank, cand_rank };
+    StrataStatus st = strata_engine_unembed_summary (engine, resid + (size_t) row0 * g->d_model, rows, opts->raw, &q,
+                                                     &sum);
     if (st != STRATA_OK) {
       _strata_probe_pass_failed (engine, st, "unembedding failed", error);
       strata_lens_result_free (r);
       return NULL;
     }
-    for (int row = row0; row < row0 + rows; row++)
-      scan_logits (r, logits + (size_t) (row - row0) * V, row, tids, n_t, opts);
+    fill_rows (r, row0, rows, &sum);
     if (chunking && chunking->func)
       chunking->func (r, row0 + rows, chunking->data);
   }

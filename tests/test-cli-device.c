@@ -6,6 +6,7 @@
  * whether CUDA is usable here (it links the same kernels) and checks the CUDA answers when
  * it is, the fallbacks when it is not. Without a GPU only the second half can run. */
 #include <glib/gstdio.h>
+#include <math.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -268,6 +269,116 @@ test_commands (void)
   }
 }
 
+/* Two JSON answers of the same command on two devices: every string, integer, boolean and
+ * null equal (ids, ranks, resolution layers: the discrete results), every float within 1e-4
+ * of the larger of 1 and its size; "device" and "seconds" members are where they may differ. */
+static void
+json_agree (JsonNode *a, JsonNode *b, const char *path, double *worst)
+{
+  JsonNodeType ta = json_node_get_node_type (a);
+  if (ta != json_node_get_node_type (b))
+    g_error ("%s: a %s and a %s", path, json_node_type_name (a), json_node_type_name (b));
+  if (ta == JSON_NODE_OBJECT) {
+    JsonObject *oa = json_node_get_object (a), *ob = json_node_get_object (b);
+    g_assert_cmpuint (json_object_get_size (oa), ==, json_object_get_size (ob));
+    g_autoptr (GList) members = json_object_get_members (oa);
+    for (GList *m = members; m; m = m->next) {
+      const char *name = m->data;
+      if (strcmp (name, "device") == 0 || strcmp (name, "seconds") == 0)
+        continue;
+      if (!json_object_has_member (ob, name))
+        g_error ("%s.%s: only on one side", path, name);
+      g_autofree char *sub = g_strdup_printf ("%s.%s", path, name);
+      json_agree (json_object_get_member (oa, name), json_object_get_member (ob, name), sub, worst);
+    }
+  } else if (ta == JSON_NODE_ARRAY) {
+    JsonArray *xa = json_node_get_array (a), *xb = json_node_get_array (b);
+    g_assert_cmpuint (json_array_get_length (xa), ==, json_array_get_length (xb));
+    for (guint i = 0; i < json_array_get_length (xa); i++) {
+      g_autofree char *sub = g_strdup_printf ("%s[%u]", path, i);
+      json_agree (json_array_get_element (xa, i), json_array_get_element (xb, i), sub, worst);
+    }
+  } else if (ta == JSON_NODE_VALUE) {
+    GType va = json_node_get_value_type (a), vb = json_node_get_value_type (b);
+    /* A float that happens to be whole is written without a point and reads as an integer. */
+    gboolean numbers = (va == G_TYPE_DOUBLE || va == G_TYPE_INT64) && (vb == G_TYPE_DOUBLE || vb == G_TYPE_INT64);
+    if (va != vb && !numbers)
+      g_error ("%s: %s and %s", path, g_type_name (va), g_type_name (vb));
+    if (numbers && (va == G_TYPE_DOUBLE || vb == G_TYPE_DOUBLE)) {
+      double x = json_node_get_double (a), y = json_node_get_double (b), d = fabs (x - y) / MAX (1.0, fabs (x));
+      *worst = MAX (*worst, d);
+      if (!(d <= 1e-4))
+        g_error ("%s: %.9g and %.9g", path, x, y);
+    } else if (va == G_TYPE_STRING) {
+      g_assert_cmpstr (json_node_get_string (a), ==, json_node_get_string (b));
+    } else {
+      g_assert_cmpint (json_node_get_int (a), ==, json_node_get_int (b));
+    }
+  }
+}
+
+/* A command over the two-hop prompt set on the CPU and on the GPU: the same answers. */
+static void
+test_cpu_vs_cuda (void)
+{
+  if (!cuda) {
+    g_test_skip_printf ("no usable CUDA: %s", cuda_why);
+    return;
+  }
+  g_autofree char *model = data_path ("twohop/cot-3000");
+  g_autofree char *prompts = data_path ("twohop/prompts-trimmed.jsonl");
+  /* The lens with candidate ranks and a top-k of 25, the lens without the final norm, patching
+   * at the residual stream, attention and MLP outputs (default) and per head. */
+  const char *const commands[][10] = {
+    { "lens", model, "--prompts", prompts, "--candidates-prefix", "<e_", "-k", "25", NULL },
+    { "lens", model, "--prompts", prompts, "--raw", NULL },
+    { "patch", model, "--prompts", prompts, "--target", "bridge", NULL },
+    { "patch", model, "--prompts", prompts, "--target", "bridge", "--site", "head", NULL },
+  };
+  for (gsize c = 0; c < G_N_ELEMENTS (commands); c++) {
+    g_auto (Run) on_cpu = { 0 }, on_cuda = { 0 };
+    g_autoptr (JsonParser) from_cpu = json_parser_new (), from_cuda = json_parser_new ();
+    Run *runs[2] = { &on_cpu, &on_cuda };
+    JsonParser *parsers[2] = { from_cpu, from_cuda };
+    const char *devices[2] = { "cpu", "cuda" };
+    for (int d = 0; d < 2; d++) {
+      const char *args[16] = { 0 };
+      int n = 0;
+      for (; n < 10 && commands[c][n]; n++)
+        args[n] = commands[c][n];
+      args[n++] = "--json", args[n++] = "-";
+      args[n++] = "--device", args[n++] = devices[d];
+      strata_env (runs[d], NULL, args);
+      if (runs[d]->status != 0)
+        g_error ("%s on %s: exit %d: %s", commands[c][0], devices[d], runs[d]->status, runs[d]->err);
+      g_assert_true (json_parser_load_from_data (parsers[d], runs[d]->out, -1, NULL));
+    }
+    double worst = 0;
+    json_agree (json_parser_get_root (from_cpu), json_parser_get_root (from_cuda), commands[c][0], &worst);
+    g_test_message ("command %zu (%s): cpu and cuda agree, worst relative float difference %.2e", c, commands[c][0],
+                    worst);
+  }
+}
+
+/* --precision: recorded with the device, refused when unknown (exit 1, nothing written). */
+static void
+test_precision (void)
+{
+  g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
+  g_auto (Run) r = { 0 };
+  strata_env (&r, NULL, (const char *[]) { "lens", model, "--prompt", "Once upon", "--device", "cpu", "--precision", "bf16",
+                                           "--json", "-", NULL });
+  assert_ran_on (&r, "cpu (bf16 products)");
+  g_auto (Run) g = { 0 };
+  strata_env (&g, NULL, (const char *[]) { "generate", model, "-n", "2", "--device", "cpu", "--precision", "tf32", "--json", NULL });
+  g_assert_cmpint (g.status, ==, 0);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_cmpstr (json_object_get_string_member (parse_object (p, g.out), "precision"), ==, "tf32");
+  g_auto (Run) bad = { 0 };
+  strata_env (&bad, NULL, (const char *[]) { "lens", model, "--prompt", "Once upon", "--precision", "fp16", "--json", "-", NULL });
+  assert_refused (&bad, "--precision takes fp32, tf32 or bf16, not 'fp16'");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -286,5 +397,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli-device/info", test_info);
   g_test_add_func ("/cli-device/session", test_session);
   g_test_add_func ("/cli-device/commands", test_commands);
+  g_test_add_func ("/cli-device/cpu-vs-cuda", test_cpu_vs_cuda);
+  g_test_add_func ("/cli-device/precision", test_precision);
   return g_test_run ();
 }

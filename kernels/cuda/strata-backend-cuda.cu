@@ -242,6 +242,7 @@ cuda_open (void)
   be->add = strata_cuda_add_forward;
   be->scale = strata_cuda_scale_forward;
   be->softcap = strata_cuda_softcap_forward;
+  be->logit_summary = strata_cuda_logit_summary;
   be->last_error = cuda_last_error;
   be->memory_free = cuda_memory_free;
 

@@ -33,6 +33,8 @@ typedef struct {
   size_t x_bf16_cap;   /* in elements */
   void *w_convert;     /* rows of a matrix converted for one product */
   size_t w_convert_cap; /* in bytes, at most STRATA_CUDA_CONVERT_BYTES (or one row) */
+  void *summary;       /* a logit summary's answers and ids before they go to the host */
+  size_t summary_cap;  /* in bytes */
   char error[512];
 } StrataCudaContext;
 
@@ -104,6 +106,8 @@ StrataStatus strata_cuda_activation_forward (const StrataBackend *be, float *x, 
 StrataStatus strata_cuda_add_forward (const StrataBackend *be, float *y, const float *x, size_t n);
 StrataStatus strata_cuda_scale_forward (const StrataBackend *be, float *x, size_t n, float s);
 StrataStatus strata_cuda_softcap_forward (const StrataBackend *be, float *x, size_t n, float cap);
+StrataStatus strata_cuda_logit_summary (const StrataBackend *be, const float *logits, int R, int V,
+                                        const StrataLogitQuery *q, StrataLogitSummary *out);
 
 #ifdef __cplusplus
 }
