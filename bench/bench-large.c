@@ -4,8 +4,8 @@
  *
  * Writes a Llama-shaped BF16 checkpoint into DIR (default: a folder in the temporary
  * directory; kept, and reused when its config.json is there) in shards with an index, then
- * opens it as the CLI does (matrices kept in BF16 when the F32 copy would take more than half
- * of the available memory), creates the engine on the chosen device (on the CPU it converts the 16-bit matrices per
+ * opens it as the CLI does (matrices kept in BF16 on a GPU, and on the CPU when the F32 copy
+ * would take more than half of the available memory), creates the engine on the chosen device (on the CPU it converts the 16-bit matrices per
  * product when it cannot afford the copy) and runs the logit lens on 16 tokens. Prints each
  * step's time, the peak resident memory against the F32 copy's size and the memory the system
  * had available, and the lens's top token at the last position. A benchmark, not a test. */
@@ -58,7 +58,7 @@ main (int argc, char **argv)
   }
 
   gint64 t0 = g_get_monotonic_time ();
-  StrataOpenOptions oo = { NULL, STRATA_MATRICES_AUTO };
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (be) };
   g_autoptr (StrataModel) m = strata_model_open_with (dir, &oo, &error);
   if (!m) {
     fprintf (stderr, "bench-large: %s\n", error->message);
