@@ -460,23 +460,37 @@ strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *l
 }
 
 StrataStatus
-strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw, const StrataLogitQuery *q,
-                               StrataLogitSummary *out)
+strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw, const int *segment_rows,
+                               int n_segments, const StrataLogitQuery *queries, StrataLogitSummary *out)
 {
   int V = e->w.cfg.vocab;
   e->error[0] = '\0';
-  if (q->k < 1 || q->k > V || q->n_targets < 0 || q->n_candidates < 0 || (q->n_candidates > 0 && !out->cand_rank))
-    return fail (e, STRATA_ERR_ARGUMENT, "lens summary: top-k %d of %d tokens, %d targets, %d candidates", q->k, V,
-                 q->n_targets, q->n_candidates);
-  for (int i = 0; i < q->n_targets + q->n_candidates; i++) {
-    int32_t id = i < q->n_targets ? q->targets[i] : q->candidates[i - q->n_targets];
-    if (id < 0 || id >= V)
-      return fail (e, STRATA_ERR_ARGUMENT, "lens summary: token id %d is outside the vocabulary", id);
+  int total = 0;
+  for (int s = 0; s < n_segments; s++) {
+    const StrataLogitQuery *q = &queries[s];
+    int rows = segment_rows ? segment_rows[s] : R;
+    if (rows < 0 || q->k < 1 || q->k > V || q->n_targets < 0 || q->n_candidates < 0 ||
+        (q->n_candidates > 0 && !out[s].cand_rank))
+      return fail (e, STRATA_ERR_ARGUMENT, "lens summary: %d rows, top-k %d of %d tokens, %d targets, %d candidates",
+                   rows, q->k, V, q->n_targets, q->n_candidates);
+    for (int i = 0; i < q->n_targets + q->n_candidates; i++) {
+      int32_t id = i < q->n_targets ? q->targets[i] : q->candidates[i - q->n_targets];
+      if (id < 0 || id >= V)
+        return fail (e, STRATA_ERR_ARGUMENT, "lens summary: token id %d is outside the vocabulary", id);
+    }
+    total += rows;
   }
+  if (n_segments < 1 || total != R)
+    return fail (e, STRATA_ERR_ARGUMENT, "lens summary: %d segments of %d rows in all, for %d rows", n_segments, total, R);
   float *lr;
   StrataStatus st = unembed_rows (e, x, R, raw, &lr);
   if (st != STRATA_OK)
     return st;
-  TRY (e->be->logit_summary (e->be, lr, R, V, q, out));
+  for (int s = 0, row = 0; s < n_segments; s++) {
+    int rows = segment_rows ? segment_rows[s] : R;
+    if (rows > 0)
+      TRY (e->be->logit_summary (e->be, lr + (size_t) row * V, rows, V, &queries[s], &out[s]));
+    row += rows;
+  }
   return STRATA_OK;
 }

@@ -104,10 +104,13 @@ size_t strata_engine_memory_free (StrataEngine *e);
  * the final norm. */
 StrataStatus strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits);
 /* The same rows reduced where the logits are (on the GPU for CUDA): only the log-sum-exp, the
- * top-k and the targets' logits and ranks of `q` come back to the host arrays of `out`
- * (strata-backend.h), never the (R, V) logits. */
+ * top-k and the targets' logits and ranks come back to host arrays (strata-backend.h), never
+ * the (R, V) logits. The rows are n_segments runs of consecutive rows (segment_rows[s] each,
+ * summing to R; NULL with n_segments 1: all R), segment s answering queries[s] into out[s]:
+ * rows of several prompts, each with its own targets, unembedded in one product. */
 StrataStatus strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw,
-                                            const StrataLogitQuery *q, StrataLogitSummary *out);
+                                            const int *segment_rows, int n_segments,
+                                            const StrataLogitQuery *queries, StrataLogitSummary *out);
 
 /* The unpatched run that strata_engine_forward_suffix() continues: host arrays of one
  * sequence of T tokens, as cached by strata_engine_forward() (B = 1). */

@@ -138,16 +138,17 @@ run_patching (Run *run, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  const StrataAnalysisRequest *req;
-  guint index;
-} LensChunk;
+static void
+lens_partial_cb (guint index, const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  Run *run = data;
+  run->req->lens_partial (index, partial, rows_done, run->req->lens_partial_data);
+}
 
 static void
-lens_chunk_cb (const StrataLensResult *partial, int rows_done, gpointer data)
+lens_done_cb (guint index, gpointer data)
 {
-  LensChunk *c = data;
-  c->req->lens_partial (c->index, partial, rows_done, c->req->lens_partial_data);
+  step (data);
 }
 
 static gboolean
@@ -165,19 +166,20 @@ run_lens (Run *run, GError **error)
     a->lens_options.candidates = NULL;
     a->lens_options.n_candidates = 0;
   }
-  a->lens_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
-  for (guint i = 0; i < a->prompts->prompts->len; i++) {
-    if (g_cancellable_set_error_if_cancelled (req->cancellable, error))
+  if (g_cancellable_set_error_if_cancelled (req->cancellable, error))
+    return FALSE;
+  /* Prompts of equal length share passes (a two-hop set: all of them); a prompt alone fills in
+   * chunk by chunk for the window. */
+  StrataLensSetOptions set = { req->lens_partial ? lens_partial_cb : NULL, lens_done_cb, run, 0 };
+  GError *local = NULL;
+  guint failed;
+  a->lens_results = strata_lens_run_set (run->e, run->m, a->prompts->prompts, &a->lens_options, &set, &failed, &local);
+  if (!a->lens_results) {
+    if (failed == G_MAXUINT || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_propagate_error (error, local);
       return FALSE;
-    GError *local = NULL;
-    LensChunk chunk = { req, i };
-    StrataLensChunking chunking = { 0, req->lens_partial ? lens_chunk_cb : NULL, &chunk };
-    StrataLensResult *r = strata_lens_run_chunked (run->e, run->m, a->prompts->prompts->pdata[i], &a->lens_options,
-                                                   &chunking, &local);
-    if (!r)
-      return fail_at (error, local, req->patch ? "prompt %u (lens): " : "prompt %u: ", i + 1);
-    g_ptr_array_add (a->lens_results, r);
-    step (run);
+    }
+    return fail_at (error, local, req->patch ? "prompt %u (lens): " : "prompt %u: ", failed + 1);
   }
   a->lens_aggregates = strata_lens_aggregate (a->prompts, a->lens_results);
   return TRUE;

@@ -177,20 +177,36 @@ check_options (const StrataConfig *g, const StrataPrompt *prompt, const StrataLe
   return TRUE;
 }
 
-/* resid (L+1, T, C): resid_pre of blocks 0..L-1 and the final resid_post. */
+/* resid (B, L+1, T, C): for each of B prompts of T tokens, resid_pre of blocks 0..L-1 and the
+ * final resid_post, from one forward pass of the B prompts. */
 static gboolean
-cache_residuals (StrataEngine *engine, const GArray *ids, float *resid, GError **error)
+cache_residuals (StrataEngine *engine, const StrataPrompt *const *prompts, int B, float *resid, GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (engine);
-  int L = g->n_layers, T = (int) ids->len;
-  size_t plane = (size_t) T * g->d_model;
+  int L = g->n_layers, T = (int) prompts[0]->ids->len;
+  size_t row = (size_t) T * g->d_model, plane = (size_t) B * row;
+  g_autofree int32_t *tokens = g_new (int32_t, (size_t) B * T);
+  for (int b = 0; b < B; b++)
+    memcpy (tokens + (size_t) b * T, prompts[b]->ids->data, (size_t) T * sizeof (int32_t));
+  /* The engine writes each site as (B, T, C): one prompt's planes are apart when B > 1. */
+  g_autofree float *planes = B > 1 ? g_try_new (float, (size_t) (L + 1) * plane) : NULL;
+  if (B > 1 && !planes) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "cannot allocate the residuals of %d prompts", B);
+    return FALSE;
+  }
+  float *dst = B > 1 ? planes : resid;
   g_autofree StrataCache *caches = g_new (StrataCache, L + 1);
   for (int l = 0; l < L; l++)
-    caches[l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, resid + l * plane };
-  caches[L] = (StrataCache) { STRATA_SITE_RESID_POST, L - 1, resid + L * plane };
+    caches[l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, dst + l * plane };
+  caches[L] = (StrataCache) { STRATA_SITE_RESID_POST, L - 1, dst + L * plane };
   StrataHooks hooks = { caches, L + 1, NULL, 0 };
-  StrataStatus st = strata_engine_forward (engine, (const int32_t *) ids->data, 1, T, &hooks, NULL);
-  return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "forward pass failed", error);
+  StrataStatus st = strata_engine_forward (engine, tokens, B, T, &hooks, NULL);
+  if (st != STRATA_OK)
+    return _strata_probe_pass_failed (engine, st, "forward pass failed", error);
+  for (int b = 0; B > 1 && b < B; b++)
+    for (int k = 0; k <= L; k++)
+      memcpy (resid + ((size_t) b * (L + 1) + k) * row, planes + k * plane + b * row, row * sizeof (float));
+  return TRUE;
 }
 
 /* Arrays of "not computed" cells (see StrataLensChunkFunc). */
@@ -276,23 +292,118 @@ fill_rows (StrataLensResult *r, int row0, int n, const StrataLogitSummary *sum)
   }
 }
 
-/* Before the run: the forward pass's activations and the unembedding's rows in the
- * backend's memory, the residuals, a chunk of logits and the result's arrays on the host (one
- * budget on a host-memory backend). Fails naming the bytes needed and free. */
+/* Before a pass of B prompts of T tokens: the forward pass's activations and the
+ * unembedding's rows in the backend's memory, the residuals (twice when B > 1), the staging of
+ * a chunk's answers and the results' arrays on the host (one budget on a host-memory backend).
+ * Fails naming the bytes needed and free. */
 static gboolean
-check_memory (StrataEngine *engine, int T, int chunk, int n_t, const StrataLensOptions *o, GError **error)
+check_memory (StrataEngine *engine, int B, int T, int chunk, int n_t, const StrataLensOptions *o, GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (engine);
-  size_t R = (size_t) (g->n_layers + 1) * T, C = g->d_model, V = g->vocab, f = sizeof (float);
-  size_t device = strata_engine_forward_bytes (engine, 1, T, NULL) + (size_t) chunk * (C + V) * f;
-  size_t host = (R * C + (size_t) chunk * (2 + 3 * (size_t) n_t) + R * 3 * (size_t) o->topk + R * 5 * (size_t) n_t) * f;
-  g_autofree char *what = g_strdup_printf ("the lens over %d positions", T);
+  size_t R = (size_t) B * (g->n_layers + 1) * T, C = g->d_model, V = g->vocab, f = sizeof (float);
+  size_t device = strata_engine_forward_bytes (engine, B, T, NULL) + (size_t) chunk * (C + V) * f;
+  size_t host = (R * C * (B > 1 ? 2 : 1) + (size_t) chunk * (2 + 3 * (size_t) n_t) + R * 3 * (size_t) o->topk +
+                 R * 5 * (size_t) n_t) * f;
+  g_autofree char *what = B > 1 ? g_strdup_printf ("the lens over %d prompts of %d positions", B, T)
+                                : g_strdup_printf ("the lens over %d positions", T);
   StrataStatus st = STRATA_OK;
   if (strata_engine_get_backend (engine)->host_memory)
     st = strata_engine_check_memory (engine, host + device, 1, what);
   else if ((st = strata_engine_check_memory (engine, device, 0, what)) == STRATA_OK)
     st = strata_engine_check_memory (engine, host, 1, what);
   return st == STRATA_OK || _strata_probe_pass_failed (engine, st, "lens", error);
+}
+
+/* The resolution layers of a result whose rows are all computed, and its token table. */
+static void
+finish_result (StrataLensResult *r, StrataModel *model, const StrataPrompt *prompt, const StrataLensOptions *opts)
+{
+  int L1 = r->n_layers + 1, T = r->T;
+  g_autofree gboolean *top = g_new (gboolean, L1), *above = g_new (gboolean, L1);
+  for (guint i = 0; i < r->targets->len; i++) {
+    StrataLensTarget *t = r->targets->pdata[i];
+    for (int p = 0; p < T; p++) {
+      for (int k = 0; k < L1; k++) {
+        top[k] = t->rank[k * T + p] == 0;
+        above[k] = t->prob[k * T + p] >= opts->threshold;
+      }
+      t->resolution[p] = first_stable (top, L1);
+      t->resolution_threshold[p] = first_stable (above, L1);
+    }
+  }
+  strata_lens_result_set_pieces (r, model, &prompt->contrast, prompt->contrast >= 0 ? 1 : 0);
+}
+
+/* The lens of B prompts of equal length into their results (made by result_new): one forward
+ * pass, then the B·(L+1)·T residual rows unembedded in chunks of a fixed budget of logits,
+ * each chunk's rows split by prompt into segments that answer that prompt's targets. The
+ * chunk function is called for a batch of one. */
+static gboolean
+lens_batch (StrataEngine *engine, const StrataPrompt *const *prompts, int B, const StrataLensOptions *opts,
+            const StrataLensChunking *chunking, StrataLensResult **results, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  int L1 = g->n_layers + 1, T = (int) prompts[0]->ids->len, V = g->vocab, C = g->d_model;
+  int per_prompt = L1 * T, R = B * per_prompt, n_t = 0;
+  for (int b = 0; b < B; b++)
+    n_t = MAX (n_t, (int) results[b]->targets->len);
+  /* Rows per unembedding: a fixed budget of logits. Each row is scanned on its own, but the
+   * BLAS may round a row's products differently with the number of rows beside it (OpenBLAS
+   * on AMD EPYC: up to 6e-7 relative in a logit), so another budget can move the last bits. */
+  size_t budget = chunking && chunking->logits_budget ? chunking->logits_budget : STRATA_LENS_LOGITS_BUDGET;
+  int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, budget / ((size_t) V * sizeof (float))));
+  if (!check_memory (engine, B, T, chunk, n_t, opts, error))
+    return FALSE;
+  g_autofree float *resid = g_try_new (float, (size_t) R * C);
+  if (!resid) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED, "cannot allocate %d residual rows", R);
+    return FALSE;
+  }
+  if (!cache_residuals (engine, prompts, B, resid, error))
+    return FALSE;
+  /* Each prompt's query: its own targets. Only what the results keep crosses from the
+   * backend (never the logits). */
+  g_autofree StrataLogitQuery *query = g_new (StrataLogitQuery, B);
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  for (int b = 0; b < B; b++) {
+    GPtrArray *targets = results[b]->targets;
+    int32_t *tids = g_new (int32_t, targets->len + 1);
+    for (guint i = 0; i < targets->len; i++)
+      tids[i] = ((StrataLensTarget *) targets->pdata[i])->id;
+    g_ptr_array_add (ids, tids);
+    query[b] = (StrataLogitQuery) { opts->topk, tids, (int) targets->len, opts->candidates, opts->n_candidates };
+  }
+  size_t staged = (size_t) chunk * n_t + 1;
+  g_autofree double *lse = g_new (double, chunk);
+  g_autofree float *target_logit = g_new (float, staged);
+  g_autofree int32_t *target_rank = g_new (int32_t, staged);
+  g_autofree int32_t *cand_rank = opts->n_candidates > 0 ? g_new (int32_t, staged) : NULL;
+  /* A chunk covers at most B prompts' rows. */
+  g_autofree int *seg_rows = g_new (int, B), *seg_prompt = g_new (int, B), *seg_first = g_new (int, B);
+  g_autofree StrataLogitQuery *seg_query = g_new (StrataLogitQuery, B);
+  g_autofree StrataLogitSummary *seg_out = g_new (StrataLogitSummary, B);
+
+  for (int row0 = 0; row0 < R; row0 += chunk) {
+    int rows = MIN (chunk, R - row0), n_seg = 0;
+    for (int row = row0; row < row0 + rows; n_seg++) {
+      int b = row / per_prompt, first = row - b * per_prompt, n = MIN (row0 + rows, (b + 1) * per_prompt) - row;
+      size_t at = (size_t) (row - row0), top = (size_t) first * opts->topk;
+      seg_rows[n_seg] = n, seg_prompt[n_seg] = b, seg_first[n_seg] = first, seg_query[n_seg] = query[b];
+      seg_out[n_seg] = (StrataLogitSummary) { lse + at, results[b]->topk_ids + top, results[b]->topk_logit + top,
+                                              target_logit + at * n_t, target_rank + at * n_t,
+                                              cand_rank ? cand_rank + at * n_t : NULL };
+      row += n;
+    }
+    StrataStatus st = strata_engine_unembed_summary (engine, resid + (size_t) row0 * C, rows, opts->raw, seg_rows,
+                                                     n_seg, seg_query, seg_out);
+    if (st != STRATA_OK)
+      return _strata_probe_pass_failed (engine, st, "unembedding failed", error);
+    for (int s = 0; s < n_seg; s++)
+      fill_rows (results[seg_prompt[s]], seg_first[s], seg_rows[s], &seg_out[s]);
+    if (B == 1 && chunking && chunking->func)
+      chunking->func (results[0], row0 + rows, chunking->data);
+  }
+  return TRUE;
 }
 
 StrataLensResult *
@@ -309,57 +420,92 @@ strata_lens_run_chunked (StrataEngine *engine, StrataModel *model, const StrataP
   const StrataConfig *g = strata_engine_get_config (engine);
   if (!check_options (g, prompt, opts, error))
     return NULL;
-  int L1 = g->n_layers + 1, T = (int) prompt->ids->len, V = g->vocab;
-  int R = L1 * T, n_t = (int) prompt->targets->len;
-  /* Rows per unembedding: a fixed budget of logits. Each row is scanned on its own, but the
-   * BLAS may round a row's products differently with the number of rows beside it (OpenBLAS
-   * on AMD EPYC: up to 6e-7 relative in a logit), so another budget can move the last bits. */
-  size_t budget = chunking && chunking->logits_budget ? chunking->logits_budget : STRATA_LENS_LOGITS_BUDGET;
-  int chunk = (int) MIN ((size_t) R, MAX ((size_t) 1, budget / ((size_t) V * sizeof (float))));
-  if (!check_memory (engine, T, chunk, n_t, opts, error))
-    return NULL;
-  g_autofree float *resid = g_new (float, (size_t) R * g->d_model);
-  if (!cache_residuals (engine, prompt->ids, resid, error))
-    return NULL;
   StrataLensResult *r = result_new (g, model, prompt, opts);
-  g_autofree int32_t *tids = g_new (int32_t, n_t + 1);
-  for (int i = 0; i < n_t; i++)
-    tids[i] = ((StrataLensTarget *) r->targets->pdata[i])->id;
-  /* Per chunk, only what the result keeps crosses from the backend (never the logits). */
-  StrataLogitQuery q = { opts->topk, tids, n_t, opts->candidates, opts->n_candidates };
-  size_t per_chunk = (size_t) chunk * (n_t + 1);
-  g_autofree double *lse = g_new (double, chunk);
-  g_autofree float *target_logit = g_new (float, per_chunk);
-  g_autofree int32_t *target_rank = g_new (int32_t, per_chunk);
-  g_autofree int32_t *cand_rank = opts->n_candidates > 0 ? g_new (int32_t, per_chunk) : NULL;
+  if (!lens_batch (engine, &prompt, 1, opts, chunking, &r, error)) {
+    strata_lens_result_free (r);
+    return NULL;
+  }
+  finish_result (r, model, prompt, opts);
+  return r;
+}
 
-  for (int row0 = 0; row0 < R; row0 += chunk) {
-    int rows = MIN (chunk, R - row0);
-    size_t top = (size_t) row0 * opts->topk;
-    StrataLogitSummary sum = { lse, r->topk_ids + top, r->topk_logit + top, target_logit, target_rank, cand_rank };
-    StrataStatus st = strata_engine_unembed_summary (engine, resid + (size_t) row0 * g->d_model, rows, opts->raw, &q,
-                                                     &sum);
-    if (st != STRATA_OK) {
-      _strata_probe_pass_failed (engine, st, "unembedding failed", error);
-      strata_lens_result_free (r);
+typedef struct {
+  const StrataLensSetOptions *set;
+  guint index;
+} LensPartial;
+
+static void
+partial_cb (const StrataLensResult *partial, int rows_done, gpointer data)
+{
+  LensPartial *p = data;
+  p->set->partial (p->index, partial, rows_done, p->set->data);
+}
+
+static int
+cmp_by_length (gconstpointer a, gconstpointer b, gpointer prompts)
+{
+  const StrataPrompt *pa = g_ptr_array_index ((GPtrArray *) prompts, *(const guint *) a);
+  const StrataPrompt *pb = g_ptr_array_index ((GPtrArray *) prompts, *(const guint *) b);
+  if (pa->ids->len != pb->ids->len)
+    return pa->ids->len < pb->ids->len ? -1 : 1;
+  return *(const guint *) a < *(const guint *) b ? -1 : 1; /* stable: set order within a length */
+}
+
+/* Prompts of T tokens one pass takes: at most STRATA_LENS_BATCH_TOKENS tokens and
+ * STRATA_LENS_BATCH_RESIDUALS bytes of residual rows. */
+static int
+batch_size (const StrataConfig *g, int T, int available)
+{
+  size_t per_prompt = (size_t) (g->n_layers + 1) * T * g->d_model * sizeof (float);
+  size_t by_tokens = STRATA_LENS_BATCH_TOKENS / (size_t) MAX (T, 1), by_bytes = STRATA_LENS_BATCH_RESIDUALS / per_prompt;
+  return (int) MAX ((size_t) 1, MIN ((size_t) available, MIN (by_tokens, by_bytes)));
+}
+
+GPtrArray *
+strata_lens_run_set (StrataEngine *engine, StrataModel *model, GPtrArray *prompts, const StrataLensOptions *opts,
+                     const StrataLensSetOptions *set, guint *failed, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (engine);
+  guint n = prompts->len;
+  *failed = G_MAXUINT;
+  for (guint i = 0; i < n; i++)
+    if (!check_options (g, prompts->pdata[i], opts, error)) {
+      *failed = i;
       return NULL;
     }
-    fill_rows (r, row0, rows, &sum);
-    if (chunking && chunking->func)
-      chunking->func (r, row0 + rows, chunking->data);
-  }
-  g_autofree gboolean *top = g_new (gboolean, L1), *above = g_new (gboolean, L1);
-  for (int i = 0; i < n_t; i++) {
-    StrataLensTarget *t = r->targets->pdata[i];
-    for (int p = 0; p < T; p++) {
-      for (int k = 0; k < L1; k++) {
-        top[k] = t->rank[k * T + p] == 0;
-        above[k] = t->prob[k * T + p] >= opts->threshold;
-      }
-      t->resolution[p] = first_stable (top, L1);
-      t->resolution_threshold[p] = first_stable (above, L1);
+  g_autoptr (GPtrArray) results = g_ptr_array_new_full (n, (GDestroyNotify) strata_lens_result_free);
+  g_ptr_array_set_size (results, (int) n);
+  g_autofree guint *order = g_new (guint, n + 1);
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  g_qsort_with_data (order, (int) n, sizeof *order, cmp_by_length, prompts);
+  g_autofree const StrataPrompt **batch = g_new (const StrataPrompt *, n + 1);
+  g_autofree StrataLensResult **out = g_new (StrataLensResult *, n + 1);
+  for (guint i = 0; i < n;) {
+    guint T = ((StrataPrompt *) prompts->pdata[order[i]])->ids->len, same = 1;
+    while (i + same < n && ((StrataPrompt *) prompts->pdata[order[i + same]])->ids->len == T)
+      same++;
+    int B = batch_size (g, (int) T, (int) same);
+    for (int b = 0; b < B; b++) {
+      batch[b] = prompts->pdata[order[i + b]];
+      out[b] = results->pdata[order[i + b]] = result_new (g, model, batch[b], opts);
     }
+    /* A prompt of its own reports each chunk (a long trace filling in). */
+    guint first = order[i];
+    LensPartial partial = { set, first };
+    StrataLensChunking chunking = { set ? set->logits_budget : 0, B == 1 && set && set->partial ? partial_cb : NULL,
+                                    &partial };
+    if (!lens_batch (engine, batch, B, opts, &chunking, out, error)) {
+      if (B == 1)
+        *failed = first;
+      return NULL;
+    }
+    for (int b = 0; b < B; b++) {
+      finish_result (out[b], model, batch[b], opts);
+      if (set && set->done)
+        set->done (order[i + b], set->data);
+    }
+    i += (guint) B;
   }
-  strata_lens_result_set_pieces (r, model, &prompt->contrast, prompt->contrast >= 0 ? 1 : 0);
-  return r;
+  return g_steal_pointer (&results);
 }

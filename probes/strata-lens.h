@@ -84,6 +84,27 @@ typedef struct {
 StrataLensResult *strata_lens_run_chunked (StrataEngine *engine, StrataModel *model,
                                            const StrataPrompt *prompt, const StrataLensOptions *opts,
                                            const StrataLensChunking *chunking, GError **error);
+/* The lens of every prompt of a set (StrataPrompt *), in batched passes: prompts of equal
+ * length run together, up to STRATA_LENS_BATCH_TOKENS tokens and STRATA_LENS_BATCH_RESIDUALS
+ * bytes of residual rows per pass, their rows unembedded together (each prompt's own targets
+ * answered). Results in the set's order; each equals strata_lens_run's up to the rounding of
+ * products over a different number of rows. Stops as strata_lens_run does. */
+#define STRATA_LENS_BATCH_TOKENS ((size_t) 4096)
+#define STRATA_LENS_BATCH_RESIDUALS ((size_t) 256 << 20)
+typedef struct {
+  /* Optional: after each unembedding chunk of a prompt that runs on its own (the only one of
+   * its length, or too long to share a pass), as StrataLensChunkFunc, with its index. */
+  void (*partial) (guint index, const StrataLensResult *partial, int rows_done, gpointer data);
+  /* Optional: prompt `index` is final (called in the order the passes finish). */
+  void (*done) (guint index, gpointer data);
+  gpointer data;
+  size_t logits_budget; /* bytes of logits per unembedding; 0: STRATA_LENS_LOGITS_BUDGET */
+} StrataLensSetOptions;
+/* On failure, *failed is the index of the prompt it concerns, G_MAXUINT when it concerns a
+ * pass of several. */
+GPtrArray *strata_lens_run_set (StrataEngine *engine, StrataModel *model, GPtrArray *prompts,
+                                const StrataLensOptions *opts, const StrataLensSetOptions *set, guint *failed,
+                                GError **error);
 /* A deep copy (a snapshot of a partial result for another thread). */
 StrataLensResult *strata_lens_result_copy (const StrataLensResult *r);
 void strata_lens_result_free (StrataLensResult *r);

@@ -60,6 +60,27 @@ assert_same_patch (const StrataPatchResult *a, const StrataPatchResult *b)
   }
 }
 
+/* A lens result from a shared pass against the same prompt's own pass: the same top-k ids
+ * and ranks (the model's logits are far apart compared with the rounding of products over
+ * more rows), probabilities within 1e-5. */
+static void
+assert_same_lens (const StrataLensResult *r, const StrataLensResult *direct)
+{
+  g_assert_cmpint (r->T, ==, direct->T);
+  gsize n = (gsize) (r->n_layers + 1) * r->T * r->topk, cells = (gsize) (r->n_layers + 1) * r->T;
+  g_assert_cmpmem (r->topk_ids, n * sizeof (int32_t), direct->topk_ids, n * sizeof (int32_t));
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpfloat (fabsf (r->topk_prob[i] - direct->topk_prob[i]), <=, 1e-5);
+  g_assert_cmpuint (r->targets->len, ==, direct->targets->len);
+  for (guint j = 0; j < r->targets->len; j++) {
+    const StrataLensTarget *a = r->targets->pdata[j], *b = direct->targets->pdata[j];
+    g_assert_cmpmem (a->rank, cells * sizeof (int32_t), b->rank, cells * sizeof (int32_t));
+    g_assert_cmpmem (a->resolution, r->T * sizeof (int32_t), b->resolution, r->T * sizeof (int32_t));
+    for (gsize i = 0; i < cells; i++)
+      g_assert_cmpfloat (fabsf (a->prob[i] - b->prob[i]), <=, 1e-5);
+  }
+}
+
 /* The window's request on a set where one prompt has no corrupted input: every prompt gets
  * its lens (top-k 10), the one with a corrupted input its patching, the circuit and the
  * attention come from the first prompt, and each equals the probe called directly. */
@@ -95,21 +116,16 @@ test_matches_probes (void)
   g_assert_nonnull (a->lens_aggregates);
   g_assert_cmpuint (a->patch_results->len, ==, 1);
   g_assert_nonnull (a->patch_aggregates);
-  /* Short prompts: one chunk each, the whole lens of prompt 0 then of prompt 1. */
-  g_assert_cmpuint (partials->len, ==, 4);
-  for (guint i = 0; i < 2; i++) {
-    const StrataLensResult *r = a->lens_results->pdata[i];
-    g_assert_cmpint (g_array_index (partials, int, 2 * i), ==, (int) i);
-    g_assert_cmpint (g_array_index (partials, int, 2 * i + 1), ==, (r->n_layers + 1) * r->T);
-  }
+  /* Both prompts have 7 tokens: they share one pass, which reports no chunks (only a prompt
+   * that runs alone fills in chunk by chunk; lens-batches below). */
+  g_assert_cmpuint (((StrataPrompt *) mine->prompts->pdata[0])->ids->len, ==,
+                    ((StrataPrompt *) mine->prompts->pdata[1])->ids->len);
+  g_assert_cmpuint (partials->len, ==, 0);
   for (guint i = 0; i < 2; i++) {
     g_autoptr (StrataLensResult) direct = strata_lens_run (e, m, mine->prompts->pdata[i], &a->lens_options, &error);
     g_assert_no_error (error);
-    const StrataLensResult *r = a->lens_results->pdata[i];
-    g_assert_cmpint (r->topk, ==, 10);
-    gsize n = (gsize) (r->n_layers + 1) * r->T * r->topk;
-    g_assert_cmpmem (r->topk_ids, n * sizeof (int32_t), direct->topk_ids, n * sizeof (int32_t));
-    g_assert_cmpmem (r->topk_prob, n * sizeof (float), direct->topk_prob, n * sizeof (float));
+    g_assert_cmpint (((StrataLensResult *) a->lens_results->pdata[i])->topk, ==, 10);
+    assert_same_lens (a->lens_results->pdata[i], direct);
   }
   const StrataPrompt *p0 = mine->prompts->pdata[0];
   StrataPatchOptions o = req.patch_options;
@@ -298,11 +314,58 @@ test_cancel (gconstpointer data)
   strata_engine_free (e);
 }
 
+/* Prompts of lengths 3, 3, 5, 3 (ids) to the two-hop model (trained: its logits are far apart
+ * compared with rounding): the three of length 3 share a pass, the one of length 5 runs alone
+ * and is the only one to report chunks; results come back in the set's order and each equals
+ * its own pass. With a budget of 7 rows per unembedding, every prompt's 21 or 35 rows are cut
+ * across chunks (segments of a chunk answering different prompts' targets). */
+static void
+test_lens_batches (void)
+{
+  g_autoptr (StrataModel) m = probe_open ("twohop/cot-3000");
+  StrataEngine *e = probe_engine (m);
+  g_autofree char *path = probe_temp_file (
+    "{\"ids\": [2, 325, 325], \"targets\": {\"bridge\": \"#298\", \"answer\": \"#141\"}}\n"
+    "{\"ids\": [3, 316, 310], \"targets\": {\"bridge\": \"#152\", \"answer\": \"#171\"}}\n"
+    "{\"ids\": [2, 325, 338, 298, 338], \"targets\": {\"bridge\": \"#298\", \"answer\": \"#265\"}}\n"
+    "{\"ids\": [3, 317, 330], \"targets\": {\"bridge\": \"#150\", \"answer\": \"#172\"}}\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, m, &error);
+  g_assert_no_error (error);
+  g_unlink (path);
+  StrataLensOptions lo = { .topk = 7, .threshold = 0.5 };
+  int V = m->weights->cfg.vocab, L1 = m->weights->cfg.n_layers + 1;
+  for (int budget = 0; budget < 2; budget++) {
+    g_autoptr (GArray) partials = g_array_new (FALSE, FALSE, sizeof (int));
+    StrataLensSetOptions so = { lens_partial_cb, NULL, partials, budget ? (size_t) 7 * V * sizeof (float) : 0 };
+    guint failed;
+    g_autoptr (GPtrArray) results = strata_lens_run_set (e, m, set->prompts, &lo, &so, &failed, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (results->len, ==, 4);
+    for (guint i = 0; i < 4; i++) {
+      const StrataPrompt *p = set->prompts->pdata[i];
+      g_autoptr (StrataLensResult) direct = strata_lens_run (e, m, p, &lo, &error);
+      g_assert_no_error (error);
+      assert_same_lens (results->pdata[i], direct);
+      g_assert_cmpint (((StrataLensTarget *) ((StrataLensResult *) results->pdata[i])->targets->pdata[0])->id, ==,
+                       ((StrataLensTarget *) direct->targets->pdata[0])->id);
+    }
+    /* Only prompt 2 ran alone; its last chunk completes its rows. */
+    g_assert_cmpuint (partials->len, >=, 2);
+    for (guint c = 0; c < partials->len; c += 2)
+      g_assert_cmpint (g_array_index (partials, int, c), ==, 2);
+    g_assert_cmpint (g_array_index (partials, int, partials->len - 1), ==, L1 * 5);
+    g_assert_cmpuint (partials->len, ==, budget ? 2 * ((L1 * 5 + 6) / 7) : 2);
+  }
+  strata_engine_free (e);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/probes/analysis-run/matches-probes", test_matches_probes);
+  g_test_add_func ("/probes/analysis-run/lens-batches", test_lens_batches);
   g_test_add_func ("/probes/analysis-run/cli-rules", test_cli_rules);
   g_test_add_func ("/probes/analysis-run/attention-cap", test_attention_cap);
   g_test_add_data_func ("/probes/analysis-run/cancel/patching", GINT_TO_POINTER (TRUE), test_cancel);

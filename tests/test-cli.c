@@ -85,17 +85,17 @@ test_errors (void)
 
 /* A run that needs more memory than is free fails before allocating it, naming the bytes
  * needed and free, and writes nothing: a generation's KV cache, a lens's arrays.
- * STRATA_MEMORY_LIMIT lowers the free memory to 100 000 bytes. */
+ * STRATA_MEMORY_LIMIT lowers the free memory to 90 000 bytes. */
 static void
 test_memory_budget (void)
 {
   g_autofree char *model = data_path ("stories260K-gguf/stories260K.gguf");
   g_autofree char *dir = g_dir_make_tmp ("strata-cli-XXXXXX", NULL);
   g_autofree char *out = g_build_filename (dir, "lens.json", NULL);
-  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "STRATA_MEMORY_LIMIT", "100000", TRUE);
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "STRATA_MEMORY_LIMIT", "90000", TRUE);
   struct { const char *args[9]; const char *needle; } cases[] = {
     { { "lens", model, "--prompt", "Once upon a time", "--generate", "100", "--json", out, NULL },
-      "the KV cache needs 133120 bytes (0.1 MiB) of host memory, but 100000 bytes" },
+      "the KV cache needs 133120 bytes (0.1 MiB) of host memory, but 90000 bytes" },
     { { "lens", model, "--prompt", "Once upon a time", "--json", out, NULL }, "the lens over 5 positions needs" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
