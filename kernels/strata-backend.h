@@ -83,7 +83,8 @@ struct StrataBackend {
    * (Tq <= Tk; Tq < Tk when earlier keys come from a cache), k v (B, Tk, K, D) ->
    * z (B, Tq, H, D) and pattern (B, H, Tq, Tk) (zero where a key is not visible). pattern
    * may be NULL: then no (Tq, Tk) array is returned, and the backend bounds its scratch (the
-   * CPU: blocks of query rows in 4 MiB; CUDA forms the array in its own scratch). */
+   * CPU: blocks of query rows in 4 MiB; CUDA: a fused kernel with an online softmax, no
+   * scratch). */
   StrataStatus (*attention) (const StrataBackend *be, float *z, float *pattern, const float *q,
                              const float *k, const float *v, int B, int Tq, int Tk, int H, int K,
                              int D, const StrataAttnParams *p);

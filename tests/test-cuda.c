@@ -340,9 +340,12 @@ test_attention (void)
   if (!need_device ())
     return;
   const StrataBackend *cpu = strata_backend_cpu ();
-  /* B, T, H, K, D: one token, MHA, GQA, MQA, a long odd T. */
+  /* B, T, H, K, D: one token, MHA, GQA, MQA, a long odd T; Gemma 2's head size (the widest
+   * the fused kernel takes) and a wider one (the pattern path in scratch); 1000 keys (many
+   * tiles of the online softmax). */
   static const int shapes[][5] = { { 1, 1, 4, 4, 8 },    { 2, 130, 4, 2, 64 }, { 3, 33, 8, 2, 128 },
-                                   { 2, 17, 6, 1, 8 },   { 1, 64, 12, 12, 64 }, { 2, 7, 4, 1, 8 } };
+                                   { 2, 17, 6, 1, 8 },   { 1, 64, 12, 12, 64 }, { 2, 7, 4, 1, 8 },
+                                   { 1, 40, 4, 2, 256 }, { 1, 9, 2, 2, 320 },  { 1, 1000, 2, 1, 64 } };
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     int B = shapes[s][0], T = shapes[s][1], H = shapes[s][2], K = shapes[s][3], D = shapes[s][4];
     gsize rq = (gsize) B * T * H * D, rk = (gsize) B * T * K * D;
@@ -361,6 +364,11 @@ test_attention (void)
                                            H, K, D, ap.softcap, ap.window);
     pair_check (&p, wp);
     pair_check (&z, wz);
+    /* No pattern asked: every query through the fused kernel. */
+    BOTH (cpu->attention (cpu, z.cpu, NULL, q.cpu, k.cpu, v.cpu, B, T, T, H, K, D, &ap),
+          dev->attention (dev, z.dev, NULL, q.dev, k.dev, v.dev, B, T, T, H, K, D, &ap));
+    g_autofree char *wf = g_strdup_printf ("attention z, no pattern B=%d T=%d H=%d K=%d D=%d", B, T, H, K, D);
+    pair_check (&z, wf);
     /* Decoding: the last Tq queries of sequence 0 against all its keys, no pattern asked. */
     int Tq = MIN (T, 3);
     gsize q_at = (gsize) (T - Tq) * H * D;
