@@ -5,7 +5,9 @@
  * reason in the tooltip). The menu's Device submenu is the stateful action win.device
  * ("auto", "cpu", "cuda"); choosing another device re-creates the engines of the open
  * models off the main thread, as opening a model creates them. A device that cannot run
- * (CUDA without a usable GPU) leaves everything as it was and says why in the banner. */
+ * (CUDA without a usable GPU) leaves everything as it was and says why in the banner. The
+ * same submenu's second section is win.precision ("fp32", "tf32", "bf16": --precision),
+ * which re-creates the engines the same way; the card adds it when it is not fp32. */
 #include <stdio.h>
 
 #include "strata-window-private.h"
@@ -23,6 +25,35 @@ _strata_window_get_backend (StrataWindow *self)
   return self->device.backend;
 }
 
+StrataPrecision
+_strata_window_get_precision (StrataWindow *self)
+{
+  return self->precision;
+}
+
+StrataEngine *
+_strata_window_engine_new (const StrataBackend *backend, StrataPrecision precision, StrataModel *model, GError **error)
+{
+  StrataStatus st = STRATA_OK;
+  StrataEngineOptions o = { 0, precision };
+  StrataEngine *e = strata_engine_new_with (backend, model->weights, &o, &st);
+  if (!e)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the engine on %s: %s", backend->name,
+                 strata_status_to_string (st));
+  return e;
+}
+
+/* The card's words for the window's device: its label, and the precision when not fp32. */
+static void
+update_device_text (StrataWindow *self)
+{
+  g_free (self->device_text);
+  self->device_text = self->precision == STRATA_PRECISION_FP32
+                        ? g_strdup (self->device.label)
+                        : g_strdup_printf ("%s \xc2\xb7 %s products", self->device.label,
+                                           strata_precision_to_string (self->precision));
+}
+
 void
 _strata_window_describe_device (StrataWindow *self, int slot, const char **text, const char **tooltip)
 {
@@ -31,7 +62,7 @@ _strata_window_describe_device (StrataWindow *self, int slot, const char **text,
   if (self->engine[slot]) {
     const StrataBackend *be = strata_engine_get_backend (self->engine[slot]);
     if (be == self->device.backend) {
-      *text = self->device.label;
+      *text = self->device_text;
       *tooltip = self->device.why;
     } else {
       *text = be->name;
@@ -50,8 +81,9 @@ _strata_window_describe_device (StrataWindow *self, int slot, const char **text,
 
 typedef struct {
   StrataDeviceChoice choice;
+  StrataPrecision precision;
   StrataModel *model[2];   /* borrowed: the window keeps them while it is busy */
-  StrataEngine *engine[2]; /* new, on choice.backend */
+  StrataEngine *engine[2]; /* new, on choice.backend in `precision` */
 } DeviceJob;
 
 static void
@@ -68,12 +100,10 @@ device_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
 {
   DeviceJob *j = data;
   for (int s = 0; s < 2; s++) {
-    if (!j->model[s])
-      continue;
-    StrataStatus st = STRATA_OK;
-    if (!(j->engine[s] = strata_engine_new (j->choice.backend, j->model[s]->weights, &st))) {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s",
-                               j->model[s]->name, j->choice.backend->name, strata_status_to_string (st));
+    GError *error = NULL;
+    if (j->model[s] && !(j->engine[s] = _strata_window_engine_new (j->choice.backend, j->precision, j->model[s], &error))) {
+      g_prefix_error (&error, "%s: ", j->model[s]->name);
+      g_task_return_error (task, error);
       return;
     }
   }
@@ -81,11 +111,15 @@ device_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
 }
 
 static void
-apply_choice (StrataWindow *self, const StrataDeviceChoice *choice)
+apply_choice (StrataWindow *self, const StrataDeviceChoice *choice, StrataPrecision precision)
 {
   self->device = *choice;
+  self->precision = precision;
+  update_device_text (self);
   GAction *a = g_action_map_lookup_action (G_ACTION_MAP (self), "device");
   g_simple_action_set_state (G_SIMPLE_ACTION (a), g_variant_new_string (choice->asked));
+  a = g_action_map_lookup_action (G_ACTION_MAP (self), "precision");
+  g_simple_action_set_state (G_SIMPLE_ACTION (a), g_variant_new_string (strata_precision_to_string (precision)));
   _strata_window_update_cards (self);
 }
 
@@ -97,7 +131,7 @@ device_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   _strata_window_end_job (self);
   if (!g_task_propagate_boolean (G_TASK (result), &error)) {
-    g_autofree char *msg = g_strdup_printf ("%s; the models stay on %s.", error->message, self->device.label);
+    g_autofree char *msg = g_strdup_printf ("%s; the models stay on %s.", error->message, self->device_text);
     strata_window_show_error (self, msg);
     return;
   }
@@ -108,7 +142,30 @@ device_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     self->engine[s] = g_steal_pointer (&j->engine[s]);
   }
   _strata_window_hide_error (self);
-  apply_choice (self, &j->choice);
+  apply_choice (self, &j->choice, j->precision);
+}
+
+/* New engines for the open models on `choice` in `precision`, in the background; only the
+ * card's words change when every open engine already runs so. */
+static void
+switch_engines (StrataWindow *self, const StrataDeviceChoice *choice, StrataPrecision precision)
+{
+  gboolean same = TRUE;
+  for (int s = 0; s < 2; s++)
+    same = same && (!self->engine[s] || (strata_engine_get_backend (self->engine[s]) == choice->backend &&
+                                         strata_engine_get_precision (self->engine[s]) == precision));
+  if (same) { /* e.g. cpu -> auto that falls back to the CPU */
+    apply_choice (self, choice, precision);
+    return;
+  }
+  DeviceJob *j = g_new0 (DeviceJob, 1);
+  j->choice = *choice;
+  j->precision = precision;
+  for (int s = 0; s < 2; s++)
+    j->model[s] = self->engine[s] ? self->model[s] : NULL;
+  g_autofree char *what = g_strdup_printf ("Starting the engines on %s (%s products)\xe2\x80\xa6", choice->label,
+                                           strata_precision_to_string (precision));
+  _strata_window_start_job (self, what, j, (GDestroyNotify) device_job_free, device_thread, device_done_cb);
 }
 
 static void
@@ -126,24 +183,25 @@ device_change_state_cb (GSimpleAction *action, GVariant *value, gpointer data)
   if (!strata_device_choose (name, &choice)) {
     /* The state stays: the menu keeps the device that runs. */
     g_autofree char *msg = g_strdup_printf ("%s is not available: %s. The models stay on %s.", device_title (name),
-                                            choice.why, self->device.label);
+                                            choice.why, self->device_text);
     strata_window_show_error (self, msg);
     return;
   }
-  gboolean same = TRUE;
-  for (int s = 0; s < 2; s++)
-    same = same && (!self->engine[s] || strata_engine_get_backend (self->engine[s]) == choice.backend);
-  if (same) { /* e.g. cpu -> auto that falls back to the CPU: only the card's words change */
-    apply_choice (self, &choice);
+  switch_engines (self, &choice, self->precision);
+}
+
+static void
+precision_change_state_cb (GSimpleAction *action, GVariant *value, gpointer data)
+{
+  StrataWindow *self = data;
+  int p = strata_precision_from_string (g_variant_get_string (value, NULL));
+  if (p < 0 || (StrataPrecision) p == self->precision)
+    return;
+  if (_strata_window_is_busy (self)) {
+    strata_window_show_error (self, "Wait for the running job to finish or cancel it before changing the precision.");
     return;
   }
-  DeviceJob *j = g_new0 (DeviceJob, 1);
-  j->choice = choice;
-  for (int s = 0; s < 2; s++)
-    j->model[s] = self->engine[s] ? self->model[s] : NULL;
-  g_autofree char *what = g_strdup_printf ("Starting the engines on %s\xe2\x80\xa6", choice.label);
-  _strata_window_start_job (self, what, j, (GDestroyNotify) device_job_free, device_thread,
-                            device_done_cb);
+  switch_engines (self, &self->device, (StrataPrecision) p);
 }
 
 void
@@ -160,9 +218,15 @@ _strata_window_device_init (StrataWindow *self)
   } else {
     self->device = env;
   }
+  self->precision = STRATA_PRECISION_FP32;
+  update_device_text (self);
   GSimpleAction *a = g_simple_action_new_stateful ("device", G_VARIANT_TYPE_STRING,
                                                    g_variant_new_string (self->device.asked));
   g_signal_connect (a, "change-state", G_CALLBACK (device_change_state_cb), self);
+  g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (a));
+  g_object_unref (a);
+  a = g_simple_action_new_stateful ("precision", G_VARIANT_TYPE_STRING, g_variant_new_string ("fp32"));
+  g_signal_connect (a, "change-state", G_CALLBACK (precision_change_state_cb), self);
   g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (a));
   g_object_unref (a);
 }
@@ -171,11 +235,21 @@ GMenuModel *
 _strata_window_device_menu (void)
 {
   GMenu *menu = g_menu_new ();
+  g_autoptr (GMenu) devices = g_menu_new (), products = g_menu_new ();
   const char *names[] = { "auto", "cpu", "cuda" };
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++) {
     g_autoptr (GMenuItem) item = g_menu_item_new (device_title (names[i]), NULL);
     g_menu_item_set_action_and_target_value (item, "win.device", g_variant_new_string (names[i]));
-    g_menu_append_item (menu, item);
+    g_menu_append_item (devices, item);
   }
+  const char *titles[STRATA_PRECISION_N] = { "FP32 Products (Exact)", "TF32 Products", "BF16 Products" };
+  for (int p = 0; p < STRATA_PRECISION_N; p++) {
+    g_autoptr (GMenuItem) item = g_menu_item_new (titles[p], NULL);
+    g_menu_item_set_action_and_target_value (item, "win.precision",
+                                             g_variant_new_string (strata_precision_to_string ((StrataPrecision) p)));
+    g_menu_append_item (products, item);
+  }
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (devices));
+  g_menu_append_section (menu, NULL, G_MENU_MODEL (products));
   return G_MENU_MODEL (menu);
 }

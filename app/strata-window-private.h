@@ -32,6 +32,8 @@ struct _StrataWindow {
   StrataModel *model[2];       /* NULL when not loaded (a session opened without it) */
   StrataEngine *engine[2];
   StrataDeviceChoice device;   /* where new engines run: backend always set (-device.c) */
+  StrataPrecision precision;   /* of their products (the action win.precision) */
+  char *device_text;           /* the card's Device row: the label, and the precision unless fp32 */
   char *prompt_set_path;       /* loaded set (resolved against each model when run) */
   char *pending_compare;       /* second checkpoint to open once the first is open */
   char *auto_prompt;           /* the text the window put in the prompt entry itself */
@@ -153,9 +155,15 @@ void _strata_window_open_series_checkpoint (StrataWindow *self, int run, int che
 /* strata-window-device.c: the device (STRATA_DEVICE, else auto; the action win.device). */
 void _strata_window_device_init (StrataWindow *self);
 const StrataBackend *_strata_window_get_backend (StrataWindow *self);
+StrataPrecision _strata_window_get_precision (StrataWindow *self);
+/* An engine for `model` on `backend` in `precision` (a job's copy of the window's choice),
+ * callable from a job's thread; NULL with the error set. */
+StrataEngine *_strata_window_engine_new (const StrataBackend *backend, StrataPrecision precision, StrataModel *model,
+                                         GError **error);
 /* The model card's Device row of `slot`: its text and tooltip (NULL: none), borrowed. */
 void _strata_window_describe_device (StrataWindow *self, int slot, const char **text, const char **tooltip);
-/* The Device submenu: Auto, CPU, CUDA as radio items of win.device. */
+/* The Device submenu: Auto, CPU, CUDA as radio items of win.device, then FP32, TF32, BF16
+ * products as radio items of win.precision. */
 GMenuModel *_strata_window_device_menu (void);
 
 /* strata-window-session.c */

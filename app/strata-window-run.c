@@ -87,7 +87,8 @@ typedef struct {
   char *path;
   int slot;
   gboolean run_lens;
-  const StrataBackend *backend; /* the window's device when the job started */
+  const StrataBackend *backend; /* the window's device and precision when the job started */
+  StrataPrecision precision;
   StrataModel *model;
   StrataEngine *engine;
 } OpenJob;
@@ -115,11 +116,9 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     g_task_return_error (task, error);
     return;
   }
-  StrataStatus st = STRATA_OK;
-  j->engine = strata_engine_new (j->backend, j->model->weights, &st);
-  if (!j->engine) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s", j->path,
-                             j->backend->name, strata_status_to_string (st));
+  if (!(j->engine = _strata_window_engine_new (j->backend, j->precision, j->model, &error))) {
+    g_prefix_error (&error, "%s: ", j->path);
+    g_task_return_error (task, error);
     return;
   }
   g_task_return_boolean (task, TRUE);
@@ -198,6 +197,7 @@ strata_window_open_model (StrataWindow *self, const char *path, int slot, gboole
   j->slot = slot;
   j->run_lens = run_lens;
   j->backend = _strata_window_get_backend (self);
+  j->precision = _strata_window_get_precision (self);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *what = g_strdup_printf ("Opening %s…", base);
   _strata_window_start_job (self, what, j, (GDestroyNotify) open_job_free, open_thread,

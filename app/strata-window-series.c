@@ -127,7 +127,8 @@ typedef struct {
   StrataSeries *series;      /* the job's until handed to the view model */
   gboolean handed;           /* main thread only */
   char *prompts_path;
-  const StrataBackend *backend; /* the window's device */
+  const StrataBackend *backend; /* the window's device and precision */
+  StrataPrecision precision;
   gint *progress;            /* the window's progress_permille */
 } SeriesJob;
 
@@ -205,6 +206,7 @@ series_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   strata_series_request_init (&req);
   req.prompts_path = j->prompts_path;
   req.backend = j->backend;
+  req.precision = j->precision;
   req.progress = series_progress_cb;
   req.progress_data = j;
   req.checkpoint_done = checkpoint_done_cb;
@@ -288,6 +290,7 @@ strata_window_open_series (StrataWindow *self, const char *const *dirs)
   j->series = g_steal_pointer (&series);
   j->prompts_path = g_strdup (self->prompt_set_path);
   j->backend = _strata_window_get_backend (self);
+  j->precision = _strata_window_get_precision (self);
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Series: running the lens over %u checkpoints…", total);
   _strata_window_start_job (self, what, j, (GDestroyNotify) series_job_free, series_thread,
@@ -303,7 +306,8 @@ typedef struct {
   StrataAnalysisRequest req;   /* as the series ran it (sites borrowed from the series) */
   int layer;
   gint *progress;
-  const StrataBackend *backend; /* the window's device */
+  const StrataBackend *backend; /* the window's device and precision */
+  StrataPrecision precision;
   StrataModel *model;
   StrataEngine *engine;
   StrataAnalysis *analysis;
@@ -348,10 +352,9 @@ checkpoint_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
                              "was run with (it changed on disk since)", j->path);
     return;
   }
-  StrataStatus st = STRATA_OK;
-  if (!(j->engine = strata_engine_new (j->backend, j->model->weights, &st))) {
-    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: cannot start the engine on %s: %s", j->path,
-                             j->backend->name, strata_status_to_string (st));
+  if (!(j->engine = _strata_window_engine_new (j->backend, j->precision, j->model, &error))) {
+    g_prefix_error (&error, "%s: ", j->path);
+    g_task_return_error (task, error);
     return;
   }
   j->req.progress = checkpoint_progress_cb;
@@ -419,6 +422,7 @@ _strata_window_open_series_checkpoint (StrataWindow *self, int run, int checkpoi
   j->req.attention = TRUE;
   j->layer = open_layer;
   j->backend = _strata_window_get_backend (self);
+  j->precision = _strata_window_get_precision (self);
   j->progress = &self->progress_permille;
   g_autofree char *what = g_strdup_printf ("Opening %s (step %" G_GINT64_FORMAT ")…", cp->label ? cp->label : cp->path,
                                            cp->step);

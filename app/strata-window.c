@@ -894,6 +894,7 @@ strata_window_finalize (GObject *object)
     g_array_unref (self->site_index);
   g_free (self->session_path);
   g_free (self->job_name);
+  g_free (self->device_text);
   G_OBJECT_CLASS (strata_window_parent_class)->finalize (object);
 }
 

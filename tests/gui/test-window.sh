@@ -7,7 +7,8 @@
 # pieces as column labels, the selected layer. With python3-pyatspi it also finds the
 # controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider, and
 # the model card's Device row, switched through the Device menu's action (win.device, set
-# over D-Bus): CUDA without a usable GPU keeps the device and explains in the banner.
+# over D-Bus): CUDA without a usable GPU keeps the device and explains in the banner; the
+# products' precision (win.precision) re-creates the engines and the card says it.
 #
 # With TWOHOP_FIXTURES (../shared/fixtures/twohop) it also opens the two two-hop
 # checkpoints with `--prompts prompts-stage1.jsonl` and checks the MRR curves and the tag
@@ -137,7 +138,14 @@ if [ $A11Y = 1 ]; then
   card_reads "cpu" || { sed 's/^/# /' "$TMP/atspi.log"; fail "Device > CPU: the card does not read 'cpu'"; }
   set_device auto
   card_reads "$DEV" || fail "Device > Auto: the card does not read '$DEV' again"
-  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3; the card's Device row reads '$DEV' as strata info says; $SAID; CPU and Auto switch it"
+  # The products' precision (win.precision, the same submenu): new engines, the card says it.
+  set_precision () { "$PY" "$HERE/dbus-action.py" "$APP_PID" /org/strata/Workbench/window/1 precision "$1" \
+                       >"$TMP/dbus.log" 2>&1 || { sed 's/^/# /' "$TMP/dbus.log"; fail "could not set win.precision"; }; }
+  set_precision bf16
+  card_reads "$DEV · bf16 products" || { sed 's/^/# /' "$TMP/atspi.log"; fail "BF16 Products: the card does not say it"; }
+  set_precision fp32
+  card_reads "$DEV" || fail "FP32 Products: the card does not read '$DEV' again"
+  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3; the card's Device row reads '$DEV' as strata info says; $SAID; CPU and Auto switch it; BF16 products shown and undone"
 else
   echo "ok 7 # SKIP python3-pyatspi not installed"
 fi
