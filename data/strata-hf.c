@@ -123,23 +123,26 @@ store_rows (StrataMat *dst, const float *src, guint64 row0, guint64 rows, guint6
   strata_mat_store (dst, 0, src + row0 * cols, rows * cols);
 }
 
-/* dst[o][i] = src[i][col0 + o] for o < out, i < in (src rows `stride` floats long): a
- * transpose in tiles, so that reads and writes both stay in cache. */
+/* dst[o][i] = src[i][col0 + o] for o < out, i < in: src is little-endian F32 bytes of rows
+ * `stride` floats long, at any alignment (a file's own bytes). A transpose in tiles, so that
+ * reads and writes both stay in cache. */
 static void
-transpose_tiles (float *dst, const float *src, guint64 in, guint64 out, guint64 stride, guint64 col0)
+transpose_tiles (float *dst, const void *src, guint64 in, guint64 out, guint64 stride, guint64 col0)
 {
   enum { TILE = 32 };
+  const char *bytes = src;
   for (guint64 i0 = 0; i0 < in; i0 += TILE)
     for (guint64 o0 = 0; o0 < out; o0 += TILE)
       for (guint64 i = i0; i < MIN (i0 + TILE, in); i++)
         for (guint64 o = o0; o < MIN (o0 + TILE, out); o++)
-          dst[o * in + i] = src[i * stride + col0 + o];
+          memcpy (dst + o * in + i, bytes + (i * stride + col0 + o) * sizeof (float), sizeof (float));
 }
 
-/* Columns [col0, col0 + out) of a Conv1D weight held as [in, stride] in `src`, stored into dst
- * as [out, in]: straight into an F32 matrix, else through `scratch` (in * out floats). */
+/* Columns [col0, col0 + out) of a Conv1D weight held as [in, stride] in `src` (as
+ * transpose_tiles reads it), stored into dst as [out, in]: straight into an F32 matrix, else
+ * through `scratch` (in * out floats). */
 static void
-store_transposed (StrataMat *dst, const float *src, guint64 in, guint64 out, guint64 stride, guint64 col0,
+store_transposed (StrataMat *dst, const void *src, guint64 in, guint64 out, guint64 stride, guint64 col0,
                   float *scratch)
 {
   float *t = dst->dtype == STRATA_DTYPE_F32 ? (float *) dst->data : scratch;
@@ -149,21 +152,37 @@ store_transposed (StrataMat *dst, const float *src, guint64 in, guint64 out, gui
 }
 
 /* The buffers the GPT-2 loader reuses for every layer (fresh pages per tensor cost as much as
- * the copy): `raw` holds one Conv1D weight as stored, `t` its transpose when the matrix is
- * not F32. */
+ * the copy): `raw` holds one Conv1D weight converted to F32 when the file does not store F32,
+ * `t` its transpose when the matrix is not F32. */
 typedef struct {
   float *raw, *t;
 } Gpt2Scratch;
+
+/* The stored [in, out] Conv1D weight `name` as little-endian F32 bytes: the file's own bytes
+ * when it stores F32 (transposed straight from the mapping, with no copy before), else
+ * converted into scratch->raw. NULL with the error set. */
+static const void *
+conv1d_bytes (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, const Gpt2Scratch *scratch,
+              GError **error)
+{
+  const StrataTensorInfo *t = strata_tensor_set_get_checked (set, name, in, out, error);
+  if (!t)
+    return NULL;
+  if (t->dtype == STRATA_DTYPE_F32 && G_BYTE_ORDER == G_LITTLE_ENDIAN)
+    return t->data;
+  strata_tensor_info_to_f32 (t, scratch->raw, t->n_elements);
+  return scratch->raw;
+}
 
 /* Load a Conv1D weight stored [in, out] into dst as [out, in]. */
 static gboolean
 load_transposed (const StrataTensorSet *set, const char *name, guint64 in, guint64 out, StrataMat *dst,
                  const Gpt2Scratch *scratch, GError **error)
 {
-  if (!strata_tensor_set_load (set, name, in, out, scratch->raw, error))
-    return FALSE;
-  store_transposed (dst, scratch->raw, in, out, out, 0, scratch->t);
-  return TRUE;
+  const void *src = conv1d_bytes (set, name, in, out, scratch, error);
+  if (src)
+    store_transposed (dst, src, in, out, out, 0, scratch->t);
+  return src != NULL;
 }
 
 static gboolean
@@ -194,19 +213,20 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
       { "ln_2.bias", C, 0, NULL, lw->norm2_b },        { "mlp.c_fc.bias", F, 0, NULL, lw->b_up },
       { "mlp.c_proj.bias", C, 0, NULL, lw->b_down },
     };
+    const void *qkv = NULL;
     ok = load_wanted (set, p, vectors, G_N_ELEMENTS (vectors), error) &&
          load_transposed (set, ow, C, C, &lw->w_o, &scratch, error) &&
          load_transposed (set, fw, C, F, &lw->w_up, &scratch, error) &&
          load_transposed (set, dw, F, C, &lw->w_down, &scratch, error) &&
          strata_tensor_set_load (set, ab, 3 * C, 0, qkv_b, error) &&
-         strata_tensor_set_load (set, aw, C, 3 * C, raw, error);
+         (qkv = conv1d_bytes (set, aw, C, 3 * C, &scratch, error)) != NULL;
     if (!ok)
       break;
     /* c_attn (C_in, 3C_out): output columns [0,C) are q, [C,2C) k, [2C,3C) v. */
     StrataMat *dst[3] = { &lw->w_q, &lw->w_k, &lw->w_v };
     float *dst_b[3] = { lw->b_q, lw->b_k, lw->b_v };
     for (int s = 0; s < 3; s++) {
-      store_transposed (dst[s], raw, C, C, 3 * C, s * C, t);
+      store_transposed (dst[s], qkv, C, C, 3 * C, s * C, t);
       memcpy (dst_b[s], qkv_b + s * C, C * sizeof (float));
     }
   }
