@@ -17,6 +17,7 @@
 #include "golden-reader.h"
 #include "strata-backend-cuda.h"
 #include "strata-engine.h"
+#include "strata-lens.h"
 #include "strata-model.h"
 
 #define GUARD 64          /* floats after every buffer */
@@ -716,6 +717,63 @@ test_decode (gconstpointer data)
   strata_engine_free (ed);
 }
 
+/* The lens over the two-hop prompt set (100 prompts of 3 tokens: shared passes, rows of many
+ * prompts unembedded together, each prompt's targets reduced on the device), in the model's
+ * BF16 copy too (16-bit matrices on the device): the same top-k ids, target ranks and
+ * resolution layers as the CPU's, probabilities within 1e-5. */
+static void
+test_lens_prompt_set (void)
+{
+  if (!need_device ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) model = open_data_model ("twohop/cot-3000");
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "twohop", "prompts-trimmed.jsonl", NULL);
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, model, &error);
+  g_assert_no_error (error);
+  StrataLensOptions lo = { .topk = 10, .threshold = 0.5 };
+  StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model);
+  guint failed;
+  g_autoptr (GPtrArray) want = strata_lens_run_set (ec, model, set->prompts, &lo, NULL, &failed, &error);
+  g_assert_no_error (error);
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    StrataWeights *narrow = bf16 ? strata_weights_convert (model->weights, STRATA_DTYPE_BF16) : NULL;
+    StrataStatus st;
+    StrataEngine *ed = strata_engine_new (dev, bf16 ? narrow : model->weights, &st);
+    g_assert_nonnull (ed);
+    StrataEngine *ref = bf16 ? strata_engine_new (strata_backend_cpu (), narrow, &st) : NULL;
+    g_autoptr (GPtrArray) base = bf16 ? strata_lens_run_set (ref, model, set->prompts, &lo, NULL, &failed, &error) : NULL;
+    g_assert_no_error (error);
+    g_autoptr (GPtrArray) got = strata_lens_run_set (ed, model, set->prompts, &lo, NULL, &failed, &error);
+    if (!got)
+      g_test_message ("%s", error->message);
+    g_assert_no_error (error);
+    GPtrArray *expect = bf16 ? base : want;
+    double worst = 0;
+    for (guint i = 0; i < got->len; i++) {
+      const StrataLensResult *a = expect->pdata[i], *b = got->pdata[i];
+      gsize cells = (gsize) (a->n_layers + 1) * a->T, n = cells * a->topk;
+      g_assert_cmpmem (a->topk_ids, n * 4, b->topk_ids, n * 4);
+      for (gsize c = 0; c < n; c++)
+        worst = MAX (worst, fabs ((double) a->topk_prob[c] - b->topk_prob[c]));
+      for (guint j = 0; j < a->targets->len; j++) {
+        const StrataLensTarget *x = a->targets->pdata[j], *y = b->targets->pdata[j];
+        g_assert_cmpmem (x->rank, cells * 4, y->rank, cells * 4);
+        g_assert_cmpmem (x->resolution, a->T * 4, y->resolution, a->T * 4);
+        for (gsize c = 0; c < cells; c++)
+          worst = MAX (worst, fabs ((double) x->prob[c] - y->prob[c]));
+      }
+    }
+    g_test_message ("lens over %u prompts, %s matrices: discrete results equal, max |prob diff| %.2e", got->len,
+                    bf16 ? "BF16" : "F32", worst);
+    g_assert_cmpfloat (worst, <=, 1e-5);
+    strata_engine_free (ed);
+    strata_engine_free (ref);
+    strata_weights_free (narrow);
+  }
+  strata_engine_free (ec);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -746,6 +804,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/cuda/suffix-jobs/llama-gqa", "golden/llama-gqa", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/gemma2-window", "golden/gemma2-window", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/olmo2-postnorm", "golden/olmo2-postnorm", test_suffix_jobs);
+  g_test_add_func ("/cuda/lens/prompt-set", test_lens_prompt_set);
   g_test_add_data_func ("/cuda/decode/gpt2", "golden/gpt2", test_decode);
   g_test_add_data_func ("/cuda/decode/neox", "golden/neox", test_decode);
   g_test_add_data_func ("/cuda/decode/gemma2-window", "golden/gemma2-window", test_decode);
