@@ -53,8 +53,9 @@ static StrataModel *
 open_model (const char *path, ModelOptions *mo, const StrataBackend *backend, gboolean need_tokenizer,
             GError **error)
 {
-  /* The matrices stay as stored when nothing computes, on a backend that takes them so, and
-   * for a model too large for an F32 copy (the engine then converts per product). */
+  /* The matrices stay as stored when nothing computes (backend NULL), on a backend that
+   * takes them so, and for a model too large for an F32 copy (the engine then converts per
+   * product). */
   StrataOpenOptions oo = { mo->tokenizer, strata_matrix_policy_for (backend) };
   StrataModel *model = strata_model_open_with (path, &oo, error);
   if (!model)
@@ -159,7 +160,8 @@ strata_cmd_info (int argc, char **argv)
   StrataDeviceChoice dev;
   if (!strata_cli_device (device, &dev, &error))
     return strata_cli_fail (error);
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, NULL, FALSE, &error);
+  /* Opened as a run on that device would hold it, so the card's "weights" line is true. */
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, dev.backend, FALSE, &error);
   if (!m)
     return strata_cli_fail (error);
   const StrataConfig *c = &m->weights->cfg;
@@ -234,10 +236,13 @@ strata_cmd_info (int argc, char **argv)
   if (m->stored_types)
     printf ("  stored as      %s\n", m->stored_types);
   StrataDType held = m->weights->tok_embed.dtype;
-  if (held != STRATA_DTYPE_F32)
+  if (held != STRATA_DTYPE_F32 && dev.backend->host_memory)
     printf ("  weights        kept in %s, converted to f32 per product: an f32 copy would need %.1f GB (%.1f GB "
             "available now)\n", strata_dtype_to_string (held),
             strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, strata_memory_available () / 1e9);
+  else if (held != STRATA_DTYPE_F32)
+    printf ("  weights        kept in %s on the %s device, %.1f GB (each product widens blocks of rows there)\n",
+            strata_dtype_to_string (held), dev.backend->name, m->weights->arena_bytes / 1e9);
   printf ("  weights sha256 %s\n", strata_model_get_weights_sha256 (m));
   if (m->tokenizer)
     printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],

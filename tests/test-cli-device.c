@@ -210,6 +210,18 @@ test_info (void)
   g_assert_cmpstr (json_object_get_string_member (d, "asked"), ==, "auto");
   g_assert_cmpint (json_object_get_boolean_member (d, "fell_back"), ==, cuda == NULL);
   g_assert_cmpstr (json_object_get_string_member (d, "why"), ==, cuda_why);
+
+  /* A small BF16 checkpoint as a run on each device would hold it: converted to F32 once on
+   * the CPU, kept in BF16 on a GPU. */
+  g_autofree char *bf16 = data_path ("golden/mistral-bf16");
+  for (int on_cuda = 0; on_cuda <= (cuda != NULL); on_cuda++) {
+    g_auto (Run) h = { 0 };
+    strata_env (&h, NULL, (const char *[]) { "info", bf16, "--device", on_cuda ? "cuda" : "cpu", "--json", NULL });
+    g_assert_cmpint (h.status, ==, 0);
+    g_autoptr (JsonParser) hp = json_parser_new ();
+    g_assert_cmpstr (json_object_get_string_member (parse_object (hp, h.out), "matrices_held_as"), ==,
+                     on_cuda ? "BF16" : "F32");
+  }
 }
 
 /* The session records the device: read back by the session API and `strata session-info`. */
