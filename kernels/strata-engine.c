@@ -451,7 +451,7 @@ unembed_rows (StrataEngine *e, const float *x, int R, int raw, float **out)
 StrataStatus
 strata_engine_unembed (StrataEngine *e, const float *x, int R, int raw, float *logits)
 {
-  float *lr;
+  float *lr = NULL;
   StrataStatus st = unembed_rows (e, x, R, raw, &lr);
   if (st != STRATA_OK)
     return st;
@@ -482,7 +482,7 @@ strata_engine_unembed_summary (StrataEngine *e, const float *x, int R, int raw, 
   }
   if (n_segments < 1 || total != R)
     return fail (e, STRATA_ERR_ARGUMENT, "lens summary: %d segments of %d rows in all, for %d rows", n_segments, total, R);
-  float *lr;
+  float *lr = NULL;
   StrataStatus st = unembed_rows (e, x, R, raw, &lr);
   if (st != STRATA_OK)
     return st;
