@@ -339,10 +339,12 @@ test_cpu_vs_cuda (void)
   }
   g_autofree char *model = data_path ("twohop/cot-3000");
   g_autofree char *prompts = data_path ("twohop/prompts-trimmed.jsonl");
-  /* The lens with candidate ranks and a top-k of 25, the lens without the final norm, patching
-   * at the residual stream, attention and MLP outputs (default) and per head. */
+  /* The lens with candidate ranks, the lens without the final norm, patching at the residual
+   * stream, attention and MLP outputs (default) and per head. (The default top-10: further down,
+   * this model's logits come within 8e-7 of each other, where float32 rounding may order them
+   * either way.) */
   const char *const commands[][10] = {
-    { "lens", model, "--prompts", prompts, "--candidates-prefix", "<e_", "-k", "25", NULL },
+    { "lens", model, "--prompts", prompts, "--candidates-prefix", "<e_", NULL },
     { "lens", model, "--prompts", prompts, "--raw", NULL },
     { "patch", model, "--prompts", prompts, "--target", "bridge", NULL },
     { "patch", model, "--prompts", prompts, "--target", "bridge", "--site", "head", NULL },
