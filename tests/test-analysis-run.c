@@ -17,15 +17,10 @@ static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_AT
 static StrataPromptSet *
 two_prompts (StrataModel *m)
 {
-  g_autofree char *path = probe_temp_file (
+  return probe_prompt_set (m,
     "{\"prompt\": \"Lily went to the park. She\", \"corrupt\": \"Tim went to the park. She\", "
     "\"targets\": {\"s\": \" She\"}, \"contrast\": \" He\", \"tags\": [\"a\"]}\n"
     "{\"prompt\": \"Tim went to the park. He\", \"targets\": {\"s\": \" He\"}}\n");
-  g_autoptr (GError) error = NULL;
-  StrataPromptSet *set = strata_prompt_set_load (path, m, &error);
-  g_assert_no_error (error);
-  g_unlink (path);
-  return set;
 }
 
 typedef struct {
@@ -243,13 +238,8 @@ test_attention_cap (void)
 static StrataPromptSet *
 long_prompt (StrataModel *m)
 {
-  const char *rest = " went to the park. She saw a big dog and a small cat. They played with a red ball. Then she";
-  g_autofree char *clean = g_strconcat ("Lily", rest, NULL), *corrupt = g_strconcat ("Tim", rest, NULL);
-  const char *const targets[] = { " She", NULL };
-  g_autoptr (GError) error = NULL;
-  StrataPromptSet *set = strata_prompt_set_new_single (m, clean, NULL, 0, corrupt, targets, " He", &error);
-  g_assert_no_error (error);
-  return set;
+  return probe_lily_and_tim (m, " went to the park. She saw a big dog and a small cat. They played with a red ball. "
+                                "Then she");
 }
 
 /* A GCancellable cancelled in the middle of a layer (inside a matrix product) of the
@@ -333,15 +323,12 @@ test_lens_batches (void)
 {
   g_autoptr (StrataModel) m = probe_open ("twohop/cot-3000");
   StrataEngine *e = probe_engine (m);
-  g_autofree char *path = probe_temp_file (
+  g_autoptr (StrataPromptSet) set = probe_prompt_set (m,
     "{\"ids\": [2, 325, 325], \"targets\": {\"bridge\": \"#298\", \"answer\": \"#141\"}}\n"
     "{\"ids\": [3, 316, 310], \"targets\": {\"bridge\": \"#152\", \"answer\": \"#171\"}}\n"
     "{\"ids\": [2, 325, 338, 298, 338], \"targets\": {\"bridge\": \"#298\", \"answer\": \"#265\"}}\n"
     "{\"ids\": [3, 317, 330], \"targets\": {\"bridge\": \"#150\", \"answer\": \"#172\"}}\n");
   g_autoptr (GError) error = NULL;
-  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, m, &error);
-  g_assert_no_error (error);
-  g_unlink (path);
   StrataLensOptions lo = { .topk = 7, .threshold = 0.5 };
   int V = m->weights->cfg.vocab, L1 = m->weights->cfg.n_layers + 1;
   for (int budget = 0; budget < 2; budget++) {

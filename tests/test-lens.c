@@ -114,13 +114,11 @@ test_aggregate (void)
 {
   g_autoptr (StrataModel) m = probe_open ("stories260K/stories260K.bin");
   StrataEngine *e = probe_engine (m);
-  g_autofree char *path = probe_temp_file (
+  g_autoptr (StrataPromptSet) set = probe_prompt_set (m,
       "{\"prompt\": \"Lily went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": \"a\"}\n"
       "{\"prompt\": \"Tim went to the park.\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"b\"]}\n"
       "{\"prompt\": \"Lily and Tim\", \"targets\": {\"she\": \"She\"}, \"positions\": {\"end\": -1}, \"tags\": [\"a\"]}\n");
   g_autoptr (GError) error = NULL;
-  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, m, &error);
-  g_assert_no_error (error);
   g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_lens_result_free);
   StrataLensOptions o = { .topk = 2, .threshold = 0.5 };
   for (guint i = 0; i < set->prompts->len; i++)
@@ -151,7 +149,6 @@ test_aggregate (void)
   for (int k = 0; k <= all->n_layers + 1; k++)
     total += all->resolution_counts[k];
   g_assert_cmpint (total, ==, 3);
-  g_unlink (path);
   strata_engine_free (e);
 }
 

@@ -353,18 +353,6 @@ assert_same_maps (const StrataPatchResult *a, const StrataPatchResult *b)
   }
 }
 
-/* "Lily" + rest, corrupted to "Tim" + rest, target " She" against " He". */
-static StrataPromptSet *
-lily_and_tim (StrataModel *m, const char *rest)
-{
-  g_autofree char *text = g_strconcat ("Lily", rest, NULL), *corrupt = g_strconcat ("Tim", rest, NULL);
-  const char *const targets[] = { " She", NULL };
-  g_autoptr (GError) error = NULL;
-  StrataPromptSet *set = strata_prompt_set_new_single (m, text, NULL, 0, corrupt, targets, " He", &error);
-  g_assert_no_error (error);
-  return set;
-}
-
 static StrataPatchResult *
 sweep (StrataEngine *e, const StrataPrompt *p, gboolean naive, GError **error)
 {
@@ -391,7 +379,7 @@ test_cancel (gconstpointer data)
   const char *rest = naive ? " went to the park. She"
                            : " went to the park. She saw a big dog and a small cat. They played with a red ball all "
                              "day long. Then she";
-  g_autoptr (StrataPromptSet) set = lily_and_tim (m, rest);
+  g_autoptr (StrataPromptSet) set = probe_lily_and_tim (m, rest);
   const StrataPrompt *p = set->prompts->pdata[0];
 
   counting_reset (0);
@@ -441,7 +429,7 @@ test_memory_bounded (void)
   StrataEngine *e = counting_engine (m->weights);
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataPromptSet) set
-    = lily_and_tim (m, " went to the park. She saw a big dog and a small cat. They played with a red ball all day. She");
+    = probe_lily_and_tim (m, " went to the park. She saw a big dog and a small cat. They played with a red ball all day. She");
   const StrataPrompt *p = set->prompts->pdata[0];
 
   counting_reset (0);

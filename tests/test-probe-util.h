@@ -7,6 +7,7 @@
 
 #include "strata-engine.h"
 #include "strata-model.h"
+#include "strata-prompt-set.h"
 
 static inline char *
 probe_data_path (const char *rel)
@@ -77,4 +78,28 @@ probe_temp_file (const char *text)
   g_file_set_contents (path, text, -1, &error);
   g_assert_no_error (error);
   return path;
+}
+
+/* A prompt set of `m` from JSONL `text` (through a temporary file, removed again). */
+static inline StrataPromptSet *
+probe_prompt_set (StrataModel *m, const char *text)
+{
+  g_autofree char *path = probe_temp_file (text);
+  g_autoptr (GError) error = NULL;
+  StrataPromptSet *set = strata_prompt_set_load (path, m, &error);
+  g_assert_no_error (error);
+  g_unlink (path);
+  return set;
+}
+
+/* "Lily" + rest, corrupted to "Tim" + rest, target " She" against " He". */
+static inline StrataPromptSet *
+probe_lily_and_tim (StrataModel *m, const char *rest)
+{
+  g_autofree char *text = g_strconcat ("Lily", rest, NULL), *corrupt = g_strconcat ("Tim", rest, NULL);
+  const char *const targets[] = { " She", NULL };
+  g_autoptr (GError) error = NULL;
+  StrataPromptSet *set = strata_prompt_set_new_single (m, text, NULL, 0, corrupt, targets, " He", &error);
+  g_assert_no_error (error);
+  return set;
 }
