@@ -64,9 +64,9 @@ strata_engine_step (StrataEngine *e, StrataKVCache *c, const int32_t *tokens, in
     if (tokens[i] < 0 || tokens[i] >= g->vocab)
       return fail (e, STRATA_ERR_ARGUMENT, "decode step: token id %d is outside the vocabulary (%d)", tokens[i],
                    g->vocab);
-  PassJob job = { .pos = c->length };
   int T = c->length + N;
-  Pass pass = { .jobs = &job, .n = 1, .T = T, .out_pos = T - 1, .tokens = tokens, .kv = c, .out = logits };
+  PassJob job = { .pos = c->length, .out_pos = T - 1 };
+  Pass pass = { .jobs = &job, .n = 1, .T = T, .read_one = 1, .tokens = tokens, .kv = c, .out = logits };
   StrataStatus st = _strata_engine_run_pass (e, &pass);
   if (st == STRATA_OK)
     c->length = T;

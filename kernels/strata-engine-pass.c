@@ -3,11 +3,12 @@
  *
  * A pass runs n sequences ("jobs") of T tokens. A full pass (strata_engine_forward) starts
  * every job at block 0, position 0, from the embedding, and reads out every row. A patching
- * pass (strata_engine_forward_jobs, DESIGN.md section 5) continues a base run: job j is a
- * patched copy of it that starts at block layer_j and recomputes positions pos_j..T-1 only;
- * its rows join at its own layer from the base run's resid_pre, and the keys/values of
- * positions < pos_j at every layer come from the base run (causal masking leaves them
- * unchanged by any patch at a position >= pos_j). It reads out one row per job, out_pos.
+ * pass (strata_engine_forward_jobs, DESIGN.md section 5) continues base runs of T tokens (one
+ * per prompt of a set, or one): job j is a patched copy of its base run that starts at block
+ * layer_j and recomputes positions pos_j..T-1 only; its rows join at its own layer from that
+ * run's resid_pre, and the keys/values of positions < pos_j at every layer come from that run
+ * (causal masking leaves them unchanged by any patch at a position >= pos_j). It reads out one
+ * row per job, at the job's own read position.
  *
  * Rows. Job j owns S_j = T - pos_j "compact" rows at offset off_j of one ragged batch of
  * R = sum S_j rows (a full pass: S_j = T, the (n, T) layout). Jobs are sorted by layer, so
@@ -58,8 +59,8 @@ typedef struct {
   float *mlp_h, *mlp_up;         /* (R, F) */
   float *last, *last_n;          /* (n, C) read-out rows, before and after a norm */
   float *logits;                 /* (rows, V) */
-  float *base_x, *base_k, *base_v; /* (L, T, C), (L, T, K*D) x 2: the base run */
-  float *base_attn, *base_mid;   /* (L, T, C) x 2: optional sites of it */
+  float *base_x, *base_k, *base_v; /* (n_bases, L, T, C), (n_bases, L, T, K*D) x 2: the base runs */
+  float *base_attn, *base_mid;   /* (n_bases, L, T, C) x 2: optional sites of them */
   float *patch_rows;             /* every patch's floats, packed */
 } Bufs;
 
@@ -121,9 +122,9 @@ scratch_sizes (const Run *r, size_t n_patch_floats, size_t sizes[N_SLOTS])
   size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
   size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
   size_t full_q = r->full || r->kv ? 0 : nT * HD, full_kv = r->full || r->kv ? 0 : nT * KD;
-  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->ids ? 0 : n * V;
-  size_t read = p->out_pos >= 0 ? n * C : 0, base = p->base ? L * T : 0;
-  const StrataPrefix *bp = p->base;
+  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->n_ids ? 0 : n * V;
+  size_t read = p->read_one ? n * C : 0, base = (size_t) p->n_bases * L * T;
+  const StrataPrefix *bp = p->n_bases ? p->bases[0] : NULL;
   size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
   size_t all[N_SLOTS] = { R * C, R * C, R * HD, R * KD, R * KD, R * HD, full_q, full_kv, full_kv, full_q,
                           r->pattern ? nT * g->n_heads * T : 0, r->wants_result ? R * HD : 0,
@@ -168,24 +169,25 @@ reserve (Run *r, size_t n_patch_floats)
   return STRATA_OK;
 }
 
-/* Upload the base run and every patch row once. */
+/* Upload the base runs and every patch row once. */
 static StrataStatus
 upload_inputs (Run *r, float *staging)
 {
   StrataEngine *e = r->e;
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
-  size_t T = (size_t) p->T, C = g->d_model, KD = (size_t) g->n_kv_heads * g->d_head;
-  const StrataPrefix *bp = p->base;
-  struct { float *dst; const float *const *src; size_t w; } arrays[] = {
-    { r->b.base_x, bp ? bp->resid_pre : NULL, C },   { r->b.base_k, bp ? bp->k : NULL, KD },
-    { r->b.base_v, bp ? bp->v : NULL, KD },          { r->b.base_attn, bp ? bp->attn_out : NULL, C },
-    { r->b.base_mid, bp ? bp->resid_mid : NULL, C },
-  };
-  for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
-    for (int l = 0; arrays[a].src && l < g->n_layers; l++)
-      TRY (e->be->upload (e->be, arrays[a].dst + l * T * arrays[a].w, arrays[a].src[l],
-                          T * arrays[a].w * sizeof (float)));
+  size_t T = (size_t) p->T, L = g->n_layers, C = g->d_model, KD = (size_t) g->n_kv_heads * g->d_head;
+  for (int s = 0; s < p->n_bases; s++) {
+    const StrataPrefix *bp = p->bases[s];
+    struct { float *dst; const float *const *src; size_t w; } arrays[] = {
+      { r->b.base_x, bp->resid_pre, C }, { r->b.base_k, bp->k, KD },           { r->b.base_v, bp->v, KD },
+      { r->b.base_attn, bp->attn_out, C }, { r->b.base_mid, bp->resid_mid, C },
+    };
+    for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
+      for (size_t l = 0; arrays[a].src && l < L; l++)
+        TRY (e->be->upload (e->be, arrays[a].dst + ((size_t) s * L + l) * T * arrays[a].w, arrays[a].src[l],
+                            T * arrays[a].w * sizeof (float)));
+  }
   size_t at = 0;
   for (int j = 0; j < p->n; j++)
     for (int i = 0; i < p->jobs[j].n_patches; i++) {
@@ -207,7 +209,7 @@ row_of (const Run *r, int j, int pos, Rows rows)
 {
   const PassJob *job = &r->p->jobs[j];
   if (rows == ROWS_READ) /* a single job's row in the last block is the read-out row */
-    return pos == r->p->out_pos ? j : -1;
+    return pos == job->out_pos ? j : -1;
   if (j >= r->n_kv) /* a single first block: one residual row, no keys */
     return rows == ROWS_X && pos == job->pos ? r->R_kv + (j - r->n_kv) : -1;
   return job->off + pos - job->pos;
@@ -219,7 +221,7 @@ static void
 query_rows (const Run *r, int j, long *row, int *pos, int *count)
 {
   const PassJob *job = &r->p->jobs[j];
-  *pos = r->read ? r->p->out_pos : job->pos;
+  *pos = r->read ? job->out_pos : job->pos;
   *count = r->read || j >= r->n_kv ? 1 : r->p->T - job->pos;
   *row = row_of (r, j, *pos, r->read ? ROWS_READ : ROWS_X);
 }
@@ -246,6 +248,14 @@ copy_queries (Run *r, float *full, float *compact, size_t w, int to_full)
   return STRATA_OK;
 }
 
+/* Row (layer, pos) of job `job`'s base run in one of the uploaded base arrays of rows of w. */
+static const float *
+base_row (const Run *r, const float *base, const PassJob *job, int layer, int pos, size_t w)
+{
+  size_t L = (size_t) r->e->w.cfg.n_layers, T = (size_t) r->p->T;
+  return base + (((size_t) job->base * L + (size_t) layer) * T + (size_t) pos) * w;
+}
+
 /* Full (n, T, K*D) keys or values of block l: the base run's in front of each job's own,
  * all of them for single first blocks. */
 static StrataStatus
@@ -256,7 +266,7 @@ scatter_keys (Run *r, int l, float *full, const float *compact, const float *bas
   for (int j = 0; j < r->n_active; j++) {
     const PassJob *job = &r->p->jobs[j];
     float *dst = full + (size_t) j * T * w;
-    const float *from = base + (size_t) l * T * w;
+    const float *from = base_row (r, base, job, l, 0, w);
     int single = j >= r->n_kv;
     int prefix = single ? job->pos + 1 : job->pos;
     if (prefix > 0)
@@ -274,7 +284,7 @@ gather_read_rows (Run *r, float *dst, const float *rows, size_t w)
 {
   StrataEngine *e = r->e;
   for (int j = 0; j < r->n_active; j++) {
-    long row = row_of (r, j, r->p->out_pos, ROWS_X);
+    long row = row_of (r, j, r->p->jobs[j].out_pos, ROWS_X);
     TRY (e->be->copy (e->be, dst + (size_t) j * w, rows + (size_t) row * w, w * sizeof (float)));
   }
   return STRATA_OK;
@@ -301,13 +311,13 @@ base_rows (Run *r, StrataSite site, int layer, float *act, Rows rows)
 {
   StrataEngine *e = r->e;
   const float *base = base_site (r, site);
-  size_t w = (size_t) strata_site_row_floats (&e->w.cfg, site, 1), T = (size_t) r->p->T;
+  size_t w = (size_t) strata_site_row_floats (&e->w.cfg, site, 1);
   for (int j = r->n_kv; base && j < r->n_active; j++) {
     const PassJob *job = &r->p->jobs[j];
     long row = row_of (r, j, job->pos, rows);
     if (strata_site_block_order (site) > job->first_order || row < 0)
       continue;
-    TRY (e->be->copy (e->be, act + (size_t) row * w, base + ((size_t) layer * T + (size_t) job->pos) * w,
+    TRY (e->be->copy (e->be, act + (size_t) row * w, base_row (r, base, job, layer, job->pos, w),
                       w * sizeof (float)));
   }
   return STRATA_OK;
@@ -583,7 +593,6 @@ enter_block (Run *r, int l)
   StrataEngine *e = r->e;
   const Pass *p = r->p;
   size_t T = (size_t) p->T, C = e->w.cfg.d_model, bytes = C * sizeof (float);
-  const float *base = p->base ? r->b.base_x + (size_t) l * T * C : NULL;
   /* Backwards: each job's rows start at or after its single row, never over an earlier
    * job's single row. */
   for (int j = r->n_active - 1; j >= r->n_kv; j--) {
@@ -592,7 +601,7 @@ enter_block (Run *r, int l)
     if ((size_t) job->off != slot)
       TRY (e->be->copy (e->be, r->b.x + (size_t) job->off * C, r->b.x + slot * C, bytes));
     if ((size_t) job->pos + 1 < T)
-      TRY (e->be->copy (e->be, r->b.x + ((size_t) job->off + 1) * C, base + ((size_t) job->pos + 1) * C,
+      TRY (e->be->copy (e->be, r->b.x + ((size_t) job->off + 1) * C, base_row (r, r->b.base_x, job, l, job->pos + 1, C),
                         (T - job->pos - 1) * bytes));
   }
   int first_new = r->n_active;
@@ -603,11 +612,11 @@ enter_block (Run *r, int l)
     r->n_kv++;
   r->R_kv = r->n_kv < p->n ? p->jobs[r->n_kv].off : r->R;
   r->R_x = r->R_kv + (r->n_active - r->n_kv);
-  for (int j = first_new; base && j < r->n_active; j++) {
+  for (int j = first_new; p->n_bases && j < r->n_active; j++) {
     const PassJob *job = &p->jobs[j];
     long row = row_of (r, j, job->pos, ROWS_X);
     size_t rows = job->single ? 1 : T - (size_t) job->pos;
-    TRY (e->be->copy (e->be, r->b.x + (size_t) row * C, base + (size_t) job->pos * C, rows * bytes));
+    TRY (e->be->copy (e->be, r->b.x + (size_t) row * C, base_row (r, r->b.base_x, job, l, job->pos, C), rows * bytes));
   }
   return STRATA_OK;
 }
@@ -621,27 +630,27 @@ logits_of_ids (Run *r, const float *normed)
   StrataEngine *e = r->e;
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
-  int n = p->n, C = g->d_model, n_ids = p->n_ids;
-  size_t rows_f = (size_t) n * C, w_f = (size_t) n_ids * C, elem = strata_dtype_size (e->w.unembed.dtype);
-  float *host = malloc ((rows_f + w_f + (size_t) n_ids) * sizeof (float) + (size_t) C * elem);
+  int n = p->n, C = g->d_model, n_ids = p->n_ids, n_w = p->n_bases * n_ids;
+  size_t rows_f = (size_t) n * C, w_f = (size_t) n_w * C, elem = strata_dtype_size (e->w.unembed.dtype);
+  float *host = malloc ((rows_f + w_f + (size_t) n_w) * sizeof (float) + (size_t) C * elem);
   if (!host)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d logits", n * n_ids);
-  float *w = host + rows_f, *bias = w + w_f;
-  void *stored = bias + n_ids; /* one unembedding row as stored */
+  float *w = host + rows_f, *bias = w + w_f; /* (n_bases, n_ids) rows of the unembedding, biases */
+  void *stored = bias + n_w; /* one unembedding row as stored */
   StrataStatus st = e->be->download (e->be, host, normed, rows_f * sizeof (float));
-  for (int k = 0; k < n_ids && st == STRATA_OK; k++) {
-    st = e->be->download (e->be, stored, (const char *) e->w.unembed.data + (size_t) p->ids[k] * C * elem,
-                          (size_t) C * elem);
+  for (int k = 0; k < n_w && st == STRATA_OK; k++) {
+    int32_t id = p->ids[k / n_ids][k % n_ids];
+    st = e->be->download (e->be, stored, (const char *) e->w.unembed.data + (size_t) id * C * elem, (size_t) C * elem);
     strata_dtype_to_f32 (e->w.unembed.dtype, stored, w + (size_t) k * C, (size_t) C);
     bias[k] = 0.0f;
     if (st == STRATA_OK && e->w.b_unembed)
-      st = e->be->download (e->be, bias + k, e->w.b_unembed + p->ids[k], sizeof (float));
+      st = e->be->download (e->be, bias + k, e->w.b_unembed + id, sizeof (float));
   }
   float cap = g->recipe.final_softcap;
   for (int j = 0; j < n && st == STRATA_OK; j++)
-    for (int k = 0; k < n_ids; k++) {
-      double acc = bias[k];
-      const float *x = host + (size_t) j * C, *wk = w + (size_t) k * C;
+    for (int k0 = p->jobs[j].base * n_ids, k = 0; k < n_ids; k++) {
+      double acc = bias[k0 + k];
+      const float *x = host + (size_t) j * C, *wk = w + (size_t) (k0 + k) * C;
       for (int c = 0; c < C; c++)
         acc += (double) x[c] * wk[c];
       float v = (float) acc;
@@ -659,11 +668,11 @@ finish (Run *r)
   const StrataBackend *be = e->be;
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
-  int read = p->out_pos >= 0, rows = read ? p->n : r->R, C = g->d_model, V = g->vocab;
+  int read = p->read_one, rows = read ? p->n : r->R, C = g->d_model, V = g->vocab;
   Rows space = read ? ROWS_READ : ROWS_X;
   TRY (norm_rows (e, r->b.normed, read ? r->b.last : r->b.x, e->w.norm_f_w, e->w.norm_f_b, rows, C));
   TRY (hook (r, STRATA_SITE_LN_FINAL, -1, r->b.normed, space));
-  if (p->ids)
+  if (p->n_ids)
     return logits_of_ids (r, r->b.normed);
   if (!needs_logits (r))
     return STRATA_OK;
@@ -696,7 +705,7 @@ static size_t
 run_init (Run *r, StrataEngine *e, const Pass *p)
 {
   const StrataConfig *g = &e->w.cfg;
-  *r = (Run) { .e = e, .p = p, .full = p->base == NULL && p->kv == NULL, .kv = p->kv };
+  *r = (Run) { .e = e, .p = p, .full = p->n_bases == 0 && p->kv == NULL, .kv = p->kv };
   size_t patch_floats_total = 0;
   for (int j = 0; j < p->n; j++) {
     p->jobs[j].off = r->R;
@@ -735,12 +744,12 @@ _strata_engine_run_pass (StrataEngine *e, const Pass *p)
   free (staging);
   if (st != STRATA_OK)
     return st;
-  if (!p->base)
+  if (!p->n_bases)
     TRY (embed (&r));
   for (int l = p->jobs[0].layer; l < g->n_layers; l++) {
     CHECK_ABORT (e);
     TRY (enter_block (&r, l));
-    r.read = p->out_pos >= 0 && l == g->n_layers - 1;
+    r.read = p->read_one && l == g->n_layers - 1;
     TRY (block (&r, l));
   }
   return finish (&r);

@@ -78,6 +78,8 @@ typedef struct {
                                * (strata_site_block_order of its first patched site) */
   int off;                    /* first of its compact rows */
   int slot;                   /* where its output goes (the caller's order) */
+  int base;                   /* the base run it continues: an index into Pass.bases */
+  int out_pos;                /* its read position (a patching pass, a decode step) */
   const StrataPatch *patches; /* patches of this sequence (`batch` ignored) */
   int n_patches;
   size_t patch_at;            /* offset of its patch rows in the uploaded buffer (floats) */
@@ -86,14 +88,17 @@ typedef struct {
 typedef struct {
   PassJob *jobs;              /* sorted by (layer, single) */
   int n, T;
-  int out_pos;                /* the read position of every job; -1: every row (a full pass) */
+  int read_one;               /* each job reads out one row, at its out_pos; 0: every row (a full pass) */
   const int32_t *tokens;      /* (n, T): a full pass starts from the embedding */
-  const StrataPrefix *base;   /* else rows and keys/values before each start come from here */
+  const StrataPrefix *const *bases; /* else rows and keys/values before each job's start come from
+                               * its base run: n_bases runs of T tokens, all with the same sites */
+  int n_bases;
   StrataKVCache *kv;          /* a decode step: one job whose tokens are positions pos..T-1 and
                                * whose earlier keys/values are in the cache, which gains its own */
   const StrataCache *caches;  /* full passes only */
   int n_caches;
-  const int32_t *ids;         /* read logits of these vocabulary ids only (n_ids), or NULL */
+  const int32_t *const *ids;  /* n_bases entries: the n_ids vocabulary ids whose logits the jobs
+                               * of that base return; NULL: every logit */
   int n_ids;
   float *out;                 /* host: (n, V) or (n, n_ids) in the jobs' slot order; a full
                                * pass: (n, T, V); NULL: nothing copied out */

@@ -194,20 +194,37 @@ _strata_engine_check_tokens (StrataEngine *e, const int32_t *tokens, int B, int 
 }
 
 static StrataStatus
-check_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs, int out_pos,
-            const int32_t *ids, int n_ids)
+check_jobs (StrataEngine *e, const StrataJobBase *bases, int n_bases, const StrataSuffixJob *jobs, int n_jobs,
+            int n_ids)
 {
   const StrataConfig *g = &e->w.cfg;
-  int T = base ? base->T : 0;
-  if (!base || T <= 0 || T > g->n_ctx || n_jobs <= 0 || !jobs)
+  if (!bases || n_bases <= 0 || n_jobs <= 0 || !jobs || n_ids < 0)
     return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: no base run or empty batch");
-  if (out_pos < 0 || out_pos >= T)
-    return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: read position %d outside %d tokens", out_pos, T);
-  for (int i = 0; ids && i < n_ids; i++)
-    if (ids[i] < 0 || ids[i] >= g->vocab)
-      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: token id %d is outside the vocabulary", ids[i]);
+  const StrataPrefix *first = bases[0].prefix;
+  for (int b = 0; b < n_bases; b++) {
+    const StrataJobBase *base = &bases[b];
+    const StrataPrefix *pre = base->prefix;
+    if (!pre || pre->T <= 0 || pre->T > g->n_ctx || !pre->resid_pre || !pre->k || !pre->v)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: base run %d is missing or empty", b);
+    if (pre->T != first->T || !pre->attn_out != !first->attn_out || !pre->resid_mid != !first->resid_mid)
+      return fail (e, STRATA_ERR_ARGUMENT,
+                   "suffix forward: base run %d differs from the first in its length or its sites", b);
+    if (base->out_pos < 0 || base->out_pos >= pre->T)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: read position %d outside %d tokens", base->out_pos,
+                   pre->T);
+    if (n_ids > 0 && !base->ids)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: base run %d names no token ids", b);
+    for (int i = 0; i < n_ids; i++)
+      if (base->ids[i] < 0 || base->ids[i] >= g->vocab)
+        return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: token id %d is outside the vocabulary",
+                     base->ids[i]);
+  }
+  int T = first->T;
   for (int j = 0; j < n_jobs; j++) {
     const StrataSuffixJob *job = &jobs[j];
+    if (job->base < 0 || job->base >= n_bases)
+      return fail (e, STRATA_ERR_ARGUMENT, "suffix forward: copy %d names base run %d of %d", j, job->base, n_bases);
+    int out_pos = bases[job->base].out_pos;
     if (job->layer < 0 || job->layer >= g->n_layers || job->pos < 0 || job->pos > out_pos)
       return fail (e, STRATA_ERR_ARGUMENT,
                    "suffix forward: start (layer %d, position %d) outside (%d, %d) or after the read position %d",
@@ -264,7 +281,7 @@ forward_pass (StrataEngine *e, const int32_t *tokens, int B, int T, const Strata
   group_by_batch (hooks ? hooks->patches : NULL, n_patches, B, sorted, span, span + B);
   for (int b = 0; b < B; b++)
     jobs[b] = (PassJob) { .slot = b, .patches = sorted + span[b], .n_patches = span[B + b] };
-  Pass pass = { .jobs = jobs, .n = B, .T = T, .out_pos = -1, .tokens = tokens,
+  Pass pass = { .jobs = jobs, .n = B, .T = T, .tokens = tokens,
                 .caches = hooks ? hooks->caches : NULL, .n_caches = hooks ? hooks->n_caches : 0, .out = logits };
   StrataStatus st = STRATA_OK;
   if (bytes)
@@ -330,16 +347,32 @@ starts_single (const StrataConfig *g, const StrataSuffixJob *job, int out_pos, i
   return first > 0 && (job->layer < g->n_layers - 1 || job->pos == out_pos);
 }
 
-/* strata_engine_forward_jobs, or with `bytes` set only the scratch it would need. */
+/* strata_engine_forward_jobs_set, or with `bytes` set only the scratch it would need. The
+ * bases some job names are uploaded, in the order of their first job. */
 static StrataStatus
-jobs_pass (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs, int out_pos,
-           const int32_t *ids, int n_ids, float *out, size_t *bytes)
+jobs_pass (StrataEngine *e, const StrataJobBase *bases, int n_bases, const StrataSuffixJob *jobs, int n_jobs,
+           int n_ids, float *out, size_t *bytes)
 {
   e->error[0] = '\0';
-  TRY (check_jobs (e, base, jobs, n_jobs, out_pos, ids, n_ids));
+  TRY (check_jobs (e, bases, n_bases, jobs, n_jobs, n_ids));
   PassJob *pj = calloc ((size_t) n_jobs, sizeof *pj);
-  if (!pj)
+  int *slot_of = malloc ((size_t) n_bases * sizeof *slot_of);
+  const StrataPrefix **used = malloc ((size_t) n_bases * sizeof *used);
+  const int32_t **used_ids = malloc ((size_t) n_bases * sizeof *used_ids);
+  if (!pj || !slot_of || !used || !used_ids) {
+    free (pj), free (slot_of), free (used), free (used_ids);
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patching pass of %d copies", n_jobs);
+  }
+  int n_used = 0;
+  for (int b = 0; b < n_bases; b++)
+    slot_of[b] = -1;
+  for (int j = 0; j < n_jobs; j++) {
+    const StrataJobBase *base = &bases[jobs[j].base];
+    if (slot_of[jobs[j].base] < 0) {
+      used[n_used] = base->prefix, used_ids[n_used] = base->ids;
+      slot_of[jobs[j].base] = n_used++;
+    }
+  }
   /* Within a layer the single jobs go last (their rows follow the others'); the order of
    * the output stays the caller's through `slot`. */
   int n = 0;
@@ -349,15 +382,16 @@ jobs_pass (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *job
       end++;
     for (int single = 0; single < 2; single++)
       for (int j = start; j < end; j++) {
-        int order;
+        int order, out_pos = bases[jobs[j].base].out_pos;
         if (starts_single (&e->w.cfg, &jobs[j], out_pos, &order) == single)
-          pj[n++] = (PassJob) { jobs[j].layer, jobs[j].pos, single, order, 0, j, jobs[j].patches,
-                                jobs[j].n_patches, 0 };
+          pj[n++] = (PassJob) { .layer = jobs[j].layer, .pos = jobs[j].pos, .single = single, .first_order = order,
+                                .slot = j, .base = slot_of[jobs[j].base], .out_pos = out_pos,
+                                .patches = jobs[j].patches, .n_patches = jobs[j].n_patches };
       }
     start = end;
   }
-  Pass pass = { .jobs = pj, .n = n_jobs, .T = base->T, .out_pos = out_pos, .base = base, .ids = ids,
-                .n_ids = ids ? n_ids : 0, .out = out };
+  Pass pass = { .jobs = pj, .n = n_jobs, .T = bases[0].prefix->T, .read_one = 1, .bases = used, .n_bases = n_used,
+                .ids = n_ids ? used_ids : NULL, .n_ids = n_ids, .out = out };
   StrataStatus st = STRATA_OK;
   if (bytes)
     *bytes = _strata_engine_pass_bytes (e, &pass);
@@ -365,23 +399,31 @@ jobs_pass (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *job
     st = _strata_engine_run_pass (e, &pass);
   if (st == STRATA_ERR_MEMORY && !e->error[0])
     fail (e, st, "cannot allocate the patching pass of %d copies", n_jobs);
-  free (pj);
+  free (pj), free (slot_of), free (used), free (used_ids);
   return st;
+}
+
+StrataStatus
+strata_engine_forward_jobs_set (StrataEngine *e, const StrataJobBase *bases, int n_bases,
+                                const StrataSuffixJob *jobs, int n_jobs, int n_ids, float *out)
+{
+  return jobs_pass (e, bases, n_bases, jobs, n_jobs, n_ids, out, NULL);
+}
+
+size_t
+strata_engine_forward_jobs_set_bytes (StrataEngine *e, const StrataJobBase *bases, int n_bases,
+                                      const StrataSuffixJob *jobs, int n_jobs, int n_ids)
+{
+  size_t bytes = 0;
+  return jobs_pass (e, bases, n_bases, jobs, n_jobs, n_ids, NULL, &bytes) == STRATA_OK ? bytes : 0;
 }
 
 StrataStatus
 strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs, int n_jobs,
                             int out_pos, const int32_t *ids, int n_ids, float *out)
 {
-  return jobs_pass (e, base, jobs, n_jobs, out_pos, ids, n_ids, out, NULL);
-}
-
-size_t
-strata_engine_forward_jobs_bytes (StrataEngine *e, const StrataPrefix *base, const StrataSuffixJob *jobs,
-                                  int n_jobs, int out_pos, const int32_t *ids, int n_ids)
-{
-  size_t bytes = 0;
-  return jobs_pass (e, base, jobs, n_jobs, out_pos, ids, n_ids, NULL, &bytes) == STRATA_OK ? bytes : 0;
+  StrataJobBase one = { base, out_pos, ids };
+  return jobs_pass (e, &one, 1, jobs, n_jobs, ids ? n_ids : 0, out, NULL);
 }
 
 size_t

@@ -125,38 +125,50 @@ typedef struct {
   const float *const *attn_out, *const *resid_mid;
 } StrataPrefix;
 
-/* One patched copy of the base run in strata_engine_forward_jobs(). */
+/* One patched copy of a base run in strata_engine_forward_jobs() (_set). */
 typedef struct {
   int layer;                  /* first block it runs, 0..L-1 */
-  int pos;                    /* first position it recomputes, <= the read position */
+  int pos;                    /* first position it recomputes, <= its base's read position */
   const StrataPatch *patches; /* its patches (`batch` is ignored): layer >= `layer`, pos >= `pos`,
                                * at any per-layer site but the pattern and hook_result */
   int n_patches;
+  int base;                   /* _set: the index of its base run; else 0 */
 } StrataSuffixJob;
 
+/* One base run of strata_engine_forward_jobs_set() and how its jobs are read out. */
+typedef struct {
+  const StrataPrefix *prefix;
+  int out_pos;                /* the read position of its jobs */
+  const int32_t *ids;         /* the call's n_ids vocabulary ids whose logits its jobs return;
+                               * NULL when n_ids is 0 */
+} StrataJobBase;
+
 /* The activation-patching fast path (DESIGN.md section 5), one batched pass for many
- * patched copies of the base sequence. Job j runs blocks layer_j..L-1 over positions
- * pos_j..T-1 only: its residual rows start from base->resid_pre[layer_j], and the
- * keys/values of positions < pos_j at every layer come from the base run (causal masking
- * leaves them unchanged by any patch at a position >= pos_j). Jobs must be sorted by layer;
- * each job's rows join the batch at its own layer, so one product per weight matrix serves
- * every job running that block. hook_resid_pre at `layer` itself is applied before the block
- * runs. A job whose patches in its first block all sit at `pos` in the block's MLP half
- * (resid_mid onward) computes only row `pos` there. Output, for the read position out_pos of each job: with ids == NULL the logits
- * (n_jobs, V); else only the logits of the n_ids vocabulary ids, (n_jobs, n_ids), each a
- * dot product summed in double on the host. Equal to
- * strata_engine_forward() with the same patches, up to the rounding of matrix products over
- * a different number of rows. Host memory is read once per call (the base run and every
- * patch row are uploaded together). */
+ * patched copies of base sequences (several prompts' runs of equal length T, or one). Job j
+ * runs blocks layer_j..L-1 over positions pos_j..T-1 only: its residual rows start from its
+ * base's resid_pre[layer_j], and the keys/values of positions < pos_j at every layer come
+ * from that base run (causal masking leaves them unchanged by any patch at a position >=
+ * pos_j). Jobs must be sorted by layer; each job's rows join the batch at its own layer, so
+ * one product per weight matrix serves every job running that block, whichever its base.
+ * hook_resid_pre at `layer` itself is applied before the block runs. A job whose patches in
+ * its first block all sit at `pos` in the block's MLP half (resid_mid onward) computes only
+ * row `pos` there. Output, for its base's read position, per job: with n_ids == 0 the logits
+ * (n_jobs, V); else only the logits of its base's n_ids vocabulary ids, (n_jobs, n_ids), each
+ * a dot product summed in double on the host. Equal to strata_engine_forward() with the same
+ * patches, up to the rounding of matrix products over a different number of rows. Every base
+ * gives the same optional sites; only the bases some job names are uploaded. Host memory is
+ * read once per call (those base runs and every patch row are uploaded together). */
+StrataStatus strata_engine_forward_jobs_set (StrataEngine *e, const StrataJobBase *bases, int n_bases,
+                                             const StrataSuffixJob *jobs, int n_jobs, int n_ids, float *out);
+/* Bytes of the engine's backend memory that call would hold for its activations (the base runs
+ * and the patch rows included): a caller sizes its batches with it against
+ * strata_engine_memory_free(). 0 when the arguments are invalid (the call would fail). */
+size_t strata_engine_forward_jobs_set_bytes (StrataEngine *e, const StrataJobBase *bases, int n_bases,
+                                             const StrataSuffixJob *jobs, int n_jobs, int n_ids);
+/* The same over one base run, read at out_pos; ids NULL: every logit. */
 StrataStatus strata_engine_forward_jobs (StrataEngine *e, const StrataPrefix *base,
                                          const StrataSuffixJob *jobs, int n_jobs, int out_pos,
                                          const int32_t *ids, int n_ids, float *out);
-/* Bytes of the engine's backend memory that call would hold for its activations (the base run
- * and the patch rows included): a caller sizes its batches with it against
- * strata_engine_memory_free(). 0 when the arguments are invalid (the call would fail). */
-size_t strata_engine_forward_jobs_bytes (StrataEngine *e, const StrataPrefix *base,
-                                         const StrataSuffixJob *jobs, int n_jobs, int out_pos,
-                                         const int32_t *ids, int n_ids);
 
 /* The same for B copies that all start at (layer, pos); copy b receives the patches whose
  * `batch` is b. out_logits (B, V). */

@@ -166,6 +166,55 @@ check_family (StrataFamily family)
     for (int k = 0; k < 2; k++)
       g_assert_cmpfloat_with_epsilon (two[j * 2 + k], full[(T - 1) * V + ids[k]], 1e-5);
   }
+  /* Two base runs (two prompts of T tokens) in one pass, each read at its own position with
+   * its own ids, jobs of both mixed within a layer: each equals a full forward of its own
+   * tokens with its patch. */
+  int32_t tokens2[T] = { 5, 17, 44, 2, 13, 30, 21 };
+  float *full2 = g_new (float, (gsize) T * V);
+  Base base2;
+  base_run (e, tokens2, T, &base2, full2);
+  StrataPrefix pre2 = { T, base2.rp, base2.kp, base2.vp };
+  int32_t ids2[2] = { 4, 7 };
+  StrataJobBase bases[2] = { { &pre, T - 1, ids }, { &pre2, T - 2, ids2 } };
+  StrataPatch at5 = { STRATA_SITE_MLP_OUT, 1, 0, 5, -1, src };
+  StrataSuffixJob mixed[5] = {
+    { 0, 2, NULL, 0, 1 },           /* no patch: the second run's logits at T-2 */
+    { 1, 3, &patches[0], 1, 1 },    /* resid_pre (1, 3) of the second run */
+    { 1, 3, &patches[0], 1, 0 },    /* the same patch in the first */
+    { 1, 5, &at5, 1, 1 },           /* mlp_out (1, 5) in the second, its read position: one row there */
+    { 2, 5, &late, 1, 0 },          /* hook_z of head 2 at (2, 5) in the first */
+  };
+  g_assert_cmpint (strata_engine_forward_jobs_set (e, bases, 2, mixed, 5, 2, two), ==, STRATA_OK);
+  g_assert_cmpuint (strata_engine_forward_jobs_set_bytes (e, bases, 2, mixed, 5, 2), >, 0);
+  for (int j = 0; j < 5; j++) {
+    const StrataJobBase *b = &bases[mixed[j].base];
+    StrataPatch one = mixed[j].n_patches ? mixed[j].patches[0] : patches[0];
+    one.batch = 0;
+    StrataHooks hooks = { NULL, 0, &one, mixed[j].n_patches };
+    g_assert_cmpint (strata_engine_forward (e, mixed[j].base ? tokens2 : tokens, 1, T, &hooks, full), ==, STRATA_OK);
+    for (int k = 0; k < 2; k++)
+      g_assert_cmpfloat_with_epsilon (two[j * 2 + k], full[b->out_pos * V + b->ids[k]], 1e-5);
+  }
+  /* Every logit of each job's read position, too. */
+  float *all = g_new (float, (gsize) 5 * V);
+  g_assert_cmpint (strata_engine_forward_jobs_set (e, bases, 2, mixed, 5, 0, all), ==, STRATA_OK);
+  for (int j = 0; j < 5; j++)
+    for (int k = 0; k < 2; k++)
+      g_assert_cmpfloat_with_epsilon (all[(gsize) j * V + bases[mixed[j].base].ids[k]], two[j * 2 + k], 1e-5);
+  g_free (all);
+  /* A job naming a base that is not there, bases of different lengths: refused with a message. */
+  mixed[0].base = 2;
+  g_assert_cmpint (strata_engine_forward_jobs_set (e, bases, 2, mixed, 5, 2, two), ==, STRATA_ERR_ARGUMENT);
+  g_assert_nonnull (strstr (strata_engine_get_error (e), "base run 2 of 2"));
+  mixed[0].base = 1;
+  StrataPrefix shorter = { T - 1, base2.rp, base2.kp, base2.vp };
+  bases[1].prefix = &shorter;
+  g_assert_cmpint (strata_engine_forward_jobs_set (e, bases, 2, mixed, 5, 2, two), ==, STRATA_ERR_ARGUMENT);
+  g_assert_nonnull (strstr (strata_engine_get_error (e), "differs from the first"));
+  g_assert_cmpuint (strata_engine_forward_jobs_set_bytes (e, bases, 2, mixed, 5, 2), ==, 0);
+  base_clear (&base2);
+  g_free (full2);
+
   /* Jobs out of layer order are refused. */
   StrataSuffixJob unsorted[2] = { { 2, 0, NULL, 0 }, { 1, 0, NULL, 0 } };
   g_assert_cmpint (strata_engine_forward_jobs (e, &pre, unsorted, 2, T - 1, ids, 2, two), ==, STRATA_ERR_ARGUMENT);
