@@ -13,6 +13,7 @@ typedef struct {
   StrataAnalysis *a;
   guint units, done;         /* progress: one unit per prompt and step, one for the attention */
   int first_patched;         /* index of the first patched prompt, -1 none */
+  guint patch_steps;         /* prompts of the patching sweep reported done */
 } Run;
 
 static void
@@ -53,14 +54,53 @@ target_for (Run *run, const StrataPrompt *p, StrataTarget *written, GError **err
   return written;
 }
 
-static StrataPatchResult *
-patch_prompt (Run *run, StrataPatchMethod method, const StrataPrompt *p, const StrataTarget *t,
-              const StrataPatchOptions *o, GError **error)
+/* Progress of a set's sweep: one step per prompt done. */
+static void
+patch_progress (guint n_done, gpointer data)
 {
-  if (method == STRATA_PATCH_ATTRIBUTION)
-    return strata_patch_run_attribution (run->e, p, t, o, error);
-  return run->req->patch_naive ? strata_patch_run_naive (run->e, p, t, o, error)
-                               : strata_patch_run (run->e, p, t, o, error);
+  Run *run = data;
+  while (run->patch_steps < n_done) {
+    run->patch_steps++;
+    step (run);
+  }
+}
+
+/* Results of `method` for every request, in order: the fast sweep runs the whole set (prompts
+ * of equal length share passes); the naive loop and attribution patching go prompt by prompt.
+ * Request k is prompt prompt_of[k]; an error names it after `prefix`. */
+static GPtrArray *
+patch_requests (Run *run, StrataPatchMethod method, const StrataPatchRequest *requests, const guint *prompt_of,
+                guint n, const char *prefix, gboolean progress, GError **error)
+{
+  GError *local = NULL;
+  if (method == STRATA_PATCH_EXACT && !run->req->patch_naive) {
+    guint failed;
+    run->patch_steps = 0;
+    GPtrArray *results = strata_patch_run_set (run->e, requests, n, progress ? patch_progress : NULL, run, &failed,
+                                               &local);
+    if (!results && failed == G_MAXUINT)
+      g_propagate_error (error, local);
+    else if (!results)
+      fail_at (error, local, prefix, prompt_of[failed] + 1);
+    return results;
+  }
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  for (guint k = 0; k < n; k++) {
+    if (g_cancellable_set_error_if_cancelled (run->req->cancellable, error))
+      return NULL;
+    const StrataPatchRequest *q = &requests[k];
+    StrataPatchResult *r = method == STRATA_PATCH_ATTRIBUTION
+                               ? strata_patch_run_attribution (run->e, q->prompt, q->target, &q->options, &local)
+                               : strata_patch_run_naive (run->e, q->prompt, q->target, &q->options, &local);
+    if (!r) {
+      fail_at (error, local, prefix, prompt_of[k] + 1);
+      return NULL;
+    }
+    g_ptr_array_add (results, r);
+    if (progress)
+      step (run);
+  }
+  return g_steal_pointer (&results);
 }
 
 static gboolean
@@ -69,15 +109,11 @@ run_patching (Run *run, GError **error)
   const StrataAnalysisRequest *req = run->req;
   StrataAnalysis *a = run->a;
   StrataTarget written = { (char *) req->patch_target, -1 };
-  a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
-  g_autoptr (GPtrArray) exact = req->patch_agreement && req->patch_method != STRATA_PATCH_EXACT
-                                  ? g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free)
-                                  : NULL;
-  gint64 exact_us = 0;
-  gint64 t0 = g_get_monotonic_time ();
-  for (guint i = 0; i < a->prompts->prompts->len; i++) {
-    if (g_cancellable_set_error_if_cancelled (req->cancellable, error))
-      return FALSE;
+  guint n_prompts = a->prompts->prompts->len;
+  g_autofree StrataPatchRequest *requests = g_new (StrataPatchRequest, n_prompts ? n_prompts : 1);
+  g_autofree guint *prompt_of = g_new (guint, n_prompts ? n_prompts : 1);
+  guint n = 0;
+  for (guint i = 0; i < n_prompts; i++) {
     const StrataPrompt *p = a->prompts->prompts->pdata[i];
     const StrataTarget *t = NULL;
     if (p->corrupt_ids || !req->patch_skip_incomplete) {
@@ -96,35 +132,37 @@ run_patching (Run *run, GError **error)
                    i + 1);
       return FALSE;
     }
-    StrataPatchOptions o = req->patch_options;
+    requests[n] = (StrataPatchRequest) { p, t, req->patch_options };
     if (req->patch_metric_by_contrast)
-      o.metric = p->contrast >= 0 ? STRATA_METRIC_LOGIT_DIFF : STRATA_METRIC_PROB;
-    GError *local = NULL;
-    StrataPatchResult *r = patch_prompt (run, req->patch_method, p, t, &o, &local);
-    if (!r)
-      return fail_at (error, local, "prompt %u: ", i + 1);
-    if (exact) {
-      gint64 t1 = g_get_monotonic_time ();
-      StrataPatchResult *x = patch_prompt (run, STRATA_PATCH_EXACT, p, t, &o, &local);
-      if (!x) {
-        strata_patch_result_free (r);
-        return fail_at (error, local, "prompt %u (real patching): ", i + 1);
-      }
-      g_ptr_array_add (exact, x);
-      exact_us += g_get_monotonic_time () - t1;
-    }
+      requests[n].options.metric = p->contrast >= 0 ? STRATA_METRIC_LOGIT_DIFF : STRATA_METRIC_PROB;
+    prompt_of[n++] = i;
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) results = patch_requests (run, req->patch_method, requests, prompt_of, n, "prompt %u: ", TRUE, error);
+  if (!results)
+    return FALSE;
+  gint64 t1 = g_get_monotonic_time ();
+  gboolean compare = req->patch_agreement && req->patch_method != STRATA_PATCH_EXACT;
+  g_autoptr (GPtrArray) exact =
+      compare ? patch_requests (run, STRATA_PATCH_EXACT, requests, prompt_of, n, "prompt %u (real patching): ", FALSE,
+                                error)
+              : NULL;
+  if (compare && !exact)
+    return FALSE;
+  a->patch_results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  for (guint k = 0; k < n; k++) {
+    StrataPatchResult *r = g_steal_pointer (&results->pdata[k]);
     if (r->small_gap && run->report)
       g_ptr_array_add (run->report->warnings,
                        g_strdup_printf ("prompt %u: |M_clean - M_corrupt| = %.3g is tiny; scores are not meaningful",
-                                        i + 1, r->baseline_clean - r->baseline_corrupt));
+                                        prompt_of[k] + 1, r->baseline_clean - r->baseline_corrupt));
     if (run->first_patched < 0)
-      run->first_patched = (int) i;
+      run->first_patched = (int) prompt_of[k];
     g_ptr_array_add (a->patch_results, r);
-    step (run);
   }
   if (run->report) {
-    run->report->patch_seconds = (g_get_monotonic_time () - t0 - exact_us) / 1e6;
-    run->report->exact_seconds = exact_us / 1e6;
+    run->report->patch_seconds = (t1 - t0) / 1e6;
+    run->report->exact_seconds = (g_get_monotonic_time () - t1) / 1e6;
     if (exact)
       run->report->agreement = strata_patch_agreement ((const StrataPatchResult *const *) a->patch_results->pdata,
                                                        (const StrataPatchResult *const *) exact->pdata, exact->len);
@@ -271,7 +309,7 @@ strata_analysis_run (StrataEngine *engine, StrataModel *model, StrataPromptSet *
   }
   guint n = prompts->prompts->len;
   Run run = { engine, model, req, report, a, (req->patch ? n : 0) + (req->lens ? n : 0) + (req->attention ? 1 : 0),
-              0, -1 };
+              0, -1, 0 };
   if (req->cancellable)
     strata_engine_set_abort (engine, _strata_probe_cancelled_cb, req->cancellable);
   gboolean ok = run_all (&run, error);

@@ -24,6 +24,7 @@
 
 typedef struct {
   int layer, pos;   /* where its pass starts; layer -1: no pass, the base run's metric */
+  int prompt;       /* its prompt within the group */
   int map, row, col;
   int n_patches;
   StrataPatch *patches; /* into the sweep's patch list */
@@ -101,54 +102,76 @@ plan_cell (const StrataPatchRuns *runs, const StrataConfig *g, const StrataPatch
     j->layer = -1;
 }
 
-StrataPatchResult *
-strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
-                  const StrataPatchOptions *opts, GError **error)
-{
+/* One prompt of a group: its result (maps filled in as the passes return) and its runs. */
+typedef struct {
+  StrataPatchResult *result;
   StrataPatchRuns runs;
-  g_autoptr (StrataPatchResult) r = _strata_patch_result_new (e, prompt, target, opts, &runs, TRUE, error);
-  if (!r) {
-    _strata_patch_runs_clear (&runs);
-    return NULL;
-  }
+  int32_t ids[2];   /* target and contrast: its logit difference */
+} Sweep;
+
+/* Host bytes of one prompt's runs (StrataPatchRuns with the fast path's base sites). */
+static size_t
+runs_bytes (const StrataConfig *g, int T)
+{
+  size_t C = g->d_model, HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  return ((size_t) g->n_layers * T * (7 * C + 2 * HD + 2 * KD) + 2 * (size_t) T * g->vocab) * sizeof (float);
+}
+
+static void
+set_cell (StrataPatchResult *r, const Job *j, double v)
+{
+  StrataPatchMap *m = r->maps->pdata[j->map];
+  m->metric[j->row * m->cols + j->col] = v;
+  m->score[j->row * m->cols + j->col] = _strata_patch_score (r, v);
+}
+
+/* Every cell of the group's prompts (n, equal length, all or none by logit difference), as
+ * batched passes over all of them. FALSE with the error set. */
+static gboolean
+sweep_group (StrataEngine *e, Sweep *sw, guint n, GError **error)
+{
   const StrataConfig *g = strata_engine_get_config (e);
-  int T = runs.T, V = g->vocab;
+  int T = sw[0].runs.T, V = g->vocab;
   size_t full_per_job = (size_t) T * ((size_t) g->n_heads * T + 2 * (size_t) g->n_heads * g->d_head +
                                       2 * (size_t) g->n_kv_heads * g->d_head);
   guint n_cells = 0;
-  for (guint i = 0; i < r->maps->len; i++)
-    n_cells += ((StrataPatchMap *) r->maps->pdata[i])->rows * ((StrataPatchMap *) r->maps->pdata[i])->cols;
+  for (guint k = 0; k < n; k++)
+    for (guint i = 0; i < sw[k].result->maps->len; i++)
+      n_cells += ((StrataPatchMap *) sw[k].result->maps->pdata[i])->rows *
+                 ((StrataPatchMap *) sw[k].result->maps->pdata[i])->cols;
   g_autofree Job *jobs = g_new0 (Job, n_cells);
   g_autofree StrataPatch *patches = g_new (StrataPatch, (size_t) n_cells * T);
-  guint n = 0;
-  for (guint i = 0; i < r->maps->len; i++) {
-    StrataPatchMap *m = r->maps->pdata[i];
-    for (int row = 0; row < m->rows; row++)
-      for (int col = 0; col < m->cols; col++, n++) {
-        jobs[n] = (Job) { 0, 0, (int) i, row, col, 0, NULL };
-        plan_cell (&runs, g, m, r->answer_pos, &jobs[n], patches + (size_t) n * T);
-      }
+  g_autofree StrataJobBase *bases = g_new (StrataJobBase, n);
+  guint c = 0;
+  for (guint k = 0; k < n; k++) {
+    StrataPatchResult *r = sw[k].result;
+    sw[k].ids[0] = r->target, sw[k].ids[1] = r->contrast;
+    bases[k] = (StrataJobBase) { &sw[k].runs.prefix, r->answer_pos, sw[k].ids };
+    for (guint i = 0; i < r->maps->len; i++) {
+      StrataPatchMap *m = r->maps->pdata[i];
+      for (int row = 0; row < m->rows; row++)
+        for (int col = 0; col < m->cols; col++, c++) {
+          jobs[c] = (Job) { 0, 0, (int) k, (int) i, row, col, 0, NULL };
+          plan_cell (&sw[k].runs, g, m, r->answer_pos, &jobs[c], patches + (size_t) c * T);
+        }
+    }
   }
   qsort (jobs, n_cells, sizeof (Job), job_cmp);
 
   /* Logit difference needs two logits per job; the other metrics all of them. */
-  gboolean two = r->metric == STRATA_METRIC_LOGIT_DIFF;
-  int32_t ids[2] = { r->target, r->contrast };
+  gboolean two = sw[0].result->metric == STRATA_METRIC_LOGIT_DIFF;
   int per_job = two ? 2 : V;
   g_autofree StrataSuffixJob *chunk = g_new (StrataSuffixJob, n_cells);
   g_autofree float *out = NULL;
   size_t out_cap = 0;
-  const float *base_row = runs.base_logits + (size_t) r->answer_pos * V;
   /* Three quarters of it: the host arrays of the sweep (its output, the patch rows on their
    * way up) come on top. */
   size_t budget = strata_engine_memory_free (e) / 4 * 3;
-  gboolean ok = TRUE;
-  for (guint start = 0; start < n_cells && ok;) {
+  for (guint start = 0; start < n_cells;) {
     if (jobs[start].layer < 0) {
-      StrataPatchMap *m = r->maps->pdata[jobs[start].map];
-      double v = _strata_patch_metric (r, base_row, V, runs.base_top1);
-      m->metric[jobs[start].row * m->cols + jobs[start].col] = v;
-      m->score[jobs[start].row * m->cols + jobs[start].col] = _strata_patch_score (r, v);
+      Sweep *s = &sw[jobs[start].prompt];
+      const float *base_row = s->runs.base_logits + (size_t) s->result->answer_pos * V;
+      set_cell (s->result, &jobs[start], _strata_patch_metric (s->result, base_row, V, s->runs.base_top1));
       start++;
       continue;
     }
@@ -158,21 +181,18 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
                                              (end - start + 1) * full_per_job <= MAX_FULL_FLOATS &&
                                              (end - start + 1) * (size_t) per_job <= MAX_LOGIT_FLOATS))) {
       const Job *j = &jobs[end];
-      chunk[end - start] = (StrataSuffixJob) { j->layer, j->pos, j->patches, j->n_patches };
+      chunk[end - start] = (StrataSuffixJob) { j->layer, j->pos, j->patches, j->n_patches, j->prompt };
       rows += (size_t) (T - j->pos);
       end++;
     }
     /* The engine asks between layers; asking between chunks too stops a sweep of many
      * short chunks as soon. */
-    if (!_strata_probe_check_abort (e, error)) {
-      ok = FALSE;
-      break;
-    }
+    if (!_strata_probe_check_abort (e, error))
+      return FALSE;
     /* Halved until its activations fit in what the backend has free (a chunk of one job
      * that does not fit fails in the engine, naming the bytes needed and free). */
-    while (end - start > 1 && strata_engine_forward_jobs_bytes (e, &runs.prefix, chunk, (int) (end - start),
-                                                                r->answer_pos, two ? ids : NULL, two ? 2 : 0)
-                                  > budget)
+    while (end - start > 1 &&
+           strata_engine_forward_jobs_set_bytes (e, bases, (int) n, chunk, (int) (end - start), two ? 2 : 0) > budget)
       end = start + (end - start) / 2;
     int B = (int) (end - start);
     if ((size_t) B * per_job > out_cap) {
@@ -180,24 +200,109 @@ strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarge
       g_free (out);
       out = g_new (float, out_cap);
     }
-    StrataStatus st = strata_engine_forward_jobs (e, &runs.prefix, chunk, B, r->answer_pos, two ? ids : NULL,
-                                                  two ? 2 : 0, out);
-    if (st != STRATA_OK) {
-      ok = _strata_probe_pass_failed (e, st, "patched pass failed", error);
-      break;
-    }
+    StrataStatus st = strata_engine_forward_jobs_set (e, bases, (int) n, chunk, B, two ? 2 : 0, out);
+    if (st != STRATA_OK)
+      return _strata_probe_pass_failed (e, st, "patched pass failed", error);
     for (int b = 0; b < B; b++) {
       const Job *j = &jobs[start + b];
-      StrataPatchMap *m = r->maps->pdata[j->map];
+      Sweep *s = &sw[j->prompt];
       const float *row = out + (size_t) b * per_job;
-      double v = two ? (double) row[0] - row[1] : _strata_patch_metric (r, row, V, runs.base_top1);
-      m->metric[j->row * m->cols + j->col] = v;
-      m->score[j->row * m->cols + j->col] = _strata_patch_score (r, v);
+      set_cell (s->result, j, two ? (double) row[0] - row[1] : _strata_patch_metric (s->result, row, V, s->runs.base_top1));
     }
     start = end;
   }
-  _strata_patch_runs_clear (&runs);
-  return ok ? g_steal_pointer (&r) : NULL;
+  return TRUE;
+}
+
+/* A request's place in the order of groups: by length, then logit difference or not. */
+typedef struct {
+  guint len;
+  int logit_diff;
+  guint index;
+} Order;
+
+static int
+order_cmp (const void *a, const void *b)
+{
+  const Order *x = a, *y = b;
+  if (x->len != y->len)
+    return x->len < y->len ? -1 : 1;
+  if (x->logit_diff != y->logit_diff)
+    return x->logit_diff - y->logit_diff;
+  return x->index < y->index ? -1 : x->index > y->index; /* the caller's order within a group */
+}
+
+GPtrArray *
+strata_patch_run_set (StrataEngine *e, const StrataPatchRequest *requests, guint n, StrataPatchProgress progress,
+                      gpointer data, guint *failed, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (e);
+  g_autofree Order *order = g_new (Order, n ? n : 1);
+  for (guint i = 0; i < n; i++)
+    order[i] = (Order) { requests[i].prompt->ids->len, requests[i].options.metric == STRATA_METRIC_LOGIT_DIFF, i };
+  qsort (order, n, sizeof *order, order_cmp);
+  g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
+  g_ptr_array_set_size (results, (gint) n);
+  g_autofree Sweep *sw = g_new0 (Sweep, n ? n : 1);
+  guint done = 0;
+  *failed = G_MAXUINT;
+  for (guint start = 0; start < n;) {
+    /* A group: equal keys, up to STRATA_PATCH_GROUP_BYTES of runs (at least one prompt). */
+    guint end = start;
+    size_t bytes = 0, each = runs_bytes (g, (int) order[start].len);
+    while (end < n && order[end].len == order[start].len && order[end].logit_diff == order[start].logit_diff &&
+           (end == start || bytes + each <= STRATA_PATCH_GROUP_BYTES))
+      bytes += each, end++;
+    guint m = end - start;
+    gboolean ok = TRUE;
+    guint made = 0;
+    for (; made < m && ok; made++) {
+      const StrataPatchRequest *q = &requests[order[start + made].index];
+      if (!(sw[made].result = _strata_patch_result_prepare (e, q->prompt, q->target, &q->options, error))) {
+        *failed = order[start + made].index;
+        ok = FALSE;
+      }
+    }
+    if (ok) {
+      *failed = m == 1 ? order[start].index : G_MAXUINT;
+      g_autofree const GArray **base_ids = g_new (const GArray *, m), **src_ids = g_new (const GArray *, m);
+      g_autofree StrataPatchRuns *runs = g_new (StrataPatchRuns, m);
+      for (guint k = 0; k < m; k++)
+        base_ids[k] = _strata_patch_base_ids (sw[k].result), src_ids[k] = _strata_patch_source_ids (sw[k].result);
+      ok = _strata_patch_runs_init_set (runs, m, e, base_ids, src_ids, TRUE, error);
+      for (guint k = 0; k < m; k++) {
+        sw[k].runs = runs[k];
+        if (ok)
+          _strata_patch_result_set_baselines (sw[k].result, &sw[k].runs, g->vocab);
+      }
+      ok = ok && sweep_group (e, sw, m, error);
+    }
+    for (guint k = 0; k < made; k++) {
+      if (ok)
+        results->pdata[order[start + k].index] = g_steal_pointer (&sw[k].result);
+      strata_patch_result_free (sw[k].result);
+      _strata_patch_runs_clear (&sw[k].runs);
+      sw[k] = (Sweep) { 0 };
+    }
+    if (!ok)
+      return NULL;
+    done += end - start;
+    if (progress)
+      progress (done, data);
+    start = end;
+  }
+  *failed = G_MAXUINT;
+  return g_steal_pointer (&results);
+}
+
+StrataPatchResult *
+strata_patch_run (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
+                  const StrataPatchOptions *opts, GError **error)
+{
+  StrataPatchRequest one = { prompt, target, *opts };
+  guint failed;
+  g_autoptr (GPtrArray) results = strata_patch_run_set (e, &one, 1, NULL, NULL, &failed, error);
+  return results ? g_steal_pointer (&results->pdata[0]) : NULL;
 }
 
 void

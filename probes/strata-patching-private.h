@@ -22,7 +22,21 @@ typedef struct {
 
 gboolean _strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *base_ids,
                                   const GArray *src_ids, gboolean need_prefix, GError **error);
+/* The same for n prompts of equal length (runs[k] for base_ids[k], src_ids[k]), each run one
+ * pass over all n. */
+gboolean _strata_patch_runs_init_set (StrataPatchRuns *runs, guint n, StrataEngine *e, const GArray *const *base_ids,
+                                      const GArray *const *src_ids, gboolean need_prefix, GError **error);
 void _strata_patch_runs_clear (StrataPatchRuns *runs);
+/* A result with its maps (zero) and settings, the inputs checked; no run yet. */
+StrataPatchResult *_strata_patch_result_prepare (StrataEngine *e, const StrataPrompt *prompt,
+                                                 const StrataTarget *target, const StrataPatchOptions *o,
+                                                 GError **error);
+/* The ids of its base run (the one patched: corrupted when denoising) and of its source run. */
+const GArray *_strata_patch_base_ids (const StrataPatchResult *r);
+const GArray *_strata_patch_source_ids (const StrataPatchResult *r);
+/* Its unpatched metrics from its runs (and runs->base_top1). */
+void _strata_patch_result_set_baselines (StrataPatchResult *r, StrataPatchRuns *runs, int V);
+/* All three: prepared, its runs made (runs is cleared by the caller on every path), baselines. */
 StrataPatchResult *_strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt,
                                              const StrataTarget *target, const StrataPatchOptions *o,
                                              StrataPatchRuns *runs, gboolean need_prefix, GError **error);

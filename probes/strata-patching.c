@@ -185,70 +185,129 @@ _strata_patch_runs_clear (StrataPatchRuns *runs)
   g_free (runs->layers);
 }
 
-static gboolean
-forward (StrataEngine *e, const GArray *ids, StrataCache *caches, int n, float *logits, GError **error)
+/* A site a run caches at every layer into each prompt's (L, T, w) array runs[k].<field>. */
+typedef struct {
+  StrataSite site;
+  size_t w;
+  size_t field; /* offsetof (StrataPatchRuns, <array>) */
+} RunSite;
+
+static float **
+run_array (StrataPatchRuns *runs, size_t field)
 {
-  StrataHooks hooks = { caches, n, NULL, 0 };
-  StrataStatus st = strata_engine_forward (e, (const int32_t *) ids->data, 1, (int) ids->len, &hooks, logits);
-  return st == STRATA_OK || _strata_probe_pass_failed (e, st, "forward pass failed", error);
+  return (float **) ((char *) runs + field);
 }
 
-/* The two unpatched runs: the source (activations to patch in) and the base (the run that is
- * patched; its residuals and keys/values are what the fast path reuses). */
-gboolean
-_strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *base_ids,
-                         const GArray *src_ids, gboolean need_prefix, GError **error)
+/* One pass of n sequences (ids[k], all of runs[0].T tokens) caching `sites` at every layer
+ * into each prompt's own arrays and the logits into its (T, V) array at `logits_field`
+ * (allocated here). A pass of several goes through one staging copy of its caches, laid out as
+ * the engine writes them ((n, T, w) per site and layer). */
+static gboolean
+run_set (StrataEngine *e, StrataPatchRuns *runs, guint n, const GArray *const *ids, const RunSite *sites,
+         int n_sites, size_t logits_field, GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (e);
-  int L = g->n_layers, T = (int) base_ids->len, C = g->d_model;
-  size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
-  memset (runs, 0, sizeof *runs);
-  runs->T = T;
-  runs->src_resid = g_new (float, (size_t) L * T * C);
-  runs->src_attn = g_new (float, (size_t) L * T * C);
-  runs->src_mlp = g_new (float, (size_t) L * T * C);
-  runs->src_z = g_new (float, (size_t) L * T * HD);
-  runs->src_logits = g_new (float, (size_t) T * g->vocab);
-  runs->base_logits = g_new (float, (size_t) T * g->vocab);
-  g_autofree StrataCache *caches = g_new (StrataCache, 4 * L);
-  for (int l = 0; l < L; l++) {
-    caches[4 * l] = (StrataCache) { STRATA_SITE_RESID_PRE, l, runs->src_resid + (size_t) l * T * C };
-    caches[4 * l + 1] = (StrataCache) { STRATA_SITE_ATTN_OUT, l, runs->src_attn + (size_t) l * T * C };
-    caches[4 * l + 2] = (StrataCache) { STRATA_SITE_MLP_OUT, l, runs->src_mlp + (size_t) l * T * C };
-    caches[4 * l + 3] = (StrataCache) { STRATA_SITE_ATTN_Z, l, runs->src_z + (size_t) l * T * HD };
+  int L = g->n_layers, T = runs[0].T;
+  size_t V = g->vocab, floats = (size_t) T * V;
+  for (guint k = 0; k < n; k++) {
+    *run_array (&runs[k], logits_field) = g_new (float, (size_t) T * V);
+    for (int s = 0; s < n_sites; s++)
+      *run_array (&runs[k], sites[s].field) = g_new (float, (size_t) L * T * sites[s].w);
   }
-  if (!forward (e, src_ids, caches, 4 * L, runs->src_logits, error))
+  for (int s = 0; s < n_sites; s++)
+    floats += (size_t) L * T * sites[s].w;
+  g_autofree float *staging = n > 1 ? g_try_new (float, floats * n) : NULL;
+  if (n > 1 && !staging) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "cannot allocate %zu bytes for the unpatched runs of %u prompts", floats * n * sizeof (float), n);
     return FALSE;
-  if (!need_prefix)
-    return forward (e, base_ids, NULL, 0, runs->base_logits, error);
+  }
+  g_autofree StrataCache *caches = g_new (StrataCache, (gsize) MAX (1, n_sites * L));
+  g_autofree int32_t *tokens = g_new (int32_t, (gsize) n * T);
+  float *at = staging ? staging + (size_t) T * V * n : NULL;
+  for (int s = 0; s < n_sites; s++)
+    for (int l = 0; l < L; l++) {
+      size_t plane = (size_t) T * sites[s].w;
+      caches[s * L + l] = (StrataCache) { sites[s].site, l, at ? at : *run_array (&runs[0], sites[s].field) + l * plane };
+      at = at ? at + plane * n : NULL;
+    }
+  for (guint k = 0; k < n; k++)
+    memcpy (tokens + (size_t) k * T, ids[k]->data, (size_t) T * sizeof (int32_t));
+  StrataHooks hooks = { caches, n_sites * L, NULL, 0 };
+  StrataStatus st = strata_engine_forward (e, tokens, (int) n, T, &hooks,
+                                           staging ? staging : *run_array (&runs[0], logits_field));
+  if (st != STRATA_OK)
+    return _strata_probe_pass_failed (e, st, "forward pass failed", error);
+  for (guint k = 0; staging && k < n; k++) {
+    memcpy (*run_array (&runs[k], logits_field), staging + (size_t) k * T * V, (size_t) T * V * sizeof (float));
+    for (int s = 0; s < n_sites; s++)
+      for (int l = 0; l < L; l++) {
+        size_t plane = (size_t) T * sites[s].w;
+        memcpy (*run_array (&runs[k], sites[s].field) + l * plane, caches[s * L + l].dst + k * plane,
+                plane * sizeof (float));
+      }
+  }
+  return TRUE;
+}
+
+/* The two unpatched runs of n prompts of equal length, each run as one pass over the n
+ * prompts: the sources (activations to patch in) and the bases (the runs that are patched;
+ * their residuals and keys/values are what the fast path reuses). */
+gboolean
+_strata_patch_runs_init_set (StrataPatchRuns *runs, guint n, StrataEngine *e, const GArray *const *base_ids,
+                             const GArray *const *src_ids, gboolean need_prefix, GError **error)
+{
+  const StrataConfig *g = strata_engine_get_config (e);
+  int L = g->n_layers, T = (int) base_ids[0]->len;
+  size_t C = g->d_model, HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
+  for (guint k = 0; k < n; k++)
+    runs[k] = (StrataPatchRuns) { .T = T };
+  const RunSite src[] = {
+    { STRATA_SITE_RESID_PRE, C, G_STRUCT_OFFSET (StrataPatchRuns, src_resid) },
+    { STRATA_SITE_ATTN_OUT, C, G_STRUCT_OFFSET (StrataPatchRuns, src_attn) },
+    { STRATA_SITE_MLP_OUT, C, G_STRUCT_OFFSET (StrataPatchRuns, src_mlp) },
+    { STRATA_SITE_ATTN_Z, HD, G_STRUCT_OFFSET (StrataPatchRuns, src_z) },
+  };
+  if (!run_set (e, runs, n, src_ids, src, G_N_ELEMENTS (src), G_STRUCT_OFFSET (StrataPatchRuns, src_logits), error))
+    return FALSE;
   /* The base run at every site the fast path reuses (resid_pre, keys and values, and what a
    * one-row first block takes as it was: StrataPrefix) or compares patches with (hook_z,
    * hook_mlp_out: changes_nothing in strata-patching-fast.c). */
-  gboolean has_mid = strata_site_exists (g, STRATA_SITE_RESID_MID);
-  struct { StrataSite site; float **dst; size_t w; const float *const **slot; } sites[] = {
-    { STRATA_SITE_RESID_PRE, &runs->base_resid, C, &runs->prefix.resid_pre },
-    { STRATA_SITE_ATTN_K, &runs->base_k, KD, &runs->prefix.k },
-    { STRATA_SITE_ATTN_V, &runs->base_v, KD, &runs->prefix.v },
-    { STRATA_SITE_ATTN_OUT, &runs->base_attn, C, &runs->prefix.attn_out },
-    { STRATA_SITE_ATTN_Z, &runs->base_z, HD, NULL },
-    { STRATA_SITE_MLP_OUT, &runs->base_mlp, C, NULL },
-    { STRATA_SITE_RESID_MID, &runs->base_mid, C, &runs->prefix.resid_mid },
+  const RunSite base[] = {
+    { STRATA_SITE_RESID_PRE, C, G_STRUCT_OFFSET (StrataPatchRuns, base_resid) },
+    { STRATA_SITE_ATTN_K, KD, G_STRUCT_OFFSET (StrataPatchRuns, base_k) },
+    { STRATA_SITE_ATTN_V, KD, G_STRUCT_OFFSET (StrataPatchRuns, base_v) },
+    { STRATA_SITE_ATTN_OUT, C, G_STRUCT_OFFSET (StrataPatchRuns, base_attn) },
+    { STRATA_SITE_ATTN_Z, HD, G_STRUCT_OFFSET (StrataPatchRuns, base_z) },
+    { STRATA_SITE_MLP_OUT, C, G_STRUCT_OFFSET (StrataPatchRuns, base_mlp) },
+    { STRATA_SITE_RESID_MID, C, G_STRUCT_OFFSET (StrataPatchRuns, base_mid) },
   };
-  int n_sites = has_mid ? G_N_ELEMENTS (sites) : G_N_ELEMENTS (sites) - 1;
-  g_autofree StrataCache *base_caches = g_new (StrataCache, (gsize) n_sites * L);
-  runs->layers = g_new (const float *, (gsize) n_sites * L);
-  runs->prefix.T = T;
-  for (int s = 0; s < n_sites; s++) {
-    *sites[s].dst = g_new (float, (size_t) L * T * sites[s].w);
-    if (sites[s].slot)
-      *sites[s].slot = runs->layers + (gsize) s * L;
-    for (int l = 0; l < L; l++) {
-      float *at = *sites[s].dst + (size_t) l * T * sites[s].w;
-      runs->layers[(gsize) s * L + l] = at;
-      base_caches[(gsize) s * L + l] = (StrataCache) { sites[s].site, l, at };
+  int n_base = !need_prefix ? 0 : strata_site_exists (g, STRATA_SITE_RESID_MID) ? G_N_ELEMENTS (base)
+                                                                                : G_N_ELEMENTS (base) - 1;
+  if (!run_set (e, runs, n, base_ids, base, n_base, G_STRUCT_OFFSET (StrataPatchRuns, base_logits), error))
+    return FALSE;
+  for (guint k = 0; need_prefix && k < n; k++) {
+    StrataPatchRuns *r = &runs[k];
+    const float *const **slots[] = { &r->prefix.resid_pre, &r->prefix.k, &r->prefix.v, &r->prefix.attn_out,
+                                     &r->prefix.resid_mid };
+    const float *arrays[] = { r->base_resid, r->base_k, r->base_v, r->base_attn, r->base_mid };
+    size_t w[] = { C, KD, KD, C, C };
+    r->layers = g_new (const float *, G_N_ELEMENTS (slots) * (gsize) L);
+    r->prefix.T = T;
+    for (gsize s = 0; s < G_N_ELEMENTS (slots); s++) {
+      for (int l = 0; arrays[s] && l < L; l++)
+        r->layers[s * L + l] = arrays[s] + (size_t) l * T * w[s];
+      *slots[s] = arrays[s] ? r->layers + s * L : NULL;
     }
   }
-  return forward (e, base_ids, base_caches, n_sites * L, runs->base_logits, error);
+  return TRUE;
+}
+
+gboolean
+_strata_patch_runs_init (StrataPatchRuns *runs, StrataEngine *e, const GArray *base_ids, const GArray *src_ids,
+                         gboolean need_prefix, GError **error)
+{
+  return _strata_patch_runs_init_set (runs, 1, e, &base_ids, &src_ids, need_prefix, error);
 }
 
 /* The patches of cell (row, col) of a map, written into `out` for copy `batch`; returns how
@@ -288,16 +347,14 @@ _strata_patch_cell (const StrataPatchRuns *runs, const StrataConfig *g, StrataPa
 }
 
 StrataPatchResult *
-_strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
-                          const StrataPatchOptions *o, StrataPatchRuns *runs, gboolean need_prefix,
-                          GError **error)
+_strata_patch_result_prepare (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
+                              const StrataPatchOptions *o, GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (e);
-  memset (runs, 0, sizeof *runs); /* the caller clears it on every path */
   if (!check_inputs (g, prompt, target, o, error))
     return NULL;
-  g_autoptr (StrataPatchResult) r = g_new0 (StrataPatchResult, 1);
-  int T = (int) prompt->ids->len, V = g->vocab;
+  StrataPatchResult *r = g_new0 (StrataPatchResult, 1);
+  int T = (int) prompt->ids->len;
   r->direction = o->direction;
   r->metric = o->metric;
   r->target_name = g_strdup (target->name);
@@ -306,18 +363,6 @@ _strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const Str
   r->clean_ids = g_array_copy (prompt->ids);
   r->corrupt_ids = g_array_copy (prompt->corrupt_ids);
   r->answer_pos = T - 1;
-  gboolean denoise = o->direction == STRATA_PATCH_DENOISE;
-  if (!_strata_patch_runs_init (runs, e, denoise ? r->corrupt_ids : r->clean_ids,
-                                denoise ? r->clean_ids : r->corrupt_ids, need_prefix, error))
-    return NULL;
-  const float *base_row = runs->base_logits + (size_t) r->answer_pos * V;
-  const float *src_row = runs->src_logits + (size_t) r->answer_pos * V;
-  runs->base_top1 = argmax (base_row, V);
-  double m_base = _strata_patch_metric (r, base_row, V, runs->base_top1);
-  double m_src = _strata_patch_metric (r, src_row, V, runs->base_top1);
-  r->baseline_clean = denoise ? m_src : m_base;
-  r->baseline_corrupt = denoise ? m_base : m_src;
-  r->small_gap = r->metric != STRATA_METRIC_TOP1_CHANGE && fabs (r->baseline_clean - r->baseline_corrupt) < 1e-3;
   r->maps = g_ptr_array_new_with_free_func (strata_patch_map_free);
   for (int i = 0; i < o->n_sites; i++) {
     StrataPatchMap *m = g_new0 (StrataPatchMap, 1);
@@ -330,6 +375,46 @@ _strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const Str
     m->score = g_new0 (double, (size_t) m->rows * m->cols);
     g_ptr_array_add (r->maps, m);
   }
+  return r;
+}
+
+const GArray *
+_strata_patch_base_ids (const StrataPatchResult *r)
+{
+  return r->direction == STRATA_PATCH_DENOISE ? r->corrupt_ids : r->clean_ids;
+}
+
+const GArray *
+_strata_patch_source_ids (const StrataPatchResult *r)
+{
+  return r->direction == STRATA_PATCH_DENOISE ? r->clean_ids : r->corrupt_ids;
+}
+
+void
+_strata_patch_result_set_baselines (StrataPatchResult *r, StrataPatchRuns *runs, int V)
+{
+  gboolean denoise = r->direction == STRATA_PATCH_DENOISE;
+  const float *base_row = runs->base_logits + (size_t) r->answer_pos * V;
+  const float *src_row = runs->src_logits + (size_t) r->answer_pos * V;
+  runs->base_top1 = argmax (base_row, V);
+  double m_base = _strata_patch_metric (r, base_row, V, runs->base_top1);
+  double m_src = _strata_patch_metric (r, src_row, V, runs->base_top1);
+  r->baseline_clean = denoise ? m_src : m_base;
+  r->baseline_corrupt = denoise ? m_base : m_src;
+  r->small_gap = r->metric != STRATA_METRIC_TOP1_CHANGE && fabs (r->baseline_clean - r->baseline_corrupt) < 1e-3;
+}
+
+StrataPatchResult *
+_strata_patch_result_new (StrataEngine *e, const StrataPrompt *prompt, const StrataTarget *target,
+                          const StrataPatchOptions *o, StrataPatchRuns *runs, gboolean need_prefix,
+                          GError **error)
+{
+  memset (runs, 0, sizeof *runs); /* the caller clears it on every path */
+  g_autoptr (StrataPatchResult) r = _strata_patch_result_prepare (e, prompt, target, o, error);
+  if (!r || !_strata_patch_runs_init (runs, e, _strata_patch_base_ids (r), _strata_patch_source_ids (r), need_prefix,
+                                      error))
+    return NULL;
+  _strata_patch_result_set_baselines (r, runs, strata_engine_get_config (e)->vocab);
   return g_steal_pointer (&r);
 }
 

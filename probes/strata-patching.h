@@ -100,6 +100,29 @@ typedef struct {
 StrataPatchResult *strata_patch_run (StrataEngine *engine, const StrataPrompt *prompt,
                                      const StrataTarget *target, const StrataPatchOptions *opts,
                                      GError **error);
+/* One prompt of strata_patch_run_set(). */
+typedef struct {
+  const StrataPrompt *prompt;
+  const StrataTarget *target;
+  StrataPatchOptions options;
+} StrataPatchRequest;
+
+/* Called after each group of prompts with the number of results done so far. */
+typedef void (*StrataPatchProgress) (guint n_done, gpointer data);
+
+/* Host bytes of prompts' unpatched runs a set's sweep holds at once (each prompt's residual
+ * stream, keys, values and site outputs, both runs' logits); a larger prompt runs alone. */
+#define STRATA_PATCH_GROUP_BYTES ((size_t) 256 << 20)
+
+/* The fast sweep of many prompts: prompts of equal length, all or none scored by a logit
+ * difference, are swept together (their cells batched into shared passes, up to
+ * STRATA_PATCH_GROUP_BYTES of runs at once), so short prompts fill products a prompt alone
+ * leaves small. Results in the order of `requests`, each equal to strata_patch_run() of its
+ * prompt up to the rounding of products over a different number of rows. On failure NULL,
+ * with *failed the index of the request it concerns, G_MAXUINT when it concerns a pass of
+ * several prompts. */
+GPtrArray *strata_patch_run_set (StrataEngine *engine, const StrataPatchRequest *requests, guint n,
+                                 StrataPatchProgress progress, gpointer data, guint *failed, GError **error);
 /* The obvious alternative: one full forward pass per patch. Same numbers; for the
  * benchmark and as the test oracle. */
 StrataPatchResult *strata_patch_run_naive (StrataEngine *engine, const StrataPrompt *prompt,

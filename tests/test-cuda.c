@@ -19,6 +19,7 @@
 #include "strata-engine.h"
 #include "strata-lens.h"
 #include "strata-model.h"
+#include "strata-patching.h"
 
 #define GUARD 64          /* floats after every buffer */
 #define GUARD_VALUE 1.5e30f /* no op computes this from inputs in [-2, 2] */
@@ -774,6 +775,53 @@ test_lens_prompt_set (void)
   strata_engine_free (ec);
 }
 
+/* The patching sweep of the two-hop prompt set in shared passes (strata_patch_run_set: 100
+ * prompts' cells batched together, every patch site, logit difference read as two logits) on
+ * the device against the CPU: every metric and score within 1e-4 relative. */
+static void
+test_patch_prompt_set (void)
+{
+  if (!need_device ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StrataModel) model = open_data_model ("twohop/cot-3000");
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "twohop", "prompts-trimmed.jsonl", NULL);
+  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, model, &error);
+  g_assert_no_error (error);
+  static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
+                                           STRATA_PATCH_HEAD, STRATA_PATCH_HEAD_AT };
+  guint n = set->prompts->len;
+  g_autofree StrataPatchRequest *req = g_new (StrataPatchRequest, n);
+  for (guint i = 0; i < n; i++) {
+    const StrataPrompt *p = set->prompts->pdata[i];
+    req[i] = (StrataPatchRequest) { p, &g_array_index (p->targets, StrataTarget, 1),
+                                    { sites, G_N_ELEMENTS (sites), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 } };
+  }
+  StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model), *ed = engine_or_fail (dev, model);
+  guint failed;
+  g_autoptr (GPtrArray) want = strata_patch_run_set (ec, req, n, NULL, NULL, &failed, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) got = strata_patch_run_set (ed, req, n, NULL, NULL, &failed, &error);
+  if (!got)
+    g_test_message ("%s", error->message);
+  g_assert_no_error (error);
+  double worst = 0;
+  for (guint i = 0; i < n; i++) {
+    const StrataPatchResult *a = want->pdata[i], *b = got->pdata[i];
+    g_assert_cmpuint (a->maps->len, ==, b->maps->len);
+    for (guint k = 0; k < a->maps->len; k++) {
+      const StrataPatchMap *x = a->maps->pdata[k], *y = b->maps->pdata[k];
+      for (int c = 0; c < x->rows * x->cols; c++)
+        worst = MAX (worst, MAX (fabs (x->metric[c] - y->metric[c]) / MAX (1.0, fabs (x->metric[c])),
+                                 fabs (x->score[c] - y->score[c]) / MAX (1.0, fabs (x->score[c]))));
+    }
+  }
+  g_test_message ("patching over %u prompts in shared passes: max relative difference %.2e", n, worst);
+  g_assert_cmpfloat (worst, <=, 1e-4);
+  strata_engine_free (ed);
+  strata_engine_free (ec);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -805,6 +853,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/cuda/suffix-jobs/gemma2-window", "golden/gemma2-window", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/olmo2-postnorm", "golden/olmo2-postnorm", test_suffix_jobs);
   g_test_add_func ("/cuda/lens/prompt-set", test_lens_prompt_set);
+  g_test_add_func ("/cuda/patch/prompt-set", test_patch_prompt_set);
   g_test_add_data_func ("/cuda/decode/gpt2", "golden/gpt2", test_decode);
   g_test_add_data_func ("/cuda/decode/neox", "golden/neox", test_decode);
   g_test_add_data_func ("/cuda/decode/gemma2-window", "golden/gemma2-window", test_decode);

@@ -341,6 +341,88 @@ test_errors (void)
   strata_engine_free (e);
 }
 
+static void
+count_progress (guint n_done, gpointer data)
+{
+  guint *seen = data;
+  g_assert_cmpuint (n_done, >, *seen); /* once per group, growing */
+  *seen = n_done;
+}
+
+/* A prompt set swept together (strata_patch_run_set) on a golden checkpoint: prompts of three
+ * lengths, logit difference, probability and top-1 change, denoising and noising, different
+ * sites; each result equals the naive loop over that prompt alone (a full forward per patch),
+ * in the caller's order. A prompt that cannot be patched fails the set with its index. */
+static void
+test_set (gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename ("golden", (const char *) data, NULL);
+  g_autoptr (StrataModel) m = probe_open (dir);
+  StrataEngine *e = probe_engine (m);
+  int V = m->weights->cfg.vocab;
+  enum { N = 7 };
+  static const int lengths[N] = { 6, 4, 6, 6, 9, 4, 6 };
+  static const StrataPatchMetric metrics[N] = { STRATA_METRIC_LOGIT_DIFF, STRATA_METRIC_LOGIT_DIFF,
+                                                STRATA_METRIC_PROB, STRATA_METRIC_LOGIT_DIFF,
+                                                STRATA_METRIC_LOGIT_DIFF, STRATA_METRIC_TOP1_CHANGE,
+                                                STRATA_METRIC_LOGIT_DIFF };
+  static const StrataPatchSite some[] = { STRATA_PATCH_MLP_OUT, STRATA_PATCH_HEAD };
+  StrataPrompt prompts[N];
+  StrataTarget targets[N];
+  StrataPatchRequest req[N];
+  guint32 state = 77;
+  for (int i = 0; i < N; i++) {
+    prompts[i] = (StrataPrompt) { 0 };
+    prompts[i].ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+    prompts[i].corrupt_ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+    for (int q = 0; q < lengths[i]; q++) {
+      state = state * 1664525u + 1013904223u;
+      int32_t id = (int32_t) ((state >> 8) % (guint32) V), other = (id + 1 + q) % V;
+      int32_t corrupt = q == 1 || q == lengths[i] - 2 ? other : id;
+      g_array_append_val (prompts[i].ids, id);
+      g_array_append_val (prompts[i].corrupt_ids, corrupt);
+    }
+    targets[i] = (StrataTarget) { (char *) "t", (int32_t) ((state >> 4) % (guint32) V) };
+    prompts[i].contrast = (targets[i].id + 3) % V;
+    req[i] = (StrataPatchRequest) { &prompts[i], &targets[i],
+                                    { all_sites, G_N_ELEMENTS (all_sites), STRATA_PATCH_DENOISE, metrics[i], -1 } };
+  }
+  req[3].options.direction = STRATA_PATCH_NOISE;
+  req[6].options = (StrataPatchOptions) { some, G_N_ELEMENTS (some), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
+  g_autoptr (GError) error = NULL;
+  guint failed = 0, seen = 0;
+  g_autoptr (GPtrArray) set = strata_patch_run_set (e, req, N, count_progress, &seen, &failed, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (set->len, ==, N);
+  g_assert_cmpuint (seen, ==, N);
+  double worst = 0;
+  for (int i = 0; i < N; i++) {
+    const StrataPatchResult *r = set->pdata[i];
+    g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, &prompts[i], &targets[i], &req[i].options, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (r->metric, ==, metrics[i]);
+    g_assert_cmpint (r->direction, ==, req[i].options.direction);
+    g_assert_cmpuint (r->clean_ids->len, ==, (guint) lengths[i]);
+    /* The unpatched runs of a group are one pass over its prompts: rounding may differ. */
+    g_assert_cmpfloat (fabs (r->baseline_clean - naive->baseline_clean), <=, 1e-5 * MAX (1.0, fabs (naive->baseline_clean)));
+    g_assert_cmpfloat (fabs (r->baseline_corrupt - naive->baseline_corrupt), <=,
+                       1e-5 * MAX (1.0, fabs (naive->baseline_corrupt)));
+    worst = MAX (worst, compare (r, naive));
+  }
+  g_test_message ("%s: %d prompts swept together vs the naive loop, largest relative difference %.3g",
+                  (const char *) data, N, worst);
+  g_assert_cmpfloat (worst, <=, 1e-5);
+
+  /* A prompt whose corrupted input has another length: the set fails naming it. */
+  g_array_set_size (prompts[4].corrupt_ids, 3);
+  g_assert_null (strata_patch_run_set (e, req, N, NULL, NULL, &failed, &error));
+  g_assert_cmpuint (failed, ==, 4);
+  g_assert_nonnull (strstr (error->message, "differ in length"));
+  for (int i = 0; i < N; i++)
+    g_array_unref (prompts[i].ids), g_array_unref (prompts[i].corrupt_ids);
+  strata_engine_free (e);
+}
+
 /* Bit-identical maps: the same engine after a cancelled sweep computes what it did before. */
 static void
 assert_same_maps (const StrataPatchResult *a, const StrataPatchResult *b)
@@ -488,6 +570,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/probes/patching/olmo2-postnorm", "olmo2-postnorm", sweep_golden);
   g_test_add_data_func ("/probes/patching/qwen3-qknorm", "qwen3-qknorm", sweep_golden);
   g_test_add_data_func ("/probes/patching/phi3-fused", "phi3-fused", sweep_golden);
+  g_test_add_data_func ("/probes/patching/set/gpt2", "gpt2", test_set);
+  g_test_add_data_func ("/probes/patching/set/llama-gqa", "llama-gqa", test_set);
+  g_test_add_data_func ("/probes/patching/set/gemma2-window", "gemma2-window", test_set);
   g_test_add_func ("/probes/patching/errors", test_errors);
   g_test_add_data_func ("/probes/patching/cancel/fast", GINT_TO_POINTER (FALSE), test_cancel);
   g_test_add_data_func ("/probes/patching/cancel/naive", GINT_TO_POINTER (TRUE), test_cancel);
