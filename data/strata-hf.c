@@ -8,6 +8,9 @@
  * order, recorded as STRATA_ROPE_HALF and never permuted. */
 #include <json-glib/json-glib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 #include "strata-data-error.h"
 #include "strata-model-private.h"
@@ -125,17 +128,38 @@ store_rows (StrataMat *dst, const float *src, guint64 row0, guint64 rows, guint6
 
 /* dst[o][i] = src[i][col0 + o] for o < out, i < in: src is little-endian F32 bytes of rows
  * `stride` floats long, at any alignment (a file's own bytes). A transpose in tiles, so that
- * reads and writes both stay in cache. */
+ * reads and writes both stay in cache; with SSE, 4x4 blocks of a tile move as four vectors
+ * (GPT-2 small's 340 MB of Conv1D weights: 0.47 s one float at a time on this machine). */
 static void
 transpose_tiles (float *dst, const void *src, guint64 in, guint64 out, guint64 stride, guint64 col0)
 {
   enum { TILE = 32 };
   const char *bytes = src;
   for (guint64 i0 = 0; i0 < in; i0 += TILE)
-    for (guint64 o0 = 0; o0 < out; o0 += TILE)
-      for (guint64 i = i0; i < MIN (i0 + TILE, in); i++)
-        for (guint64 o = o0; o < MIN (o0 + TILE, out); o++)
+    for (guint64 o0 = 0; o0 < out; o0 += TILE) {
+      guint64 i_end = MIN (i0 + TILE, in), o_end = MIN (o0 + TILE, out), i = i0;
+#ifdef __SSE2__
+      for (; i + 4 <= i_end; i += 4) {
+        guint64 o = o0;
+        for (; o + 4 <= o_end; o += 4) {
+          const float *at = (const float *) (bytes + (i * stride + col0 + o) * sizeof (float));
+          __m128 r0 = _mm_loadu_ps (at), r1 = _mm_loadu_ps (at + stride), r2 = _mm_loadu_ps (at + 2 * stride);
+          __m128 r3 = _mm_loadu_ps (at + 3 * stride);
+          _MM_TRANSPOSE4_PS (r0, r1, r2, r3);
+          _mm_storeu_ps (dst + o * in + i, r0);
+          _mm_storeu_ps (dst + (o + 1) * in + i, r1);
+          _mm_storeu_ps (dst + (o + 2) * in + i, r2);
+          _mm_storeu_ps (dst + (o + 3) * in + i, r3);
+        }
+        for (; o < o_end; o++)
+          for (guint64 k = i; k < i + 4; k++)
+            memcpy (dst + o * in + k, bytes + (k * stride + col0 + o) * sizeof (float), sizeof (float));
+      }
+#endif
+      for (; i < i_end; i++)
+        for (guint64 o = o0; o < o_end; o++)
           memcpy (dst + o * in + i, bytes + (i * stride + col0 + o) * sizeof (float), sizeof (float));
+    }
 }
 
 /* Columns [col0, col0 + out) of a Conv1D weight held as [in, stride] in `src` (as

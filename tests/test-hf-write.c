@@ -84,6 +84,38 @@ test_roundtrip_twohop (void)
   roundtrip (path);
 }
 
+/* Widths that are not multiples of the loader's 4x4 transpose blocks (C = 10, MLP 30, the
+ * fused QKV split at columns 10 and 20), seeded random weights: the same bits again. */
+static void
+test_roundtrip_odd_shapes (void)
+{
+  StrataConfig cfg = { .n_layers = 2, .d_model = 10, .n_heads = 2, .n_kv_heads = 2, .d_head = 5, .d_mlp = 30,
+                       .vocab = 13, .n_ctx = 7 };
+  strata_config_set_family (&cfg, STRATA_FAMILY_GPT2);
+  cfg.recipe.norm.eps = 1e-5f;
+  g_autoptr (StrataModel) model = g_new0 (StrataModel, 1);
+  model->weights = strata_weights_new (&cfg, STRATA_DTYPE_F32);
+  model->bos_id = model->eos_id = -1;
+  float *arena = model->weights->arena;
+  guint32 state = 99;
+  for (size_t i = 0; i < model->weights->arena_bytes / sizeof (float); i++) {
+    state = state * 1664525u + 1013904223u;
+    arena[i] = (float) ((state >> 8) / 16777216.0 - 0.5);
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("strata-hf-write-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *out = g_build_filename (dir, "ckpt", NULL);
+  g_assert_true (strata_hf_write_gpt2 (model->weights, out, -1, -1, &error));
+  g_assert_no_error (error);
+  g_autoptr (StrataModel) again = strata_model_open (out, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_weights (model->weights, again->weights);
+  g_autofree char *st = g_build_filename (out, "model.safetensors", NULL);
+  g_autofree char *cfgp = g_build_filename (out, "config.json", NULL);
+  g_remove (st), g_remove (cfgp), g_rmdir (out), g_rmdir (dir);
+}
+
 static void
 test_refuses_other_families (void)
 {
@@ -103,6 +135,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/data/hf-write/roundtrip-golden", test_roundtrip_golden);
   g_test_add_func ("/data/hf-write/roundtrip-twohop", test_roundtrip_twohop);
+  g_test_add_func ("/data/hf-write/roundtrip-odd-shapes", test_roundtrip_odd_shapes);
   g_test_add_func ("/data/hf-write/refuses-other-families", test_refuses_other_families);
   return g_test_run ();
 }
