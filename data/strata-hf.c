@@ -512,6 +512,23 @@ open_checkpoint (Checkpoint *ck, const char *path, gboolean is_dir, const char *
   return FALSE;
 }
 
+/* The tokenizer of a checkpoint, opened on a thread of its own while the weights load. */
+typedef struct {
+  const char *dir, *path; /* path: the --tokenizer file, else NULL: the checkpoint's own */
+  int vocab;
+  StrataTokenizer *tokenizer;
+  GError *error;
+} TokenizerOpen;
+
+static gpointer
+open_tokenizer_thread (gpointer data)
+{
+  TokenizerOpen *t = data;
+  t->tokenizer = t->path ? strata_tokenizer_open_path (t->path, t->vocab, &t->error)
+                         : open_hf_tokenizer (t->dir, t->vocab, &t->error);
+  return NULL;
+}
+
 static gboolean
 load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const char *dir,
                  const char *tokenizer_path, GError **error)
@@ -520,8 +537,25 @@ load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const
   while (li < G_N_ELEMENTS (loaders) && loaders[li].family != hc->cfg.family)
     li++;
   g_assert (li < G_N_ELEMENTS (loaders)); /* every family a parser sets has a loader */
+  /* The file's digest (large files first, alone; else on a thread) and the tokenizer (on a
+   * thread) while the weights load: GPT-2 small's transposes, hash and vocabulary overlap. */
+  g_autofree GMappedFile **maps = g_new0 (GMappedFile *, ck->shards->len + 1);
+  for (guint i = 0; i < ck->shards->len; i++)
+    maps[i] = strata_safetensors_get_mapped_file (ck->shards->pdata[i]);
+  m->weights_hash = strata_sha256_start (maps, ck->shards->len);
+  TokenizerOpen tok = { dir, tokenizer_path, hc->cfg.vocab, NULL, NULL };
+  GThread *tok_thread = g_thread_new ("strata-tokenizer", open_tokenizer_thread, &tok);
+
   m->weights = strata_model_new_weights (m, &hc->cfg, strata_tensor_set_matrix_dtype (&ck->set), "config.json", error);
-  if (!m->weights || !loaders[li].load (&ck->set, m->weights, error))
+  gboolean ok = m->weights && loaders[li].load (&ck->set, m->weights, error);
+  g_thread_join (tok_thread);
+  m->tokenizer = tok.tokenizer;
+  if (ok && tok.error) {
+    g_propagate_error (error, tok.error);
+    return FALSE;
+  }
+  g_clear_error (&tok.error);
+  if (!ok)
     return FALSE;
   /* Loading succeeded, so the embedding exists under one of the names. */
   const StrataTensorInfo *emb = strata_tensor_set_lookup (&ck->set, loaders[li].embedding[0]);
@@ -532,22 +566,7 @@ load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const
   m->bos_id = hc->bos_id < hc->cfg.vocab ? hc->bos_id : -1;
   m->eos_id = hc->eos_id < hc->cfg.vocab ? hc->eos_id : -1;
   m->add_bos = loaders[li].add_bos;
-  if (!read_add_bos (dir, &m->add_bos, error))
-    return FALSE;
-
-  g_autofree GMappedFile **maps = g_new0 (GMappedFile *, ck->shards->len + 1);
-  for (guint i = 0; i < ck->shards->len; i++)
-    maps[i] = strata_safetensors_get_mapped_file (ck->shards->pdata[i]);
-  m->weights_hash = strata_sha256_start (maps, ck->shards->len);
-
-  GError *tok_error = NULL;
-  m->tokenizer = tokenizer_path ? strata_tokenizer_open_path (tokenizer_path, hc->cfg.vocab, &tok_error)
-                                : open_hf_tokenizer (dir, hc->cfg.vocab, &tok_error);
-  if (tok_error) {
-    g_propagate_error (error, tok_error);
-    return FALSE;
-  }
-  return TRUE;
+  return read_add_bos (dir, &m->add_bos, error);
 }
 
 gboolean
