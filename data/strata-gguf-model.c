@@ -687,7 +687,13 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
   GError *e = NULL;
 
   const GgufArch *a = find_arch (g, error);
-  if (!a || !read_config (g, a, &cfg, error) || !load_weights (m, g, a, &cfg, error))
+  if (!a || !read_config (g, a, &cfg, error))
+    return FALSE;
+  /* The file's digest while the weights load (strata_sha256_start: large files first). */
+  GMappedFile *map = strata_gguf_get_mapped_file (g);
+  if (map)
+    m->weights_hash = strata_sha256_start (&map, 1);
+  if (!load_weights (m, g, a, &cfg, error))
     return FALSE;
   m->arch = g_strdup (a->arch);
   m->dtype = strata_gguf_lookup_tensor (g, "token_embd.weight")->dtype; /* F32 when quantized */
@@ -718,9 +724,6 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
     return FALSE;
   }
 
-  GMappedFile *map = strata_gguf_get_mapped_file (g);
-  if (map)
-    m->weights_hash = strata_sha256_start (&map, 1);
   return TRUE;
 }
 

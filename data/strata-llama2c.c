@@ -177,13 +177,13 @@ strata_llama2c_load (StrataModel *m, const char *path, const char *tokenizer_pat
   m->weights = strata_model_new_weights (m, &cfg, STRATA_DTYPE_F32, src, error);
   if (!m->weights)
     return FALSE;
+  m->weights_hash = strata_sha256_start (&map, 1); /* while the weights are read */
   read_weights (b, m->weights);
   m->arch = g_strdup ("llama");
   m->dtype = STRATA_DTYPE_F32;
   m->add_bos = TRUE;
   m->bos_id = 1;
   m->eos_id = 2;
-  m->weights_hash = strata_sha256_start (&map, 1);
 
   g_autofree char *tok = tokenizer_path ? g_strdup (tokenizer_path) : find_tokenizer (path, cfg.vocab);
   if (tok) {
