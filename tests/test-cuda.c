@@ -20,6 +20,7 @@
 #include "strata-lens.h"
 #include "strata-model.h"
 #include "strata-patching.h"
+#include "test-probe-util.h"
 
 #define GUARD 64          /* floats after every buffer */
 #define GUARD_VALUE 1.5e30f /* no op computes this from inputs in [-2, 2] */
@@ -718,6 +719,17 @@ test_decode (gconstpointer data)
   strata_engine_free (ed);
 }
 
+/* The two-hop study's 100 prompts of 3 tokens (tests/data/twohop), for `model`. */
+static StrataPromptSet *
+twohop_prompt_set (StrataModel *model)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "twohop", "prompts-trimmed.jsonl", NULL);
+  StrataPromptSet *set = strata_prompt_set_load (path, model, &error);
+  g_assert_no_error (error);
+  return set;
+}
+
 /* The lens over the two-hop prompt set (100 prompts of 3 tokens: shared passes, rows of many
  * prompts unembedded together, each prompt's targets reduced on the device), in the model's
  * BF16 copy too (16-bit matrices on the device): the same top-k ids, target ranks and
@@ -729,9 +741,7 @@ test_lens_prompt_set (void)
     return;
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) model = open_data_model ("twohop/cot-3000");
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "twohop", "prompts-trimmed.jsonl", NULL);
-  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, model, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataPromptSet) set = twohop_prompt_set (model);
   StrataLensOptions lo = { .topk = 10, .threshold = 0.5 };
   StrataEngine *ec = engine_or_fail (strata_backend_cpu (), model);
   guint failed;
@@ -785,9 +795,7 @@ test_patch_prompt_set (void)
     return;
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) model = open_data_model ("twohop/cot-3000");
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "twohop", "prompts-trimmed.jsonl", NULL);
-  g_autoptr (StrataPromptSet) set = strata_prompt_set_load (path, model, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataPromptSet) set = twohop_prompt_set (model);
   static const StrataPatchSite sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
                                            STRATA_PATCH_HEAD, STRATA_PATCH_HEAD_AT };
   guint n = set->prompts->len;
@@ -806,16 +814,8 @@ test_patch_prompt_set (void)
     g_test_message ("%s", error->message);
   g_assert_no_error (error);
   double worst = 0;
-  for (guint i = 0; i < n; i++) {
-    const StrataPatchResult *a = want->pdata[i], *b = got->pdata[i];
-    g_assert_cmpuint (a->maps->len, ==, b->maps->len);
-    for (guint k = 0; k < a->maps->len; k++) {
-      const StrataPatchMap *x = a->maps->pdata[k], *y = b->maps->pdata[k];
-      for (int c = 0; c < x->rows * x->cols; c++)
-        worst = MAX (worst, MAX (fabs (x->metric[c] - y->metric[c]) / MAX (1.0, fabs (x->metric[c])),
-                                 fabs (x->score[c] - y->score[c]) / MAX (1.0, fabs (x->score[c]))));
-    }
-  }
+  for (guint i = 0; i < n; i++)
+    worst = MAX (worst, probe_patch_difference (want->pdata[i], got->pdata[i]));
   g_test_message ("patching over %u prompts in shared passes: max relative difference %.2e", n, worst);
   g_assert_cmpfloat (worst, <=, 1e-4);
   strata_engine_free (ed);

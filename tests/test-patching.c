@@ -11,22 +11,6 @@
 static const StrataPatchSite all_sites[] = { STRATA_PATCH_RESID_PRE, STRATA_PATCH_ATTN_OUT, STRATA_PATCH_MLP_OUT,
                                              STRATA_PATCH_HEAD, STRATA_PATCH_HEAD_AT };
 
-/* Largest difference of metric and score, relative to max(1, |value|): the fast path sums
- * the same products over a different number of rows, so float32 rounding may differ. */
-static double
-compare (const StrataPatchResult *a, const StrataPatchResult *b)
-{
-  double worst = 0;
-  g_assert_cmpuint (a->maps->len, ==, b->maps->len);
-  for (guint i = 0; i < a->maps->len; i++) {
-    const StrataPatchMap *x = a->maps->pdata[i], *y = b->maps->pdata[i];
-    for (int c = 0; c < x->rows * x->cols; c++)
-      worst = MAX (worst, MAX (fabs (x->metric[c] - y->metric[c]) / MAX (1.0, fabs (x->metric[c])),
-                               fabs (x->score[c] - y->score[c]) / MAX (1.0, fabs (x->score[c]))));
-  }
-  return worst;
-}
-
 /* Every cell of every map of `r` against sites[SITE].{metric, score} of a golden file, within
  * 1e-4; returns the largest score difference. */
 static double
@@ -68,7 +52,7 @@ check_golden (gconstpointer data)
   g_assert_no_error (error);
   g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, &p, &t, &o, &error);
   g_assert_no_error (error);
-  double fn = compare (fast, naive);
+  double fn = probe_patch_difference (fast, naive);
   g_test_message ("%s: fast vs naive, largest difference %.3g", name, fn);
   g_assert_cmpfloat (fn, <=, 1e-5);
 
@@ -206,7 +190,7 @@ test_stories (void)
   g_autoptr (StrataPatchResult) r = strata_patch_run (e, p, t, &o, &error);
   g_assert_no_error (error);
   g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, p, t, &o, &error);
-  double rel = compare (r, naive);
+  double rel = probe_patch_difference (r, naive);
   g_test_message ("stories260K: fast vs naive, largest relative difference %.3g", rel);
   g_assert_cmpfloat (rel, <=, 1e-5);
   int L = m->weights->cfg.n_layers, T = (int) p->ids->len;
@@ -233,7 +217,7 @@ test_stories (void)
   StrataPatchOptions ot = { only, 1, STRATA_PATCH_NOISE, STRATA_METRIC_TOP1_CHANGE, -1 };
   g_autoptr (StrataPatchResult) top1 = strata_patch_run (e, p, t, &ot, &error);
   g_autoptr (StrataPatchResult) top1n = strata_patch_run_naive (e, p, t, &ot, &error);
-  g_assert_cmpfloat (compare (top1, top1n), ==, 0);
+  g_assert_cmpfloat (probe_patch_difference (top1, top1n), ==, 0);
   const StrataPatchMap *tm = top1->maps->pdata[0];
   g_assert_cmpfloat (tm->score[2], ==, 0);
   /* The probability metric scores between the two baselines too. */
@@ -287,7 +271,7 @@ sweep_golden (gconstpointer data)
   g_assert_no_error (error);
   g_autoptr (StrataPatchResult) naive = strata_patch_run_naive (e, &p, &t, &o, &error);
   g_assert_no_error (error);
-  double rel = compare (fast, naive);
+  double rel = probe_patch_difference (fast, naive);
   g_test_message ("%s: fast vs naive, largest relative difference %.3g", name, rel);
   g_assert_cmpfloat (rel, <=, 1e-5);
   g_assert_false (fast->small_gap);
@@ -407,7 +391,7 @@ test_set (gconstpointer data)
     g_assert_cmpfloat (fabs (r->baseline_clean - naive->baseline_clean), <=, 1e-5 * MAX (1.0, fabs (naive->baseline_clean)));
     g_assert_cmpfloat (fabs (r->baseline_corrupt - naive->baseline_corrupt), <=,
                        1e-5 * MAX (1.0, fabs (naive->baseline_corrupt)));
-    worst = MAX (worst, compare (r, naive));
+    worst = MAX (worst, probe_patch_difference (r, naive));
   }
   g_test_message ("%s: %d prompts swept together vs the naive loop, largest relative difference %.3g",
                   (const char *) data, N, worst);
@@ -529,7 +513,7 @@ test_memory_bounded (void)
     g_autoptr (StrataPatchResult) bounded = sweep (e, p, FALSE, &error);
     g_unsetenv ("STRATA_MEMORY_LIMIT");
     g_assert_no_error (error);
-    double rel = compare (free_run, bounded);
+    double rel = probe_patch_difference (free_run, bounded);
     g_test_message ("T = %u, limit %s bytes: %u products (%u unbounded), largest relative difference %.3g",
                     p->ids->len, limits[i], counting.linear_calls, products, rel);
     g_assert_cmpuint (counting.linear_calls, >, last);

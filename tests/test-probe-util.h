@@ -4,9 +4,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 
 #include "strata-engine.h"
 #include "strata-model.h"
+#include "strata-patching.h"
 #include "strata-prompt-set.h"
 
 static inline char *
@@ -102,4 +104,21 @@ probe_lily_and_tim (StrataModel *m, const char *rest)
   StrataPromptSet *set = strata_prompt_set_new_single (m, text, NULL, 0, corrupt, targets, " He", &error);
   g_assert_no_error (error);
   return set;
+}
+
+/* Largest difference of two results' metrics and scores, relative to max(1, |value|): sweeps
+ * that sum the same products over different numbers of rows round differently in float32. */
+static inline double
+probe_patch_difference (const StrataPatchResult *a, const StrataPatchResult *b)
+{
+  double worst = 0;
+  g_assert_cmpuint (a->maps->len, ==, b->maps->len);
+  for (guint i = 0; i < a->maps->len; i++) {
+    const StrataPatchMap *x = a->maps->pdata[i], *y = b->maps->pdata[i];
+    g_assert_cmpint (x->rows * x->cols, ==, y->rows * y->cols);
+    for (int c = 0; c < x->rows * x->cols; c++)
+      worst = MAX (worst, MAX (fabs (x->metric[c] - y->metric[c]) / MAX (1.0, fabs (x->metric[c])),
+                               fabs (x->score[c] - y->score[c]) / MAX (1.0, fabs (x->score[c]))));
+  }
+  return worst;
 }
