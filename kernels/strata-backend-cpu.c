@@ -41,6 +41,15 @@ cpu_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
   return STRATA_OK;
 }
 
+static StrataStatus
+cpu_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies)
+{
+  for (int i = 0; i < n_copies; i++)
+    if (copies[i].n)
+      memmove (copies[i].dst, copies[i].src, copies[i].n * sizeof (float));
+  return STRATA_OK;
+}
+
 /* Rows of a 16-bit matrix converted per block: about 16 MB of F32, and at least 64 rows
  * so each product stays large. */
 #define CONVERT_BLOCK_FLOATS ((size_t) 4 << 20)
@@ -374,6 +383,7 @@ static const StrataBackend cpu_backend = {
   .upload = cpu_copy,
   .download = cpu_copy,
   .copy = cpu_copy,
+  .copy_many = cpu_copy_many,
   .linear = cpu_linear,
   .norm = cpu_norm,
   .embed = cpu_embed,

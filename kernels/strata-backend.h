@@ -48,6 +48,13 @@ typedef struct {
                          * asked (required with candidates) */
 } StrataLogitSummary;
 
+/* One range of copy_many: n floats from src to dst, both backend memory. */
+typedef struct {
+  float *dst;
+  const float *src;
+  size_t n;
+} StrataCopy;
+
 struct StrataBackend {
   const char *name; /* "cpu", "cuda" */
   void *ctx;        /* backend state (cuBLAS handle, stream, ...) */
@@ -62,6 +69,10 @@ struct StrataBackend {
   StrataStatus (*upload) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
   StrataStatus (*download) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
   StrataStatus (*copy) (const StrataBackend *be, void *dst, const void *src, size_t bytes);
+  /* n_copies copies described by a host array, in one launch on a device where `copy` would
+   * take one each (a patching pass moves rows of every job at every layer). No range written
+   * overlaps another copy's source or destination. */
+  StrataStatus (*copy_many) (const StrataBackend *be, const StrataCopy *copies, int n_copies);
 
   /* y (R, N) = x (R, K) · w (N, K)ᵀ + b (N); b may be NULL. w in a dtype of matrix_dtypes.
    * The multiplications take x and w rounded to `precision` (strata_round_to_precision; a

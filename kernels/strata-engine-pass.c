@@ -41,8 +41,9 @@
  * The attention pattern is formed only at the layers where a cache asks for it; elsewhere the
  * backend runs attention without the (n, H, T, T) array.
  *
- * Everything a pass reads from the host (the base run, the patch rows) is uploaded once;
- * the rest are copies inside the backend. */
+ * Everything a pass reads from the host (the base runs, the patch rows) is uploaded once;
+ * the rest are copies inside the backend, those of one step (a range per job) queued and run
+ * as one copy_many: a device launches once where a job at a time would launch thousands. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,8 @@ typedef struct {
   int n_kv;      /* of them, the first n_kv compute keys and values; the rest are singles */
   int R_kv, R_x; /* their rows; R_kv + singles */
   int read;      /* the last block of a patching pass */
+  StrataCopy *copies; /* row copies queued for one copy_many */
+  int n_copies, copies_cap;
 } Run;
 
 static size_t
@@ -203,6 +206,32 @@ upload_inputs (Run *r, float *staging)
 
 /* ---- rows ---- */
 
+/* Queue a copy of n floats for the next flush_copies: the copies of one step (a row range per
+ * job) are independent of each other, so a device runs them as one launch. */
+static StrataStatus
+queue_copy (Run *r, float *dst, const float *src, size_t n)
+{
+  if (r->n_copies == r->copies_cap) {
+    int cap = r->copies_cap ? 2 * r->copies_cap : 64;
+    StrataCopy *grown = realloc (r->copies, (size_t) cap * sizeof *grown);
+    if (!grown)
+      return fail (r->e, STRATA_ERR_MEMORY, "cannot allocate %d row copies", cap);
+    r->copies = grown, r->copies_cap = cap;
+  }
+  r->copies[r->n_copies++] = (StrataCopy) { dst, src, n };
+  return STRATA_OK;
+}
+
+static StrataStatus
+flush_copies (Run *r)
+{
+  StrataEngine *e = r->e;
+  int n = r->n_copies;
+  r->n_copies = 0;
+  TRY (e->be->copy_many (e->be, r->copies, n));
+  return STRATA_OK;
+}
+
 /* Row of (job j, position pos) among `rows`, or -1 when the block has no such row. */
 static long
 row_of (const Run *r, int j, int pos, Rows rows)
@@ -243,9 +272,9 @@ copy_queries (Run *r, float *full, float *compact, size_t w, int to_full)
     int pos, count;
     query_rows (r, j, &row, &pos, &count);
     float *f = full + ((size_t) j * r->p->T + pos) * w, *c = compact + (size_t) row * w;
-    TRY (e->be->copy (e->be, to_full ? f : c, to_full ? c : f, (size_t) count * w * sizeof (float)));
+    TRY (queue_copy (r, to_full ? f : c, to_full ? c : f, (size_t) count * w));
   }
-  return STRATA_OK;
+  return flush_copies (r);
 }
 
 /* Row (layer, pos) of job `job`'s base run in one of the uploaded base arrays of rows of w. */
@@ -262,7 +291,7 @@ static StrataStatus
 scatter_keys (Run *r, int l, float *full, const float *compact, const float *base)
 {
   StrataEngine *e = r->e;
-  size_t T = (size_t) r->p->T, w = (size_t) e->w.cfg.n_kv_heads * e->w.cfg.d_head, bytes = w * sizeof (float);
+  size_t T = (size_t) r->p->T, w = (size_t) e->w.cfg.n_kv_heads * e->w.cfg.d_head;
   for (int j = 0; j < r->n_active; j++) {
     const PassJob *job = &r->p->jobs[j];
     float *dst = full + (size_t) j * T * w;
@@ -270,12 +299,11 @@ scatter_keys (Run *r, int l, float *full, const float *compact, const float *bas
     int single = j >= r->n_kv;
     int prefix = single ? job->pos + 1 : job->pos;
     if (prefix > 0)
-      TRY (e->be->copy (e->be, dst, from, (size_t) prefix * bytes));
+      TRY (queue_copy (r, dst, from, (size_t) prefix * w));
     if (!single)
-      TRY (e->be->copy (e->be, dst + (size_t) job->pos * w, compact + (size_t) job->off * w,
-                        (T - (size_t) job->pos) * bytes));
+      TRY (queue_copy (r, dst + (size_t) job->pos * w, compact + (size_t) job->off * w, (T - (size_t) job->pos) * w));
   }
-  return STRATA_OK;
+  return flush_copies (r);
 }
 
 /* The read-out row of every job, from residual rows (R_x, w) into (n, w). */
@@ -285,9 +313,9 @@ gather_read_rows (Run *r, float *dst, const float *rows, size_t w)
   StrataEngine *e = r->e;
   for (int j = 0; j < r->n_active; j++) {
     long row = row_of (r, j, r->p->jobs[j].out_pos, ROWS_X);
-    TRY (e->be->copy (e->be, dst + (size_t) j * w, rows + (size_t) row * w, w * sizeof (float)));
+    TRY (queue_copy (r, dst + (size_t) j * w, rows + (size_t) row * w, w));
   }
-  return STRATA_OK;
+  return flush_copies (r);
 }
 
 /* ---- hooks ---- */
@@ -317,10 +345,9 @@ base_rows (Run *r, StrataSite site, int layer, float *act, Rows rows)
     long row = row_of (r, j, job->pos, rows);
     if (strata_site_block_order (site) > job->first_order || row < 0)
       continue;
-    TRY (e->be->copy (e->be, act + (size_t) row * w, base_row (r, base, job, layer, job->pos, w),
-                      w * sizeof (float)));
+    TRY (queue_copy (r, act + (size_t) row * w, base_row (r, base, job, layer, job->pos, w), w));
   }
-  return STRATA_OK;
+  return flush_copies (r);
 }
 
 /* Overwrite rows of (site, layer) in `act` with the patches of the running jobs, then copy
@@ -592,17 +619,22 @@ enter_block (Run *r, int l)
 {
   StrataEngine *e = r->e;
   const Pass *p = r->p;
-  size_t T = (size_t) p->T, C = e->w.cfg.d_model, bytes = C * sizeof (float);
-  /* Backwards: each job's rows start at or after its single row, never over an earlier
-   * job's single row. */
+  size_t T = (size_t) p->T, C = e->w.cfg.d_model;
+  /* Backwards, one at a time: each job's rows start at or after its single row, never over an
+   * earlier job's single row, but a row moved may land on a later job's slot. The rest of its
+   * rows (from the base run) go in one launch with the new jobs' rows below: every range
+   * written is its own job's. */
   for (int j = r->n_active - 1; j >= r->n_kv; j--) {
     const PassJob *job = &p->jobs[j];
     size_t slot = (size_t) (r->R_kv + (j - r->n_kv));
     if ((size_t) job->off != slot)
-      TRY (e->be->copy (e->be, r->b.x + (size_t) job->off * C, r->b.x + slot * C, bytes));
+      TRY (e->be->copy (e->be, r->b.x + (size_t) job->off * C, r->b.x + slot * C, C * sizeof (float)));
+  }
+  for (int j = r->n_active - 1; j >= r->n_kv; j--) {
+    const PassJob *job = &p->jobs[j];
     if ((size_t) job->pos + 1 < T)
-      TRY (e->be->copy (e->be, r->b.x + ((size_t) job->off + 1) * C, base_row (r, r->b.base_x, job, l, job->pos + 1, C),
-                        (T - job->pos - 1) * bytes));
+      TRY (queue_copy (r, r->b.x + ((size_t) job->off + 1) * C, base_row (r, r->b.base_x, job, l, job->pos + 1, C),
+                       (T - job->pos - 1) * C));
   }
   int first_new = r->n_active;
   while (r->n_active < p->n && p->jobs[r->n_active].layer == l)
@@ -616,9 +648,9 @@ enter_block (Run *r, int l)
     const PassJob *job = &p->jobs[j];
     long row = row_of (r, j, job->pos, ROWS_X);
     size_t rows = job->single ? 1 : T - (size_t) job->pos;
-    TRY (e->be->copy (e->be, r->b.x + (size_t) row * C, base_row (r, r->b.base_x, job, l, job->pos, C), rows * bytes));
+    TRY (queue_copy (r, r->b.x + (size_t) row * C, base_row (r, r->b.base_x, job, l, job->pos, C), rows * C));
   }
-  return STRATA_OK;
+  return flush_copies (r);
 }
 
 /* Only the asked logits: dot products of the normed read-out rows with those rows of the
@@ -729,10 +761,26 @@ _strata_engine_pass_bytes (StrataEngine *e, const Pass *p)
   return scratch_sizes (&r, patch, sizes) * sizeof (float);
 }
 
+/* The embedding (a pass from the tokens), every block from the first job's, the read-out. */
+static StrataStatus
+run_blocks (Run *r)
+{
+  StrataEngine *e = r->e;
+  const Pass *p = r->p;
+  if (!p->n_bases)
+    TRY (embed (r));
+  for (int l = p->jobs[0].layer; l < e->w.cfg.n_layers; l++) {
+    CHECK_ABORT (e);
+    TRY (enter_block (r, l));
+    r->read = p->read_one && l == e->w.cfg.n_layers - 1;
+    TRY (block (r, l));
+  }
+  return finish (r);
+}
+
 StrataStatus
 _strata_engine_run_pass (StrataEngine *e, const Pass *p)
 {
-  const StrataConfig *g = &e->w.cfg;
   Run r;
   size_t patch_floats_total = run_init (&r, e, p);
   float *staging = malloc ((patch_floats_total ? patch_floats_total : 1) * sizeof (float));
@@ -742,15 +790,8 @@ _strata_engine_run_pass (StrataEngine *e, const Pass *p)
   if (st == STRATA_OK)
     st = upload_inputs (&r, staging);
   free (staging);
-  if (st != STRATA_OK)
-    return st;
-  if (!p->n_bases)
-    TRY (embed (&r));
-  for (int l = p->jobs[0].layer; l < g->n_layers; l++) {
-    CHECK_ABORT (e);
-    TRY (enter_block (&r, l));
-    r.read = p->read_one && l == g->n_layers - 1;
-    TRY (block (&r, l));
-  }
-  return finish (&r);
+  if (st == STRATA_OK)
+    st = run_blocks (&r);
+  free (r.copies);
+  return st;
 }

@@ -419,6 +419,31 @@ test_elementwise (void)
   }
 }
 
+/* copy_many: ranges of one buffer into another, empty ones and one longer than the kernel's
+ * 64 blocks of a range cover in one stride, written bit for bit where the CPU writes them and
+ * nowhere else (the destination's other floats and guard untouched). */
+static void
+test_copy_many (void)
+{
+  if (!need_device ())
+    return;
+  const StrataBackend *cpu = strata_backend_cpu ();
+  enum { N = 100000 };
+  Pair src = pair_new (N, -2, 2), dst = pair_new (N, -1, 1);
+  static const struct { gsize from, to, n; } ranges[] = {
+    { 0, 5, 3 }, { 10, 0, 0 }, { 17, 9, 1 }, { 100, 200, 257 }, { 1000, 40000, 20000 }, { 99990, 99990, 10 },
+  };
+  StrataCopy on_cpu[G_N_ELEMENTS (ranges)], on_dev[G_N_ELEMENTS (ranges)];
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++) {
+    on_cpu[i] = (StrataCopy) { dst.cpu + ranges[i].to, src.cpu + ranges[i].from, ranges[i].n };
+    on_dev[i] = (StrataCopy) { dst.dev + ranges[i].to, src.dev + ranges[i].from, ranges[i].n };
+  }
+  BOTH (cpu->copy_many (cpu, on_cpu, G_N_ELEMENTS (ranges)), dev->copy_many (dev, on_dev, G_N_ELEMENTS (ranges)));
+  pair_check_within (&dst, "copy_many", 0, 0);
+  BOTH (cpu->copy_many (cpu, on_cpu, 0), dev->copy_many (dev, on_dev, 0));
+  pair_free (&src), pair_free (&dst);
+}
+
 /* A bad shape is a status and a message, not a crash or an exit. */
 static void
 test_bad_shape (void)
@@ -843,6 +868,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda/op/rope", test_rope);
   g_test_add_func ("/cuda/op/attention", test_attention);
   g_test_add_func ("/cuda/op/elementwise", test_elementwise);
+  g_test_add_func ("/cuda/op/copy-many", test_copy_many);
   g_test_add_func ("/cuda/op/bad-shape", test_bad_shape);
   for (guint i = 0; i < G_N_ELEMENTS (forward_cases); i++) {
     g_autofree char *path = g_strdup_printf ("/cuda/forward/%s", forward_cases[i].name);

@@ -233,6 +233,7 @@ cuda_open (void)
   be->upload = cuda_upload;
   be->download = cuda_download;
   be->copy = cuda_copy;
+  be->copy_many = strata_cuda_copy_many;
   be->linear = strata_cuda_linear_forward;
   be->norm = strata_cuda_norm_forward;
   be->embed = strata_cuda_embed_forward;

@@ -1,5 +1,5 @@
 /* strata-cuda-elementwise.cu: embedding gather, RoPE, activations (gated or not), residual
- * add, scaling and soft-capping.
+ * add, scaling, soft-capping, and many row copies in one launch.
  *
  * Grid-stride loops over flat indices (size_t), so any n fits a capped grid. Formulas are
  * those of the CPU backend, in the same order of operations; built without fast-math so
@@ -205,5 +205,40 @@ strata_cuda_add_forward (const StrataBackend *be, float *y, const float *x, size
     return STRATA_OK;
   add_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (y, x, n);
   STRATA_CUDA_LAUNCHED (ctx, "add_kernel");
+  return STRATA_OK;
+}
+
+/* Range blockIdx.x of copy_many; the blocks of grid row y stride over its floats. */
+static __global__ void
+copy_many_kernel (const StrataCopy *copies)
+{
+  StrataCopy c = copies[blockIdx.x];
+  for (size_t i = blockIdx.y * (size_t) blockDim.x + threadIdx.x; i < c.n; i += (size_t) gridDim.y * blockDim.x)
+    c.dst[i] = c.src[i];
+}
+
+extern "C" StrataStatus
+strata_cuda_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies)
+{
+  StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
+  if (n_copies < 0)
+    return strata_cuda_fail_arg (ctx, "copy_many: negative count");
+  size_t longest = 0;
+  for (int i = 0; i < n_copies; i++)
+    longest = copies[i].n > longest ? copies[i].n : longest;
+  if (longest == 0)
+    return STRATA_OK;
+  StrataStatus st = strata_cuda_reserve (ctx, (void **) &ctx->copies, &ctx->copies_cap, (size_t) n_copies,
+                                         sizeof (StrataCopy), "copy_many: range buffer");
+  if (st != STRATA_OK)
+    return st;
+  /* As embed's ids: staged from pageable memory before the call returns, ordered before the
+   * kernel on the stream (and after the last kernel that read the buffer). */
+  STRATA_CUDA_TRY (ctx, cudaMemcpyAsync (ctx->copies, copies, (size_t) n_copies * sizeof (StrataCopy),
+                                         cudaMemcpyHostToDevice, ctx->stream));
+  size_t per_range = (longest + STRATA_CUDA_BLOCK - 1) / STRATA_CUDA_BLOCK;
+  dim3 grid ((unsigned) n_copies, (unsigned) (per_range < 64 ? per_range : 64));
+  copy_many_kernel<<<grid, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (ctx->copies);
+  STRATA_CUDA_LAUNCHED (ctx, "copy_many_kernel");
   return STRATA_OK;
 }

@@ -35,6 +35,8 @@ typedef struct {
   size_t w_convert_cap; /* in bytes, at most STRATA_CUDA_CONVERT_BYTES (or one row) */
   void *summary;       /* a logit summary's answers and ids before they go to the host */
   size_t summary_cap;  /* in bytes */
+  StrataCopy *copies;  /* a copy_many's ranges */
+  size_t copies_cap;   /* in elements */
   char error[512];
 } StrataCudaContext;
 
@@ -106,6 +108,7 @@ StrataStatus strata_cuda_activation_forward (const StrataBackend *be, float *x, 
 StrataStatus strata_cuda_add_forward (const StrataBackend *be, float *y, const float *x, size_t n);
 StrataStatus strata_cuda_scale_forward (const StrataBackend *be, float *x, size_t n, float s);
 StrataStatus strata_cuda_softcap_forward (const StrataBackend *be, float *x, size_t n, float cap);
+StrataStatus strata_cuda_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies);
 StrataStatus strata_cuda_logit_summary (const StrataBackend *be, const float *logits, int R, int V,
                                         const StrataLogitQuery *q, StrataLogitSummary *out);
 
