@@ -222,6 +222,48 @@ queue_copy (Run *r, float *dst, const float *src, size_t n)
   return STRATA_OK;
 }
 
+static int
+copy_dst_cmp (const void *a, const void *b)
+{
+  const StrataCopy *x = a, *y = b;
+  return x->dst < y->dst ? -1 : x->dst > y->dst;
+}
+
+/* Whether any two of n copies write the same float (sorted by destination, a range starting
+ * before the furthest end so far). */
+static int
+copies_overlap (const StrataCopy *copies, int n, StrataCopy *sorted)
+{
+  memcpy (sorted, copies, (size_t) n * sizeof *sorted);
+  qsort (sorted, (size_t) n, sizeof *sorted, copy_dst_cmp);
+  for (int i = 1; i < n; i++)
+    if (sorted[i].dst < sorted[i - 1].dst + sorted[i - 1].n)
+      return 1;
+  return 0;
+}
+
+/* Jobs own disjoint rows, but one job's patches may write over each other (the same row
+ * twice, a head inside a whole row): when the copies queued from `first` on overlap, they run
+ * now, in order, the later one winning, and leave the queue. */
+static StrataStatus
+unqueue_overlapping (Run *r, int first)
+{
+  StrataEngine *e = r->e;
+  int n = r->n_copies - first;
+  if (n < 2)
+    return STRATA_OK;
+  StrataCopy *sorted = malloc ((size_t) n * sizeof *sorted);
+  if (!sorted)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d row copies", n);
+  int overlap = copies_overlap (r->copies + first, n, sorted);
+  free (sorted);
+  for (int i = first; overlap && i < r->n_copies; i++)
+    TRY (e->be->copy (e->be, r->copies[i].dst, r->copies[i].src, r->copies[i].n * sizeof (float)));
+  if (overlap)
+    r->n_copies = first;
+  return STRATA_OK;
+}
+
 static StrataStatus
 flush_copies (Run *r)
 {
@@ -365,6 +407,7 @@ hook (Run *r, StrataSite site, int layer, float *act, Rows rows)
   for (int j = 0; j < n_jobs; j++) {
     const PassJob *job = &p->jobs[j];
     size_t at = job->patch_at;
+    int first = r->n_copies;
     for (int i = 0; i < job->n_patches; i++) {
       const StrataPatch *pt = &job->patches[i];
       size_t n = patch_floats (g, pt), src = at;
@@ -375,9 +418,11 @@ hook (Run *r, StrataSite site, int layer, float *act, Rows rows)
       if (row < 0)
         continue; /* a row this block does not compute cannot reach the read-out */
       size_t off = (size_t) row * row_floats + (pt->head >= 0 ? (size_t) pt->head * g->d_head : 0);
-      TRY (e->be->copy (e->be, act + off, r->b.patch_rows + src, n * sizeof (float)));
+      TRY (queue_copy (r, act + off, r->b.patch_rows + src, n));
     }
+    TRY (unqueue_overlapping (r, first));
   }
+  TRY (flush_copies (r));
   for (int i = 0; i < p->n_caches; i++) {
     const StrataCache *c = &p->caches[i];
     if (c->site != site || c->layer != layer)

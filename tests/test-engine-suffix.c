@@ -1,7 +1,8 @@
 /* test-engine-suffix: the patching fast path (strata_engine_forward_suffix and _jobs) against
  * full forward passes with the same patches, on seeded random GPT-2, Llama (GQA, RoPE),
  * GPT-NeoX (parallel blocks, partial RoPE), Gemma 2 (post-norms, soft-caps, windows) and
- * OLMo-2 (no pre-norms) weights built in memory. Needs only kernels/. */
+ * OLMo-2 (no pre-norms) weights built in memory; each again with the backend's batched row
+ * copies run in reverse order. Needs only kernels/. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -93,11 +94,11 @@ base_clear (Base *b)
 }
 
 static void
-check_family (StrataFamily family)
+check_family (StrataFamily family, const StrataBackend *be)
 {
   StrataWeights *w = random_weights (family);
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (strata_backend_cpu (), w, &st);
+  StrataEngine *e = strata_engine_new (be, w, &st);
   g_assert_nonnull (e);
   const StrataConfig *g = strata_engine_get_config (e);
   enum { T = 7 };
@@ -215,6 +216,26 @@ check_family (StrataFamily family)
   base_clear (&base2);
   g_free (full2);
 
+  /* Two patches of one sequence on the same row, then a head inside it: the later one wins, in
+   * a full pass and in a patching job alike (they are not batched with each other). */
+  float other[64];
+  for (int i = 0; i < C; i++)
+    other[i] = -0.3f * uniform ();
+  StrataPatch twice[3] = { { STRATA_SITE_ATTN_Z, 1, 0, 3, -1, src }, { STRATA_SITE_ATTN_Z, 1, 0, 3, -1, other },
+                           { STRATA_SITE_ATTN_Z, 1, 0, 3, 1, src } };
+  float *want = g_new (float, (gsize) T * V), *got = g_new (float, (gsize) T * V);
+  StrataPatch last[2] = { twice[1], twice[2] };
+  StrataHooks h_all = { NULL, 0, twice, 3 }, h_last = { NULL, 0, last, 2 };
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, &h_last, want), ==, STRATA_OK);
+  g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, &h_all, got), ==, STRATA_OK);
+  g_assert_cmpmem (got, (gsize) T * V * sizeof (float), want, (gsize) T * V * sizeof (float));
+  StrataSuffixJob overlapping[2] = { { 1, 3, twice, 3 }, { 1, 3, last, 2 } };
+  g_assert_cmpint (strata_engine_forward_jobs (e, &pre, overlapping, 2, T - 1, NULL, 0, got), ==, STRATA_OK);
+  g_assert_cmpmem (got, (gsize) V * sizeof (float), got + V, (gsize) V * sizeof (float));
+  for (int v = 0; v < V; v++)
+    g_assert_cmpfloat_with_epsilon (got[v], want[(T - 1) * V + v], 1e-5);
+  g_free (want), g_free (got);
+
   /* Jobs out of layer order are refused. */
   StrataSuffixJob unsorted[2] = { { 2, 0, NULL, 0 }, { 1, 0, NULL, 0 } };
   g_assert_cmpint (strata_engine_forward_jobs (e, &pre, unsorted, 2, T - 1, ids, 2, two), ==, STRATA_ERR_ARGUMENT);
@@ -231,44 +252,54 @@ check_family (StrataFamily family)
   strata_weights_free (w);
 }
 
-static void
-test_gpt2 (void)
+/* The CPU backend with copy_many running its copies last to first: the contract says no
+ * copy writes another's range, so a pass must compute the same bits in any order (a device
+ * runs them at once). */
+static StrataBackend backwards_cpu;
+
+static StrataStatus
+copy_many_backwards (const StrataBackend *be, const StrataCopy *copies, int n_copies)
 {
-  check_family (STRATA_FAMILY_GPT2);
+  const StrataBackend *cpu = strata_backend_cpu ();
+  for (int i = n_copies - 1; i >= 0; i--)
+    if (cpu->copy (cpu, copies[i].dst, copies[i].src, copies[i].n * sizeof (float)) != STRATA_OK)
+      return STRATA_ERR_BACKEND;
+  return STRATA_OK;
+}
+
+typedef struct {
+  const char *name;
+  StrataFamily family;
+} Family;
+
+static const Family families[] = {
+  { "gpt2", STRATA_FAMILY_GPT2 },     { "llama", STRATA_FAMILY_LLAMA },   { "neox", STRATA_FAMILY_NEOX },
+  { "gemma2", STRATA_FAMILY_GEMMA2 }, { "olmo2", STRATA_FAMILY_OLMO2 },
+};
+
+static void
+test_family (gconstpointer data)
+{
+  check_family (((const Family *) data)->family, strata_backend_cpu ());
 }
 
 static void
-test_neox (void)
+test_family_copies_backwards (gconstpointer data)
 {
-  check_family (STRATA_FAMILY_NEOX);
-}
-
-static void
-test_llama (void)
-{
-  check_family (STRATA_FAMILY_LLAMA);
-}
-
-static void
-test_gemma2 (void)
-{
-  check_family (STRATA_FAMILY_GEMMA2);
-}
-
-static void
-test_olmo2 (void)
-{
-  check_family (STRATA_FAMILY_OLMO2);
+  backwards_cpu = *strata_backend_cpu ();
+  backwards_cpu.copy_many = copy_many_backwards;
+  check_family (((const Family *) data)->family, &backwards_cpu);
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/kernels/suffix/gpt2", test_gpt2);
-  g_test_add_func ("/kernels/suffix/llama", test_llama);
-  g_test_add_func ("/kernels/suffix/neox", test_neox);
-  g_test_add_func ("/kernels/suffix/gemma2", test_gemma2);
-  g_test_add_func ("/kernels/suffix/olmo2", test_olmo2);
+  for (guint i = 0; i < G_N_ELEMENTS (families); i++) {
+    g_autofree char *plain = g_strdup_printf ("/kernels/suffix/%s", families[i].name);
+    g_autofree char *backwards = g_strdup_printf ("/kernels/suffix/%s/copies-backwards", families[i].name);
+    g_test_add_data_func (plain, &families[i], test_family);
+    g_test_add_data_func (backwards, &families[i], test_family_copies_backwards);
+  }
   return g_test_run ();
 }
