@@ -3,11 +3,12 @@
  * against the set swept together (strata_patch_run_set: prompts of equal length share their
  * unpatched passes and every chunk of patched passes), in the same run. Default: the two-hop
  * model cot-3000 over its 100 trimmed prompts (tests/data/twohop), every site, denoising by the
- * logit difference of the "answer" target. Prints both times, the ratio and the largest
- * difference of the maps. A benchmark, not a test; exits non-zero if the two disagree by more
- * than 1e-4 relative to max(1, |value|): products over other row counts round differently, and
- * a logit difference near 1 between two logits near 20 carries their float32 rounding (on
- * cot-3000 the two differ by up to 1e-5 there).
+ * logit difference of the "answer" target. Prints both times with the matrix products and
+ * row copies each made (the backend's calls are counted: on a GPU each is a launch), the
+ * ratio and the largest difference of the maps. A benchmark, not a test; exits non-zero if
+ * the two disagree by more than 1e-4 relative to max(1, |value|): products over other row
+ * counts round differently, and a logit difference near 1 between two logits near 20 carries
+ * their float32 rounding (on cot-3000 the two differ by up to 1e-5 there).
  *
  *   bench-patch-set [--device auto|cpu|cuda] [MODEL PROMPTS.jsonl [TARGET]] */
 #include <glib.h>
@@ -17,6 +18,56 @@
 
 #include "bench-checkpoint.h"
 #include "strata-patching.h"
+
+/* The backend under test with its products and copies counted: each call is one launch (or
+ * more) on a GPU, where a sweep of many small passes is bound by launches, not arithmetic. */
+static const StrataBackend *inner;
+static StrataBackend counted;
+typedef struct {
+  guint64 linear, copy_calls, copy_ranges;
+} Calls;
+static Calls calls;
+
+static StrataStatus
+counted_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *w, const float *b, int R, int N,
+                int K, StrataPrecision precision)
+{
+  calls.linear++;
+  return inner->linear (inner, y, x, w, b, R, N, K, precision);
+}
+
+static StrataStatus
+counted_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
+{
+  calls.copy_calls++, calls.copy_ranges++;
+  return inner->copy (inner, dst, src, bytes);
+}
+
+static StrataStatus
+counted_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies)
+{
+  calls.copy_calls++, calls.copy_ranges += (guint64) n_copies;
+  return inner->copy_many (inner, copies, n_copies);
+}
+
+static const StrataBackend *
+counting (const StrataBackend *be)
+{
+  inner = be;
+  counted = *be;
+  counted.linear = counted_linear;
+  counted.copy = counted_copy;
+  counted.copy_many = counted_copy_many;
+  return &counted;
+}
+
+static void
+print_calls (const char *what, double seconds, const Calls *c)
+{
+  printf ("%s: %.3f s, %" G_GUINT64_FORMAT " matrix products, %" G_GUINT64_FORMAT " row ranges copied in %" G_GUINT64_FORMAT
+          " copy calls\n",
+          what, seconds, c->linear, c->copy_ranges, c->copy_calls);
+}
 
 static double
 seconds_since (gint64 t0)
@@ -41,7 +92,7 @@ main (int argc, char **argv)
     return 1;
   }
   StrataStatus st;
-  StrataEngine *e = strata_engine_new (be, m->weights, &st);
+  StrataEngine *e = strata_engine_new (counting (be), m->weights, &st);
   if (!e) {
     fprintf (stderr, "bench-patch-set: engine on %s: %s\n", be->name, strata_status_to_string (st));
     return 1;
@@ -67,6 +118,7 @@ main (int argc, char **argv)
   }
   guint failed;
   g_autoptr (GPtrArray) warm = strata_patch_run_set (e, req, MIN (n, 4u), NULL, NULL, &failed, &error);
+  calls = (Calls) { 0 };
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (GPtrArray) one = g_ptr_array_new_with_free_func ((GDestroyNotify) strata_patch_result_free);
   for (guint i = 0; warm && i < n; i++) {
@@ -76,6 +128,8 @@ main (int argc, char **argv)
     g_ptr_array_add (one, r);
   }
   double t_one = seconds_since (t0);
+  Calls one_calls = calls;
+  calls = (Calls) { 0 };
   t0 = g_get_monotonic_time ();
   g_autoptr (GPtrArray) together = one->len == n ? strata_patch_run_set (e, req, n, NULL, NULL, &failed, &error) : NULL;
   double t_set = seconds_since (t0);
@@ -97,8 +151,8 @@ main (int argc, char **argv)
   printf ("%s over %u prompts of %s (%.1f tokens on average), target '%s', %u cells "
           "(resid_pre, attn_out, mlp_out, head)\n",
           model_path, n, prompts_path, (double) tokens / n, target_name, cells);
-  printf ("one prompt at a time: %.3f s\n", t_one);
-  printf ("the set in shared passes: %.3f s\n", t_set);
+  print_calls ("one prompt at a time", t_one, &one_calls);
+  print_calls ("the set in shared passes", t_set, &calls);
   printf ("speed-up: %.2fx\n", t_one / t_set);
   printf ("largest relative difference of metric or score: %.3g\n", worst);
   strata_engine_free (e);
