@@ -246,12 +246,14 @@ strata_patch_run_set (StrataEngine *e, const StrataPatchRequest *requests, guint
   g_autofree Sweep *sw = g_new0 (Sweep, n ? n : 1);
   guint done = 0;
   *failed = G_MAXUINT;
+  /* The runs of a group and their staging copy (twice the runs) in a quarter of free memory. */
+  size_t group_bytes = MIN (STRATA_PATCH_GROUP_BYTES, strata_backend_memory_free (NULL) / 8);
   for (guint start = 0; start < n;) {
-    /* A group: equal keys, up to STRATA_PATCH_GROUP_BYTES of runs (at least one prompt). */
+    /* A group: equal keys, up to group_bytes of runs (at least one prompt). */
     guint end = start;
     size_t bytes = 0, each = runs_bytes (g, (int) order[start].len);
     while (end < n && order[end].len == order[start].len && order[end].logit_diff == order[start].logit_diff &&
-           (end == start || bytes + each <= STRATA_PATCH_GROUP_BYTES))
+           (end == start || bytes + each <= group_bytes))
       bytes += each, end++;
     guint m = end - start;
     gboolean ok = TRUE;

@@ -111,7 +111,8 @@ typedef struct {
 typedef void (*StrataPatchProgress) (guint n_done, gpointer data);
 
 /* Host bytes of prompts' unpatched runs a set's sweep holds at once (each prompt's residual
- * stream, keys, values and site outputs, both runs' logits); a larger prompt runs alone. */
+ * stream, keys, values and site outputs, both runs' logits), and at most an eighth of the free
+ * host memory (strata_backend_memory_free); a larger prompt runs alone. */
 #define STRATA_PATCH_GROUP_BYTES ((size_t) 256 << 20)
 
 /* The fast sweep of many prompts: prompts of equal length, all or none scored by a logit

@@ -325,12 +325,17 @@ test_errors (void)
   strata_engine_free (e);
 }
 
+typedef struct {
+  guint done, calls;
+} Progress;
+
 static void
 count_progress (guint n_done, gpointer data)
 {
-  guint *seen = data;
-  g_assert_cmpuint (n_done, >, *seen); /* once per group, growing */
-  *seen = n_done;
+  Progress *p = data;
+  g_assert_cmpuint (n_done, >, p->done); /* once per group, growing */
+  p->done = n_done;
+  p->calls++;
 }
 
 /* A prompt set swept together (strata_patch_run_set) on a golden checkpoint: prompts of three
@@ -374,11 +379,14 @@ test_set (gconstpointer data)
   req[3].options.direction = STRATA_PATCH_NOISE;
   req[6].options = (StrataPatchOptions) { some, G_N_ELEMENTS (some), STRATA_PATCH_DENOISE, STRATA_METRIC_LOGIT_DIFF, -1 };
   g_autoptr (GError) error = NULL;
-  guint failed = 0, seen = 0;
-  g_autoptr (GPtrArray) set = strata_patch_run_set (e, req, N, count_progress, &seen, &failed, &error);
+  guint failed = 0;
+  Progress progress = { 0 };
+  g_autoptr (GPtrArray) set = strata_patch_run_set (e, req, N, count_progress, &progress, &failed, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (set->len, ==, N);
-  g_assert_cmpuint (seen, ==, N);
+  /* Groups by (length, logit difference or not): (4, no) (4, yes) (6, no) (6, yes: three) (9, yes). */
+  g_assert_cmpuint (progress.done, ==, N);
+  g_assert_cmpuint (progress.calls, ==, 5);
   double worst = 0;
   for (int i = 0; i < N; i++) {
     const StrataPatchResult *r = set->pdata[i];
@@ -396,6 +404,17 @@ test_set (gconstpointer data)
   g_test_message ("%s: %d prompts swept together vs the naive loop, largest relative difference %.3g",
                   (const char *) data, N, worst);
   g_assert_cmpfloat (worst, <=, 1e-5);
+
+  /* With little memory free, each prompt is a group of its own (the groups' runs take at most
+   * an eighth of it), and the results stay those of the naive loop. */
+  g_setenv ("STRATA_MEMORY_LIMIT", "100000", TRUE);
+  progress = (Progress) { 0 };
+  g_autoptr (GPtrArray) alone = strata_patch_run_set (e, req, N, count_progress, &progress, &failed, &error);
+  g_unsetenv ("STRATA_MEMORY_LIMIT");
+  g_assert_no_error (error);
+  g_assert_cmpuint (progress.calls, ==, N);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpfloat (probe_patch_difference (alone->pdata[i], set->pdata[i]), <=, 1e-5);
 
   /* A prompt whose corrupted input has another length: the set fails naming it. */
   g_array_set_size (prompts[4].corrupt_ids, 3);
