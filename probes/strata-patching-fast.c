@@ -288,12 +288,11 @@ strata_patch_run_set (StrataEngine *e, const StrataPatchRequest *requests, guint
     }
     if (!ok)
       return NULL;
-    done += end - start;
+    done += m;
     if (progress)
       progress (done, data);
     start = end;
   }
-  *failed = G_MAXUINT;
   return g_steal_pointer (&results);
 }
 
