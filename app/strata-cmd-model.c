@@ -49,14 +49,16 @@ parse (int *argc, char ***argv, const char *params, const char *summary, ModelOp
   return TRUE;
 }
 
+/* `device`: the backend that will run the model, which then holds its weights from the load on
+ * (NULL: host memory). */
 static StrataModel *
-open_model (const char *path, ModelOptions *mo, const StrataBackend *backend, gboolean need_tokenizer,
-            GError **error)
+open_model (const char *path, ModelOptions *mo, const StrataBackend *backend, const StrataBackend *device,
+            gboolean need_tokenizer, GError **error)
 {
   /* The matrices stay as stored when nothing computes (backend NULL), on a backend that
    * takes them so, and for a model too large for an F32 copy (the engine then converts per
    * product). */
-  StrataOpenOptions oo = { mo->tokenizer, strata_matrix_policy_for (backend) };
+  StrataOpenOptions oo = { mo->tokenizer, strata_matrix_policy_for (backend), device };
   StrataModel *model = strata_model_open_with (path, &oo, error);
   if (!model)
     return NULL;
@@ -160,8 +162,9 @@ strata_cmd_info (int argc, char **argv)
   StrataDeviceChoice dev;
   if (!strata_cli_device (device, &dev, &error))
     return strata_cli_fail (error);
-  /* Opened as a run on that device would hold it, so the card's "weights" line is true. */
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, dev.backend, FALSE, &error);
+  /* In the dtype a run on that device would keep, so the card's "weights" line is true; in
+   * host memory, since nothing runs. */
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, dev.backend, NULL, FALSE, &error);
   if (!m)
     return strata_cli_fail (error);
   const StrataConfig *c = &m->weights->cfg;
@@ -281,7 +284,7 @@ strata_cmd_tokenize (int argc, char **argv)
     return strata_cli_fail (error);
   if (argc != 3)
     return strata_cli_fail (g_error_new (G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "tokenize takes MODEL and TEXT"));
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, NULL, TRUE, &error);
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, NULL, NULL, TRUE, &error);
   if (!m)
     return strata_cli_fail (error);
   g_autoptr (GArray) ids = strata_model_encode (m, argv[2], &error);
@@ -367,7 +370,7 @@ strata_cmd_generate (int argc, char **argv)
   const StrataBackend *backend = strata_cli_device (device, NULL, &error);
   if (!backend)
     return strata_cli_fail (error);
-  g_autoptr (StrataModel) m = open_model (argv[1], &mo, backend, TRUE, &error);
+  g_autoptr (StrataModel) m = open_model (argv[1], &mo, backend, backend, TRUE, &error);
   if (!m)
     return strata_cli_fail (error);
   g_autoptr (GArray) ids = strata_model_encode (m, prompt ? prompt : "", &error);

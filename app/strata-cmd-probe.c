@@ -111,7 +111,7 @@ parse (int *argc, char ***argv, const char *params, const char *summary, Common 
 static StrataModel *
 open_model (const char *path, const Common *c, GError **error)
 {
-  StrataOpenOptions oo = { c->tokenizer, strata_matrix_policy_for (c->backend) };
+  StrataOpenOptions oo = { c->tokenizer, strata_matrix_policy_for (c->backend), c->backend };
   g_autoptr (StrataModel) m = strata_model_open_with (path, &oo, error);
   if (!m)
     return NULL;

@@ -27,6 +27,7 @@
 #include "strata-backend-cuda.h"
 #include "strata-lens.h"
 #include "strata-patching.h"
+#include "strata-weights-device.h"
 
 static double
 seconds_since (gint64 t0)
@@ -203,7 +204,7 @@ shape_row (const StrataBackend *cuda, const char *shape, const char *root, Strat
 
   enum { LENS_T = 16, SWEEP_T = 64, B = 8, T = 128 };
   gint64 t0 = g_get_monotonic_time ();
-  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (cuda) };
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (cuda), cuda };
   g_autoptr (StrataModel) m = strata_model_open_with (dir, &oo, &error);
   if (!m) {
     fprintf (stderr, "bench-cuda: %s\n", error->message);
@@ -273,8 +274,9 @@ shape_row (const StrataBackend *cuda, const char *shape, const char *root, Strat
     printf ("  %d layers x %d, %d/%d heads, MLP %d, vocabulary %d; matrices %s on the device, %.2f GB\n", g->n_layers,
             g->d_model, g->n_heads, g->n_kv_heads, g->d_mlp, g->vocab, strata_dtype_to_string (m->weights->tok_embed.dtype),
             m->weights->arena_bytes / 1e9);
-    printf ("  load to first lens (%d tokens): %.2f s (open %.2f s, upload %.2f s, lens %.2f s)\n", LENS_T,
-            t_first_lens, t_open, t_engine - t_open, t_first_lens - t_engine);
+    printf ("  load to first lens (%d tokens): %.2f s (open and upload %.2f s, engine %.2f s, lens %.2f s); host "
+            "staging held at most %.2f GB\n", LENS_T, t_first_lens, t_open, t_engine - t_open, t_first_lens - t_engine,
+            strata_weights_staging_peak (m->weights) / 1e9);
     printf ("  resid_pre sweep, %d tokens (%d patches): %.3f s\n", SWEEP_T, g->n_layers * SWEEP_T, t_sweep);
     printf ("  forward %d x %d tokens: %.1f ms, %.0f GFLOP/s = %.2f of the %s peak\n", B, T, t_batch * 1e3, gflops,
             peak > 0 ? gflops / peak : 0.0, strata_precision_to_string (precision));

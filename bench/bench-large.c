@@ -58,7 +58,7 @@ main (int argc, char **argv)
   }
 
   gint64 t0 = g_get_monotonic_time ();
-  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (be) };
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (be), be };
   g_autoptr (StrataModel) m = strata_model_open_with (dir, &oo, &error);
   if (!m) {
     fprintf (stderr, "bench-large: %s\n", error->message);

@@ -23,6 +23,7 @@
 #include "strata-gguf-quants.h"
 #include "strata-gguf.h"
 #include "strata-model-private.h"
+#include "strata-weights-device.h"
 
 /* Where an architecture puts its sliding window (<arch>.attention.sliding_window). */
 typedef enum {
@@ -387,6 +388,8 @@ typedef struct {
   GHashTable *used;      /* GGUF tensor names the recipe reads */
   char *fused_name[2];   /* the fused tensor decoded in fused[1] (a matrix) or fused[0] (a bias) */
   float *fused[2];
+  StrataWeights *w;      /* the weights being loaded (second pass) */
+  int layer;             /* the layer of the tensor loaded last, -1 outside the blocks */
   GError **error;
 } Loader;
 
@@ -433,6 +436,12 @@ static int
 load_one_cb (StrataWeightTensor *t, void *user)
 {
   Loader *ld = user;
+  /* The visit goes layer by layer: the one before is complete when another begins. */
+  if (!ld->check_only && t->layer != ld->layer) {
+    if (ld->layer >= 0)
+      strata_weights_layer_loaded (ld->w, ld->layer);
+    ld->layer = t->layer;
+  }
   const char *field = t->layer >= 0 ? strrchr (t->name, '.') + 1 : t->name;
   gsize i = 0;
   while (i < G_N_ELEMENTS (gguf_names) && strcmp (gguf_names[i].strata, field) != 0)
@@ -453,7 +462,7 @@ load_one_cb (StrataWeightTensor *t, void *user)
     g_hash_table_add (ld->used, g_steal_pointer (&name));
     return !ok;
   }
-  return !(t->matrix ? strata_tensor_set_load_mat (&ld->set, name, t->rows, t->cols, t->mat, ld->error)
+  return !(t->matrix ? strata_tensor_set_load_mat (&ld->set, name, t->rows, t->cols, t->mat, ld->w, ld->error)
                      : strata_tensor_set_load (&ld->set, name, t->rows, 0, *t->vec, ld->error));
 }
 
@@ -488,7 +497,8 @@ load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConf
   }
   if (ok) {
     ld.check_only = FALSE;
-    m->weights = strata_model_new_weights (m, cfg, STRATA_DTYPE_F32, src, error);
+    ld.layer = -1;
+    ld.w = m->weights = strata_model_new_weights (m, cfg, STRATA_DTYPE_F32, src, error);
     ok = m->weights && strata_weights_visit (m->weights, load_one_cb, &ld) == 0;
   }
   strata_tensor_set_clear (&ld.set);

@@ -15,6 +15,7 @@
 #include "strata-data-error.h"
 #include "strata-model-private.h"
 #include "strata-safetensors.h"
+#include "strata-weights-device.h"
 
 typedef struct {
   GPtrArray *shards; /* StrataSafetensors*, sorted by file name */
@@ -106,13 +107,14 @@ typedef struct {
 } Wanted;
 
 static gboolean
-load_wanted (const StrataTensorSet *set, const char *prefix, const Wanted *t, gsize n, GError **error)
+load_wanted (const StrataTensorSet *set, StrataWeights *w, const char *prefix, const Wanted *t, gsize n,
+             GError **error)
 {
   for (gsize i = 0; i < n; i++) {
     if (t[i].mat ? !t[i].mat->data : !t[i].vec)
       continue;
     g_autofree char *name = g_strconcat (prefix, t[i].name, NULL);
-    if (!(t[i].mat ? strata_tensor_set_load_mat (set, name, t[i].d0, t[i].d1, t[i].mat, error)
+    if (!(t[i].mat ? strata_tensor_set_load_mat (set, name, t[i].d0, t[i].d1, t[i].mat, w, error)
                    : strata_tensor_set_load (set, name, t[i].d0, t[i].d1, t[i].vec, error)))
       return FALSE;
   }
@@ -224,7 +226,7 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
     { "wte.weight", V, C, &w->tok_embed, NULL }, { "wpe.weight", N, C, &w->pos_embed, NULL },
     { "ln_f.weight", C, 0, NULL, w->norm_f_w },  { "ln_f.bias", C, 0, NULL, w->norm_f_b },
   };
-  gboolean ok = load_wanted (set, pre, global, G_N_ELEMENTS (global), error);
+  gboolean ok = load_wanted (set, w, pre, global, G_N_ELEMENTS (global), error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
     g_autofree char *p = g_strdup_printf ("%sh.%d.", pre, l);
@@ -238,7 +240,7 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
       { "mlp.c_proj.bias", C, 0, NULL, lw->b_down },
     };
     const void *qkv = NULL;
-    ok = load_wanted (set, p, vectors, G_N_ELEMENTS (vectors), error) &&
+    ok = load_wanted (set, w, p, vectors, G_N_ELEMENTS (vectors), error) &&
          load_transposed (set, ow, C, C, &lw->w_o, &scratch, error) &&
          load_transposed (set, fw, C, F, &lw->w_up, &scratch, error) &&
          load_transposed (set, dw, F, C, &lw->w_down, &scratch, error) &&
@@ -253,9 +255,10 @@ load_gpt2 (const StrataTensorSet *set, StrataWeights *w, GError **error)
       store_transposed (dst[s], qkv, C, C, 3 * C, s * C, t);
       memcpy (dst_b[s], qkv_b + s * C, C * sizeof (float));
     }
+    strata_weights_layer_loaded (w, l);
   }
   if (ok && !c->recipe.tied)
-    ok = strata_tensor_set_load_mat (set, "lm_head.weight", V, C, &w->unembed, error);
+    ok = strata_tensor_set_load_mat (set, "lm_head.weight", V, C, &w->unembed, w, error);
   return ok;
 }
 
@@ -269,7 +272,7 @@ load_llama_globals (const StrataTensorSet *set, StrataWeights *w, GError **error
     { "model.embed_tokens.weight", V, C, &w->tok_embed, NULL }, { "model.norm.weight", C, 0, NULL, w->norm_f_w },
     { "lm_head.weight", V, C, c->recipe.tied ? NULL : &w->unembed, NULL }, /* tied: the embedding */
   };
-  return load_wanted (set, "", global, G_N_ELEMENTS (global), error);
+  return load_wanted (set, w, "", global, G_N_ELEMENTS (global), error);
 }
 
 /* What a Llama-style family calls the norms around its sublayers (NULL: it has none). */
@@ -310,7 +313,9 @@ load_decoder (const StrataTensorSet *set, StrataWeights *w, const NormNames *nn,
       { mlp_post, C, 0, NULL, nn->mlp_post ? lw->mlp_post_w : NULL },
     };
     g_autofree char *prefix = g_strdup_printf ("model.layers.%d.", l);
-    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error);
+    ok = load_wanted (set, w, prefix, t, G_N_ELEMENTS (t), error);
+    if (ok)
+      strata_weights_layer_loaded (w, l);
   }
   return ok;
 }
@@ -362,7 +367,7 @@ load_phi3 (const StrataTensorSet *set, StrataWeights *w, GError **error)
     g_autofree char *prefix = g_strdup_printf ("model.layers.%d.", l);
     g_autofree char *qkv_name = g_strconcat (prefix, "self_attn.qkv_proj.weight", NULL);
     g_autofree char *gate_up_name = g_strconcat (prefix, "mlp.gate_up_proj.weight", NULL);
-    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error) &&
+    ok = load_wanted (set, w, prefix, t, G_N_ELEMENTS (t), error) &&
          strata_tensor_set_load (set, qkv_name, HD + 2 * KD, C, qkv, error) &&
          strata_tensor_set_load (set, gate_up_name, 2 * F, C, gate_up, error);
     if (!ok)
@@ -372,6 +377,7 @@ load_phi3 (const StrataTensorSet *set, StrataWeights *w, GError **error)
     store_rows (&lw->w_v, qkv, HD + KD, KD, C);
     store_rows (&lw->w_gate, gate_up, 0, F, C);
     store_rows (&lw->w_up, gate_up, F, F, C);
+    strata_weights_layer_loaded (w, l);
   }
   return ok;
 }
@@ -392,7 +398,7 @@ load_neox (const StrataTensorSet *set, StrataWeights *w, GError **error)
   g_autofree float *qkv = g_new (float, 3 * C * C);
   g_autofree float *qkv_b = g_new (float, 3 * C);
   g_autofree float *part = g_new (float, C * C);
-  gboolean ok = load_wanted (set, "", global, G_N_ELEMENTS (global), error);
+  gboolean ok = load_wanted (set, w, "", global, G_N_ELEMENTS (global), error);
   for (int l = 0; ok && l < c->n_layers; l++) {
     StrataLayerWeights *lw = &w->layers[l];
     Wanted t[] = {
@@ -406,7 +412,7 @@ load_neox (const StrataTensorSet *set, StrataWeights *w, GError **error)
     g_autofree char *prefix = g_strdup_printf ("gpt_neox.layers.%d.", l);
     g_autofree char *qw = g_strconcat (prefix, "attention.query_key_value.weight", NULL);
     g_autofree char *qb = g_strconcat (prefix, "attention.query_key_value.bias", NULL);
-    ok = load_wanted (set, prefix, t, G_N_ELEMENTS (t), error) && strata_tensor_set_load (set, qw, 3 * C, C, qkv, error);
+    ok = load_wanted (set, w, prefix, t, G_N_ELEMENTS (t), error) && strata_tensor_set_load (set, qw, 3 * C, C, qkv, error);
     if (ok && lw->b_q)
       ok = strata_tensor_set_load (set, qb, 3 * C, 0, qkv_b, error);
     StrataMat *dst[3] = { &lw->w_q, &lw->w_k, &lw->w_v };
@@ -419,6 +425,8 @@ load_neox (const StrataTensorSet *set, StrataWeights *w, GError **error)
       }
       store_rows (dst[s], part, 0, C, C);
     }
+    if (ok)
+      strata_weights_layer_loaded (w, l);
   }
   return ok;
 }

@@ -8,6 +8,7 @@
 #include "strata-data-error.h"
 #include "strata-model-private.h"
 #include "strata-tensor-private.h"
+#include "strata-weights-device.h"
 
 const char *
 strata_model_get_weights_sha256 (const StrataModel *model)
@@ -71,10 +72,17 @@ strata_model_new_weights (StrataModel *m, const StrataConfig *cfg, StrataDType s
                           GError **error)
 {
   const char *why = strata_config_check (cfg);
-  StrataWeights *w = why ? NULL : strata_weights_new (cfg, matrix_dtype (m, cfg, stored));
-  if (!w)
-    g_set_error (error, STRATA_DATA_ERROR, why ? STRATA_DATA_ERROR_FORMAT : STRATA_DATA_ERROR_IO, "%s: %s", source,
-                 why ? why : "cannot allocate the weights");
+  StrataStatus st = STRATA_OK;
+  StrataWeights *w = why ? NULL : strata_weights_new_on_device (cfg, matrix_dtype (m, cfg, stored), m->device, &st);
+  if (!w && why)
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: %s", source, why);
+  else if (!w && m->device && !m->device->host_memory)
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO,
+                 "%s: cannot allocate the weights on %s: they need %.2f GB, %.2f GB are free there", source,
+                 m->device->name, strata_config_weights_size (cfg, matrix_dtype (m, cfg, stored)) / 1e9,
+                 strata_backend_memory_free (m->device) / 1e9);
+  else if (!w)
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot allocate the weights", source);
   return w;
 }
 
@@ -192,6 +200,7 @@ strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **e
   g_autoptr (StrataModel) m = g_new0 (StrataModel, 1);
   const char *tokenizer_path = o->tokenizer_path;
   m->policy = o->matrices;
+  m->device = o->device;
 
   if (!detect_format (path, &m->format, error))
     return NULL;
@@ -200,6 +209,12 @@ strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **e
   m->bos_id = m->eos_id = -1;
   if (!formats[m->format].load (m, path, tokenizer_path, error))
     return NULL;
+  StrataStatus st = strata_weights_finish_upload (m->weights);
+  if (st != STRATA_OK) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot upload the weights to %s: %s", m->name,
+                 m->device->name, strata_status_to_string (st));
+    return NULL;
+  }
   adopt_tokenizer_policy (m);
   return g_steal_pointer (&m);
 }

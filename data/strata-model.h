@@ -39,6 +39,10 @@ typedef enum {
 typedef struct {
   const char *tokenizer_path; /* NULL: the checkpoint's own */
   StrataMatrixPolicy matrices;
+  /* NULL or a host-memory backend: the weights are in host memory, for any engine. Else the
+   * weights are loaded into this backend's memory layer by layer, with no copy of the whole
+   * model on the host (strata-weights-device.h), and only an engine on it runs them. */
+  const StrataBackend *device;
 } StrataOpenOptions;
 
 typedef struct {
@@ -49,6 +53,7 @@ typedef struct {
   StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32); F32
                               for GGUF quantizations, which decode to it at load */
   StrataMatrixPolicy policy; /* as asked of strata_model_open_with (loaders read it) */
+  const StrataBackend *device; /* the same: where the loaders put the weights */
   char *stored_types;      /* GGUF: the tensor types of the file, "Q4_0 ×36, F32 ×11"; else NULL */
   StrataWeights *weights;  /* owned */
   StrataTokenizer *tokenizer; /* owned; NULL when the checkpoint has none and none was given */

@@ -77,9 +77,11 @@ const StrataTensorInfo *strata_tensor_set_get_checked (const StrataTensorSet *se
 /* The same, then convert it to fp32 into dst (room for the product). */
 gboolean strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0,
                                  guint64 d1, float *dst, GError **error);
-/* The same into a whole (d0, d1) matrix, in the matrix's dtype. */
+/* The same into a whole (d0, d1) matrix of `w`, in the matrix's dtype. A tensor stored in
+ * that dtype is `w`'s bytes as they are (strata_weights_store_bytes: for weights loaded to a
+ * device, uploaded from the file's mapping with no host copy). */
 gboolean strata_tensor_set_load_mat (const StrataTensorSet *set, const char *name, guint64 d0,
-                                     guint64 d1, StrataMat *dst, GError **error);
+                                     guint64 d1, StrataMat *dst, StrataWeights *w, GError **error);
 
 /* Store n F32 values at element `first` of a matrix, in its dtype (exact when the values
  * came from that dtype). */

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "strata-data-error.h"
+#include "strata-weights-device.h"
 
 void
 strata_tensor_info_free (StrataTensorInfo *t)
@@ -173,19 +174,21 @@ strata_mat_store (StrataMat *m, gsize first, const float *src, gsize n)
 
 gboolean
 strata_tensor_set_load_mat (const StrataTensorSet *set, const char *name, guint64 d0, guint64 d1, StrataMat *dst,
-                            GError **error)
+                            StrataWeights *w, GError **error)
 {
-  if (dst->dtype == STRATA_DTYPE_F32)
-    return strata_tensor_set_load (set, name, d0, d1, dst->data, error);
-  const StrataTensorInfo *t = strata_tensor_set_lookup (set, name);
-  if (t && t->dtype == dst->dtype && t->n_dims == 2 && t->shape[0] == d0 && t->shape[1] == d1 &&
-      G_BYTE_ORDER == G_LITTLE_ENDIAN) {
-    memcpy (dst->data, t->data, t->n_bytes); /* kept as stored: the bytes are the values */
+  const StrataTensorInfo *t = strata_tensor_set_get_checked (set, name, d0, d1, error);
+  if (!t)
+    return FALSE;
+  if (!t->blocks && t->dtype == dst->dtype && G_BYTE_ORDER == G_LITTLE_ENDIAN) {
+    strata_weights_store_bytes (w, dst->data, t->data, t->n_bytes); /* kept as stored: the bytes are the values */
+    return TRUE;
+  }
+  if (dst->dtype == STRATA_DTYPE_F32) {
+    strata_tensor_info_to_f32 (t, dst->data, t->n_elements);
     return TRUE;
   }
   g_autofree float *tmp = g_new (float, d0 * d1);
-  if (!strata_tensor_set_load (set, name, d0, d1, tmp, error))
-    return FALSE;
+  strata_tensor_info_to_f32 (t, tmp, t->n_elements);
   strata_mat_store (dst, 0, tmp, d0 * d1);
   return TRUE;
 }

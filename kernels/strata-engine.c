@@ -3,6 +3,7 @@
  * strata-engine-pass.c, which runs every one of them with the same block. */
 #include "strata-engine.h"
 #include "strata-engine-private.h"
+#include "strata-weights-device.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ strata_engine_new_with (const StrataBackend *be, const StrataWeights *weights, c
     return NULL;
   }
   e->precision = o->precision;
+  /* Weights loaded into a device's memory run there, as they are. */
+  if (weights->device) {
+    if (weights->device != be || strata_weights_loading (weights) ||
+        !strata_weights_matrices_in (weights, be->matrix_dtypes)) {
+      *status = STRATA_ERR_ARGUMENT;
+      free (e);
+      return NULL;
+    }
+    e->w = *weights;
+    *status = STRATA_OK;
+    return e;
+  }
   /* Matrices in a dtype the backend does not take, or takes only by converting them on every
    * product, are converted to F32 once, unless that copy would not fit. */
   const StrataWeights *w = weights;

@@ -53,7 +53,9 @@ typedef struct {
   StrataPrecision precision;
 } StrataEngineOptions;
 
-/* The engine with the default options. */
+/* The engine with the default options. The weights stay the caller's and must outlive the
+ * engine; weights loaded into a device's memory (strata-weights-device.h) run only on that
+ * backend (else STRATA_ERR_ARGUMENT) and are used in place, never copied or converted. */
 StrataEngine *strata_engine_new (const StrataBackend *backend, const StrataWeights *weights,
                                  StrataStatus *status);
 StrataEngine *strata_engine_new_with (const StrataBackend *backend, const StrataWeights *weights,

@@ -1,6 +1,7 @@
 /* strata-weights.c: the one table of a model's tensors, and what is built on it (the arena,
  * rebasing, conversion, parameter counts). */
 #include "strata-weights.h"
+#include "strata-weights-device.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -241,7 +242,9 @@ strata_weights_free (StrataWeights *w)
 {
   if (!w)
     return;
-  if (w->arena)
+  if (w->device)
+    _strata_weights_device_free (w);
+  else if (w->arena)
     munmap (w->arena, w->arena_bytes ? w->arena_bytes : ALIGN);
   free (w->layers);
   free (w);

@@ -55,6 +55,10 @@ typedef struct {
    * and rebase the pointers. */
   void *arena;
   size_t arena_bytes;
+  /* NULL: the arena is host memory. Else the backend whose memory holds it
+   * (strata-weights-device.h): only an engine on that backend runs these weights. */
+  const struct StrataBackend *device;
+  struct _StrataWeightsStaging *staging; /* while a loader fills device weights */
 } StrataWeights;
 
 /* Allocate every tensor the config's recipe has in one zeroed arena, matrices in

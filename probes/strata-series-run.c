@@ -191,6 +191,7 @@ run_checkpoint (SeriesRun *sr, StrataTrainingRun *run, StrataSeriesCheckpoint *c
   StrataOpenOptions oo = req->open;
   if (oo.matrices == STRATA_MATRICES_AUTO)
     oo.matrices = strata_matrix_policy_for (be);
+  oo.device = be; /* each checkpoint's model lives for its run only */
   g_autoptr (StrataModel) m = strata_model_open_with (cp->path, &oo, error);
   if (!m)
     return FALSE;

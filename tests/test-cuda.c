@@ -649,6 +649,44 @@ test_forward (gconstpointer data)
   strata_engine_free (ec);
 }
 
+/* A checkpoint loaded straight into device memory (StrataOpenOptions.device: per-layer
+ * uploads through staging, 16-bit matrices from the file's mapping) holds exactly the bytes of
+ * the host load, and runs the same logits as the host weights uploaded in one transfer. */
+static void
+test_load_to_device (gconstpointer data)
+{
+  if (!need_device ())
+    return;
+  g_autoptr (StrataModel) host = open_data_model (data);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", data, NULL);
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (dev), dev };
+  g_autoptr (StrataModel) on_dev = strata_model_open_with (path, &oo, &error);
+  g_assert_no_error (error);
+  StrataWeights *hw = host->weights, *dw = on_dev->weights;
+  g_assert_cmpuint (dw->arena_bytes, ==, hw->arena_bytes);
+  if (!dev->host_memory) {
+    g_assert_true (dw->device == dev);
+    g_autofree char *back = g_malloc (dw->arena_bytes);
+    g_assert_cmpint (dev->download (dev, back, dw->arena, dw->arena_bytes), ==, STRATA_OK);
+    /* Padding between tensors is zero on both sides. */
+    g_assert_cmpmem (back, dw->arena_bytes, hw->arena, hw->arena_bytes);
+  }
+  const StrataConfig *c = &hw->cfg;
+  int T = MIN (24, c->n_ctx);
+  g_autofree int32_t *ids = g_new (int32_t, T);
+  for (int i = 0; i < T; i++)
+    ids[i] = g_test_rand_int_range (0, c->vocab);
+  gsize n = (gsize) T * c->vocab;
+  g_autofree float *a = g_new (float, n), *b = g_new (float, n);
+  StrataEngine *e_dev = engine_or_fail (dev, on_dev), *e_up = engine_or_fail (dev, host);
+  g_assert_cmpint (strata_engine_forward (e_dev, ids, 1, T, NULL, a), ==, STRATA_OK);
+  g_assert_cmpint (strata_engine_forward (e_up, ids, 1, T, NULL, b), ==, STRATA_OK);
+  expect_close ("device-loaded vs uploaded weights", max_abs_diff (a, b, n));
+  strata_engine_free (e_dev);
+  strata_engine_free (e_up);
+}
+
 /* The patching fast path (strata_engine_forward_jobs: ragged batch, jobs joining at their own
  * layer, the last block computed for the read-out row only) on the device against the CPU,
  * with every logit and with two chosen ids, on one model of each family. */
@@ -874,6 +912,11 @@ main (int argc, char **argv)
     g_autofree char *path = g_strdup_printf ("/cuda/forward/%s", forward_cases[i].name);
     g_test_add_data_func (path, &forward_cases[i], test_forward);
   }
+  g_test_add_data_func ("/cuda/load-to-device/gpt2", "golden/gpt2", test_load_to_device);
+  g_test_add_data_func ("/cuda/load-to-device/mistral-bf16", "golden/mistral-bf16", test_load_to_device);
+  g_test_add_data_func ("/cuda/load-to-device/neox-seq-f16", "golden/neox-seq-f16", test_load_to_device);
+  g_test_add_data_func ("/cuda/load-to-device/stories260K-q8_0", "stories260K-gguf/stories260K-q8_0.gguf",
+                        test_load_to_device);
   g_test_add_data_func ("/cuda/suffix-jobs/gpt2", "golden/gpt2", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/llama-gqa", "golden/llama-gqa", test_suffix_jobs);
   g_test_add_data_func ("/cuda/suffix-jobs/gemma2-window", "golden/gemma2-window", test_suffix_jobs);

@@ -22,7 +22,8 @@ for f in tokenizer tokenizer-bpe tokenizer-gpt2 tokenizer-hf tokenizer-hf-steps 
          tokenizer-unigram tokenizer-unicode tokenizer-spm; do
   tokenizer="$tokenizer $root/data/strata-$f.c"
 done
-common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-recipe.c"
+common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-weights-device.c $root/kernels/strata-recipe.c \
+  $root/kernels/strata-status.c $root/kernels/strata-backend-memory.c"
 
 build () { # name sources...
   name=$1; shift
