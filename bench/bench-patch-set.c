@@ -19,12 +19,13 @@
 #include "bench-checkpoint.h"
 #include "strata-patching.h"
 
-/* The backend under test with its products and copies counted: each call is one launch (or
- * more) on a GPU, where a sweep of many small passes is bound by launches, not arithmetic. */
+/* The backend under test with its products, copies and transfers counted: each product or
+ * copy is one launch (or more) on a GPU, where a sweep of many small passes is bound by
+ * launches, not arithmetic; each transfer to or from the host waits for the device. */
 static const StrataBackend *inner;
 static StrataBackend counted;
 typedef struct {
-  guint64 linear, copy_calls, copy_ranges;
+  guint64 linear, copy_calls, copy_ranges, transfers;
 } Calls;
 static Calls calls;
 
@@ -44,6 +45,20 @@ counted_copy (const StrataBackend *be, void *dst, const void *src, size_t bytes)
 }
 
 static StrataStatus
+counted_upload (const StrataBackend *be, void *dst, const void *src, size_t bytes)
+{
+  calls.transfers++;
+  return inner->upload (inner, dst, src, bytes);
+}
+
+static StrataStatus
+counted_download (const StrataBackend *be, void *dst, const void *src, size_t bytes)
+{
+  calls.transfers++;
+  return inner->download (inner, dst, src, bytes);
+}
+
+static StrataStatus
 counted_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies)
 {
   calls.copy_calls++, calls.copy_ranges += (guint64) n_copies;
@@ -58,6 +73,8 @@ counting (const StrataBackend *be)
   counted.linear = counted_linear;
   counted.copy = counted_copy;
   counted.copy_many = counted_copy_many;
+  counted.upload = counted_upload;
+  counted.download = counted_download;
   return &counted;
 }
 
@@ -65,8 +82,8 @@ static void
 print_calls (const char *what, double seconds, const Calls *c)
 {
   printf ("%s: %.3f s, %" G_GUINT64_FORMAT " matrix products, %" G_GUINT64_FORMAT " row ranges copied in %" G_GUINT64_FORMAT
-          " copy calls\n",
-          what, seconds, c->linear, c->copy_ranges, c->copy_calls);
+          " copy calls, %" G_GUINT64_FORMAT " host transfers\n",
+          what, seconds, c->linear, c->copy_ranges, c->copy_calls, c->transfers);
 }
 
 static double

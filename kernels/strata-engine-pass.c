@@ -113,6 +113,17 @@ needs_logits (const Run *r)
 
 /* ---- memory ---- */
 
+/* Floats of the unembedding rows (as stored) and biases of every base's ids, gathered on the
+ * backend for one download (logits_of_ids). */
+static size_t
+ids_rows_floats (const Run *r)
+{
+  const StrataEngine *e = r->e;
+  size_t n_w = (size_t) r->p->n_bases * r->p->n_ids;
+  size_t row_bytes = (size_t) e->w.cfg.d_model * strata_dtype_size (e->w.unembed.dtype);
+  return (n_w * row_bytes + sizeof (float) - 1) / sizeof (float) + n_w;
+}
+
 /* The scratch of a pass: each tensor's floats in `sizes` (slots as in reserve), and their
  * total with every tensor 64-byte aligned. */
 #define N_SLOTS 26
@@ -125,7 +136,7 @@ scratch_sizes (const Run *r, size_t n_patch_floats, size_t sizes[N_SLOTS])
   size_t HD = (size_t) g->n_heads * g->d_head, KD = (size_t) g->n_kv_heads * g->d_head;
   size_t F = g->d_mlp, L = g->n_layers, V = g->vocab, nT = n * T;
   size_t full_q = r->full || r->kv ? 0 : nT * HD, full_kv = r->full || r->kv ? 0 : nT * KD;
-  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->n_ids ? 0 : n * V;
+  size_t logits = r->full ? (needs_logits (r) ? R * V : 0) : p->n_ids ? ids_rows_floats (r) : n * V;
   size_t read = p->read_one ? n * C : 0, base = (size_t) p->n_bases * L * T;
   const StrataPrefix *bp = p->n_bases ? p->bases[0] : NULL;
   size_t base_attn = bp && bp->attn_out ? base * C : 0, base_mid = bp && bp->resid_mid ? base * C : 0;
@@ -172,14 +183,29 @@ reserve (Run *r, size_t n_patch_floats)
   return STRATA_OK;
 }
 
-/* Upload the base runs and every patch row once. */
+/* Upload the base runs and every patch row in one transfer. Their slots are the last of the
+ * scratch, in this order, so they are laid out in host staging as they will lie on the backend
+ * (a host-memory backend's scratch is the staging); per layer and array, the base runs of a
+ * prompt set's pass would be thousands of transfers, each waiting for a GPU. */
 static StrataStatus
-upload_inputs (Run *r, float *staging)
+upload_inputs (Run *r, size_t n_patch_floats)
 {
   StrataEngine *e = r->e;
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
   size_t T = (size_t) p->T, L = g->n_layers, C = g->d_model, KD = (size_t) g->n_kv_heads * g->d_head;
+  float *first = p->n_bases ? r->b.base_x : r->b.patch_rows;
+  size_t span = n_patch_floats ? (size_t) (r->b.patch_rows + n_patch_floats - first) : 0;
+  if (p->n_bases && !n_patch_floats) {
+    float *last = r->b.base_mid ? r->b.base_mid : r->b.base_attn ? r->b.base_attn : r->b.base_v;
+    span = (size_t) (last - first) + (size_t) p->n_bases * L * T * (last == r->b.base_v ? KD : C);
+  }
+  if (span == 0)
+    return STRATA_OK;
+  int host = e->be->host_memory;
+  float *staging = host ? first : calloc (span, sizeof (float));
+  if (!staging)
+    return fail (e, STRATA_ERR_MEMORY, "cannot allocate %zu floats to upload", span);
   for (int s = 0; s < p->n_bases; s++) {
     const StrataPrefix *bp = p->bases[s];
     struct { float *dst; const float *const *src; size_t w; } arrays[] = {
@@ -188,20 +214,21 @@ upload_inputs (Run *r, float *staging)
     };
     for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
       for (size_t l = 0; arrays[a].src && l < L; l++)
-        TRY (e->be->upload (e->be, arrays[a].dst + ((size_t) s * L + l) * T * arrays[a].w, arrays[a].src[l],
-                            T * arrays[a].w * sizeof (float)));
+        memcpy (staging + (arrays[a].dst - first) + ((size_t) s * L + l) * T * arrays[a].w, arrays[a].src[l],
+                T * arrays[a].w * sizeof (float));
   }
-  size_t at = 0;
-  for (int j = 0; j < p->n; j++)
+  float *rows = staging + (r->b.patch_rows - first);
+  for (int j = 0; n_patch_floats && j < p->n; j++)
     for (int i = 0; i < p->jobs[j].n_patches; i++) {
       const StrataPatch *pt = &p->jobs[j].patches[i];
       size_t n = patch_floats (g, pt);
-      memcpy (staging + at, pt->src, n * sizeof (float));
-      at += n;
+      memcpy (rows, pt->src, n * sizeof (float));
+      rows += n;
     }
-  if (at > 0)
-    TRY (e->be->upload (e->be, r->b.patch_rows, staging, at * sizeof (float)));
-  return STRATA_OK;
+  StrataStatus st = host ? STRATA_OK : e->be->upload (e->be, first, staging, span * sizeof (float));
+  if (!host)
+    free (staging);
+  return st == STRATA_OK ? STRATA_OK : backend_fail (e, st, "the upload of the base runs and patch rows");
 }
 
 /* ---- rows ---- */
@@ -705,24 +732,37 @@ static StrataStatus
 logits_of_ids (Run *r, const float *normed)
 {
   StrataEngine *e = r->e;
+  const StrataBackend *be = e->be;
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
   int n = p->n, C = g->d_model, n_ids = p->n_ids, n_w = p->n_bases * n_ids;
-  size_t rows_f = (size_t) n * C, w_f = (size_t) n_w * C, elem = strata_dtype_size (e->w.unembed.dtype);
-  float *host = malloc ((rows_f + w_f + (size_t) n_w) * sizeof (float) + (size_t) C * elem);
+  size_t rows_f = (size_t) n * C, w_f = (size_t) n_w * C, row_bytes = (size_t) C * strata_dtype_size (e->w.unembed.dtype);
+  size_t stored_f = ids_rows_floats (r) - (size_t) n_w;
+  float *host = malloc ((rows_f + w_f + (size_t) n_w + stored_f) * sizeof (float));
   if (!host)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d logits", n * n_ids);
   float *w = host + rows_f, *bias = w + w_f; /* (n_bases, n_ids) rows of the unembedding, biases */
-  void *stored = bias + n_w; /* one unembedding row as stored */
-  StrataStatus st = e->be->download (e->be, host, normed, rows_f * sizeof (float));
+  char *stored = (char *) (bias + n_w);      /* the same rows as stored */
+  /* The rows (and biases) gathered on the backend, then downloaded at once: on a GPU, device
+   * copies that queue without waiting, and two transfers instead of one per id. */
+  char *dev_rows = (char *) r->b.logits;
+  float *dev_bias = r->b.logits + stored_f;
+  StrataStatus st = be->download (be, host, normed, rows_f * sizeof (float));
   for (int k = 0; k < n_w && st == STRATA_OK; k++) {
     int32_t id = p->ids[k / n_ids][k % n_ids];
-    st = e->be->download (e->be, stored, (const char *) e->w.unembed.data + (size_t) id * C * elem, (size_t) C * elem);
-    strata_dtype_to_f32 (e->w.unembed.dtype, stored, w + (size_t) k * C, (size_t) C);
-    bias[k] = 0.0f;
+    st = be->copy (be, dev_rows + (size_t) k * row_bytes, (const char *) e->w.unembed.data + (size_t) id * row_bytes,
+                   row_bytes);
     if (st == STRATA_OK && e->w.b_unembed)
-      st = e->be->download (e->be, bias + k, e->w.b_unembed + id, sizeof (float));
+      st = be->copy (be, dev_bias + k, e->w.b_unembed + id, sizeof (float));
   }
+  if (st == STRATA_OK)
+    st = be->download (be, stored, dev_rows, (size_t) n_w * row_bytes);
+  for (int k = 0; k < n_w && st == STRATA_OK; k++)
+    strata_dtype_to_f32 (e->w.unembed.dtype, stored + (size_t) k * row_bytes, w + (size_t) k * C, (size_t) C);
+  if (st == STRATA_OK && e->w.b_unembed)
+    st = be->download (be, bias, dev_bias, (size_t) n_w * sizeof (float));
+  else
+    memset (bias, 0, (size_t) n_w * sizeof (float));
   float cap = g->recipe.final_softcap;
   for (int j = 0; j < n && st == STRATA_OK; j++)
     for (int k0 = p->jobs[j].base * n_ids, k = 0; k < n_ids; k++) {
@@ -828,13 +868,9 @@ _strata_engine_run_pass (StrataEngine *e, const Pass *p)
 {
   Run r;
   size_t patch_floats_total = run_init (&r, e, p);
-  float *staging = malloc ((patch_floats_total ? patch_floats_total : 1) * sizeof (float));
-  if (!staging)
-    return fail (e, STRATA_ERR_MEMORY, "cannot allocate the patch rows");
   StrataStatus st = reserve (&r, patch_floats_total);
   if (st == STRATA_OK)
-    st = upload_inputs (&r, staging);
-  free (staging);
+    st = upload_inputs (&r, patch_floats_total);
   if (st == STRATA_OK)
     st = run_blocks (&r);
   free (r.copies);

@@ -1,8 +1,10 @@
 /* test-engine-suffix: the patching fast path (strata_engine_forward_suffix and _jobs) against
  * full forward passes with the same patches, on seeded random GPT-2, Llama (GQA, RoPE),
  * GPT-NeoX (parallel blocks, partial RoPE), Gemma 2 (post-norms, soft-caps, windows) and
- * OLMo-2 (no pre-norms) weights built in memory; each again with the backend's batched row
- * copies run in reverse order. Needs only kernels/. */
+ * OLMo-2 (no pre-norms) weights built in memory; each again on a device-like backend: the
+ * CPU's with host_memory off (the engine uploads the weights and stages a pass's inputs for
+ * one transfer, as for a GPU) and its batched row copies run in reverse order. Needs only
+ * kernels/. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -252,10 +254,10 @@ check_family (StrataFamily family, const StrataBackend *be)
   strata_weights_free (w);
 }
 
-/* The CPU backend with copy_many running its copies last to first: the contract says no
- * copy writes another's range, so a pass must compute the same bits in any order (a device
- * runs them at once). */
-static StrataBackend backwards_cpu;
+/* The CPU backend as a device: memory the engine treats as not the host's, and copy_many
+ * running its copies last to first (the contract says no copy writes another's range, so a
+ * pass must compute the same bits in any order; a device runs them at once). */
+static StrataBackend device_like;
 
 static StrataStatus
 copy_many_backwards (const StrataBackend *be, const StrataCopy *copies, int n_copies)
@@ -284,11 +286,12 @@ test_family (gconstpointer data)
 }
 
 static void
-test_family_copies_backwards (gconstpointer data)
+test_family_device_like (gconstpointer data)
 {
-  backwards_cpu = *strata_backend_cpu ();
-  backwards_cpu.copy_many = copy_many_backwards;
-  check_family (((const Family *) data)->family, &backwards_cpu);
+  device_like = *strata_backend_cpu ();
+  device_like.host_memory = 0;
+  device_like.copy_many = copy_many_backwards;
+  check_family (((const Family *) data)->family, &device_like);
 }
 
 int
@@ -297,9 +300,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (families); i++) {
     g_autofree char *plain = g_strdup_printf ("/kernels/suffix/%s", families[i].name);
-    g_autofree char *backwards = g_strdup_printf ("/kernels/suffix/%s/copies-backwards", families[i].name);
+    g_autofree char *device = g_strdup_printf ("/kernels/suffix/%s/device-like", families[i].name);
     g_test_add_data_func (plain, &families[i], test_family);
-    g_test_add_data_func (backwards, &families[i], test_family_copies_backwards);
+    g_test_add_data_func (device, &families[i], test_family_device_like);
   }
   return g_test_run ();
 }
