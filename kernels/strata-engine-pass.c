@@ -476,18 +476,20 @@ head_results (Run *r, const StrataLayerWeights *lw, int l)
   int R = r->R, H = g->n_heads, D = g->d_head, C = g->d_model;
   Bufs *b = &r->b;
   float *host = malloc ((size_t) R * C * sizeof (float));
-  float *zeros = calloc ((size_t) H * D, sizeof (float));
+  float *zeros = e->be->alloc (e->be, (size_t) H * D); /* backend memory, zeroed */
   StrataStatus st = host && zeros ? STRATA_OK : STRATA_ERR_MEMORY;
   for (int h = 0; h < H && st == STRATA_OK; h++) {
     st = e->be->copy (e->be, b->zh, b->z, (size_t) R * H * D * sizeof (float));
-    /* Zero the other heads: upload zeros over them row by row. */
+    /* Zero the other heads of every row: one batched copy from zeros on the backend. */
     for (int row = 0; row < R && st == STRATA_OK; row++) {
+      float *at = b->zh + (size_t) row * H * D;
       if (h > 0)
-        st = e->be->upload (e->be, b->zh + (size_t) row * H * D, zeros, (size_t) h * D * sizeof (float));
+        st = queue_copy (r, at, zeros, (size_t) h * D);
       if (st == STRATA_OK && h < H - 1)
-        st = e->be->upload (e->be, b->zh + (size_t) row * H * D + (size_t) (h + 1) * D, zeros,
-                            (size_t) (H - 1 - h) * D * sizeof (float));
+        st = queue_copy (r, at + (size_t) (h + 1) * D, zeros, (size_t) (H - 1 - h) * D);
     }
+    if (st == STRATA_OK)
+      st = flush_copies (r);
     if (st == STRATA_OK)
       st = e->be->linear (e->be, b->result, b->zh, &lw->w_o, NULL, R, C, H * D, e->precision);
     if (st == STRATA_OK)
@@ -496,7 +498,8 @@ head_results (Run *r, const StrataLayerWeights *lw, int l)
       memcpy (c->dst + ((size_t) row * H + h) * C, host + (size_t) row * C, (size_t) C * sizeof (float));
   }
   free (host);
-  free (zeros);
+  if (zeros)
+    e->be->free (e->be, zeros);
   return st == STRATA_OK ? STRATA_OK : fail (e, st, "per-head results failed");
 }
 
