@@ -498,7 +498,10 @@ load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConf
   if (ok) {
     ld.check_only = FALSE;
     ld.layer = -1;
-    ld.w = m->weights = strata_model_new_weights (m, cfg, STRATA_DTYPE_F32, src, error);
+    /* A file whose matrices are all F16 (or all BF16) keeps them so where the policy asks (a
+     * GPU, a model too large for an F32 copy); quantized blocks decode to F32. */
+    StrataDType stored = strata_tensor_set_matrix_dtype (&ld.set);
+    ld.w = m->weights = strata_model_new_weights (m, cfg, stored, src, error);
     ok = m->weights && strata_weights_visit (m->weights, load_one_cb, &ld) == 0;
   }
   strata_tensor_set_clear (&ld.set);

@@ -6,7 +6,8 @@
  *   - a `.safetensors` file (its folder must hold config.json);
  *   - a `.gguf` file (GGUF v2/v3: architectures llama, qwen2, gptneox; F32, F16, BF16 and
  *     the Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K quantizations, dequantized to fp32;
- *     the embedded SentencePiece tokenizer);
+ *     a file whose matrices are all F16 or all BF16 is treated as a 16-bit checkpoint by
+ *     StrataMatrixPolicy; the embedded SentencePiece tokenizer);
  *   - a llama2.c `.bin` (tokenizer from `tokenizer_path`, or `tokenizer.bin`/`tok<V>.bin`
  *     beside it).
  * Every offset and shape is checked against the file before a byte of data is read. */
