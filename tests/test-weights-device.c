@@ -48,9 +48,13 @@ stand_in_upload (const StrataBackend *be, void *dst, const void *src, size_t byt
   return cpu->upload (cpu, dst, src, bytes);
 }
 
+/* The stand-in, every upload and allocation succeeding again. */
 static const StrataBackend *
 stand_in_device (void)
 {
+  uploads_left = -1;
+  uploads = 0;
+  fail_alloc = 0;
   stand_in = *strata_backend_cpu ();
   stand_in.name = "stand-in device";
   stand_in.host_memory = 0;
@@ -65,6 +69,15 @@ open_on (const char *rel, const StrataBackend *device, GError **error)
   g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", rel, NULL);
   StrataOpenOptions o = { NULL, STRATA_MATRICES_STORED, device };
   return strata_model_open_with (path, &o, error);
+}
+
+static StrataModel *
+open_ok (const char *rel, const StrataBackend *device)
+{
+  g_autoptr (GError) error = NULL;
+  StrataModel *m = open_on (rel, device, &error);
+  g_assert_no_error (error);
+  return m;
 }
 
 /* Offsets and sizes of every tensor, in visiting order. */
@@ -124,13 +137,8 @@ test_same_weights (gconstpointer data)
 {
   const char *rel = data;
   const StrataBackend *dev = stand_in_device ();
-  uploads_left = -1;
-  fail_alloc = 0;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (StrataModel) host = open_on (rel, NULL, &error);
-  g_assert_no_error (error);
-  g_autoptr (StrataModel) on_dev = open_on (rel, dev, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataModel) host = open_ok (rel, NULL);
+  g_autoptr (StrataModel) on_dev = open_ok (rel, dev);
   StrataWeights *hw = host->weights, *dw = on_dev->weights;
 
   g_assert_null (hw->device);
@@ -188,18 +196,12 @@ test_same_weights (gconstpointer data)
 static void
 test_stored_matrices_skip_staging (gconstpointer data)
 {
-  const char *rel = data;
-  const StrataBackend *dev = stand_in_device ();
-  uploads_left = -1;
-  fail_alloc = 0;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (StrataModel) m = open_on (rel, dev, &error);
-  g_assert_no_error (error);
+  g_autoptr (StrataModel) m = open_ok (data, stand_in_device ());
   StrataDType held = m->weights->tok_embed.dtype;
   g_assert_true (held == STRATA_DTYPE_BF16 || held == STRATA_DTYPE_F16);
   Table tb = table_of (m->weights);
   gsize peak = strata_weights_staging_peak (m->weights);
-  g_test_message ("%s: %s matrices, staging peak %zu bytes (vectors: %zu global, %zu per layer)", rel,
+  g_test_message ("%s: %s matrices, staging peak %zu bytes (vectors: %zu global, %zu per layer)", (const char *) data,
                   strata_dtype_to_string (held), peak, tb.global_vectors, tb.layer_vectors);
   g_assert_cmpuint (peak, <=, tb.global_vectors + tb.layer_vectors);
   g_assert_cmpuint (peak, >, 0);
@@ -210,16 +212,12 @@ static void
 test_upload_failure (void)
 {
   const StrataBackend *dev = stand_in_device ();
-  uploads_left = -1;
-  uploads = 0;
-  g_autoptr (StrataModel) whole = open_on ("golden/llama-gqa", dev, NULL);
-  g_assert_nonnull (whole);
+  g_autoptr (StrataModel) whole = open_ok ("golden/llama-gqa", dev);
   int total = uploads;
   g_assert_cmpint (total, >, 10);
   /* Each upload of the load in turn fails. */
   for (int after = 0; after < total; after++) {
     uploads_left = after;
-    fail_alloc = 0;
     g_autoptr (GError) error = NULL;
     g_autoptr (StrataModel) m = open_on ("golden/llama-gqa", dev, &error);
     g_assert_null (m);
@@ -227,18 +225,15 @@ test_upload_failure (void)
     g_assert_nonnull (strstr (error->message, "llama-gqa"));
     g_assert_nonnull (strstr (error->message, "cannot upload the weights to stand-in device"));
   }
-  uploads_left = -1;
 }
 
 static void
 test_alloc_failure (void)
 {
   const StrataBackend *dev = stand_in_device ();
-  uploads_left = -1;
   fail_alloc = 1;
   g_autoptr (GError) error = NULL;
   g_autoptr (StrataModel) m = open_on ("golden/gpt2", dev, &error);
-  fail_alloc = 0;
   g_assert_null (m);
   g_assert_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "cannot allocate the weights on stand-in device: they need"));
@@ -296,7 +291,6 @@ test_unfinished_weights_refused (void)
   StrataConfig c = wide_config ();
   StrataStatus st;
   const StrataBackend *dev = stand_in_device ();
-  fail_alloc = 0;
   StrataWeights *w = strata_weights_new_on_device (&c, STRATA_DTYPE_F32, dev, &st);
   g_assert_true (strata_weights_loading (w));
   g_assert_null (strata_engine_new (dev, w, &st));
