@@ -11,17 +11,24 @@ typedef struct {
   const StrataAnalysisRequest *req;
   StrataAnalysisReport *report;
   StrataAnalysis *a;
-  guint units, done;         /* progress: one unit per prompt and step, one for the attention */
+  guint units;               /* progress: one unit per prompt and step, one for the attention */
+  double done;               /* units done, fractional within a patching sweep */
   int first_patched;         /* index of the first patched prompt, -1 none */
-  guint patch_steps;         /* prompts of the patching sweep reported done */
+  double patch_start;        /* units done when the patching sweep began */
 } Run;
+
+static void
+report (Run *run)
+{
+  if (run->req->progress)
+    run->req->progress (run->units ? MIN (1.0, run->done / run->units) : 1.0, run->req->progress_data);
+}
 
 static void
 step (Run *run)
 {
   run->done++;
-  if (run->req->progress)
-    run->req->progress (run->units ? MIN (1.0, (double) run->done / run->units) : 1.0, run->req->progress_data);
+  report (run);
 }
 
 /* A probe of prompt n failed: its error, named after the prompt unless it was cancelled. */
@@ -54,15 +61,13 @@ target_for (Run *run, const StrataPrompt *p, StrataTarget *written, GError **err
   return written;
 }
 
-/* Progress of a set's sweep: one step per prompt done. */
+/* Progress of a set's sweep: one unit per prompt, in part as a group's cells are swept. */
 static void
-patch_progress (guint n_done, gpointer data)
+patch_progress (double n_done, gpointer data)
 {
   Run *run = data;
-  while (run->patch_steps < n_done) {
-    run->patch_steps++;
-    step (run);
-  }
+  run->done = run->patch_start + n_done;
+  report (run);
 }
 
 /* Results of `method` for every request, in order: the fast sweep runs the whole set (prompts
@@ -75,7 +80,7 @@ patch_requests (Run *run, StrataPatchMethod method, const StrataPatchRequest *re
   GError *local = NULL;
   if (method == STRATA_PATCH_EXACT && !run->req->patch_naive) {
     guint failed;
-    run->patch_steps = 0;
+    run->patch_start = run->done;
     GPtrArray *results = strata_patch_run_set (run->e, requests, n, progress ? patch_progress : NULL, run, &failed,
                                                &local);
     if (!results && failed == G_MAXUINT)

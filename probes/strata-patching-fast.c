@@ -125,10 +125,18 @@ set_cell (StrataPatchResult *r, const Job *j, double v)
   m->score[j->row * m->cols + j->col] = _strata_patch_score (r, v);
 }
 
+/* The set's progress callback, and the prompts done before a group. */
+typedef struct {
+  StrataPatchProgress fn;
+  gpointer data;
+  double done;
+} GroupProgress;
+
 /* Every cell of the group's prompts (n, equal length, all or none by logit difference), as
- * batched passes over all of them. FALSE with the error set. */
+ * batched passes over all of them; progress after each pass but the last. FALSE with the
+ * error set. */
 static gboolean
-sweep_group (StrataEngine *e, Sweep *sw, guint n, GError **error)
+sweep_group (StrataEngine *e, Sweep *sw, guint n, const GroupProgress *progress, GError **error)
 {
   const StrataConfig *g = strata_engine_get_config (e);
   int T = sw[0].runs.T, V = g->vocab;
@@ -210,6 +218,8 @@ sweep_group (StrataEngine *e, Sweep *sw, guint n, GError **error)
       set_cell (s->result, j, two ? (double) row[0] - row[1] : _strata_patch_metric (s->result, row, V, s->runs.base_top1));
     }
     start = end;
+    if (progress->fn && end < n_cells)
+      progress->fn (progress->done + (double) n * end / n_cells, progress->data);
   }
   return TRUE;
 }
@@ -277,7 +287,8 @@ strata_patch_run_set (StrataEngine *e, const StrataPatchRequest *requests, guint
         if (ok)
           _strata_patch_result_set_baselines (sw[k].result, &sw[k].runs, g->vocab);
       }
-      ok = ok && sweep_group (e, sw, m, error);
+      GroupProgress gp = { progress, data, done };
+      ok = ok && sweep_group (e, sw, m, &gp, error);
     }
     for (guint k = 0; k < made; k++) {
       if (ok)

@@ -107,8 +107,10 @@ typedef struct {
   StrataPatchOptions options;
 } StrataPatchRequest;
 
-/* Called after each group of prompts with the number of results done so far. */
-typedef void (*StrataPatchProgress) (guint n_done, gpointer data);
+/* How many prompts of a set are swept so far: a group's prompts count in proportion to its
+ * cells done, after each of its patched passes but the last, then whole when the group is
+ * done. Strictly growing, ending at the number of prompts. */
+typedef void (*StrataPatchProgress) (double n_done, gpointer data);
 
 /* Host bytes of prompts' unpatched runs a set's sweep holds at once (each prompt's residual
  * stream, keys, values and site outputs, both runs' logits), and at most an eighth of the free
