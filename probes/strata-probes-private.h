@@ -36,3 +36,14 @@ _strata_probe_check_abort (StrataEngine *e, GError **error)
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled");
   return FALSE;
 }
+
+/* A token of the vocabulary and its unnormalised probability, for sampling. */
+typedef struct {
+  double p;
+  int32_t id;
+} StrataCandidate;
+
+/* One draw from softmax(logits / t) over the top_p nucleus: the fewest most probable tokens
+ * (ties by id) whose probability reaches top_p, walked in that order against one uniform draw
+ * of `rng` (strata-generate.c). c: room for V candidates. */
+int32_t _strata_sample (const float *logits, int V, double t, double top_p, GRand *rng, StrataCandidate *c);

@@ -1,11 +1,15 @@
 /* strata_generate_prompt: the analysed sequence of a generation (the prompt's ids, then the
  * continuation, counted in n_generated), checked against llama2.c's published greedy output
  * for stories260K; and a cancelled generation, between tokens and in the middle of a pass,
- * keeping exactly the tokens it had made (the window's Generate relies on both). */
+ * keeping exactly the tokens it had made (the window's Generate relies on both); and the
+ * sampler's nucleus against its definition, a sort of the whole vocabulary. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "counting-backend.h"
 #include "strata-generate.h"
+#include "strata-probes-private.h"
 #include "test-probe-util.h"
 
 static StrataPromptSet *
@@ -159,11 +163,79 @@ test_cancel_keeps_tokens (void)
   strata_engine_free (e);
 }
 
+/* Nucleus sampling as defined: every token's exp((logit - max) / t), the vocabulary sorted by
+ * it (ties by id), the shortest prefix whose mass reaches top_p of the total, and a walk along
+ * that prefix against one uniform draw scaled to its mass. */
+static int
+by_probability (const void *a, const void *b)
+{
+  const StrataCandidate *x = a, *y = b;
+  if (x->p != y->p)
+    return x->p < y->p ? 1 : -1;
+  return x->id - y->id;
+}
+
+static int32_t
+sample_by_sorting (const float *logits, int V, double t, double top_p, GRand *rng)
+{
+  g_autofree StrataCandidate *c = g_new (StrataCandidate, V);
+  float max = logits[0];
+  for (int v = 1; v < V; v++)
+    max = MAX (max, logits[v]);
+  double sum = 0;
+  for (int v = 0; v < V; v++) {
+    c[v] = (StrataCandidate) { exp ((logits[v] - max) / t), v };
+    sum += c[v].p;
+  }
+  qsort (c, (size_t) V, sizeof *c, by_probability);
+  int kept = 0;
+  double mass = 0;
+  while (kept < V && (kept == 0 || mass < top_p * sum))
+    mass += c[kept++].p;
+  double u = g_rand_double (rng) * mass, acc = 0;
+  for (int i = 0; i < kept; i++) {
+    acc += c[i].p;
+    if (u < acc)
+      return c[i].id;
+  }
+  return c[kept - 1].id;
+}
+
+/* The sampler draws what the definition draws, with the same generator state, over peaked
+ * and flat logits, repeated values (ties), a vocabulary of one, and top_p from a sliver to 1. */
+static void
+test_sampler_matches_definition (void)
+{
+  const int sizes[] = { 1, 2, 7, 512, 5003 };
+  const double top_ps[] = { 1e-9, 0.1, 0.5, 0.9, 0.95, 1.0 };
+  const double temps[] = { 0.3, 1.0, 2.5 };
+  guint draws = 0;
+  for (guint si = 0; si < G_N_ELEMENTS (sizes); si++) {
+    int V = sizes[si];
+    g_autofree float *logits = g_new (float, V);
+    g_autofree StrataCandidate *scratch = g_new (StrataCandidate, V);
+    for (int trial = 0; trial < 8; trial++) {
+      for (int v = 0; v < V; v++) /* even trials: coarse values, so many tie */
+        logits[v] = trial % 2 ? (float) g_test_rand_double_range (-12, 12) : (float) g_test_rand_int_range (-3, 3);
+      for (guint pi = 0; pi < G_N_ELEMENTS (top_ps); pi++)
+        for (guint ti = 0; ti < G_N_ELEMENTS (temps); ti++) {
+          guint32 seed = g_test_rand_int ();
+          g_autoptr (GRand) a = g_rand_new_with_seed (seed), b = g_rand_new_with_seed (seed);
+          for (int k = 0; k < 4; k++, draws++)
+            g_assert_cmpint (_strata_sample (logits, V, temps[ti], top_ps[pi], a, scratch), ==,
+                             sample_by_sorting (logits, V, temps[ti], top_ps[pi], b));
+        }
+    }
+  }
+  g_test_message ("%u draws equal to the definition's", draws);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/probes/generate/greedy-matches-llama2c", test_greedy_matches_llama2c);
+  g_test_add_func ("/probes/generate/sampler-matches-definition", test_sampler_matches_definition);
   g_test_add_func ("/probes/generate/prompt-kept", test_prompt_kept);
   g_test_add_func ("/probes/generate/cancel-keeps-tokens", test_cancel_keeps_tokens);
   return g_test_run ();
