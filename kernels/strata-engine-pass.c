@@ -217,8 +217,8 @@ upload_inputs (Run *r, size_t n_patch_floats)
         memcpy (staging + (arrays[a].dst - first) + ((size_t) s * L + l) * T * arrays[a].w, arrays[a].src[l],
                 T * arrays[a].w * sizeof (float));
   }
-  float *rows = staging + (r->b.patch_rows - first);
-  for (int j = 0; n_patch_floats && j < p->n; j++)
+  float *rows = n_patch_floats ? staging + (r->b.patch_rows - first) : NULL; /* no slot without patches */
+  for (int j = 0; rows && j < p->n; j++)
     for (int i = 0; i < p->jobs[j].n_patches; i++) {
       const StrataPatch *pt = &p->jobs[j].patches[i];
       size_t n = patch_floats (g, pt);
