@@ -4,7 +4,9 @@
  * model cards name the device, with auto's reason when it fell back to the CPU (the whole
  * reason in the tooltip). The menu's Device submenu is the stateful action win.device
  * ("auto", "cpu", "cuda"); choosing another device re-creates the engines of the open
- * models off the main thread, as opening a model creates them. A device that cannot run
+ * models off the main thread, as opening a model creates them; a model's weights live where
+ * the device it was opened for wants them (a GPU's memory, 16-bit matrices as stored), so
+ * another device opens its checkpoint again (strata_model_reopen_for). A device that cannot run
  * (CUDA without a usable GPU) leaves everything as it was and says why in the banner. The
  * same submenu's second section is win.precision ("fp32", "tf32", "bf16": --precision),
  * which re-creates the engines the same way; the card adds it when it is not fp32. */
@@ -82,16 +84,21 @@ _strata_window_describe_device (StrataWindow *self, int slot, const char **text,
 typedef struct {
   StrataDeviceChoice choice;
   StrataPrecision precision;
-  StrataModel *model[2];   /* borrowed: the window keeps them while it is busy */
-  StrataEngine *engine[2]; /* new, on choice.backend in `precision` */
+  StrataModel *model[2];    /* borrowed: the window keeps them while it is busy */
+  gboolean reopen[2];       /* the model's engine runs on another backend */
+  StrataModel *reopened[2]; /* new: the checkpoint opened again for choice.backend */
+  StrataEngine *engine[2];  /* new, on choice.backend in `precision` */
 } DeviceJob;
 
 static void
 device_job_free (DeviceJob *j)
 {
-  for (int s = 0; s < 2; s++)
-    if (j->engine[s])
+  for (int s = 0; s < 2; s++) {
+    if (j->engine[s]) /* before the model whose weights it runs */
       strata_engine_free (j->engine[s]);
+    if (j->reopened[s])
+      strata_model_free (j->reopened[s]);
+  }
   g_free (j);
 }
 
@@ -101,8 +108,15 @@ device_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   DeviceJob *j = data;
   for (int s = 0; s < 2; s++) {
     GError *error = NULL;
-    if (j->model[s] && !(j->engine[s] = _strata_window_engine_new (j->choice.backend, j->precision, j->model[s], &error))) {
-      g_prefix_error (&error, "%s: ", j->model[s]->name);
+    if (!j->model[s])
+      continue;
+    if (j->reopen[s] && !(j->reopened[s] = strata_model_reopen_for (j->model[s], j->choice.backend, &error))) {
+      g_task_return_error (task, error);
+      return;
+    }
+    StrataModel *m = j->reopened[s] ? j->reopened[s] : j->model[s];
+    if (!(j->engine[s] = _strata_window_engine_new (j->choice.backend, j->precision, m, &error))) {
+      g_prefix_error (&error, "%s: ", m->name);
       g_task_return_error (task, error);
       return;
     }
@@ -139,6 +153,10 @@ device_done_cb (GObject *source, GAsyncResult *result, gpointer data)
     if (!j->engine[s])
       continue;
     g_clear_pointer (&self->engine[s], strata_engine_free);
+    if (j->reopened[s]) { /* the same checkpoint: the prompt's ids and the analyses still hold */
+      g_clear_pointer (&self->model[s], strata_model_free);
+      self->model[s] = g_steal_pointer (&j->reopened[s]);
+    }
     self->engine[s] = g_steal_pointer (&j->engine[s]);
   }
   _strata_window_hide_error (self);
@@ -161,8 +179,10 @@ switch_engines (StrataWindow *self, const StrataDeviceChoice *choice, StrataPrec
   DeviceJob *j = g_new0 (DeviceJob, 1);
   j->choice = *choice;
   j->precision = precision;
-  for (int s = 0; s < 2; s++)
+  for (int s = 0; s < 2; s++) {
     j->model[s] = self->engine[s] ? self->model[s] : NULL;
+    j->reopen[s] = self->engine[s] && strata_engine_get_backend (self->engine[s]) != choice->backend;
+  }
   g_autofree char *what = g_strdup_printf ("Starting the engines on %s (%s products)\xe2\x80\xa6", choice->label,
                                            strata_precision_to_string (precision));
   _strata_window_start_job (self, what, j, (GDestroyNotify) device_job_free, device_thread, device_done_cb);

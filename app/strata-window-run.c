@@ -109,8 +109,10 @@ open_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 {
   OpenJob *j = data;
   GError *error = NULL;
-  /* 16-bit matrices stay so on a GPU, and on the CPU for a model too large for an F32 copy. */
-  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (j->backend) };
+  /* 16-bit matrices stay so on a GPU, and on the CPU for a model too large for an F32 copy;
+   * on a GPU the weights load straight into its memory (a switch of device opens the
+   * checkpoint again, strata-window-device.c). */
+  StrataOpenOptions oo = { NULL, strata_matrix_policy_for (j->backend), j->backend };
   j->model = strata_model_open_with (j->path, &oo, &error);
   if (!j->model) {
     g_task_return_error (task, error);

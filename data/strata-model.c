@@ -28,6 +28,7 @@ strata_model_free (StrataModel *m)
   if (!m)
     return;
   g_free (m->path);
+  g_free (m->tokenizer_path);
   g_free (m->name);
   g_free (m->arch);
   strata_model_get_weights_sha256 (m); /* ends the hashing thread */
@@ -205,6 +206,7 @@ strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **e
   if (!detect_format (path, &m->format, error))
     return NULL;
   m->path = g_strdup (path);
+  m->tokenizer_path = g_strdup (tokenizer_path);
   m->name = display_name (path, m->format);
   m->bos_id = m->eos_id = -1;
   if (!formats[m->format].load (m, path, tokenizer_path, error))
@@ -217,6 +219,16 @@ strata_model_open_with (const char *path, const StrataOpenOptions *o, GError **e
   }
   adopt_tokenizer_policy (m);
   return g_steal_pointer (&m);
+}
+
+StrataModel *
+strata_model_reopen_for (const StrataModel *m, const StrataBackend *backend, GError **error)
+{
+  StrataOpenOptions o = { m->tokenizer_path, strata_matrix_policy_for (backend), backend };
+  StrataModel *again = strata_model_open_with (m->path, &o, error);
+  if (again)
+    again->add_bos = m->add_bos;
+  return again;
 }
 
 GArray *

@@ -48,6 +48,7 @@ typedef struct {
 
 typedef struct {
   char *path;              /* as given */
+  char *tokenizer_path;    /* as given to strata_model_open_with, or NULL */
   char *name;              /* short display name, e.g. "stories260K" */
   StrataFormat format;
   char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox", "gemma2", ... */
@@ -75,6 +76,10 @@ StrataMatrixPolicy strata_matrix_policy_for (const StrataBackend *backend);
 /* Matrices in F32 (STRATA_MATRICES_F32). */
 StrataModel *strata_model_open (const char *path, const char *tokenizer_path, GError **error);
 StrataModel *strata_model_open_with (const char *path, const StrataOpenOptions *options, GError **error);
+/* The same checkpoint (and tokenizer) opened again for `backend`: its matrix policy, and its
+ * memory when it is a device (strata_matrix_policy_for, StrataOpenOptions.device); the BOS
+ * policy set on `m` is kept. For moving a model's weights to another backend. */
+StrataModel *strata_model_reopen_for (const StrataModel *m, const StrataBackend *backend, GError **error);
 void strata_model_free (StrataModel *model);
 /* The hex SHA-256 of the model's weight file(s), the model's identity in sessions and JSON:
  * waits for the hashing thread the first time (thread-safe). NULL for a model made from

@@ -298,6 +298,35 @@ test_unfinished_weights_refused (void)
   strata_weights_free (w); /* frees staging and device arena of a load that never finished */
 }
 
+/* A model opened again for another backend (the window's device switch): the same file and
+ * tokenizer, the BOS policy it was given, its weights where the new backend wants them and
+ * equal to an open for that backend from the start. */
+static void
+test_reopen_for (void)
+{
+  const StrataBackend *dev = stand_in_device ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "stories260K", "stories260K.bin", NULL);
+  g_autofree char *tok = g_test_build_filename (G_TEST_DIST, "data", "stories260K", "tok512.bin", NULL);
+  g_autoptr (StrataModel) host = strata_model_open (path, tok, &error);
+  g_assert_no_error (error);
+  host->add_bos = !host->add_bos;
+  g_autoptr (StrataModel) moved = strata_model_reopen_for (host, dev, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (moved->path, ==, host->path);
+  g_assert_cmpstr (moved->tokenizer_path, ==, tok);
+  g_assert_nonnull (moved->tokenizer);
+  g_assert_cmpint (moved->add_bos, ==, host->add_bos);
+  g_assert_true (moved->weights->device == dev);
+  g_assert_cmpuint (moved->weights->arena_bytes, ==, host->weights->arena_bytes); /* F32, as the CPU-like policy wants */
+  g_assert_cmpmem (moved->weights->arena, moved->weights->arena_bytes, host->weights->arena, host->weights->arena_bytes);
+  g_autoptr (StrataModel) back = strata_model_reopen_for (moved, strata_backend_cpu (), &error);
+  g_assert_no_error (error);
+  g_assert_null (back->weights->device);
+  g_assert_cmpmem (back->weights->arena, back->weights->arena_bytes, host->weights->arena, host->weights->arena_bytes);
+  g_assert_cmpstr (strata_model_get_weights_sha256 (back), ==, strata_model_get_weights_sha256 (host));
+}
+
 static const char *checkpoints[] = {
   "golden/gpt2",           "golden/gpt2-f16",        "golden/llama-gqa",
   "golden/mistral-bf16",   "golden/neox",            "golden/neox-seq-f16",
@@ -321,6 +350,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/weights-device/stored-matrices-skip-staging/gguf-bf16", "gguf-arch/qwen3-qknorm.gguf",
                         test_stored_matrices_skip_staging);
   g_test_add_func ("/weights-device/upload-failure", test_upload_failure);
+  g_test_add_func ("/weights-device/reopen-for", test_reopen_for);
   g_test_add_func ("/weights-device/alloc-failure", test_alloc_failure);
   g_test_add_func ("/weights-device/late-write-faults", test_late_write_faults);
   g_test_add_func ("/weights-device/host-backend", test_host_backend_is_host_weights);
