@@ -746,18 +746,24 @@ logits_of_ids (Run *r, const float *normed)
     return fail (e, STRATA_ERR_MEMORY, "cannot allocate %d logits", n * n_ids);
   float *w = host + rows_f, *bias = w + w_f; /* (n_bases, n_ids) rows of the unembedding, biases */
   char *stored = (char *) (bias + n_w);      /* the same rows as stored */
-  /* The rows (and biases) gathered on the backend, then downloaded at once: on a GPU, device
-   * copies that queue without waiting, and two transfers instead of one per id. */
+  /* The rows (and biases) gathered on the backend, then downloaded at once: one batched copy
+   * (one copy per row when a 16-bit row is not whole floats: an odd width) and two transfers,
+   * instead of a transfer per id. */
   char *dev_rows = (char *) r->b.logits;
   float *dev_bias = r->b.logits + stored_f;
+  int batched = row_bytes % sizeof (float) == 0;
   StrataStatus st = be->download (be, host, normed, rows_f * sizeof (float));
   for (int k = 0; k < n_w && st == STRATA_OK; k++) {
     int32_t id = p->ids[k / n_ids][k % n_ids];
-    st = be->copy (be, dev_rows + (size_t) k * row_bytes, (const char *) e->w.unembed.data + (size_t) id * row_bytes,
-                   row_bytes);
+    char *dst = dev_rows + (size_t) k * row_bytes;
+    const char *src = (const char *) e->w.unembed.data + (size_t) id * row_bytes;
+    st = batched ? queue_copy (r, (float *) dst, (const float *) src, row_bytes / sizeof (float))
+                 : be->copy (be, dst, src, row_bytes);
     if (st == STRATA_OK && e->w.b_unembed)
-      st = be->copy (be, dev_bias + k, e->w.b_unembed + id, sizeof (float));
+      st = queue_copy (r, dev_bias + k, e->w.b_unembed + id, 1);
   }
+  if (st == STRATA_OK)
+    st = flush_copies (r);
   if (st == STRATA_OK)
     st = be->download (be, stored, dev_rows, (size_t) n_w * row_bytes);
   for (int k = 0; k < n_w && st == STRATA_OK; k++)
