@@ -373,39 +373,57 @@ cpu_logit_summary (const StrataBackend *be, const float *logits, int R, int V, c
   return STRATA_OK;
 }
 
+/* Every operation of the CPU backend, shared by its two tables. */
+#define CPU_OPERATIONS \
+  .matrix_dtypes = 1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16, \
+  .fast_dtypes = 1u << STRATA_DTYPE_F32, \
+  .alloc = cpu_alloc, \
+  .free = cpu_free, \
+  .upload = cpu_copy, \
+  .download = cpu_copy, \
+  .copy = cpu_copy, \
+  .copy_many = cpu_copy_many, \
+  .linear = cpu_linear, \
+  .norm = cpu_norm, \
+  .embed = cpu_embed, \
+  .rope = cpu_rope, \
+  .attention = cpu_attention, \
+  .activation = cpu_activation, \
+  .add = cpu_add, \
+  .scale = cpu_scale, \
+  .softcap = cpu_softcap, \
+  .logit_summary = cpu_logit_summary, \
+  .linear_grad = _strata_cpu_linear_grad, \
+  .norm_grad = _strata_cpu_norm_grad, \
+  .activation_grad = _strata_cpu_activation_grad, \
+  .attention_grad = _strata_cpu_attention_grad, \
+  .cross_entropy_grad = _strata_cpu_cross_entropy_grad, \
+  .embed_grad = _strata_cpu_embed_grad, \
+  .sum_squares = _strata_cpu_sum_squares, \
+  .adamw = _strata_cpu_adamw,
+
 static const StrataBackend cpu_backend = {
   .name = "cpu",
   .host_memory = 1,
-  .matrix_dtypes = 1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16,
-  .fast_dtypes = 1u << STRATA_DTYPE_F32,
-  .alloc = cpu_alloc,
-  .free = cpu_free,
-  .upload = cpu_copy,
-  .download = cpu_copy,
-  .copy = cpu_copy,
-  .copy_many = cpu_copy_many,
-  .linear = cpu_linear,
-  .norm = cpu_norm,
-  .embed = cpu_embed,
-  .rope = cpu_rope,
-  .attention = cpu_attention,
-  .activation = cpu_activation,
-  .add = cpu_add,
-  .scale = cpu_scale,
-  .softcap = cpu_softcap,
-  .logit_summary = cpu_logit_summary,
-  .linear_grad = _strata_cpu_linear_grad,
-  .norm_grad = _strata_cpu_norm_grad,
-  .activation_grad = _strata_cpu_activation_grad,
-  .attention_grad = _strata_cpu_attention_grad,
-  .cross_entropy_grad = _strata_cpu_cross_entropy_grad,
-  .embed_grad = _strata_cpu_embed_grad,
-  .sum_squares = _strata_cpu_sum_squares,
-  .adamw = _strata_cpu_adamw,
+  CPU_OPERATIONS
+};
+
+/* The same operations on memory the engine treats as a device's: weights loaded through
+ * staging, a pass's inputs uploaded and results downloaded, as on a GPU. */
+static const StrataBackend cpu_as_device_backend = {
+  .name = "cpu-as-device",
+  .host_memory = 0,
+  CPU_OPERATIONS
 };
 
 const StrataBackend *
 strata_backend_cpu (void)
 {
   return &cpu_backend;
+}
+
+const StrataBackend *
+strata_backend_cpu_as_device (void)
+{
+  return &cpu_as_device_backend;
 }

@@ -10,6 +10,11 @@
 #include "cuda/strata-backend-cuda.h"
 #endif
 
+/* Not offered with the devices a person chooses from (STRATA_DEVICE_NAMES): the CPU standing in
+ * for a device, for tests and checks on a machine without a GPU. */
+#define CPU_AS_DEVICE "cpu-as-device"
+#define CPU_AS_DEVICE_WHY "the CPU standing in for a device (device data paths, CPU arithmetic)"
+
 /* The CUDA backend, or NULL with the reason in why. */
 static const StrataBackend *
 try_cuda (char *why, size_t n)
@@ -46,6 +51,10 @@ strata_backend_select (const char *name, char *why, size_t n)
   }
   if (!strcmp (name, "cuda"))
     return try_cuda (why, n);
+  if (!strcmp (name, CPU_AS_DEVICE)) {
+    snprintf (why, n, "%s", CPU_AS_DEVICE_WHY);
+    return strata_backend_cpu_as_device ();
+  }
   snprintf (why, n, "unknown backend \"%s\" (auto, cpu or cuda)", name);
   return NULL;
 }
@@ -76,6 +85,11 @@ strata_device_choose (const char *name, StrataDeviceChoice *out)
     snprintf (out->why, sizeof out->why, "CPU (OpenBLAS), as asked");
     snprintf (out->label, sizeof out->label, "cpu");
     return out->backend = strata_backend_cpu ();
+  }
+  if (!strcmp (name, CPU_AS_DEVICE)) {
+    snprintf (out->why, sizeof out->why, "%s", CPU_AS_DEVICE_WHY);
+    snprintf (out->label, sizeof out->label, "%s", CPU_AS_DEVICE);
+    return out->backend = strata_backend_cpu_as_device ();
   }
   if (strcmp (name, "auto") != 0 && strcmp (name, "cuda") != 0) {
     snprintf (out->why, sizeof out->why, "unknown device \"%s\" (%s)", name, STRATA_DEVICE_NAMES);

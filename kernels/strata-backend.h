@@ -162,9 +162,14 @@ size_t strata_backend_memory_free (const StrataBackend *be);
 
 /* The CPU backend: OpenBLAS for products. Always available. */
 const StrataBackend *strata_backend_cpu (void);
+/* The CPU backend as if its memory were a device's (host_memory 0), named "cpu-as-device":
+ * every path a GPU takes that moves data (weights loaded into device memory, uploads,
+ * downloads, batched copies) runs with the CPU's arithmetic, so a machine without a GPU can
+ * check them end to end against "cpu". Not for speed. */
+const StrataBackend *strata_backend_cpu_as_device (void);
 
 /* A backend by name: "cpu", "cuda" or "auto" (CUDA when it was built and a device answers,
- * else the CPU). NULL for an unknown name or an unavailable "cuda". `why` (size n) receives
+ * else the CPU), or "cpu-as-device". NULL for an unknown name or an unavailable "cuda". `why` (size n) receives
  * the reason for the choice, or for the failure. */
 const StrataBackend *strata_backend_select (const char *name, char *why, size_t n);
 
