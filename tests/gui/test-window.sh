@@ -7,7 +7,8 @@
 # pieces as column labels, the selected layer. With python3-pyatspi it also finds the
 # controls "Layer", "Position", "Run", "Export" by accessible name and reads the slider, and
 # the model card's Device row, switched through the Device menu's action (win.device, set
-# over D-Bus): CUDA without a usable GPU keeps the device and explains in the banner; the
+# over D-Bus): CUDA without a usable GPU keeps the device and explains in the banner; another
+# backend (cpu-as-device) opens the model again and runs the lens on it; the
 # products' precision (win.precision) re-creates the engines and the card says it.
 #
 # With TWOHOP_FIXTURES (../shared/fixtures/twohop) it also opens the two two-hop
@@ -136,6 +137,17 @@ if [ $A11Y = 1 ]; then
   fi
   set_device cpu
   card_reads "cpu" || { sed 's/^/# /' "$TMP/atspi.log"; fail "Device > CPU: the card does not read 'cpu'"; }
+  # Another backend opens the checkpoint again for it: here the CPU standing in for a device
+  # (its weights loaded into "device" memory), where the lens runs on a new prompt, then back.
+  set_device cpu-as-device
+  card_reads "cpu-as-device" || { sed 's/^/# /' "$TMP/atspi.log"; fail "Device cpu-as-device: the card does not read it"; }
+  key ctrl+l
+  key ctrl+a
+  xdotool type --delay 30 "One day, Tim met a"
+  key Return
+  export_until "Tim" 60 || fail "the lens on the model opened again for cpu-as-device never showed up"
+  set_device cpu
+  card_reads "cpu" || fail "back to Device > CPU: the card does not read 'cpu'"
   set_device auto
   card_reads "$DEV" || fail "Device > Auto: the card does not read '$DEV' again"
   # The products' precision (win.precision, the same submenu): new engines, the card says it.
@@ -145,7 +157,7 @@ if [ $A11Y = 1 ]; then
   card_reads "$DEV · bf16 products" || { sed 's/^/# /' "$TMP/atspi.log"; fail "BF16 Products: the card does not say it"; }
   set_precision fp32
   card_reads "$DEV" || fail "FP32 Products: the card does not read '$DEV' again"
-  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3; the card's Device row reads '$DEV' as strata info says; $SAID; CPU and Auto switch it; BF16 products shown and undone"
+  echo "ok 7 - AT-SPI: Layer, Position, Run, Export found; Layer reads 3; the card's Device row reads '$DEV' as strata info says; $SAID; CPU and Auto switch it; the model opened again on cpu-as-device runs the lens; BF16 products shown and undone"
 else
   echo "ok 7 # SKIP python3-pyatspi not installed"
 fi
