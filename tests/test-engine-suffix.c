@@ -294,13 +294,18 @@ test_family (gconstpointer data)
   check_family (((const Family *) data)->family, strata_backend_cpu (), STRATA_DTYPE_F32);
 }
 
+static const StrataBackend *
+device_like_backend (void)
+{
+  device_like = *strata_backend_cpu_as_device ();
+  device_like.copy_many = copy_many_backwards;
+  return &device_like;
+}
+
 static void
 test_family_device_like (gconstpointer data)
 {
-  device_like = *strata_backend_cpu ();
-  device_like.host_memory = 0;
-  device_like.copy_many = copy_many_backwards;
-  check_family (((const Family *) data)->family, &device_like, STRATA_DTYPE_F32);
+  check_family (((const Family *) data)->family, device_like_backend (), STRATA_DTYPE_F32);
 }
 
 /* The same with BF16 matrices kept as they are, 33 wide: what a GPU runs for a 16-bit
@@ -308,10 +313,7 @@ test_family_device_like (gconstpointer data)
 static void
 test_family_device_like_bf16 (gconstpointer data)
 {
-  device_like = *strata_backend_cpu ();
-  device_like.host_memory = 0;
-  device_like.copy_many = copy_many_backwards;
-  check_family (((const Family *) data)->family, &device_like, STRATA_DTYPE_BF16);
+  check_family (((const Family *) data)->family, device_like_backend (), STRATA_DTYPE_BF16);
 }
 
 int

@@ -1,7 +1,8 @@
 /* test-weights-device.c: checkpoints loaded straight into a device's memory
  * (strata-weights-device.h), checked on a machine without a GPU.
  *
- * The device is a stand-in: the CPU backend's table with host_memory off, so that the model
+ * The device is a stand-in: cpu-as-device (the CPU backend's table with host_memory off) whose
+ * allocations and uploads can be made to fail, so that the model
  * loader and the engine take every path a GPU takes (staging, per-layer uploads, uploads from
  * the file's mapping, weights adopted in place) while its memory stays readable here. For
  * every loader and fixture family the invariants are:
@@ -55,9 +56,8 @@ stand_in_device (void)
   uploads_left = -1;
   uploads = 0;
   fail_alloc = 0;
-  stand_in = *strata_backend_cpu ();
+  stand_in = *strata_backend_cpu_as_device ();
   stand_in.name = "stand-in device";
-  stand_in.host_memory = 0;
   stand_in.alloc = stand_in_alloc;
   stand_in.upload = stand_in_upload;
   return &stand_in;
