@@ -2,9 +2,9 @@
  * (strata-weights-device.h), checked on a machine without a GPU.
  *
  * The device is a stand-in: cpu-as-device (the CPU backend's table with host_memory off) whose
- * allocations and uploads can be made to fail, so that the model
- * loader and the engine take every path a GPU takes (staging, per-layer uploads, uploads from
- * the file's mapping, weights adopted in place) while its memory stays readable here. For
+ * allocations and uploads can be made to fail, so that the model loader and the engine take
+ * every path a GPU takes (staging, per-layer uploads, uploads from the file's mapping, weights
+ * adopted in place) while its memory stays readable here. For
  * every loader and fixture family the invariants are:
  *   - the device arena holds exactly the bytes the host loader produces, tensor for tensor;
  *   - staging never held more than the embeddings and one layer (every loader but llama2.c's
