@@ -14,7 +14,8 @@
  * memory the process held (cudaMemGetInfo after every step). Device times end with a
  * synchronisation. A benchmark, not a test: without a GPU it says so and exits 0. For checking
  * the benchmark itself on a machine without a GPU, STRATA_BENCH_BACKEND=cpu runs the rows on
- * the CPU (no peak, no device memory: those read 0). */
+ * the CPU standing in for the device (cpu-as-device: the checkpoint loaded into its "device"
+ * memory as on a GPU; no peak, no device memory: those read 0). */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <glib.h>
@@ -314,7 +315,7 @@ main (int argc, char **argv)
   gint64 t0 = g_get_monotonic_time ();
   char why[256];
   on_cpu = g_strcmp0 (g_getenv ("STRATA_BENCH_BACKEND"), "cpu") == 0;
-  const StrataBackend *cuda = on_cpu ? strata_backend_cpu () : strata_backend_cuda (why, sizeof why);
+  const StrataBackend *cuda = on_cpu ? strata_backend_cpu_as_device () : strata_backend_cuda (why, sizeof why);
   if (!cuda) {
     printf ("bench-cuda: skipped, %s\n", why);
     return 0;
