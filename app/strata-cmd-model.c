@@ -170,6 +170,10 @@ strata_cmd_info (int argc, char **argv)
   const StrataConfig *c = &m->weights->cfg;
   size_t params = strata_weights_param_count (m->weights);
   const char *tok_kind[] = { "byte-level BPE", "SentencePiece BPE", "word level" };
+  /* What a run would put in the device's memory (host memory for the CPU), against what is
+   * free there now: a load that cannot fit is said before it is tried. */
+  size_t weights_bytes = m->weights->arena_bytes;
+  size_t free_bytes = strata_backend_memory_free (dev.backend->host_memory ? NULL : dev.backend);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
     json_builder_begin_object (b);
@@ -222,6 +226,12 @@ strata_cmd_info (int argc, char **argv)
     json_builder_set_member_name (b, "fell_back"), json_builder_add_boolean_value (b, dev.fell_back);
     json_builder_set_member_name (b, "why"), json_builder_add_string_value (b, dev.why);
     json_builder_set_member_name (b, "label"), json_builder_add_string_value (b, dev.label); /* the window's card */
+    json_builder_set_member_name (b, "weights_bytes"), json_builder_add_int_value (b, (gint64) weights_bytes);
+    json_builder_set_member_name (b, "free_bytes");
+    if (free_bytes == SIZE_MAX)
+      json_builder_add_null_value (b);
+    else
+      json_builder_add_int_value (b, (gint64) free_bytes);
     json_builder_end_object (b);
     json_builder_end_object (b);
     g_autoptr (JsonNode) root = json_builder_get_root (b);
@@ -256,6 +266,15 @@ strata_cmd_info (int argc, char **argv)
     printf ("  tokenizer      none (pass --tokenizer FILE)\n");
   printf ("  BOS            %s (bos %d, eos %d)\n", m->add_bos ? "prepended" : "not prepended", m->bos_id, m->eos_id);
   printf ("  device         %s%s: %s\n", dev.label, dev.from_env ? " (from STRATA_DEVICE)" : "", dev.why);
+  const char *where = dev.backend->host_memory ? "in host memory" : "on the device";
+  g_autofree char *need = g_format_size (weights_bytes), *have = g_format_size (free_bytes);
+  if (free_bytes == SIZE_MAX)
+    printf ("  memory         the weights take %s %s (free memory unknown)\n", need, where);
+  else if (weights_bytes > free_bytes)
+    printf ("  memory         the weights take %s %s, more than the %s free there now: a run would not fit\n", need,
+            where, have);
+  else
+    printf ("  memory         the weights take %s %s, %s free there now\n", need, where, have);
   return 0;
 }
 

@@ -219,9 +219,25 @@ test_info (void)
     strata_env (&h, NULL, (const char *[]) { "info", bf16, "--device", on_cuda ? "cuda" : "cpu", "--json", NULL });
     g_assert_cmpint (h.status, ==, 0);
     g_autoptr (JsonParser) hp = json_parser_new ();
-    g_assert_cmpstr (json_object_get_string_member (parse_object (hp, h.out), "matrices_held_as"), ==,
-                     on_cuda ? "BF16" : "F32");
+    JsonObject *o = parse_object (hp, h.out);
+    g_assert_cmpstr (json_object_get_string_member (o, "matrices_held_as"), ==, on_cuda ? "BF16" : "F32");
+    /* The bytes a run holds: every parameter in the dtype held (F32 vectors included), no
+     * more than 64 bytes of alignment per tensor (fewer than 64 tensors here) on top. */
+    JsonObject *d = json_object_get_object_member (o, "device");
+    gint64 params = json_object_get_int_member (o, "parameters");
+    gint64 bytes = json_object_get_int_member (d, "weights_bytes");
+    g_assert_cmpint (bytes, >=, params * (on_cuda ? 2 : 4));
+    g_assert_cmpint (bytes, <=, params * 4 + 64 * 64);
+    g_assert_cmpint (json_object_get_int_member (d, "free_bytes"), >, 0);
   }
+
+  /* Too little free memory: said before anything runs. */
+  g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "STRATA_MEMORY_LIMIT", "1000", TRUE);
+  g_auto (Run) tight = { 0 };
+  strata_envp (&tight, envp, (const char *[]) { "info", bf16, "--device", "cpu", NULL });
+  g_assert_cmpint (tight.status, ==, 0);
+  /* g_format_size puts a no-break space before the unit. */
+  g_assert_nonnull (strstr (tight.out, "more than the 1.0\xc2\xa0kB free there now: a run would not fit"));
 }
 
 /* The session records the device: read back by the session API and `strata session-info`. */
