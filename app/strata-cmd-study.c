@@ -166,7 +166,7 @@ strata_cmd_study (int argc, char **argv)
   o.n_layers = STUDY_LAYERS, o.d_model = STUDY_WIDTH, o.batch = STUDY_BATCH, o.adamw.lr = STUDY_LR;
   o.adamw.warmup_steps = STUDY_WARMUP, o.eval_every = o.save_every = STUDY_EVERY;
   int steps_cot = STUDY_STEPS_COT, steps_nocot = STUDY_STEPS_NOCOT;
-  g_autofree char *out = NULL, *device = NULL, *noise_kind = NULL; /* GOption would drop a default string */
+  g_autofree char *out = NULL, *device = NULL, *precision = NULL, *noise_kind = NULL; /* GOption would drop a default string */
   gint64 seed = (gint64) p.seed;
   gboolean no_window = FALSE;
   GOptionEntry entries[] = {
@@ -184,6 +184,7 @@ strata_cmd_study (int argc, char **argv)
     { "steps-nocot", 0, 0, G_OPTION_ARG_INT, &steps_nocot, "Steps of the non-CoT run (default 3000)", "N" },
     STRATA_CLI_TRAIN_ENTRIES (o),
     STRATA_CLI_DEVICE_ENTRY (device),
+    STRATA_CLI_PRECISION_ENTRY (precision), /* of the analyses; training is exact fp32 */
     { "no-window", 0, 0, G_OPTION_ARG_NONE, &no_window, "Do not open the session in the window", NULL },
     { NULL }
   };
@@ -210,6 +211,9 @@ strata_cmd_study (int argc, char **argv)
     strata_cli_fail_with (&error, "--seed must be 0 or more, not %" G_GINT64_FORMAT, seed);
   else if (steps_cot < 1 || steps_nocot < 1)
     strata_cli_fail_with (&error, "--steps-cot and --steps-nocot must be at least 1");
+  StrataPrecision analysis_precision = STRATA_PRECISION_FP32;
+  if (!error)
+    strata_cli_precision (precision, &analysis_precision, &error);
   const StrataBackend *analysis = NULL;
   if (error || !(o.backend = strata_cli_train_device (device, &analysis, &error)))
     return strata_cli_fail (error);
@@ -243,16 +247,16 @@ strata_cmd_study (int argc, char **argv)
 
   /* Stage 1 (h r1 r2 -> bridge, answer) on both runs; stage 2 (h r1 r2 b -> answer, the CoT
    * model's second step) on the CoT run. */
-  const char *dev = analysis->name;
+  const char *dev = analysis->name, *prec = strata_precision_to_string (analysis_precision);
   g_autofree char *fig_lens = g_build_filename (out, "lens-series.png", NULL);
   g_autofree char *fig_acc = g_build_filename (out, "accuracy.png", NULL);
   g_autofree char *fig_patch = g_build_filename (out, "causal-tracing.png", NULL);
   g_autofree char *fig_stage2 = g_build_filename (out, "stage2-causal-tracing.png", NULL);
   g_autoptr (GPtrArray) series1 = args_new ("strata series", cot, nocot, "--prompts", prompts1, "--patch", "--session",
                                             session, "--view-target", "bridge", "--view-position", "r2",
-                                            "--view-tag", "id", "--device", dev, NULL);
+                                            "--view-tag", "id", "--device", dev, "--precision", prec, NULL);
   g_autoptr (GPtrArray) series2 = args_new ("strata series", cot, "--prompts", prompts2, "--patch", "--session", stage2,
-                                            "--view", "series-patch", "--device", dev, NULL);
+                                            "--view", "series-patch", "--device", dev, "--precision", prec, NULL);
   if (run_command (strata_cmd_series, series1) != 0 || run_command (strata_cmd_series, series2) != 0)
     return 1;
 #ifdef STRATA_HAVE_FIGURES

@@ -463,7 +463,8 @@ test_study (void)
   strata (&r, (const char *[]) { "study", "twohop", "--out", out, "--entities", "20", "--relations", "5",
                                  "--per-entity", "4", "--steps-cot", "4", "--steps-nocot", "4", "--eval-every", "2",
                                  "--save-every", "2", "--layers", "2", "--width", "16", "--heads", "2", "--batch", "8",
-                                 "--noise", "0.1", "--noise-kind", "bridge", "--no-window", NULL });
+                                 "--noise", "0.1", "--noise-kind", "bridge", "--precision", "bf16", "--no-window",
+                                 NULL });
   g_test_message ("%s%s", r.out, r.err);
   g_assert_cmpint (r.status, ==, 0);
   /* The dataset the study trained on records its noise. */
@@ -482,6 +483,12 @@ test_study (void)
   g_assert_nonnull (strstr (r.out, "final accuracies"));
   g_assert_nonnull (strstr (r.out, "bridge at r2 (id"));
   g_assert_nonnull (strstr (r.out, "causal strength (id"));
+  /* Its analyses ran with the products it asked for, as the session records them. */
+  g_autofree char *session = g_build_filename (out, "study.h5", NULL);
+  g_auto (Run) si = { 0 };
+  strata (&si, (const char *[]) { "session-info", session, NULL });
+  g_assert_cmpint (si.status, ==, 0);
+  g_assert_nonnull (strstr (si.out, "(bf16 products)"));
   g_auto (Run) again = { 0 };
   strata (&again, (const char *[]) { "study", "twohop", "--out", out, "--no-window", NULL });
   g_assert_cmpint (again.status, ==, 1);
@@ -491,6 +498,11 @@ test_study (void)
   strata (&bad, (const char *[]) { "study", "twohop", "--out", other, "--noise-kind", "head", "--no-window", NULL });
   g_assert_cmpint (bad.status, ==, 1);
   g_assert_nonnull (strstr (bad.err, "--noise-kind takes tail or bridge, not 'head'"));
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  g_auto (Run) bad_precision = { 0 };
+  strata (&bad_precision, (const char *[]) { "study", "twohop", "--out", other, "--precision", "fp16", "--no-window", NULL });
+  g_assert_cmpint (bad_precision.status, ==, 1);
+  g_assert_nonnull (strstr (bad_precision.err, "--precision takes fp32, tf32 or bf16, not 'fp16'"));
   g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
   rm_tree (tmp);
 }
