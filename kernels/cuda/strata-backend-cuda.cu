@@ -63,6 +63,17 @@ strata_cuda_reserve (StrataCudaContext *ctx, void **buf, size_t *cap, size_t wan
   return STRATA_OK;
 }
 
+StrataStatus
+strata_cuda_stage (StrataCudaContext *ctx, void **buf, size_t *cap, const void *src, size_t n, size_t elem,
+                   const char *what)
+{
+  StrataStatus st = strata_cuda_reserve (ctx, buf, cap, n, elem, what);
+  if (st != STRATA_OK)
+    return st;
+  STRATA_CUDA_TRY (ctx, cudaMemcpyAsync (*buf, src, n * elem, cudaMemcpyHostToDevice, ctx->stream));
+  return STRATA_OK;
+}
+
 static float *
 cuda_alloc (const StrataBackend *be, size_t n_floats)
 {

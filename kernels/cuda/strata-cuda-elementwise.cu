@@ -40,14 +40,10 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
     return strata_cuda_fail_arg (ctx, "embed: negative shape");
   if (R == 0 || C == 0)
     return STRATA_OK;
-  StrataStatus st = strata_cuda_reserve (ctx, (void **) &ctx->ids, &ctx->ids_cap, (size_t) R,
-                                         sizeof (int32_t), "embed: token id buffer");
+  StrataStatus st = strata_cuda_stage (ctx, (void **) &ctx->ids, &ctx->ids_cap, ids, (size_t) R, sizeof (int32_t),
+                                       "embed: token id buffer");
   if (st != STRATA_OK)
     return st;
-  /* From pageable host memory the call returns once ids are staged: the caller may reuse
-   * them, and the gather below is ordered after the copy on the same stream. */
-  STRATA_CUDA_TRY (ctx, cudaMemcpyAsync (ctx->ids, ids, (size_t) R * sizeof (int32_t),
-                                         cudaMemcpyHostToDevice, ctx->stream));
   size_t n = (size_t) R * C;
   embed_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
     out, tm->data, tm->dtype, ctx->ids, R, C);
@@ -228,14 +224,10 @@ strata_cuda_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_
     longest = copies[i].n > longest ? copies[i].n : longest;
   if (longest == 0)
     return STRATA_OK;
-  StrataStatus st = strata_cuda_reserve (ctx, (void **) &ctx->copies, &ctx->copies_cap, (size_t) n_copies,
-                                         sizeof (StrataCopy), "copy_many: range buffer");
+  StrataStatus st = strata_cuda_stage (ctx, (void **) &ctx->copies, &ctx->copies_cap, copies, (size_t) n_copies,
+                                       sizeof (StrataCopy), "copy_many: range buffer");
   if (st != STRATA_OK)
     return st;
-  /* As embed's ids: staged from pageable memory before the call returns, ordered before the
-   * kernel on the stream (and after the last kernel that read the buffer). */
-  STRATA_CUDA_TRY (ctx, cudaMemcpyAsync (ctx->copies, copies, (size_t) n_copies * sizeof (StrataCopy),
-                                         cudaMemcpyHostToDevice, ctx->stream));
   size_t per_range = (longest + STRATA_CUDA_BLOCK - 1) / STRATA_CUDA_BLOCK;
   dim3 grid ((unsigned) n_copies, (unsigned) (per_range < 64 ? per_range : 64));
   copy_many_kernel<<<grid, STRATA_CUDA_BLOCK, 0, ctx->stream>>> (ctx->copies);

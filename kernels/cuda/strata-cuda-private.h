@@ -87,6 +87,11 @@ strata_cuda_blocks (size_t n)
 /* Make sure `*buf` holds at least `want` elements of `elem` bytes (contents not kept). */
 StrataStatus strata_cuda_reserve (StrataCudaContext *ctx, void **buf, size_t *cap, size_t want,
                                   size_t elem, const char *what);
+/* Reserve `*buf` for n elements and copy the host array `src` into it on the stream. From
+ * pageable memory the copy is staged before the call returns (the caller may reuse `src`),
+ * and it is ordered after the last kernel that read the buffer and before the next. */
+StrataStatus strata_cuda_stage (StrataCudaContext *ctx, void **buf, size_t *cap, const void *src, size_t n,
+                                size_t elem, const char *what);
 
 /* Launchers, one per table member (strata-backend.h gives shapes and semantics). */
 StrataStatus strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x,
