@@ -173,6 +173,9 @@ strata_cmd_info (int argc, char **argv)
   /* What a run would put in the device's memory (host memory for the CPU), against what is
    * free there now: a load that cannot fit is said before it is tried. */
   size_t weights_bytes = m->weights->arena_bytes;
+  char held[128];
+  strata_weights_dtypes_string (m->weights, held, sizeof held);
+  gboolean all_f32 = strata_weights_matrix_dtypes (m->weights) == 1u << STRATA_DTYPE_F32;
   size_t free_bytes = strata_backend_memory_free (dev.backend->host_memory ? NULL : dev.backend);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -197,8 +200,7 @@ strata_cmd_info (int argc, char **argv)
     add_recipe_json (b, &c->recipe);
     json_builder_set_member_name (b, "parameters"), json_builder_add_int_value (b, (gint64) params);
     json_builder_set_member_name (b, "dtype"), json_builder_add_string_value (b, strata_dtype_to_string (m->dtype));
-    json_builder_set_member_name (b, "matrices_held_as");
-    json_builder_add_string_value (b, strata_dtype_to_string (m->weights->tok_embed.dtype));
+    json_builder_set_member_name (b, "matrices_held_as"), json_builder_add_string_value (b, held);
     if (m->stored_types)
       json_builder_set_member_name (b, "stored_types"), json_builder_add_string_value (b, m->stored_types);
     json_builder_set_member_name (b, "weights_sha256"), json_builder_add_string_value (b, strata_model_get_weights_sha256 (m));
@@ -248,14 +250,13 @@ strata_cmd_info (int argc, char **argv)
           strata_dtype_to_string (m->dtype));
   if (m->stored_types)
     printf ("  stored as      %s\n", m->stored_types);
-  StrataDType held = m->weights->tok_embed.dtype;
-  if (held != STRATA_DTYPE_F32 && dev.backend->host_memory)
-    printf ("  weights        kept in %s, converted to f32 per product: an f32 copy would need %.1f GB (%.1f GB "
-            "available now)\n", strata_dtype_to_string (held),
+  if (!all_f32 && dev.backend->host_memory)
+    printf ("  weights        kept in %s (%.2f GB), converted to f32 per product: an f32 copy would need %.1f GB "
+            "(%.1f GB available now)\n", held, m->weights->arena_bytes / 1e9,
             strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, strata_memory_available () / 1e9);
-  else if (held != STRATA_DTYPE_F32)
+  else if (!all_f32)
     printf ("  weights        kept in %s on the %s device, %.1f GB (each product widens blocks of rows there)\n",
-            strata_dtype_to_string (held), dev.backend->name, m->weights->arena_bytes / 1e9);
+            held, dev.backend->name, m->weights->arena_bytes / 1e9);
   printf ("  weights sha256 %s\n", strata_model_get_weights_sha256 (m));
   if (m->tokenizer)
     printf ("  tokenizer      %s, %d pieces, %s\n", tok_kind[strata_tokenizer_get_kind (m->tokenizer)],

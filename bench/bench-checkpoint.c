@@ -3,6 +3,7 @@
 #include "bench-checkpoint.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -248,6 +249,164 @@ strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **e
       s->d_model, s->d_mlp, s->n_layers, s->n_heads, s->n_kv_heads, s->vocab, s->n_ctx);
   g_autofree char *cfg_path = g_build_filename (dir, "config.json", NULL);
   return g_file_set_contents (cfg_path, config, -1, error);
+}
+
+/* ---- GGUF ---- */
+
+static void
+put_u32 (FILE *f, guint32 v)
+{
+  v = GUINT32_TO_LE (v);
+  fwrite (&v, 4, 1, f);
+}
+
+static void
+put_u64 (FILE *f, guint64 v)
+{
+  v = GUINT64_TO_LE (v);
+  fwrite (&v, 8, 1, f);
+}
+
+static void
+put_string (FILE *f, const char *s)
+{
+  put_u64 (f, strlen (s));
+  fwrite (s, 1, strlen (s), f);
+}
+
+enum { GGUF_U32 = 4, GGUF_F32 = 6, GGUF_STRING = 8 }; /* gguf_type */
+
+static void
+put_kv_u32 (FILE *f, const char *key, guint32 v)
+{
+  put_string (f, key), put_u32 (f, GGUF_U32), put_u32 (f, v);
+}
+
+/* ggml_type numbers of the dtypes the GGUF writer uses. */
+static guint32
+ggml_type_of (StrataDType dt)
+{
+  static const guint32 ids[STRATA_DTYPE_N] = {
+    [STRATA_DTYPE_F32] = 0, [STRATA_DTYPE_F16] = 1, [STRATA_DTYPE_BF16] = 30, [STRATA_DTYPE_Q4_0] = 2,
+    [STRATA_DTYPE_Q4_1] = 3, [STRATA_DTYPE_Q5_0] = 6, [STRATA_DTYPE_Q5_1] = 7, [STRATA_DTYPE_Q8_0] = 8,
+    [STRATA_DTYPE_Q4_K] = 12, [STRATA_DTYPE_Q5_K] = 13, [STRATA_DTYPE_Q6_K] = 14,
+  };
+  return ids[dt];
+}
+
+/* A pool of `bytes` of random blocks of dt whose F16 scale fields (d, and m or dmin where the
+ * type has one) are small and finite. */
+static guint8 *
+block_pool (StrataDType dt, gsize bytes)
+{
+  gsize bb = strata_dtype_bytes (dt, (gsize) strata_dtype_block (dt));
+  gsize n = bytes / bb;
+  guint8 *pool = g_malloc (n * bb);
+  guint32 x = 2463534242u;
+  for (gsize i = 0; i < n * bb; i++) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    pool[i] = (guint8) x;
+  }
+  int d_at = dt == STRATA_DTYPE_Q6_K ? 208 : 0;
+  gboolean has_min = dt == STRATA_DTYPE_Q4_1 || dt == STRATA_DTYPE_Q5_1 || dt == STRATA_DTYPE_Q4_K || dt == STRATA_DTYPE_Q5_K;
+  int m_at = has_min ? 2 : -1;
+  float d = dt == STRATA_DTYPE_Q6_K ? 1e-5f : dt >= STRATA_DTYPE_Q4_K ? 5e-4f : 4e-3f;
+  for (gsize b = 0; b < n; b++) {
+    float v = d * (0.5f + (float) (b % 97) / 97.0f);
+    strata_dtype_from_f32 (STRATA_DTYPE_F16, &v, pool + b * bb + d_at, 1);
+    if (m_at >= 0)
+      strata_dtype_from_f32 (STRATA_DTYPE_F16, &v, pool + b * bb + m_at, 1);
+  }
+  return pool;
+}
+
+gboolean
+strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *s, StrataDType quant, GError **error)
+{
+  gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D, F = s->d_mlp;
+  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (tensor_free);
+  add_tensor (ts, g_strdup ("token_embd.weight"), s->vocab, C);
+  for (int l = 0; l < s->n_layers; l++) {
+    add_tensor (ts, g_strdup_printf ("blk.%d.attn_norm.weight", l), C, 0);
+    add_tensor (ts, g_strdup_printf ("blk.%d.attn_q.weight", l), Q, C);
+    add_tensor (ts, g_strdup_printf ("blk.%d.attn_k.weight", l), KV, C);
+    add_tensor (ts, g_strdup_printf ("blk.%d.attn_v.weight", l), KV, C);
+    add_tensor (ts, g_strdup_printf ("blk.%d.attn_output.weight", l), C, Q);
+    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_norm.weight", l), C, 0);
+    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_gate.weight", l), F, C);
+    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_up.weight", l), F, C);
+    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_down.weight", l), C, F);
+  }
+  add_tensor (ts, g_strdup ("output_norm.weight"), C, 0);
+  add_tensor (ts, g_strdup ("output.weight"), s->vocab, C);
+
+  FILE *f = fopen (path, "wb");
+  if (!f) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: %s", path, g_strerror (errno));
+    return FALSE;
+  }
+  fwrite ("GGUF", 1, 4, f);
+  put_u32 (f, 3);
+  put_u64 (f, ts->len);
+  put_u64 (f, 9);
+  put_string (f, "general.architecture"), put_u32 (f, GGUF_STRING), put_string (f, "llama");
+  put_kv_u32 (f, "llama.block_count", (guint32) s->n_layers);
+  put_kv_u32 (f, "llama.context_length", (guint32) s->n_ctx);
+  put_kv_u32 (f, "llama.embedding_length", (guint32) C);
+  put_kv_u32 (f, "llama.feed_forward_length", (guint32) F);
+  put_kv_u32 (f, "llama.attention.head_count", (guint32) s->n_heads);
+  put_kv_u32 (f, "llama.attention.head_count_kv", (guint32) s->n_kv_heads);
+  put_string (f, "llama.rope.freq_base"), put_u32 (f, GGUF_F32);
+  float theta = 500000.0f, eps = 1e-5f;
+  fwrite (&theta, 4, 1, f);
+  put_string (f, "llama.attention.layer_norm_rms_epsilon"), put_u32 (f, GGUF_F32);
+  fwrite (&eps, 4, 1, f);
+  /* Tensor infos (dims innermost first), data offsets 32-byte aligned. */
+  guint64 offset = 0;
+  for (guint i = 0; i < ts->len; i++) {
+    Tensor *t = ts->pdata[i];
+    StrataDType dt = !t->cols ? STRATA_DTYPE_F32 : i + 1 == ts->len ? STRATA_DTYPE_Q6_K : quant;
+    put_string (f, t->name);
+    put_u32 (f, t->cols ? 2 : 1);
+    put_u64 (f, (guint64) (t->cols ? t->cols : t->rows));
+    if (t->cols)
+      put_u64 (f, (guint64) t->rows);
+    put_u32 (f, ggml_type_of (dt));
+    put_u64 (f, offset);
+    offset += (strata_dtype_bytes (dt, (gsize) (t->rows * (t->cols ? t->cols : 1))) + 31) / 32 * 32;
+  }
+  static const guint8 zeros[32];
+  fwrite (zeros, 1, (gsize) ((32 - ftell (f) % 32) % 32), f);
+  gsize pool_bytes = (gsize) 64 << 20;
+  g_autofree guint8 *pool = block_pool (quant, pool_bytes), *pool6 = block_pool (STRATA_DTYPE_Q6_K, pool_bytes);
+  const float one = 1.0f;
+  for (guint i = 0; i < ts->len; i++) {
+    Tensor *t = ts->pdata[i];
+    gsize bytes;
+    if (!t->cols) {
+      for (gint64 j = 0; j < t->rows; j++)
+        fwrite (&one, 4, 1, f);
+      bytes = (gsize) t->rows * 4;
+    } else {
+      StrataDType dt = i + 1 == ts->len ? STRATA_DTYPE_Q6_K : quant;
+      const guint8 *src = dt == quant ? pool : pool6;
+      gsize bb = strata_dtype_bytes (dt, (gsize) strata_dtype_block (dt)), n_pool = pool_bytes / bb * bb;
+      bytes = strata_dtype_bytes (dt, (gsize) (t->rows * t->cols));
+      gsize left = bytes, at = (gsize) (i * 7919u) % (n_pool / bb) * bb;
+      while (left > 0) {
+        gsize chunk = MIN (left, n_pool - at);
+        fwrite (src + at, 1, chunk, f);
+        left -= chunk;
+        at = 0;
+      }
+    }
+    fwrite (zeros, 1, (32 - bytes % 32) % 32, f);
+  }
+  if (fclose (f) != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot write", path);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 StrataModel *

@@ -1,11 +1,13 @@
 /* bench-large: a checkpoint whose F32 copy does not fit in this machine's memory, on the CPU.
  *
- *   bench-large [--device auto|cpu|cuda] [1b|8b] [DIR]
+ *   bench-large [--device auto|cpu|cuda] [1b|8b] [bf16|q4_0|q8_0|q4_k] [DIR]
  *
- * Writes a Llama-shaped BF16 checkpoint into DIR (default: a folder in the temporary
- * directory; kept, and reused when its config.json is there) in shards with an index, then
- * opens it as the CLI does (matrices kept in BF16 on a GPU, and on the CPU when the F32 copy
- * would take more than half of the available memory), creates the engine on the chosen device (on the CPU it converts the 16-bit matrices per
+ * Writes a Llama-shaped checkpoint into DIR (default: a folder in the temporary directory;
+ * kept, and reused when its config.json or GGUF file is there): BF16 safetensors shards with
+ * an index, or one GGUF file of random blocks of that quantization (output matrix Q6_K), then
+ * opens it as the CLI does (matrices kept as stored on the CPU when the F32 copy would take more
+ * than half of the available memory; BF16 kept on a GPU, blocks decoded to F32 there),
+ * creates the engine on the chosen device (on the CPU it decodes the stored matrices per
  * product when it cannot afford the copy) and runs the logit lens on 16 tokens. Prints each
  * step's time, the peak resident memory against the F32 copy's size and the memory the system
  * had available, and the lens's top token at the last position. A benchmark, not a test. */
@@ -39,18 +41,32 @@ main (int argc, char **argv)
   if (!be)
     return 1;
   const StrataBenchLlama *shape = argc > 1 && strcmp (argv[1], "1b") == 0 ? &strata_bench_llama_1b : &strata_bench_llama_8b;
-  g_autofree char *dir = argc > 2 ? g_strdup (argv[2]) : g_build_filename (g_get_tmp_dir (), shape->name, NULL);
-  g_autofree char *config = g_build_filename (dir, "config.json", NULL);
+  static const struct {
+    const char *name, *label;
+    StrataDType dtype;
+  } stored_as[] = { { "bf16", "BF16 safetensors", STRATA_DTYPE_BF16 }, { "q4_0", "Q4_0 GGUF", STRATA_DTYPE_Q4_0 },
+                    { "q8_0", "Q8_0 GGUF", STRATA_DTYPE_Q8_0 }, { "q4_k", "Q4_K GGUF", STRATA_DTYPE_Q4_K } };
+  gsize kind = 0;
+  while (argc > 2 && kind + 1 < G_N_ELEMENTS (stored_as) && strcmp (argv[2], stored_as[kind].name) != 0)
+    kind++;
+  gboolean named = argc > 2 && strcmp (argv[2], stored_as[kind].name) == 0, gguf = kind > 0;
+  const char *dir_arg = argc > (named ? 3 : 2) ? argv[named ? 3 : 2] : NULL;
+  g_autofree char *leaf = gguf ? g_strdup_printf ("%s-%s", shape->name, stored_as[kind].name) : g_strdup (shape->name);
+  g_autofree char *dir = dir_arg ? g_strdup (dir_arg) : g_build_filename (g_get_tmp_dir (), leaf, NULL);
+  g_autofree char *gguf_file = g_strdup_printf ("model-%s.gguf", stored_as[kind].name);
+  g_autofree char *model_path = gguf ? g_build_filename (dir, gguf_file, NULL) : g_strdup (dir);
+  g_autofree char *config = gguf ? g_strdup (model_path) : g_build_filename (dir, "config.json", NULL);
   g_autoptr (GError) error = NULL;
   double available = strata_memory_available () / 1e9;
-  printf ("bench-large: %s shape (%d layers, %d wide, %d/%d heads, MLP %d, vocabulary %d), %.1f GB available\n",
-          shape->name, shape->n_layers, shape->d_model, shape->n_heads, shape->n_kv_heads, shape->d_mlp, shape->vocab,
-          available);
+  printf ("bench-large: %s shape (%d layers, %d wide, %d/%d heads, MLP %d, vocabulary %d), stored as %s, %.1f GB "
+          "available\n", shape->name, shape->n_layers, shape->d_model, shape->n_heads, shape->n_kv_heads, shape->d_mlp,
+          shape->vocab, stored_as[kind].label, available);
   if (!g_file_test (config, G_FILE_TEST_EXISTS)) {
     g_mkdir_with_parents (dir, 0755);
-    printf ("writing the BF16 checkpoint to %s ...\n", dir);
+    printf ("writing the checkpoint to %s ...\n", gguf ? model_path : dir);
     gint64 t0 = g_get_monotonic_time ();
-    if (!strata_bench_write_llama (dir, shape, &error)) {
+    if (gguf ? !strata_bench_write_llama_gguf (model_path, shape, stored_as[kind].dtype, &error)
+             : !strata_bench_write_llama (dir, shape, &error)) {
       fprintf (stderr, "bench-large: %s\n", error->message);
       return 1;
     }
@@ -59,15 +75,16 @@ main (int argc, char **argv)
 
   gint64 t0 = g_get_monotonic_time ();
   StrataOpenOptions oo = { NULL, strata_matrix_policy_for (be), be };
-  g_autoptr (StrataModel) m = strata_model_open_with (dir, &oo, &error);
+  g_autoptr (StrataModel) m = strata_model_open_with (model_path, &oo, &error);
   if (!m) {
     fprintf (stderr, "bench-large: %s\n", error->message);
     return 1;
   }
   double f32_gb = strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9;
+  char held[128];
+  strata_weights_dtypes_string (m->weights, held, sizeof held);
   printf ("open (validate, load; the sha256 too unless it runs on its own thread): %.1f s; matrices held as %s, %.1f GB (the F32 copy: %.1f GB); peak RSS %.1f GB\n",
-          seconds_since (t0), strata_dtype_to_string (m->weights->tok_embed.dtype), m->weights->arena_bytes / 1e9,
-          f32_gb, peak_rss_gb ());
+          seconds_since (t0), held, m->weights->arena_bytes / 1e9, f32_gb, peak_rss_gb ());
 
   StrataStatus st;
   t0 = g_get_monotonic_time ();
@@ -77,7 +94,7 @@ main (int argc, char **argv)
     return 1;
   }
   printf ("engine: %.1f s, %s\n", seconds_since (t0),
-          strata_engine_converts_per_product (e) ? "16-bit matrices converted per product" : "F32 matrices");
+          strata_engine_converts_per_product (e) ? "stored matrices decoded per product" : "F32 matrices");
 
   enum { T = 16 };
   StrataPrompt p = { 0 };

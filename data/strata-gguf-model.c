@@ -393,36 +393,62 @@ typedef struct {
   GError **error;
 } Loader;
 
-/* A tensor from its row block of a fused tensor of layer l: attn_qkv holds H*D rows of q, then
- * K*D of k, then K*D of v; ffn_up (fused_gate_up) F rows of gate, then F of up. Each fused
+/* Where weight tensor t lives in the file: its GGUF name (newly allocated), and for a part of
+ * a fused tensor (attn_qkv holds H*D rows of q, then K*D of k, then K*D of v; ffn_up
+ * (fused_gate_up) F rows of gate, then F of up) the fused tensor's rows and t's first row.
+ * NULL with an error when the recipe's tensor has no GGUF name. */
+static char *
+gguf_name_of (const Loader *ld, const StrataWeightTensor *t, guint64 *fused_rows, guint64 *row0, GError **error)
+{
+  const char *field = t->layer >= 0 ? strrchr (t->name, '.') + 1 : t->name;
+  gsize i = 0;
+  while (i < G_N_ELEMENTS (gguf_names) && strcmp (gguf_names[i].strata, field) != 0)
+    i++;
+  if (i == G_N_ELEMENTS (gguf_names)) {
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
+                 "%s: the recipe needs tensor '%s', which has no GGUF name", ld->set.source, t->name);
+    return NULL;
+  }
+  Fused fused = gguf_names[i].fused;
+  *fused_rows = *row0 = 0;
+  if ((fused == IN_QKV && ld->arch->fused_qkv) || (fused == IN_GATE_UP && ld->arch->fused_gate_up)) {
+    const StrataConfig *c = ld->cfg;
+    guint64 HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head, F = (guint64) c->d_mlp;
+    guint64 sizes[3] = { HD, KD, KD };
+    if (fused == IN_GATE_UP)
+      sizes[0] = sizes[1] = F, sizes[2] = 0;
+    *fused_rows = sizes[0] + sizes[1] + sizes[2];
+    for (int k = 0; k < gguf_names[i].part; k++)
+      *row0 += sizes[k];
+    return g_strdup_printf ("blk.%d.%s.%s", t->layer, fused == IN_QKV ? "attn_qkv" : "ffn_up",
+                            t->matrix ? "weight" : "bias");
+  }
+  return t->layer >= 0 ? g_strdup_printf ("blk.%d.%s", t->layer, gguf_names[i].gguf) : g_strdup (gguf_names[i].gguf);
+}
+
+/* A tensor from its row block of a fused tensor. A matrix kept in the fused tensor's own
+ * dtype takes its rows' bytes as they are (rows are whole blocks); otherwise the fused
  * tensor is decoded once, for its first part, and kept for the others (one matrix and one
  * bias at a time: the weight table visits a layer's parts in order). */
 static gboolean
-load_fused_part (Loader *ld, StrataWeightTensor *t, Fused fused, int part)
+load_fused_part (Loader *ld, StrataWeightTensor *t, const char *name, guint64 total, guint64 row0)
 {
-  const StrataConfig *c = ld->cfg;
-  guint64 HD = (guint64) c->n_heads * c->d_head, KD = (guint64) c->n_kv_heads * c->d_head;
-  guint64 F = (guint64) c->d_mlp;
-  guint64 sizes[3] = { HD, KD, KD };
-  if (fused == IN_GATE_UP)
-    sizes[0] = sizes[1] = F, sizes[2] = 0;
-  guint64 total = sizes[0] + sizes[1] + sizes[2], row0 = 0, cols = t->matrix ? t->cols : 0;
-  for (int i = 0; i < part; i++)
-    row0 += sizes[i];
-  g_autofree char *name = g_strdup_printf ("blk.%d.%s.%s", t->layer, fused == IN_QKV ? "attn_qkv" : "ffn_up",
-                                           t->matrix ? "weight" : "bias");
-  if (ld->check_only) {
-    g_hash_table_add (ld->used, g_strdup (name));
-    return strata_tensor_set_get_checked (&ld->set, name, total, cols, ld->error) != NULL;
+  guint64 cols = t->matrix ? t->cols : 0;
+  const StrataTensorInfo *ft = strata_tensor_set_get_checked (&ld->set, name, total, cols, ld->error);
+  if (!ft)
+    return FALSE;
+  if (t->matrix && ft->dtype == t->mat->dtype && (ft->blocks || G_BYTE_ORDER == G_LITTLE_ENDIAN)) {
+    gsize row_bytes = strata_dtype_bytes (ft->dtype, t->cols);
+    strata_weights_store_bytes (ld->w, t->mat->data, ft->data + row0 * row_bytes, t->rows * row_bytes);
+    return TRUE;
   }
   int slot = t->matrix ? 1 : 0;
   if (g_strcmp0 (name, ld->fused_name[slot]) != 0) {
     g_clear_pointer (&ld->fused_name[slot], g_free);
     g_free (ld->fused[slot]);
     ld->fused[slot] = g_new (float, total * (cols ? cols : 1));
-    if (!strata_tensor_set_load (&ld->set, name, total, cols, ld->fused[slot], ld->error))
-      return FALSE;
-    ld->fused_name[slot] = g_steal_pointer (&name);
+    strata_tensor_info_to_f32 (ft, ld->fused[slot], ft->n_elements);
+    ld->fused_name[slot] = g_strdup (name);
   }
   if (t->matrix)
     strata_mat_store (t->mat, 0, ld->fused[slot] + row0 * t->cols, t->rows * t->cols);
@@ -442,28 +468,32 @@ load_one_cb (StrataWeightTensor *t, void *user)
       strata_weights_layer_loaded (ld->w, ld->layer);
     ld->layer = t->layer;
   }
-  const char *field = t->layer >= 0 ? strrchr (t->name, '.') + 1 : t->name;
-  gsize i = 0;
-  while (i < G_N_ELEMENTS (gguf_names) && strcmp (gguf_names[i].strata, field) != 0)
-    i++;
-  if (i == G_N_ELEMENTS (gguf_names)) {
-    g_set_error (ld->error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_UNSUPPORTED,
-                 "%s: the recipe needs tensor '%s', which has no GGUF name", ld->set.source, t->name);
+  guint64 fused_rows, row0, cols = t->matrix ? t->cols : 0;
+  g_autofree char *name = gguf_name_of (ld, t, &fused_rows, &row0, ld->error);
+  if (!name)
     return 1;
-  }
-  Fused fused = gguf_names[i].fused;
-  if ((fused == IN_QKV && ld->arch->fused_qkv) || (fused == IN_GATE_UP && ld->arch->fused_gate_up))
-    return !load_fused_part (ld, t, fused, gguf_names[i].part);
-  g_autofree char *name = t->layer >= 0 ? g_strdup_printf ("blk.%d.%s", t->layer, gguf_names[i].gguf)
-                                        : g_strdup (gguf_names[i].gguf);
-  guint64 cols = t->matrix ? t->cols : 0;
   if (ld->check_only) {
-    gboolean ok = strata_tensor_set_get_checked (&ld->set, name, t->rows, cols, ld->error) != NULL;
+    gboolean ok = strata_tensor_set_get_checked (&ld->set, name, fused_rows ? fused_rows : t->rows, cols,
+                                                 ld->error) != NULL;
     g_hash_table_add (ld->used, g_steal_pointer (&name));
     return !ok;
   }
+  if (fused_rows)
+    return !load_fused_part (ld, t, name, fused_rows, row0);
   return !(t->matrix ? strata_tensor_set_load_mat (&ld->set, name, t->rows, t->cols, t->mat, ld->w, ld->error)
                      : strata_tensor_set_load (&ld->set, name, t->rows, 0, *t->vec, ld->error));
+}
+
+/* The dtype the file stores matrix t in (strata_model_new_weights): the check pass found
+ * every name. */
+static StrataDType
+stored_dtype_cb (const StrataWeightTensor *t, void *user)
+{
+  const Loader *ld = user;
+  guint64 fused_rows, row0;
+  g_autofree char *name = gguf_name_of (ld, t, &fused_rows, &row0, NULL);
+  const StrataTensorInfo *ft = name ? strata_tensor_set_lookup (&ld->set, name) : NULL;
+  return ft ? ft->dtype : STRATA_DTYPE_F32;
 }
 
 /* Check every tensor the recipe needs against the file (names, shapes) and that the file
@@ -498,10 +528,10 @@ load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConf
   if (ok) {
     ld.check_only = FALSE;
     ld.layer = -1;
-    /* A file whose matrices are all F16 (or all BF16) keeps them so where the policy asks (a
-     * GPU, a model too large for an F32 copy); quantized blocks decode to F32. */
-    StrataDType stored = strata_tensor_set_matrix_dtype (&ld.set);
-    ld.w = m->weights = strata_model_new_weights (m, cfg, stored, src, error);
+    /* Each matrix keeps the file's dtype where the policy asks (a model too large for an F32
+     * copy, a GPU for 16-bit ones): F16, BF16, or its quantized blocks, which the CPU decodes
+     * per product. */
+    ld.w = m->weights = strata_model_new_weights (m, cfg, stored_dtype_cb, &ld, src, error);
     ok = m->weights && strata_weights_visit (m->weights, load_one_cb, &ld) == 0;
   }
   strata_tensor_set_clear (&ld.set);
@@ -709,7 +739,8 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
   if (!load_weights (m, g, a, &cfg, error))
     return FALSE;
   m->arch = g_strdup (a->arch);
-  m->dtype = strata_gguf_lookup_tensor (g, "token_embd.weight")->dtype; /* F32 when quantized */
+  const StrataTensorInfo *embd = strata_gguf_lookup_tensor (g, "token_embd.weight");
+  m->dtype = embd->blocks ? STRATA_DTYPE_F32 : embd->dtype; /* quantized values decode to F32 */
   m->stored_types = describe_types (g);
 
   const char *kind = strata_gguf_get_string (g, "tokenizer.ggml.model", &e);

@@ -1,228 +1,47 @@
-/* strata-gguf-quants.c: ggml's block-quantized tensor types, decoded to F32 at load.
- *
- * Written here from the block layouts of llama.cpp's ggml/src/ggml-common.h and the decoders
- * of ggml-quants.c (dequantize_row_*), checked bit for bit against the `gguf` Python
- * package's gguf.quants.dequantize (tests/test-gguf-quants.c, goldens written by
- * tools/reference/gguf_quants_reference.py). ggml itself is not a dependency: it is a whole
- * tensor library, and these decoders are a few lines each.
- *
- * Bit-exactness: every value is formed with the same float32 operations in the same order as
- * the references (scale × integer for the symmetric types; scale × integer + min for Q4_1 and
- * Q5_1; (d × sub-scale) × integer − (dmin × sub-min) for Q4_K and Q5_K; (d × sub-scale) ×
- * integer for Q6_K). data/meson.build compiles this file with -ffp-contract=off so that a
- * multiply and an add are never fused into one rounding. F16 scales are read with the
- * kernels' exact strata_f16_to_f32. Every decoder reads exactly n_blocks × block_bytes bytes.
- *
- * Layouts (little-endian; d, m, dmin are F16; qs nibbles: low nibbles hold the first half
- * of a 32-value group, high nibbles the second):
- *   Q4_0 (32 values, 18 bytes): d, qs[16]                      x = (q - 8) d
- *   Q4_1 (32, 20): d, m, qs[16]                                x = q d + m
- *   Q5_0 (32, 22): d, qh[4] (bit j: 5th bit of value j), qs[16]  x = (q - 16) d
- *   Q5_1 (32, 24): d, m, qh[4], qs[16]                         x = q d + m
- *   Q8_0 (32, 34): d, qs[32] int8                              x = q d
- *   Q4_K (256, 144): d, dmin, scales[12] (8 6-bit scales and mins), qs[128]
- *        sub-block s (32 values): x = (d sc_s) q - (dmin m_s)
- *   Q5_K (256, 176): d, dmin, scales[12], qh[32] (bit s of qh[l]: 5th bit of value l of
- *        sub-block s), qs[128]
- *   Q6_K (256, 210): ql[128], qh[64], scales[16] int8, d: 16 groups of 16 values,
- *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh. */
+/* strata-gguf-quants.c: the ggml tensor types a GGUF file can name, and which of them
+ * Strata reads (the block-quantized ones through the kernels' decoders, strata-quants.c). */
 #include "strata-gguf-quants.h"
 
-#include <string.h>
-
-static inline float
-f16_at (const guint8 *p)
-{
-  return strata_f16_to_f32 ((guint16) (p[0] | (guint16) p[1] << 8));
-}
-
-static inline guint32
-u32_at (const guint8 *p)
-{
-  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 | (guint32) p[3] << 24;
-}
-
-static void
-decode_q4_0 (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 18, y += 32) {
-    const float d = f16_at (b);
-    const guint8 *qs = b + 2;
-    for (int j = 0; j < 16; j++) {
-      y[j] = (float) ((qs[j] & 0x0F) - 8) * d;
-      y[j + 16] = (float) ((qs[j] >> 4) - 8) * d;
-    }
-  }
-}
-
-static void
-decode_q4_1 (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 20, y += 32) {
-    const float d = f16_at (b), m = f16_at (b + 2);
-    const guint8 *qs = b + 4;
-    for (int j = 0; j < 16; j++) {
-      y[j] = (float) (qs[j] & 0x0F) * d + m;
-      y[j + 16] = (float) (qs[j] >> 4) * d + m;
-    }
-  }
-}
-
-static void
-decode_q5_0 (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 22, y += 32) {
-    const float d = f16_at (b);
-    const guint32 qh = u32_at (b + 2);
-    const guint8 *qs = b + 6;
-    for (int j = 0; j < 16; j++) {
-      int lo = (qs[j] & 0x0F) | (int) ((qh >> j) & 1) << 4;
-      int hi = (qs[j] >> 4) | (int) ((qh >> (j + 16)) & 1) << 4;
-      y[j] = (float) (lo - 16) * d;
-      y[j + 16] = (float) (hi - 16) * d;
-    }
-  }
-}
-
-static void
-decode_q5_1 (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 24, y += 32) {
-    const float d = f16_at (b), m = f16_at (b + 2);
-    const guint32 qh = u32_at (b + 4);
-    const guint8 *qs = b + 8;
-    for (int j = 0; j < 16; j++) {
-      int lo = (qs[j] & 0x0F) | (int) ((qh >> j) & 1) << 4;
-      int hi = (qs[j] >> 4) | (int) ((qh >> (j + 16)) & 1) << 4;
-      y[j] = (float) lo * d + m;
-      y[j + 16] = (float) hi * d + m;
-    }
-  }
-}
-
-static void
-decode_q8_0 (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 34, y += 32) {
-    const float d = f16_at (b);
-    for (int j = 0; j < 32; j++)
-      y[j] = (float) (gint8) b[2 + j] * d;
-  }
-}
-
-/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block: bytes 0-3 hold the
- * low 6 bits of scales 0-3, bytes 4-7 those of mins 0-3; bytes 8-11 hold the low 4 bits of
- * scale and min 4-7, whose top 2 bits are the top bits of bytes 0-3 and 4-7. */
-static inline void
-scale_min_k4 (int j, const guint8 *q, guint8 *sc, guint8 *m)
-{
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | (q[j - 4] >> 6) << 4;
-    *m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
-  }
-}
-
-/* One Q4_K or Q5_K block: 8 sub-blocks of 32 values; qh (Q5_K; NULL for Q4_K) gives each
- * value its 5th bit. */
-static inline void
-decode_k_block (const guint8 *b, const guint8 *qh, const guint8 *qs, float *y)
-{
-  const float d = f16_at (b), dmin = f16_at (b + 2);
-  const guint8 *scales = b + 4;
-  for (int s = 0; s < 8; s += 2, qs += 32) { /* 64 values: low nibbles, then high */
-    guint8 sc, m;
-    scale_min_k4 (s, scales, &sc, &m);
-    const float d1 = d * (float) sc, m1 = dmin * (float) m;
-    scale_min_k4 (s + 1, scales, &sc, &m);
-    const float d2 = d * (float) sc, m2 = dmin * (float) m;
-    for (int l = 0; l < 32; l++)
-      *y++ = d1 * (float) ((qs[l] & 0x0F) | (qh ? ((qh[l] >> s) & 1) << 4 : 0)) - m1;
-    for (int l = 0; l < 32; l++)
-      *y++ = d2 * (float) ((qs[l] >> 4) | (qh ? ((qh[l] >> (s + 1)) & 1) << 4 : 0)) - m2;
-  }
-}
-
-static void
-decode_q4_k (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 144, y += 256)
-    decode_k_block (b, NULL, b + 16, y);
-}
-
-static void
-decode_q5_k (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 176, y += 256)
-    decode_k_block (b, b + 16, b + 48, y);
-}
-
-static void
-decode_q6_k (const guint8 *b, float *y, gsize n_blocks)
-{
-  for (gsize i = 0; i < n_blocks; i++, b += 210, y += 256) {
-    const float d = f16_at (b + 208);
-    for (int half = 0; half < 2; half++) { /* 128 values each */
-      const guint8 *ql = b + 64 * half, *qh = b + 128 + 32 * half;
-      const gint8 *sc = (const gint8 *) (b + 192 + 8 * half);
-      float *out = y + 128 * half;
-      for (int l = 0; l < 32; l++) {
-        int g = l / 16; /* groups of 16 values share a scale */
-        int q1 = ((ql[l] & 0x0F) | ((qh[l] >> 0) & 3) << 4) - 32;
-        int q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) - 32;
-        int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
-        int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-        out[l] = d * (float) sc[g] * (float) q1;
-        out[l + 32] = d * (float) sc[g + 2] * (float) q2;
-        out[l + 64] = d * (float) sc[g + 4] * (float) q3;
-        out[l + 96] = d * (float) sc[g + 6] * (float) q4;
-      }
-    }
-  }
-}
-
 /* Every ggml type by its number (ggml.h, enum ggml_type), with the block sizes of
- * ggml-common.h; decode only where Strata reads the type. F32, F16 and BF16 are plain
- * element types (dtype), read by the common conversion. */
-#define PLAIN(id, dt, name, bytes) { id, dt, { name, 1, bytes, NULL } }
-#define QUANT(id, name, block, bytes, fn) { id, -1, { name, block, bytes, fn } }
+ * ggml-common.h; the StrataDType where Strata reads the type (the block sizes of those are
+ * the kernels' too: tests/test-gguf.c checks that they agree). */
+#define PLAIN(id, dt, name, bytes) { id, dt, { name, 1, bytes } }
+#define QUANT(id, dt, name, block, bytes) { id, dt, { name, block, bytes } }
 static const StrataGgmlType types[] = {
   PLAIN (0, STRATA_DTYPE_F32, "F32", 4),
   PLAIN (1, STRATA_DTYPE_F16, "F16", 2),
-  QUANT (2, "Q4_0", 32, 18, decode_q4_0),
-  QUANT (3, "Q4_1", 32, 20, decode_q4_1),
-  QUANT (6, "Q5_0", 32, 22, decode_q5_0),
-  QUANT (7, "Q5_1", 32, 24, decode_q5_1),
-  QUANT (8, "Q8_0", 32, 34, decode_q8_0),
-  QUANT (9, "Q8_1", 32, 36, NULL),
-  QUANT (10, "Q2_K", 256, 84, NULL),
-  QUANT (11, "Q3_K", 256, 110, NULL),
-  QUANT (12, "Q4_K", 256, 144, decode_q4_k),
-  QUANT (13, "Q5_K", 256, 176, decode_q5_k),
-  QUANT (14, "Q6_K", 256, 210, decode_q6_k),
-  QUANT (15, "Q8_K", 256, 292, NULL),
-  QUANT (16, "IQ2_XXS", 256, 66, NULL),
-  QUANT (17, "IQ2_XS", 256, 74, NULL),
-  QUANT (18, "IQ3_XXS", 256, 98, NULL),
-  QUANT (19, "IQ1_S", 256, 50, NULL),
-  QUANT (20, "IQ4_NL", 32, 18, NULL),
-  QUANT (21, "IQ3_S", 256, 110, NULL),
-  QUANT (22, "IQ2_S", 256, 82, NULL),
-  QUANT (23, "IQ4_XS", 256, 136, NULL),
+  QUANT (2, STRATA_DTYPE_Q4_0, "Q4_0", 32, 18),
+  QUANT (3, STRATA_DTYPE_Q4_1, "Q4_1", 32, 20),
+  QUANT (6, STRATA_DTYPE_Q5_0, "Q5_0", 32, 22),
+  QUANT (7, STRATA_DTYPE_Q5_1, "Q5_1", 32, 24),
+  QUANT (8, STRATA_DTYPE_Q8_0, "Q8_0", 32, 34),
+  QUANT (9, -1, "Q8_1", 32, 36),
+  QUANT (10, -1, "Q2_K", 256, 84),
+  QUANT (11, -1, "Q3_K", 256, 110),
+  QUANT (12, STRATA_DTYPE_Q4_K, "Q4_K", 256, 144),
+  QUANT (13, STRATA_DTYPE_Q5_K, "Q5_K", 256, 176),
+  QUANT (14, STRATA_DTYPE_Q6_K, "Q6_K", 256, 210),
+  QUANT (15, -1, "Q8_K", 256, 292),
+  QUANT (16, -1, "IQ2_XXS", 256, 66),
+  QUANT (17, -1, "IQ2_XS", 256, 74),
+  QUANT (18, -1, "IQ3_XXS", 256, 98),
+  QUANT (19, -1, "IQ1_S", 256, 50),
+  QUANT (20, -1, "IQ4_NL", 32, 18),
+  QUANT (21, -1, "IQ3_S", 256, 110),
+  QUANT (22, -1, "IQ2_S", 256, 82),
+  QUANT (23, -1, "IQ4_XS", 256, 136),
   PLAIN (24, -1, "I8", 1),
   PLAIN (25, -1, "I16", 2),
   PLAIN (26, -1, "I32", 4),
   PLAIN (27, -1, "I64", 8),
   PLAIN (28, -1, "F64", 8),
-  QUANT (29, "IQ1_M", 256, 56, NULL),
+  QUANT (29, -1, "IQ1_M", 256, 56),
   PLAIN (30, STRATA_DTYPE_BF16, "BF16", 2),
-  QUANT (34, "TQ1_0", 256, 54, NULL),
-  QUANT (35, "TQ2_0", 256, 66, NULL),
-  QUANT (39, "MXFP4", 32, 17, NULL),
-  QUANT (40, "NVFP4", 64, 36, NULL),
-  QUANT (41, "Q1_0", 128, 18, NULL),
+  QUANT (34, -1, "TQ1_0", 256, 54),
+  QUANT (35, -1, "TQ2_0", 256, 66),
+  QUANT (39, -1, "MXFP4", 32, 17),
+  QUANT (40, -1, "NVFP4", 64, 36),
+  QUANT (41, -1, "Q1_0", 128, 18),
 };
 #undef PLAIN
 #undef QUANT
@@ -241,7 +60,7 @@ list_readable (gpointer unused)
 {
   GString *s = g_string_new (NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
-    if (types[i].format.decode)
+    if (types[i].format.block > 1 && types[i].dtype >= 0)
       g_string_append_printf (s, "%s%s", s->len ? ", " : "", types[i].format.name);
   return g_string_free (s, FALSE); /* kept for the life of the process */
 }

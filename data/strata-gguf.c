@@ -201,11 +201,11 @@ read_tensor_info (Cursor *c, StrataGguf *g, StrataTensorInfo *t, GError **error)
   const StrataGgmlType *gt = strata_ggml_type_lookup (type);
   if (!gt)
     FAIL (FORMAT, "%s: tensor '%s' has type %u, which is not a ggml type", c->source, t->name, type);
-  if (gt->dtype < 0 && !gt->format.decode)
+  if (gt->dtype < 0)
     FAIL (UNSUPPORTED, "%s: tensor '%s' has type %s (%u), which Strata does not read (F32, F16, BF16, %s are read)",
           c->source, t->name, gt->format.name, type, strata_ggml_readable_quants ());
-  t->dtype = gt->dtype >= 0 ? (StrataDType) gt->dtype : STRATA_DTYPE_F32;
-  t->blocks = gt->dtype >= 0 ? NULL : &gt->format;
+  t->dtype = (StrataDType) gt->dtype;
+  t->blocks = gt->format.block > 1 ? &gt->format : NULL;
   t->n_dims = (int) n_dims;
   for (guint32 i = 0; i < n_dims; i++)
     t->shape[i] = dims[n_dims - 1 - i]; /* innermost first -> outermost first */

@@ -554,7 +554,8 @@ load_checkpoint (StrataModel *m, const StrataHfConfig *hc, Checkpoint *ck, const
   TokenizerOpen tok = { dir, tokenizer_path, hc->cfg.vocab, NULL, NULL };
   GThread *tok_thread = g_thread_new ("strata-tokenizer", open_tokenizer_thread, &tok);
 
-  m->weights = strata_model_new_weights (m, &hc->cfg, strata_tensor_set_matrix_dtype (&ck->set), "config.json", error);
+  StrataDType stored = strata_tensor_set_matrix_dtype (&ck->set);
+  m->weights = strata_model_new_weights (m, &hc->cfg, strata_matrix_dtype_all, &stored, "config.json", error);
   gboolean ok = m->weights && loaders[li].load (&ck->set, m->weights, error);
   g_thread_join (tok_thread);
   m->tokenizer = tok.tokenizer;

@@ -174,7 +174,8 @@ strata_llama2c_load (StrataModel *m, const char *path, const char *tokenizer_pat
                  src, len, untied ? "untied" : "tied", want);
     return FALSE;
   }
-  m->weights = strata_model_new_weights (m, &cfg, STRATA_DTYPE_F32, src, error);
+  StrataDType f32 = STRATA_DTYPE_F32;
+  m->weights = strata_model_new_weights (m, &cfg, strata_matrix_dtype_all, &f32, src, error);
   if (!m->weights)
     return FALSE;
   m->weights_hash = strata_sha256_start (&map, 1); /* while the weights are read */

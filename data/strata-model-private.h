@@ -19,11 +19,11 @@ gboolean strata_llama2c_load (StrataModel *model, const char *path, const char *
  * vocab.json + merges.txt, or else a llama2.c tokenizer.bin of `vocab` entries. */
 StrataTokenizer *strata_tokenizer_open_path (const char *path, int vocab, GError **error);
 
-/* Allocate the model's weights with matrices in the dtype its policy asks for, given the
- * dtype the checkpoint stores them in; a refusal of strata_config_check becomes an error
- * that names `source`. */
-StrataWeights *strata_model_new_weights (StrataModel *model, const StrataConfig *cfg, StrataDType stored,
-                                         const char *source, GError **error);
+/* Allocate the model's weights with each matrix in the dtype its policy asks for, given the
+ * dtype the checkpoint stores it in (`stored_of`; strata_matrix_dtype_all for one dtype); a
+ * refusal of strata_config_check becomes an error that names `source`. */
+StrataWeights *strata_model_new_weights (StrataModel *model, const StrataConfig *cfg, StrataMatrixDTypeFunc stored_of,
+                                         void *user, const char *source, GError **error);
 
 /* config.json of a Hugging Face checkpoint, parsed and checked. */
 typedef struct {

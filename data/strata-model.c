@@ -56,31 +56,44 @@ strata_format_to_string (StrataFormat format)
   return format >= 0 && format < G_N_ELEMENTS (formats) ? formats[format].name : "unknown";
 }
 
-/* The dtype of the matrices under the model's policy. */
+/* Each matrix's dtype under the model's policy: as stored when the policy keeps the stored
+ * dtypes and the backend that will run the weights takes that one, else F32. */
+typedef struct {
+  StrataMatrixDTypeFunc stored_of;
+  void *user;
+  gboolean keep;
+  unsigned takes; /* the device's matrix_dtypes; every dtype for host weights (an engine
+                   * converts to F32 what its backend does not take) */
+} Policy;
+
 static StrataDType
-matrix_dtype (const StrataModel *m, const StrataConfig *cfg, StrataDType stored)
+policy_dtype (const StrataWeightTensor *t, void *user)
 {
-  if (stored == STRATA_DTYPE_F32 || m->policy == STRATA_MATRICES_F32)
-    return STRATA_DTYPE_F32;
-  if (m->policy == STRATA_MATRICES_STORED)
-    return stored;
-  size_t available = strata_memory_available ();
-  return available && strata_config_weights_size (cfg, STRATA_DTYPE_F32) > available / 2 ? stored : STRATA_DTYPE_F32;
+  const Policy *p = user;
+  StrataDType stored = p->stored_of (t, p->user);
+  return p->keep && (p->takes & (1u << stored)) ? stored : STRATA_DTYPE_F32;
 }
 
 StrataWeights *
-strata_model_new_weights (StrataModel *m, const StrataConfig *cfg, StrataDType stored, const char *source,
-                          GError **error)
+strata_model_new_weights (StrataModel *m, const StrataConfig *cfg, StrataMatrixDTypeFunc stored_of, void *user,
+                          const char *source, GError **error)
 {
   const char *why = strata_config_check (cfg);
-  StrataStatus st = STRATA_OK;
-  StrataWeights *w = why ? NULL : strata_weights_new_on_device (cfg, matrix_dtype (m, cfg, stored), m->device, &st);
-  if (!w && why)
+  if (why) {
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: %s", source, why);
-  else if (!w && m->device && !m->device->host_memory)
+    return NULL;
+  }
+  size_t available = strata_memory_available ();
+  Policy p = { stored_of, user, m->policy == STRATA_MATRICES_STORED,
+               m->device ? m->device->matrix_dtypes : (1u << STRATA_DTYPE_N) - 1 };
+  if (m->policy == STRATA_MATRICES_AUTO)
+    p.keep = available && strata_config_weights_size (cfg, STRATA_DTYPE_F32) > available / 2;
+  StrataStatus st = STRATA_OK;
+  StrataWeights *w = strata_weights_new_on_device (cfg, policy_dtype, &p, m->device, &st);
+  if (!w && m->device && !m->device->host_memory)
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO,
                  "%s: cannot allocate the weights on %s: they need %.2f GB, %.2f GB are free there", source,
-                 m->device->name, strata_config_weights_size (cfg, matrix_dtype (m, cfg, stored)) / 1e9,
+                 m->device->name, strata_config_weights_size_typed (cfg, policy_dtype, &p) / 1e9,
                  strata_backend_memory_free (m->device) / 1e9);
   else if (!w)
     g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_IO, "%s: cannot allocate the weights", source);

@@ -16,17 +16,15 @@ G_BEGIN_DECLS
 #define STRATA_TENSOR_MAX_DIMS 8
 
 /* Values stored in blocks (GGUF's quantized types): each `block` consecutive values of a row
- * take `block_bytes` bytes and decode to F32 together. `decode` turns n_blocks blocks at
- * `src` (any alignment) into n_blocks × block values. */
+ * take `block_bytes` bytes and decode to F32 together. */
 typedef struct {
   const char *name;
   guint32 block, block_bytes;
-  void (*decode) (const guint8 *src, float *dst, gsize n_blocks);
 } StrataBlockFormat;
 
 typedef struct {
   char *name;
-  StrataDType dtype;                /* of the values; F32 for block formats, which decode to it */
+  StrataDType dtype;                /* as stored: a plain float type, or a block-quantized one */
   const StrataBlockFormat *blocks;  /* NULL: plain elements of `dtype` */
   int n_dims;
   guint64 shape[STRATA_TENSOR_MAX_DIMS]; /* outermost first */
@@ -41,7 +39,7 @@ void strata_tensor_info_free (StrataTensorInfo *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StrataTensorInfo, strata_tensor_info_free)
 
 /* Convert n little-endian elements at `src` (any alignment) into `dst`: exact, every F16 and
- * BF16 value is representable in fp32 (strata_dtype_size and the element conversions are
+ * BF16 value is representable in fp32 (strata_dtype_bytes and the element conversions are
  * the kernels' own, strata-weights.h). */
 void strata_dtype_convert (StrataDType dtype, const guint8 *src, float *dst, gsize n);
 

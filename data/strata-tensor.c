@@ -52,7 +52,7 @@ strata_tensor_info_compute_size (StrataTensorInfo *t)
       return FALSE;
   t->n_elements = n;
   if (!t->blocks)
-    return g_uint64_checked_mul (&t->n_bytes, n, strata_dtype_size (t->dtype));
+    return g_uint64_checked_mul (&t->n_bytes, n, strata_dtype_bytes (t->dtype, 1));
   /* Blocks never straddle rows: the innermost dimension holds whole blocks. */
   if (t->n_dims < 1 || t->blocks->block == 0 || t->shape[t->n_dims - 1] % t->blocks->block)
     return FALSE;
@@ -63,7 +63,7 @@ void
 strata_tensor_info_to_f32 (const StrataTensorInfo *t, float *dst, guint64 n)
 {
   if (t->blocks)
-    t->blocks->decode (t->data, dst, (gsize) (n / t->blocks->block));
+    strata_dtype_to_f32 (t->dtype, t->data, dst, (gsize) n);
   else
     strata_dtype_convert (t->dtype, t->data, dst, (gsize) n);
 }
@@ -169,7 +169,7 @@ strata_tensor_set_load (const StrataTensorSet *set, const char *name, guint64 d0
 void
 strata_mat_store (StrataMat *m, gsize first, const float *src, gsize n)
 {
-  strata_dtype_from_f32 (m->dtype, src, (char *) m->data + first * strata_dtype_size (m->dtype), n);
+  strata_dtype_from_f32 (m->dtype, src, (char *) m->data + strata_dtype_bytes (m->dtype, first), n);
 }
 
 gboolean
@@ -179,9 +179,15 @@ strata_tensor_set_load_mat (const StrataTensorSet *set, const char *name, guint6
   const StrataTensorInfo *t = strata_tensor_set_get_checked (set, name, d0, d1, error);
   if (!t)
     return FALSE;
-  if (!t->blocks && t->dtype == dst->dtype && G_BYTE_ORDER == G_LITTLE_ENDIAN) {
-    strata_weights_store_bytes (w, dst->data, t->data, t->n_bytes); /* kept as stored: the bytes are the values */
+  /* Kept as stored: the bytes are the values (blocks are read byte by byte on any host). */
+  if (t->dtype == dst->dtype && (t->blocks || G_BYTE_ORDER == G_LITTLE_ENDIAN)) {
+    strata_weights_store_bytes (w, dst->data, t->data, t->n_bytes);
     return TRUE;
+  }
+  if (dst->dtype >= STRATA_DTYPE_FIRST_BLOCK) { /* the loaders ask for blocks only as stored */
+    g_set_error (error, STRATA_DATA_ERROR, STRATA_DATA_ERROR_FORMAT, "%s: tensor '%s' is %s, cannot be kept as %s",
+                 t->source, name, strata_dtype_to_string (t->dtype), strata_dtype_to_string (dst->dtype));
+    return FALSE;
   }
   if (dst->dtype == STRATA_DTYPE_F32) {
     strata_tensor_info_to_f32 (t, dst->data, t->n_elements);

@@ -50,8 +50,8 @@ cpu_copy_many (const StrataBackend *be, const StrataCopy *copies, int n_copies)
   return STRATA_OK;
 }
 
-/* Rows of a 16-bit matrix converted per block: about 16 MB of F32, and at least 64 rows
- * so each product stays large. */
+/* Rows of a 16-bit or block-quantized matrix converted per block: about 16 MB of F32, and
+ * at least 64 rows so each product stays large. */
 #define CONVERT_BLOCK_FLOATS ((size_t) 4 << 20)
 
 static StrataStatus
@@ -86,10 +86,10 @@ cpu_linear (const StrataBackend *be, float *y, const float *x, const StrataMat *
     strata_round_to_precision (precision, xr, xn);
     x = xr;
   }
-  size_t elem = strata_dtype_size (wm->dtype);
+  size_t row_bytes = strata_dtype_bytes (wm->dtype, (size_t) K);
   for (int n0 = 0; n0 < N; n0 += block) {
     int nb = N - n0 < block ? N - n0 : block;
-    strata_dtype_to_f32 (wm->dtype, (const char *) wm->data + (size_t) n0 * K * elem, wf, (size_t) nb * K);
+    strata_dtype_to_f32 (wm->dtype, (const char *) wm->data + (size_t) n0 * row_bytes, wf, (size_t) nb * K);
     if (round_w)
       strata_round_to_precision (precision, wf, (size_t) nb * K);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, nb, K, 1.0f, x, K, wf, K, beta, y + n0, N);
@@ -147,7 +147,7 @@ static StrataStatus
 cpu_embed (const StrataBackend *be, float *out, const StrataMat *tm, const int32_t *ids, int R,
            int C)
 {
-  size_t row = (size_t) C * strata_dtype_size (tm->dtype);
+  size_t row = strata_dtype_bytes (tm->dtype, (size_t) C);
   for (int r = 0; r < R; r++)
     strata_dtype_to_f32 (tm->dtype, (const char *) tm->data + (size_t) ids[r] * row, out + (size_t) r * C, (size_t) C);
   return STRATA_OK;
@@ -375,7 +375,7 @@ cpu_logit_summary (const StrataBackend *be, const float *logits, int R, int V, c
 
 /* Every operation of the CPU backend, shared by its two tables. */
 #define CPU_OPERATIONS \
-  .matrix_dtypes = 1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16, \
+  .matrix_dtypes = (1u << STRATA_DTYPE_N) - 1, /* every dtype: blocks decode per product */ \
   .fast_dtypes = 1u << STRATA_DTYPE_F32, \
   .alloc = cpu_alloc, \
   .free = cpu_free, \

@@ -120,7 +120,7 @@ ids_rows_floats (const Run *r)
 {
   const StrataEngine *e = r->e;
   size_t n_w = (size_t) r->p->n_bases * r->p->n_ids;
-  size_t row_bytes = (size_t) e->w.cfg.d_model * strata_dtype_size (e->w.unembed.dtype);
+  size_t row_bytes = strata_dtype_bytes (e->w.unembed.dtype, (size_t) e->w.cfg.d_model);
   return (n_w * row_bytes + sizeof (float) - 1) / sizeof (float) + n_w;
 }
 
@@ -739,7 +739,8 @@ logits_of_ids (Run *r, const float *normed)
   const StrataConfig *g = &e->w.cfg;
   const Pass *p = r->p;
   int n = p->n, C = g->d_model, n_ids = p->n_ids, n_w = p->n_bases * n_ids;
-  size_t rows_f = (size_t) n * C, w_f = (size_t) n_w * C, row_bytes = (size_t) C * strata_dtype_size (e->w.unembed.dtype);
+  size_t rows_f = (size_t) n * C, w_f = (size_t) n_w * C;
+  size_t row_bytes = strata_dtype_bytes (e->w.unembed.dtype, (size_t) C);
   size_t stored_f = ids_rows_floats (r) - (size_t) n_w;
   float *host = malloc ((rows_f + w_f + (size_t) n_w + stored_f) * sizeof (float));
   if (!host)
@@ -747,7 +748,7 @@ logits_of_ids (Run *r, const float *normed)
   float *w = host + rows_f, *bias = w + w_f; /* (n_bases, n_ids) rows of the unembedding, biases */
   char *stored = (char *) (bias + n_w);      /* the same rows as stored */
   /* The rows (and biases) gathered on the backend, then downloaded at once: one batched copy
-   * (one copy per row when a 16-bit row is not whole floats: an odd width) and two transfers,
+   * (one copy per row when a row is not whole floats: a 16-bit odd width, most blocks) and two transfers,
    * instead of a transfer per id. */
   char *dev_rows = (char *) r->b.logits;
   float *dev_bias = r->b.logits + stored_f;

@@ -140,12 +140,6 @@ strata_config_layer_attention (const StrataConfig *cfg, int layer)
   return a;
 }
 
-size_t
-strata_dtype_size (StrataDType dtype)
-{
-  return dtype == STRATA_DTYPE_F32 ? 4 : 2;
-}
-
 /* ---- names, one table per enum ---- */
 
 static const StrataEnumValue family_values[STRATA_FAMILY_N] = {
@@ -154,7 +148,10 @@ static const StrataEnumValue family_values[STRATA_FAMILY_N] = {
   { "phi3", "Phi-3", NULL },
 };
 const StrataEnumTable strata_family_table = STRATA_ENUM_TABLE ("model family", family_values);
-static const StrataEnumValue dtype_values[STRATA_DTYPE_N] = { { "F32" }, { "F16" }, { "BF16" } };
+static const StrataEnumValue dtype_values[STRATA_DTYPE_N] = {
+  { "F32" }, { "F16" }, { "BF16" }, { "Q4_0" }, { "Q4_1" }, { "Q5_0" },
+  { "Q5_1" }, { "Q8_0" }, { "Q4_K" }, { "Q5_K" }, { "Q6_K" },
+};
 const StrataEnumTable strata_dtype_table = STRATA_ENUM_TABLE ("dtype", dtype_values);
 static const StrataEnumValue rope_values[STRATA_ROPE_N] = { { "none" }, { "adjacent" }, { "half" } };
 const StrataEnumTable strata_rope_table = STRATA_ENUM_TABLE ("rope convention", rope_values);

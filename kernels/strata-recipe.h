@@ -20,12 +20,26 @@
 
 #include "strata-enum-table.h"
 
+/* The dtypes a matrix can be held in: plain floats, and ggml's block-quantized types (a row
+ * of n values is n / block blocks of fixed size, each decoding to `block` F32 values;
+ * strata-quants.c), kept as a GGUF file stores them. */
 typedef enum {
   STRATA_DTYPE_F32,
   STRATA_DTYPE_F16,
   STRATA_DTYPE_BF16,
+  STRATA_DTYPE_Q4_0,
+  STRATA_DTYPE_Q4_1,
+  STRATA_DTYPE_Q5_0,
+  STRATA_DTYPE_Q5_1,
+  STRATA_DTYPE_Q8_0,
+  STRATA_DTYPE_Q4_K,
+  STRATA_DTYPE_Q5_K,
+  STRATA_DTYPE_Q6_K,
   STRATA_DTYPE_N
 } StrataDType;
+
+/* The plain float dtypes are those below this one. */
+#define STRATA_DTYPE_FIRST_BLOCK STRATA_DTYPE_Q4_0
 
 /* How a matrix product takes its inputs (`--precision`): exactly as fp32 (the default), or
  * rounded to TF32 (10 mantissa bits, as tensor cores take fp32) or to BF16 (8 bits) before
@@ -142,13 +156,15 @@ const char *strata_config_check (const StrataConfig *cfg);
 /* The attention parameters of layer l (the window only where the recipe puts it). */
 StrataAttnParams strata_config_layer_attention (const StrataConfig *cfg, int layer);
 
-/* Bytes per element. */
-size_t strata_dtype_size (StrataDType dtype);
+/* Values per block: 1 for F32, F16 and BF16. */
+int strata_dtype_block (StrataDType dtype);
+/* Bytes of n consecutive values of a row (n a multiple of the block). */
+size_t strata_dtype_bytes (StrataDType dtype, size_t n);
 
 /* The name tables of the recipe's enums (strata-enum-table.h): stored names as sessions and
  * `strata info --json` write them, labels as cards show them. */
 extern const StrataEnumTable strata_family_table;     /* gpt2 "GPT-2", llama, neox, gemma2, qwen3, olmo2, phi3 */
-extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16 */
+extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16, Q4_0, ..., Q6_K */
 extern const StrataEnumTable strata_rope_table;       /* none, adjacent, half */
 extern const StrataEnumTable strata_norm_table;       /* layernorm, rmsnorm, rmsnorm_unit_offset */
 extern const StrataEnumTable strata_activation_table; /* gelu_tanh, gelu_erf, silu */

@@ -18,14 +18,14 @@ struct _StrataWeightsStaging {
 };
 
 StrataWeights *
-strata_weights_new_on_device (const StrataConfig *cfg, StrataDType matrix_dtype, const StrataBackend *device,
-                              StrataStatus *status)
+strata_weights_new_on_device (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user,
+                              const StrataBackend *device, StrataStatus *status)
 {
   *status = STRATA_ERR_ARGUMENT;
-  if (strata_config_check (cfg))
+  if (strata_config_check (cfg) || !strata_config_weights_size_typed (cfg, dtype_of, user))
     return NULL;
   *status = STRATA_ERR_MEMORY;
-  StrataWeights *w = strata_weights_new (cfg, matrix_dtype);
+  StrataWeights *w = strata_weights_new_typed (cfg, dtype_of, user);
   if (!w || !device || device->host_memory) {
     if (w)
       *status = STRATA_OK;
@@ -139,7 +139,7 @@ send_cb (StrataWeightTensor *t, void *user)
   Send *sd = user;
   struct _StrataWeightsStaging *s = sd->w->staging;
   char *p = t->matrix ? t->mat->data : (char *) *t->vec;
-  size_t bytes = t->rows * t->cols * strata_dtype_size (t->dtype);
+  size_t bytes = strata_dtype_bytes (t->dtype, t->rows * t->cols);
   int unsent = t->layer < 0 || !s->layer_sent[t->layer];
   int mine = sd->layer < 0 ? unsent : t->layer == sd->layer;
   /* Layers past the one being sent are not written yet; the globals count from the start. */

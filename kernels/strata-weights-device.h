@@ -17,10 +17,11 @@
 
 #include "strata-backend.h"
 
-/* Weights in `device`'s memory, filled through host staging as above; for a host-memory
- * backend (or NULL), strata_weights_new(). NULL with *status set when the config is refused
- * (STRATA_ERR_ARGUMENT) or memory runs out on either side (STRATA_ERR_MEMORY). */
-StrataWeights *strata_weights_new_on_device (const StrataConfig *cfg, StrataDType matrix_dtype,
+/* Weights in `device`'s memory, filled through host staging as above, each matrix in the
+ * dtype `dtype_of` chooses; for a host-memory backend (or NULL), strata_weights_new_typed().
+ * NULL with *status set when the config is refused (STRATA_ERR_ARGUMENT) or memory runs out
+ * on either side (STRATA_ERR_MEMORY). */
+StrataWeights *strata_weights_new_on_device (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user,
                                              const StrataBackend *device, StrataStatus *status);
 
 /* `bytes` at `dst`, a tensor's whole data pointer (StrataMat.data or a vector), are `src`'s:

@@ -1,6 +1,7 @@
 /* strata-weights.c: the one table of a model's tensors, and what is built on it (the arena,
  * rebasing, conversion, parameter counts). */
 #include "strata-weights.h"
+#include "strata-quants.h"
 #include "strata-weights-device.h"
 
 #include <math.h>
@@ -179,24 +180,50 @@ strata_weights_visit (StrataWeights *w, StrataWeightVisitFunc fn, void *user)
 typedef struct {
   char *base;        /* NULL: only count */
   size_t used;       /* bytes */
-  StrataDType matrix_dtype;
+  StrataMatrixDTypeFunc dtype_of;
+  void *user;
 } Carver;
 
 /* Every tensor starts on a 64-byte boundary (cache lines, vector loads). */
 #define ALIGN 64
 
+static size_t
+aligned_bytes (const StrataWeightTensor *t, StrataDType dt)
+{
+  return (strata_dtype_bytes (dt, t->rows * t->cols) + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* A matrix's dtype as `c` chooses it; -1 when the choice is not a dtype or splits its rows'
+ * blocks. */
+static int
+chosen_dtype (const Carver *c, const StrataWeightTensor *t)
+{
+  if (!t->matrix)
+    return STRATA_DTYPE_F32;
+  StrataDType dt = c->dtype_of (t, c->user);
+  return (int) dt >= 0 && dt < STRATA_DTYPE_N && t->cols % (size_t) strata_dtype_block (dt) == 0 ? (int) dt : -1;
+}
+
 static int
 carve_cb (StrataWeightTensor *t, void *user)
 {
   Carver *c = user;
-  StrataDType dt = t->matrix ? c->matrix_dtype : STRATA_DTYPE_F32;
+  int dt = chosen_dtype (c, t);
+  if (dt < 0)
+    return 1;
   void *p = c->base ? c->base + c->used : NULL;
-  c->used += (t->rows * t->cols * strata_dtype_size (dt) + ALIGN - 1) / ALIGN * ALIGN;
+  c->used += aligned_bytes (t, (StrataDType) dt);
   if (t->matrix)
-    *t->mat = (StrataMat) { p, dt };
+    *t->mat = (StrataMat) { p, (StrataDType) dt };
   else
     *t->vec = p;
   return 0;
+}
+
+StrataDType
+strata_matrix_dtype_all (const StrataWeightTensor *t, void *user)
+{
+  return *(const StrataDType *) user;
 }
 
 /* The unembedding of a tied model is the token embedding. */
@@ -208,33 +235,39 @@ tie (StrataWeights *w)
 }
 
 StrataWeights *
-strata_weights_new (const StrataConfig *cfg, StrataDType matrix_dtype)
+strata_weights_new_typed (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user)
 {
-  if (strata_config_check (cfg) || (int) matrix_dtype < 0 || matrix_dtype >= STRATA_DTYPE_N)
+  if (strata_config_check (cfg))
     return NULL;
   StrataWeights *w = calloc (1, sizeof *w);
   if (!w)
     return NULL;
   w->cfg = *cfg;
   w->layers = calloc ((size_t) cfg->n_layers, sizeof *w->layers);
-  Carver c = { NULL, 0, matrix_dtype };
-  if (w->layers)
-    strata_weights_visit (w, carve_cb, &c);
+  Carver c = { NULL, 0, dtype_of, user };
+  if (!w->layers || strata_weights_visit (w, carve_cb, &c)) {
+    strata_weights_free (w);
+    return NULL;
+  }
   w->arena_bytes = c.used;
   /* Anonymous pages: zero without being written, page-aligned (a multiple of ALIGN), and
    * touched first by the loader that fills them (a memset would touch every page twice). */
-  void *arena = w->layers ? mmap (NULL, c.used ? c.used : ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                                  -1, 0)
-                          : MAP_FAILED;
+  void *arena = mmap (NULL, c.used ? c.used : ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (arena == MAP_FAILED) {
     strata_weights_free (w);
     return NULL;
   }
   w->arena = arena;
-  c = (Carver) { w->arena, 0, matrix_dtype };
+  c = (Carver) { w->arena, 0, dtype_of, user };
   strata_weights_visit (w, carve_cb, &c);
   tie (w);
   return w;
+}
+
+StrataWeights *
+strata_weights_new (const StrataConfig *cfg, StrataDType matrix_dtype)
+{
+  return strata_weights_new_typed (cfg, strata_matrix_dtype_all, &matrix_dtype);
 }
 
 void
@@ -266,7 +299,7 @@ strata_weights_param_count (const StrataWeights *w)
 }
 
 typedef struct {
-  StrataDType matrix_dtype;
+  Carver carver;
   size_t bytes;
 } Size;
 
@@ -274,29 +307,37 @@ static int
 size_cb (StrataWeightTensor *t, void *user)
 {
   Size *sz = user;
-  StrataDType dt = t->matrix ? sz->matrix_dtype : STRATA_DTYPE_F32;
-  sz->bytes += (t->rows * t->cols * strata_dtype_size (dt) + ALIGN - 1) / ALIGN * ALIGN;
+  int dt = chosen_dtype (&sz->carver, t);
+  if (dt < 0)
+    return 1;
+  sz->bytes += aligned_bytes (t, (StrataDType) dt);
   return 0;
 }
 
 size_t
 strata_weights_size_as (const StrataWeights *w, StrataDType matrix_dtype)
 {
-  Size sz = { matrix_dtype, 0 };
-  strata_weights_visit ((StrataWeights *) w, size_cb, &sz);
-  return sz.bytes;
+  Size sz = { { NULL, 0, strata_matrix_dtype_all, &matrix_dtype }, 0 };
+  return strata_weights_visit ((StrataWeights *) w, size_cb, &sz) ? 0 : sz.bytes;
 }
 
 size_t
-strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype)
+strata_config_weights_size_typed (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user)
 {
   StrataWeights w = { .cfg = *cfg };
   w.layers = calloc ((size_t) (cfg->n_layers > 0 ? cfg->n_layers : 1), sizeof *w.layers);
   if (!w.layers || strata_config_check (cfg))
     return free (w.layers), 0;
-  size_t n = strata_weights_size_as (&w, matrix_dtype);
+  Size sz = { { NULL, 0, dtype_of, user }, 0 };
+  int refused = strata_weights_visit (&w, size_cb, &sz);
   free (w.layers);
-  return n;
+  return refused ? 0 : sz.bytes;
+}
+
+size_t
+strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype)
+{
+  return strata_config_weights_size_typed (cfg, strata_matrix_dtype_all, &matrix_dtype);
 }
 
 size_t
@@ -378,13 +419,13 @@ copy_cb (StrataWeightTensor *t, void *user)
   if (!t->matrix) {
     memcpy (*d->vec, *t->vec, n * sizeof (float));
   } else if (t->mat->dtype == d->mat->dtype) {
-    memcpy (d->mat->data, t->mat->data, n * strata_dtype_size (t->mat->dtype));
+    memcpy (d->mat->data, t->mat->data, strata_dtype_bytes (t->mat->dtype, n));
   } else if (d->mat->dtype == STRATA_DTYPE_F32) {
     strata_dtype_to_f32 (t->mat->dtype, t->mat->data, d->mat->data, n);
   } else if (t->mat->dtype == STRATA_DTYPE_F32) {
     strata_dtype_from_f32 (d->mat->dtype, t->mat->data, d->mat->data, n);
   } else {
-    /* F16 <-> BF16 goes through F32 (exact on the way up). */
+    /* F16 <-> BF16, or blocks to F16/BF16, go through F32 (exact on the way up). */
     strata_dtype_to_f32 (t->mat->dtype, t->mat->data, s->staging, n);
     strata_dtype_from_f32 (d->mat->dtype, s->staging, d->mat->data, n);
   }
@@ -403,6 +444,8 @@ max_tensor_cb (StrataWeightTensor *t, void *user)
 StrataWeights *
 strata_weights_convert (const StrataWeights *w, StrataDType matrix_dtype)
 {
+  if ((int) matrix_dtype < 0 || matrix_dtype >= STRATA_DTYPE_FIRST_BLOCK)
+    return NULL;
   StrataWeights *dst = strata_weights_new (&w->cfg, matrix_dtype);
   if (!dst)
     return NULL;
@@ -437,6 +480,36 @@ strata_weights_matrices_in (const StrataWeights *w, unsigned mask)
 {
   Mask m = { mask };
   return !strata_weights_visit ((StrataWeights *) w, outside_mask_cb, &m);
+}
+
+static int
+add_dtype_cb (StrataWeightTensor *t, void *user)
+{
+  if (t->matrix)
+    ((Mask *) user)->mask |= 1u << t->dtype;
+  return 0;
+}
+
+unsigned
+strata_weights_matrix_dtypes (const StrataWeights *w)
+{
+  Mask m = { 0 };
+  strata_weights_visit ((StrataWeights *) w, add_dtype_cb, &m);
+  return m.mask;
+}
+
+void
+strata_weights_dtypes_string (const StrataWeights *w, char *buf, size_t n)
+{
+  unsigned mask = strata_weights_matrix_dtypes (w);
+  size_t used = 0;
+  if (n)
+    buf[0] = '\0';
+  for (int dt = STRATA_DTYPE_N - 1; dt >= 0 && used < n; dt--) /* blocks first: most of the bytes */
+    if (mask & (1u << dt)) {
+      int k = snprintf (buf + used, n - used, "%s%s", used ? "+" : "", strata_dtype_to_string ((StrataDType) dt));
+      used += k > 0 ? (size_t) k : 0;
+    }
 }
 
 /* ---- element conversions ---- */
@@ -525,12 +598,15 @@ strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
       dst[i] = strata_f16_to_f32 (v);
     }
     break;
-  default:
+  case STRATA_DTYPE_BF16:
     for (size_t i = 0; i < n; i++) {
       memcpy (&v, s + 2 * i, 2);
       uint32_t bits = (uint32_t) v << 16;
       memcpy (dst + i, &bits, 4);
     }
+    break;
+  default:
+    _strata_quant_decode (dtype, src, dst, n);
     break;
   }
 }
@@ -566,9 +642,11 @@ strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n)
       v = f32_to_f16 (src[i]);
       memcpy (d + 2 * i, &v, 2);
       break;
-    default:
+    case STRATA_DTYPE_BF16:
       v = f32_to_bf16 (src[i]);
       memcpy (d + 2 * i, &v, 2);
+      break;
+    default: /* block types are not written from F32 */
       break;
     }
   }

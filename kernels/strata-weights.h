@@ -6,9 +6,10 @@
  * convention of the file format is recorded in the recipe and applied by the kernel, so
  * W_Q and W_K are exactly the file's.
  *
- * Matrices (embeddings, projections, unembedding) carry their dtype: F32, or F16/BF16 as a
- * checkpoint stores them; a backend says which dtypes its products take and the engine
- * converts the others to F32 once. Norm weights and biases are always F32.
+ * Matrices (embeddings, projections, unembedding) carry their dtype, each its own: F32, or
+ * F16/BF16 or a ggml block quantization (strata-recipe.h) as a checkpoint stores them; a
+ * backend says which dtypes its products take and the engine converts the others to F32
+ * once. Norm weights and biases are always F32.
  *
  * Which tensors exist and their shapes follow from the config alone, through one table
  * (strata-weights.c): it drives carving the arena, rebasing pointers to device memory,
@@ -85,19 +86,31 @@ typedef struct {
 typedef int (*StrataWeightVisitFunc) (StrataWeightTensor *t, void *user);
 int strata_weights_visit (StrataWeights *w, StrataWeightVisitFunc fn, void *user);
 
+/* The dtype of matrix t as an arena is laid out (t->dtype is not set yet); a block dtype must
+ * divide the matrix's rows (t->cols) into whole blocks. */
+typedef StrataDType (*StrataMatrixDTypeFunc) (const StrataWeightTensor *t, void *user);
+/* The function that gives every matrix the dtype `user` points to. */
+StrataDType strata_matrix_dtype_all (const StrataWeightTensor *t, void *user);
+
+/* strata_weights_new with each matrix in the dtype `dtype_of` chooses (a GGUF file mixing
+ * Q4_K, Q6_K and F16 tensors keeps each as stored). NULL also when a choice is refused. */
+StrataWeights *strata_weights_new_typed (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user);
+
 /* Fill `out` with the same tensor table pointing into `new_arena` (a copy of w->arena in
  * another memory space, e.g. the GPU). out->layers must have room for L entries. */
 void strata_weights_rebase (const StrataWeights *w, void *new_arena, StrataWeights *out,
                             StrataLayerWeights *out_layers);
 
-/* A copy with every matrix in `matrix_dtype`: F32 from F16/BF16 exactly; to F16/BF16 by
- * rounding to nearest even. NULL when memory runs out. */
+/* A copy with every matrix in `matrix_dtype` (F32, F16 or BF16): F32 from F16/BF16/blocks
+ * exactly; to F16/BF16 by rounding to nearest even. NULL when memory runs out. */
 StrataWeights *strata_weights_convert (const StrataWeights *w, StrataDType matrix_dtype);
 
 /* Bytes the same tensors would take with every matrix in `matrix_dtype`; the same for the
  * weights of a config, before they exist. */
 size_t strata_weights_size_as (const StrataWeights *w, StrataDType matrix_dtype);
 size_t strata_config_weights_size (const StrataConfig *cfg, StrataDType matrix_dtype);
+/* The same with each matrix in the dtype `dtype_of` chooses (0 when refused). */
+size_t strata_config_weights_size_typed (const StrataConfig *cfg, StrataMatrixDTypeFunc dtype_of, void *user);
 
 /* Bytes the system has available now (MemAvailable), or 0 when unknown: what decides whether
  * an F32 copy of the weights is affordable. */
@@ -105,10 +118,16 @@ size_t strata_memory_available (void);
 
 /* Whether every matrix is in a dtype of `mask` (bit 1 << dtype). */
 int strata_weights_matrices_in (const StrataWeights *w, unsigned mask);
+/* The dtypes the matrices are held in (bit 1 << dtype for each). */
+unsigned strata_weights_matrix_dtypes (const StrataWeights *w);
+/* The same as words for a card or a message: "F32", "Q6_K+Q4_0+F16" (block types first),
+ * written to buf (size n, truncated to fit). */
+void strata_weights_dtypes_string (const StrataWeights *w, char *buf, size_t n);
 
-/* n elements of `src` in `dtype` (any alignment, little-endian host) -> dst F32. */
+/* n elements of `src` in `dtype` (any alignment, little-endian host; for a block dtype, n a
+ * multiple of its block) -> dst F32. */
 void strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n);
-/* n F32 values -> dst in `dtype`, rounding to nearest even (F32: a copy). */
+/* n F32 values -> dst in `dtype` (F32, F16 or BF16), rounding to nearest even (F32: a copy). */
 void strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n);
 /* In place, n values: each rounded to the nearest value the precision's products take
  * (to nearest even; NaN and infinities kept); FP32 leaves them as they are. */

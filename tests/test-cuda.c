@@ -162,7 +162,7 @@ test_linear_dtypes (void)
     g_autofree guint16 *w16 = g_new (guint16, nw);
     float *w16_dev = dev->alloc (dev, (nw + 1) / 2);
     g_assert_nonnull (w16_dev);
-    for (int dt = 0; dt < STRATA_DTYPE_N; dt++) {
+    for (int dt = 0; dt < STRATA_DTYPE_FIRST_BLOCK; dt++) {
       StrataMat wc = { w.cpu, STRATA_DTYPE_F32 }, wd = { w.dev, STRATA_DTYPE_F32 };
       if (dt != STRATA_DTYPE_F32) {
         strata_dtype_from_f32 ((StrataDType) dt, w.cpu, w16, nw);
@@ -291,7 +291,7 @@ test_embed (void)
     g_autofree guint16 *t16 = g_new (guint16, nt);
     float *t16_dev = dev->alloc (dev, (nt + 1) / 2);
     g_assert_nonnull (t16_dev);
-    for (int dt = 0; dt < STRATA_DTYPE_N; dt++) {
+    for (int dt = 0; dt < STRATA_DTYPE_FIRST_BLOCK; dt++) {
       StrataMat tc = { table.cpu, STRATA_DTYPE_F32 }, td = { table.dev, STRATA_DTYPE_F32 };
       if (dt != STRATA_DTYPE_F32) { /* a 16-bit table is widened exactly on both sides */
         strata_dtype_from_f32 ((StrataDType) dt, table.cpu, t16, nt);

@@ -27,6 +27,7 @@
 
 #include "golden-reader.h"
 #include "strata-data-error.h"
+#include "strata-backend.h"
 #include "strata-engine.h"
 #include "strata-gguf.h"
 #include "strata-model.h"
@@ -90,6 +91,10 @@ check_decoded (StrataGguf *g, const char *name, const char *type, GArray *seen)
   g_assert_nonnull (e);
   g_assert_nonnull (t->blocks);
   g_assert_cmpstr (t->blocks->name, ==, type);
+  /* The kernels hold the type as a matrix dtype of the same name and block layout. */
+  g_assert_cmpstr (strata_dtype_to_string (t->dtype), ==, type);
+  g_assert_cmpint (strata_dtype_block (t->dtype), ==, t->blocks->block);
+  g_assert_cmpuint (strata_dtype_bytes (t->dtype, t->blocks->block), ==, t->blocks->block_bytes);
   g_assert_null (e->blocks);
   g_assert_cmpint (e->dtype, ==, STRATA_DTYPE_F32);
   g_assert_cmpint (t->n_dims, ==, e->n_dims);
@@ -564,6 +569,7 @@ typedef struct {
   const char *file, *golden, *type;
   double bound; /* max |logits - F32 logits| allowed, from the measured value */
   gboolean greedy_as_f32;
+  StrataDType dtype; /* of `type` */
 } StoriesCase;
 
 /* max |logits - F32 logits| over the 16 golden positions x 512, measured by this test (and
@@ -571,9 +577,11 @@ typedef struct {
  * bounds leave ~20% above the measurement. */
 static const StoriesCase stories_q8 = {
   "stories260K-gguf/stories260K-q8_0.gguf", "golden/stories260K-q8_0-logits.safetensors", "Q8_0", 0.25, TRUE,
+  STRATA_DTYPE_Q8_0,
 };
 static const StoriesCase stories_q4 = {
   "stories260K-gguf/stories260K-q4_0.gguf", "golden/stories260K-q4_0-logits.safetensors", "Q4_0", 5.5, FALSE,
+  STRATA_DTYPE_Q4_0,
 };
 
 static void
@@ -594,6 +602,53 @@ check_greedy_from_bos (const StrataModel *m, const gint32 *want, gsize n)
       g_test_fail_printf ("greedy step %" G_GSIZE_FORMAT ": token %d, reference %d", t, best, want[t - 1]);
       return;
     }
+  }
+}
+
+/* The same file with its matrices kept as stored (STRATA_MATRICES_STORED): each matrix holds
+ * the file's blocks (or F16 rows) byte for byte, the arena is the quantized size, and an
+ * engine that may not convert (the CPU decoding rows per product) gives the logits of the
+ * load that decoded everything to F32, to the BLAS's blocking; in host memory and on a
+ * stand-in device alike. */
+static void
+check_kept_quantized (const StoriesCase *sc, const StrataModel *decoded, const float *want, const gint32 *tokens,
+                      int T)
+{
+  g_autofree char *path = data_path (sc->file);
+  g_autoptr (GError) error = NULL;
+  StrataDType q = sc->dtype;
+  const StrataBackend *devices[] = { NULL, strata_backend_cpu_as_device () };
+  for (gsize d = 0; d < G_N_ELEMENTS (devices); d++) {
+    StrataOpenOptions o = { NULL, STRATA_MATRICES_STORED, devices[d] };
+    g_autoptr (StrataModel) kept = strata_model_open_with (path, &o, &error);
+    g_assert_no_error (error);
+    const StrataWeights *w = kept->weights;
+    g_assert_cmpuint (strata_weights_matrix_dtypes (w), ==, 1u << q | 1u << STRATA_DTYPE_F16);
+    g_assert_cmpint (w->layers[0].w_down.dtype, ==, STRATA_DTYPE_F16); /* rows of 172: not blocks */
+    g_assert_cmpint (w->tok_embed.dtype, ==, q);
+    g_assert_cmpuint (strata_weights_param_count (w), ==, strata_weights_param_count (decoded->weights));
+    g_assert_cmpuint (w->arena_bytes * 3, <, decoded->weights->arena_bytes);
+    if (!devices[d]) { /* the bytes are the file's */
+      g_autoptr (StrataGguf) g = strata_gguf_open (path, &error);
+      g_assert_no_error (error);
+      const StrataTensorInfo *t = strata_gguf_lookup_tensor (g, "blk.1.attn_v.weight");
+      g_assert_cmpmem (w->layers[1].w_v.data, t->n_bytes, t->data, t->n_bytes);
+    }
+    StrataEngineOptions eo = { .convert_limit = 1 }; /* no F32 copy is affordable */
+    StrataStatus st;
+    const StrataBackend *be = devices[d] ? devices[d] : strata_backend_cpu ();
+    StrataEngine *e = strata_engine_new_with (be, w, &eo, &st);
+    g_assert_cmpint (st, ==, STRATA_OK);
+    g_assert_true (strata_engine_converts_per_product (e));
+    gsize n = (gsize) T * w->cfg.vocab;
+    g_autofree float *logits = g_new (float, n);
+    g_assert_cmpint (strata_engine_forward (e, tokens, 1, T, NULL, logits), ==, STRATA_OK);
+    strata_engine_free (e);
+    double diff = max_abs_diff (logits, want, n);
+    g_test_message ("%s kept as %s (%.0f KB, decoded %.0f KB)%s: max |diff| %.2e against the decoded load", sc->file,
+                    sc->type, w->arena_bytes / 1e3, decoded->weights->arena_bytes / 1e3,
+                    devices[d] ? " on cpu-as-device" : "", diff);
+    g_assert_cmpfloat (diff, <=, 1e-5);
   }
 }
 
@@ -648,6 +703,7 @@ test_stories (gconstpointer data)
   g_assert_cmpfloat (cost, >, 1e-3); /* the file is really quantized */
 
   check_greedy_from_bos (q, greedy, n_greedy);
+  check_kept_quantized (sc, q, lq, tokens, T);
   if (sc->greedy_as_f32) {
     /* Q8_0 keeps all 40 greedy tokens of the F32 model (stories260k_reference.py). */
     g_autoptr (StrataGolden) f32_golden = open_golden ("golden/stories260K-logits.safetensors");

@@ -3,7 +3,8 @@
  *
  * Rounding is checked on values whose answer follows from the formats alone (BF16 keeps 7
  * mantissa bits, TF32 10; ties go to the even neighbour). A product in a precision must equal
- * an fp32 product of the rounded inputs, whatever the matrix dtype and block size. Whole
+ * an fp32 product of the rounded inputs, whatever the matrix dtype (GGUF block quantizations
+ * included) and block size. Whole
  * forwards of the real stories260K checkpoint are compared with llama2.c's float64 reference
  * logits (tools/reference/stories260k_reference.py): fp32 stays within 1e-4, each narrower
  * precision lands further away but within a bound that follows from its unit roundoff, and
@@ -66,7 +67,7 @@ test_linear_emulation (void)
     w[i] = (float) g_test_rand_double_range (-1, 1);
   for (int n = 0; n < N; n++)
     b[n] = (float) g_test_rand_double_range (-1, 1);
-  for (int dt = 0; dt < STRATA_DTYPE_N; dt++)
+  for (int dt = 0; dt < STRATA_DTYPE_FIRST_BLOCK; dt++)
     for (int p = 0; p < STRATA_PRECISION_N; p++) {
       StrataMat m = { w, STRATA_DTYPE_F32 };
       if (dt != STRATA_DTYPE_F32) {
@@ -91,6 +92,67 @@ test_linear_emulation (void)
       /* Only the BLAS's blocking may differ (rows converted per block vs whole). */
       g_assert_cmpfloat (worst, <=, 1e-5 * scale);
     }
+}
+
+/* The same for matrices kept in a GGUF block quantization: the CPU decodes blocks of rows per
+ * product, and the product equals the fp32 product of the decoded matrix (the decoders
+ * themselves are checked against gguf-py in test-gguf) rounded to the precision; embedding
+ * rows decode exactly. Random blocks, their F16 scale fields set to small finite values. */
+static void
+test_linear_blocks (void)
+{
+  static const struct {
+    StrataDType dtype;
+    int scales[2]; /* byte offsets of the F16 scale fields (-1: none) */
+  } types[] = {
+    { STRATA_DTYPE_Q4_0, { 0, -1 } }, { STRATA_DTYPE_Q4_1, { 0, 2 } }, { STRATA_DTYPE_Q5_0, { 0, -1 } },
+    { STRATA_DTYPE_Q5_1, { 0, 2 } },  { STRATA_DTYPE_Q8_0, { 0, -1 } }, { STRATA_DTYPE_Q4_K, { 0, 2 } },
+    { STRATA_DTYPE_Q5_K, { 0, 2 } },  { STRATA_DTYPE_Q6_K, { 208, -1 } },
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (types) == STRATA_DTYPE_N - STRATA_DTYPE_FIRST_BLOCK);
+  const StrataBackend *cpu = strata_backend_cpu ();
+  const int R = 5, N = 1100, K = 4096; /* 4.5 M weights: two conversion blocks of rows */
+  g_autofree float *x = g_new (float, (gsize) R * K), *wr = g_new (float, (gsize) N * K);
+  g_autofree float *xr = g_new (float, (gsize) R * K), *y = g_new (float, (gsize) R * N);
+  g_autofree float *ref = g_new (float, (gsize) R * N), *rows = g_new (float, (gsize) 3 * K);
+  for (gsize i = 0; i < (gsize) R * K; i++)
+    x[i] = (float) g_test_rand_double_range (-2, 2);
+  for (gsize i = 0; i < G_N_ELEMENTS (types); i++) {
+    StrataDType dt = types[i].dtype;
+    gsize block = (gsize) strata_dtype_block (dt), block_bytes = strata_dtype_bytes (dt, block);
+    gsize n_blocks = (gsize) N * K / block;
+    g_autofree guint8 *q = g_new (guint8, n_blocks * block_bytes);
+    for (gsize b = 0; b < n_blocks * block_bytes; b++)
+      q[b] = (guint8) g_test_rand_int_range (0, 256);
+    for (gsize b = 0; b < n_blocks; b++)
+      for (int f = 0; f < 2 && types[i].scales[f] >= 0; f++) {
+        float scale = (float) g_test_rand_double_range (1e-3, 5e-2);
+        strata_dtype_from_f32 (STRATA_DTYPE_F16, &scale, q + b * block_bytes + types[i].scales[f], 1);
+      }
+    strata_dtype_to_f32 (dt, q, wr, (gsize) N * K);
+    StrataMat m = { q, dt };
+    for (int p = 0; p < STRATA_PRECISION_N; p++) {
+      g_autofree float *wp = g_memdup2 (wr, (gsize) N * K * sizeof (float));
+      memcpy (xr, x, (gsize) R * K * sizeof (float));
+      strata_round_to_precision (p, wp, (gsize) N * K);
+      strata_round_to_precision (p, xr, (gsize) R * K);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, xr, K, wp, K, 0.0f, ref, N);
+      g_assert_cmpint (cpu->linear (cpu, y, x, &m, NULL, R, N, K, p), ==, STRATA_OK);
+      double worst = 0, scale = 0;
+      for (gsize k = 0; k < (gsize) R * N; k++) {
+        worst = MAX (worst, fabs ((double) y[k] - ref[k]));
+        scale = MAX (scale, fabs ((double) ref[k]));
+      }
+      g_test_message ("%s matrix, %s products: max |diff| %.2e of %.2f", strata_dtype_to_string (dt),
+                      strata_precision_to_string (p), worst, scale);
+      g_assert_cmpfloat (scale, >, 0);
+      g_assert_cmpfloat (worst, <=, 1e-5 * scale);
+    }
+    const gint32 ids[3] = { N - 1, 0, 517 };
+    g_assert_cmpint (cpu->embed (cpu, rows, &m, ids, 3, K), ==, STRATA_OK);
+    for (int r = 0; r < 3; r++)
+      g_assert_cmpmem (rows + (gsize) r * K, K * sizeof (float), wr + (gsize) ids[r] * K, K * sizeof (float));
+  }
 }
 
 /* Top-1 id of each of T rows of V logits. */
@@ -170,6 +232,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kernels/precision/rounding", test_rounding);
   g_test_add_func ("/kernels/precision/linear-emulation", test_linear_emulation);
+  g_test_add_func ("/kernels/precision/linear-blocks", test_linear_blocks);
   g_test_add_func ("/kernels/precision/forward-error", test_forward_error);
   return g_test_run ();
 }

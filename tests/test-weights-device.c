@@ -94,7 +94,7 @@ table_cb (StrataWeightTensor *t, void *user)
 {
   Table *tb = user;
   const char *p = t->matrix ? t->mat->data : (const char *) *t->vec;
-  gsize off = (gsize) (p - tb->arena), bytes = t->rows * t->cols * strata_dtype_size (t->dtype);
+  gsize off = (gsize) (p - tb->arena), bytes = strata_dtype_bytes (t->dtype, t->rows * t->cols);
   g_array_append_val (tb->offsets, off);
   g_array_append_val (tb->offsets, bytes);
   if (t->layer < 0)
@@ -190,15 +190,15 @@ test_same_weights (gconstpointer data)
   g_assert_cmpint (st, ==, STRATA_ERR_ARGUMENT);
 }
 
-/* A 16-bit checkpoint (safetensors or GGUF) kept as stored never converts its matrices: all
- * of them go from the file's mapping to the device, and staging holds only F32 vectors (the
- * norms' gains), at most those of the globals and one layer. */
+/* A 16-bit or quantized checkpoint (safetensors or GGUF) kept as stored never converts its
+ * matrices: all of them go from the file's mapping to the device, and staging holds only F32
+ * vectors (the norms' gains), at most those of the globals and one layer. */
 static void
 test_stored_matrices_skip_staging (gconstpointer data)
 {
   g_autoptr (StrataModel) m = open_ok (data, stand_in_device ());
   StrataDType held = m->weights->tok_embed.dtype;
-  g_assert_true (held == STRATA_DTYPE_BF16 || held == STRATA_DTYPE_F16);
+  g_assert_cmpint (held, !=, STRATA_DTYPE_F32);
   Table tb = table_of (m->weights);
   gsize peak = strata_weights_staging_peak (m->weights);
   g_test_message ("%s: %s matrices, staging peak %zu bytes (vectors: %zu global, %zu per layer)", (const char *) data,
@@ -206,6 +206,37 @@ test_stored_matrices_skip_staging (gconstpointer data)
   g_assert_cmpuint (peak, <=, tb.global_vectors + tb.layer_vectors);
   g_assert_cmpuint (peak, >, 0);
   table_clear (&tb);
+}
+
+/* A device whose products take F32, F16 and BF16 only (as CUDA's do) gets a quantized file's
+ * blocks decoded to F32 at load, its F16 matrices kept: the logits of the host load that
+ * keeps the blocks, bit for bit. */
+static void
+test_blocks_decoded_for_a_16_bit_device (void)
+{
+  const char *rel = "stories260K-gguf/stories260K-q8_0.gguf";
+  const StrataBackend *dev = stand_in_device ();
+  stand_in.matrix_dtypes = 1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16;
+  g_autoptr (StrataModel) on_dev = open_ok (rel, dev);
+  g_autoptr (StrataModel) host = open_ok (rel, NULL);
+  unsigned f16 = 1u << STRATA_DTYPE_F16;
+  g_assert_cmpuint (strata_weights_matrix_dtypes (on_dev->weights), ==, 1u << STRATA_DTYPE_F32 | f16);
+  g_assert_cmpuint (strata_weights_matrix_dtypes (host->weights), ==, 1u << STRATA_DTYPE_Q8_0 | f16);
+  StrataStatus st;
+  StrataEngine *e_dev = strata_engine_new (dev, on_dev->weights, &st);
+  g_assert_nonnull (e_dev);
+  StrataEngineOptions eo = { .convert_limit = 1 }; /* the host engine decodes the blocks per product */
+  StrataEngine *e_host = strata_engine_new_with (strata_backend_cpu (), host->weights, &eo, &st);
+  g_assert_nonnull (e_host);
+  g_assert_true (strata_engine_converts_per_product (e_host));
+  int T = 6;
+  gsize n = (gsize) T * host->weights->cfg.vocab;
+  g_autofree float *a = g_new (float, n), *b = g_new (float, n);
+  forward_logits (e_dev, &on_dev->weights->cfg, a, T);
+  forward_logits (e_host, &host->weights->cfg, b, T);
+  g_assert_cmpmem (a, n * sizeof (float), b, n * sizeof (float));
+  strata_engine_free (e_dev);
+  strata_engine_free (e_host);
 }
 
 static void
@@ -256,7 +287,8 @@ test_late_write_faults (void)
   if (g_test_subprocess ()) {
     StrataConfig c = wide_config ();
     StrataStatus st;
-    StrataWeights *w = strata_weights_new_on_device (&c, STRATA_DTYPE_F32, stand_in_device (), &st);
+    StrataWeights *w = strata_weights_new_on_device (&c, strata_matrix_dtype_all, &(StrataDType) { STRATA_DTYPE_F32 },
+                                                     stand_in_device (), &st);
     g_assert_nonnull (w);
     float *up = w->layers[0].w_up.data;
     up[0] = 1.0f;
@@ -273,7 +305,8 @@ test_host_backend_is_host_weights (void)
 {
   StrataConfig c = wide_config ();
   StrataStatus st;
-  StrataWeights *w = strata_weights_new_on_device (&c, STRATA_DTYPE_F32, strata_backend_cpu (), &st);
+  StrataWeights *w = strata_weights_new_on_device (&c, strata_matrix_dtype_all, &(StrataDType) { STRATA_DTYPE_F32 },
+                                                   strata_backend_cpu (), &st);
   g_assert_cmpint (st, ==, STRATA_OK);
   g_assert_null (w->device);
   float x = 3.0f;
@@ -291,7 +324,8 @@ test_unfinished_weights_refused (void)
   StrataConfig c = wide_config ();
   StrataStatus st;
   const StrataBackend *dev = stand_in_device ();
-  StrataWeights *w = strata_weights_new_on_device (&c, STRATA_DTYPE_F32, dev, &st);
+  StrataWeights *w = strata_weights_new_on_device (&c, strata_matrix_dtype_all, &(StrataDType) { STRATA_DTYPE_F32 },
+                                                   dev, &st);
   g_assert_true (strata_weights_loading (w));
   g_assert_null (strata_engine_new (dev, w, &st));
   g_assert_cmpint (st, ==, STRATA_ERR_ARGUMENT);
@@ -349,6 +383,9 @@ main (int argc, char **argv)
                         test_stored_matrices_skip_staging);
   g_test_add_data_func ("/weights-device/stored-matrices-skip-staging/gguf-bf16", "gguf-arch/qwen3-qknorm.gguf",
                         test_stored_matrices_skip_staging);
+  g_test_add_data_func ("/weights-device/stored-matrices-skip-staging/gguf-q8_0",
+                        "stories260K-gguf/stories260K-q8_0.gguf", test_stored_matrices_skip_staging);
+  g_test_add_func ("/weights-device/blocks-decoded-for-a-16-bit-device", test_blocks_decoded_for_a_16_bit_device);
   g_test_add_func ("/weights-device/upload-failure", test_upload_failure);
   g_test_add_func ("/weights-device/reopen-for", test_reopen_for);
   g_test_add_func ("/weights-device/alloc-failure", test_alloc_failure);

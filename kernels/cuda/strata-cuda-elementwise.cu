@@ -34,8 +34,8 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
                            const int32_t *ids, int R, int C)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if ((int) tm->dtype < 0 || tm->dtype >= STRATA_DTYPE_N)
-    return strata_cuda_fail_arg (ctx, "embed: unknown table dtype");
+  if ((int) tm->dtype < 0 || tm->dtype >= STRATA_DTYPE_FIRST_BLOCK)
+    return strata_cuda_fail_arg (ctx, "embed: the table is not F32, F16 or BF16");
   if (R < 0 || C < 0)
     return strata_cuda_fail_arg (ctx, "embed: negative shape");
   if (R == 0 || C == 0)

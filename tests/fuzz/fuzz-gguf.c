@@ -15,7 +15,7 @@ decode_ends (const StrataTensorInfo *t)
 {
   float sink[256 * 2];
   guint64 unit = t->blocks ? t->blocks->block : 1;
-  guint64 unit_bytes = t->blocks ? t->blocks->block_bytes : strata_dtype_size (t->dtype);
+  guint64 unit_bytes = t->blocks ? t->blocks->block_bytes : strata_dtype_bytes (t->dtype, 1);
   if (t->n_elements == 0)
     return;
   strata_tensor_info_to_f32 (t, sink, MIN (t->n_elements, 2 * unit));

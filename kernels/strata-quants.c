@@ -1,0 +1,222 @@
+/* strata-quants.c: ggml's block-quantized types as matrix dtypes of the weights: their block
+ * sizes, and their decoders to F32 (used at load, and per product when a model keeps its
+ * matrices quantized).
+ *
+ * Written here from the block layouts of llama.cpp's ggml/src/ggml-common.h and the decoders
+ * of ggml-quants.c (dequantize_row_*), checked bit for bit against the `gguf` Python
+ * package's gguf.quants.dequantize (tests/test-gguf.c, goldens written by
+ * tools/reference/gguf_quants_reference.py). ggml itself is not a dependency: it is a whole
+ * tensor library, and these decoders are a few lines each.
+ *
+ * Bit-exactness: every value is formed with the same float32 operations in the same order as
+ * the references (scale × integer for the symmetric types; scale × integer + min for Q4_1 and
+ * Q5_1; (d × sub-scale) × integer − (dmin × sub-min) for Q4_K and Q5_K; (d × sub-scale) ×
+ * integer for Q6_K). kernels/meson.build compiles this file with -ffp-contract=off so that a
+ * multiply and an add are never fused into one rounding. F16 scales are read with the
+ * kernels' exact strata_f16_to_f32. Every decoder reads exactly n_blocks × block_bytes bytes.
+ *
+ * Layouts (little-endian; d, m, dmin are F16; qs nibbles: low nibbles hold the first half
+ * of a 32-value group, high nibbles the second):
+ *   Q4_0 (32 values, 18 bytes): d, qs[16]                      x = (q - 8) d
+ *   Q4_1 (32, 20): d, m, qs[16]                                x = q d + m
+ *   Q5_0 (32, 22): d, qh[4] (bit j: 5th bit of value j), qs[16]  x = (q - 16) d
+ *   Q5_1 (32, 24): d, m, qh[4], qs[16]                         x = q d + m
+ *   Q8_0 (32, 34): d, qs[32] int8                              x = q d
+ *   Q4_K (256, 144): d, dmin, scales[12] (8 6-bit scales and mins), qs[128]
+ *        sub-block s (32 values): x = (d sc_s) q - (dmin m_s)
+ *   Q5_K (256, 176): d, dmin, scales[12], qh[32] (bit s of qh[l]: 5th bit of value l of
+ *        sub-block s), qs[128]
+ *   Q6_K (256, 210): ql[128], qh[64], scales[16] int8, d: 16 groups of 16 values,
+ *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh. */
+#include "strata-quants.h"
+#include "strata-weights.h"
+
+static inline float
+f16_at (const uint8_t *p)
+{
+  return strata_f16_to_f32 ((uint16_t) (p[0] | (uint16_t) p[1] << 8));
+}
+
+static inline uint32_t
+u32_at (const uint8_t *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static void
+decode_q4_0 (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 18, y += 32) {
+    const float d = f16_at (b);
+    const uint8_t *qs = b + 2;
+    for (int j = 0; j < 16; j++) {
+      y[j] = (float) ((qs[j] & 0x0F) - 8) * d;
+      y[j + 16] = (float) ((qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+static void
+decode_q4_1 (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 20, y += 32) {
+    const float d = f16_at (b), m = f16_at (b + 2);
+    const uint8_t *qs = b + 4;
+    for (int j = 0; j < 16; j++) {
+      y[j] = (float) (qs[j] & 0x0F) * d + m;
+      y[j + 16] = (float) (qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+static void
+decode_q5_0 (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 22, y += 32) {
+    const float d = f16_at (b);
+    const uint32_t qh = u32_at (b + 2);
+    const uint8_t *qs = b + 6;
+    for (int j = 0; j < 16; j++) {
+      int lo = (qs[j] & 0x0F) | (int) ((qh >> j) & 1) << 4;
+      int hi = (qs[j] >> 4) | (int) ((qh >> (j + 16)) & 1) << 4;
+      y[j] = (float) (lo - 16) * d;
+      y[j + 16] = (float) (hi - 16) * d;
+    }
+  }
+}
+
+static void
+decode_q5_1 (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 24, y += 32) {
+    const float d = f16_at (b), m = f16_at (b + 2);
+    const uint32_t qh = u32_at (b + 4);
+    const uint8_t *qs = b + 8;
+    for (int j = 0; j < 16; j++) {
+      int lo = (qs[j] & 0x0F) | (int) ((qh >> j) & 1) << 4;
+      int hi = (qs[j] >> 4) | (int) ((qh >> (j + 16)) & 1) << 4;
+      y[j] = (float) lo * d + m;
+      y[j + 16] = (float) hi * d + m;
+    }
+  }
+}
+
+static void
+decode_q8_0 (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 34, y += 32) {
+    const float d = f16_at (b);
+    for (int j = 0; j < 32; j++)
+      y[j] = (float) (int8_t) b[2 + j] * d;
+  }
+}
+
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block: bytes 0-3 hold the
+ * low 6 bits of scales 0-3, bytes 4-7 those of mins 0-3; bytes 8-11 hold the low 4 bits of
+ * scale and min 4-7, whose top 2 bits are the top bits of bytes 0-3 and 4-7. */
+static inline void
+scale_min_k4 (int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0x0F) | (q[j - 4] >> 6) << 4;
+    *m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+  }
+}
+
+/* One Q4_K or Q5_K block: 8 sub-blocks of 32 values; qh (Q5_K; NULL for Q4_K) gives each
+ * value its 5th bit. */
+static inline void
+decode_k_block (const uint8_t *b, const uint8_t *qh, const uint8_t *qs, float *y)
+{
+  const float d = f16_at (b), dmin = f16_at (b + 2);
+  const uint8_t *scales = b + 4;
+  for (int s = 0; s < 8; s += 2, qs += 32) { /* 64 values: low nibbles, then high */
+    uint8_t sc, m;
+    scale_min_k4 (s, scales, &sc, &m);
+    const float d1 = d * (float) sc, m1 = dmin * (float) m;
+    scale_min_k4 (s + 1, scales, &sc, &m);
+    const float d2 = d * (float) sc, m2 = dmin * (float) m;
+    for (int l = 0; l < 32; l++)
+      *y++ = d1 * (float) ((qs[l] & 0x0F) | (qh ? ((qh[l] >> s) & 1) << 4 : 0)) - m1;
+    for (int l = 0; l < 32; l++)
+      *y++ = d2 * (float) ((qs[l] >> 4) | (qh ? ((qh[l] >> (s + 1)) & 1) << 4 : 0)) - m2;
+  }
+}
+
+static void
+decode_q4_k (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 144, y += 256)
+    decode_k_block (b, NULL, b + 16, y);
+}
+
+static void
+decode_q5_k (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 176, y += 256)
+    decode_k_block (b, b + 16, b + 48, y);
+}
+
+static void
+decode_q6_k (const uint8_t *b, float *y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 210, y += 256) {
+    const float d = f16_at (b + 208);
+    for (int half = 0; half < 2; half++) { /* 128 values each */
+      const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
+      const int8_t *sc = (const int8_t *) (b + 192 + 8 * half);
+      float *out = y + 128 * half;
+      for (int l = 0; l < 32; l++) {
+        int g = l / 16; /* groups of 16 values share a scale */
+        int q1 = ((ql[l] & 0x0F) | ((qh[l] >> 0) & 3) << 4) - 32;
+        int q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) - 32;
+        int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+        int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+        out[l] = d * (float) sc[g] * (float) q1;
+        out[l + 32] = d * (float) sc[g + 2] * (float) q2;
+        out[l + 64] = d * (float) sc[g + 4] * (float) q3;
+        out[l + 96] = d * (float) sc[g + 6] * (float) q4;
+      }
+    }
+  }
+}
+
+
+/* Per dtype: values per block, bytes per block, and the decoder of the block types. */
+static const struct {
+  int block, bytes;
+  void (*decode) (const uint8_t *src, float *dst, size_t n_blocks);
+} formats[STRATA_DTYPE_N] = {
+  [STRATA_DTYPE_F32] = { 1, 4, NULL },
+  [STRATA_DTYPE_F16] = { 1, 2, NULL },
+  [STRATA_DTYPE_BF16] = { 1, 2, NULL },
+  [STRATA_DTYPE_Q4_0] = { 32, 18, decode_q4_0 },
+  [STRATA_DTYPE_Q4_1] = { 32, 20, decode_q4_1 },
+  [STRATA_DTYPE_Q5_0] = { 32, 22, decode_q5_0 },
+  [STRATA_DTYPE_Q5_1] = { 32, 24, decode_q5_1 },
+  [STRATA_DTYPE_Q8_0] = { 32, 34, decode_q8_0 },
+  [STRATA_DTYPE_Q4_K] = { 256, 144, decode_q4_k },
+  [STRATA_DTYPE_Q5_K] = { 256, 176, decode_q5_k },
+  [STRATA_DTYPE_Q6_K] = { 256, 210, decode_q6_k },
+};
+
+int
+strata_dtype_block (StrataDType dtype)
+{
+  return formats[dtype].block;
+}
+
+size_t
+strata_dtype_bytes (StrataDType dtype, size_t n)
+{
+  return n / (size_t) formats[dtype].block * (size_t) formats[dtype].bytes;
+}
+
+void
+_strata_quant_decode (StrataDType dtype, const void *src, float *dst, size_t n)
+{
+  formats[dtype].decode (src, dst, n / (size_t) formats[dtype].block);
+}
