@@ -1,5 +1,5 @@
 /* strata-gguf-quants.c: the ggml tensor types a GGUF file can name, and which of them
- * Strata reads (the block-quantized ones through the kernels' decoders, strata-quants.c). */
+ * Strata reads (the block-quantized ones through the kernels' decoders, strata-dtypes.c). */
 #include "strata-gguf-quants.h"
 
 /* Every ggml type by its number (ggml.h, enum ggml_type), with the block sizes of

@@ -5,7 +5,7 @@
  * a block decodes to `block` consecutive F32 values of the row. The layouts and the float
  * arithmetic of each decoder are those of llama.cpp's ggml-quants.c (dequantize_row_*) and
  * the `gguf` Python package (gguf.quants), which agree bit for bit; see
- * kernels/strata-quants.c. */
+ * kernels/strata-dtypes.c. */
 #pragma once
 
 #include <glib.h>

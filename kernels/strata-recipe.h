@@ -22,7 +22,7 @@
 
 /* The dtypes a matrix can be held in: plain floats, and ggml's block-quantized types (a row
  * of n values is n / block blocks of fixed size, each decoding to `block` F32 values;
- * strata-quants.c), kept as a GGUF file stores them. */
+ * strata-dtypes.c), kept as a GGUF file stores them. */
 typedef enum {
   STRATA_DTYPE_F32,
   STRATA_DTYPE_F16,

@@ -1,7 +1,6 @@
 /* strata-weights.c: the one table of a model's tensors, and what is built on it (the arena,
  * rebasing, conversion, parameter counts). */
 #include "strata-weights.h"
-#include "strata-quants.h"
 #include "strata-weights-device.h"
 
 #include <math.h>
@@ -580,35 +579,6 @@ f32_to_f16 (float f)
   if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
     h++; /* a carry into the exponent is the right answer */
   return sign | (uint16_t) h;
-}
-
-void
-strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
-{
-  /* One loop per dtype, so the compiler can vectorise the common BF16 case (a shift). */
-  const unsigned char *s = src;
-  uint16_t v;
-  switch (dtype) {
-  case STRATA_DTYPE_F32:
-    memcpy (dst, src, n * sizeof (float));
-    break;
-  case STRATA_DTYPE_F16:
-    for (size_t i = 0; i < n; i++) {
-      memcpy (&v, s + 2 * i, 2);
-      dst[i] = strata_f16_to_f32 (v);
-    }
-    break;
-  case STRATA_DTYPE_BF16:
-    for (size_t i = 0; i < n; i++) {
-      memcpy (&v, s + 2 * i, 2);
-      uint32_t bits = (uint32_t) v << 16;
-      memcpy (dst + i, &bits, 4);
-    }
-    break;
-  default:
-    _strata_quant_decode (dtype, src, dst, n);
-    break;
-  }
 }
 
 void

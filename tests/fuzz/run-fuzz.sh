@@ -23,7 +23,7 @@ for f in tokenizer tokenizer-bpe tokenizer-gpt2 tokenizer-hf tokenizer-hf-steps 
   tokenizer="$tokenizer $root/data/strata-$f.c"
 done
 common="$root/data/strata-tensor.c $root/data/strata-data-error.c $root/kernels/strata-weights.c $root/kernels/strata-weights-device.c $root/kernels/strata-recipe.c \
-  $root/kernels/strata-quants.c \
+  $root/kernels/strata-dtypes.c \
   $root/kernels/strata-status.c $root/kernels/strata-backend-memory.c"
 
 build () { # name sources...

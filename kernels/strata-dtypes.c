@@ -1,7 +1,11 @@
-/* strata-quants.c: ggml's block-quantized types as matrix dtypes of the weights: their block
- * sizes, and their decoders to F32 (used at load, and per product when a model keeps its
- * matrices quantized).
+/* strata-dtypes.c: the matrix dtypes' layouts (values per block, bytes) and their decoding to
+ * F32, strata_dtype_to_f32: at load, and in every product whose matrix is kept in a dtype the
+ * backend widens as it goes (the CPU: F16, BF16 and the blocks).
  *
+ * kernels/meson.build compiles this file with -O3 (the plain loops vectorize) and
+ * -ffp-contract=off (below).
+ *
+ * The block types are ggml's quantizations.
  * Written here from the block layouts of llama.cpp's ggml/src/ggml-common.h and the decoders
  * of ggml-quants.c (dequantize_row_*), checked bit for bit against the `gguf` Python
  * package's gguf.quants.dequantize (tests/test-gguf.c, goldens written by
@@ -11,8 +15,7 @@
  * Bit-exactness: every value is formed with the same float32 operations in the same order as
  * the references (scale × integer for the symmetric types; scale × integer + min for Q4_1 and
  * Q5_1; (d × sub-scale) × integer − (dmin × sub-min) for Q4_K and Q5_K; (d × sub-scale) ×
- * integer for Q6_K). kernels/meson.build compiles this file with -ffp-contract=off so that a
- * multiply and an add are never fused into one rounding. F16 scales are read with the
+ * integer for Q6_K), a multiply and an add never fused into one rounding (-ffp-contract=off). F16 scales are read with the
  * kernels' exact strata_f16_to_f32. Every decoder reads exactly n_blocks × block_bytes bytes.
  *
  * Layouts (little-endian; d, m, dmin are F16; qs nibbles: low nibbles hold the first half
@@ -28,8 +31,9 @@
  *        sub-block s), qs[128]
  *   Q6_K (256, 210): ql[128], qh[64], scales[16] int8, d: 16 groups of 16 values,
  *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh. */
-#include "strata-quants.h"
 #include "strata-weights.h"
+
+#include <string.h>
 
 static inline float
 f16_at (const uint8_t *p)
@@ -44,33 +48,33 @@ u32_at (const uint8_t *p)
 }
 
 static void
-decode_q4_0 (const uint8_t *b, float *y, size_t n_blocks)
+decode_q4_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 18, y += 32) {
     const float d = f16_at (b);
     const uint8_t *qs = b + 2;
-    for (int j = 0; j < 16; j++) {
+    for (int j = 0; j < 16; j++) /* low nibbles, then high: loops that vectorize */
       y[j] = (float) ((qs[j] & 0x0F) - 8) * d;
+    for (int j = 0; j < 16; j++)
       y[j + 16] = (float) ((qs[j] >> 4) - 8) * d;
-    }
   }
 }
 
 static void
-decode_q4_1 (const uint8_t *b, float *y, size_t n_blocks)
+decode_q4_1 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 20, y += 32) {
     const float d = f16_at (b), m = f16_at (b + 2);
     const uint8_t *qs = b + 4;
-    for (int j = 0; j < 16; j++) {
+    for (int j = 0; j < 16; j++)
       y[j] = (float) (qs[j] & 0x0F) * d + m;
+    for (int j = 0; j < 16; j++)
       y[j + 16] = (float) (qs[j] >> 4) * d + m;
-    }
   }
 }
 
 static void
-decode_q5_0 (const uint8_t *b, float *y, size_t n_blocks)
+decode_q5_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 22, y += 32) {
     const float d = f16_at (b);
@@ -86,7 +90,7 @@ decode_q5_0 (const uint8_t *b, float *y, size_t n_blocks)
 }
 
 static void
-decode_q5_1 (const uint8_t *b, float *y, size_t n_blocks)
+decode_q5_1 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 24, y += 32) {
     const float d = f16_at (b), m = f16_at (b + 2);
@@ -102,7 +106,7 @@ decode_q5_1 (const uint8_t *b, float *y, size_t n_blocks)
 }
 
 static void
-decode_q8_0 (const uint8_t *b, float *y, size_t n_blocks)
+decode_q8_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 34, y += 32) {
     const float d = f16_at (b);
@@ -147,21 +151,21 @@ decode_k_block (const uint8_t *b, const uint8_t *qh, const uint8_t *qs, float *y
 }
 
 static void
-decode_q4_k (const uint8_t *b, float *y, size_t n_blocks)
+decode_q4_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 144, y += 256)
     decode_k_block (b, NULL, b + 16, y);
 }
 
 static void
-decode_q5_k (const uint8_t *b, float *y, size_t n_blocks)
+decode_q5_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 176, y += 256)
     decode_k_block (b, b + 16, b + 48, y);
 }
 
 static void
-decode_q6_k (const uint8_t *b, float *y, size_t n_blocks)
+decode_q6_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 210, y += 256) {
     const float d = f16_at (b + 208);
@@ -169,16 +173,19 @@ decode_q6_k (const uint8_t *b, float *y, size_t n_blocks)
       const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
       const int8_t *sc = (const int8_t *) (b + 192 + 8 * half);
       float *out = y + 128 * half;
-      for (int l = 0; l < 32; l++) {
-        int g = l / 16; /* groups of 16 values share a scale */
-        int q1 = ((ql[l] & 0x0F) | ((qh[l] >> 0) & 3) << 4) - 32;
-        int q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) - 32;
-        int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
-        int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-        out[l] = d * (float) sc[g] * (float) q1;
-        out[l + 32] = d * (float) sc[g + 2] * (float) q2;
-        out[l + 64] = d * (float) sc[g + 4] * (float) q3;
-        out[l + 96] = d * (float) sc[g + 6] * (float) q4;
+      for (int g = 0; g < 2; g++) { /* groups of 16 values share a scale */
+        const float d1 = d * (float) sc[g], d2 = d * (float) sc[g + 2];
+        const float d3 = d * (float) sc[g + 4], d4 = d * (float) sc[g + 6];
+        for (int l = 16 * g; l < 16 * g + 16; l++) {
+          int q1 = ((ql[l] & 0x0F) | ((qh[l] >> 0) & 3) << 4) - 32;
+          int q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) - 32;
+          int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+          int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+          out[l] = d1 * (float) q1;
+          out[l + 32] = d2 * (float) q2;
+          out[l + 64] = d3 * (float) q3;
+          out[l + 96] = d4 * (float) q4;
+        }
       }
     }
   }
@@ -216,7 +223,40 @@ strata_dtype_bytes (StrataDType dtype, size_t n)
 }
 
 void
-_strata_quant_decode (StrataDType dtype, const void *src, float *dst, size_t n)
+strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
 {
-  formats[dtype].decode (src, dst, n / (size_t) formats[dtype].block);
+  /* One loop per plain dtype, each free of branches so that it vectorizes. */
+  const unsigned char *s = src;
+  uint16_t v;
+  switch (dtype) {
+  case STRATA_DTYPE_F32:
+    memcpy (dst, src, n * sizeof (float));
+    break;
+  case STRATA_DTYPE_F16:
+    /* strata_f16_to_f32 as arithmetic: exponent and mantissa move up 13 bits and the
+     * exponent is rebiased (by 112, or to 255 for infinities and NaN); a subnormal is
+     * mant × 2^-24, exact in fp32. */
+    for (size_t i = 0; i < n; i++) {
+      memcpy (&v, s + 2 * i, 2);
+      uint32_t em = v & 0x7fffu;
+      uint32_t special = -(uint32_t) (em >= 0x7c00u), subnormal = -(uint32_t) (em < 0x0400u);
+      uint32_t bits = (em << 13) + 0x38000000u + (special & 0x38000000u);
+      float sub = (float) (int32_t) em * 0x1p-24f;
+      uint32_t sub_bits;
+      memcpy (&sub_bits, &sub, 4);
+      bits = (sub_bits & subnormal) | (bits & ~subnormal) | (uint32_t) (v & 0x8000u) << 16;
+      memcpy (dst + i, &bits, 4);
+    }
+    break;
+  case STRATA_DTYPE_BF16:
+    for (size_t i = 0; i < n; i++) {
+      memcpy (&v, s + 2 * i, 2);
+      uint32_t bits = (uint32_t) v << 16; /* bf16 is the top half of an fp32 */
+      memcpy (dst + i, &bits, 4);
+    }
+    break;
+  default:
+    formats[dtype].decode (src, dst, n / (size_t) formats[dtype].block);
+    break;
+  }
 }
