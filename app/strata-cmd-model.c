@@ -162,6 +162,10 @@ strata_cmd_info (int argc, char **argv)
   StrataDeviceChoice dev;
   if (!strata_cli_device (device, &dev, &error))
     return strata_cli_fail (error);
+  /* What is free where a run would put the weights (host memory for the CPU), and in host
+   * memory, before this command's own load takes its share. */
+  size_t free_bytes = strata_backend_memory_free (dev.backend->host_memory ? NULL : dev.backend);
+  size_t host_available = strata_memory_available ();
   /* In the dtype a run on that device would keep, so the card's "weights" line is true; in
    * host memory, since nothing runs. */
   g_autoptr (StrataModel) m = open_model (argv[1], &mo, dev.backend, NULL, FALSE, &error);
@@ -170,13 +174,12 @@ strata_cmd_info (int argc, char **argv)
   const StrataConfig *c = &m->weights->cfg;
   size_t params = strata_weights_param_count (m->weights);
   const char *tok_kind[] = { "byte-level BPE", "SentencePiece BPE", "word level" };
-  /* What a run would put in the device's memory (host memory for the CPU), against what is
-   * free there now: a load that cannot fit is said before it is tried. */
+  /* What a run would put in the device's memory (host memory for the CPU), against what was
+   * free there: a load that cannot fit is said before it is tried. */
   size_t weights_bytes = m->weights->arena_bytes;
   char held[128];
   strata_weights_dtypes_string (m->weights, held, sizeof held);
   gboolean all_f32 = strata_weights_matrix_dtypes (m->weights) == 1u << STRATA_DTYPE_F32;
-  size_t free_bytes = strata_backend_memory_free (dev.backend->host_memory ? NULL : dev.backend);
   if (mo.json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
     json_builder_begin_object (b);
@@ -253,7 +256,7 @@ strata_cmd_info (int argc, char **argv)
   if (!all_f32 && dev.backend->host_memory)
     printf ("  weights        kept in %s (%.2f GB), converted to f32 per product: an f32 copy would need %.1f GB "
             "(%.1f GB available now)\n", held, m->weights->arena_bytes / 1e9,
-            strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, strata_memory_available () / 1e9);
+            strata_weights_size_as (m->weights, STRATA_DTYPE_F32) / 1e9, host_available / 1e9);
   else if (!all_f32)
     printf ("  weights        kept in %s on the %s device, %.1f GB (each product widens blocks of rows there)\n",
             held, dev.backend->name, m->weights->arena_bytes / 1e9);
