@@ -348,7 +348,7 @@ strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *s, Stra
   fwrite ("GGUF", 1, 4, f);
   put_u32 (f, 3);
   put_u64 (f, ts->len);
-  put_u64 (f, 9);
+  put_u64 (f, 11);
   put_string (f, "general.architecture"), put_u32 (f, GGUF_STRING), put_string (f, "llama");
   put_kv_u32 (f, "llama.block_count", (guint32) s->n_layers);
   put_kv_u32 (f, "llama.context_length", (guint32) s->n_ctx);
@@ -356,6 +356,8 @@ strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *s, Stra
   put_kv_u32 (f, "llama.feed_forward_length", (guint32) F);
   put_kv_u32 (f, "llama.attention.head_count", (guint32) s->n_heads);
   put_kv_u32 (f, "llama.attention.head_count_kv", (guint32) s->n_kv_heads);
+  put_kv_u32 (f, "tokenizer.ggml.bos_token_id", 128000); /* Llama 3's, as the safetensors config says */
+  put_kv_u32 (f, "tokenizer.ggml.eos_token_id", 128001);
   put_string (f, "llama.rope.freq_base"), put_u32 (f, GGUF_F32);
   float theta = 500000.0f, eps = 1e-5f;
   fwrite (&theta, 4, 1, f);

@@ -48,9 +48,9 @@ extern const StrataBenchLlama strata_bench_llama_1b, strata_bench_llama_8b;
  * seeded offset per tensor: a model for measuring time and memory, quickly written. */
 gboolean strata_bench_write_llama (const char *dir, const StrataBenchLlama *shape, GError **error);
 
-/* Write a GGUF file of the same shape (architecture llama, no tokenizer) whose matrices are
- * blocks of `quant` (Q4_0, Q8_0, Q4_K, ...), the output matrix Q6_K as llama.cpp's quantizer
- * keeps it, norm gains F32 1. Every block is random (its F16 scales small and finite), read
+/* Write a GGUF file of the same shape (architecture llama, BOS/EOS ids but no vocabulary)
+ * whose matrices are blocks of `quant` (Q4_0, Q8_0, Q4_K, ...), the output matrix Q6_K as
+ * llama.cpp's quantizer keeps it, norm gains F32 1. Every block is random (its F16 scales small and finite), read
  * from a 64 MiB pool at a seeded offset per tensor. */
 gboolean strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *shape, StrataDType quant,
                                         GError **error);
