@@ -8,8 +8,8 @@
  * opens it as the CLI does (matrices kept as stored on the CPU when the F32 copy would take more
  * than half of the available memory; BF16 kept on a GPU, blocks decoded to F32 there),
  * creates the engine on the chosen device (on the CPU it decodes the stored matrices per
- * product when it cannot afford the copy) and runs the logit lens on 16 tokens. Prints each
- * step's time, the peak resident memory against the F32 copy's size and the memory the system
+ * product when it cannot afford the copy), runs the logit lens on 16 tokens, then 4 greedy
+ * decode steps with a KV cache after them. Prints each step's time, the peak resident memory against the F32 copy's size and the memory the system
  * had available, and the lens's top token at the last position. A benchmark, not a test. */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -115,6 +115,24 @@ main (int argc, char **argv)
   gsize last = ((gsize) r->n_layers * r->T + r->T - 1) * r->topk;
   printf ("lens on %d tokens (%d residual points): %.1f s; top token at the last position: #%d (p = %.3g)\n", T,
           r->n_layers + 1, lens_s, r->topk_ids[last], r->topk_prob[last]);
+  /* Greedy decode steps with a KV cache (as strata generate runs), after the prompt's prefill. */
+  enum { STEPS = 4 };
+  StrataKVCache *cache = strata_kv_cache_new (e, T + STEPS);
+  g_autofree float *logits = g_new (float, shape->vocab);
+  int32_t next = 0;
+  gboolean stepped = cache && strata_engine_step (e, cache, (const int32_t *) p.ids->data, T, logits) == STRATA_OK;
+  t0 = g_get_monotonic_time ();
+  for (int s = 0; stepped && s < STEPS; s++) {
+    for (int v = 1; v < shape->vocab; v++)
+      next = logits[v] > logits[next] ? v : next;
+    stepped = strata_engine_step (e, cache, &next, 1, logits) == STRATA_OK;
+  }
+  if (!stepped) {
+    fprintf (stderr, "bench-large: decode step: %s\n", strata_engine_get_error (e));
+    return 1;
+  }
+  printf ("decode steps with a KV cache: %.2f s a token (%d steps)\n", seconds_since (t0) / STEPS, STEPS);
+  strata_kv_cache_free (cache);
   t0 = g_get_monotonic_time ();
   const char *sha = strata_model_get_weights_sha256 (m);
   printf ("sha256 of the shards %.12s...: waited %.1f s for it after the lens\n", sha ? sha : "", seconds_since (t0));

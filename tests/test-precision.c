@@ -131,23 +131,25 @@ test_linear_blocks (void)
       }
     strata_dtype_to_f32 (dt, q, wr, (gsize) N * K);
     StrataMat m = { q, dt };
-    for (int p = 0; p < STRATA_PRECISION_N; p++) {
-      g_autofree float *wp = g_memdup2 (wr, (gsize) N * K * sizeof (float));
-      memcpy (xr, x, (gsize) R * K * sizeof (float));
-      strata_round_to_precision (p, wp, (gsize) N * K);
-      strata_round_to_precision (p, xr, (gsize) R * K);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, xr, K, wp, K, 0.0f, ref, N);
-      g_assert_cmpint (cpu->linear (cpu, y, x, &m, NULL, R, N, K, p), ==, STRATA_OK);
-      double worst = 0, scale = 0;
-      for (gsize k = 0; k < (gsize) R * N; k++) {
-        worst = MAX (worst, fabs ((double) y[k] - ref[k]));
-        scale = MAX (scale, fabs ((double) ref[k]));
+    /* One row (a decode step: blocks of rows sized to stay in cache) and several. */
+    for (int rows = 1; rows <= R; rows += R - 1)
+      for (int p = 0; p < STRATA_PRECISION_N; p++) {
+        g_autofree float *wp = g_memdup2 (wr, (gsize) N * K * sizeof (float));
+        memcpy (xr, x, (gsize) rows * K * sizeof (float));
+        strata_round_to_precision (p, wp, (gsize) N * K);
+        strata_round_to_precision (p, xr, (gsize) rows * K);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.0f, xr, K, wp, K, 0.0f, ref, N);
+        g_assert_cmpint (cpu->linear (cpu, y, x, &m, NULL, rows, N, K, p), ==, STRATA_OK);
+        double worst = 0, scale = 0;
+        for (gsize k = 0; k < (gsize) rows * N; k++) {
+          worst = MAX (worst, fabs ((double) y[k] - ref[k]));
+          scale = MAX (scale, fabs ((double) ref[k]));
+        }
+        g_test_message ("%s matrix, %s products of %d row%s: max |diff| %.2e of %.2f", strata_dtype_to_string (dt),
+                        strata_precision_to_string (p), rows, rows > 1 ? "s" : "", worst, scale);
+        g_assert_cmpfloat (scale, >, 0);
+        g_assert_cmpfloat (worst, <=, 1e-5 * scale);
       }
-      g_test_message ("%s matrix, %s products: max |diff| %.2e of %.2f", strata_dtype_to_string (dt),
-                      strata_precision_to_string (p), worst, scale);
-      g_assert_cmpfloat (scale, >, 0);
-      g_assert_cmpfloat (worst, <=, 1e-5 * scale);
-    }
     const gint32 ids[3] = { N - 1, 0, 517 };
     g_assert_cmpint (cpu->embed (cpu, rows, &m, ids, 3, K), ==, STRATA_OK);
     for (int r = 0; r < 3; r++)
