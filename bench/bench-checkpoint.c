@@ -148,6 +148,29 @@ const StrataBenchGpt2 strata_bench_gpt2_small = { 12, 768, 12, 50257, 1024 };
 const StrataBenchLlama strata_bench_llama_1b = { "llama-1b", 16, 2048, 32, 8, 8192, 128256, 8192 };
 const StrataBenchLlama strata_bench_llama_8b = { "llama-8b", 32, 4096, 32, 8, 14336, 128256, 8192 };
 
+/* The names of a Llama-shaped model's tensors in a file format: the embedding, per layer (a
+ * format with the layer's number) the attention norm, q, k, v, o, the MLP norm, gate, up and
+ * down, then the final norm and the unembedding. */
+typedef struct {
+  const char *embed, *layer[9], *norm, *unembed;
+} LlamaNames;
+
+/* The tensors of shape `s` in file order (vectors have cols 0). */
+static GPtrArray *
+llama_tensors (const StrataBenchLlama *s, const LlamaNames *names)
+{
+  gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D, F = s->d_mlp;
+  const gint64 shapes[9][2] = { { C, 0 }, { Q, C }, { KV, C }, { KV, C }, { C, Q }, { C, 0 }, { F, C }, { F, C }, { C, F } };
+  GPtrArray *ts = g_ptr_array_new_with_free_func (tensor_free);
+  add_tensor (ts, g_strdup (names->embed), s->vocab, C);
+  for (int l = 0; l < s->n_layers; l++)
+    for (int i = 0; i < 9; i++)
+      add_tensor (ts, g_strdup_printf (names->layer[i], l), shapes[i][0], shapes[i][1]);
+  add_tensor (ts, g_strdup (names->norm), C, 0);
+  add_tensor (ts, g_strdup (names->unembed), s->vocab, C);
+  return ts;
+}
+
 /* One shard: its header (BF16 tensors in order) and data. */
 static gboolean
 write_shard (const char *path, GPtrArray *ts, guint from, guint to, const guint16 *pool, gsize pool_n,
@@ -179,22 +202,17 @@ write_shard (const char *path, GPtrArray *ts, guint from, guint to, const guint1
 gboolean
 strata_bench_write_llama (const char *dir, const StrataBenchLlama *s, GError **error)
 {
-  gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D;
-  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (tensor_free);
-  add_tensor (ts, g_strdup ("model.embed_tokens.weight"), s->vocab, C);
-  for (int l = 0; l < s->n_layers; l++) {
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.input_layernorm.weight", l), C, 0);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.q_proj.weight", l), Q, C);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.k_proj.weight", l), KV, C);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.v_proj.weight", l), KV, C);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.self_attn.o_proj.weight", l), C, Q);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.post_attention_layernorm.weight", l), C, 0);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.gate_proj.weight", l), s->d_mlp, C);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.up_proj.weight", l), s->d_mlp, C);
-    add_tensor (ts, g_strdup_printf ("model.layers.%d.mlp.down_proj.weight", l), C, s->d_mlp);
-  }
-  add_tensor (ts, g_strdup ("model.norm.weight"), C, 0);
-  add_tensor (ts, g_strdup ("lm_head.weight"), s->vocab, C);
+  static const LlamaNames hf = {
+    "model.embed_tokens.weight",
+    { "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.q_proj.weight",
+      "model.layers.%d.self_attn.k_proj.weight", "model.layers.%d.self_attn.v_proj.weight",
+      "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
+      "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
+      "model.layers.%d.mlp.down_proj.weight" },
+    "model.norm.weight",
+    "lm_head.weight",
+  };
+  g_autoptr (GPtrArray) ts = llama_tensors (s, &hf);
 
   gsize pool_n = (gsize) 64 << 20;
   g_autofree guint16 *pool = g_new (guint16, pool_n);
@@ -323,22 +341,16 @@ block_pool (StrataDType dt, gsize bytes)
 gboolean
 strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *s, StrataDType quant, GError **error)
 {
-  gint64 C = s->d_model, D = s->d_model / s->n_heads, Q = s->n_heads * D, KV = s->n_kv_heads * D, F = s->d_mlp;
-  g_autoptr (GPtrArray) ts = g_ptr_array_new_with_free_func (tensor_free);
-  add_tensor (ts, g_strdup ("token_embd.weight"), s->vocab, C);
-  for (int l = 0; l < s->n_layers; l++) {
-    add_tensor (ts, g_strdup_printf ("blk.%d.attn_norm.weight", l), C, 0);
-    add_tensor (ts, g_strdup_printf ("blk.%d.attn_q.weight", l), Q, C);
-    add_tensor (ts, g_strdup_printf ("blk.%d.attn_k.weight", l), KV, C);
-    add_tensor (ts, g_strdup_printf ("blk.%d.attn_v.weight", l), KV, C);
-    add_tensor (ts, g_strdup_printf ("blk.%d.attn_output.weight", l), C, Q);
-    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_norm.weight", l), C, 0);
-    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_gate.weight", l), F, C);
-    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_up.weight", l), F, C);
-    add_tensor (ts, g_strdup_printf ("blk.%d.ffn_down.weight", l), C, F);
-  }
-  add_tensor (ts, g_strdup ("output_norm.weight"), C, 0);
-  add_tensor (ts, g_strdup ("output.weight"), s->vocab, C);
+  static const LlamaNames gguf = {
+    "token_embd.weight",
+    { "blk.%d.attn_norm.weight", "blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight",
+      "blk.%d.attn_output.weight", "blk.%d.ffn_norm.weight", "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight",
+      "blk.%d.ffn_down.weight" },
+    "output_norm.weight",
+    "output.weight",
+  };
+  gint64 C = s->d_model, F = s->d_mlp;
+  g_autoptr (GPtrArray) ts = llama_tensors (s, &gguf);
 
   FILE *f = fopen (path, "wb");
   if (!f) {

@@ -50,16 +50,42 @@ test_rounding (void)
   g_assert_cmpint (strata_precision_from_string ("fp16"), ==, -1);
 }
 
+/* cpu->linear of `m` (R rows of x, precision p, bias b or NULL) against the fp32 product of x
+ * and `w` (m's values as F32), both rounded to p: only the BLAS's blocking may differ (rows
+ * converted per block vs whole), so within 1e-5 of the largest value. */
+static void
+check_emulated (const StrataMat *m, const float *w, const float *x, const float *b, int R, int N, int K,
+                StrataPrecision p)
+{
+  const StrataBackend *cpu = strata_backend_cpu ();
+  g_autofree float *wr = g_memdup2 (w, (gsize) N * K * sizeof (float));
+  g_autofree float *xr = g_memdup2 (x, (gsize) R * K * sizeof (float));
+  g_autofree float *y = g_new (float, (gsize) R * N), *ref = g_new0 (float, (gsize) R * N);
+  strata_round_to_precision (p, wr, (gsize) N * K);
+  strata_round_to_precision (p, xr, (gsize) R * K);
+  for (int r = 0; b && r < R; r++)
+    memcpy (ref + (gsize) r * N, b, N * sizeof (float));
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, xr, K, wr, K, 1.0f, ref, N);
+  g_assert_cmpint (cpu->linear (cpu, y, x, m, b, R, N, K, p), ==, STRATA_OK);
+  double worst = 0, scale = 0;
+  for (gsize i = 0; i < (gsize) R * N; i++) {
+    worst = MAX (worst, fabs ((double) y[i] - ref[i]));
+    scale = MAX (scale, fabs ((double) ref[i]));
+  }
+  g_test_message ("%s matrix, %s products of %d row%s: max |diff| %.2e of %.2f", strata_dtype_to_string (m->dtype),
+                  strata_precision_to_string (p), R, R > 1 ? "s" : "", worst, scale);
+  g_assert_cmpfloat (scale, >, 0);
+  g_assert_cmpfloat (worst, <=, 1e-5 * scale);
+}
+
 /* A product in precision p equals the fp32 product of x and w rounded to p, for F32, F16 and
  * BF16 matrices, with a bias, over more rows than one conversion block holds. */
 static void
 test_linear_emulation (void)
 {
-  const StrataBackend *cpu = strata_backend_cpu ();
   const int R = 5, N = 1500, K = 3000; /* 4.5 M weights: more than one 4 M-float block */
   g_autofree float *x = g_new (float, (gsize) R * K), *w = g_new (float, (gsize) N * K);
-  g_autofree float *b = g_new (float, N), *y = g_new (float, (gsize) R * N), *ref = g_new (float, (gsize) R * N);
-  g_autofree float *xr = g_new (float, (gsize) R * K), *wr = g_new (float, (gsize) N * K);
+  g_autofree float *b = g_new (float, N), *wr = g_new (float, (gsize) N * K);
   g_autofree guint16 *w16 = g_new (guint16, (gsize) N * K);
   for (gsize i = 0; i < (gsize) R * K; i++)
     x[i] = (float) g_test_rand_double_range (-2, 2);
@@ -75,29 +101,15 @@ test_linear_emulation (void)
         m = (StrataMat) { w16, dt };
       }
       strata_dtype_to_f32 (m.dtype, m.data, wr, (gsize) N * K);
-      memcpy (xr, x, (gsize) R * K * sizeof (float));
-      strata_round_to_precision (p, wr, (gsize) N * K);
-      strata_round_to_precision (p, xr, (gsize) R * K);
-      for (int r = 0; r < R; r++)
-        memcpy (ref + (gsize) r * N, b, N * sizeof (float));
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, N, K, 1.0f, xr, K, wr, K, 1.0f, ref, N);
-      g_assert_cmpint (cpu->linear (cpu, y, x, &m, b, R, N, K, p), ==, STRATA_OK);
-      double worst = 0, scale = 0;
-      for (gsize i = 0; i < (gsize) R * N; i++) {
-        worst = MAX (worst, fabs ((double) y[i] - ref[i]));
-        scale = MAX (scale, fabs ((double) ref[i]));
-      }
-      g_test_message ("%s matrix, %s products: max |diff| %.2e of %.1f", strata_dtype_to_string (dt),
-                      strata_precision_to_string (p), worst, scale);
-      /* Only the BLAS's blocking may differ (rows converted per block vs whole). */
-      g_assert_cmpfloat (worst, <=, 1e-5 * scale);
+      check_emulated (&m, wr, x, b, R, N, K, p);
     }
 }
 
 /* The same for matrices kept in a GGUF block quantization: the CPU decodes blocks of rows per
  * product, and the product equals the fp32 product of the decoded matrix (the decoders
- * themselves are checked against gguf-py in test-gguf) rounded to the precision; embedding
- * rows decode exactly. Random blocks, their F16 scale fields set to small finite values. */
+ * themselves are checked against gguf-py in test-gguf) rounded to the precision, for one row
+ * (a decode step: blocks of rows sized to stay in cache) and several; embedding rows decode
+ * exactly. Random blocks, their F16 scale fields set to small finite values. */
 static void
 test_linear_blocks (void)
 {
@@ -113,8 +125,7 @@ test_linear_blocks (void)
   const StrataBackend *cpu = strata_backend_cpu ();
   const int R = 5, N = 1100, K = 4096; /* 4.5 M weights: two conversion blocks of rows */
   g_autofree float *x = g_new (float, (gsize) R * K), *wr = g_new (float, (gsize) N * K);
-  g_autofree float *xr = g_new (float, (gsize) R * K), *y = g_new (float, (gsize) R * N);
-  g_autofree float *ref = g_new (float, (gsize) R * N), *rows = g_new (float, (gsize) 3 * K);
+  g_autofree float *rows = g_new (float, (gsize) 3 * K);
   for (gsize i = 0; i < (gsize) R * K; i++)
     x[i] = (float) g_test_rand_double_range (-2, 2);
   for (gsize i = 0; i < G_N_ELEMENTS (types); i++) {
@@ -131,25 +142,10 @@ test_linear_blocks (void)
       }
     strata_dtype_to_f32 (dt, q, wr, (gsize) N * K);
     StrataMat m = { q, dt };
-    /* One row (a decode step: blocks of rows sized to stay in cache) and several. */
-    for (int rows = 1; rows <= R; rows += R - 1)
-      for (int p = 0; p < STRATA_PRECISION_N; p++) {
-        g_autofree float *wp = g_memdup2 (wr, (gsize) N * K * sizeof (float));
-        memcpy (xr, x, (gsize) rows * K * sizeof (float));
-        strata_round_to_precision (p, wp, (gsize) N * K);
-        strata_round_to_precision (p, xr, (gsize) rows * K);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.0f, xr, K, wp, K, 0.0f, ref, N);
-        g_assert_cmpint (cpu->linear (cpu, y, x, &m, NULL, rows, N, K, p), ==, STRATA_OK);
-        double worst = 0, scale = 0;
-        for (gsize k = 0; k < (gsize) rows * N; k++) {
-          worst = MAX (worst, fabs ((double) y[k] - ref[k]));
-          scale = MAX (scale, fabs ((double) ref[k]));
-        }
-        g_test_message ("%s matrix, %s products of %d row%s: max |diff| %.2e of %.2f", strata_dtype_to_string (dt),
-                        strata_precision_to_string (p), rows, rows > 1 ? "s" : "", worst, scale);
-        g_assert_cmpfloat (scale, >, 0);
-        g_assert_cmpfloat (worst, <=, 1e-5 * scale);
-      }
+    for (int p = 0; p < STRATA_PRECISION_N; p++) {
+      check_emulated (&m, wr, x, NULL, 1, N, K, p);
+      check_emulated (&m, wr, x, NULL, R, N, K, p);
+    }
     const gint32 ids[3] = { N - 1, 0, 517 };
     g_assert_cmpint (cpu->embed (cpu, rows, &m, ids, 3, K), ==, STRATA_OK);
     for (int r = 0; r < 3; r++)
