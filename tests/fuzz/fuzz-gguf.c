@@ -2,8 +2,9 @@
  * Each input is a whole file; the parser must return a model or an error, never crash.
  * What it parses is then decoded (every tensor's first and last blocks, whatever its type)
  * and loaded as a model: the architecture table, the config, the shape checks before the
- * arena is allocated, the dequantization of every tensor, fused q/k/v, the tokenizer (which
- * then encodes and decodes a short text). */
+ * arena is allocated, the dequantization of every tensor (or, for inputs of odd size, each
+ * matrix kept as stored), fused q/k/v, the tokenizer (which then encodes and decodes a short
+ * text). */
 #include "strata-gguf.h"
 #include "strata-model.h"
 
@@ -45,6 +46,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       (void) strata_gguf_array_get_double (v, v->n - 1);
 
     StrataModel *m = g_new0 (StrataModel, 1);
+    /* Matrices decoded to F32, or kept as stored (blocks and fused parts copied as bytes). */
+    m->policy = size % 2 ? STRATA_MATRICES_STORED : STRATA_MATRICES_F32;
     if (strata_gguf_model_fill (m, g, NULL, &e) && m->tokenizer) {
       /* the embedded vocabulary at work: special tokens, NFC, digits, bytes */
       GArray *ids = strata_tokenizer_encode (m->tokenizer, "<|im_start|>Hi e\xcc\x81 12345\n\t<think>", NULL);
