@@ -86,6 +86,8 @@ strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x, c
     return strata_cuda_fail_arg (ctx, "linear: negative shape");
   if ((int) precision < 0 || precision >= STRATA_PRECISION_N)
     return strata_cuda_fail_arg (ctx, "linear: unknown precision");
+  if ((int) wm->dtype < 0 || wm->dtype >= STRATA_DTYPE_FIRST_BLOCK) /* not in matrix_dtypes */
+    return strata_cuda_fail_arg (ctx, "linear: the matrix is not F32, F16 or BF16");
   if (R == 0 || N == 0)
     return STRATA_OK;
   float beta = 0.0f;
