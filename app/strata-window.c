@@ -108,19 +108,17 @@ fill_card (StrataWindow *self, int slot)
                                                        : g_strdup_printf ("%d", c->n_heads);
   g_autofree char *vocab = g_strdup_printf ("%d", c->vocab);
   g_autofree char *params = m ? format_params (strata_weights_param_count (m->weights)) : g_strdup ("\xe2\x80\x94");
-  /* The checkpoint's dtype; for weights kept in block types (a large quantized GGUF on the
-   * CPU) those, which are what each product widens. The tooltip says both. */
-  char held[128] = "";
+  /* The checkpoint's dtype; the tooltip says what the file stores and what the weights are
+   * held in (F32, or as stored and widened inside each product). */
+  const char *dtype = m ? strata_dtype_to_string (m->dtype) : a->model.dtype;
   g_autofree char *dtype_tip = NULL;
   if (m) {
+    char held[128];
     strata_weights_dtypes_string (m->weights, held, sizeof held);
-    dtype_tip = g_strdup_printf ("Stored as %s; matrices held as %s%s", m->stored_types ? m->stored_types
-                                 : strata_dtype_to_string (m->dtype), held,
-                                 strata_weights_matrix_dtypes (m->weights) == 1u << STRATA_DTYPE_F32 ? ""
+    dtype_tip = g_strdup_printf ("Stored as %s; matrices held as %s%s", m->stored_types ? m->stored_types : dtype,
+                                 held, strata_weights_matrix_dtypes (m->weights) == 1u << STRATA_DTYPE_F32 ? ""
                                  : ", widened inside each product");
   }
-  gboolean blocks = m && strata_weights_matrix_dtypes (m->weights) >> STRATA_DTYPE_FIRST_BLOCK;
-  const char *dtype = blocks ? held : m ? strata_dtype_to_string (m->dtype) : a->model.dtype;
   gtk_widget_set_tooltip_text (card->values[6], dtype_tip);
   const char *device, *device_tip;
   _strata_window_describe_device (self, slot, &device, &device_tip);

@@ -543,6 +543,23 @@ load_weights (StrataModel *m, StrataGguf *g, const GgufArch *a, const StrataConf
   return ok;
 }
 
+/* The file's dtype: the one most of its matrices (2-D tensors) are stored in, Q4_K for a
+ * Q4_K_M file (ties: the lower dtype). */
+static StrataDType
+main_matrix_dtype (StrataGguf *g)
+{
+  guint count[STRATA_DTYPE_N] = { 0 };
+  for (guint i = 0; i < strata_gguf_get_n_tensors (g); i++) {
+    const StrataTensorInfo *t = strata_gguf_get_tensor (g, i);
+    if (t->n_dims == 2)
+      count[t->dtype]++;
+  }
+  int best = STRATA_DTYPE_F32;
+  for (int dt = 0; dt < STRATA_DTYPE_N; dt++)
+    best = count[dt] > count[best] ? dt : best;
+  return (StrataDType) best;
+}
+
 /* "Q8_0 ×37, F16 ×5, F32 ×11": the tensor types of the file, most frequent first. */
 static char *
 describe_types (StrataGguf *g)
@@ -739,8 +756,7 @@ strata_gguf_model_fill (StrataModel *m, StrataGguf *g, const char *tokenizer_pat
   if (!load_weights (m, g, a, &cfg, error))
     return FALSE;
   m->arch = g_strdup (a->arch);
-  const StrataTensorInfo *embd = strata_gguf_lookup_tensor (g, "token_embd.weight");
-  m->dtype = embd->blocks ? STRATA_DTYPE_F32 : embd->dtype; /* quantized values decode to F32 */
+  m->dtype = main_matrix_dtype (g);
   m->stored_types = describe_types (g);
 
   const char *kind = strata_gguf_get_string (g, "tokenizer.ggml.model", &e);

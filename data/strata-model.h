@@ -4,10 +4,10 @@
  *   - a folder with config.json and model.safetensors or model.safetensors.index.json
  *     (Hugging Face; `tokenizer.json` or `vocab.json`+`merges.txt` beside it are used);
  *   - a `.safetensors` file (its folder must hold config.json);
- *   - a `.gguf` file (GGUF v2/v3: architectures llama, qwen2, gptneox; F32, F16, BF16 and
- *     the Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K quantizations, dequantized to fp32;
- *     a file whose matrices are all F16 or all BF16 is treated as a 16-bit checkpoint by
- *     StrataMatrixPolicy; the embedded SentencePiece tokenizer);
+ *   - a `.gguf` file (GGUF v2/v3: architectures llama, qwen2, gptneox, gemma2, qwen3, olmo2,
+ *     phi3; F32, F16, BF16 and the Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K
+ *     quantizations, each matrix decoded to fp32 or kept as stored by StrataMatrixPolicy;
+ *     the embedded tokenizer);
  *   - a llama2.c `.bin` (tokenizer from `tokenizer_path`, or `tokenizer.bin`/`tok<V>.bin`
  *     beside it).
  * Every offset and shape is checked against the file before a byte of data is read. */
@@ -32,7 +32,9 @@ typedef enum {
  * would not fit in memory open (the engine then converts per product, strata-engine.h). */
 typedef enum {
   STRATA_MATRICES_F32,    /* every matrix converted to F32 at load */
-  STRATA_MATRICES_STORED, /* F16/BF16 as stored (F32 when the checkpoint mixes dtypes) */
+  STRATA_MATRICES_STORED, /* F16/BF16 as stored (F32 when a safetensors checkpoint mixes
+                           * dtypes); each GGUF matrix in its own type, blocks included,
+                           * where the device takes it (else F32) */
   STRATA_MATRICES_AUTO,   /* as stored when the F32 copy would take more than half of the
                            * memory available, else F32 */
 } StrataMatrixPolicy;
@@ -52,8 +54,8 @@ typedef struct {
   char *name;              /* short display name, e.g. "stories260K" */
   StrataFormat format;
   char *arch;              /* "gpt2", "llama", "mistral", "qwen2", "gpt_neox", "gemma2", ... */
-  StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32); F32
-                              for GGUF quantizations, which decode to it at load */
+  StrataDType dtype;       /* dtype of the weights as stored (compute is always fp32); for a
+                              GGUF file the type most of its matrices have (Q4_K for Q4_K_M) */
   StrataMatrixPolicy policy; /* as asked of strata_model_open_with (loaders read it) */
   const StrataBackend *device; /* the same: where the loaders put the weights */
   char *stored_types;      /* GGUF: the tensor types of the file, "Q4_0 ×36, F32 ×11"; else NULL */
