@@ -6,7 +6,7 @@
  * kept, and reused when its config.json or GGUF file is there): BF16 safetensors shards with
  * an index, or one GGUF file of random blocks of that quantization (output matrix Q6_K), then
  * opens it as the CLI does (matrices kept as stored on the CPU when the F32 copy would take more
- * than half of the available memory; BF16 kept on a GPU, blocks decoded to F32 there),
+ * than half of the available memory; kept as stored on a GPU),
  * creates the engine on the chosen device (on the CPU it decodes the stored matrices per
  * product when it cannot afford the copy), runs the logit lens on 16 tokens, then 4 greedy
  * decode steps with a KV cache after them. Prints each step's time, the peak resident memory against the F32 copy's size and the memory the system

@@ -32,6 +32,7 @@
  *   Q6_K (256, 210): ql[128], qh[64], scales[16] int8, d: 16 groups of 16 values,
  *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh. */
 #include "strata-weights.h"
+#include "strata-block-values.h"
 
 #include <string.h>
 
@@ -192,34 +193,37 @@ decode_q6_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 }
 
 
-/* Per dtype: values per block, bytes per block, and the decoder of the block types. */
-static const struct {
-  int block, bytes;
-  void (*decode) (const uint8_t *src, float *dst, size_t n_blocks);
-} formats[STRATA_DTYPE_N] = {
-  [STRATA_DTYPE_F32] = { 1, 4, NULL },
-  [STRATA_DTYPE_F16] = { 1, 2, NULL },
-  [STRATA_DTYPE_BF16] = { 1, 2, NULL },
-  [STRATA_DTYPE_Q4_0] = { 32, 18, decode_q4_0 },
-  [STRATA_DTYPE_Q4_1] = { 32, 20, decode_q4_1 },
-  [STRATA_DTYPE_Q5_0] = { 32, 22, decode_q5_0 },
-  [STRATA_DTYPE_Q5_1] = { 32, 24, decode_q5_1 },
-  [STRATA_DTYPE_Q8_0] = { 32, 34, decode_q8_0 },
-  [STRATA_DTYPE_Q4_K] = { 256, 144, decode_q4_k },
-  [STRATA_DTYPE_Q5_K] = { 256, 176, decode_q5_k },
-  [STRATA_DTYPE_Q6_K] = { 256, 210, decode_q6_k },
+/* The decoder of each block type. */
+static void (*const decoders[STRATA_DTYPE_N]) (const uint8_t *src, float *dst, size_t n_blocks) = {
+  [STRATA_DTYPE_Q4_0] = decode_q4_0, [STRATA_DTYPE_Q4_1] = decode_q4_1, [STRATA_DTYPE_Q5_0] = decode_q5_0,
+  [STRATA_DTYPE_Q5_1] = decode_q5_1, [STRATA_DTYPE_Q8_0] = decode_q8_0, [STRATA_DTYPE_Q4_K] = decode_q4_k,
+  [STRATA_DTYPE_Q5_K] = decode_q5_k, [STRATA_DTYPE_Q6_K] = decode_q6_k,
 };
 
 int
 strata_dtype_block (StrataDType dtype)
 {
-  return formats[dtype].block;
+  int block, bytes;
+  strata_dtype_layout (dtype, &block, &bytes);
+  return block;
 }
 
 size_t
 strata_dtype_bytes (StrataDType dtype, size_t n)
 {
-  return n / (size_t) formats[dtype].block * (size_t) formats[dtype].bytes;
+  int block, bytes;
+  strata_dtype_layout (dtype, &block, &bytes);
+  return n / (size_t) block * (size_t) bytes;
+}
+
+float
+strata_dtype_value (StrataDType dtype, const void *src, size_t i)
+{
+  if (dtype >= STRATA_DTYPE_FIRST_BLOCK)
+    return strata_block_value (dtype, src, i);
+  float v;
+  strata_dtype_to_f32 (dtype, (const char *) src + strata_dtype_bytes (dtype, i), &v, 1);
+  return v;
 }
 
 void
@@ -256,7 +260,7 @@ strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
     }
     break;
   default:
-    formats[dtype].decode (src, dst, n / (size_t) formats[dtype].block);
+    decoders[dtype] (src, dst, n / (size_t) strata_dtype_block (dtype));
     break;
   }
 }

@@ -127,6 +127,10 @@ void strata_weights_dtypes_string (const StrataWeights *w, char *buf, size_t n);
 /* n elements of `src` in `dtype` (any alignment, little-endian host; for a block dtype, n a
  * multiple of its block) -> dst F32. */
 void strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n);
+/* Value i of `src` in `dtype` (counted from src; whole blocks for a block dtype), as
+ * strata_dtype_to_f32 gives it: strata-block-values.h's one-value decoding, which the CUDA
+ * backend runs. */
+float strata_dtype_value (StrataDType dtype, const void *src, size_t i);
 /* n F32 values -> dst in `dtype` (F32, F16 or BF16), rounding to nearest even (F32: a copy). */
 void strata_dtype_from_f32 (StrataDType dtype, const float *src, void *dst, size_t n);
 /* In place, n values: each rounded to the nearest value the precision's products take

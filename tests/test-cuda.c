@@ -20,6 +20,7 @@
 #include "strata-lens.h"
 #include "strata-model.h"
 #include "strata-patching.h"
+#include "test-blocks.h"
 #include "test-probe-util.h"
 
 #define GUARD 64          /* floats after every buffer */
@@ -183,6 +184,52 @@ test_linear_dtypes (void)
     }
     dev->free (dev, w16_dev);
     pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y);
+  }
+}
+
+/* Matrices and embedding tables kept in GGUF block types on the device (a quantized file's
+ * bytes as they are): each value decoded one per thread (strata-block-values.h) must be the
+ * CPU's bit for bit, so an embedding equals the CPU's exactly and a product differs only in
+ * the order of its fp32 sums (TF32: one TF32 rounding, as above). Random blocks; K and C of
+ * one and of several 256-value blocks. */
+static void
+test_block_dtypes (void)
+{
+  if (!need_device ())
+    return;
+  const StrataBackend *cpu = strata_backend_cpu ();
+  static const int shapes[][3] = { { 1, 33, 256 }, { 37, 130, 512 }, { 9, 1000, 2048 } }; /* R, N (V), K (C) */
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    int R = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+    Pair x = pair_new ((gsize) R * K, -1, 1), b = pair_new (N, -1, 1), y = pair_new ((gsize) R * N, -1, 1);
+    Pair rows = pair_new ((gsize) R * K, -1, 1);
+    g_autofree int32_t *ids = g_new (int32_t, R);
+    for (int r = 0; r < R; r++)
+      ids[r] = r == 0 ? N - 1 : g_test_rand_int_range (0, N);
+    for (int dt = STRATA_DTYPE_FIRST_BLOCK; dt < STRATA_DTYPE_N; dt++) {
+      gsize bytes = strata_dtype_bytes ((StrataDType) dt, (gsize) N * K);
+      g_autofree guint8 *q = random_blocks ((StrataDType) dt, (gsize) N * K);
+      float *q_dev = dev->alloc (dev, (bytes + 3) / 4);
+      g_assert_nonnull (q_dev);
+      g_assert_cmpint (dev->upload (dev, q_dev, q, bytes), ==, STRATA_OK);
+      StrataMat wc = { q, (StrataDType) dt }, wd = { q_dev, (StrataDType) dt };
+      for (int p = 0; p < STRATA_PRECISION_N; p++) {
+        BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, b.cpu, R, N, K, (StrataPrecision) p),
+              dev->linear (dev, y.dev, x.dev, &wd, b.dev, R, N, K, (StrataPrecision) p));
+        g_autofree char *what = g_strdup_printf ("linear %s w, %s R=%d N=%d K=%d", strata_dtype_to_string ((StrataDType) dt),
+                                                 strata_precision_to_string ((StrataPrecision) p), R, N, K);
+        if (p == STRATA_PRECISION_TF32)
+          pair_check_within (&y, what, 1e-6, 2e-3);
+        else
+          pair_check (&y, what);
+      }
+      BOTH (cpu->embed (cpu, rows.cpu, &wc, ids, R, K), dev->embed (dev, rows.dev, &wd, ids, R, K));
+      g_autofree float *got = g_new (float, (gsize) R * K);
+      g_assert_cmpint (dev->download (dev, got, rows.dev, (gsize) R * K * sizeof (float)), ==, STRATA_OK);
+      g_assert_cmpmem (got, (gsize) R * K * sizeof (float), rows.cpu, (gsize) R * K * sizeof (float));
+      dev->free (dev, q_dev);
+    }
+    pair_free (&x), pair_free (&b), pair_free (&y), pair_free (&rows);
   }
 }
 
@@ -900,6 +947,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cuda/op/linear", test_linear);
   g_test_add_func ("/cuda/op/linear-dtypes", test_linear_dtypes);
+  g_test_add_func ("/cuda/op/block-dtypes", test_block_dtypes);
   g_test_add_func ("/cuda/op/logit-summary", test_logit_summary);
   g_test_add_func ("/cuda/op/norms", test_norms);
   g_test_add_func ("/cuda/op/embed", test_embed);

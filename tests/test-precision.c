@@ -17,6 +17,7 @@
 #include "golden-reader.h"
 #include "strata-engine.h"
 #include "strata-model.h"
+#include "test-blocks.h"
 
 static float
 rounded (StrataPrecision p, float v)
@@ -109,38 +110,29 @@ test_linear_emulation (void)
  * product, and the product equals the fp32 product of the decoded matrix (the decoders
  * themselves are checked against gguf-py in test-gguf) rounded to the precision, for one row
  * (a decode step: blocks of rows sized to stay in cache) and several; embedding rows decode
- * exactly. Random blocks, their F16 scale fields set to small finite values. */
+ * exactly, and so does every value one at a time (strata_dtype_value, the GPU's decoding).
+ * Random blocks, their F16 scale fields set to small finite values. */
 static void
 test_linear_blocks (void)
 {
-  static const struct {
-    StrataDType dtype;
-    int scales[2]; /* byte offsets of the F16 scale fields (-1: none) */
-  } types[] = {
-    { STRATA_DTYPE_Q4_0, { 0, -1 } }, { STRATA_DTYPE_Q4_1, { 0, 2 } }, { STRATA_DTYPE_Q5_0, { 0, -1 } },
-    { STRATA_DTYPE_Q5_1, { 0, 2 } },  { STRATA_DTYPE_Q8_0, { 0, -1 } }, { STRATA_DTYPE_Q4_K, { 0, 2 } },
-    { STRATA_DTYPE_Q5_K, { 0, 2 } },  { STRATA_DTYPE_Q6_K, { 208, -1 } },
-  };
-  G_STATIC_ASSERT (G_N_ELEMENTS (types) == STRATA_DTYPE_N - STRATA_DTYPE_FIRST_BLOCK);
   const StrataBackend *cpu = strata_backend_cpu ();
   const int R = 5, N = 1100, K = 4096; /* 4.5 M weights: two conversion blocks of rows */
   g_autofree float *x = g_new (float, (gsize) R * K), *wr = g_new (float, (gsize) N * K);
   g_autofree float *rows = g_new (float, (gsize) 3 * K);
   for (gsize i = 0; i < (gsize) R * K; i++)
     x[i] = (float) g_test_rand_double_range (-2, 2);
-  for (gsize i = 0; i < G_N_ELEMENTS (types); i++) {
-    StrataDType dt = types[i].dtype;
-    gsize block = (gsize) strata_dtype_block (dt), block_bytes = strata_dtype_bytes (dt, block);
-    gsize n_blocks = (gsize) N * K / block;
-    g_autofree guint8 *q = g_new (guint8, n_blocks * block_bytes);
-    for (gsize b = 0; b < n_blocks * block_bytes; b++)
-      q[b] = (guint8) g_test_rand_int_range (0, 256);
-    for (gsize b = 0; b < n_blocks; b++)
-      for (int f = 0; f < 2 && types[i].scales[f] >= 0; f++) {
-        float scale = (float) g_test_rand_double_range (1e-3, 5e-2);
-        strata_dtype_from_f32 (STRATA_DTYPE_F16, &scale, q + b * block_bytes + types[i].scales[f], 1);
-      }
+  for (int dt = STRATA_DTYPE_FIRST_BLOCK; dt < STRATA_DTYPE_N; dt++) {
+    g_autofree guint8 *q = random_blocks (dt, (gsize) N * K);
     strata_dtype_to_f32 (dt, q, wr, (gsize) N * K);
+    /* The one-value decoding the CUDA backend runs gives every value's bits. */
+    for (gsize k = 0; k < (gsize) N * K; k++) {
+      float v = strata_dtype_value (dt, q, k);
+      if (memcmp (&v, &wr[k], sizeof v) != 0) {
+        g_test_fail_printf ("%s value %" G_GSIZE_FORMAT ": %.9g one at a time, %.9g by blocks",
+                            strata_dtype_to_string (dt), k, v, wr[k]);
+        return;
+      }
+    }
     StrataMat m = { q, dt };
     for (int p = 0; p < STRATA_PRECISION_N; p++) {
       check_emulated (&m, wr, x, NULL, 1, N, K, p);

@@ -208,9 +208,9 @@ test_stored_matrices_skip_staging (gconstpointer data)
   table_clear (&tb);
 }
 
-/* A device whose products take F32, F16 and BF16 only (as CUDA's do) gets a quantized file's
- * blocks decoded to F32 at load, its F16 matrices kept: the logits of the host load that
- * keeps the blocks, bit for bit. */
+/* A device whose products take F32, F16 and BF16 only gets a quantized file's blocks decoded
+ * to F32 at load, its F16 matrices kept: the logits of the host load that keeps the blocks,
+ * bit for bit. */
 static void
 test_blocks_decoded_for_a_16_bit_device (void)
 {

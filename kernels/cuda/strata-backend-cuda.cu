@@ -235,10 +235,10 @@ cuda_open (void)
   be->name = "cuda";
   be->ctx = ctx;
   be->host_memory = 0;
-  /* Matrices stay in their checkpoint dtype: a product converts blocks of 16-bit rows on the
-   * device as it goes (strata-cuda-linear.cu), cheaper than any host conversion. */
-  be->matrix_dtypes = be->fast_dtypes =
-    1u << STRATA_DTYPE_F32 | 1u << STRATA_DTYPE_F16 | 1u << STRATA_DTYPE_BF16;
+  /* Matrices stay in their checkpoint dtype, GGUF blocks included: a product converts blocks
+   * of rows on the device as it goes (strata-cuda-linear.cu), cheaper than any host
+   * conversion, and a quantized 8B model takes its file's 5 GB, not a 32 GB F32 copy. */
+  be->matrix_dtypes = be->fast_dtypes = (1u << STRATA_DTYPE_N) - 1;
   be->alloc = cuda_alloc;
   be->free = cuda_free;
   be->upload = cuda_upload;

@@ -7,20 +7,24 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "strata-block-values.h"
 #include "strata-cuda-private.h"
 
 #define GRID_STRIDE(i, n)                                                                          \
   for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                          \
        i += (size_t) gridDim.x * blockDim.x)
 
-/* out (R, C) = table (V, C) [ids (R)], the table in `dtype` (F16/BF16 widened exactly). */
+/* out (R, C) = table (V, C) [ids (R)], the table in `dtype` (F16/BF16 widened exactly, blocks
+ * decoded as the CPU decodes them; C holds whole blocks). */
 static __global__ void
 embed_kernel (float *out, const void *table, StrataDType dtype, const int32_t *ids, size_t R,
               size_t C)
 {
   GRID_STRIDE (i, R * C) {
     size_t j = (size_t) ids[i / C] * C + i % C;
-    if (dtype == STRATA_DTYPE_F32)
+    if (dtype >= STRATA_DTYPE_FIRST_BLOCK)
+      out[i] = strata_block_value (dtype, (const uint8_t *) table, j);
+    else if (dtype == STRATA_DTYPE_F32)
       out[i] = ((const float *) table)[j];
     else if (dtype == STRATA_DTYPE_F16)
       out[i] = __half2float (((const __half *) table)[j]);
@@ -34,8 +38,10 @@ strata_cuda_embed_forward (const StrataBackend *be, float *out, const StrataMat 
                            const int32_t *ids, int R, int C)
 {
   StrataCudaContext *ctx = STRATA_CUDA_CTX (be);
-  if ((int) tm->dtype < 0 || tm->dtype >= STRATA_DTYPE_FIRST_BLOCK)
-    return strata_cuda_fail_arg (ctx, "embed: the table is not F32, F16 or BF16");
+  int block, block_bytes;
+  strata_dtype_layout (tm->dtype, &block, &block_bytes);
+  if ((int) tm->dtype < 0 || tm->dtype >= STRATA_DTYPE_N || C % block)
+    return strata_cuda_fail_arg (ctx, "embed: unknown table dtype, or rows that are not whole blocks");
   if (R < 0 || C < 0)
     return strata_cuda_fail_arg (ctx, "embed: negative shape");
   if (R == 0 || C == 0)

@@ -1,5 +1,5 @@
-/* strata-cuda-linear.cu: y (R, N) = x (R, K) · w (N, K)ᵀ + b (N) with cuBLAS, for F32, F16
- * and BF16 matrices in three precisions.
+/* strata-cuda-linear.cu: y (R, N) = x (R, K) · w (N, K)ᵀ + b (N) with cuBLAS, for F32, F16,
+ * BF16 and GGUF block-quantized matrices in three precisions.
  *
  * cuBLAS is column-major. A row-major (R, N) matrix is the column-major (N, R) matrix of
  * its transpose, so the product is computed as yᵀ (N, R) = w · xᵀ: w read as column-major
@@ -9,13 +9,15 @@
  * Matrices stay in their checkpoint dtype on the device. What a product needs in another
  * dtype is converted per block of rows of w into the context's scratch (at most
  * STRATA_CUDA_CONVERT_BYTES), so no layer ever exists whole in a second dtype:
- *   fp32: F32 w as it is; F16/BF16 rows widened to F32 (exact); cublasSgemm, no tensor cores.
+ *   fp32: F32 w as it is; F16/BF16 rows widened to F32 (exact), blocks decoded to F32 (the
+ *         CPU's values bit for bit, strata-block-values.h); cublasSgemm, no tensor cores.
  *   tf32: the same inputs, cublasGemmEx with CUBLAS_COMPUTE_32F_FAST_TF32 (cuBLAS rounds).
- *   bf16: x rounded to BF16 once; BF16 w as it is, F32/F16 rows rounded to BF16; cublasGemmEx
- *         with BF16 inputs, fp32 accumulation and an fp32 y. */
+ *   bf16: x rounded to BF16 once; BF16 w as it is, other rows (decoded) rounded to BF16;
+ *         cublasGemmEx with BF16 inputs, fp32 accumulation and an fp32 y. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "strata-block-values.h"
 #include "strata-cuda-private.h"
 
 /* y (R, N) = b broadcast over rows. */
@@ -28,10 +30,12 @@ bias_kernel (float *y, const float *b, size_t R, size_t N)
     y[i] = b[i % N];
 }
 
-/* One element of `src` in `dtype` as F32 (exact). */
+/* One element of `src` in `dtype` as F32 (exact; a block type's value as the CPU decodes it). */
 static __device__ float
 element_f32 (const void *src, StrataDType dtype, size_t i)
 {
+  if (dtype >= STRATA_DTYPE_FIRST_BLOCK)
+    return strata_block_value (dtype, (const uint8_t *) src, i);
   if (dtype == STRATA_DTYPE_F32)
     return ((const float *) src)[i];
   if (dtype == STRATA_DTYPE_F16)
@@ -86,8 +90,10 @@ strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x, c
     return strata_cuda_fail_arg (ctx, "linear: negative shape");
   if ((int) precision < 0 || precision >= STRATA_PRECISION_N)
     return strata_cuda_fail_arg (ctx, "linear: unknown precision");
-  if ((int) wm->dtype < 0 || wm->dtype >= STRATA_DTYPE_FIRST_BLOCK) /* not in matrix_dtypes */
-    return strata_cuda_fail_arg (ctx, "linear: the matrix is not F32, F16 or BF16");
+  int w_block, w_block_bytes;
+  strata_dtype_layout (wm->dtype, &w_block, &w_block_bytes);
+  if ((int) wm->dtype < 0 || wm->dtype >= STRATA_DTYPE_N || K % w_block)
+    return strata_cuda_fail_arg (ctx, "linear: unknown matrix dtype, or rows that are not whole blocks");
   if (R == 0 || N == 0)
     return STRATA_OK;
   float beta = 0.0f;
@@ -134,11 +140,11 @@ strata_cuda_linear_forward (const StrataBackend *be, float *y, const float *x, c
                                          "linear: matrix conversion buffer");
   if (st != STRATA_OK)
     return st;
-  size_t in_elem = wm->dtype == STRATA_DTYPE_F32 ? sizeof (float) : 2;
+  size_t row_bytes = (size_t) K / w_block * w_block_bytes;
   for (int n0 = 0; n0 < N; n0 += block) {
     int nb = N - n0 < block ? N - n0 : block;
     size_t n = (size_t) nb * K;
-    const void *src = (const char *) wm->data + (size_t) n0 * K * in_elem;
+    const void *src = (const char *) wm->data + (size_t) n0 * row_bytes;
     if (bf16)
       to_bf16_kernel<<<strata_cuda_blocks (n), STRATA_CUDA_BLOCK, 0, ctx->stream>>> (
         (__nv_bfloat16 *) ctx->w_convert, src, wm->dtype, n);
