@@ -11,8 +11,8 @@
 # jobs, decode), the command line CPU against CUDA (tests/test-cli-device.c: lens and patch
 # over the two-hop prompt set), the other engine tests on a machine with a GPU, then
 # bench-cuda (GPT-2 small, the 1B and 8B shapes; then the 1B shape in bf16 and tf32) and the
-# patching benchmarks (one prompt; the two-hop prompt set together vs one at a time) on
-# --device cuda. Exits non-zero when anything failed; says PASS or FAIL
+# patching benchmarks (one prompt; the two-hop prompt set together vs one at a time) and an
+# 8B-shaped Q4_0 GGUF kept as stored (bench-large: open, lens, decode steps) on --device cuda. Exits non-zero when anything failed; says PASS or FAIL
 # last. Each step has a time limit so one hang cannot eat the session's device time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +44,6 @@ step 120 "bench-cuda 1b bf16" "$b/bench/bench-cuda" --shapes 1b --precision bf16
 step 120 "bench-cuda 1b tf32" "$b/bench/bench-cuda" --shapes 1b --precision tf32
 step 120 "bench-patching --device cuda" "$b/bench/bench-patching" --device cuda
 step 120 "bench-patch-set --device cuda" "$b/bench/bench-patch-set" --device cuda
+step 150 "bench-large 8b q4_0 --device cuda" "$b/bench/bench-large" --device cuda 8b q4_0 /tmp/strata-8b-q4_0
 echo "device-check: $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status
