@@ -1,6 +1,7 @@
 /* bench-checkpoint.c: see bench-checkpoint.h. Written here rather than by a Python script so
  * the benchmarks need nothing but the build. */
 #include "bench-checkpoint.h"
+#include "strata-block-values.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -307,7 +308,8 @@ ggml_type_of (StrataDType dt)
   static const guint32 ids[STRATA_DTYPE_N] = {
     [STRATA_DTYPE_F32] = 0, [STRATA_DTYPE_F16] = 1, [STRATA_DTYPE_BF16] = 30, [STRATA_DTYPE_Q4_0] = 2,
     [STRATA_DTYPE_Q4_1] = 3, [STRATA_DTYPE_Q5_0] = 6, [STRATA_DTYPE_Q5_1] = 7, [STRATA_DTYPE_Q8_0] = 8,
-    [STRATA_DTYPE_Q4_K] = 12, [STRATA_DTYPE_Q5_K] = 13, [STRATA_DTYPE_Q6_K] = 14,
+    [STRATA_DTYPE_Q4_K] = 12, [STRATA_DTYPE_Q5_K] = 13, [STRATA_DTYPE_Q6_K] = 14, [STRATA_DTYPE_Q2_K] = 10,
+    [STRATA_DTYPE_Q3_K] = 11, [STRATA_DTYPE_IQ4_NL] = 20, [STRATA_DTYPE_IQ4_XS] = 23,
   };
   return ids[dt];
 }
@@ -325,15 +327,13 @@ block_pool (StrataDType dt, gsize bytes)
     x ^= x << 13, x ^= x >> 17, x ^= x << 5;
     pool[i] = (guint8) x;
   }
-  int d_at = dt == STRATA_DTYPE_Q6_K ? 208 : 0;
-  gboolean has_min = dt == STRATA_DTYPE_Q4_1 || dt == STRATA_DTYPE_Q5_1 || dt == STRATA_DTYPE_Q4_K || dt == STRATA_DTYPE_Q5_K;
-  int m_at = has_min ? 2 : -1;
+  int at[2];
+  strata_block_scale_fields (dt, at);
   float d = dt == STRATA_DTYPE_Q6_K ? 1e-5f : dt >= STRATA_DTYPE_Q4_K ? 5e-4f : 4e-3f;
   for (gsize b = 0; b < n; b++) {
     float v = d * (0.5f + (float) (b % 97) / 97.0f);
-    strata_dtype_from_f32 (STRATA_DTYPE_F16, &v, pool + b * bb + d_at, 1);
-    if (m_at >= 0)
-      strata_dtype_from_f32 (STRATA_DTYPE_F16, &v, pool + b * bb + m_at, 1);
+    for (int f = 0; f < 2 && at[f] >= 0; f++)
+      strata_dtype_from_f32 (STRATA_DTYPE_F16, &v, pool + b * bb + at[f], 1);
   }
   return pool;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "strata-backend.h"
+#include "strata-block-values.h"
 
 /* The best of 9 runs of fn(a) and of fn(b), taken in turn so that both see the same load on
  * a shared machine. */
@@ -80,12 +81,13 @@ main (void)
   for (int dt = STRATA_DTYPE_F16; dt < STRATA_DTYPE_N; dt++) {
     g_autofree guint8 *kept = g_malloc (strata_dtype_bytes ((StrataDType) dt, n));
     gsize block = (gsize) strata_dtype_block ((StrataDType) dt), bb = strata_dtype_bytes ((StrataDType) dt, block);
-    gsize d_at = dt == STRATA_DTYPE_Q6_K ? 208 : 0;
+    int at[2];
+    strata_block_scale_fields ((StrataDType) dt, at);
     for (gsize b = 0; b < n / block; b++) {
       memcpy (kept + b * bb, src + (b * bb) % (n * 4 - bb), bb);
-      if (block > 1) { /* a small finite scale (and min, which the symmetric types ignore here) */
+      for (int f = 0; f < 2 && at[f] >= 0; f++) { /* small finite scales (and mins) */
         float d = 1e-3f;
-        strata_dtype_from_f32 (STRATA_DTYPE_F16, &d, kept + b * bb + d_at, 1);
+        strata_dtype_from_f32 (STRATA_DTYPE_F16, &d, kept + b * bb + at[f], 1);
       }
     }
     if (block == 1) /* F16/BF16: the F32 values rounded */

@@ -5,8 +5,8 @@
  *     (Hugging Face; `tokenizer.json` or `vocab.json`+`merges.txt` beside it are used);
  *   - a `.safetensors` file (its folder must hold config.json);
  *   - a `.gguf` file (GGUF v2/v3: architectures llama, qwen2, gptneox, gemma2, qwen3, olmo2,
- *     phi3; F32, F16, BF16 and the Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K
- *     quantizations, each matrix decoded to fp32 or kept as stored by StrataMatrixPolicy;
+ *     phi3; F32, F16, BF16 and the Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K,
+ *     Q6_K, IQ4_NL, IQ4_XS quantizations, each matrix decoded to fp32 or kept as stored by StrataMatrixPolicy;
  *     the embedded tokenizer);
  *   - a llama2.c `.bin` (tokenizer from `tokenizer_path`, or `tokenizer.bin`/`tok<V>.bin`
  *     beside it).

@@ -47,7 +47,32 @@ strata_dtype_layout (StrataDType dtype, int *block, int *bytes)
   case STRATA_DTYPE_Q4_K: *block = 256, *bytes = 144; return;
   case STRATA_DTYPE_Q5_K: *block = 256, *bytes = 176; return;
   case STRATA_DTYPE_Q6_K: *block = 256, *bytes = 210; return;
+  case STRATA_DTYPE_Q2_K: *block = 256, *bytes = 84; return;
+  case STRATA_DTYPE_Q3_K: *block = 256, *bytes = 110; return;
+  case STRATA_DTYPE_IQ4_NL: *block = 32, *bytes = 18; return;
+  case STRATA_DTYPE_IQ4_XS: *block = 256, *bytes = 136; return;
   default: *block = 1, *bytes = 0; return;
+  }
+}
+
+/* Byte offsets in a block of its F16 scale fields: d, and m or dmin where the type has one;
+ * -1 for none (plain dtypes have neither). For writing valid blocks (tests, benchmarks). */
+static inline STRATA_HD void
+strata_block_scale_fields (StrataDType dtype, int at[2])
+{
+  at[0] = at[1] = -1;
+  switch (dtype) {
+  case STRATA_DTYPE_Q4_1: case STRATA_DTYPE_Q5_1: case STRATA_DTYPE_Q4_K: case STRATA_DTYPE_Q5_K:
+    at[0] = 0, at[1] = 2;
+    return;
+  case STRATA_DTYPE_Q4_0: case STRATA_DTYPE_Q5_0: case STRATA_DTYPE_Q8_0: case STRATA_DTYPE_IQ4_NL:
+  case STRATA_DTYPE_IQ4_XS:
+    at[0] = 0;
+    return;
+  case STRATA_DTYPE_Q6_K: at[0] = 208; return;
+  case STRATA_DTYPE_Q2_K: at[0] = 80, at[1] = 82; return;
+  case STRATA_DTYPE_Q3_K: at[0] = 108; return;
+  default: return;
   }
 }
 
@@ -75,6 +100,22 @@ strata_k4_scale (const uint8_t *q, int j, int min)
   if (j < 4)
     return q[j + 4 * min] & 63;
   return min ? (q[j + 4] >> 4) | (q[j] >> 6) << 4 : (q[j + 4] & 0x0F) | (q[j - 4] >> 6) << 4;
+}
+
+/* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
+static inline STRATA_HD int
+strata_iq4_level (int q)
+{
+  const int8_t levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+  return levels[q & 15];
+}
+
+/* The 2 bits of value i (0..255) of a Q2_K/Q3_K block's qs: halves of 128 values, each four
+ * runs of 32 taking bits 2s of the half's 32 bytes. */
+static inline STRATA_HD int
+strata_k2_bits (const uint8_t *qs, int i)
+{
+  return (qs[32 * (i / 128) + i % 32] >> (2 * (i % 128 / 32))) & 3;
 }
 
 /* Value i (counted from `src`, whole blocks) of a matrix in a block dtype. */
@@ -124,6 +165,30 @@ strata_block_value (StrataDType dtype, const uint8_t *src, size_t i)
     const int8_t *sc = (const int8_t *) (b + 192 + 8 * half);
     int q = ((k < 2 ? ql[l] & 0x0F : ql[l] >> 4) | ((qh[l] >> (2 * k)) & 3) << 4) - 32;
     return STRATA_MUL (STRATA_MUL (strata_f16_value (b + 208), (float) sc[l / 16 + 2 * k]), (float) q);
+  }
+  case STRATA_DTYPE_Q2_K: { /* scales[16] (4-bit scale, 4-bit min per 16 values), qs[64], d, dmin */
+    int sc = b[j / 16];
+    float dl = STRATA_MUL (strata_f16_value (b + 80), (float) (sc & 0x0F));
+    float ml = STRATA_MUL (strata_f16_value (b + 82), (float) (sc >> 4));
+    return STRATA_SUB (STRATA_MUL (dl, (float) strata_k2_bits (b + 16, j)), ml);
+  }
+  case STRATA_DTYPE_Q3_K: { /* hmask[32], qs[64], scales[12] (16 6-bit), d; -4 where hmask is 0 */
+    const uint8_t *sc = b + 96;
+    int g = j / 16, low = g < 8 ? sc[g] & 0x0F : sc[g - 8] >> 4, high = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
+    int q = strata_k2_bits (b + 32, j) - (((b[j % 32] >> (j / 32)) & 1) ? 0 : 4);
+    float dl = STRATA_MUL (strata_f16_value (b + 108), (float) ((low | high << 4) - 32));
+    return STRATA_MUL (dl, (float) q);
+  }
+  case STRATA_DTYPE_IQ4_NL: { /* d, qs[16]: levels of the low nibbles, then the high ones */
+    int q = j < 16 ? b[2 + j] : b[2 + j - 16] >> 4;
+    return STRATA_MUL (strata_f16_value (b), (float) strata_iq4_level (q));
+  }
+  case STRATA_DTYPE_IQ4_XS: { /* d, scales_h (2 bits a sub-block), scales_l[4] (4), qs[128] */
+    int ib = j / 32, k = j % 32;
+    int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((b[2] | b[3] << 8) >> (2 * ib)) & 3) << 4;
+    int q = k < 16 ? b[8 + 16 * ib + k] : b[8 + 16 * ib + k - 16] >> 4;
+    float dl = STRATA_MUL (strata_f16_value (b), (float) (ls - 32));
+    return STRATA_MUL (dl, (float) strata_iq4_level (q));
   }
   default:
     return 0.0f;

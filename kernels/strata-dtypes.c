@@ -30,7 +30,8 @@
  *   Q5_K (256, 176): d, dmin, scales[12], qh[32] (bit s of qh[l]: 5th bit of value l of
  *        sub-block s), qs[128]
  *   Q6_K (256, 210): ql[128], qh[64], scales[16] int8, d: 16 groups of 16 values,
- *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh. */
+ *        x = (d sc_g) (q - 32), q = 4 low bits from ql and 2 high bits from qh.
+ *   Q2_K, Q3_K, IQ4_NL and IQ4_XS: at their decoders below. */
 #include "strata-weights.h"
 #include "strata-block-values.h"
 
@@ -193,11 +194,84 @@ decode_q6_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 }
 
 
+/* Q2_K (256, 84): scales[16] (a 4-bit scale and a 4-bit min per 16 values), qs[64], d, dmin.
+ * Value i takes 2 bits of qs (strata_k2_bits): x = (d sc) q - (dmin m). */
+static void
+decode_q2_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 84, y += 256) {
+    const float d = f16_at (b + 80), dmin = f16_at (b + 82);
+    for (int g = 0; g < 16; g++) { /* 16 values: half g / 8, bits 2 (g / 2 % 4), bytes 16 (g % 2) */
+      const float dl = d * (float) (b[g] & 0x0F), ml = dmin * (float) (b[g] >> 4);
+      const uint8_t *qs = b + 16 + 32 * (g / 8) + 16 * (g % 2);
+      int shift = 2 * (g / 2 % 4);
+      for (int l = 0; l < 16; l++)
+        y[16 * g + l] = dl * (float) ((qs[l] >> shift) & 3) - ml;
+    }
+  }
+}
+
+/* Q3_K (256, 110): hmask[32], qs[64], scales[12] (16 6-bit scales: low 4 bits in bytes 0-7,
+ * high 2 bits in bytes 8-11), d. Value i: 2 bits of qs as in Q2_K, less 4 where bit i / 32 of
+ * hmask[i % 32] is clear: x = (d (sc - 32)) q. */
+static void
+decode_q3_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 110, y += 256) {
+    const float d = f16_at (b + 108);
+    const uint8_t *sc = b + 96;
+    for (int g = 0; g < 16; g++) {
+      int low = g < 8 ? sc[g] & 0x0F : sc[g - 8] >> 4, high = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
+      const float dl = d * (float) ((low | high << 4) - 32);
+      const uint8_t *qs = b + 32 + 32 * (g / 8) + 16 * (g % 2), *hm = b + 16 * (g % 2);
+      int shift = 2 * (g / 2 % 4), bit = g / 2; /* value 16 g + l: hmask bit (16 g + l) / 32 */
+      for (int l = 0; l < 16; l++)
+        y[16 * g + l] = dl * (float) (((qs[l] >> shift) & 3) - ((hm[l] >> bit) & 1 ? 0 : 4));
+    }
+  }
+}
+
+/* IQ4_NL (32, 18): d, qs[16]; x = d level(q), the low nibbles' levels then the high ones'. */
+static const int8_t iq4_levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+
+static void
+decode_iq4_nl (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 18, y += 32) {
+    const float d = f16_at (b);
+    for (int j = 0; j < 16; j++)
+      y[j] = d * (float) iq4_levels[b[2 + j] & 0x0F];
+    for (int j = 0; j < 16; j++)
+      y[j + 16] = d * (float) iq4_levels[b[2 + j] >> 4];
+  }
+}
+
+/* IQ4_XS (256, 136): d, scales_h (2 bits a sub-block of 32), scales_l[4] (4 bits), qs[128]:
+ * x = (d (sc - 32)) level(q), each sub-block as an IQ4_NL block. */
+static void
+decode_iq4_xs (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
+{
+  for (size_t i = 0; i < n_blocks; i++, b += 136, y += 256) {
+    const float d = f16_at (b);
+    const unsigned scales_h = b[2] | (unsigned) b[3] << 8;
+    for (int ib = 0; ib < 8; ib++) {
+      int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F) | ((scales_h >> (2 * ib)) & 3) << 4;
+      const float dl = d * (float) (ls - 32);
+      const uint8_t *qs = b + 8 + 16 * ib;
+      for (int j = 0; j < 16; j++)
+        y[32 * ib + j] = dl * (float) iq4_levels[qs[j] & 0x0F];
+      for (int j = 0; j < 16; j++)
+        y[32 * ib + j + 16] = dl * (float) iq4_levels[qs[j] >> 4];
+    }
+  }
+}
+
 /* The decoder of each block type. */
 static void (*const decoders[STRATA_DTYPE_N]) (const uint8_t *src, float *dst, size_t n_blocks) = {
   [STRATA_DTYPE_Q4_0] = decode_q4_0, [STRATA_DTYPE_Q4_1] = decode_q4_1, [STRATA_DTYPE_Q5_0] = decode_q5_0,
   [STRATA_DTYPE_Q5_1] = decode_q5_1, [STRATA_DTYPE_Q8_0] = decode_q8_0, [STRATA_DTYPE_Q4_K] = decode_q4_k,
-  [STRATA_DTYPE_Q5_K] = decode_q5_k, [STRATA_DTYPE_Q6_K] = decode_q6_k,
+  [STRATA_DTYPE_Q5_K] = decode_q5_k, [STRATA_DTYPE_Q6_K] = decode_q6_k, [STRATA_DTYPE_Q2_K] = decode_q2_k,
+  [STRATA_DTYPE_Q3_K] = decode_q3_k, [STRATA_DTYPE_IQ4_NL] = decode_iq4_nl, [STRATA_DTYPE_IQ4_XS] = decode_iq4_xs,
 };
 
 int

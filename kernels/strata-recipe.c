@@ -150,7 +150,7 @@ static const StrataEnumValue family_values[STRATA_FAMILY_N] = {
 const StrataEnumTable strata_family_table = STRATA_ENUM_TABLE ("model family", family_values);
 static const StrataEnumValue dtype_values[STRATA_DTYPE_N] = {
   { "F32" }, { "F16" }, { "BF16" }, { "Q4_0" }, { "Q4_1" }, { "Q5_0" },
-  { "Q5_1" }, { "Q8_0" }, { "Q4_K" }, { "Q5_K" }, { "Q6_K" },
+  { "Q5_1" }, { "Q8_0" }, { "Q4_K" }, { "Q5_K" }, { "Q6_K" }, { "Q2_K" }, { "Q3_K" }, { "IQ4_NL" }, { "IQ4_XS" },
 };
 const StrataEnumTable strata_dtype_table = STRATA_ENUM_TABLE ("dtype", dtype_values);
 static const StrataEnumValue rope_values[STRATA_ROPE_N] = { { "none" }, { "adjacent" }, { "half" } };

@@ -35,6 +35,10 @@ typedef enum {
   STRATA_DTYPE_Q4_K,
   STRATA_DTYPE_Q5_K,
   STRATA_DTYPE_Q6_K,
+  STRATA_DTYPE_Q2_K,
+  STRATA_DTYPE_Q3_K,
+  STRATA_DTYPE_IQ4_NL,
+  STRATA_DTYPE_IQ4_XS,
   STRATA_DTYPE_N
 } StrataDType;
 
@@ -164,7 +168,7 @@ size_t strata_dtype_bytes (StrataDType dtype, size_t n);
 /* The name tables of the recipe's enums (strata-enum-table.h): stored names as sessions and
  * `strata info --json` write them, labels as cards show them. */
 extern const StrataEnumTable strata_family_table;     /* gpt2 "GPT-2", llama, neox, gemma2, qwen3, olmo2, phi3 */
-extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16, Q4_0, ..., Q6_K */
+extern const StrataEnumTable strata_dtype_table;      /* F32, F16, BF16, Q4_0, ..., IQ4_XS */
 extern const StrataEnumTable strata_rope_table;       /* none, adjacent, half */
 extern const StrataEnumTable strata_norm_table;       /* layernorm, rmsnorm, rmsnorm_unit_offset */
 extern const StrataEnumTable strata_activation_table; /* gelu_tanh, gelu_erf, silu */

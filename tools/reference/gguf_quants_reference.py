@@ -2,10 +2,10 @@
 """Golden dequantized values of every GGUF block type Strata reads, from the `gguf` package.
 
 Writes tests/data/gguf-quants/quants.gguf (architecture "strata-quants-test", no model): for
-each type T of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K
+each type T of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS
 
     <t>.quantized           T    (8, 64): AWKWARD rows quantized by gguf.quants.quantize
-                                 (only where the package can quantize T: the 32-value types)
+                                 (only where the package can quantize T: Q8_0 and Q4_0-Q5_1)
     <t>.quantized.expected  F32  gguf.quants.dequantize of those bytes
     <t>.random              T    (4, 8 blocks): blocks of seeded random bytes whose F16 scale
                                  fields (d, and m / dmin where the type has them) are set to
@@ -35,12 +35,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 OUT = os.path.join(ROOT, "tests", "data", "gguf-quants", "quants.gguf")
 
-TYPES = [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q4_K, Q.Q5_K, Q.Q6_K]
+# The last four were added later: appended, so the tensors of the first eight keep their bytes.
+TYPES = [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q4_K, Q.Q5_K, Q.Q6_K, Q.Q2_K, Q.Q3_K, Q.IQ4_NL, Q.IQ4_XS]
 
 # Byte offsets of the F16 scale fields in a block (ggml-common.h).
 SCALE_FIELDS = {
     Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q5_0: [0], Q.Q5_1: [0, 2],
-    Q.Q4_K: [0, 2], Q.Q5_K: [0, 2], Q.Q6_K: [208],
+    Q.Q4_K: [0, 2], Q.Q5_K: [0, 2], Q.Q6_K: [208], Q.Q2_K: [80, 82], Q.Q3_K: [108], Q.IQ4_NL: [0],
+    Q.IQ4_XS: [0],
 }
 
 # F16 bit patterns for the scales: zero, the largest finite values, the smallest subnormals,
@@ -84,7 +86,7 @@ def random_blocks(rng, qtype, n_rows, blocks_per_row):
 
 
 def can_quantize(qtype):
-    """gguf 0.19 quantizes the 32-value types; the K types it can only dequantize."""
+    """gguf 0.19 quantizes Q8_0 and Q4_0-Q5_1; the others it can only dequantize."""
     block, _ = gguf.GGML_QUANT_SIZES[qtype]
     try:
         gguf.quants.quantize(np.zeros((1, block), dtype=np.float32), qtype)
