@@ -143,6 +143,25 @@ test_linear (void)
   }
 }
 
+/* y = x · wᵀ + b on both backends in the three precisions (wc on the host, wd on the device,
+ * the same dtype): fp32 and bf16 differ only in the order of fp32 sums; TF32 gets a tolerance
+ * of one TF32 rounding (how cuBLAS rounds inputs is its own). */
+static void
+check_precisions (const StrataMat *wc, const StrataMat *wd, Pair *x, Pair *b, Pair *y, int R, int N, int K)
+{
+  const StrataBackend *cpu = strata_backend_cpu ();
+  for (int p = 0; p < STRATA_PRECISION_N; p++) {
+    BOTH (cpu->linear (cpu, y->cpu, x->cpu, wc, b->cpu, R, N, K, (StrataPrecision) p),
+          dev->linear (dev, y->dev, x->dev, wd, b->dev, R, N, K, (StrataPrecision) p));
+    g_autofree char *what = g_strdup_printf ("linear %s w, %s R=%d N=%d K=%d", strata_dtype_to_string (wc->dtype),
+                                             strata_precision_to_string ((StrataPrecision) p), R, N, K);
+    if (p == STRATA_PRECISION_TF32)
+      pair_check_within (y, what, 1e-6, 2e-3);
+    else
+      pair_check (y, what);
+  }
+}
+
 /* Matrices kept 16-bit on the device and the three precisions, against the CPU backend's
  * emulation (strata-backend-cpu.c: inputs rounded, fp32 products). BF16 inputs are rounded the
  * same way on both sides (to nearest even), so only the order of the fp32 sums differs; how
@@ -153,7 +172,6 @@ test_linear_dtypes (void)
 {
   if (!need_device ())
     return;
-  const StrataBackend *cpu = strata_backend_cpu ();
   static const int shapes[][3] = { { 1, 1, 1 }, { 37, 50, 33 }, { 130, 257, 96 }, { 9, 9000, 2048 } };
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     int R = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -171,16 +189,7 @@ test_linear_dtypes (void)
         wc = (StrataMat) { w16, (StrataDType) dt };
         wd = (StrataMat) { w16_dev, (StrataDType) dt };
       }
-      for (int p = 0; p < STRATA_PRECISION_N; p++) {
-        BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, b.cpu, R, N, K, (StrataPrecision) p),
-              dev->linear (dev, y.dev, x.dev, &wd, b.dev, R, N, K, (StrataPrecision) p));
-        g_autofree char *what = g_strdup_printf ("linear %s w, %s R=%d N=%d K=%d", strata_dtype_to_string ((StrataDType) dt),
-                                                 strata_precision_to_string ((StrataPrecision) p), R, N, K);
-        if (p == STRATA_PRECISION_TF32)
-          pair_check_within (&y, what, 1e-6, 2e-3);
-        else
-          pair_check (&y, what);
-      }
+      check_precisions (&wc, &wd, &x, &b, &y, R, N, K);
     }
     dev->free (dev, w16_dev);
     pair_free (&x), pair_free (&w), pair_free (&b), pair_free (&y);
@@ -213,16 +222,7 @@ test_block_dtypes (void)
       g_assert_nonnull (q_dev);
       g_assert_cmpint (dev->upload (dev, q_dev, q, bytes), ==, STRATA_OK);
       StrataMat wc = { q, (StrataDType) dt }, wd = { q_dev, (StrataDType) dt };
-      for (int p = 0; p < STRATA_PRECISION_N; p++) {
-        BOTH (cpu->linear (cpu, y.cpu, x.cpu, &wc, b.cpu, R, N, K, (StrataPrecision) p),
-              dev->linear (dev, y.dev, x.dev, &wd, b.dev, R, N, K, (StrataPrecision) p));
-        g_autofree char *what = g_strdup_printf ("linear %s w, %s R=%d N=%d K=%d", strata_dtype_to_string ((StrataDType) dt),
-                                                 strata_precision_to_string ((StrataPrecision) p), R, N, K);
-        if (p == STRATA_PRECISION_TF32)
-          pair_check_within (&y, what, 1e-6, 2e-3);
-        else
-          pair_check (&y, what);
-      }
+      check_precisions (&wc, &wd, &x, &b, &y, R, N, K);
       BOTH (cpu->embed (cpu, rows.cpu, &wc, ids, R, K), dev->embed (dev, rows.dev, &wd, ids, R, K));
       g_autofree float *got = g_new (float, (gsize) R * K);
       g_assert_cmpint (dev->download (dev, got, rows.dev, (gsize) R * K * sizeof (float)), ==, STRATA_OK);
