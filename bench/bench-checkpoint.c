@@ -2,6 +2,7 @@
  * the benchmarks need nothing but the build. */
 #include "bench-checkpoint.h"
 #include "strata-block-values.h"
+#include "strata-gguf-quants.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -301,19 +302,6 @@ put_kv_u32 (FILE *f, const char *key, guint32 v)
   put_string (f, key), put_u32 (f, GGUF_U32), put_u32 (f, v);
 }
 
-/* ggml_type numbers of the dtypes the GGUF writer uses. */
-static guint32
-ggml_type_of (StrataDType dt)
-{
-  static const guint32 ids[STRATA_DTYPE_N] = {
-    [STRATA_DTYPE_F32] = 0, [STRATA_DTYPE_F16] = 1, [STRATA_DTYPE_BF16] = 30, [STRATA_DTYPE_Q4_0] = 2,
-    [STRATA_DTYPE_Q4_1] = 3, [STRATA_DTYPE_Q5_0] = 6, [STRATA_DTYPE_Q5_1] = 7, [STRATA_DTYPE_Q8_0] = 8,
-    [STRATA_DTYPE_Q4_K] = 12, [STRATA_DTYPE_Q5_K] = 13, [STRATA_DTYPE_Q6_K] = 14, [STRATA_DTYPE_Q2_K] = 10,
-    [STRATA_DTYPE_Q3_K] = 11, [STRATA_DTYPE_IQ4_NL] = 20, [STRATA_DTYPE_IQ4_XS] = 23,
-  };
-  return ids[dt];
-}
-
 /* A pool of `bytes` of random blocks of dt whose F16 scale fields (d, and m or dmin where the
  * type has one) are small and finite. */
 static guint8 *
@@ -385,7 +373,7 @@ strata_bench_write_llama_gguf (const char *path, const StrataBenchLlama *s, Stra
     put_u64 (f, (guint64) (t->cols ? t->cols : t->rows));
     if (t->cols)
       put_u64 (f, (guint64) t->rows);
-    put_u32 (f, ggml_type_of (dt));
+    put_u32 (f, strata_ggml_type_of (dt));
     put_u64 (f, offset);
     offset += (strata_dtype_bytes (dt, (gsize) (t->rows * (t->cols ? t->cols : 1))) + 31) / 32 * 32;
   }

@@ -55,6 +55,15 @@ strata_ggml_type_lookup (guint32 id)
   return NULL;
 }
 
+guint32
+strata_ggml_type_of (StrataDType dtype)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
+    if (types[i].dtype == (int) dtype)
+      return types[i].id;
+  g_return_val_if_reached (0);
+}
+
 static gpointer
 list_readable (gpointer unused)
 {

@@ -27,4 +27,7 @@ const StrataGgmlType *strata_ggml_type_lookup (guint32 id);
 /* "Q4_0, Q4_1, ..." : the block-quantized types Strata reads, for messages. */
 const char *strata_ggml_readable_quants (void);
 
+/* The ggml type number of a dtype Strata reads (for writing GGUF files). */
+guint32 strata_ggml_type_of (StrataDType dtype);
+
 G_END_DECLS

@@ -76,21 +76,29 @@ strata_block_scale_fields (StrataDType dtype, int at[2])
   }
 }
 
-/* The little-endian F16 at p, exactly (a subnormal is mant × 2^-24). */
+/* An F16 value (its 16 bits in h), exactly, as arithmetic without branches so that loops of it
+ * vectorize: exponent and mantissa move up 13 bits and the exponent is rebiased (by 112, or to
+ * 255 for infinities and NaN, payload kept); a subnormal is mant × 2^-24, exact in fp32. */
 static inline STRATA_HD float
-strata_f16_value (const uint8_t *p)
+strata_f16_bits_value (uint32_t h)
 {
-  uint32_t v = (uint32_t) p[0] | (uint32_t) p[1] << 8, em = v & 0x7fffu;
-  if (em < 0x0400u) {
-    float sub = STRATA_MUL ((float) (int32_t) em, 5.9604644775390625e-08f); /* 2^-24 */
-    return v & 0x8000u ? -sub : sub;
-  }
+  uint32_t em = h & 0x7fffu;
+  uint32_t special = 0u - (uint32_t) (em >= 0x7c00u), subnormal = 0u - (uint32_t) (em < 0x0400u);
   union {
     uint32_t u;
     float f;
-  } bits;
-  bits.u = ((em << 13) + (em >= 0x7c00u ? 0x70000000u : 0x38000000u)) | (v & 0x8000u) << 16;
-  return bits.f;
+  } sub, out;
+  sub.f = STRATA_MUL ((float) (int32_t) em, 5.9604644775390625e-08f); /* 2^-24 */
+  out.u = (((em << 13) + 0x38000000u + (special & 0x38000000u)) & ~subnormal) | (sub.u & subnormal) |
+          (h & 0x8000u) << 16;
+  return out.f;
+}
+
+/* The little-endian F16 at p. */
+static inline STRATA_HD float
+strata_f16_value (const uint8_t *p)
+{
+  return strata_f16_bits_value ((uint32_t) p[0] | (uint32_t) p[1] << 8);
 }
 
 /* The 6-bit scale (min: 0) or min (1) of sub-block j of a Q4_K/Q5_K block's 12 scale bytes. */

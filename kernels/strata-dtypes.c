@@ -37,12 +37,6 @@
 
 #include <string.h>
 
-static inline float
-f16_at (const uint8_t *p)
-{
-  return strata_f16_to_f32 ((uint16_t) (p[0] | (uint16_t) p[1] << 8));
-}
-
 static inline uint32_t
 u32_at (const uint8_t *p)
 {
@@ -53,7 +47,7 @@ static void
 decode_q4_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 18, y += 32) {
-    const float d = f16_at (b);
+    const float d = strata_f16_value (b);
     const uint8_t *qs = b + 2;
     for (int j = 0; j < 16; j++) /* low nibbles, then high: loops that vectorize */
       y[j] = (float) ((qs[j] & 0x0F) - 8) * d;
@@ -66,7 +60,7 @@ static void
 decode_q4_1 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 20, y += 32) {
-    const float d = f16_at (b), m = f16_at (b + 2);
+    const float d = strata_f16_value (b), m = strata_f16_value (b + 2);
     const uint8_t *qs = b + 4;
     for (int j = 0; j < 16; j++)
       y[j] = (float) (qs[j] & 0x0F) * d + m;
@@ -79,7 +73,7 @@ static void
 decode_q5_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 22, y += 32) {
-    const float d = f16_at (b);
+    const float d = strata_f16_value (b);
     const uint32_t qh = u32_at (b + 2);
     const uint8_t *qs = b + 6;
     for (int j = 0; j < 16; j++) {
@@ -95,7 +89,7 @@ static void
 decode_q5_1 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 24, y += 32) {
-    const float d = f16_at (b), m = f16_at (b + 2);
+    const float d = strata_f16_value (b), m = strata_f16_value (b + 2);
     const uint32_t qh = u32_at (b + 4);
     const uint8_t *qs = b + 8;
     for (int j = 0; j < 16; j++) {
@@ -111,24 +105,9 @@ static void
 decode_q8_0 (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 34, y += 32) {
-    const float d = f16_at (b);
+    const float d = strata_f16_value (b);
     for (int j = 0; j < 32; j++)
       y[j] = (float) (int8_t) b[2 + j] * d;
-  }
-}
-
-/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block: bytes 0-3 hold the
- * low 6 bits of scales 0-3, bytes 4-7 those of mins 0-3; bytes 8-11 hold the low 4 bits of
- * scale and min 4-7, whose top 2 bits are the top bits of bytes 0-3 and 4-7. */
-static inline void
-scale_min_k4 (int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
-{
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | (q[j - 4] >> 6) << 4;
-    *m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
   }
 }
 
@@ -137,14 +116,12 @@ scale_min_k4 (int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
 static inline void
 decode_k_block (const uint8_t *b, const uint8_t *qh, const uint8_t *qs, float *y)
 {
-  const float d = f16_at (b), dmin = f16_at (b + 2);
+  const float d = strata_f16_value (b), dmin = strata_f16_value (b + 2);
   const uint8_t *scales = b + 4;
   for (int s = 0; s < 8; s += 2, qs += 32) { /* 64 values: low nibbles, then high */
-    uint8_t sc, m;
-    scale_min_k4 (s, scales, &sc, &m);
-    const float d1 = d * (float) sc, m1 = dmin * (float) m;
-    scale_min_k4 (s + 1, scales, &sc, &m);
-    const float d2 = d * (float) sc, m2 = dmin * (float) m;
+    const float d1 = d * (float) strata_k4_scale (scales, s, 0), m1 = dmin * (float) strata_k4_scale (scales, s, 1);
+    const float d2 = d * (float) strata_k4_scale (scales, s + 1, 0);
+    const float m2 = dmin * (float) strata_k4_scale (scales, s + 1, 1);
     for (int l = 0; l < 32; l++)
       *y++ = d1 * (float) ((qs[l] & 0x0F) | (qh ? ((qh[l] >> s) & 1) << 4 : 0)) - m1;
     for (int l = 0; l < 32; l++)
@@ -170,7 +147,7 @@ static void
 decode_q6_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 210, y += 256) {
-    const float d = f16_at (b + 208);
+    const float d = strata_f16_value (b + 208);
     for (int half = 0; half < 2; half++) { /* 128 values each */
       const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
       const int8_t *sc = (const int8_t *) (b + 192 + 8 * half);
@@ -200,7 +177,7 @@ static void
 decode_q2_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 84, y += 256) {
-    const float d = f16_at (b + 80), dmin = f16_at (b + 82);
+    const float d = strata_f16_value (b + 80), dmin = strata_f16_value (b + 82);
     for (int g = 0; g < 16; g++) { /* 16 values: half g / 8, bits 2 (g / 2 % 4), bytes 16 (g % 2) */
       const float dl = d * (float) (b[g] & 0x0F), ml = dmin * (float) (b[g] >> 4);
       const uint8_t *qs = b + 16 + 32 * (g / 8) + 16 * (g % 2);
@@ -218,7 +195,7 @@ static void
 decode_q3_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 110, y += 256) {
-    const float d = f16_at (b + 108);
+    const float d = strata_f16_value (b + 108);
     const uint8_t *sc = b + 96;
     for (int g = 0; g < 16; g++) {
       int low = g < 8 ? sc[g] & 0x0F : sc[g - 8] >> 4, high = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
@@ -232,17 +209,15 @@ decode_q3_k (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 }
 
 /* IQ4_NL (32, 18): d, qs[16]; x = d level(q), the low nibbles' levels then the high ones'. */
-static const int8_t iq4_levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
-
 static void
 decode_iq4_nl (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 18, y += 32) {
-    const float d = f16_at (b);
+    const float d = strata_f16_value (b);
     for (int j = 0; j < 16; j++)
-      y[j] = d * (float) iq4_levels[b[2 + j] & 0x0F];
+      y[j] = d * (float) strata_iq4_level (b[2 + j]);
     for (int j = 0; j < 16; j++)
-      y[j + 16] = d * (float) iq4_levels[b[2 + j] >> 4];
+      y[j + 16] = d * (float) strata_iq4_level (b[2 + j] >> 4);
   }
 }
 
@@ -252,16 +227,16 @@ static void
 decode_iq4_xs (const uint8_t *restrict b, float *restrict y, size_t n_blocks)
 {
   for (size_t i = 0; i < n_blocks; i++, b += 136, y += 256) {
-    const float d = f16_at (b);
+    const float d = strata_f16_value (b);
     const unsigned scales_h = b[2] | (unsigned) b[3] << 8;
     for (int ib = 0; ib < 8; ib++) {
       int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F) | ((scales_h >> (2 * ib)) & 3) << 4;
       const float dl = d * (float) (ls - 32);
       const uint8_t *qs = b + 8 + 16 * ib;
       for (int j = 0; j < 16; j++)
-        y[32 * ib + j] = dl * (float) iq4_levels[qs[j] & 0x0F];
+        y[32 * ib + j] = dl * (float) strata_iq4_level (qs[j]);
       for (int j = 0; j < 16; j++)
-        y[32 * ib + j + 16] = dl * (float) iq4_levels[qs[j] >> 4];
+        y[32 * ib + j + 16] = dl * (float) strata_iq4_level (qs[j] >> 4);
     }
   }
 }
@@ -311,19 +286,9 @@ strata_dtype_to_f32 (StrataDType dtype, const void *src, float *dst, size_t n)
     memcpy (dst, src, n * sizeof (float));
     break;
   case STRATA_DTYPE_F16:
-    /* strata_f16_to_f32 as arithmetic: exponent and mantissa move up 13 bits and the
-     * exponent is rebiased (by 112, or to 255 for infinities and NaN); a subnormal is
-     * mant × 2^-24, exact in fp32. */
     for (size_t i = 0; i < n; i++) {
       memcpy (&v, s + 2 * i, 2);
-      uint32_t em = v & 0x7fffu;
-      uint32_t special = -(uint32_t) (em >= 0x7c00u), subnormal = -(uint32_t) (em < 0x0400u);
-      uint32_t bits = (em << 13) + 0x38000000u + (special & 0x38000000u);
-      float sub = (float) (int32_t) em * 0x1p-24f;
-      uint32_t sub_bits;
-      memcpy (&sub_bits, &sub, 4);
-      bits = (sub_bits & subnormal) | (bits & ~subnormal) | (uint32_t) (v & 0x8000u) << 16;
-      memcpy (dst + i, &bits, 4);
+      dst[i] = strata_f16_bits_value (v);
     }
     break;
   case STRATA_DTYPE_BF16:

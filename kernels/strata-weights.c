@@ -1,6 +1,7 @@
 /* strata-weights.c: the one table of a model's tensors, and what is built on it (the arena,
  * rebasing, conversion, parameter counts). */
 #include "strata-weights.h"
+#include "strata-block-values.h"
 #include "strata-weights-device.h"
 
 #include <math.h>
@@ -532,17 +533,7 @@ f32_to_bits (float f)
 float
 strata_f16_to_f32 (uint16_t h)
 {
-  uint32_t sign = (uint32_t) (h >> 15) << 31;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-
-  if (exp == 0) {
-    /* Zero or subnormal: mant × 2^-24, exact in fp32 (mant < 2^10). */
-    float v = ldexpf ((float) mant, -24);
-    return sign ? -v : v;
-  }
-  if (exp == 31) /* infinity or NaN, payload kept */
-    return bits_to_f32 (sign | 0x7f800000u | (mant << 13));
-  return bits_to_f32 (sign | ((exp + 112) << 23) | (mant << 13)); /* rebias 15 -> 127 */
+  return strata_f16_bits_value (h);
 }
 
 float
